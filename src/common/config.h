@@ -1,0 +1,85 @@
+/* The configuration file (INI).  Grammar and every key are documented in
+ * docs/configuration.md.  Errors name the file, the line and the key, and say
+ * what is accepted ("geodr.conf:12: retention-days = 90: must be 1-35 for the
+ * home region").  Unknown sections or keys are errors (a typo must not
+ * silently drop a setting).  Secrets are never held here: only the names of
+ * the files or environment variables that hold them. */
+#ifndef GD_COMMON_CONFIG_H
+#define GD_COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+#define GD_DEFAULT_CONFIG "/etc/geodr/geodr.conf"
+
+typedef enum gd_region_type { GD_REGION_POSIX = 1, GD_REGION_S3 = 2 } gd_region_type;
+
+typedef struct gd_region_cfg {
+    char *name;
+    gd_region_type type;
+    char *path; /* posix */
+    /* s3 (parsed and validated now, used by the S3 driver later) */
+    char *endpoint, *bucket, *prefix, *region, *credentials_file, *profile, *ca_file;
+    int line; /* where the section starts, for messages */
+} gd_region_cfg;
+
+typedef struct gd_instance_cfg {
+    char *name;
+    char *host;         /* default "127.0.0.1" */
+    unsigned port;      /* default 3306 */
+    char *socket;       /* optional unix socket */
+    char *user;         /* required */
+    char *password_file;/* at most one of password-file / password-env */
+    char *password_env;
+    char *key_file;     /* encryption on when set */
+    char *home_region;  /* required, must name a [region] */
+    int retention_days; /* home: 1-35, default 7 */
+    bool cross_region_backup;       /* default off */
+    char **copy_regions;            /* names of [region]s, not the home one */
+    size_t n_copy_regions;
+    int copy_retention_days;        /* 7-1825, default 7 */
+    bool cross_region_log_backup;   /* default off */
+    int jobs;                       /* default backup/restore parallelism, default 4 */
+    int compress_level;             /* zstd level 1-19, default 3 */
+    long long chunk_rows;           /* target rows per chunk, default 500000 */
+    int line;
+} gd_instance_cfg;
+
+typedef struct gd_config {
+    char *path;
+    gd_region_cfg *regions;
+    size_t n_regions;
+    gd_instance_cfg *instances;
+    size_t n_instances;
+} gd_config;
+
+/* Which file to read: explicit (from --config) if not NULL, else
+ * $GEODR_CONFIG if set and non-empty, else GD_DEFAULT_CONFIG. */
+const char *gd_config_path(const char *explicit_path);
+
+/* Parses and validates the whole file; on failure *out is NULL and err says
+ * "<file>:<line>: <what is wrong and what to write instead>". */
+int gd_config_load(const char *path, gd_config **out, gd_err *err);
+void gd_config_free(gd_config *c);
+
+/* Lookups; on failure err lists the names that exist. */
+const gd_instance_cfg *gd_config_instance(const gd_config *c, const char *name, gd_err *err);
+const gd_region_cfg *gd_config_region(const gd_config *c, const char *name, gd_err *err);
+
+/* The instance's password from password-file or password-env ("" when
+ * neither is set).  Caller frees (and should gd_wipe) the string. */
+int gd_instance_password(const gd_instance_cfg *ic, char **out, gd_err *err);
+
+/* Generic INI reader used by the config (and tests): calls fn for every
+ * "key = value" with its section ("" before the first section; for
+ * "[region home]" the section is "region home") and line number; and for
+ * every section header with key == NULL.  '#' and ';' start comments at the
+ * beginning of a line or after whitespace.  Values are trimmed.  fn returns
+ * 0 to continue or a gd_code to stop. */
+typedef int (*gd_ini_fn)(void *ctx, const char *section, const char *key, const char *value,
+                         int line, gd_err *err);
+int gd_ini_parse(const char *text, gd_ini_fn fn, void *ctx, gd_err *err);
+
+#endif

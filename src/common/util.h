@@ -1,0 +1,68 @@
+/* Small helpers used everywhere: allocation that never returns NULL silently,
+ * bounded string copies, a growable byte buffer with a hard maximum, time. */
+#ifndef GD_COMMON_UTIL_H
+#define GD_COMMON_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+/* Allocation: abort the process with a message on out-of-memory.  geodr's
+ * memory use is bounded by design, so running out is a bug or a broken host,
+ * not a condition to recover from. */
+void *gd_malloc(size_t n);
+void *gd_calloc(size_t n, size_t size);
+void *gd_realloc(void *p, size_t n);
+char *gd_strdup(const char *s);
+char *gd_strndup(const char *s, size_t n);
+/* printf into a new string (caller frees). */
+char *gd_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Copies at most dstsize-1 bytes and always terminates; returns strlen(src)
+ * so truncation is detectable (>= dstsize). */
+size_t gd_strlcpy(char *dst, const char *src, size_t dstsize);
+
+/* Growable byte buffer.  len <= cap <= max; appends beyond max fail with
+ * GD_E_NOMEM and leave the buffer unchanged.  data is always NUL-terminated
+ * (one extra byte is kept) so text can be used as a C string. */
+typedef struct gd_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max; /* 0 means the default hard limit (1 GiB) */
+} gd_buf;
+
+void gd_buf_init(gd_buf *b, size_t max);
+void gd_buf_free(gd_buf *b);
+void gd_buf_reset(gd_buf *b); /* len = 0, keeps memory */
+int gd_buf_append(gd_buf *b, const void *p, size_t n);
+int gd_buf_appendf(gd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int gd_buf_reserve(gd_buf *b, size_t extra);
+
+/* Wall clock as microseconds since the epoch, and a monotonic clock in
+ * seconds. */
+int64_t gd_now_us(void);
+double gd_mono(void);
+
+/* Formats an epoch in microseconds as "YYYY-MM-DD HH:MM:SS" UTC (buf >= 20),
+ * or with ".ffffff" when frac is true (buf >= 27). */
+void gd_fmt_time(int64_t us, bool frac, char *buf, size_t size);
+/* "20261123T161200Z" (buf >= 17). */
+void gd_fmt_time_compact(int64_t us, char *buf, size_t size);
+/* Human sizes: "1.5 GiB". */
+void gd_fmt_bytes(uint64_t n, char *buf, size_t size);
+
+/* Reads a whole small file (max bytes) into a new NUL-terminated string. */
+int gd_read_small_file(const char *path, size_t max, char **out, size_t *len, gd_err *err);
+/* Reads the first line of a file (secret files: passwords, passphrases);
+ * strips the trailing newline / CR.  The content never appears in errors. */
+int gd_read_secret_file(const char *path, char **out, gd_err *err);
+
+/* Hex encoding of n bytes into out (2n+1 bytes). */
+void gd_hex(const uint8_t *p, size_t n, char *out);
+/* Decodes exactly n bytes of hex; returns 0 or GD_E_INVALID. */
+int gd_unhex(const char *hex, uint8_t *out, size_t n);
+
+#endif

@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int gd_placeholder_filter_t;

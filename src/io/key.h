@@ -1,0 +1,51 @@
+/* Keys: a passphrase (from the instance's key-file) is stretched with scrypt
+ * into a 256-bit key.  The salt and scrypt parameters live in the instance
+ * descriptor of the repository (never the key).  From the key two public
+ * values are derived with HMAC-SHA256:
+ *   key id    = first 8 bytes of HMAC(key, "geodr key id")  (in every encrypted object header)
+ *   key check = hex of HMAC(key, "geodr key check")          (in the instance descriptor)
+ * so a wrong passphrase is recognised before anything is read or written. */
+#ifndef GD_IO_KEY_H
+#define GD_IO_KEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "io/filter.h"
+
+#define GD_KDF_SALT_LEN 16
+#define GD_PASSPHRASE_MIN 16
+
+typedef struct gd_kdf_params {
+    uint64_t n; /* scrypt N (power of two), default 32768 */
+    uint32_t r; /* default 8 */
+    uint32_t p; /* default 1 */
+    uint8_t salt[GD_KDF_SALT_LEN];
+} gd_kdf_params;
+
+typedef struct gd_key {
+    uint8_t key[GD_KEY_LEN];
+    uint8_t id[GD_KEY_ID_LEN];
+    char check[65]; /* hex */
+} gd_key;
+
+/* Fresh parameters with defaults and a random salt. */
+int gd_kdf_params_new(gd_kdf_params *out, gd_err *err);
+/* Derives the key.  Passphrases shorter than GD_PASSPHRASE_MIN fail with
+ * GD_E_INVALID (the message says how to make one: geodr keygen). */
+int gd_key_derive(const char *passphrase, const gd_kdf_params *kp, gd_key *out, gd_err *err);
+/* Reads the key-file (first line) and derives. */
+int gd_key_from_file(const char *path, const gd_kdf_params *kp, gd_key *out, gd_err *err);
+/* Writes a new random passphrase (32 random bytes, base64url, 43 chars) to
+ * path with mode 0600; refuses to overwrite an existing file. */
+int gd_keygen_file(const char *path, gd_err *err);
+
+/* Cryptographically strong random bytes. */
+int gd_random(void *buf, size_t n, gd_err *err);
+/* SHA-256 of a buffer as hex (65 bytes with NUL). */
+void gd_sha256_hex(const void *p, size_t n, char out[65]);
+/* Wipes memory holding secrets. */
+void gd_wipe(void *p, size_t n);
+
+#endif

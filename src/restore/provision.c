@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int gd_placeholder_provision_t;

@@ -1,0 +1,134 @@
+/* Storage: where a region keeps its objects.  One interface, several drivers
+ * (posix now, s3 later).  Object names are relative paths with '/' separators
+ * ("shop/backup/20261123T101500Z/manifest"); no "..", no leading '/'.
+ *
+ * Contracts every driver keeps:
+ *  - A written object becomes visible under its name only when
+ *    gd_writer_commit() succeeded, and then completely and durably (posix:
+ *    temp file, fsync, rename, fsync dir; s3: single PUT or completed
+ *    multipart).  gd_writer_abort() (or a crash) leaves nothing visible.
+ *  - Commit over an existing name replaces it atomically.
+ *  - Reads return short counts only at the end of the object.
+ *  - Errors: GD_E_NOTFOUND for a missing object, GD_E_NET (retryable) for
+ *    transient failures, GD_E_IO otherwise; messages name the object and
+ *    the region.
+ * A gd_storage may be used from several threads at once; a reader or writer
+ * belongs to one thread. */
+#ifndef GD_STORAGE_STORAGE_H
+#define GD_STORAGE_STORAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+typedef struct gd_storage gd_storage;
+typedef struct gd_reader gd_reader;
+typedef struct gd_writer gd_writer;
+
+typedef struct gd_stat {
+    uint64_t size;
+    int64_t mtime_us;
+} gd_stat;
+
+/* Called for every object under a prefix (recursively).  name is the full
+ * object name.  Return non-zero to stop (that value is returned by list). */
+typedef int (*gd_list_fn)(void *ctx, const char *name, const gd_stat *st);
+
+typedef struct gd_storage_ops {
+    const char *type;
+    int (*open_read)(gd_storage *s, const char *name, gd_reader **out, gd_err *err);
+    int (*open_write)(gd_storage *s, const char *name, gd_writer **out, gd_err *err);
+    int (*stat)(gd_storage *s, const char *name, gd_stat *out, gd_err *err);
+    int (*list)(gd_storage *s, const char *prefix, gd_list_fn fn, void *ctx, gd_err *err);
+    /* Removing a missing object succeeds (idempotent). */
+    int (*remove)(gd_storage *s, const char *name, gd_err *err);
+    void (*free)(gd_storage *s);
+} gd_storage_ops;
+
+typedef struct gd_reader_ops {
+    ssize_t (*read)(gd_reader *r, void *buf, size_t n, gd_err *err);
+    void (*close)(gd_reader *r);
+} gd_reader_ops;
+
+typedef struct gd_writer_ops {
+    int (*write)(gd_writer *w, const void *buf, size_t n, gd_err *err);
+    int (*commit)(gd_writer *w, gd_err *err); /* frees w, success or not */
+    void (*abort)(gd_writer *w);              /* frees w */
+} gd_writer_ops;
+
+struct gd_storage {
+    const gd_storage_ops *ops;
+    char *name; /* region name, for messages */
+    void *self;
+};
+struct gd_reader {
+    const gd_reader_ops *ops;
+    void *self;
+};
+struct gd_writer {
+    const gd_writer_ops *ops;
+    void *self;
+};
+
+static inline int gd_storage_open_read(gd_storage *s, const char *name, gd_reader **out,
+                                       gd_err *err)
+{
+    return s->ops->open_read(s, name, out, err);
+}
+static inline int gd_storage_open_write(gd_storage *s, const char *name, gd_writer **out,
+                                        gd_err *err)
+{
+    return s->ops->open_write(s, name, out, err);
+}
+static inline int gd_storage_stat(gd_storage *s, const char *name, gd_stat *out, gd_err *err)
+{
+    return s->ops->stat(s, name, out, err);
+}
+static inline int gd_storage_list(gd_storage *s, const char *prefix, gd_list_fn fn, void *ctx,
+                                  gd_err *err)
+{
+    return s->ops->list(s, prefix, fn, ctx, err);
+}
+static inline int gd_storage_remove(gd_storage *s, const char *name, gd_err *err)
+{
+    return s->ops->remove(s, name, err);
+}
+void gd_storage_free(gd_storage *s); /* NULL allowed */
+
+static inline ssize_t gd_reader_read(gd_reader *r, void *buf, size_t n, gd_err *err)
+{
+    return r->ops->read(r, buf, n, err);
+}
+static inline void gd_reader_close(gd_reader *r)
+{
+    if (r)
+        r->ops->close(r);
+}
+static inline int gd_writer_write(gd_writer *w, const void *buf, size_t n, gd_err *err)
+{
+    return w->ops->write(w, buf, n, err);
+}
+static inline int gd_writer_commit(gd_writer *w, gd_err *err)
+{
+    return w->ops->commit(w, err);
+}
+static inline void gd_writer_abort(gd_writer *w)
+{
+    if (w)
+        w->ops->abort(w);
+}
+
+/* Whole small objects (manifests, descriptors). */
+int gd_storage_get_all(gd_storage *s, const char *name, size_t max, char **out, size_t *len,
+                       gd_err *err);
+int gd_storage_put_all(gd_storage *s, const char *name, const void *p, size_t n, gd_err *err);
+/* Validates an object name (see above). */
+bool gd_storage_name_ok(const char *name);
+
+/* Drivers. */
+/* posix: objects are files under root (created if missing, mode 0700). */
+int gd_storage_posix_open(const char *region, const char *root, gd_storage **out, gd_err *err);
+
+#endif
