@@ -1,2 +1,854 @@
-/* placeholder: being written */
-typedef int gd_placeholder_backup_t;
+#include "backup/backup.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "common/progress.h"
+#include "common/util.h"
+
+#define SYSTEM_DBS "'mysql','information_schema','performance_schema','sys'"
+#define CHUNK_BYTES_TARGET ((unsigned long long)64 << 20)
+#define MAX_CHUNKS_PER_TABLE 4096
+#define OUT_FLUSH (128 * 1024)
+
+typedef struct table {
+    int idx;
+    char *db, *name, *engine;
+    unsigned long long rows_est, data_len;
+    gd_buf select_cols; /* "`a`,CAST(`f` AS DOUBLE),..." */
+    json_t *columns;    /* load column names */
+    char *pk;           /* single integer primary key column, or NULL */
+    bool pk_unsigned;
+    int nchunks;
+    _Atomic unsigned long long rows;
+} table;
+
+typedef struct chunk {
+    table *t;
+    int idx;
+    char *where; /* NULL: whole table */
+    char *object;
+    gd_obj_info info;
+    unsigned long long rows;
+} chunk;
+
+typedef struct ctx {
+    gd_repo *repo;
+    const gd_conn_params *src;
+    const gd_backup_opts *opts;
+    const char *set_id;
+    table *tables;
+    size_t ntables;
+    chunk *chunks;
+    size_t nchunks;
+    atomic_size_t next;
+    atomic_bool failed;
+    pthread_mutex_t lock;
+    gd_err err; /* first worker error, under lock */
+    gd_progress *progress;
+} ctx;
+
+typedef struct worker {
+    ctx *c;
+    MYSQL *m;
+    pthread_t thread;
+} worker;
+
+/* ---- TSV in LOAD DATA's default escaping ---- */
+
+static uint8_t esc_map[256];
+
+static void esc_init(void)
+{
+    esc_map[0] = '0';
+    esc_map['\t'] = 't';
+    esc_map['\n'] = 'n';
+    esc_map['\\'] = '\\';
+}
+
+/* Appends one field; b has room for 2*len+2 bytes (reserved by caller). */
+static size_t put_field(char *out, const char *p, unsigned long len)
+{
+    size_t o = 0;
+    for (unsigned long i = 0; i < len; i++) {
+        uint8_t ch = (uint8_t)p[i];
+        uint8_t e = esc_map[ch];
+        if (e) {
+            out[o++] = '\\';
+            out[o++] = (char)e;
+        } else {
+            out[o++] = (char)ch;
+        }
+    }
+    return o;
+}
+
+static void fail(ctx *c, const gd_err *e)
+{
+    pthread_mutex_lock(&c->lock);
+    if (c->err.code == GD_OK)
+        c->err = *e;
+    pthread_mutex_unlock(&c->lock);
+    atomic_store(&c->failed, true);
+}
+
+static int dump_chunk(worker *w, chunk *ch, gd_err *err)
+{
+    ctx *c = w->c;
+    table *t = ch->t;
+    char *qdb = gd_ident(t->db), *qt = gd_ident(t->name);
+    char *q = gd_asprintf("SELECT %s FROM %s.%s%s%s", t->select_cols.data, qdb, qt,
+                          ch->where ? " WHERE " : "", ch->where ? ch->where : "");
+    free(qdb);
+    free(qt);
+    gd_obj_writer *ow = NULL;
+    MYSQL_RES *res = NULL;
+    gd_buf out;
+    gd_buf_init(&out, 0);
+    int rc = 0;
+    char *name = gd_repo_object_name(c->repo, c->set_id, ch->object);
+    if ((rc = gd_obj_create(c->repo, name, &ow, err)) != 0)
+        goto out;
+    if (mysql_real_query(w->m, q, strlen(q)) != 0 || (res = mysql_use_result(w->m)) == NULL) {
+        rc = gd_sql_error(w->m, err, q);
+        goto out;
+    }
+    unsigned nf = mysql_num_fields(res);
+    MYSQL_ROW row;
+    unsigned long long rows = 0, pending_rows = 0;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        unsigned long *len = mysql_fetch_lengths(res);
+        size_t need = nf + 2;
+        for (unsigned i = 0; i < nf; i++)
+            need += row[i] ? 2 * len[i] : 2;
+        if ((rc = gd_buf_reserve(&out, need)) != 0) {
+            rc = gd_err_set(err, GD_E_NOMEM, "row too large in %s.%s", t->db, t->name);
+            goto out;
+        }
+        char *o = out.data + out.len;
+        for (unsigned i = 0; i < nf; i++) {
+            if (i)
+                *o++ = '\t';
+            if (row[i] == NULL) {
+                *o++ = '\\';
+                *o++ = 'N';
+            } else {
+                o += put_field(o, row[i], len[i]);
+            }
+        }
+        *o++ = '\n';
+        out.len = (size_t)(o - out.data);
+        rows++;
+        pending_rows++;
+        if (out.len >= OUT_FLUSH) {
+            if ((rc = gd_obj_write(ow, out.data, out.len, err)) != 0)
+                goto out;
+            gd_progress_add(c->progress, out.len, pending_rows);
+            pending_rows = 0;
+            out.len = 0;
+            if (atomic_load(&c->failed)) {
+                rc = GD_E_CANCEL;
+                goto out;
+            }
+        }
+    }
+    if (mysql_errno(w->m)) {
+        rc = gd_sql_error(w->m, err, q);
+        goto out;
+    }
+    if (out.len && (rc = gd_obj_write(ow, out.data, out.len, err)) != 0)
+        goto out;
+    gd_progress_add(c->progress, out.len, pending_rows);
+    rc = gd_obj_commit(ow, &ch->info, err);
+    ow = NULL;
+    ch->rows = rows;
+    atomic_fetch_add(&t->rows, rows);
+out:
+    if (res)
+        mysql_free_result(res);
+    gd_obj_abort(ow);
+    gd_buf_free(&out);
+    free(name);
+    free(q);
+    return rc;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    ctx *c = w->c;
+    gd_err e;
+    gd_err_clear(&e);
+    for (;;) {
+        if (atomic_load(&c->failed))
+            break;
+        size_t i = atomic_fetch_add(&c->next, 1);
+        if (i >= c->nchunks)
+            break;
+        chunk *ch = &c->chunks[i];
+        if (dump_chunk(w, ch, &e) != 0) {
+            if (e.code != GD_OK && e.code != GD_E_CANCEL)
+                fail(c, &e);
+            atomic_store(&c->failed, true);
+            break;
+        }
+        gd_progress_item_done(c->progress);
+    }
+    return NULL;
+}
+
+/* ---- discovery ---- */
+
+static int load_tables(ctx *c, MYSQL *m, gd_err *err)
+{
+    MYSQL_RES *res = NULL;
+    int rc = gd_sql_query(m, &res, err,
+                          "SELECT TABLE_SCHEMA, TABLE_NAME, IFNULL(ENGINE,''), "
+                          "IFNULL(TABLE_ROWS,0), IFNULL(DATA_LENGTH,0) FROM "
+                          "information_schema.TABLES WHERE TABLE_TYPE='BASE TABLE' AND "
+                          "TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2");
+    if (rc != 0)
+        return rc;
+    size_t n = (size_t)mysql_num_rows(res);
+    c->tables = gd_calloc(n, sizeof *c->tables);
+    MYSQL_ROW row;
+    size_t i = 0;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        table *t = &c->tables[i];
+        t->idx = (int)i;
+        t->db = gd_strdup(row[0]);
+        t->name = gd_strdup(row[1]);
+        t->engine = gd_strdup(row[2]);
+        t->rows_est = strtoull(row[3], NULL, 10);
+        t->data_len = strtoull(row[4], NULL, 10);
+        gd_buf_init(&t->select_cols, 0);
+        t->columns = json_array();
+        i++;
+    }
+    c->ntables = i;
+    mysql_free_result(res);
+
+    /* Columns: generated ones are skipped (the server computes them);
+     * FLOAT goes through DOUBLE because the text protocol prints FLOAT with
+     * 6 significant digits, which does not round-trip. */
+    rc = gd_sql_query(m, &res, err,
+                      "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, IS_GENERATED, "
+                      "COLUMN_KEY, COLUMN_TYPE FROM information_schema.COLUMNS WHERE "
+                      "TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY TABLE_SCHEMA, TABLE_NAME, "
+                      "ORDINAL_POSITION");
+    if (rc != 0)
+        return rc;
+    size_t ti = 0;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        while (ti < c->ntables && (strcmp(c->tables[ti].db, row[0]) < 0 ||
+                                   (strcmp(c->tables[ti].db, row[0]) == 0 &&
+                                    strcmp(c->tables[ti].name, row[1]) < 0)))
+            ti++;
+        if (ti >= c->ntables || strcmp(c->tables[ti].db, row[0]) != 0 ||
+            strcmp(c->tables[ti].name, row[1]) != 0)
+            continue; /* a view's columns */
+        table *t = &c->tables[ti];
+        if (strcmp(row[4], "ALWAYS") == 0)
+            continue;
+        char *qc = gd_ident(row[2]);
+        if (t->select_cols.len)
+            gd_buf_append(&t->select_cols, ",", 1);
+        if (strcmp(row[3], "float") == 0)
+            gd_buf_appendf(&t->select_cols, "CAST(%s AS DOUBLE)", qc);
+        else
+            gd_buf_append(&t->select_cols, qc, strlen(qc));
+        free(qc);
+        json_array_append_new(t->columns, json_string(row[2]));
+    }
+    mysql_free_result(res);
+
+    /* Single-column integer primary keys, for range chunks. */
+    rc = gd_sql_query(m, &res, err,
+                      "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, MIN(k.COLUMN_NAME), "
+                      "MIN(c.DATA_TYPE), MIN(c.COLUMN_TYPE) FROM "
+                      "information_schema.KEY_COLUMN_USAGE k JOIN information_schema.COLUMNS c "
+                      "ON c.TABLE_SCHEMA=k.TABLE_SCHEMA AND c.TABLE_NAME=k.TABLE_NAME AND "
+                      "c.COLUMN_NAME=k.COLUMN_NAME WHERE k.CONSTRAINT_NAME='PRIMARY' AND "
+                      "k.TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") GROUP BY 1,2 HAVING COUNT(*)=1");
+    if (rc != 0)
+        return rc;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        static const char *const ints[] = {"tinyint", "smallint", "mediumint", "int", "bigint"};
+        bool is_int = false;
+        for (size_t k = 0; k < 5; k++)
+            is_int |= strcmp(row[3], ints[k]) == 0;
+        if (!is_int)
+            continue;
+        for (size_t k = 0; k < c->ntables; k++) {
+            table *t = &c->tables[k];
+            if (strcmp(t->db, row[0]) == 0 && strcmp(t->name, row[1]) == 0) {
+                t->pk = gd_strdup(row[2]);
+                t->pk_unsigned = strstr(row[4], "unsigned") != NULL;
+            }
+        }
+    }
+    mysql_free_result(res);
+    return 0;
+}
+
+/* Splits tables into chunks.  The first chunk has no lower bound and the last
+ * none above, so every row is covered whatever the estimates said. */
+static int plan_chunks(ctx *c, MYSQL *m, gd_err *err)
+{
+    size_t cap = c->ntables + 16;
+    c->chunks = gd_calloc(cap, sizeof *c->chunks);
+    long long chunk_rows = c->opts->chunk_rows > 0 ? c->opts->chunk_rows : 500000;
+    const char *sfx = gd_repo_suffix(c->repo);
+    for (size_t i = 0; i < c->ntables; i++) {
+        table *t = &c->tables[i];
+        unsigned long long n = t->rows_est / (unsigned long long)chunk_rows;
+        unsigned long long nb = t->data_len / CHUNK_BYTES_TARGET;
+        if (nb > n)
+            n = nb;
+        if (n < 1)
+            n = 1;
+        if (n > MAX_CHUNKS_PER_TABLE)
+            n = MAX_CHUNKS_PER_TABLE;
+        unsigned long long lo = 0, step = 0;
+        if (n > 1 && t->pk) {
+            char *qdb = gd_ident(t->db), *qt = gd_ident(t->name), *qk = gd_ident(t->pk);
+            MYSQL_RES *res = NULL;
+            int rc = gd_sql_query(m, &res, err, "SELECT MIN(%s), MAX(%s) FROM %s.%s", qk, qk,
+                                  qdb, qt);
+            free(qdb);
+            free(qt);
+            free(qk);
+            if (rc != 0)
+                return rc;
+            MYSQL_ROW row = mysql_fetch_row(res);
+            if (row && row[0] && row[1]) {
+                unsigned long long a, b;
+                if (t->pk_unsigned) {
+                    a = strtoull(row[0], NULL, 10);
+                    b = strtoull(row[1], NULL, 10);
+                } else {
+                    a = (unsigned long long)strtoll(row[0], NULL, 10);
+                    b = (unsigned long long)strtoll(row[1], NULL, 10);
+                }
+                unsigned long long span = b - a; /* modular: works for signed too */
+                if (span < n)
+                    n = span > 0 ? span : 1;
+                lo = a;
+                step = span / n + 1;
+            } else {
+                n = 1;
+            }
+            mysql_free_result(res);
+        } else {
+            n = 1;
+        }
+        t->nchunks = (int)n;
+        for (unsigned long long k = 0; k < n; k++) {
+            if (c->nchunks == cap) {
+                cap *= 2;
+                c->chunks = gd_realloc(c->chunks, cap * sizeof *c->chunks);
+            }
+            chunk *ch = &c->chunks[c->nchunks++];
+            memset(ch, 0, sizeof *ch);
+            ch->t = t;
+            ch->idx = (int)k;
+            ch->object = gd_asprintf("data/%d-%llu.tsv%s", t->idx, k, sfx);
+            if (n > 1) {
+                char *qk = gd_ident(t->pk);
+                char b1[32], b2[32];
+                unsigned long long x1 = lo + k * step, x2 = lo + (k + 1) * step;
+                if (t->pk_unsigned) {
+                    snprintf(b1, sizeof b1, "%llu", x1);
+                    snprintf(b2, sizeof b2, "%llu", x2);
+                } else {
+                    snprintf(b1, sizeof b1, "%lld", (long long)x1);
+                    snprintf(b2, sizeof b2, "%lld", (long long)x2);
+                }
+                if (k == 0)
+                    ch->where = gd_asprintf("%s < %s", qk, b2);
+                else if (k == n - 1)
+                    ch->where = gd_asprintf("%s >= %s", qk, b1);
+                else
+                    ch->where = gd_asprintf("%s >= %s AND %s < %s", qk, b1, qk, b2);
+                free(qk);
+            }
+        }
+    }
+    return 0;
+}
+
+static int cmp_chunk_size(const void *a, const void *b)
+{
+    const chunk *x = a, *y = b;
+    unsigned long long sx = x->t->data_len / (unsigned long long)x->t->nchunks;
+    unsigned long long sy = y->t->data_len / (unsigned long long)y->t->nchunks;
+    return sx < sy ? 1 : sx > sy ? -1 : 0;
+}
+
+/* ---- schema ---- */
+
+/* Runs a SHOW CREATE and appends {name, create, and the named extra
+ * columns} to arr. */
+static int show_create(MYSQL *m, json_t *arr, json_t *obj, const char *sql, int create_col,
+                       const char *const *extra_names, const int *extra_cols, size_t nextra,
+                       gd_err *err)
+{
+    MYSQL_RES *res = NULL;
+    int rc = gd_sql_query(m, &res, err, "%s", sql);
+    if (rc != 0) {
+        json_decref(obj);
+        return rc;
+    }
+    MYSQL_ROW row = mysql_fetch_row(res);
+    unsigned nf = mysql_num_fields(res);
+    if (row == NULL || (unsigned)create_col >= nf || row[create_col] == NULL) {
+        mysql_free_result(res);
+        json_decref(obj);
+        return gd_err_set(err, GD_E_AUTH,
+                          "%s returned no definition (missing privilege? see "
+                          "docs/privileges.md)",
+                          sql);
+    }
+    json_object_set_new(obj, "create", json_string(row[create_col]));
+    for (size_t i = 0; i < nextra; i++)
+        if ((unsigned)extra_cols[i] < nf && row[extra_cols[i]])
+            json_object_set_new(obj, extra_names[i], json_string(row[extra_cols[i]]));
+    json_array_append_new(arr, obj);
+    mysql_free_result(res);
+    return 0;
+}
+
+static int list_names(MYSQL *m, const char *sql, MYSQL_RES **res, gd_err *err)
+{
+    return gd_sql_query(m, res, err, "%s", sql);
+}
+
+static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
+{
+    json_t *s = json_object();
+    json_t *dbs = json_array(), *tabs = json_array(), *views = json_array(),
+           *trigs = json_array(), *routines = json_array(), *events = json_array();
+    json_object_set_new(s, "databases", dbs);
+    json_object_set_new(s, "tables", tabs);
+    json_object_set_new(s, "views", views);
+    json_object_set_new(s, "triggers", trigs);
+    json_object_set_new(s, "routines", routines);
+    json_object_set_new(s, "events", events);
+    int rc = gd_sql(m, err, "SET SESSION sql_quote_show_create = 1");
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row;
+    if (rc != 0)
+        goto out;
+
+    if ((rc = list_names(m,
+                         "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE "
+                         "SCHEMA_NAME NOT IN (" SYSTEM_DBS ") ORDER BY 1",
+                         &res, err)) != 0)
+        goto out;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        char *q = gd_ident(row[0]);
+        char *sql = gd_asprintf("SHOW CREATE DATABASE %s", q);
+        rc = show_create(m, dbs, json_pack("{s:s}", "name", row[0]), sql, 1, NULL, NULL, 0, err);
+        free(sql);
+        free(q);
+        if (rc != 0)
+            goto out;
+    }
+    mysql_free_result(res);
+    res = NULL;
+
+    for (size_t i = 0; i < c->ntables; i++) {
+        table *t = &c->tables[i];
+        char *qd = gd_ident(t->db), *qt = gd_ident(t->name);
+        char *sql = gd_asprintf("SHOW CREATE TABLE %s.%s", qd, qt);
+        rc = show_create(m, tabs, json_pack("{s:s, s:s}", "db", t->db, "name", t->name), sql, 1,
+                         NULL, NULL, 0, err);
+        free(sql);
+        free(qd);
+        free(qt);
+        if (rc != 0)
+            goto out;
+    }
+
+    static const char *const view_x[] = {"character_set_client", "collation_connection"};
+    static const int view_c[] = {2, 3};
+    static const char *const trig_x[] = {"sql_mode", "character_set_client",
+                                         "collation_connection"};
+    static const int trig_c[] = {1, 3, 4};
+    static const char *const rout_x[] = {"sql_mode", "character_set_client",
+                                         "collation_connection"};
+    static const int rout_c[] = {1, 3, 4};
+    static const char *const ev_x[] = {"sql_mode", "time_zone", "character_set_client",
+                                       "collation_connection"};
+    static const int ev_c[] = {1, 2, 4, 5};
+    struct {
+        const char *list_sql;
+        const char *show;
+        json_t *arr;
+        int create_col;
+        const char *const *xn;
+        const int *xc;
+        size_t nx;
+    } kinds[] = {
+        {"SELECT TABLE_SCHEMA, TABLE_NAME, 'VIEW' FROM information_schema.VIEWS WHERE "
+         "TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2",
+         "VIEW", views, 1, view_x, view_c, 2},
+        {"SELECT TRIGGER_SCHEMA, TRIGGER_NAME, 'TRIGGER' FROM information_schema.TRIGGERS WHERE "
+         "TRIGGER_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2",
+         "TRIGGER", trigs, 2, trig_x, trig_c, 3},
+        {"SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES "
+         "WHERE ROUTINE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2",
+         NULL, routines, 2, rout_x, rout_c, 3},
+        {"SELECT EVENT_SCHEMA, EVENT_NAME, 'EVENT' FROM information_schema.EVENTS WHERE "
+         "EVENT_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2",
+         "EVENT", events, 3, ev_x, ev_c, 4},
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        if ((rc = list_names(m, kinds[k].list_sql, &res, err)) != 0)
+            goto out;
+        while ((row = mysql_fetch_row(res)) != NULL) {
+            char *qd = gd_ident(row[0]), *qn = gd_ident(row[1]);
+            const char *type = kinds[k].show ? kinds[k].show : row[2];
+            char *sql = gd_asprintf("SHOW CREATE %s %s.%s", type, qd, qn);
+            rc = show_create(m, kinds[k].arr,
+                             json_pack("{s:s, s:s, s:s}", "db", row[0], "name", row[1], "type",
+                                       type),
+                             sql, kinds[k].create_col, kinds[k].xn, kinds[k].xc, kinds[k].nx,
+                             err);
+            free(sql);
+            free(qd);
+            free(qn);
+            if (rc != 0)
+                goto out;
+        }
+        mysql_free_result(res);
+        res = NULL;
+    }
+
+    if (c->opts->with_users) {
+        json_t *users = json_array();
+        json_object_set_new(s, "users", users);
+        if ((rc = list_names(m,
+                             "SELECT User, Host FROM mysql.user WHERE User NOT IN "
+                             "('root','mariadb.sys','') AND is_role='N' ORDER BY 1,2",
+                             &res, err)) != 0)
+            goto out;
+        while ((row = mysql_fetch_row(res)) != NULL) {
+            char *u = gd_sql_escape(m, row[0]), *h = gd_sql_escape(m, row[1]);
+            char *create = NULL;
+            rc = gd_sql_value(m, &create, err, "SHOW CREATE USER '%s'@'%s'", u, h);
+            json_t *grants = json_array();
+            MYSQL_RES *gr = NULL;
+            if (rc == 0)
+                rc = gd_sql_query(m, &gr, err, "SHOW GRANTS FOR '%s'@'%s'", u, h);
+            if (rc == 0) {
+                MYSQL_ROW g;
+                while ((g = mysql_fetch_row(gr)) != NULL)
+                    json_array_append_new(grants, json_string(g[0]));
+                mysql_free_result(gr);
+                json_array_append_new(users, json_pack("{s:s, s:s, s:s, s:o}", "user", row[0],
+                                                       "host", row[1], "create", create,
+                                                       "grants", grants));
+            } else {
+                json_decref(grants);
+            }
+            free(create);
+            free(u);
+            free(h);
+            if (rc != 0)
+                goto out;
+        }
+        mysql_free_result(res);
+        res = NULL;
+    }
+out:
+    if (res)
+        mysql_free_result(res);
+    if (rc != 0) {
+        json_decref(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+static int write_schema(ctx *c, json_t *schema, json_t *manifest, gd_err *err)
+{
+    char *text = json_dumps(schema, JSON_COMPACT | JSON_SORT_KEYS);
+    if (text == NULL)
+        return gd_err_set(err, GD_E_NOMEM, "cannot serialise schema");
+    char *rel = gd_asprintf("schema.json%s", gd_repo_suffix(c->repo));
+    char *name = gd_repo_object_name(c->repo, c->set_id, rel);
+    gd_obj_writer *w = NULL;
+    gd_obj_info info;
+    int rc = gd_obj_create(c->repo, name, &w, err);
+    if (rc == 0) {
+        rc = gd_obj_write(w, text, strlen(text), err);
+        if (rc == 0)
+            rc = gd_obj_commit(w, &info, err);
+        else
+            gd_obj_abort(w);
+    }
+    if (rc == 0)
+        json_object_set_new(manifest, "schema",
+                            json_pack("{s:s, s:I, s:I, s:s}", "object", rel, "raw_size",
+                                      (json_int_t)info.raw_size, "size", (json_int_t)info.size,
+                                      "sha256", info.sha256));
+    free(name);
+    free(rel);
+    free(text);
+    return rc;
+}
+
+/* ---- the run ---- */
+
+static int make_set_id(gd_repo *r, char *out, size_t size, gd_err *err)
+{
+    char base[32];
+    gd_fmt_time_compact(gd_now_us(), base, sizeof base);
+    for (int i = 1; i < 100; i++) {
+        if (i == 1)
+            gd_strlcpy(out, base, size);
+        else
+            snprintf(out, size, "%s-%d", base, i);
+        char *prefix = gd_repo_set_prefix(r, out);
+        char *mf = gd_asprintf("%smanifest", prefix);
+        gd_stat st;
+        gd_err e;
+        gd_err_clear(&e);
+        int rc = gd_storage_stat(r->st, mf, &st, &e);
+        free(mf);
+        free(prefix);
+        if (rc == GD_E_NOTFOUND)
+            return 0;
+        if (rc != 0) {
+            if (err)
+                *err = e;
+            return rc;
+        }
+    }
+    return gd_err_set(err, GD_E_STATE, "too many backups in one second");
+}
+
+int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts *opts,
+                  gd_backup_result *res, gd_err *err)
+{
+    esc_init();
+    ctx c = {.repo = repo, .src = src, .opts = opts};
+    pthread_mutex_init(&c.lock, NULL);
+    gd_err_clear(&c.err);
+    int jobs = opts->jobs > 0 ? opts->jobs : 1;
+    worker *ws = gd_calloc((size_t)jobs, sizeof *ws);
+    MYSQL *m = NULL;
+    json_t *manifest = NULL, *schema = NULL;
+    bool locked = false;
+    int started = 0;
+    char *gtid = NULL, *version = NULL, *binlog_file = NULL, *binlog_pos = NULL;
+    double t0 = gd_mono();
+    int64_t start_us = gd_now_us();
+    memset(res, 0, sizeof *res);
+
+    int rc = gd_conn_open(src, &m, err);
+    if (rc != 0)
+        goto out;
+    if ((rc = gd_sql_value(m, &version, err, "SELECT VERSION()")) != 0)
+        goto out;
+    if ((rc = make_set_id(repo, res->set_id, sizeof res->set_id, err)) != 0)
+        goto out;
+    c.set_id = res->set_id;
+    if ((rc = load_tables(&c, m, err)) != 0)
+        goto out;
+    if ((rc = plan_chunks(&c, m, err)) != 0)
+        goto out;
+    qsort(c.chunks, c.nchunks, sizeof *c.chunks, cmp_chunk_size);
+
+    for (int i = 0; i < jobs; i++) {
+        ws[i].c = &c;
+        if ((rc = gd_conn_open(src, &ws[i].m, err)) != 0)
+            goto out;
+        if ((rc = gd_sql(ws[i].m, err,
+                         "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")) != 0 ||
+            (rc = gd_sql(ws[i].m, err, "SET SESSION net_write_timeout = 3600")) != 0 ||
+            (rc = gd_sql(ws[i].m, err, "SET SESSION character_set_results = binary")) != 0)
+            goto out;
+    }
+
+    /* The consistent point: every worker's snapshot and the binlog position
+     * are taken while writes are blocked. */
+    if ((rc = gd_sql(m, err, "SET SESSION lock_wait_timeout = 60")) != 0 ||
+        (rc = gd_sql(m, err, "FLUSH NO_WRITE_TO_BINLOG TABLES")) != 0 ||
+        (rc = gd_sql(m, err, "FLUSH TABLES WITH READ LOCK")) != 0)
+        goto out;
+    locked = true;
+    double lock_t0 = gd_mono();
+    for (int i = 0; i < jobs; i++)
+        if ((rc = gd_sql(ws[i].m, err, "START TRANSACTION WITH CONSISTENT SNAPSHOT")) != 0)
+            goto out;
+    if ((rc = gd_sql_value(m, &gtid, err, "SELECT @@GLOBAL.gtid_binlog_pos")) != 0)
+        goto out;
+    {
+        MYSQL_RES *r2 = NULL;
+        gd_err e2;
+        gd_err_clear(&e2);
+        if (gd_sql_query(m, &r2, &e2, "SHOW MASTER STATUS") == 0) {
+            MYSQL_ROW row = mysql_fetch_row(r2);
+            if (row) {
+                binlog_file = gd_strdup(row[0] ? row[0] : "");
+                binlog_pos = gd_strdup(row[1] ? row[1] : "0");
+            }
+            mysql_free_result(r2);
+        }
+    }
+    rc = gd_sql(m, err, "UNLOCK TABLES");
+    locked = false;
+    if (rc != 0)
+        goto out;
+    double lock_s = gd_mono() - lock_t0;
+    gd_debug("global read lock held %.3f s", lock_s);
+
+    for (size_t i = 0; i < c.ntables; i++)
+        if (strcasecmp(c.tables[i].engine, "InnoDB") != 0)
+            gd_warn("table %s.%s uses engine %s: it is not covered by the consistent "
+                    "snapshot (only InnoDB tables are)",
+                    c.tables[i].db, c.tables[i].name, c.tables[i].engine);
+
+    if ((rc = capture_schema(&c, m, &schema, err)) != 0)
+        goto out;
+
+    unsigned long long total_bytes = 0;
+    for (size_t i = 0; i < c.ntables; i++)
+        total_bytes += c.tables[i].data_len;
+    c.progress = gd_progress_start("backup", "chunks", total_bytes, c.nchunks, opts->progress);
+    for (int i = 0; i < jobs; i++) {
+        if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0) {
+            rc = gd_err_set(err, GD_E_NOMEM, "cannot start worker thread");
+            atomic_store(&c.failed, true);
+            break;
+        }
+        started++;
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(ws[i].thread, NULL);
+    gd_progress_stop(c.progress);
+    c.progress = NULL;
+    if (rc != 0)
+        goto out;
+    if (c.err.code != GD_OK) {
+        if (err)
+            *err = c.err;
+        rc = c.err.code;
+        goto out;
+    }
+    if (atomic_load(&c.failed)) {
+        rc = gd_err_set(err, GD_E_STATE, "backup failed");
+        goto out;
+    }
+
+    /* Manifest: written last, it commits the set. */
+    manifest = json_object();
+    int64_t end_us = gd_now_us();
+    char t1[32], t2[32];
+    gd_fmt_time(start_us, false, t1, sizeof t1);
+    gd_fmt_time(end_us, false, t2, sizeof t2);
+    json_object_set_new(manifest, "format", json_string("geodr-manifest"));
+    json_object_set_new(manifest, "version", json_integer(GD_REPO_FORMAT_VERSION));
+    json_object_set_new(manifest, "set", json_string(res->set_id));
+    json_object_set_new(manifest, "instance", json_string(repo->instance));
+    json_object_set_new(manifest, "method", json_string("logical"));
+    json_object_set_new(manifest, "start", json_string(t1));
+    json_object_set_new(manifest, "end", json_string(t2));
+    json_object_set_new(manifest, "start_us", json_integer(start_us));
+    json_object_set_new(manifest, "end_us", json_integer(end_us));
+    json_object_set_new(manifest, "gtid", json_string(gtid));
+    json_object_set_new(manifest, "binlog_file", json_string(binlog_file ? binlog_file : ""));
+    json_object_set_new(manifest, "binlog_pos",
+                        json_integer(binlog_pos ? strtoll(binlog_pos, NULL, 10) : 0));
+    json_object_set_new(manifest, "server_version", json_string(version));
+    json_object_set_new(manifest, "cipher",
+                        json_string(repo->encrypted ? "aes-256-gcm" : "none"));
+    json_object_set_new(manifest, "compression", json_string("zstd"));
+    json_object_set_new(manifest, "lock_seconds", json_real(lock_s));
+    json_t *tarr = json_array();
+    unsigned long long rows = 0, raw = 0, stored = 0;
+    for (size_t i = 0; i < c.ntables; i++) {
+        table *t = &c.tables[i];
+        json_t *jt = json_pack("{s:s, s:s, s:s, s:O, s:I, s:o}", "db", t->db, "name", t->name,
+                               "engine", t->engine, "columns", t->columns, "rows",
+                               (json_int_t)atomic_load(&t->rows), "chunks", json_array());
+        json_array_append_new(tarr, jt);
+    }
+    /* Chunks were sorted by size for the workers: put each back at its
+     * index under its table. */
+    for (size_t i = 0; i < c.ntables; i++) {
+        json_t *arr = json_object_get(json_array_get(tarr, i), "chunks");
+        for (int ci = 0; ci < c.tables[i].nchunks; ci++)
+            json_array_append_new(arr, json_null());
+    }
+    for (size_t k = 0; k < c.nchunks; k++) {
+        chunk *ch = &c.chunks[k];
+        json_t *arr = json_object_get(json_array_get(tarr, (size_t)ch->t->idx), "chunks");
+        json_array_set_new(arr, (size_t)ch->idx,
+                           json_pack("{s:s, s:I, s:I, s:I, s:s}", "object", ch->object, "rows",
+                                     (json_int_t)ch->rows, "raw_size",
+                                     (json_int_t)ch->info.raw_size, "size",
+                                     (json_int_t)ch->info.size, "sha256", ch->info.sha256));
+        rows += ch->rows;
+        raw += ch->info.raw_size;
+        stored += ch->info.size;
+    }
+    json_object_set_new(manifest, "tables", tarr);
+    if ((rc = write_schema(&c, schema, manifest, err)) != 0)
+        goto out;
+    json_t *sch = json_object_get(manifest, "schema");
+    raw += (unsigned long long)gd_json_int(sch, "raw_size", 0);
+    stored += (unsigned long long)gd_json_int(sch, "size", 0);
+    res->seconds = gd_mono() - t0;
+    json_object_set_new(manifest, "totals",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "rows", (json_int_t)rows,
+                                  "raw_bytes", (json_int_t)raw, "stored_bytes",
+                                  (json_int_t)stored, "tables", (json_int_t)c.ntables,
+                                  "objects", (json_int_t)(c.nchunks + 1), "seconds",
+                                  res->seconds));
+    if ((rc = gd_manifest_write(repo, res->set_id, manifest, err)) != 0)
+        goto out;
+    res->rows = rows;
+    res->raw_bytes = raw;
+    res->stored_bytes = stored;
+    res->tables = c.ntables;
+    res->objects = c.nchunks + 1;
+    gd_strlcpy(res->gtid, gtid, sizeof res->gtid);
+out:
+    if (locked)
+        mysql_query(m, "UNLOCK TABLES");
+    for (int i = 0; i < jobs; i++)
+        gd_conn_close(ws[i].m);
+    free(ws);
+    gd_conn_close(m);
+    for (size_t i = 0; i < c.ntables; i++) {
+        table *t = &c.tables[i];
+        free(t->db);
+        free(t->name);
+        free(t->engine);
+        free(t->pk);
+        gd_buf_free(&t->select_cols);
+        json_decref(t->columns);
+    }
+    free(c.tables);
+    for (size_t k = 0; k < c.nchunks; k++) {
+        free(c.chunks[k].where);
+        free(c.chunks[k].object);
+    }
+    free(c.chunks);
+    json_decref(manifest);
+    json_decref(schema);
+    free(gtid);
+    free(version);
+    free(binlog_file);
+    free(binlog_pos);
+    pthread_mutex_destroy(&c.lock);
+    return rc;
+}

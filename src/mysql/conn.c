@@ -1,2 +1,194 @@
-/* placeholder: being written */
-typedef int gd_placeholder_conn_t;
+#include "mysql/conn.h"
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+static char *vfmt(const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    char *q = gd_malloc((size_t)(n < 0 ? 0 : n) + 1);
+    vsnprintf(q, (size_t)n + 1, fmt, ap);
+    return q;
+}
+
+int gd_sql_error(MYSQL *m, gd_err *err, const char *context)
+{
+    unsigned no = mysql_errno(m);
+    const char *msg = mysql_error(m);
+    switch (no) {
+    case CR_CONNECTION_ERROR:
+    case CR_CONN_HOST_ERROR:
+    case CR_UNKNOWN_HOST:
+    case CR_SERVER_GONE_ERROR:
+    case CR_SERVER_LOST:
+        gd_err_set(err, GD_E_NET, "%s: %s (is the server running and reachable? check host and "
+                   "port)", context, msg);
+        if (err)
+            err->retryable = true;
+        return GD_E_NET;
+    case ER_ACCESS_DENIED_ERROR:
+    case ER_DBACCESS_DENIED_ERROR:
+        return gd_err_set(err, GD_E_AUTH, "%s: %s (check the user and its password file)",
+                          context, msg);
+    case ER_SPECIFIC_ACCESS_DENIED_ERROR:
+    case ER_TABLEACCESS_DENIED_ERROR:
+    case ER_COLUMNACCESS_DENIED_ERROR:
+    case ER_PROCACCESS_DENIED_ERROR:
+        return gd_err_set(err, GD_E_AUTH,
+                          "%s: %s (missing privilege: see docs/privileges.md for the GRANT "
+                          "geodr needs)",
+                          context, msg);
+    default:
+        return gd_err_set(err, GD_E_MYSQL, "%s: error %u: %s", context, no, msg);
+    }
+}
+
+int gd_conn_open(const gd_conn_params *p, MYSQL **out, gd_err *err)
+{
+    MYSQL *m = mysql_init(NULL);
+    if (m == NULL)
+        return gd_err_set(err, GD_E_NOMEM, "cannot initialise a MariaDB client connection");
+    unsigned timeout = p->timeout_s ? p->timeout_s : 10;
+    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (p->local_infile) {
+        unsigned on = 1;
+        mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &on);
+    }
+    /* Never read my.cnf: the config file is the only source of settings. */
+    const char *host = (p->host && p->host[0]) ? p->host : NULL;
+    const char *sock = (p->socket && p->socket[0]) ? p->socket : NULL;
+    if (mysql_real_connect(m, host, p->user, p->password ? p->password : "", NULL, p->port,
+                           host ? NULL : sock, CLIENT_MULTI_RESULTS) == NULL) {
+        char ctx[512];
+        if (host)
+            snprintf(ctx, sizeof ctx, "cannot connect to %s at %s:%u as %s", p->what, host,
+                     p->port, p->user);
+        else
+            snprintf(ctx, sizeof ctx, "cannot connect to %s at socket %s as %s", p->what,
+                     sock ? sock : "(default)", p->user);
+        int rc = gd_sql_error(m, err, ctx);
+        mysql_close(m);
+        return rc;
+    }
+    int rc = gd_sql(m, err, "SET time_zone = '+00:00'");
+    if (rc != 0) {
+        mysql_close(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void gd_conn_close(MYSQL *m)
+{
+    if (m)
+        mysql_close(m);
+}
+
+static int drain(MYSQL *m, gd_err *err, const char *q)
+{
+    do {
+        MYSQL_RES *res = mysql_store_result(m);
+        if (res)
+            mysql_free_result(res);
+        else if (mysql_field_count(m) != 0)
+            return gd_sql_error(m, err, q);
+    } while (mysql_next_result(m) == 0);
+    if (mysql_errno(m))
+        return gd_sql_error(m, err, q);
+    return 0;
+}
+
+int gd_sql(MYSQL *m, gd_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *q = vfmt(fmt, ap);
+    va_end(ap);
+    int rc = 0;
+    if (mysql_real_query(m, q, strlen(q)) != 0)
+        rc = gd_sql_error(m, err, q);
+    else
+        rc = drain(m, err, q);
+    free(q);
+    return rc;
+}
+
+static int vquery(MYSQL *m, MYSQL_RES **out, gd_err *err, const char *fmt, va_list ap)
+{
+    char *q = vfmt(fmt, ap);
+    int rc = 0;
+    if (mysql_real_query(m, q, strlen(q)) != 0) {
+        rc = gd_sql_error(m, err, q);
+    } else {
+        MYSQL_RES *res = mysql_store_result(m);
+        if (res == NULL)
+            rc = mysql_errno(m) ? gd_sql_error(m, err, q)
+                                : gd_err_set(err, GD_E_MYSQL, "%s: returned no result set", q);
+        else
+            *out = res;
+    }
+    free(q);
+    return rc;
+}
+
+int gd_sql_query(MYSQL *m, MYSQL_RES **out, gd_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vquery(m, out, err, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int gd_sql_value(MYSQL *m, char **out, gd_err *err, const char *fmt, ...)
+{
+    MYSQL_RES *res = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vquery(m, &res, err, fmt, ap);
+    va_end(ap);
+    if (rc != 0)
+        return rc;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (row == NULL || mysql_num_fields(res) < 1) {
+        mysql_free_result(res);
+        return gd_err_set(err, GD_E_NOTFOUND, "query returned no rows");
+    }
+    *out = gd_strdup(row[0] ? row[0] : "");
+    mysql_free_result(res);
+    return 0;
+}
+
+char *gd_ident(const char *name)
+{
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    gd_buf_append(&b, "`", 1);
+    for (const char *p = name; *p; p++) {
+        if (*p == '`')
+            gd_buf_append(&b, "``", 2);
+        else
+            gd_buf_append(&b, p, 1);
+    }
+    gd_buf_append(&b, "`", 1);
+    return b.data;
+}
+
+char *gd_sql_escape(MYSQL *m, const char *s)
+{
+    size_t n = strlen(s);
+    char *out = gd_malloc(2 * n + 1);
+    mysql_real_escape_string(m, out, s, (unsigned long)n);
+    return out;
+}

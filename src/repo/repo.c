@@ -1,2 +1,579 @@
-/* placeholder: being written */
-typedef int gd_placeholder_repo_t;
+#include "repo/repo.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+#define DESC_MAX (1024 * 1024)
+
+const char *gd_json_str(json_t *o, const char *key, const char *dflt)
+{
+    json_t *v = o ? json_object_get(o, key) : NULL;
+    return json_is_string(v) ? json_string_value(v) : dflt;
+}
+
+long long gd_json_int(json_t *o, const char *key, long long dflt)
+{
+    json_t *v = o ? json_object_get(o, key) : NULL;
+    return json_is_integer(v) ? (long long)json_integer_value(v) : dflt;
+}
+
+static int put_json(gd_storage *st, const char *name, json_t *j, gd_err *err)
+{
+    char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (text == NULL)
+        return gd_err_set(err, GD_E_NOMEM, "cannot serialise %s", name);
+    size_t n = strlen(text);
+    char *withnl = gd_malloc(n + 2);
+    memcpy(withnl, text, n);
+    withnl[n] = '\n';
+    free(text);
+    int rc = gd_storage_put_all(st, name, withnl, n + 1, err);
+    free(withnl);
+    return rc;
+}
+
+static int get_json(gd_storage *st, const char *name, json_t **out, gd_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = gd_storage_get_all(st, name, DESC_MAX, &text, &len, err);
+    if (rc != 0)
+        return rc;
+    json_error_t je;
+    json_t *j = json_loadb(text, len, 0, &je);
+    free(text);
+    if (j == NULL || !json_is_object(j)) {
+        json_decref(j);
+        return gd_err_set(err, GD_E_CORRUPT, "%s in region %s is not valid JSON (line %d: %s)",
+                          name, st->name, je.line, je.text);
+    }
+    *out = j;
+    return 0;
+}
+
+static int ensure_repo_header(gd_storage *st, bool create, gd_err *err)
+{
+    json_t *j = NULL;
+    gd_err e2;
+    gd_err_clear(&e2);
+    int rc = get_json(st, "repo.json", &j, &e2);
+    if (rc == GD_E_NOTFOUND) {
+        if (!create)
+            return gd_err_set(err, GD_E_NOTFOUND,
+                              "region %s holds no geodr repository (no repo.json): check the "
+                              "region's path, or run 'geodr backup' first",
+                              st->name);
+        uint8_t id[16];
+        if ((rc = gd_random(id, sizeof id, err)) != 0)
+            return rc;
+        char hex[33], now[32];
+        gd_hex(id, sizeof id, hex);
+        gd_fmt_time(gd_now_us(), false, now, sizeof now);
+        j = json_pack("{s:s, s:i, s:s, s:s}", "format", "geodr-repository", "version",
+                      GD_REPO_FORMAT_VERSION, "id", hex, "created", now);
+        rc = put_json(st, "repo.json", j, err);
+        json_decref(j);
+        return rc;
+    }
+    if (rc != 0) {
+        if (err)
+            *err = e2;
+        return rc;
+    }
+    long long v = gd_json_int(j, "version", -1);
+    const char *fmt = gd_json_str(j, "format", "");
+    json_decref(j);
+    if (strcmp(fmt, "geodr-repository") != 0)
+        return gd_err_set(err, GD_E_CORRUPT, "repo.json in region %s is not a geodr repository",
+                          st->name);
+    if (v != GD_REPO_FORMAT_VERSION)
+        return gd_err_set(err, GD_E_STATE,
+                          "region %s holds repository format %lld; this geodr reads format %d: "
+                          "use a matching geodr version",
+                          st->name, v, GD_REPO_FORMAT_VERSION);
+    return 0;
+}
+
+static int kdf_from_json(json_t *kdf, gd_kdf_params *kp)
+{
+    const char *salt = gd_json_str(kdf, "salt", "");
+    kp->n = (uint64_t)gd_json_int(kdf, "n", 0);
+    kp->r = (uint32_t)gd_json_int(kdf, "r", 0);
+    kp->p = (uint32_t)gd_json_int(kdf, "p", 0);
+    if (strcmp(gd_json_str(kdf, "name", ""), "scrypt") != 0 || kp->n < 2 || kp->r == 0 ||
+        kp->p == 0 || gd_unhex(salt, kp->salt, sizeof kp->salt) != 0)
+        return GD_E_CORRUPT;
+    return 0;
+}
+
+static int create_descriptor(gd_repo *r, const char *name, const char *key_file, gd_err *err)
+{
+    char now[32];
+    gd_fmt_time(gd_now_us(), false, now, sizeof now);
+    json_t *j = json_pack("{s:s, s:i, s:s, s:s}", "format", "geodr-instance", "version",
+                          GD_REPO_FORMAT_VERSION, "name", r->instance, "created", now);
+    int rc = 0;
+    if (key_file) {
+        gd_kdf_params kp;
+        if ((rc = gd_kdf_params_new(&kp, err)) != 0)
+            goto out;
+        if ((rc = gd_key_from_file(key_file, &kp, &r->key, err)) != 0)
+            goto out;
+        char salt[2 * GD_KDF_SALT_LEN + 1];
+        gd_hex(kp.salt, sizeof kp.salt, salt);
+        json_object_set_new(j, "cipher", json_string("aes-256-gcm"));
+        json_object_set_new(j, "kdf",
+                            json_pack("{s:s, s:I, s:i, s:i, s:s}", "name", "scrypt", "n",
+                                      (json_int_t)kp.n, "r", (int)kp.r, "p", (int)kp.p, "salt",
+                                      salt));
+        json_object_set_new(j, "key-check", json_string(r->key.check));
+        r->encrypted = true;
+    } else {
+        json_object_set_new(j, "cipher", json_string("none"));
+    }
+    rc = put_json(r->st, name, j, err);
+out:
+    json_decref(j);
+    return rc;
+}
+
+static int derive_checked(const char *key_file, const gd_kdf_params *kp, const char *check,
+                          gd_key *out, gd_err *err)
+{
+    int rc = gd_key_from_file(key_file, kp, out, err);
+    if (rc != 0)
+        return rc;
+    if (strcmp(out->check, check) != 0) {
+        gd_wipe(out, sizeof *out);
+        return gd_err_set(err, GD_E_AUTH,
+                          "wrong key: the passphrase in %s does not match the key this "
+                          "repository was written with (check key-file)",
+                          key_file);
+    }
+    return 0;
+}
+
+static int load_descriptor(gd_repo *r, json_t *j, const char *key_file, gd_err *err)
+{
+    const char *cipher = gd_json_str(j, "cipher", "");
+    if (strcmp(cipher, "none") == 0) {
+        if (key_file)
+            gd_info("note: instance %s in region %s is not encrypted; key-file is ignored for "
+                    "its existing data",
+                    r->instance, r->st->name);
+        r->encrypted = false;
+        return 0;
+    }
+    if (strcmp(cipher, "aes-256-gcm") != 0)
+        return gd_err_set(err, GD_E_CORRUPT, "instance %s in region %s: unknown cipher '%s'",
+                          r->instance, r->st->name, cipher);
+    if (key_file == NULL)
+        return gd_err_set(err, GD_E_AUTH,
+                          "instance %s in region %s is encrypted: set key-file in the "
+                          "[instance %s] section to the file holding its passphrase",
+                          r->instance, r->st->name, r->instance);
+    gd_kdf_params kp;
+    if (kdf_from_json(json_object_get(j, "kdf"), &kp) != 0)
+        return gd_err_set(err, GD_E_CORRUPT, "instance %s in region %s: bad kdf parameters",
+                          r->instance, r->st->name);
+    int rc = derive_checked(key_file, &kp, gd_json_str(j, "key-check", ""), &r->key,
+                                        err);
+    if (rc == 0)
+        r->encrypted = true;
+    return rc;
+}
+
+int gd_repo_open(gd_storage *st, const char *instance, const char *key_file, bool create,
+                 int compress_level, gd_repo **out, gd_err *err)
+{
+    gd_repo *r = gd_calloc(1, sizeof *r);
+    r->st = st;
+    r->instance = gd_strdup(instance);
+    r->compress_level = compress_level > 0 ? compress_level : 3;
+    char *dname = gd_asprintf("%s/instance.json", instance);
+    json_t *j = NULL;
+    int rc = ensure_repo_header(st, create, err);
+    if (rc != 0)
+        goto out;
+    gd_err e2;
+    gd_err_clear(&e2);
+    rc = get_json(st, dname, &j, &e2);
+    if (rc == GD_E_NOTFOUND) {
+        if (!create) {
+            rc = gd_err_set(err, GD_E_NOTFOUND,
+                            "region %s holds no backups of instance %s: check the instance "
+                            "name or run 'geodr backup %s' first",
+                            st->name, instance, instance);
+            goto out;
+        }
+        rc = create_descriptor(r, dname, key_file, err);
+    } else if (rc != 0) {
+        if (err)
+            *err = e2;
+    } else {
+        rc = load_descriptor(r, j, key_file, err);
+    }
+out:
+    json_decref(j);
+    free(dname);
+    if (rc != 0) {
+        gd_repo_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+void gd_repo_close(gd_repo *r)
+{
+    if (r == NULL)
+        return;
+    gd_storage_free(r->st);
+    gd_wipe(&r->key, sizeof r->key);
+    free(r->instance);
+    free(r);
+}
+
+void gd_strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+struct list_ctx {
+    char **ids;
+    size_t n, cap;
+    size_t plen;
+};
+
+static int list_cb(void *ctx, const char *name, const gd_stat *st)
+{
+    (void)st;
+    struct list_ctx *c = ctx;
+    const char *rest = name + c->plen;
+    const char *slash = strchr(rest, '/');
+    if (slash == NULL || strcmp(slash, "/manifest") != 0)
+        return 0;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 16;
+        c->ids = gd_realloc(c->ids, c->cap * sizeof *c->ids);
+    }
+    c->ids[c->n++] = gd_strndup(rest, (size_t)(slash - rest));
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int gd_repo_list_sets(gd_repo *r, char ***ids, size_t *n, gd_err *err)
+{
+    char *prefix = gd_asprintf("%s/backup/", r->instance);
+    struct list_ctx c = {.plen = strlen(prefix)};
+    int rc = gd_storage_list(r->st, prefix, list_cb, &c, err);
+    free(prefix);
+    if (rc != 0) {
+        gd_strv_free(c.ids, c.n);
+        return rc;
+    }
+    if (c.n > 1)
+        qsort(c.ids, c.n, sizeof *c.ids, cmp_str);
+    *ids = c.ids;
+    *n = c.n;
+    return 0;
+}
+
+char *gd_repo_set_prefix(const gd_repo *r, const char *set_id)
+{
+    return gd_asprintf("%s/backup/%s/", r->instance, set_id);
+}
+
+char *gd_repo_object_name(const gd_repo *r, const char *set_id, const char *rel)
+{
+    return gd_asprintf("%s/backup/%s/%s", r->instance, set_id, rel);
+}
+
+const char *gd_repo_suffix(const gd_repo *r)
+{
+    return r->encrypted ? ".zst.gde" : ".zst";
+}
+
+/* ---- object writer ---- */
+
+struct gd_obj_writer {
+    gd_writer *w;
+    gd_pipe *pipe;
+    gd_filter *raw_count; /* owned by pipe */
+    gd_filter *sha;
+    gd_filter *count;
+    char *name;
+};
+
+static int obj_sink(void *ctx, const void *p, size_t n, gd_err *err)
+{
+    gd_obj_writer *w = ctx;
+    return gd_writer_write(w->w, p, n, err);
+}
+
+int gd_obj_create(gd_repo *r, const char *name, gd_obj_writer **out, gd_err *err)
+{
+    gd_obj_writer *w = gd_calloc(1, sizeof *w);
+    int rc = gd_storage_open_write(r->st, name, &w->w, err);
+    if (rc != 0) {
+        free(w);
+        return rc;
+    }
+    w->name = gd_strdup(name);
+    w->pipe = gd_pipe_new();
+    w->raw_count = gd_filter_count();
+    w->sha = gd_filter_sha256();
+    w->count = gd_filter_count();
+    gd_pipe_add(w->pipe, w->raw_count);
+    gd_pipe_add(w->pipe, gd_filter_zstd_compress(r->compress_level));
+    if (r->encrypted)
+        gd_pipe_add(w->pipe, gd_filter_encrypt(r->key.key, r->key.id));
+    gd_pipe_add(w->pipe, w->sha);
+    gd_pipe_add(w->pipe, w->count);
+    gd_pipe_set_sink(w->pipe, obj_sink, w);
+    *out = w;
+    return 0;
+}
+
+int gd_obj_write(gd_obj_writer *w, const void *p, size_t n, gd_err *err)
+{
+    return gd_pipe_write(w->pipe, p, n, err);
+}
+
+static void obj_writer_free(gd_obj_writer *w)
+{
+    gd_pipe_free(w->pipe);
+    free(w->name);
+    free(w);
+}
+
+int gd_obj_commit(gd_obj_writer *w, gd_obj_info *info, gd_err *err)
+{
+    int rc = gd_pipe_finish(w->pipe, err);
+    if (rc != 0) {
+        gd_writer_abort(w->w);
+        obj_writer_free(w);
+        return rc;
+    }
+    rc = gd_writer_commit(w->w, err);
+    if (rc == 0 && info) {
+        info->raw_size = gd_filter_count_bytes(w->raw_count);
+        info->size = gd_filter_count_bytes(w->count);
+        gd_filter_sha256_hex(w->sha, info->sha256);
+    }
+    obj_writer_free(w);
+    return rc;
+}
+
+void gd_obj_abort(gd_obj_writer *w)
+{
+    if (w == NULL)
+        return;
+    gd_writer_abort(w->w);
+    obj_writer_free(w);
+}
+
+/* ---- object reader ---- */
+
+struct gd_obj_reader {
+    gd_reader *rd;
+    gd_pipe *pipe;
+    gd_filter *sha;
+    char *name;
+    char *region;
+    char expect[65];
+    bool ended;
+};
+
+static ssize_t obj_source(void *ctx, void *p, size_t n, gd_err *err)
+{
+    gd_obj_reader *o = ctx;
+    return gd_reader_read(o->rd, p, n, err);
+}
+
+int gd_obj_open(gd_repo *r, const char *name, const char *expect_sha256, gd_obj_reader **out,
+                gd_err *err)
+{
+    gd_obj_reader *o = gd_calloc(1, sizeof *o);
+    int rc = gd_storage_open_read(r->st, name, &o->rd, err);
+    if (rc != 0) {
+        free(o);
+        return rc;
+    }
+    o->name = gd_strdup(name);
+    o->region = gd_strdup(r->st->name);
+    if (expect_sha256)
+        gd_strlcpy(o->expect, expect_sha256, sizeof o->expect);
+    o->pipe = gd_pipe_new();
+    o->sha = gd_filter_sha256();
+    gd_pipe_add(o->pipe, o->sha);
+    size_t nl = strlen(name);
+    bool enc = nl > 4 && strcmp(name + nl - 4, ".gde") == 0;
+    if (enc) {
+        if (!r->encrypted) {
+            gd_obj_close(o);
+            return gd_err_set(err, GD_E_AUTH,
+                              "object %s is encrypted but no key is configured: set key-file",
+                              name);
+        }
+        gd_pipe_add(o->pipe, gd_filter_decrypt(r->key.key, r->key.id));
+    }
+    gd_pipe_add(o->pipe, gd_filter_zstd_decompress());
+    gd_pipe_set_source(o->pipe, obj_source, o);
+    *out = o;
+    return 0;
+}
+
+ssize_t gd_obj_read(gd_obj_reader *o, void *buf, size_t n, gd_err *err)
+{
+    if (o->ended)
+        return 0;
+    ssize_t got = gd_pipe_read(o->pipe, buf, n, err);
+    if (got < 0) {
+        gd_err_prefix(err, "object %s in region %s", o->name, o->region);
+        return got;
+    }
+    if (got == 0) {
+        o->ended = true;
+        if (o->expect[0]) {
+            char hex[65];
+            gd_filter_sha256_hex(o->sha, hex);
+            if (strcmp(hex, o->expect) != 0)
+                return gd_err_set(err, GD_E_CORRUPT,
+                                  "object %s in region %s is corrupt: SHA-256 %s, manifest says "
+                                  "%s",
+                                  o->name, o->region, hex, o->expect);
+        }
+    }
+    return got;
+}
+
+void gd_obj_close(gd_obj_reader *o)
+{
+    if (o == NULL)
+        return;
+    gd_reader_close(o->rd);
+    gd_pipe_free(o->pipe);
+    free(o->name);
+    free(o->region);
+    free(o);
+}
+
+int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, size_t max,
+                    char **out, size_t *len, gd_err *err)
+{
+    gd_obj_reader *o = NULL;
+    int rc = gd_obj_open(r, name, expect_sha256, &o, err);
+    if (rc != 0)
+        return rc;
+    gd_buf b;
+    gd_buf_init(&b, max);
+    char tmp[65536];
+    for (;;) {
+        ssize_t got = gd_obj_read(o, tmp, sizeof tmp, err);
+        if (got < 0) {
+            rc = (int)got;
+            break;
+        }
+        if (got == 0)
+            break;
+        if (gd_buf_append(&b, tmp, (size_t)got) != 0) {
+            rc = gd_err_set(err, GD_E_CORRUPT, "object %s is larger than %zu bytes", name, max);
+            break;
+        }
+    }
+    gd_obj_close(o);
+    if (rc != 0) {
+        gd_buf_free(&b);
+        return rc;
+    }
+    if (b.data == NULL)
+        gd_buf_append(&b, "", 0);
+    *out = b.data;
+    if (len)
+        *len = b.len;
+    return 0;
+}
+
+/* ---- manifests ---- */
+
+int gd_manifest_write(gd_repo *r, const char *set_id, json_t *manifest, gd_err *err)
+{
+    char *text = json_dumps(manifest, JSON_INDENT(1) | JSON_SORT_KEYS);
+    if (text == NULL)
+        return gd_err_set(err, GD_E_NOMEM, "cannot serialise manifest of set %s", set_id);
+    gd_buf b;
+    gd_buf_init(&b, GD_MANIFEST_MAX);
+    char hex[65];
+    int rc = gd_buf_appendf(&b, "%s\n", text);
+    free(text);
+    if (rc == 0) {
+        gd_sha256_hex(b.data, b.len, hex);
+        rc = gd_buf_appendf(&b, "sha256 %s\n", hex);
+    }
+    if (rc != 0) {
+        gd_buf_free(&b);
+        return gd_err_set(err, GD_E_NOMEM, "manifest of set %s is too large", set_id);
+    }
+    char *name = gd_repo_object_name(r, set_id, "manifest");
+    rc = gd_storage_put_all(r->st, name, b.data, b.len, err);
+    free(name);
+    gd_buf_free(&b);
+    return rc;
+}
+
+int gd_manifest_read(gd_repo *r, const char *set_id, json_t **out, gd_err *err)
+{
+    char *name = gd_repo_object_name(r, set_id, "manifest");
+    char *text = NULL;
+    size_t len = 0;
+    int rc = gd_storage_get_all(r->st, name, GD_MANIFEST_MAX, &text, &len, err);
+    if (rc == GD_E_NOTFOUND) {
+        gd_err_clear(err);
+        rc = gd_err_set(err, GD_E_NOTFOUND,
+                        "backup set %s of instance %s does not exist in region %s (see 'geodr "
+                        "info %s')",
+                        set_id, r->instance, r->st->name, r->instance);
+    }
+    if (rc != 0)
+        goto out;
+    /* The trailer is the last line: "sha256 <64 hex>\n" (72 bytes). */
+    const size_t tl = 7 + 64 + 1;
+    char hex[65];
+    if (len < tl + 2 || memcmp(text + len - tl, "sha256 ", 7) != 0 || text[len - 1] != '\n') {
+        rc = gd_err_set(err, GD_E_CORRUPT, "manifest %s in region %s is corrupt (no checksum "
+                        "trailer): run 'geodr verify'",
+                        name, r->st->name);
+        goto out;
+    }
+    gd_sha256_hex(text, len - tl, hex);
+    if (memcmp(hex, text + len - tl + 7, 64) != 0) {
+        rc = gd_err_set(err, GD_E_CORRUPT,
+                        "manifest %s in region %s is corrupt (checksum mismatch): restore from "
+                        "another set or region",
+                        name, r->st->name);
+        goto out;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(text, len - tl, 0, &je);
+    if (j == NULL || !json_is_object(j)) {
+        json_decref(j);
+        rc = gd_err_set(err, GD_E_CORRUPT, "manifest %s in region %s is not valid JSON", name,
+                        r->st->name);
+        goto out;
+    }
+    *out = j;
+out:
+    free(text);
+    free(name);
+    return rc;
+}

@@ -1,0 +1,48 @@
+/* Connections to MariaDB/MySQL servers (MariaDB Connector/C), with errors
+ * turned into messages that say what to do.  Passwords come from files or
+ * environment variables and never appear in messages. */
+#ifndef GD_MYSQL_CONN_H
+#define GD_MYSQL_CONN_H
+
+#include <mysql.h>
+#include <stdbool.h>
+
+#include "common/error.h"
+
+typedef struct gd_conn_params {
+    const char *what;     /* "instance shop", "target 10.0.0.7:3306": for messages */
+    const char *host;     /* NULL/"" with socket set: unix socket */
+    unsigned port;
+    const char *socket;
+    const char *user;
+    const char *password; /* may be "" */
+    bool local_infile;    /* enable LOAD DATA LOCAL (restore) */
+    unsigned timeout_s;   /* connect timeout, default 10 */
+} gd_conn_params;
+
+/* Connects; charset utf8mb4, session time_zone '+00:00'.  Errors:
+ * GD_E_NET when the server cannot be reached, GD_E_AUTH when access is
+ * denied, GD_E_MYSQL otherwise. */
+int gd_conn_open(const gd_conn_params *p, MYSQL **out, gd_err *err);
+void gd_conn_close(MYSQL *m);
+
+/* Runs a statement that returns no rows (results are drained). */
+int gd_sql(MYSQL *m, gd_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Runs a query and returns its stored result (caller mysql_free_result()s). */
+int gd_sql_query(MYSQL *m, MYSQL_RES **out, gd_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* First column of the first row as a new string (NULL value -> ""); a query
+ * without rows gives GD_E_NOTFOUND. */
+int gd_sql_value(MYSQL *m, char **out, gd_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Turns the connection's last error into err, with a hint for the common
+ * cases (missing privilege names the GRANT to run). */
+int gd_sql_error(MYSQL *m, gd_err *err, const char *context);
+
+/* Quotes an identifier with backticks into a new string. */
+char *gd_ident(const char *name);
+/* Escapes a string literal body (no quotes) into a new string. */
+char *gd_sql_escape(MYSQL *m, const char *s);
+
+#endif

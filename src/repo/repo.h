@@ -1,0 +1,101 @@
+/* The repository of one region (format v1, docs/repository-format.md):
+ *
+ *   repo.json                                  repository header
+ *   <instance>/instance.json                   instance descriptor (cipher, KDF, key check)
+ *   <instance>/backup/<set>/data/<T>-<C>.tsv.zst[.gde]   rows of table T, chunk C
+ *   <instance>/backup/<set>/schema.json.zst[.gde]        schema objects
+ *   <instance>/backup/<set>/manifest           written last: the commit
+ *
+ * A set without a manifest does not exist for any reader.  Objects are
+ * immutable.  This layer knows names and formats; it does not talk to a
+ * database. */
+#ifndef GD_REPO_REPO_H
+#define GD_REPO_REPO_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "io/filter.h"
+#include "io/key.h"
+#include "storage/storage.h"
+
+#define GD_REPO_FORMAT_VERSION 1
+#define GD_MANIFEST_MAX (256u * 1024 * 1024)
+
+/* An open region repository for one instance, with its key when the
+ * instance is encrypted. */
+typedef struct gd_repo {
+    gd_storage *st;    /* owned */
+    char *instance;    /* instance name */
+    bool encrypted;
+    gd_key key;        /* valid when encrypted */
+    int compress_level;
+} gd_repo;
+
+/* Opens (and on first use initialises) the repository for an instance in a
+ * region.  key_file may be NULL (no encryption).  create: write repo.json and
+ * instance.json when missing (backup); otherwise a missing instance is
+ * GD_E_NOTFOUND (restore, info).  Checks the key against the descriptor's key
+ * check before returning: a wrong key fails here with GD_E_AUTH and a message
+ * naming key-file; an encrypted instance opened without a key fails with
+ * GD_E_AUTH too. Takes ownership of st (frees it on failure). */
+int gd_repo_open(gd_storage *st, const char *instance, const char *key_file, bool create,
+                 int compress_level, gd_repo **out, gd_err *err);
+void gd_repo_close(gd_repo *r);
+
+/* Lists committed backup set ids (sorted oldest first). Caller frees with
+ * gd_strv_free. */
+int gd_repo_list_sets(gd_repo *r, char ***ids, size_t *n, gd_err *err);
+void gd_strv_free(char **v, size_t n);
+
+/* Object name helpers (caller frees). */
+char *gd_repo_set_prefix(const gd_repo *r, const char *set_id);
+char *gd_repo_object_name(const gd_repo *r, const char *set_id, const char *rel);
+/* Suffix of stored data objects: ".zst" or ".zst.gde". */
+const char *gd_repo_suffix(const gd_repo *r);
+
+/* ---- writing an object through the pipeline ---- */
+typedef struct gd_obj_writer gd_obj_writer;
+/* Opens storage writer + pipeline (zstd -> encrypt -> sha256/count). */
+int gd_obj_create(gd_repo *r, const char *name, gd_obj_writer **out, gd_err *err);
+int gd_obj_write(gd_obj_writer *w, const void *p, size_t n, gd_err *err);
+/* Finishes the stream and commits the object; fills the stored size, raw
+ * size and sha256 of the stored bytes. Frees w (success or not). */
+typedef struct gd_obj_info {
+    uint64_t raw_size;
+    uint64_t size;
+    char sha256[65];
+} gd_obj_info;
+int gd_obj_commit(gd_obj_writer *w, gd_obj_info *info, gd_err *err);
+void gd_obj_abort(gd_obj_writer *w);
+
+/* ---- reading an object back ---- */
+typedef struct gd_obj_reader gd_obj_reader;
+/* expect_sha256 may be NULL; when given, the stored bytes are hashed and a
+ * mismatch at the end of the stream fails with GD_E_CORRUPT naming the
+ * object. */
+int gd_obj_open(gd_repo *r, const char *name, const char *expect_sha256, gd_obj_reader **out,
+                gd_err *err);
+/* Returns decoded bytes, 0 at the (verified) end, or a negative gd_code
+ * whose message names the object. */
+ssize_t gd_obj_read(gd_obj_reader *rd, void *buf, size_t n, gd_err *err);
+void gd_obj_close(gd_obj_reader *rd);
+/* Reads a whole decoded object (small ones: schema). */
+int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, size_t max,
+                    char **out, size_t *len, gd_err *err);
+
+/* ---- manifests ---- */
+/* Writes <set>/manifest: the JSON text followed by a trailer line
+ * "sha256 <hex of every byte before the trailer>\n".  This commits the set. */
+int gd_manifest_write(gd_repo *r, const char *set_id, json_t *manifest, gd_err *err);
+/* Reads and checks a manifest; GD_E_NOTFOUND when the set has none,
+ * GD_E_CORRUPT when the trailer does not match. Caller json_decref()s. */
+int gd_manifest_read(gd_repo *r, const char *set_id, json_t **out, gd_err *err);
+
+/* JSON helpers tolerant of missing fields. */
+const char *gd_json_str(json_t *o, const char *key, const char *dflt);
+long long gd_json_int(json_t *o, const char *key, long long dflt);
+
+#endif
