@@ -497,7 +497,7 @@ static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
         {"SELECT TABLE_SCHEMA, TABLE_NAME, 'VIEW' FROM information_schema.VIEWS WHERE "
          "TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2",
          "VIEW", views, 1, view_x, view_c, 2},
-        {"SELECT TRIGGER_SCHEMA, TRIGGER_NAME, 'TRIGGER' FROM information_schema.TRIGGERS WHERE "
+        {"SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE "
          "TRIGGER_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2",
          "TRIGGER", trigs, 2, trig_x, trig_c, 3},
         {"SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES "
@@ -515,8 +515,8 @@ static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
             const char *type = kinds[k].show ? kinds[k].show : row[2];
             char *sql = gd_asprintf("SHOW CREATE %s %s.%s", type, qd, qn);
             rc = show_create(m, kinds[k].arr,
-                             json_pack("{s:s, s:s, s:s}", "db", row[0], "name", row[1], "type",
-                                       type),
+                             json_pack("{s:s, s:s, s:s, s:s}", "db", row[0], "name", row[1],
+                                       "type", type, "on", row[2]),
                              sql, kinds[k].create_col, kinds[k].xn, kinds[k].xc, kinds[k].nx,
                              err);
             free(sql);

@@ -1,2 +1,259 @@
-/* placeholder: being written */
-typedef int gd_placeholder_cmd_info_t;
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/util.h"
+
+static json_t *set_summary(json_t *mf, const char *id)
+{
+    json_t *t = json_object_get(mf, "totals");
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:s}", "set", id,
+                     "method", gd_json_str(mf, "method", "?"), "start",
+                     gd_json_str(mf, "start", ""), "end", gd_json_str(mf, "end", ""), "gtid",
+                     gd_json_str(mf, "gtid", ""), "tables",
+                     (json_int_t)gd_json_int(t, "tables", 0), "rows",
+                     (json_int_t)gd_json_int(t, "rows", 0), "raw_bytes",
+                     (json_int_t)gd_json_int(t, "raw_bytes", 0), "stored_bytes",
+                     (json_int_t)gd_json_int(t, "stored_bytes", 0), "seconds",
+                     json_real_value(json_object_get(t, "seconds")), "cipher",
+                     gd_json_str(mf, "cipher", "none"));
+}
+
+/* Lists the committed sets of one instance in one region as JSON. */
+static int instance_info(gd_cli *cli, const gd_instance_cfg *ic, json_t **out, gd_err *err)
+{
+    gd_repo *repo = NULL;
+    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:b}", "name", ic->name, "host",
+                          ic->host ? ic->host : "", "port", (int)ic->port, "region",
+                          ic->home_region, "encrypted", ic->key_file != NULL);
+    json_t *sets = json_array();
+    json_object_set_new(j, "sets", sets);
+    gd_err e;
+    gd_err_clear(&e);
+    int rc = gd_cli_open_repo(cli, ic, NULL, false, &repo, &e);
+    if (rc == GD_E_NOTFOUND) {
+        *out = j;
+        return 0;
+    }
+    if (rc != 0) {
+        json_decref(j);
+        *err = e;
+        return rc;
+    }
+    char **ids = NULL;
+    size_t n = 0;
+    rc = gd_repo_list_sets(repo, &ids, &n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        json_t *mf = NULL;
+        gd_err me;
+        gd_err_clear(&me);
+        if (gd_manifest_read(repo, ids[i], &mf, &me) != 0) {
+            json_array_append_new(sets, json_pack("{s:s, s:s}", "set", ids[i], "error", me.msg));
+            continue;
+        }
+        json_array_append_new(sets, set_summary(mf, ids[i]));
+        json_decref(mf);
+    }
+    gd_strv_free(ids, n);
+    gd_repo_close(repo);
+    if (rc != 0) {
+        json_decref(j);
+        return rc;
+    }
+    *out = j;
+    return 0;
+}
+
+static void print_human(json_t *inst)
+{
+    printf("instance %s (%s:%d), home region %s, encryption %s\n",
+           gd_json_str(inst, "name", ""), gd_json_str(inst, "host", ""),
+           (int)gd_json_int(inst, "port", 0), gd_json_str(inst, "region", ""),
+           json_is_true(json_object_get(inst, "encrypted")) ? "on" : "off");
+    json_t *sets = json_object_get(inst, "sets");
+    if (json_array_size(sets) == 0) {
+        printf("  no backup sets yet (run 'geodr backup %s')\n", gd_json_str(inst, "name", ""));
+        return;
+    }
+    printf("  %-20s %-19s %-19s %-20s %6s %12s %10s %10s %8s\n", "SET", "START (UTC)",
+           "END (UTC)", "GTID", "TABLES", "ROWS", "RAW", "STORED", "SECONDS");
+    size_t i;
+    json_t *s;
+    json_array_foreach(sets, i, s)
+    {
+        if (json_object_get(s, "error")) {
+            printf("  %-20s BAD: %s\n", gd_json_str(s, "set", ""), gd_json_str(s, "error", ""));
+            continue;
+        }
+        char raw[32], st[32];
+        gd_fmt_bytes((uint64_t)gd_json_int(s, "raw_bytes", 0), raw, sizeof raw);
+        gd_fmt_bytes((uint64_t)gd_json_int(s, "stored_bytes", 0), st, sizeof st);
+        printf("  %-20s %-19s %-19s %-20s %6lld %12lld %10s %10s %8.1f\n",
+               gd_json_str(s, "set", ""), gd_json_str(s, "start", ""), gd_json_str(s, "end", ""),
+               gd_json_str(s, "gtid", ""), gd_json_int(s, "tables", 0), gd_json_int(s, "rows", 0),
+               raw, st, json_real_value(json_object_get(s, "seconds")));
+    }
+}
+
+int gd_cmd_info(gd_cli *cli, int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+        fputs("usage: geodr info [INSTANCE] [--json]\n\nLists configured instances and the "
+              "committed backup sets in their home region: start and end time, GTID "
+              "position, tables, rows, size before and after compression, duration.\n",
+              stdout);
+        return GD_EXIT_OK;
+    }
+    if (argc > 2)
+        return gd_cli_usage("info", "at most one instance");
+    gd_err err;
+    gd_err_clear(&err);
+    if (gd_cli_config(cli, &err) != 0)
+        return gd_cli_fail(cli, &err);
+    json_t *all = json_array();
+    for (size_t i = 0; i < cli->cfg->n_instances; i++) {
+        const gd_instance_cfg *ic = &cli->cfg->instances[i];
+        if (argc == 2 && strcmp(ic->name, argv[1]) != 0)
+            continue;
+        json_t *j = NULL;
+        if (instance_info(cli, ic, &j, &err) != 0) {
+            json_decref(all);
+            return gd_cli_fail(cli, &err);
+        }
+        json_array_append_new(all, j);
+    }
+    if (argc == 2 && json_array_size(all) == 0) {
+        json_decref(all);
+        gd_config_instance(cli->cfg, argv[1], &err);
+        return gd_cli_fail(cli, &err);
+    }
+    if (cli->json) {
+        gd_cli_print_json(json_pack("{s:o}", "instances", all));
+        return GD_EXIT_OK;
+    }
+    size_t i;
+    json_t *inst;
+    json_array_foreach(all, i, inst) print_human(inst);
+    json_decref(all);
+    return GD_EXIT_OK;
+}
+
+/* Reads one object to its end (hash and authentication checked). */
+static int verify_object(gd_repo *repo, const char *set, const char *rel, const char *sha,
+                         gd_err *err)
+{
+    char *name = gd_repo_object_name(repo, set, rel);
+    gd_obj_reader *rd = NULL;
+    int rc = gd_obj_open(repo, name, sha, &rd, err);
+    free(name);
+    if (rc != 0)
+        return rc;
+    static char buf[1 << 17];
+    ssize_t n;
+    while ((n = gd_obj_read(rd, buf, sizeof buf, err)) > 0)
+        ;
+    gd_obj_close(rd);
+    return n < 0 ? (int)n : 0;
+}
+
+int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+        fputs("usage: geodr verify INSTANCE [SET] [--json]\n\nReads every object of a backup "
+              "set (default: every set) back from the home region, checks its SHA-256 and, "
+              "when encrypted, its authentication; names each bad object. Exit 1 if any is "
+              "bad.\n",
+              stdout);
+        return GD_EXIT_OK;
+    }
+    if (argc < 2 || argc > 3)
+        return gd_cli_usage("verify", "name an instance and optionally a set");
+    gd_err err;
+    gd_err_clear(&err);
+    gd_repo *repo = NULL;
+    const gd_instance_cfg *ic = NULL;
+    int rc = gd_cli_config(cli, &err);
+    if (rc == 0 && (ic = gd_config_instance(cli->cfg, argv[1], &err)) == NULL)
+        rc = err.code;
+    if (rc == 0)
+        rc = gd_cli_open_repo(cli, ic, NULL, false, &repo, &err);
+    char **ids = NULL;
+    size_t n = 0;
+    if (rc == 0 && argc == 3) {
+        ids = gd_calloc(1, sizeof *ids);
+        ids[0] = gd_strdup(argv[2]);
+        n = 1;
+    } else if (rc == 0) {
+        rc = gd_repo_list_sets(repo, &ids, &n, &err);
+    }
+    if (rc != 0) {
+        gd_repo_close(repo);
+        return gd_cli_fail(cli, &err);
+    }
+    json_t *report = json_array();
+    unsigned long long bad = 0, checked = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *mf = NULL;
+        json_t *badv = json_array();
+        gd_err e;
+        gd_err_clear(&e);
+        if (gd_manifest_read(repo, ids[i], &mf, &e) != 0) {
+            json_array_append_new(badv, json_pack("{s:s, s:s}", "object", "manifest", "error",
+                                                  e.msg));
+        } else {
+            json_t *sch = json_object_get(mf, "schema");
+            gd_err_clear(&e);
+            checked++;
+            if (verify_object(repo, ids[i], gd_json_str(sch, "object", ""),
+                              gd_json_str(sch, "sha256", ""), &e) != 0)
+                json_array_append_new(badv, json_pack("{s:s, s:s}", "object",
+                                                      gd_json_str(sch, "object", ""), "error",
+                                                      e.msg));
+            size_t k, c;
+            json_t *t, *ch;
+            json_array_foreach(json_object_get(mf, "tables"), k, t)
+            {
+                json_array_foreach(json_object_get(t, "chunks"), c, ch)
+                {
+                    gd_err_clear(&e);
+                    checked++;
+                    if (verify_object(repo, ids[i], gd_json_str(ch, "object", ""),
+                                      gd_json_str(ch, "sha256", ""), &e) != 0)
+                        json_array_append_new(badv, json_pack("{s:s, s:s}", "object",
+                                                              gd_json_str(ch, "object", ""),
+                                                              "error", e.msg));
+                }
+            }
+            json_decref(mf);
+        }
+        bad += json_array_size(badv);
+        if (!cli->json) {
+            if (json_array_size(badv) == 0)
+                printf("set %s: OK\n", ids[i]);
+            size_t k;
+            json_t *b;
+            json_array_foreach(badv, k, b)
+            {
+                printf("set %s: BAD %s: %s\n", ids[i], gd_json_str(b, "object", ""),
+                       gd_json_str(b, "error", ""));
+            }
+        }
+        json_array_append_new(report, json_pack("{s:s, s:b, s:o}", "set", ids[i], "ok",
+                                                json_array_size(badv) == 0, "bad", badv));
+    }
+    gd_strv_free(ids, n);
+    gd_repo_close(repo);
+    if (cli->json)
+        gd_cli_print_json(json_pack("{s:s, s:I, s:I, s:o}", "instance", argv[1], "objects",
+                                    (json_int_t)checked, "bad", (json_int_t)bad, "sets", report));
+    else
+        json_decref(report);
+    if (bad) {
+        fprintf(stderr, "geodr: error: %llu bad object(s) in instance %s: restore from another "
+                        "set or region\n", bad, argv[1]);
+        return GD_EXIT_FAIL;
+    }
+    return GD_EXIT_OK;
+}

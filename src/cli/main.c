@@ -1,1 +1,190 @@
-int main(void) { return 0; }
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "io/key.h"
+#include "storage/storage.h"
+
+static const char usage[] =
+    "usage: geodr [--config FILE] [--json] [--quiet] [--verbose] COMMAND [ARGS]\n"
+    "\n"
+    "Backups, point-in-time restore and copies across regions for MariaDB/MySQL.\n"
+    "\n"
+    "commands:\n"
+    "  backup INSTANCE [--jobs N] [--with-users]   take a consistent full backup\n"
+    "  restore INSTANCE ...                        restore a backup set (see restore --help)\n"
+    "  info [INSTANCE]                             list instances and their backup sets\n"
+    "  verify INSTANCE [SET]                       read every object back and check it\n"
+    "  keygen FILE                                 write a new random key passphrase (0600)\n"
+    "  version                                     print the version\n"
+    "\n"
+    "The config file is --config FILE, else $GEODR_CONFIG, else " GD_DEFAULT_CONFIG ".\n"
+    "Every command takes --help. Exit status: 0 success, 1 failure, 2 usage error.\n";
+
+int gd_cli_config(gd_cli *cli, gd_err *err)
+{
+    if (cli->cfg)
+        return 0;
+    return gd_config_load(gd_config_path(cli->config_opt), &cli->cfg, err);
+}
+
+int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region, bool create,
+                     gd_repo **out, gd_err *err)
+{
+    const gd_region_cfg *rc = gd_config_region(cli->cfg, region ? region : ic->home_region, err);
+    if (rc == NULL)
+        return err ? err->code : GD_E_NOTFOUND;
+    if (rc->type != GD_REGION_POSIX)
+        return gd_err_set(err, GD_E_CONFIG,
+                          "region %s is of type s3, which this geodr version cannot use yet",
+                          rc->name);
+    gd_storage *st = NULL;
+    int r = gd_storage_posix_open(rc->name, rc->path, &st, err);
+    if (r != 0)
+        return r;
+    return gd_repo_open(st, ic->name, ic->key_file, create, ic->compress_level, out, err);
+}
+
+int gd_cli_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **password,
+                         gd_err *err)
+{
+    int rc = gd_instance_password(ic, password, err);
+    if (rc != 0)
+        return rc;
+    static char what[300];
+    snprintf(what, sizeof what, "instance %s", ic->name);
+    memset(p, 0, sizeof *p);
+    p->what = what;
+    p->host = ic->socket && ic->socket[0] && (!ic->host || !ic->host[0]) ? NULL : ic->host;
+    p->port = ic->port;
+    p->socket = ic->socket;
+    p->user = ic->user;
+    p->password = *password;
+    return 0;
+}
+
+void gd_cli_free_password(char *pw)
+{
+    if (pw) {
+        gd_wipe(pw, strlen(pw));
+        free(pw);
+    }
+}
+
+int gd_cli_fail(gd_cli *cli, const gd_err *err)
+{
+    const char *msg = err && err->msg[0] ? err->msg : "failed";
+    fprintf(stderr, "geodr: error: %s\n", msg);
+    if (cli && cli->json)
+        gd_cli_print_json(json_pack("{s:{s:s, s:s, s:b}}", "error", "code",
+                                    gd_code_name(err ? err->code : GD_E_STATE), "message", msg,
+                                    "retryable", err ? err->retryable : 0));
+    return GD_EXIT_FAIL;
+}
+
+int gd_cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "geodr %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'geodr %s --help')\n", cmd);
+    return GD_EXIT_USAGE;
+}
+
+void gd_cli_print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+    json_decref(j);
+}
+
+char **gd_cli_split(const char *s, size_t *n)
+{
+    size_t cap = 4;
+    char **v = gd_calloc(cap, sizeof *v);
+    *n = 0;
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l > 0) {
+            if (*n == cap) {
+                cap *= 2;
+                v = gd_realloc(v, cap * sizeof *v);
+            }
+            v[(*n)++] = gd_strndup(p, l);
+        }
+        p += l;
+        if (*p == ',')
+            p++;
+    }
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    gd_cli cli = {0};
+    /* Global options may appear anywhere; take them out of argv. */
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            cli.json = true;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            cli.quiet = true;
+        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            gd_log_set_level(GD_LOG_DEBUG);
+        } else if (strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "geodr: --config needs a file name\n");
+                return GD_EXIT_USAGE;
+            }
+            cli.config_opt = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            cli.config_opt = a + 9;
+        } else {
+            argv[n++] = argv[i];
+        }
+    }
+    argc = n;
+    argv[argc] = NULL;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? GD_EXIT_USAGE : GD_EXIT_OK;
+    }
+    const char *cmd = argv[1];
+    int rc;
+    if (strcmp(cmd, "backup") == 0)
+        rc = gd_cmd_backup(&cli, argc - 1, argv + 1);
+    else if (strcmp(cmd, "restore") == 0)
+        rc = gd_cmd_restore(&cli, argc - 1, argv + 1);
+    else if (strcmp(cmd, "info") == 0)
+        rc = gd_cmd_info(&cli, argc - 1, argv + 1);
+    else if (strcmp(cmd, "verify") == 0)
+        rc = gd_cmd_verify(&cli, argc - 1, argv + 1);
+    else if (strcmp(cmd, "keygen") == 0)
+        rc = gd_cmd_keygen(&cli, argc - 1, argv + 1);
+    else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (cli.json)
+            gd_cli_print_json(json_pack("{s:s}", "version", GEODR_VERSION));
+        else
+            printf("geodr %s\n", GEODR_VERSION);
+        rc = GD_EXIT_OK;
+    } else {
+        fprintf(stderr, "geodr: unknown command '%s'\n\n%s", cmd, usage);
+        rc = GD_EXIT_USAGE;
+    }
+    gd_config_free(cli.cfg);
+    return rc;
+}

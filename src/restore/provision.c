@@ -1,2 +1,226 @@
-/* placeholder: being written */
-typedef int gd_placeholder_provision_t;
+/* A new local MariaDB instance for `geodr restore --new-instance DIR --port P`:
+ * DIR/data (mariadb-install-db), DIR/my.cnf, DIR/mariadbd.sock,
+ * DIR/mariadbd.err, DIR/mariadbd.pid, and after gd_instance_secure()
+ * DIR/client.cnf (mode 0600) with the generated root password. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "io/key.h"
+#include "mysql/conn.h"
+#include "restore/restore.h"
+
+static int dir_is_empty_or_missing(const char *dir, gd_err *err)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        return gd_err_sys(err, errno, "cannot open %s", dir);
+    }
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            rc = gd_err_set(err, GD_E_EXISTS,
+                            "%s is not empty: --new-instance needs a new or empty directory",
+                            dir);
+            break;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Runs argv with stdout/stderr to log; returns its exit status. */
+static int run_to_log(char *const argv[], const char *log, gd_err *err)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return gd_err_sys(err, errno, "cannot start %s", argv[0]);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return gd_err_set(err, GD_E_STATE, "%s failed (exit %d): see %s", argv[0],
+                          WIFEXITED(st) ? WEXITSTATUS(st) : -1, log);
+    return 0;
+}
+
+static const char *find_mariadbd(void)
+{
+    static const char *const cands[] = {"/usr/sbin/mariadbd", "/usr/libexec/mariadbd",
+                                        "/usr/local/sbin/mariadbd", "/usr/sbin/mysqld"};
+    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++)
+        if (access(cands[i], X_OK) == 0)
+            return cands[i];
+    return "mariadbd";
+}
+
+int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, gd_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = dir_is_empty_or_missing(dir, err);
+    if (rc != 0)
+        return rc;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return gd_err_sys(err, errno, "cannot create %s", dir);
+    char *abs = realpath(dir, NULL);
+    if (abs == NULL)
+        return gd_err_sys(err, errno, "cannot resolve %s", dir);
+    out->dir = abs;
+    out->port = port;
+    out->socket = gd_asprintf("%s/mariadbd.sock", abs);
+    out->cnf = gd_asprintf("%s/my.cnf", abs);
+    out->client_cnf = gd_asprintf("%s/client.cnf", abs);
+    char *datadir = gd_asprintf("%s/data", abs);
+    char *log = gd_asprintf("%s/install.log", abs);
+    char *errlog = gd_asprintf("%s/mariadbd.err", abs);
+    bool root = geteuid() == 0;
+    gd_buf cnf;
+    gd_buf_init(&cnf, 0);
+    gd_buf_appendf(&cnf,
+                   "# written by geodr restore --new-instance\n[mariadbd]\ndatadir=%s\n"
+                   "socket=%s\nport=%u\nbind-address=127.0.0.1\npid-file=%s/mariadbd.pid\n"
+                   "log-error=%s\nlocal-infile=1\nmax-allowed-packet=1G\nskip-name-resolve\n"
+                   "innodb-buffer-pool-size=256M\ninnodb-log-file-size=256M\n%s",
+                   datadir, out->socket, port, abs, errlog, root ? "user=root\n" : "");
+    {
+        FILE *f = fopen(out->cnf, "w");
+        if (f == NULL || fwrite(cnf.data, 1, cnf.len, f) != cnf.len || fclose(f) != 0) {
+            rc = gd_err_sys(err, errno, "cannot write %s", out->cnf);
+            goto out;
+        }
+    }
+    {
+        char *a1 = gd_asprintf("--defaults-file=%s", out->cnf);
+        char *a2 = gd_asprintf("--datadir=%s", datadir);
+        char *argv[] = {"mariadb-install-db", a1, a2, "--auth-root-authentication-method=normal",
+                        "--skip-test-db", root ? "--user=root" : NULL, NULL};
+        rc = run_to_log(argv, log, err);
+        free(a1);
+        free(a2);
+        if (rc != 0)
+            goto out;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = gd_err_sys(err, errno, "cannot start mariadbd");
+        goto out;
+    }
+    if (pid == 0) {
+        setsid();
+        int fd = open("/dev/null", O_RDWR);
+        if (fd >= 0) {
+            dup2(fd, 0);
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        char *a1 = gd_asprintf("--defaults-file=%s", out->cnf);
+        const char *bin = find_mariadbd();
+        char *argv[] = {(char *)bin, a1, NULL};
+        execv(bin, argv);
+        execvp("mariadbd", argv);
+        _exit(127);
+    }
+    out->pid = pid;
+    /* Wait until it answers on the socket. */
+    gd_conn_params p = {.what = "the new instance", .socket = out->socket, .user = "root",
+                        .password = "", .timeout_s = 2};
+    for (int i = 0; i < 600; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            rc = gd_err_set(err, GD_E_STATE, "mariadbd for the new instance exited: see %s",
+                            errlog);
+            goto out;
+        }
+        MYSQL *m = NULL;
+        gd_err e;
+        gd_err_clear(&e);
+        if (gd_conn_open(&p, &m, &e) == 0) {
+            gd_conn_close(m);
+            goto out;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGTERM);
+    rc = gd_err_set(err, GD_E_STATE, "mariadbd for the new instance did not start in 60 s: see %s",
+                    errlog);
+out:
+    gd_buf_free(&cnf);
+    free(datadir);
+    free(log);
+    free(errlog);
+    return rc;
+}
+
+int gd_instance_secure(gd_instance_new *inst, gd_err *err)
+{
+    uint8_t rnd[18];
+    char pw[40];
+    int rc = gd_random(rnd, sizeof rnd, err);
+    if (rc != 0)
+        return rc;
+    gd_hex(rnd, sizeof rnd, pw);
+    gd_conn_params p = {.what = "the new instance", .socket = inst->socket, .user = "root",
+                        .password = ""};
+    MYSQL *m = NULL;
+    if ((rc = gd_conn_open(&p, &m, err)) != 0)
+        return rc;
+    rc = gd_sql(m, err, "ALTER USER 'root'@'localhost' IDENTIFIED BY '%s'", pw);
+    if (rc == 0)
+        rc = gd_sql(m, err, "CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '%s'", pw);
+    if (rc == 0)
+        rc = gd_sql(m, err, "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION");
+    gd_conn_close(m);
+    if (rc != 0) {
+        gd_err_prefix(err, "cannot set the new instance's root password");
+        gd_wipe(pw, sizeof pw);
+        return rc;
+    }
+    int fd = open(inst->client_cnf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        gd_wipe(pw, sizeof pw);
+        return gd_err_sys(err, errno, "cannot write %s", inst->client_cnf);
+    }
+    char *text = gd_asprintf("[client]\nsocket=%s\nport=%u\nhost=127.0.0.1\nuser=root\n"
+                             "password=%s\n",
+                             inst->socket, inst->port, pw);
+    size_t n = strlen(text);
+    ssize_t w = write(fd, text, n);
+    int cerr = (fsync(fd) != 0 || close(fd) != 0);
+    gd_wipe(text, n);
+    free(text);
+    gd_wipe(pw, sizeof pw);
+    if (w != (ssize_t)n || cerr)
+        return gd_err_sys(err, errno, "cannot write %s", inst->client_cnf);
+    return 0;
+}
+
+void gd_instance_new_free(gd_instance_new *inst)
+{
+    free(inst->dir);
+    free(inst->socket);
+    free(inst->cnf);
+    free(inst->client_cnf);
+    memset(inst, 0, sizeof *inst);
+}

@@ -1,0 +1,52 @@
+/* Shared plumbing of the subcommands: global options, config, output.
+ * Subcommands are thin: parse options, call an engine, print. */
+#ifndef GD_CLI_CLI_H
+#define GD_CLI_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "mysql/conn.h"
+#include "repo/repo.h"
+
+typedef struct gd_cli {
+    const char *config_opt; /* --config */
+    bool json;              /* --json: data on stdout as JSON */
+    bool quiet;             /* --quiet: no progress */
+    gd_config *cfg;         /* loaded on demand */
+} gd_cli;
+
+/* Exit codes. */
+#define GD_EXIT_OK 0
+#define GD_EXIT_FAIL 1
+#define GD_EXIT_USAGE 2
+
+int gd_cli_config(gd_cli *cli, gd_err *err);
+/* Opens the repository of an instance in a region (NULL: its home region). */
+int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region, bool create,
+                     gd_repo **out, gd_err *err);
+/* Connection parameters of a configured instance; *password must be freed
+ * with gd_cli_free_password. */
+int gd_cli_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **password,
+                         gd_err *err);
+void gd_cli_free_password(char *pw);
+
+/* Prints the error (one line on stderr; with --json also an object on
+ * stdout) and returns GD_EXIT_FAIL. */
+int gd_cli_fail(gd_cli *cli, const gd_err *err);
+/* Usage error: message and hint to --help on stderr, returns GD_EXIT_USAGE. */
+int gd_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints a JSON value on stdout (steals the reference). */
+void gd_cli_print_json(json_t *j);
+/* Splits "a,b,c" into a new string vector. */
+char **gd_cli_split(const char *s, size_t *n);
+
+int gd_cmd_backup(gd_cli *cli, int argc, char **argv);
+int gd_cmd_restore(gd_cli *cli, int argc, char **argv);
+int gd_cmd_info(gd_cli *cli, int argc, char **argv);
+int gd_cmd_verify(gd_cli *cli, int argc, char **argv);
+int gd_cmd_keygen(gd_cli *cli, int argc, char **argv);
+
+#endif

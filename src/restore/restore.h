@@ -1,0 +1,67 @@
+/* Restore of a logical backup set into a server (docs/restore.md).
+ *
+ * Order: databases, tables, then the rows of every chunk loaded in parallel
+ * with LOAD DATA LOCAL INFILE fed straight from the repository pipeline by a
+ * custom infile handler (no temp files), then views, triggers, routines,
+ * events and (optionally) users.  Nothing is written to the target before
+ * the set, its manifest, its schema object and the key have been checked,
+ * and before the target was checked for conflicts. */
+#ifndef GD_RESTORE_RESTORE_H
+#define GD_RESTORE_RESTORE_H
+
+#include <stdbool.h>
+
+#include "common/error.h"
+#include "mysql/conn.h"
+#include "repo/repo.h"
+
+typedef struct gd_restore_opts {
+    int jobs;
+    bool progress;
+    const char *set_id;      /* NULL: the newest set */
+    char **databases;        /* restore only these databases (NULL: all) */
+    size_t ndatabases;
+    char **tables;           /* restore only these "db.table" (NULL: all) */
+    size_t ntables;
+    char **rename_from;      /* database renames, parallel arrays */
+    char **rename_to;
+    size_t nrenames;
+    bool replace_existing;   /* drop and recreate tables that exist */
+    bool with_users;         /* restore saved users and grants */
+    bool dry_run;            /* check and print the plan, write nothing */
+} gd_restore_opts;
+
+typedef struct gd_restore_result {
+    char set_id[64];
+    char gtid[512];
+    unsigned long long rows, bytes, tables, chunks;
+    double seconds;
+} gd_restore_result;
+
+/* Picks the set (opts->set_id or the newest) and reads its manifest. */
+int gd_restore_pick_set(gd_repo *repo, const char *set_id, char **id_out, json_t **manifest,
+                        gd_err *err);
+
+/* target NULL is allowed only with opts->dry_run (plan without a server). */
+int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore_opts *opts,
+                   gd_restore_result *res, gd_err *err);
+
+/* A local instance that geodr provisions (mariadb-install-db + mariadbd) and
+ * leaves running: its connection details are in dir/client.cnf (mode 0600). */
+typedef struct gd_instance_new {
+    char *dir, *socket, *cnf, *client_cnf;
+    unsigned port;
+    int pid;
+} gd_instance_new;
+
+/* Creates dir (which must not exist or be empty), initialises a data
+ * directory, starts mariadbd on 127.0.0.1:port and waits until it answers.
+ * Root connects over the socket without a password until
+ * gd_instance_secure() sets one. */
+int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, gd_err *err);
+/* Sets a generated root password (root@localhost and root@127.0.0.1) and
+ * writes dir/client.cnf. */
+int gd_instance_secure(gd_instance_new *inst, gd_err *err);
+void gd_instance_new_free(gd_instance_new *inst);
+
+#endif
