@@ -529,6 +529,35 @@ static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
         res = NULL;
     }
 
+    /* Sequences: their definition, and the next value to hand out. */
+    json_t *seqs = json_array();
+    json_object_set_new(s, "sequences", seqs);
+    if ((rc = list_names(m,
+                         "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE "
+                         "TABLE_TYPE='SEQUENCE' AND TABLE_SCHEMA NOT IN (" SYSTEM_DBS
+                         ") ORDER BY 1,2",
+                         &res, err)) != 0)
+        goto out;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        char *qd = gd_ident(row[0]), *qn = gd_ident(row[1]);
+        char *sql = gd_asprintf("SHOW CREATE SEQUENCE %s.%s", qd, qn);
+        char *next = NULL;
+        rc = gd_sql_value(m, &next, err, "SELECT next_not_cached_value FROM %s.%s", qd, qn);
+        if (rc == 0)
+            rc = show_create(m, seqs,
+                             json_pack("{s:s, s:s, s:s}", "db", row[0], "name", row[1], "next",
+                                       next),
+                             sql, 1, NULL, NULL, 0, err);
+        free(next);
+        free(sql);
+        free(qd);
+        free(qn);
+        if (rc != 0)
+            goto out;
+    }
+    mysql_free_result(res);
+    res = NULL;
+
     if (c->opts->with_users) {
         json_t *users = json_array();
         json_object_set_new(s, "users", users);

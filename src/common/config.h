@@ -81,5 +81,9 @@ int gd_instance_password(const gd_instance_cfg *ic, char **out, gd_err *err);
 typedef int (*gd_ini_fn)(void *ctx, const char *section, const char *key, const char *value,
                          int line, gd_err *err);
 int gd_ini_parse(const char *text, gd_ini_fn fn, void *ctx, gd_err *err);
+/* Same, with syntax errors reading "<origin>:<line>: ..." instead of
+ * "line <line>: ..." (origin is the file name, for messages). */
+int gd_ini_parse_named(const char *text, const char *origin, gd_ini_fn fn, void *ctx,
+                       gd_err *err);
 
 #endif

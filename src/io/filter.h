@@ -50,9 +50,11 @@ typedef struct gd_filter_ops {
      * byte.  When end is false *done is left false.  Called repeatedly
      * while it makes progress.  Returns 0 or a negative gd_code with err set
      * (GD_E_CORRUPT for malformed input, GD_E_AUTH for failed
-     * authentication). */
+     * authentication).  A call that consumed all of in and left room in out
+     * has produced everything it can until more input (or the end) comes. */
     int (*process)(gd_filter *f, gd_span_in *in, gd_span_out *out, bool end, bool *done,
                    gd_err *err);
+    /* Releases everything the filter owns, f itself included. */
     void (*free)(gd_filter *f);
 } gd_filter_ops;
 

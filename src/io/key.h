@@ -41,6 +41,13 @@ int gd_key_from_file(const char *path, const gd_kdf_params *kp, gd_key *out, gd_
  * path with mode 0600; refuses to overwrite an existing file. */
 int gd_keygen_file(const char *path, gd_err *err);
 
+/* Raw scrypt (RFC 7914) of pass with salt into out (outlen bytes).  N must be
+ * a power of two > 1, r and p > 0; memory is capped at 1 GiB.  Bad or too
+ * costly parameters fail with GD_E_INVALID.  gd_key_derive() uses this; it
+ * is public for known-answer tests. */
+int gd_scrypt_raw(const void *pass, size_t passlen, const uint8_t *salt, size_t saltlen,
+                  uint64_t n, uint32_t r, uint32_t p, uint8_t *out, size_t outlen, gd_err *err);
+
 /* Cryptographically strong random bytes. */
 int gd_random(void *buf, size_t n, gd_err *err);
 /* SHA-256 of a buffer as hex (65 bytes with NUL). */

@@ -84,9 +84,9 @@ static int ensure_repo_header(gd_storage *st, bool create, gd_err *err)
         return rc;
     }
     long long v = gd_json_int(j, "version", -1);
-    const char *fmt = gd_json_str(j, "format", "");
+    bool is_repo = strcmp(gd_json_str(j, "format", ""), "geodr-repository") == 0;
     json_decref(j);
-    if (strcmp(fmt, "geodr-repository") != 0)
+    if (!is_repo)
         return gd_err_set(err, GD_E_CORRUPT, "repo.json in region %s is not a geodr repository",
                           st->name);
     if (v != GD_REPO_FORMAT_VERSION)

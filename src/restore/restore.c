@@ -129,25 +129,22 @@ static int load_job(rworker *w, rjob *j, gd_err *err)
         goto out;
     }
     unsigned long long affected = (unsigned long long)mysql_affected_rows(w->m);
-    if (mysql_warning_count(w->m) > 0) {
+    /* Warnings are reported, not fatal: values the source itself holds
+     * (an ENUM's '' error value, a zero date) load identically but warn.
+     * The row count below is the check that nothing was skipped. */
+    unsigned nwarn = mysql_warning_count(w->m);
+    if (nwarn > 0) {
         MYSQL_RES *res = NULL;
         gd_err e2;
         gd_err_clear(&e2);
-        if (gd_sql_query(w->m, &res, &e2, "SHOW WARNINGS") == 0) {
-            MYSQL_ROW row;
-            while ((row = mysql_fetch_row(res)) != NULL) {
-                if (strcmp(row[0], "Note") == 0)
-                    continue;
-                rc = gd_err_set(err, GD_E_MYSQL,
-                                "loading %s.%s from %s: %s %s: %s (the restored table would "
-                                "differ from the backup)",
-                                j->t->tdb, j->t->name, j->object, row[0], row[1], row[2]);
-                break;
-            }
+        if (gd_sql_query(w->m, &res, &e2, "SHOW WARNINGS LIMIT 1") == 0) {
+            MYSQL_ROW row = mysql_fetch_row(res);
+            if (row && strcmp(row[0], "Note") != 0)
+                gd_warn("loading %s.%s from %s: %u warning(s), first: %s %s: %s", j->t->tdb,
+                        j->t->name, j->object, nwarn, row[0], row[1],
+                        row[2]);
             mysql_free_result(res);
         }
-        if (rc != 0)
-            goto out;
     }
     if (affected != j->rows) {
         rc = gd_err_set(err, GD_E_CORRUPT,
@@ -522,6 +519,26 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
             goto out;
     }
 
+    json_array_foreach(json_object_get(schema, "sequences"), i, d)
+    {
+        const char *db = gd_json_str(d, "db", ""), *name = gd_json_str(d, "name", "");
+        if (!want_table(opts, db, name))
+            continue;
+        const char *tdb = target_db(opts, db);
+        char *qd = gd_ident(tdb), *qt = gd_ident(name);
+        if (opts->replace_existing)
+            rc = gd_sql(m, err, "DROP SEQUENCE IF EXISTS %s.%s", qd, qt);
+        if (rc == 0)
+            rc = run_ddl(m, d, tdb, gd_json_str(d, "create", ""), err);
+        if (rc == 0)
+            rc = gd_sql(m, err, "DO SETVAL(%s.%s, %lld, 0)", qd, qt,
+                        strtoll(gd_json_str(d, "next", "1"), NULL, 10));
+        free(qd);
+        free(qt);
+        if (rc != 0)
+            goto out;
+    }
+
     /* 4. Rows, in parallel. */
     for (int k = 0; k < jobs; k++) {
         ws[k].c = &c;
@@ -556,7 +573,26 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         goto out;
     }
 
-    /* 5. Views (retried: one may use another), triggers, routines, events. */
+    /* 5. Routines, triggers, events. */
+    static const char *const kinds[] = {"routines", "triggers", "events"};
+    for (size_t k = 0; k < 3; k++) {
+        json_array_foreach(json_object_get(schema, kinds[k]), i, d)
+        {
+            const char *db = gd_json_str(d, "db", "");
+            if (!want_whole_db(opts, db)) {
+                /* a trigger follows its table */
+                if (k != 1 || !want_db(opts, db))
+                    continue;
+                if (!want_table(opts, db, gd_json_str(d, "on", "")))
+                    continue;
+            }
+            if ((rc = run_ddl(m, d, target_db(opts, db), gd_json_str(d, "create", ""), err)) !=
+                0)
+                goto out;
+        }
+    }
+    /* 6. Views, after routines (a view may call a function) and retried
+     * (one view may use another). */
     {
         json_t *views = json_object_get(schema, "views");
         size_t nv = json_array_size(views);
@@ -594,23 +630,6 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         free(done);
         if (rc != 0)
             goto out;
-    }
-    static const char *const kinds[] = {"triggers", "routines", "events"};
-    for (size_t k = 0; k < 3; k++) {
-        json_array_foreach(json_object_get(schema, kinds[k]), i, d)
-        {
-            const char *db = gd_json_str(d, "db", "");
-            if (!want_whole_db(opts, db)) {
-                /* a trigger follows its table */
-                if (k != 0 || !want_db(opts, db))
-                    continue;
-                if (!want_table(opts, db, gd_json_str(d, "on", "")))
-                    continue;
-            }
-            if ((rc = run_ddl(m, d, target_db(opts, db), gd_json_str(d, "create", ""), err)) !=
-                0)
-                goto out;
-        }
     }
     if (opts->with_users) {
         json_array_foreach(json_object_get(schema, "users"), i, d)

@@ -44,6 +44,8 @@ typedef struct gd_storage_ops {
     int (*list)(gd_storage *s, const char *prefix, gd_list_fn fn, void *ctx, gd_err *err);
     /* Removing a missing object succeeds (idempotent). */
     int (*remove)(gd_storage *s, const char *name, gd_err *err);
+    /* Releases the driver's self only; gd_storage_free() then frees name
+     * and the gd_storage itself. */
     void (*free)(gd_storage *s);
 } gd_storage_ops;
 

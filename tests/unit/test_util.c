@@ -1,1 +1,323 @@
-int main(void) { return 0; }
+/* Unit tests for common/util and common/error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/util.h"
+
+static void test_buf_append_and_terminate(void **state)
+{
+    (void)state;
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    assert_int_equal(gd_buf_append(&b, "abc", 3), 0);
+    assert_int_equal(gd_buf_appendf(&b, "-%d-%s", 42, "x"), 0);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(b.data, "abc-42-x");
+    assert_true(b.cap > b.len);
+    gd_buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.data, "");
+    assert_int_equal(gd_buf_append(&b, "z", 1), 0);
+    assert_string_equal(b.data, "z");
+    gd_buf_free(&b);
+    assert_null(b.data);
+}
+
+static void test_buf_max_limit(void **state)
+{
+    (void)state;
+    gd_buf b;
+    gd_buf_init(&b, 10);
+    assert_int_equal(gd_buf_append(&b, "0123456789", 10), 0);
+    assert_int_equal(b.len, 10);
+    /* One byte beyond max fails and leaves the buffer unchanged. */
+    assert_int_equal(gd_buf_append(&b, "x", 1), GD_E_NOMEM);
+    assert_int_equal(b.len, 10);
+    assert_string_equal(b.data, "0123456789");
+    assert_int_equal(gd_buf_appendf(&b, "%d", 1), GD_E_NOMEM);
+    assert_int_equal(b.len, 10);
+    assert_true(b.cap <= b.max + 1);
+    /* Appending nothing at the limit is fine. */
+    assert_int_equal(gd_buf_append(&b, "", 0), 0);
+    gd_buf_free(&b);
+
+    gd_buf_init(&b, 4);
+    assert_int_equal(gd_buf_append(&b, "12345", 5), GD_E_NOMEM);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(gd_buf_reserve(&b, 4), 0);
+    assert_int_equal(gd_buf_reserve(&b, 5), GD_E_NOMEM);
+    /* A huge request must not overflow the size arithmetic. */
+    assert_int_equal(gd_buf_reserve(&b, SIZE_MAX), GD_E_NOMEM);
+    gd_buf_free(&b);
+
+    gd_buf_init(&b, 0);
+    assert_int_equal(b.max, (size_t)1 << 30);
+    gd_buf_free(&b);
+}
+
+static void test_buf_growth(void **state)
+{
+    (void)state;
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    char chunk[1000];
+    memset(chunk, 'a', sizeof chunk);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(gd_buf_append(&b, chunk, sizeof chunk), 0);
+    assert_int_equal(b.len, 100000);
+    assert_int_equal(b.data[b.len], '\0');
+    for (size_t i = 0; i < b.len; i++) {
+        if (b.data[i] != 'a')
+            fail_msg("byte %zu is wrong", i);
+    }
+    gd_buf_free(&b);
+}
+
+static void test_strlcpy(void **state)
+{
+    (void)state;
+    char dst[8];
+    assert_int_equal(gd_strlcpy(dst, "abc", sizeof dst), 3);
+    assert_string_equal(dst, "abc");
+    /* Exactly fits (7 chars + NUL). */
+    assert_int_equal(gd_strlcpy(dst, "1234567", sizeof dst), 7);
+    assert_string_equal(dst, "1234567");
+    /* Truncated: returns the full length so the caller can detect it. */
+    size_t n = gd_strlcpy(dst, "0123456789", sizeof dst);
+    assert_int_equal(n, 10);
+    assert_true(n >= sizeof dst);
+    assert_string_equal(dst, "0123456");
+    /* Size 1: only the terminator. */
+    assert_int_equal(gd_strlcpy(dst, "xyz", 1), 3);
+    assert_string_equal(dst, "");
+    /* Size 0: nothing written. */
+    dst[0] = 'Q';
+    assert_int_equal(gd_strlcpy(dst, "xyz", 0), 3);
+    assert_int_equal(dst[0], 'Q');
+    assert_int_equal(gd_strlcpy(dst, "", sizeof dst), 0);
+    assert_string_equal(dst, "");
+}
+
+static void test_hex_roundtrip(void **state)
+{
+    (void)state;
+    const uint8_t in[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
+    char hex[2 * sizeof in + 1];
+    gd_hex(in, sizeof in, hex);
+    assert_string_equal(hex, "00017f80abff");
+    uint8_t out[sizeof in];
+    assert_int_equal(gd_unhex(hex, out, sizeof out), 0);
+    assert_memory_equal(in, out, sizeof in);
+    /* Upper case is accepted. */
+    assert_int_equal(gd_unhex("00017F80ABFF", out, sizeof out), 0);
+    assert_memory_equal(in, out, sizeof in);
+    /* Empty. */
+    gd_hex(in, 0, hex);
+    assert_string_equal(hex, "");
+    assert_int_equal(gd_unhex("", out, 0), 0);
+}
+
+static void test_unhex_rejects(void **state)
+{
+    (void)state;
+    uint8_t out[4];
+    assert_int_equal(gd_unhex("abc", out, 2), GD_E_INVALID);    /* odd length */
+    assert_int_equal(gd_unhex("abcdef", out, 2), GD_E_INVALID); /* too long */
+    assert_int_equal(gd_unhex("ab", out, 2), GD_E_INVALID);     /* too short */
+    assert_int_equal(gd_unhex("zz00", out, 2), GD_E_INVALID);   /* not hex */
+    assert_int_equal(gd_unhex("0g00", out, 2), GD_E_INVALID);
+    assert_int_equal(gd_unhex(" 000", out, 2), GD_E_INVALID);
+}
+
+static void test_fmt_time(void **state)
+{
+    (void)state;
+    char buf[32];
+    gd_fmt_time(0, false, buf, sizeof buf);
+    assert_string_equal(buf, "1970-01-01 00:00:00");
+    /* 2026-11-23 10:15:00 UTC = 1795428900 */
+    int64_t t = INT64_C(1795428900) * 1000000 + 123456;
+    gd_fmt_time(t, false, buf, sizeof buf);
+    assert_string_equal(buf, "2026-11-23 10:15:00");
+    gd_fmt_time(t, true, buf, sizeof buf);
+    assert_string_equal(buf, "2026-11-23 10:15:00.123456");
+    gd_fmt_time(t + 1, true, buf, sizeof buf);
+    assert_string_equal(buf, "2026-11-23 10:15:00.123457");
+    /* Leap day. */
+    gd_fmt_time(INT64_C(1709164800) * 1000000, false, buf, sizeof buf);
+    assert_string_equal(buf, "2024-02-29 00:00:00");
+    gd_fmt_time_compact(t, buf, sizeof buf);
+    assert_string_equal(buf, "20261123T101500Z");
+    /* A small buffer is truncated, never overflowed. */
+    char small[11];
+    gd_fmt_time(t, false, small, sizeof small);
+    assert_string_equal(small, "2026-11-23");
+}
+
+static void test_fmt_bytes(void **state)
+{
+    (void)state;
+    char buf[32];
+    gd_fmt_bytes(0, buf, sizeof buf);
+    assert_string_equal(buf, "0 B");
+    gd_fmt_bytes(1023, buf, sizeof buf);
+    assert_string_equal(buf, "1023 B");
+    gd_fmt_bytes(1024, buf, sizeof buf);
+    assert_string_equal(buf, "1.0 KiB");
+    gd_fmt_bytes(1536, buf, sizeof buf);
+    assert_string_equal(buf, "1.5 KiB");
+    gd_fmt_bytes((uint64_t)3 << 20, buf, sizeof buf);
+    assert_string_equal(buf, "3.0 MiB");
+    gd_fmt_bytes((uint64_t)3 << 29, buf, sizeof buf);
+    assert_string_equal(buf, "1.5 GiB");
+    gd_fmt_bytes((uint64_t)5 << 40, buf, sizeof buf);
+    assert_string_equal(buf, "5.0 TiB");
+    gd_fmt_bytes((uint64_t)2 << 50, buf, sizeof buf);
+    assert_string_equal(buf, "2.0 PiB");
+    /* Beyond PiB it stays in PiB. */
+    gd_fmt_bytes((uint64_t)4096 << 50, buf, sizeof buf);
+    assert_string_equal(buf, "4096.0 PiB");
+}
+
+static void test_err_first_wins(void **state)
+{
+    (void)state;
+    gd_err e;
+    gd_err_clear(&e);
+    assert_int_equal(e.code, GD_OK);
+    assert_string_equal(e.msg, "");
+    assert_int_equal(gd_err_set(&e, GD_E_CORRUPT, "object %s is damaged", "x"), GD_E_CORRUPT);
+    /* A later error returns its own code but keeps the first one stored. */
+    assert_int_equal(gd_err_set(&e, GD_E_IO, "later"), GD_E_IO);
+    assert_int_equal(gd_err_sys(&e, ENOSPC, "later too"), GD_E_IO);
+    assert_int_equal(e.code, GD_E_CORRUPT);
+    assert_string_equal(e.msg, "object x is damaged");
+    assert_int_equal(e.sys_errno, 0);
+    assert_false(e.retryable);
+
+    gd_err_clear(&e);
+    assert_int_equal(e.code, GD_OK);
+    assert_int_equal(gd_err_set(&e, GD_E_NET, "timeout"), GD_E_NET);
+    assert_true(e.retryable);
+
+    /* NULL is allowed everywhere. */
+    gd_err_clear(NULL);
+    assert_int_equal(gd_err_set(NULL, GD_E_INVALID, "dropped"), GD_E_INVALID);
+    assert_int_equal(gd_err_sys(NULL, EIO, "dropped"), GD_E_IO);
+    gd_err_prefix(NULL, "p");
+}
+
+static void test_err_sys(void **state)
+{
+    (void)state;
+    gd_err e;
+    gd_err_clear(&e);
+    assert_int_equal(gd_err_sys(&e, ENOENT, "cannot open %s", "/x"), GD_E_IO);
+    assert_int_equal(e.code, GD_E_IO);
+    assert_int_equal(e.sys_errno, ENOENT);
+    char want[256];
+    snprintf(want, sizeof want, "cannot open /x: %s", strerror(ENOENT));
+    assert_string_equal(e.msg, want);
+}
+
+static void test_err_prefix(void **state)
+{
+    (void)state;
+    gd_err e;
+    gd_err_clear(&e);
+    /* No error: prefix does nothing. */
+    gd_err_prefix(&e, "instance %s", "shop");
+    assert_int_equal(e.code, GD_OK);
+    assert_string_equal(e.msg, "");
+
+    gd_err_set(&e, GD_E_NOTFOUND, "object m not found");
+    gd_err_prefix(&e, "instance %s", "shop");
+    assert_int_equal(e.code, GD_E_NOTFOUND);
+    assert_string_equal(e.msg, "instance shop: object m not found");
+    gd_err_prefix(&e, "restore");
+    assert_string_equal(e.msg, "restore: instance shop: object m not found");
+
+    /* A long message stays terminated within its buffer. */
+    gd_err_clear(&e);
+    char big[2000];
+    memset(big, 'm', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    gd_err_set(&e, GD_E_IO, "%s", big);
+    assert_int_equal(strlen(e.msg), sizeof e.msg - 1);
+    gd_err_prefix(&e, "p");
+    assert_int_equal(strlen(e.msg), sizeof e.msg - 1);
+    assert_memory_equal(e.msg, "p: mmm", 6);
+}
+
+static void test_code_names(void **state)
+{
+    (void)state;
+    assert_string_equal(gd_code_name(GD_OK), "ok");
+    assert_string_equal(gd_code_name(GD_E_IO), "io");
+    assert_string_equal(gd_code_name(GD_E_CORRUPT), "corrupt");
+    assert_string_equal(gd_code_name(GD_E_CONFIG), "config");
+    assert_string_equal(gd_code_name(-999), "unknown");
+}
+
+static void test_strings_and_files(void **state)
+{
+    (void)state;
+    char *s = gd_asprintf("%s-%d", "a", 7);
+    assert_string_equal(s, "a-7");
+    free(s);
+    s = gd_strndup("abcdef", 3);
+    assert_string_equal(s, "abc");
+    free(s);
+
+    char path[] = "/tmp/gd_test_util_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "secret\r\nsecond\n", 15), 15);
+    close(fd);
+    char *sec = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    assert_int_equal(gd_read_secret_file(path, &sec, &e), 0);
+    assert_string_equal(sec, "secret");
+    free(sec);
+
+    char *all = NULL;
+    size_t len = 0;
+    assert_int_equal(gd_read_small_file(path, 100, &all, &len, &e), 0);
+    assert_int_equal(len, 15);
+    free(all);
+    assert_int_equal(gd_read_small_file(path, 10, &all, &len, &e), GD_E_INVALID);
+    /* The secret never appears in the error. */
+    assert_null(strstr(e.msg, "secret"));
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_buf_append_and_terminate),
+        cmocka_unit_test(test_buf_max_limit),
+        cmocka_unit_test(test_buf_growth),
+        cmocka_unit_test(test_strlcpy),
+        cmocka_unit_test(test_hex_roundtrip),
+        cmocka_unit_test(test_unhex_rejects),
+        cmocka_unit_test(test_fmt_time),
+        cmocka_unit_test(test_fmt_bytes),
+        cmocka_unit_test(test_err_first_wins),
+        cmocka_unit_test(test_err_sys),
+        cmocka_unit_test(test_err_prefix),
+        cmocka_unit_test(test_code_names),
+        cmocka_unit_test(test_strings_and_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
