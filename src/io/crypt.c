@@ -315,8 +315,8 @@ static int decrypt_process(gd_filter *f, gd_span_in *in, gd_span_out *out, bool 
         if (s->done_len < s->chunk_len) {
             size_t n = min_sz(s->chunk_len - s->done_len, in->size - in->pos);
             int outl = 0;
-            if (n > 0 && !EVP_DecryptUpdate(s->ctx, s->pt + s->done_len, &outl, in->src + in->pos,
-                                            (int)n))
+            if (n > 0 &&
+                !EVP_DecryptUpdate(s->ctx, s->pt + s->done_len, &outl, in->src + in->pos, (int)n))
                 return gd_err_set(err, GD_E_STATE, "AES-GCM decryption failed");
             in->pos += n;
             s->done_len += n;

@@ -146,8 +146,9 @@ static int push(gd_pipe *p, size_t i, const uint8_t *data, size_t n, bool end, g
     for (;;) {
         if (s->done) {
             if (in.pos < in.size)
-                return fail(p, gd_err_set(err, GD_E_STATE, "filter %s got data after its end",
-                                          s->f->ops->name),
+                return fail(p,
+                            gd_err_set(err, GD_E_STATE, "filter %s got data after its end",
+                                       s->f->ops->name),
                             err);
             return forward(p, i, true, err);
         }

@@ -73,11 +73,13 @@ void gd_filter_free(gd_filter *f); /* NULL is allowed */
 
 /* ---- the filters ------------------------------------------------------ */
 
-/* zstd compression at a level (1..19; 0 means 3).  Frames carry a content
- * checksum.  Uses nb_workers = 0 (threads are the caller's business). */
+/* zstd compression at a level (1..19; 0 means 3; others are clamped to
+ * 1..19).  Frames carry a content checksum; an empty stream is one empty
+ * frame.  Uses nb_workers = 0 (threads are the caller's business). */
 gd_filter *gd_filter_zstd_compress(int level);
 /* zstd decompression; several concatenated frames are accepted.  Truncated
- * input at end fails with GD_E_CORRUPT. */
+ * or empty input at end fails with GD_E_CORRUPT "truncated compressed data";
+ * malformed input with GD_E_CORRUPT naming zstd's error. */
 gd_filter *gd_filter_zstd_decompress(void);
 
 /* AES-256-GCM in independently authenticated chunks; the stream format is in

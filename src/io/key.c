@@ -56,8 +56,8 @@ int gd_kdf_params_new(gd_kdf_params *out, gd_err *err)
     return 0;
 }
 
-int gd_scrypt_raw(const void *pass, size_t passlen, const uint8_t *salt, size_t saltlen,
-                  uint64_t n, uint32_t r, uint32_t p, uint8_t *out, size_t outlen, gd_err *err)
+int gd_scrypt_raw(const void *pass, size_t passlen, const uint8_t *salt, size_t saltlen, uint64_t n,
+                  uint32_t r, uint32_t p, uint8_t *out, size_t outlen, gd_err *err)
 {
     int rc = 0;
     EVP_KDF *kdf = NULL;
@@ -91,8 +91,8 @@ int gd_scrypt_raw(const void *pass, size_t passlen, const uint8_t *salt, size_t 
     OSSL_PARAM params[7];
     OSSL_PARAM *q = params;
     /* A non-NULL pointer even for empty inputs (OpenSSL copies them). */
-    *q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD,
-                                             (void *)(passlen ? pass : ""), passlen);
+    *q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)(passlen ? pass : ""),
+                                             passlen);
     *q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
                                              (void *)(saltlen ? (const void *)salt : ""), saltlen);
     *q++ = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n);
@@ -121,18 +121,29 @@ static int hmac(const uint8_t key[GD_KEY_LEN], const char *label, uint8_t mac[32
     return 0;
 }
 
+/* Characters of a UTF-8 string (bytes that do not continue a sequence). */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            n++;
+    return n;
+}
+
 int gd_key_derive(const char *passphrase, const gd_kdf_params *kp, gd_key *out, gd_err *err)
 {
     gd_key k;
     uint8_t mac[32];
     size_t len = strlen(passphrase);
+    size_t chars = utf8_chars(passphrase);
     int rc;
 
-    if (len < GD_PASSPHRASE_MIN)
+    if (chars < GD_PASSPHRASE_MIN)
         return gd_err_set(err, GD_E_INVALID,
                           "key passphrase is too short (%zu characters, at least %d): make one "
                           "with 'geodr keygen FILE'",
-                          len, GD_PASSPHRASE_MIN);
+                          chars, GD_PASSPHRASE_MIN);
     rc = gd_scrypt_raw(passphrase, len, kp->salt, sizeof kp->salt, kp->n, kp->r, kp->p, k.key,
                        sizeof k.key, err);
     if (rc < 0)
@@ -196,7 +207,7 @@ static size_t b64url(const uint8_t *p, size_t n, char *out)
 static void sync_parent(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = slash == NULL ? gd_strdup(".")
+    char *dir = slash == NULL   ? gd_strdup(".")
                 : slash == path ? gd_strdup("/")
                                 : gd_strndup(path, (size_t)(slash - path));
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

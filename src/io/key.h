@@ -32,8 +32,9 @@ typedef struct gd_key {
 
 /* Fresh parameters with defaults and a random salt. */
 int gd_kdf_params_new(gd_kdf_params *out, gd_err *err);
-/* Derives the key.  Passphrases shorter than GD_PASSPHRASE_MIN fail with
- * GD_E_INVALID (the message says how to make one: geodr keygen). */
+/* Derives the key.  Passphrases shorter than GD_PASSPHRASE_MIN characters
+ * (UTF-8 code points) fail with GD_E_INVALID (the message says how to make
+ * one: geodr keygen).  out is written only on success. */
 int gd_key_derive(const char *passphrase, const gd_kdf_params *kp, gd_key *out, gd_err *err);
 /* Reads the key-file (first line) and derives. */
 int gd_key_from_file(const char *path, const gd_kdf_params *kp, gd_key *out, gd_err *err);
@@ -45,8 +46,8 @@ int gd_keygen_file(const char *path, gd_err *err);
  * a power of two > 1, r and p > 0; memory is capped at 1 GiB.  Bad or too
  * costly parameters fail with GD_E_INVALID.  gd_key_derive() uses this; it
  * is public for known-answer tests. */
-int gd_scrypt_raw(const void *pass, size_t passlen, const uint8_t *salt, size_t saltlen,
-                  uint64_t n, uint32_t r, uint32_t p, uint8_t *out, size_t outlen, gd_err *err);
+int gd_scrypt_raw(const void *pass, size_t passlen, const uint8_t *salt, size_t saltlen, uint64_t n,
+                  uint32_t r, uint32_t p, uint8_t *out, size_t outlen, gd_err *err);
 
 /* Cryptographically strong random bytes. */
 int gd_random(void *buf, size_t n, gd_err *err);

@@ -63,8 +63,8 @@ static int compress_process(gd_filter *f, gd_span_in *in, gd_span_out *out, bool
     return rc;
 }
 
-static int decompress_process(gd_filter *f, gd_span_in *in, gd_span_out *out, bool end,
-                              bool *done, gd_err *err)
+static int decompress_process(gd_filter *f, gd_span_in *in, gd_span_out *out, bool end, bool *done,
+                              gd_err *err)
 {
     zstd_state *s = f->self;
     ZSTD_inBuffer i = {in->src, in->size, in->pos};
@@ -76,8 +76,7 @@ static int decompress_process(gd_filter *f, gd_span_in *in, gd_span_out *out, bo
         size_t i0 = i.pos, o0 = o.pos;
         size_t r = ZSTD_decompressStream(s->dctx, &o, &i);
         if (ZSTD_isError(r)) {
-            rc = gd_err_set(err, GD_E_CORRUPT, "corrupt compressed data: %s",
-                            ZSTD_getErrorName(r));
+            rc = gd_err_set(err, GD_E_CORRUPT, "corrupt compressed data: %s", ZSTD_getErrorName(r));
             goto out;
         }
         s->last = r;

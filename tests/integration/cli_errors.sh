@@ -1,2 +1,302 @@
 #!/bin/bash
-echo "1..0 # SKIP not written yet"
+# Every bad input gives a clear error and changes nothing: a malformed or
+# missing config, unknown names, an unreachable server, a wrong password, a
+# missing privilege, a non-empty target, a wrong or missing key, a missing
+# set, --time, usage errors, keygen over an existing file, --json failures.
+#
+# A failure must print exactly one line on stderr, "geodr: error: ...",
+# saying what went wrong and what to do, nothing on stdout (except the JSON
+# object with --json), and exit 1. A usage error prints the usage message
+# (or "geodr CMD: ..." plus a pointer to --help) and exits 2. No failure may
+# write to the region or to the target server, and no output of the whole
+# test may contain a password or a key passphrase.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_geodr
+require_cmd python3 timeout
+tmpdir_new
+
+OUT="$WORK/out"     # every captured stdout/stderr, for the secrets check
+mkdir -p "$OUT"
+_run_n=0
+
+# run CMD...: run CMD (under a time limit) with stdout, stderr, exit status
+# and wall time captured in RUN_OUT, RUN_ERR, RUN_RC, RUN_SECS.
+run() {
+    _run_n=$((_run_n + 1))
+    local base="$OUT/$_run_n" t0 t1
+    printf '%s\n' "$*" >"$base.cmd"
+    t0="$(date +%s.%N)"
+    RUN_RC=0
+    timeout -k 5 60 "$@" >"$base.out" 2>"$base.err" || RUN_RC=$?
+    t1="$(date +%s.%N)"
+    RUN_SECS="$(python3 -c "print(round($t1 - $t0, 1))")"
+    RUN_OUT="$(cat "$base.out")"
+    RUN_ERR="$(cat "$base.err")"
+    RUN_CMD="$*"
+}
+
+_run_diag() {
+    printf 'command: %s\nexit status: %s (expected %s)\nstdout: %s\nstderr: %s' \
+        "$RUN_CMD" "$RUN_RC" "$1" "$(printf '%s' "$RUN_OUT" | head -c 2000)" \
+        "$(printf '%s' "$RUN_ERR" | head -c 2000)"
+}
+
+# fails NAME REGEX CMD...: one TAP test: CMD exits 1, prints nothing on
+# stdout and exactly one line on stderr, "geodr: error: " followed by text
+# that matches REGEX (bash ERE).
+fails() {
+    local name="$1" re="$2" why=""
+    shift 2
+    run "$@"
+    [[ $RUN_RC -eq 1 ]] || why+="exit status is not 1; "
+    [[ -z $RUN_OUT ]] || why+="stdout is not empty; "
+    [[ $RUN_ERR != *$'\n'* ]] || why+="stderr has more than one line; "
+    [[ $RUN_ERR == "geodr: error: "* ]] || why+="stderr does not start with 'geodr: error: '; "
+    [[ $RUN_ERR =~ $re ]] || why+="message does not match /$re/; "
+    if [[ -z $why ]]; then
+        ok "$name"
+    else
+        not_ok "$name" "$(printf '%s\n' "$why"; _run_diag 1)"
+    fi
+}
+
+# usage_fails NAME REGEX CMD...: one TAP test: CMD exits 2, prints nothing on
+# stdout, and stderr is the usage message or "geodr CMD: ..." and matches
+# REGEX.
+usage_fails() {
+    local name="$1" re="$2" why=""
+    shift 2
+    run "$@"
+    [[ $RUN_RC -eq 2 ]] || why+="exit status is not 2; "
+    [[ -z $RUN_OUT ]] || why+="stdout is not empty; "
+    [[ $RUN_ERR =~ ^(usage:\ geodr|geodr(\ [a-z]+)?:\ ) ]] || why+="stderr is not a usage message; "
+    [[ $RUN_ERR =~ $re ]] || why+="message does not match /$re/; "
+    if [[ -z $why ]]; then
+        ok "$name"
+    else
+        not_ok "$name" "$(printf '%s\n' "$why"; _run_diag 2)"
+    fi
+}
+
+# region_state DIR: every file with size and mtime, every directory.
+region_state() {
+    [[ -d "$1" ]] || { echo "(absent)"; return; }
+    find "$1" -mindepth 1 \( -type d -printf 'd %P\n' \) -o -printf '%y %P %s %T@\n' | LC_ALL=C sort
+}
+
+# schemata NAME: the databases of server NAME, comma-separated.
+schemata() { mdb_sql "$1" "SELECT COUNT(*), GROUP_CONCAT(schema_name ORDER BY schema_name) FROM information_schema.schemata"; }
+
+# ---------------------------------------------------------------- set up --
+
+mdb_start src
+mdb_start dst
+mdb_sql src "CREATE DATABASE shopdb;
+    CREATE TABLE shopdb.orders (id INT PRIMARY KEY, item VARCHAR(40), qty INT);
+    INSERT INTO shopdb.orders VALUES (1, 'apple', 3), (2, 'pear', 5), (3, 'plum', 7);"
+
+REGION="$WORK/region"
+KEYA="$WORK/keyA"
+KEYB="$WORK/keyB"
+run "$GEODR" keygen "$KEYA"
+is "keygen writes key A" "$RUN_RC" 0
+run "$GEODR" keygen "$KEYB"
+is "keygen writes key B" "$RUN_RC" 0
+KEYA_PASS="$(head -n 1 "$KEYA")"
+KEYB_PASS="$(head -n 1 "$KEYB")"
+
+CFG="$WORK/geodr.conf"
+write_config "$CFG" shop src "$REGION" "$KEYA"
+run "$GEODR" --config "$CFG" --quiet backup shop
+is "backup with key A" "$RUN_RC" 0
+last_ok || bail_out "no backup to restore from: $RUN_ERR"
+SET_ID="$(ls "$REGION/shop/backup")"
+like "one backup set" "$SET_ID" '^[0-9]{8}T[0-9]{6}Z$'
+REGION_STATE="$(region_state "$REGION")"
+
+TARGET=(--target "127.0.0.1:$DST_PORT" --target-user root --target-password-file "$DST_PASSFILE")
+DST_SCHEMATA="$(schemata dst)"
+
+# ------------------------------------------------------ malformed config --
+
+NEVER="$WORK/never-created"     # region path of the broken configs
+bad_config() {  # bad_config FILE LINE...: a valid config with LINE... appended
+    local f="$1"
+    shift
+    geodr_config "$f" "[region home]" "type = posix" "path = $NEVER" "" \
+        "[instance shop]" "host = 127.0.0.1" "port = $SRC_PORT" "user = root" \
+        "password-file = $SRC_PASSFILE" "home-region = home" "$@"
+}
+bad_config "$WORK/noeq.conf" "jobs 3"
+fails "config: a line without '=' names file and line" \
+    "noeq\.conf:11: .*expected 'key = value'" "$GEODR" --config "$WORK/noeq.conf" backup shop
+bad_config "$WORK/unknown.conf" "prot = 3306"
+fails "config: an unknown key names file, line, key and the valid keys" \
+    "unknown\.conf:11: unknown key 'prot' in \[instance shop\].*(did you mean 'port'|valid keys are: .*port)" \
+    "$GEODR" --config "$WORK/unknown.conf" backup shop
+bad_config "$WORK/range.conf" "retention-days = 90"
+fails "config: retention out of range names file, line and the range" \
+    "range\.conf:11: retention-days = 90: .*1-35" "$GEODR" --config "$WORK/range.conf" backup shop
+fails "config: a missing --config file is named, with what to do" \
+    "cannot read config $WORK/missing\.conf: No such file or directory \(pass --config FILE or set GEODR_CONFIG\)" \
+    "$GEODR" --config "$WORK/missing.conf" backup shop
+fails "config: a missing \$GEODR_CONFIG file is named, with what to do" \
+    "cannot read config $WORK/missing-env\.conf: No such file or directory .*(--config|GEODR_CONFIG)" \
+    env GEODR_CONFIG="$WORK/missing-env.conf" "$GEODR" backup shop
+is "config: a broken config creates no region directory" "$(region_state "$NEVER")" "(absent)"
+
+# ------------------------------------------------------------ bad names --
+
+fails "unknown instance: named, with the configured ones" \
+    "unknown instance 'nope' \(configured: shop\)" "$GEODR" --config "$CFG" backup nope
+fails "unknown region: named, with the configured ones" \
+    "unknown region 'nope' \(configured: home\)" \
+    "$GEODR" --config "$CFG" restore shop --region nope "${TARGET[@]}"
+
+# ------------------------------------------------ connection and access --
+
+NOPORT="$(free_port)"
+sed "s/^port = .*/port = $NOPORT/" "$CFG" >"$WORK/unreach.conf"
+fails "unreachable server: 'cannot connect' with host:port" \
+    "cannot connect .*127\.0\.0\.1:$NOPORT" "$GEODR" --config "$WORK/unreach.conf" backup shop
+if python3 -c "import sys; sys.exit(0 if $RUN_SECS < 15 else 1)"; then
+    ok "unreachable server: fails within 15 s ($RUN_SECS s)"
+else
+    not_ok "unreachable server: fails within 15 s" "took $RUN_SECS s"
+fi
+
+WRONG_PASS="wrongPw$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+(umask 077; printf '%s\n' "$WRONG_PASS" >"$WORK/wrong.pass")
+sed "s|^password-file = .*|password-file = $WORK/wrong.pass|" "$CFG" >"$WORK/wrongpw.conf"
+fails "wrong password: access denied, pointing at the password file" \
+    "[Aa]ccess denied.*password" "$GEODR" --config "$WORK/wrongpw.conf" backup shop
+# docs/configuration.md, "Secrets": error messages name the file or variable
+# that holds a secret.
+like "wrong password: the message names the password file" "$RUN_ERR" "$WORK/wrong\.pass"
+if [[ "$RUN_OUT$RUN_ERR" == *"$WRONG_PASS"* ]]; then
+    not_ok "wrong password: the password is not printed"
+else
+    ok "wrong password: the password is not printed"
+fi
+
+RO_PASS="ro$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+mdb_sql src "CREATE USER 'ro'@'%' IDENTIFIED BY '$RO_PASS'; GRANT SELECT ON *.* TO 'ro'@'%';"
+(umask 077; printf '%s\n' "$RO_PASS" >"$WORK/ro.pass")
+sed -e "s|^password-file = .*|password-file = $WORK/ro.pass|" -e "s/^user = .*/user = ro/" \
+    "$CFG" >"$WORK/ro.conf"
+fails "missing privilege: names the privilege and where to find the GRANT" \
+    "RELOAD.*(docs/privileges\.md|GRANT )" "$GEODR" --config "$WORK/ro.conf" backup shop
+doc="$(grep -oE 'docs/[A-Za-z0-9_.-]+\.md' <<<"$RUN_ERR" | head -n 1 || true)"
+if [[ -z $doc || -f "$GEODR_SRC/$doc" ]]; then
+    ok "missing privilege: the document the message points at exists (${doc:-none})"
+else
+    not_ok "missing privilege: the document the message points at exists" \
+        "the message points at $doc, which is not in $GEODR_SRC"
+fi
+
+is "failed backups wrote nothing to the region" "$(region_state "$REGION")" "$REGION_STATE"
+
+# ------------------------------------------------------- restore errors --
+
+write_config "$WORK/keyb.conf" shop src "$REGION" "$KEYB"
+fails "wrong key: refused, naming the key-file" \
+    "(wrong key|does not match).*$KEYB|$KEYB.*(wrong key|does not match)" \
+    "$GEODR" --config "$WORK/keyb.conf" restore shop "${TARGET[@]}"
+like "wrong key: ... and saying to check key-file" "$RUN_ERR" "key-file"
+is "wrong key: no database created in the target" "$(schemata dst)" "$DST_SCHEMATA"
+
+write_config "$WORK/nokey.conf" shop src "$REGION"
+fails "encrypted repository, no key-file: says to set key-file" \
+    "encrypted.*set key-file" "$GEODR" --config "$WORK/nokey.conf" restore shop "${TARGET[@]}"
+is "no key-file: no database created in the target" "$(schemata dst)" "$DST_SCHEMATA"
+
+fails "restore --set NONEXISTENT: the set does not exist" \
+    "backup set NONEXISTENT .*does not exist.*geodr info" \
+    "$GEODR" --config "$CFG" restore shop --set NONEXISTENT "${TARGET[@]}"
+usage_fails "restore --time: point-in-time restore is not available yet" \
+    "--time .*point-in-time.*(not|does not have).*(--set|--latest)" \
+    "$GEODR" --config "$CFG" restore shop --time '2026-01-01 00:00:00' "${TARGET[@]}"
+is "failed restores: no database created in the target" "$(schemata dst)" "$DST_SCHEMATA"
+
+run "$GEODR" --config "$CFG" --quiet restore shop "${TARGET[@]}"
+is "restore into the empty target" "$RUN_RC" 0
+DST_SUM="$(mdb_sql dst "CHECKSUM TABLE shopdb.orders EXTENDED")"
+is "restored data equals the source" "$DST_SUM" "$(mdb_sql src "CHECKSUM TABLE shopdb.orders EXTENDED")"
+DST_SCHEMATA="$(schemata dst)"
+fails "restore twice: target is not empty, with what to do" \
+    "target is not empty: table shopdb\.orders already exists.*(--rename|--replace-existing)" \
+    "$GEODR" --config "$CFG" restore shop "${TARGET[@]}"
+is "restore twice: the target's data is unchanged" \
+    "$(mdb_sql dst "CHECKSUM TABLE shopdb.orders EXTENDED")" "$DST_SUM"
+is "restore twice: no database created in the target" "$(schemata dst)" "$DST_SCHEMATA"
+
+# --------------------------------------------------------- usage errors --
+
+usage_fails "usage: geodr without a command" '^usage: geodr .*COMMAND' "$GEODR"
+usage_fails "usage: an unknown command is named" \
+    "unknown command 'nosuchcmd'.*usage: geodr" "$GEODR" nosuchcmd
+usage_fails "usage: restore without a target" \
+    "--target HOST:PORT.*--new-instance" "$GEODR" --config "$CFG" restore shop
+usage_fails "usage: backup without an instance" \
+    "^geodr backup: .*instance" "$GEODR" --config "$CFG" backup
+usage_fails "usage: backup --jobs 0" \
+    "^geodr backup: --jobs must be 1-" "$GEODR" --config "$CFG" backup shop --jobs 0
+usage_fails "usage: restore --jobs 0" \
+    "^geodr restore: --jobs must be 1-" "$GEODR" --config "$CFG" restore shop --jobs 0 "${TARGET[@]}"
+is "usage errors wrote nothing to the region" "$(region_state "$REGION")" "$REGION_STATE"
+is "usage errors wrote nothing to the target" "$(schemata dst)" "$DST_SCHEMATA"
+
+# --------------------------------------------------------------- keygen --
+
+KEYA_SUM="$(sha256sum <"$KEYA")"
+fails "keygen refuses to overwrite an existing file" \
+    "$KEYA.*(exists|overwrite)" "$GEODR" keygen "$KEYA"
+is "keygen: the existing key is unchanged" "$(sha256sum <"$KEYA")" "$KEYA_SUM"
+
+# ----------------------------------------------------------------- json --
+
+json_error() {  # json_error NAME CODE_RE: stdout of the last run is {"error": ...}
+    local got
+    got="$(python3 -c '
+import json, sys
+try:
+    d = json.loads(sys.stdin.read())
+except ValueError as e:
+    print("not JSON: %s" % e); sys.exit()
+if not isinstance(d, dict) or "error" not in d:
+    print("no \"error\" member"); sys.exit()
+e = d["error"]
+msg = e.get("message", "") if isinstance(e, dict) else str(e)
+print("ok" if msg else "empty error message")
+' <<<"$RUN_OUT")"
+    if [[ $got == ok && $RUN_RC -eq 1 ]]; then
+        ok "$1"
+    else
+        not_ok "$1" "$(printf '%s\n' "$got"; _run_diag 1)"
+    fi
+}
+run "$GEODR" --json --config "$CFG" backup nope
+json_error "--json: unknown instance gives {\"error\": ...} on stdout, exit 1"
+run "$GEODR" --json --config "$WORK/unreach.conf" backup shop
+json_error "--json: unreachable server gives {\"error\": ...} on stdout, exit 1"
+run "$GEODR" --json --config "$CFG" restore shop --set NONEXISTENT "${TARGET[@]}"
+json_error "--json: missing set gives {\"error\": ...} on stdout, exit 1"
+
+# -------------------------------------------------------------- secrets --
+
+leaks=""
+for secret in "$SRC_PASS" "$DST_PASS" "$RO_PASS" "$WRONG_PASS" "$KEYA_PASS" "$KEYB_PASS"; do
+    [[ -n $secret ]] || continue
+    if files="$(grep -rlF -- "$secret" "$OUT")"; then
+        leaks+="a secret of ${#secret} characters appears in: $(cd "$OUT" && for f in $files; do
+            printf '%s (%s) ' "${f##*/}" "$(cat "${f%.*}.cmd")"; done)"$'\n'
+    fi
+done
+if [[ -z $leaks ]]; then
+    ok "no password or key passphrase in any output ($_run_n commands)"
+else
+    not_ok "no password or key passphrase in any output" "$leaks"
+fi
+
+tap_done

@@ -56,8 +56,9 @@ static uint8_t *random_bytes(size_t n)
 /* Compressible but not trivial: words from a small vocabulary. */
 static uint8_t *text_bytes(size_t n)
 {
-    static const char *words[] = {"INSERT ", "INTO ", "t1 ", "VALUES ", "(1, ", "'abc', ",
-                                  "NULL) ", "2026-11-20 ", "03:00:00 ", "geodr ", "\n"};
+    static const char *words[] = {"INSERT ",   "INTO ",   "t1 ",    "VALUES ",
+                                  "(1, ",      "'abc', ", "NULL) ", "2026-11-20 ",
+                                  "03:00:00 ", "geodr ",  "\n"};
     uint8_t *p = gd_malloc(n);
     size_t o = 0;
     while (o < n) {
@@ -160,11 +161,13 @@ static int pull_all(gd_pipe *p, gd_buf *out, size_t chunk, gd_err *err)
     return rc;
 }
 
-static const uint8_t key_a[GD_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-                                          17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+static const uint8_t key_a[GD_KEY_LEN] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                          12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                          23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 static const uint8_t id_a[GD_KEY_ID_LEN] = {0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8};
-static const uint8_t key_b[GD_KEY_LEN] = {32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17,
-                                          16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
+static const uint8_t key_b[GD_KEY_LEN] = {32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22,
+                                          21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11,
+                                          10, 9,  8,  7,  6,  5,  4,  3,  2,  1};
 static const uint8_t id_b[GD_KEY_ID_LEN] = {0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8};
 
 /* Runs data through one filter in push mode; out gets the result. */
@@ -248,8 +251,7 @@ static void test_sha256_known_answers(void **state)
                 assert_int_equal(pull_all(p, &s.b, 2, &err), 0);
             } else {
                 gd_pipe_set_sink(p, sink_fn, &s);
-                assert_int_equal(push_all(p, (const uint8_t *)inputs[i], strlen(inputs[i]),
-                                          &err),
+                assert_int_equal(push_all(p, (const uint8_t *)inputs[i], strlen(inputs[i]), &err),
                                  0);
             }
             assert_int_equal(s.b.len, strlen(inputs[i]));
@@ -390,7 +392,9 @@ static void test_pipe_sink_and_source_failures(void **state)
     encrypt_buf(data, n, key_a, id_a, &ct);
     p = gd_pipe_new();
     gd_pipe_add(p, gd_filter_decrypt(key_a, id_a));
-    mem_source src = {.p = (uint8_t *)ct.data, .len = ct.len, .max_chunk = 10000,
+    mem_source src = {.p = (uint8_t *)ct.data,
+                      .len = ct.len,
+                      .max_chunk = 10000,
                       .fail_at_pos = (int)(ct.len / 2)};
     gd_pipe_set_source(p, source_fn, &src);
     gd_buf out;
@@ -425,8 +429,7 @@ static void zstd_roundtrip(const uint8_t *data, size_t n, int level)
     /* Compressing in pull mode and decompressing in push mode also works. */
     gd_buf z2;
     assert_int_equal(run_pull(gd_filter_zstd_compress(level), data, n, &z2, &err), 0);
-    assert_int_equal(run_push(gd_filter_zstd_decompress(), (uint8_t *)z2.data, z2.len, &back,
-                              &err),
+    assert_int_equal(run_push(gd_filter_zstd_decompress(), (uint8_t *)z2.data, z2.len, &back, &err),
                      0);
     assert_int_equal(back.len, n);
     if (n)
@@ -532,8 +535,7 @@ static void test_zstd_corrupt(void **state)
 
     /* Garbage: zstd's error name is in the message. */
     uint8_t *junk = random_bytes(1000);
-    assert_int_equal(run_pull(gd_filter_zstd_decompress(), junk, 1000, &out, &err),
-                     GD_E_CORRUPT);
+    assert_int_equal(run_pull(gd_filter_zstd_decompress(), junk, 1000, &out, &err), GD_E_CORRUPT);
     assert_non_null(strstr(err.msg, "corrupt compressed data: "));
     assert_non_null(strstr(err.msg, "nknown frame descriptor"));
     gd_buf_free(&out);
@@ -552,10 +554,9 @@ static void test_zstd_corrupt(void **state)
     assert_int_equal(run_push(gd_filter_zstd_compress(1), t, n, &z, &err), 0);
     for (size_t cut = 0; cut < z.len; cut += (cut < 64 || cut > z.len - 64) ? 1 : 97) {
         gd_err_clear(&err);
-        int rc = (cut % 2) ? run_pull(gd_filter_zstd_decompress(), (uint8_t *)z.data, cut, &out,
-                                      &err)
-                           : run_push(gd_filter_zstd_decompress(), (uint8_t *)z.data, cut, &out,
-                                      &err);
+        int rc = (cut % 2)
+                     ? run_pull(gd_filter_zstd_decompress(), (uint8_t *)z.data, cut, &out, &err)
+                     : run_push(gd_filter_zstd_decompress(), (uint8_t *)z.data, cut, &out, &err);
         assert_int_equal(rc, GD_E_CORRUPT);
         gd_buf_free(&out);
     }
@@ -580,9 +581,8 @@ static void test_zstd_corrupt(void **state)
     gd_buf_append(&both, z.data, z.len);
     gd_buf_append(&both, z2.data, z2.len);
     gd_buf_append(&both, z2.data, z2.len);
-    assert_int_equal(run_pull(gd_filter_zstd_decompress(), (uint8_t *)both.data, both.len, &out,
-                              &err),
-                     0);
+    assert_int_equal(
+        run_pull(gd_filter_zstd_decompress(), (uint8_t *)both.data, both.len, &out, &err), 0);
     assert_int_equal(out.len, n + 2000);
     assert_memory_equal(out.data, t, n);
     assert_memory_equal(out.data + n, t, 1000);
@@ -591,9 +591,9 @@ static void test_zstd_corrupt(void **state)
     /* ... and garbage after a frame is an error. */
     gd_buf_append(&both, "xyzw", 4);
     gd_err_clear(&err);
-    assert_int_equal(run_pull(gd_filter_zstd_decompress(), (uint8_t *)both.data, both.len, &out,
-                              &err),
-                     GD_E_CORRUPT);
+    assert_int_equal(
+        run_pull(gd_filter_zstd_decompress(), (uint8_t *)both.data, both.len, &out, &err),
+        GD_E_CORRUPT);
     gd_buf_free(&out);
     gd_buf_free(&both);
     gd_buf_free(&z2);
@@ -943,8 +943,7 @@ static void test_encrypt_wrong_key(void **state)
     gd_err err = {0};
     encrypt_buf(pt, n, key_a, id_a, &ct);
 
-    assert_int_equal(decrypt_buf((uint8_t *)ct.data, ct.len, key_b, id_b, &back, &err),
-                     GD_E_AUTH);
+    assert_int_equal(decrypt_buf((uint8_t *)ct.data, ct.len, key_b, id_b, &back, &err), GD_E_AUTH);
     assert_string_equal(err.msg, "object was encrypted with another key (key id a1a2a3a4a5a6a7a8, "
                                  "expected b1b2b3b4b5b6b7b8): check key-file");
     assert_int_equal(back.len, 0);
@@ -952,8 +951,7 @@ static void test_encrypt_wrong_key(void **state)
 
     /* Right id, wrong key: the first tag fails, nothing is released. */
     gd_err_clear(&err);
-    assert_int_equal(decrypt_buf((uint8_t *)ct.data, ct.len, key_b, id_a, &back, &err),
-                     GD_E_AUTH);
+    assert_int_equal(decrypt_buf((uint8_t *)ct.data, ct.len, key_b, id_a, &back, &err), GD_E_AUTH);
     assert_string_equal(err.msg, "authentication failed: object was modified or is corrupt");
     assert_int_equal(back.len, 0);
     gd_buf_free(&back);
@@ -1022,6 +1020,100 @@ static void test_pipeline_combo(void **state)
     free(t);
 }
 
+/* A filter that moves at most 3 bytes per call, to make the pipeline drive
+ * its stages many times; and one that never moves anything. */
+static int trickle_process(gd_filter *f, gd_span_in *in, gd_span_out *out, bool end, bool *done,
+                           gd_err *err)
+{
+    (void)f;
+    (void)err;
+    size_t n = in->size - in->pos;
+    if (n > 3)
+        n = 3;
+    if (n > out->size - out->pos)
+        n = out->size - out->pos;
+    if (n)
+        memcpy(out->dst + out->pos, in->src + in->pos, n);
+    in->pos += n;
+    out->pos += n;
+    if (end && in->pos == in->size)
+        *done = true;
+    return 0;
+}
+
+static int stuck_process(gd_filter *f, gd_span_in *in, gd_span_out *out, bool end, bool *done,
+                         gd_err *err)
+{
+    (void)f, (void)in, (void)out, (void)end, (void)done, (void)err;
+    return 0;
+}
+
+static const gd_filter_ops trickle_ops = {.name = "trickle", .process = trickle_process};
+static const gd_filter_ops stuck_ops = {.name = "stuck", .process = stuck_process};
+
+static gd_filter *test_filter(const gd_filter_ops *ops)
+{
+    gd_filter *f = gd_malloc(sizeof *f); /* ops->free is NULL: gd_filter_free frees f */
+    f->ops = ops;
+    f->self = NULL;
+    return f;
+}
+
+static void test_pipeline_trickle_and_stuck(void **state)
+{
+    (void)state;
+    size_t n = 200000;
+    uint8_t *t = text_bytes(n);
+    gd_err err = {0};
+
+    gd_pipe *p = gd_pipe_new();
+    gd_pipe_add(p, gd_filter_zstd_compress(1));
+    gd_pipe_add(p, test_filter(&trickle_ops));
+    gd_pipe_add(p, gd_filter_encrypt(key_a, id_a));
+    mem_sink s = {.fail_at = 0};
+    gd_buf_init(&s.b, 0);
+    gd_pipe_set_sink(p, sink_fn, &s);
+    assert_int_equal(push_all(p, t, n, &err), 0);
+    gd_pipe_free(p);
+
+    /* Read back through a trickle with reads of 1..3 bytes. */
+    p = gd_pipe_new();
+    gd_pipe_add(p, test_filter(&trickle_ops));
+    gd_pipe_add(p, gd_filter_decrypt(key_a, id_a));
+    gd_pipe_add(p, test_filter(&trickle_ops));
+    gd_pipe_add(p, gd_filter_zstd_decompress());
+    mem_source src = {.p = (uint8_t *)s.b.data, .len = s.b.len, .max_chunk = 5};
+    gd_pipe_set_source(p, source_fn, &src);
+    gd_buf out;
+    gd_buf_init(&out, 0);
+    assert_int_equal(pull_all(p, &out, 3, &err), 0);
+    assert_int_equal(out.len, n);
+    assert_memory_equal(out.data, t, n);
+    gd_buf_free(&out);
+    gd_pipe_free(p);
+    gd_buf_free(&s.b);
+
+    /* A filter that never progresses fails the pipe instead of spinning. */
+    p = gd_pipe_new();
+    gd_pipe_add(p, test_filter(&stuck_ops));
+    gd_buf_init(&s.b, 0);
+    gd_pipe_set_sink(p, sink_fn, &s);
+    assert_int_equal(gd_pipe_write(p, t, 10, &err), GD_E_STATE);
+    assert_non_null(strstr(err.msg, "stuck"));
+    gd_pipe_free(p);
+    gd_err_clear(&err);
+    p = gd_pipe_new();
+    gd_pipe_add(p, gd_filter_count());
+    gd_pipe_add(p, test_filter(&stuck_ops));
+    mem_source src2 = {.p = t, .len = n};
+    gd_pipe_set_source(p, source_fn, &src2);
+    uint8_t b[16];
+    assert_int_equal(gd_pipe_read(p, b, sizeof b, &err), GD_E_STATE);
+    gd_pipe_free(p);
+    gd_buf_free(&s.b);
+    free(t);
+}
+
 /* ---- keys ------------------------------------------------------------------------ */
 
 static void test_scrypt_known_answers(void **state)
@@ -1035,9 +1127,8 @@ static void test_scrypt_known_answers(void **state)
           "fcd0069ded0948f8326a753a0fc81f17e8d3e0fb2e0d3628cf35e20c38d18906",
           want, 64);
     assert_memory_equal(out, want, 64);
-    assert_int_equal(gd_scrypt_raw("password", 8, (const uint8_t *)"NaCl", 4, 1024, 8, 16, out,
-                                   64, &err),
-                     0);
+    assert_int_equal(
+        gd_scrypt_raw("password", 8, (const uint8_t *)"NaCl", 4, 1024, 8, 16, out, 64, &err), 0);
     unhex("fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162"
           "2eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640",
           want, 64);
@@ -1050,9 +1141,9 @@ static void test_scrypt_known_answers(void **state)
     assert_int_equal(gd_scrypt_raw("x", 1, (const uint8_t *)"y", 1, 1024, 0, 1, out, 32, &err),
                      GD_E_INVALID);
     gd_err_clear(&err);
-    assert_int_equal(gd_scrypt_raw("x", 1, (const uint8_t *)"y", 1, (uint64_t)1 << 30, 8, 1,
-                                   out, 32, &err),
-                     GD_E_INVALID);
+    assert_int_equal(
+        gd_scrypt_raw("x", 1, (const uint8_t *)"y", 1, (uint64_t)1 << 30, 8, 1, out, 32, &err),
+        GD_E_INVALID);
     assert_non_null(strstr(err.msg, "1 GiB"));
 }
 
@@ -1080,9 +1171,8 @@ static void test_key_derive(void **state)
     uint8_t raw[32], mac[32];
     char hex[65];
     unsigned int ml = 0;
-    assert_int_equal(gd_scrypt_raw(pass, strlen(pass), kp.salt, sizeof kp.salt, 1024, 1, 1, raw,
-                                   32, &err),
-                     0);
+    assert_int_equal(
+        gd_scrypt_raw(pass, strlen(pass), kp.salt, sizeof kp.salt, 1024, 1, 1, raw, 32, &err), 0);
     assert_memory_equal(raw, k1.key, 32);
     HMAC(EVP_sha256(), raw, 32, (const uint8_t *)"geodr key id", 12, mac, &ml);
     assert_memory_equal(k1.id, mac, 8);
@@ -1103,6 +1193,10 @@ static void test_key_derive(void **state)
                                  "one with 'geodr keygen FILE'");
     gd_err_clear(&err);
     assert_int_equal(gd_key_derive("sixteen chars!!!", &kp, &k2, &err), 0);
+    /* Characters, not bytes: 15 two-byte characters are still too short. */
+    assert_int_equal(gd_key_derive("ééééééééééééééé", &kp, &k2, &err), GD_E_INVALID);
+    assert_non_null(strstr(err.msg, "(15 characters"));
+    gd_err_clear(&err);
 
     /* Derived keys drive the filters. */
     uint8_t msg[100] = "hello";
@@ -1144,8 +1238,8 @@ static void test_keygen_and_key_file(void **state)
     assert_int_equal(len, 44);
     assert_int_equal(text[43], '\n');
     for (size_t i = 0; i < 43; i++)
-        assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-                               text[i]));
+        assert_non_null(
+            strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", text[i]));
 
     /* Never overwrites. */
     assert_int_equal(gd_keygen_file(path, &err), GD_E_EXISTS);
@@ -1219,6 +1313,7 @@ int main(void)
         cmocka_unit_test(test_encrypt_tamper),
         cmocka_unit_test(test_encrypt_wrong_key),
         cmocka_unit_test(test_pipeline_combo),
+        cmocka_unit_test(test_pipeline_trickle_and_stuck),
         cmocka_unit_test(test_scrypt_known_answers),
         cmocka_unit_test(test_key_derive),
         cmocka_unit_test(test_keygen_and_key_file),
