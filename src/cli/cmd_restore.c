@@ -161,6 +161,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         tp.local_infile = true;
         rc = gd_read_secret_file(tpass, &pw, &err);
         tp.password = pw;
+        tp.password_source = tpass;
     }
     if (rc == 0 && newdir) {
         /* Check the set and key before creating anything. */

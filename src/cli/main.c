@@ -55,8 +55,15 @@ int gd_cli_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **pa
     int rc = gd_instance_password(ic, password, err);
     if (rc != 0)
         return rc;
-    static char what[300];
+    static char what[300], source[600];
     snprintf(what, sizeof what, "instance %s", ic->name);
+    if (ic->password_file)
+        snprintf(source, sizeof source, "password-file %s", ic->password_file);
+    else if (ic->password_env)
+        snprintf(source, sizeof source, "environment variable %s (password-env)",
+                 ic->password_env);
+    else
+        snprintf(source, sizeof source, "the config (no password-file or password-env set)");
     memset(p, 0, sizeof *p);
     p->what = what;
     p->host = ic->socket && ic->socket[0] && (!ic->host || !ic->host[0]) ? NULL : ic->host;
@@ -64,6 +71,7 @@ int gd_cli_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **pa
     p->socket = ic->socket;
     p->user = ic->user;
     p->password = *password;
+    p->password_source = source;
     return 0;
 }
 

@@ -44,8 +44,8 @@ int gd_sql_error(MYSQL *m, gd_err *err, const char *context)
     case ER_COLUMNACCESS_DENIED_ERROR:
     case ER_PROCACCESS_DENIED_ERROR:
         return gd_err_set(err, GD_E_AUTH,
-                          "%s: %s (missing privilege: see docs/privileges.md for the GRANT "
-                          "geodr needs)",
+                          "%s: %s (missing privilege: docs/privileges.md lists the GRANT geodr "
+                          "needs)",
                           context, msg);
     default:
         return gd_err_set(err, GD_E_MYSQL, "%s: error %u: %s", context, no, msg);
@@ -76,7 +76,12 @@ int gd_conn_open(const gd_conn_params *p, MYSQL **out, gd_err *err)
         else
             snprintf(ctx, sizeof ctx, "cannot connect to %s at socket %s as %s", p->what,
                      sock ? sock : "(default)", p->user);
-        int rc = gd_sql_error(m, err, ctx);
+        int rc;
+        if (mysql_errno(m) == ER_ACCESS_DENIED_ERROR && p->password_source)
+            rc = gd_err_set(err, GD_E_AUTH, "%s: %s (check the user and the password in %s)",
+                            ctx, mysql_error(m), p->password_source);
+        else
+            rc = gd_sql_error(m, err, ctx);
         mysql_close(m);
         return rc;
     }

@@ -16,6 +16,7 @@ typedef struct gd_conn_params {
     const char *socket;
     const char *user;
     const char *password; /* may be "" */
+    const char *password_source; /* "password file X", for messages; may be NULL */
     bool local_infile;    /* enable LOAD DATA LOCAL (restore) */
     unsigned timeout_s;   /* connect timeout, default 10 */
 } gd_conn_params;
