@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <mysqld_error.h>
 
 #include "common/log.h"
 #include "common/progress.h"
@@ -110,7 +113,23 @@ static int load_job(rworker *w, rjob *j, gd_err *err)
     gd_err_clear(&w->ierr);
     const char *sql = j->t->load_sql;
     int rc = 0;
-    if (mysql_real_query(w->m, sql, strlen(sql)) != 0) {
+    /* Loads of chunks of one table can deadlock each other in InnoDB (an
+     * empty table is loaded in bulk mode under a table lock).  Each LOAD is
+     * one autocommit transaction, rolled back whole on a deadlock, so it is
+     * simply run again. */
+    int q = 0;
+    for (int attempt = 0;; attempt++) {
+        q = mysql_real_query(w->m, sql, strlen(sql));
+        unsigned no = q ? mysql_errno(w->m) : 0;
+        if (!q || w->ierr.code != GD_OK || attempt >= 20 ||
+            (no != ER_LOCK_DEADLOCK && no != ER_LOCK_WAIT_TIMEOUT))
+            break;
+        gd_debug("loading %s.%s from %s: %s, retrying", j->t->tdb, j->t->name, j->object,
+                 mysql_error(w->m));
+        struct timespec ts = {0, (long)(50 + 50 * attempt) * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (q != 0) {
         if (w->ierr.code != GD_OK) {
             if (err)
                 *err = w->ierr;
