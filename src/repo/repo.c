@@ -571,6 +571,16 @@ int gd_manifest_read(gd_repo *r, const char *set_id, json_t **out, gd_err *err)
                         r->st->name);
         goto out;
     }
+    if (strcmp(gd_json_str(j, "format", ""), "geodr-manifest") != 0 ||
+        gd_json_int(j, "version", -1) != GD_REPO_FORMAT_VERSION) {
+        rc = gd_err_set(err, GD_E_STATE,
+                        "manifest %s in region %s has format '%s' version %lld; this geodr "
+                        "reads geodr-manifest version %d: use a matching geodr version",
+                        name, r->st->name, gd_json_str(j, "format", "?"),
+                        gd_json_int(j, "version", -1), GD_REPO_FORMAT_VERSION);
+        json_decref(j);
+        goto out;
+    }
     *out = j;
 out:
     free(text);

@@ -15,8 +15,30 @@
 #
 # Everything the helpers print that is not TAP goes to stderr, so stdout stays
 # a clean TAP stream for meson. Servers started here are stopped, and work
-# directories removed, when the script exits (also on error or a signal).
+# directories removed, when the script exits (also on error or a signal);
+# processes whose command line names a work directory (e.g. a server that
+# `geodr restore --new-instance` left running) are stopped too.
 # KEEP_WORK=1 keeps the work directories (servers are still stopped).
+# LIB_NO_TAP=1 (benchmarks) turns off the TAP report of an early exit.
+#
+# TAP:     tap_plan N, ok, not_ok NAME [DIAG], skip NAME REASON, todo,
+#          check NAME CMD..., check_fails NAME CMD..., is/isnt NAME GOT EXP,
+#          like/unlike NAME TEXT REGEX, last_ok, skip_all, bail_out, tap_done.
+#          Assertions always return 0 (set -e keeps going); a script that
+#          ends without tap_done gets a final "not ok".
+#          check captures output with $(...): not for commands that leave
+#          a background process holding stdout.
+# Work:    tmpdir_new [VAR], on_exit CMD, free_port, wait_for SECS CMD...,
+#          require_cmd CMD..., require_geodr, note MSG, die MSG.
+# MariaDB: mdb_start NAME [mariadbd args], mdb_stop, mdb_kill, mdb_restart,
+#          mdb_stop_all, mdb_client NAME [args], mdb_sql NAME [SQL],
+#          mdb_sql_db NAME DB [SQL], mdb_load NAME FILE [DB], mdb_gtid NAME,
+#          checksum_all NAME [DB...], show_create_all NAME [DB...].
+#          Call mdb_start/stop/kill/restart in the test's own shell, not in
+#          $(...) or a pipeline (they keep state in shell variables).
+# geodr:   $GEODR, $GEODR_SRC, $SQL_DIR, geodr_config FILE [LINE...],
+#          geodr_config_add FILE [LINE...], write_config CFG INSTANCE SERVER
+#          REGION_DIR [KEY_FILE], write_key FILE [PASSPHRASE].
 
 if [[ -n "${_GEODR_LIB_SH:-}" ]]; then
     return 0
@@ -25,6 +47,7 @@ _GEODR_LIB_SH=1
 
 LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SQL_DIR="$LIB_DIR/sql"
+export SQL_DIR
 if [[ -z "${GEODR_SRC:-}" ]]; then
     GEODR_SRC="$(cd "$LIB_DIR/../.." && pwd)"
 fi
@@ -260,6 +283,14 @@ trap 'exit 143' TERM
 
 _work_dirs=()
 
+# _pid_alive PID: running (not a zombie)
+_pid_alive() {
+    local st=""
+    kill -0 "$1" 2>/dev/null || return 1
+    read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 0
+    [[ $st != Z ]]
+}
+
 # stop_procs_under DIR: SIGTERM every process of ours whose command line
 # mentions DIR (e.g. a server that `geodr restore --new-instance` left
 # running in the work dir), SIGKILL after 30 s. Runs for every tmpdir_new
@@ -272,7 +303,9 @@ stop_procs_under() {
         pid="${f#/proc/}"
         pid="${pid%/cmdline}"
         [[ $pid != "$$" && $pid != "$BASHPID" && -O $f ]] 2>/dev/null || continue
-        if tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "$dir/"; then
+        local -a argv=()
+        mapfile -d '' argv <"$f" 2>/dev/null || continue
+        if [[ " ${argv[*]} " == *"$dir/"* ]]; then
             pids+=("$pid")
         fi
     done
@@ -283,7 +316,7 @@ stop_procs_under() {
     while :; do
         local -a alive=()
         for pid in "${pids[@]}"; do
-            kill -0 "$pid" 2>/dev/null && alive+=("$pid")
+            _pid_alive "$pid" && alive+=("$pid")
         done
         pids=("${alive[@]}")
         [[ ${#pids[@]} -gt 0 ]] || return 0
@@ -451,7 +484,7 @@ _mdb_launch() {
 # root@localhost (socket, no password), root@127.0.0.1 and root@'%'
 # (password $SRC_PASS) have all privileges.
 mdb_start() {
-    local name="$1" dir sock pass try rc=0 out
+    local name="$1" dir sock pass _try rc=0 out
     shift
     [[ "$name" =~ ^[A-Za-z][A-Za-z0-9_-]*$ ]] || die "mdb_start: bad name '$name'"
     if _mdb_alive "$name"; then
@@ -469,15 +502,15 @@ mdb_start() {
         sock="$sd/$name.sock"
     fi
     printf '%s\n' "$sock" >"$dir/sockpath"
-    local -a inst=(mariadb-install-db --no-defaults --datadir="$dir/data"
+    local -a install=(mariadb-install-db --no-defaults --datadir="$dir/data"
         --auth-root-authentication-method=normal --skip-test-db
         --innodb-log-file-size=64M --tmpdir="$dir/tmp")
     if [[ $(id -u) -eq 0 ]]; then
-        inst+=(--user=root)
+        install+=(--user=root)
     else
-        inst+=(--user="$(id -un)")
+        install+=(--user="$(id -un)")
     fi
-    if ! out="$("${inst[@]}" 2>&1)"; then
+    if ! out="$("${install[@]}" 2>&1)"; then
         printf 'mdb_start %s: mariadb-install-db failed:\n%s\n' "$name" "$out" >&2
         return 1
     fi
@@ -488,7 +521,7 @@ mdb_start() {
     [[ $# -eq 0 ]] || _mdb_args[$name]="$(printf '%q ' "$@")"
     pass="$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 20)"
     (umask 077; printf '%s' "$pass" >"$WORK/$name.pass")
-    for try in 1 2 3 4 5; do
+    for _try in 1 2 3 4 5; do
         _mdb_port[$name]="$(free_port)"
         _mdb_write_cnf "$name" "$pass"
         rc=0
@@ -650,6 +683,7 @@ _db_filter() {
 }
 
 # _qi NAME: NAME as a quoted identifier.
+# shellcheck disable=SC2016
 _qi() { printf '`%s`' "${1//\`/\`\`}"; }
 
 # checksum_all NAME [DB...]: "db.table checksum" for every base table (all
