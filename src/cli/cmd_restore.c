@@ -12,7 +12,7 @@ static const char help[] =
     "         (--target HOST:PORT --target-user U --target-password-file F\n"
     "          | --new-instance DIR --port P)\n"
     "         [--databases A,B] [--tables db.t,...] [--rename old=new,...]\n"
-    "         [--replace-existing] [--with-users] [--jobs N] [--dry-run]\n"
+    "         [--replace-existing] [--with-users] [--write-binlog] [--jobs N] [--dry-run]\n"
     "\n"
     "Restores a backup set of INSTANCE from one region (default: its home region).\n"
     "\n"
@@ -28,11 +28,14 @@ static const char help[] =
     "  --replace-existing    drop and recreate tables that exist in the target\n"
     "                        (without it, an existing table stops the restore)\n"
     "  --with-users          also restore saved users and grants\n"
+    "  --write-binlog        write the restore to the target's binary log (so its\n"
+    "                        replicas receive it); by default the restore runs\n"
+    "                        with sql_log_bin = 0 when the target user may set it\n"
     "  --jobs N              parallel connections (default: the instance's jobs)\n"
     "  --dry-run             check everything and print the plan; write nothing\n";
 
 enum { O_REGION = 256, O_LATEST, O_FASTEST, O_SET, O_TIME, O_TARGET, O_TUSER, O_TPASS, O_NEW,
-       O_PORT, O_DBS, O_TABLES, O_RENAME, O_REPLACE, O_USERS, O_JOBS, O_DRY, O_HELP };
+       O_PORT, O_DBS, O_TABLES, O_RENAME, O_REPLACE, O_USERS, O_JOBS, O_DRY, O_BINLOG, O_HELP };
 
 static void free_v(char **v, size_t n)
 {
@@ -58,6 +61,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         {"with-users", no_argument, NULL, O_USERS},
         {"jobs", required_argument, NULL, O_JOBS},
         {"dry-run", no_argument, NULL, O_DRY},
+        {"write-binlog", no_argument, NULL, O_BINLOG},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0}};
     const char *region = NULL, *set = NULL, *target = NULL, *tuser = NULL, *tpass = NULL,
@@ -98,6 +102,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                 return gd_cli_usage("restore", "--jobs must be 1-256");
             break;
         case O_DRY: o.dry_run = true; break;
+        case O_BINLOG: o.write_binlog = true; break;
         case O_HELP: fputs(help, stdout); return GD_EXIT_OK;
         default: return gd_cli_usage("restore", "unknown option");
         }

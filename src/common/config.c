@@ -605,7 +605,7 @@ static int begin_section(parse_state *st, const char *section, int line, gd_err 
         ic->retention_days = 7;
         ic->copy_retention_days = 7;
         ic->jobs = 4;
-        ic->compress_level = 3;
+        ic->compress_level = 1;
         ic->chunk_rows = 500000;
         st->idx = c->n_instances++;
     }

@@ -29,6 +29,9 @@ typedef struct gd_restore_opts {
     bool replace_existing;   /* drop and recreate tables that exist */
     bool with_users;         /* restore saved users and grants */
     bool dry_run;            /* check and print the plan, write nothing */
+    bool write_binlog;       /* log the restore in the target's binlog
+                              * (default: sql_log_bin = 0 when the target
+                              * user may set it) */
 } gd_restore_opts;
 
 typedef struct gd_restore_result {
@@ -45,6 +48,14 @@ int gd_restore_pick_set(gd_repo *repo, const char *set_id, char **id_out, json_t
 /* target NULL is allowed only with opts->dry_run (plan without a server). */
 int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore_opts *opts,
                    gd_restore_result *res, gd_err *err);
+
+/* Splits a SHOW CREATE TABLE statement into the statement without its plain
+ * (non-unique, non-fulltext, non-spatial) secondary indexes and the
+ * "ADD KEY ..., ADD KEY ..." clause that creates them afterwards.  Returns
+ * GD_E_STATE (and NULLs) when there is nothing to defer, the table has
+ * foreign keys, or the text is not in the layout SHOW CREATE TABLE prints.
+ * Caller frees both strings. */
+int gd_restore_defer_keys(const char *create, char **without, char **add_keys);
 
 /* A local instance that geodr provisions (mariadb-install-db + mariadbd) and
  * leaves running: its connection details are in dir/client.cnf (mode 0600). */
