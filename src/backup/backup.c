@@ -1,6 +1,9 @@
 #include "backup/backup.h"
 
 #include <pthread.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,21 +73,46 @@ static void esc_init(void)
     esc_map['\\'] = '\\';
 }
 
-/* Appends one field; b has room for 2*len+2 bytes (reserved by caller). */
-static size_t put_field(char *out, const char *p, unsigned long len)
+/* Index of the first byte of p[0..len) that needs escaping, or len.  Most
+ * values have none, so this scan is the hot loop of a backup: 16 bytes at a
+ * time with SSE2 where available. */
+static size_t scan_plain(const uint8_t *p, size_t len)
 {
-    size_t o = 0;
-    for (unsigned long i = 0; i < len; i++) {
-        uint8_t ch = (uint8_t)p[i];
-        uint8_t e = esc_map[ch];
-        if (e) {
-            out[o++] = '\\';
-            out[o++] = (char)e;
-        } else {
-            out[o++] = (char)ch;
-        }
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i nul = _mm_setzero_si128(), tab = _mm_set1_epi8('\t'),
+                  nl = _mm_set1_epi8('\n'), bs = _mm_set1_epi8('\\');
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, nul), _mm_cmpeq_epi8(v, tab)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, bs)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask)
+            return i + (size_t)__builtin_ctz(mask);
     }
-    return o;
+#endif
+    for (; i < len; i++)
+        if (esc_map[p[i]])
+            return i;
+    return len;
+}
+
+/* Appends one field; out has room for 2*len bytes (reserved by the caller).
+ * Runs of ordinary bytes are copied whole. */
+static size_t put_field(char *out, const char *p, size_t len)
+{
+    size_t o = 0, i = 0;
+    for (;;) {
+        size_t n = scan_plain((const uint8_t *)p + i, len - i);
+        memcpy(out + o, p + i, n);
+        o += n;
+        i += n;
+        if (i == len)
+            return o;
+        out[o++] = '\\';
+        out[o++] = (char)esc_map[(uint8_t)p[i]];
+        i++;
+    }
 }
 
 static void fail(ctx *c, const gd_err *e)
