@@ -89,6 +89,24 @@ is "subset: replaced table equals the backup" \
     "$(mdb_sql dstplain "CHECKSUM TABLE copy1.big EXTENDED" | cut -f2)" \
     "$(mdb_sql src "CHECKSUM TABLE alltypes.big EXTENDED" | cut -f2)"
 
+# Users and grants travel with --with-users.
+mdb_sql src "CREATE USER 'app'@'10.0.0.%' IDENTIFIED BY 'app-secret-pw';
+GRANT SELECT, INSERT ON alltypes.* TO 'app'@'10.0.0.%';
+GRANT SELECT (id) ON alltypes.ints TO 'app'@'10.0.0.%';" >/dev/null
+check "users: backup --with-users" "$GEODR" --config "$cfg" --quiet backup shop --with-users
+mdb_start users
+check "users: restore --with-users" "$GEODR" --config "$cfg" --quiet restore shop \
+    --target "127.0.0.1:$USERS_PORT" --target-user root --target-password-file "$WORK/users.pass" --with-users
+is "users: grants equal" "$(mdb_sql users "SHOW GRANTS FOR 'app'@'10.0.0.%'" | sort)" \
+    "$(mdb_sql src "SHOW GRANTS FOR 'app'@'10.0.0.%'" | sort)"
+hash_sql="SELECT JSON_VALUE(Priv, '\$.authentication_string') FROM mysql.global_priv WHERE User='app'"
+is "users: password hash equal" "$(mdb_sql users "$hash_sql")" "$(mdb_sql src "$hash_sql")"
+if grep -rqa "app-secret-pw" "$WORK/region-plain"; then
+    not_ok "users: no clear-text password in the repository"
+else
+    ok "users: no clear-text password in the repository"
+fi
+
 # A new instance provisioned by geodr.
 nport="$(free_port)"
 out="$("$GEODR" --config "$cfg" --quiet restore shop --new-instance "$WORK/newinst" --port "$nport" 2>&1)" && rc=0 || rc=$?
