@@ -1,6 +1,5 @@
 #include "backup/backup.h"
 
-#include <pthread.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -10,6 +9,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/pool.h"
 #include "common/progress.h"
 #include "common/util.h"
 
@@ -48,17 +48,12 @@ typedef struct ctx {
     size_t ntables;
     chunk *chunks;
     size_t nchunks;
-    atomic_size_t next;
-    atomic_bool failed;
-    pthread_mutex_t lock;
-    gd_err err; /* first worker error, under lock */
     gd_progress *progress;
 } ctx;
 
 typedef struct worker {
     ctx *c;
     MYSQL *m;
-    pthread_t thread;
 } worker;
 
 /* ---- TSV in LOAD DATA's default escaping ---- */
@@ -115,18 +110,11 @@ static size_t put_field(char *out, const char *p, size_t len)
     }
 }
 
-static void fail(ctx *c, const gd_err *e)
+static int dump_chunk(gd_pool *pool, void *wv, size_t job, gd_err *err)
 {
-    pthread_mutex_lock(&c->lock);
-    if (c->err.code == GD_OK)
-        c->err = *e;
-    pthread_mutex_unlock(&c->lock);
-    atomic_store(&c->failed, true);
-}
-
-static int dump_chunk(worker *w, chunk *ch, gd_err *err)
-{
+    worker *w = wv;
     ctx *c = w->c;
+    chunk *ch = &c->chunks[job];
     table *t = ch->t;
     char *qdb = gd_ident(t->db), *qt = gd_ident(t->name);
     char *q = gd_asprintf("SELECT %s FROM %s.%s%s%s", t->select_cols.data, qdb, qt,
@@ -178,7 +166,7 @@ static int dump_chunk(worker *w, chunk *ch, gd_err *err)
             gd_progress_add(c->progress, out.len, pending_rows);
             pending_rows = 0;
             out.len = 0;
-            if (atomic_load(&c->failed)) {
+            if (gd_pool_cancelled(pool)) {
                 rc = GD_E_CANCEL;
                 goto out;
             }
@@ -203,30 +191,6 @@ out:
     free(name);
     free(q);
     return rc;
-}
-
-static void *worker_main(void *arg)
-{
-    worker *w = arg;
-    ctx *c = w->c;
-    gd_err e;
-    gd_err_clear(&e);
-    for (;;) {
-        if (atomic_load(&c->failed))
-            break;
-        size_t i = atomic_fetch_add(&c->next, 1);
-        if (i >= c->nchunks)
-            break;
-        chunk *ch = &c->chunks[i];
-        if (dump_chunk(w, ch, &e) != 0) {
-            if (e.code != GD_OK && e.code != GD_E_CANCEL)
-                fail(c, &e);
-            atomic_store(&c->failed, true);
-            break;
-        }
-        gd_progress_item_done(c->progress);
-    }
-    return NULL;
 }
 
 /* ---- discovery ---- */
@@ -696,14 +660,11 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
 {
     esc_init();
     ctx c = {.repo = repo, .src = src, .opts = opts};
-    pthread_mutex_init(&c.lock, NULL);
-    gd_err_clear(&c.err);
     int jobs = opts->jobs > 0 ? opts->jobs : 1;
     worker *ws = gd_calloc((size_t)jobs, sizeof *ws);
     MYSQL *m = NULL;
     json_t *manifest = NULL, *schema = NULL;
     bool locked = false;
-    int started = 0;
     char *gtid = NULL, *version = NULL, *binlog_file = NULL, *binlog_pos = NULL;
     double t0 = gd_mono();
     int64_t start_us = gd_now_us();
@@ -780,30 +741,11 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
     for (size_t i = 0; i < c.ntables; i++)
         total_bytes += c.tables[i].data_len;
     c.progress = gd_progress_start("backup", "chunks", total_bytes, c.nchunks, opts->progress);
-    for (int i = 0; i < jobs; i++) {
-        if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0) {
-            rc = gd_err_set(err, GD_E_NOMEM, "cannot start worker thread");
-            atomic_store(&c.failed, true);
-            break;
-        }
-        started++;
-    }
-    for (int i = 0; i < started; i++)
-        pthread_join(ws[i].thread, NULL);
+    rc = gd_pool_run(ws, sizeof *ws, jobs, c.nchunks, dump_chunk, c.progress, err);
     gd_progress_stop(c.progress);
     c.progress = NULL;
     if (rc != 0)
         goto out;
-    if (c.err.code != GD_OK) {
-        if (err)
-            *err = c.err;
-        rc = c.err.code;
-        goto out;
-    }
-    if (atomic_load(&c.failed)) {
-        rc = gd_err_set(err, GD_E_STATE, "backup failed");
-        goto out;
-    }
 
     /* Manifest: written last, it commits the set. */
     manifest = json_object();
@@ -906,6 +848,5 @@ out:
     free(version);
     free(binlog_file);
     free(binlog_pos);
-    pthread_mutex_destroy(&c.lock);
     return rc;
 }

@@ -1,6 +1,5 @@
 #include "restore/restore.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <mysqld_error.h>
 
 #include "common/log.h"
+#include "common/pool.h"
 #include "common/progress.h"
 #include "common/util.h"
 
@@ -38,33 +38,19 @@ typedef struct rctx {
     const gd_conn_params *target;
     rjob *jobs;
     size_t njobs;
-    atomic_size_t next;
-    atomic_bool failed;
-    pthread_mutex_t lock;
-    gd_err err;
     gd_progress *progress;
-    atomic_ullong rows, bytes;
+    atomic_ullong rows;
 } rctx;
 
 typedef struct rworker {
     rctx *c;
     MYSQL *m;
-    pthread_t thread;
+    gd_pool *pool;
     /* the infile being streamed */
     rjob *job;
     gd_obj_reader *rd;
     gd_err ierr;
-    unsigned long long ibytes;
 } rworker;
-
-static void rfail(rctx *c, const gd_err *e)
-{
-    pthread_mutex_lock(&c->lock);
-    if (c->err.code == GD_OK)
-        c->err = *e;
-    pthread_mutex_unlock(&c->lock);
-    atomic_store(&c->failed, true);
-}
 
 /* ---- LOAD DATA LOCAL INFILE fed from the repository ---- */
 
@@ -82,14 +68,13 @@ static int infile_init(void **ptr, const char *filename, void *userdata)
 static int infile_read(void *ptr, char *buf, unsigned int len)
 {
     rworker *w = ptr;
-    if (atomic_load(&w->c->failed)) {
+    if (gd_pool_cancelled(w->pool)) {
         gd_err_set(&w->ierr, GD_E_CANCEL, "cancelled");
         return -1;
     }
     ssize_t n = gd_obj_read(w->rd, buf, len, &w->ierr);
     if (n < 0)
         return -1;
-    w->ibytes += (unsigned long long)n;
     gd_progress_add(w->c->progress, (uint64_t)n, 0);
     return (int)n;
 }
@@ -185,7 +170,6 @@ static int finish_table(rworker *w, rtable *t, gd_err *err)
 static int load_job(rworker *w, rjob *j, gd_err *err)
 {
     w->job = j;
-    w->ibytes = 0;
     gd_err_clear(&w->ierr);
     const char *sql = j->t->load_sql;
     int rc = 0;
@@ -253,27 +237,13 @@ out:
     return rc;
 }
 
-static void *rworker_main(void *arg)
+static int restore_job(gd_pool *pool, void *wv, size_t job, gd_err *err)
 {
-    rworker *w = arg;
-    rctx *c = w->c;
-    gd_err e;
-    gd_err_clear(&e);
-    for (;;) {
-        if (atomic_load(&c->failed))
-            break;
-        size_t i = atomic_fetch_add(&c->next, 1);
-        if (i >= c->njobs)
-            break;
-        if (load_job(w, &c->jobs[i], &e) != 0 || finish_table(w, c->jobs[i].t, &e) != 0) {
-            if (e.code != GD_E_CANCEL)
-                rfail(c, &e);
-            atomic_store(&c->failed, true);
-            break;
-        }
-        gd_progress_item_done(c->progress);
-    }
-    return NULL;
+    rworker *w = wv;
+    w->pool = pool;
+    rjob *j = &w->c->jobs[job];
+    int rc = load_job(w, j, err);
+    return rc != 0 ? rc : finish_table(w, j->t, err);
 }
 
 /* ---- selection and renames ---- */
@@ -457,8 +427,6 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
                    gd_restore_result *res, gd_err *err)
 {
     rctx c = {.repo = repo, .target = target};
-    pthread_mutex_init(&c.lock, NULL);
-    gd_err_clear(&c.err);
     char *set_id = NULL, *schema_text = NULL;
     json_t *manifest = NULL, *schema = NULL;
     rtable *rts = NULL;
@@ -466,7 +434,6 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
     MYSQL *m = NULL;
     int jobs = opts->jobs > 0 ? opts->jobs : 1;
     rworker *ws = gd_calloc((size_t)jobs, sizeof *ws);
-    int started = 0;
     double t0 = gd_mono();
     memset(res, 0, sizeof *res);
 
@@ -670,26 +637,11 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
                                        infile_error, &ws[k]);
     }
     c.progress = gd_progress_start("restore", "chunks", total_bytes, c.njobs, opts->progress);
-    for (int k = 0; k < jobs; k++) {
-        if (pthread_create(&ws[k].thread, NULL, rworker_main, &ws[k]) != 0) {
-            rc = gd_err_set(err, GD_E_NOMEM, "cannot start worker thread");
-            atomic_store(&c.failed, true);
-            break;
-        }
-        started++;
-    }
-    for (int k = 0; k < started; k++)
-        pthread_join(ws[k].thread, NULL);
+    rc = gd_pool_run(ws, sizeof *ws, jobs, c.njobs, restore_job, c.progress, err);
     gd_progress_stop(c.progress);
     c.progress = NULL;
     if (rc != 0)
         goto out;
-    if (c.err.code != GD_OK) {
-        if (err)
-            *err = c.err;
-        rc = c.err.code;
-        goto out;
-    }
 
     /* 5. Routines, triggers, events. */
     static const char *const kinds[] = {"routines", "triggers", "events"};
@@ -789,6 +741,5 @@ out:
     json_decref(manifest);
     free(schema_text);
     free(set_id);
-    pthread_mutex_destroy(&c.lock);
     return rc;
 }
