@@ -423,13 +423,15 @@ static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
 {
     json_t *s = json_object();
     json_t *dbs = json_array(), *tabs = json_array(), *views = json_array(),
-           *trigs = json_array(), *routines = json_array(), *events = json_array();
+           *trigs = json_array(), *routines = json_array(), *events = json_array(),
+           *seqs = json_array();
     json_object_set_new(s, "databases", dbs);
     json_object_set_new(s, "tables", tabs);
     json_object_set_new(s, "views", views);
     json_object_set_new(s, "triggers", trigs);
     json_object_set_new(s, "routines", routines);
     json_object_set_new(s, "events", events);
+    json_object_set_new(s, "sequences", seqs);
     int rc = gd_sql(m, err, "SET SESSION sql_quote_show_create = 1");
     MYSQL_RES *res = NULL;
     MYSQL_ROW row;
@@ -495,6 +497,9 @@ static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
         {"SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES "
          "WHERE ROUTINE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2",
          NULL, routines, 2, rout_x, rout_c, 3},
+        {"SELECT TABLE_SCHEMA, TABLE_NAME, 'SEQUENCE' FROM information_schema.TABLES WHERE "
+         "TABLE_TYPE='SEQUENCE' AND TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2",
+         "SEQUENCE", seqs, 1, NULL, NULL, 0},
         {"SELECT EVENT_SCHEMA, EVENT_NAME, 'EVENT' FROM information_schema.EVENTS WHERE "
          "EVENT_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2",
          "EVENT", events, 3, ev_x, ev_c, 4},
@@ -521,34 +526,22 @@ static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
         res = NULL;
     }
 
-    /* Sequences: their definition, and the next value to hand out. */
-    json_t *seqs = json_array();
-    json_object_set_new(s, "sequences", seqs);
-    if ((rc = list_names(m,
-                         "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE "
-                         "TABLE_TYPE='SEQUENCE' AND TABLE_SCHEMA NOT IN (" SYSTEM_DBS
-                         ") ORDER BY 1,2",
-                         &res, err)) != 0)
-        goto out;
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        char *qd = gd_ident(row[0]), *qn = gd_ident(row[1]);
-        char *sql = gd_asprintf("SHOW CREATE SEQUENCE %s.%s", qd, qn);
+    /* A sequence also needs the next value it will hand out. */
+    size_t si;
+    json_t *sq;
+    json_array_foreach(seqs, si, sq)
+    {
+        char *qd = gd_ident(gd_json_str(sq, "db", "")), *qn = gd_ident(gd_json_str(sq, "name", ""));
         char *next = NULL;
         rc = gd_sql_value(m, &next, err, "SELECT next_not_cached_value FROM %s.%s", qd, qn);
         if (rc == 0)
-            rc = show_create(m, seqs,
-                             json_pack("{s:s, s:s, s:s}", "db", row[0], "name", row[1], "next",
-                                       next),
-                             sql, 1, NULL, NULL, 0, err);
+            json_object_set_new(sq, "next", json_string(next));
         free(next);
-        free(sql);
         free(qd);
         free(qn);
         if (rc != 0)
             goto out;
     }
-    mysql_free_result(res);
-    res = NULL;
 
     if (c->opts->with_users) {
         json_t *users = json_array();
