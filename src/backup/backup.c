@@ -75,8 +75,8 @@ static size_t scan_plain(const uint8_t *p, size_t len)
 {
     size_t i = 0;
 #ifdef __SSE2__
-    const __m128i nul = _mm_setzero_si128(), tab = _mm_set1_epi8('\t'),
-                  nl = _mm_set1_epi8('\n'), bs = _mm_set1_epi8('\\');
+    const __m128i nul = _mm_setzero_si128(), tab = _mm_set1_epi8('\t'), nl = _mm_set1_epi8('\n'),
+                  bs = _mm_set1_epi8('\\');
     for (; i + 16 <= len; i += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
         __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, nul), _mm_cmpeq_epi8(v, tab)),
@@ -236,9 +236,9 @@ static int load_tables(ctx *c, MYSQL *m, gd_err *err)
         return rc;
     size_t ti = 0;
     while ((row = mysql_fetch_row(res)) != NULL) {
-        while (ti < c->ntables && (strcmp(c->tables[ti].db, row[0]) < 0 ||
-                                   (strcmp(c->tables[ti].db, row[0]) == 0 &&
-                                    strcmp(c->tables[ti].name, row[1]) < 0)))
+        while (ti < c->ntables &&
+               (strcmp(c->tables[ti].db, row[0]) < 0 ||
+                (strcmp(c->tables[ti].db, row[0]) == 0 && strcmp(c->tables[ti].name, row[1]) < 0)))
             ti++;
         if (ti >= c->ntables || strcmp(c->tables[ti].db, row[0]) != 0 ||
             strcmp(c->tables[ti].name, row[1]) != 0)
@@ -309,8 +309,8 @@ static int plan_chunks(ctx *c, MYSQL *m, gd_err *err)
         if (n > 1 && t->pk) {
             char *qdb = gd_ident(t->db), *qt = gd_ident(t->name), *qk = gd_ident(t->pk);
             MYSQL_RES *res = NULL;
-            int rc = gd_sql_query(m, &res, err, "SELECT MIN(%s), MAX(%s) FROM %s.%s", qk, qk,
-                                  qdb, qt);
+            int rc =
+                gd_sql_query(m, &res, err, "SELECT MIN(%s), MAX(%s) FROM %s.%s", qk, qk, qdb, qt);
             free(qdb);
             free(qt);
             free(qk);
@@ -422,9 +422,8 @@ static int list_names(MYSQL *m, const char *sql, MYSQL_RES **res, gd_err *err)
 static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
 {
     json_t *s = json_object();
-    json_t *dbs = json_array(), *tabs = json_array(), *views = json_array(),
-           *trigs = json_array(), *routines = json_array(), *events = json_array(),
-           *seqs = json_array();
+    json_t *dbs = json_array(), *tabs = json_array(), *views = json_array(), *trigs = json_array(),
+           *routines = json_array(), *events = json_array(), *seqs = json_array();
     json_object_set_new(s, "databases", dbs);
     json_object_set_new(s, "tables", tabs);
     json_object_set_new(s, "views", views);
@@ -491,7 +490,8 @@ static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
         {"SELECT TABLE_SCHEMA, TABLE_NAME, 'VIEW' FROM information_schema.VIEWS WHERE "
          "TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2",
          "VIEW", views, 1, view_x, view_c, 2},
-        {"SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE "
+        {"SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS "
+         "WHERE "
          "TRIGGER_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2",
          "TRIGGER", trigs, 2, trig_x, trig_c, 3},
         {"SELECT ROUTINE_SCHEMA, ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES "
@@ -512,10 +512,9 @@ static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
             const char *type = kinds[k].show ? kinds[k].show : row[2];
             char *sql = gd_asprintf("SHOW CREATE %s %s.%s", type, qd, qn);
             rc = show_create(m, kinds[k].arr,
-                             json_pack("{s:s, s:s, s:s, s:s}", "db", row[0], "name", row[1],
-                                       "type", type, "on", row[2]),
-                             sql, kinds[k].create_col, kinds[k].xn, kinds[k].xc, kinds[k].nx,
-                             err);
+                             json_pack("{s:s, s:s, s:s, s:s}", "db", row[0], "name", row[1], "type",
+                                       type, "on", row[2]),
+                             sql, kinds[k].create_col, kinds[k].xn, kinds[k].xc, kinds[k].nx, err);
             free(sql);
             free(qd);
             free(qn);
@@ -564,9 +563,9 @@ static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
                 while ((g = mysql_fetch_row(gr)) != NULL)
                     json_array_append_new(grants, json_string(g[0]));
                 mysql_free_result(gr);
-                json_array_append_new(users, json_pack("{s:s, s:s, s:s, s:o}", "user", row[0],
-                                                       "host", row[1], "create", create,
-                                                       "grants", grants));
+                json_array_append_new(users,
+                                      json_pack("{s:s, s:s, s:s, s:o}", "user", row[0], "host",
+                                                row[1], "create", create, "grants", grants));
             } else {
                 json_decref(grants);
             }
@@ -760,8 +759,7 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
     json_object_set_new(manifest, "binlog_pos",
                         json_integer(binlog_pos ? strtoll(binlog_pos, NULL, 10) : 0));
     json_object_set_new(manifest, "server_version", json_string(version));
-    json_object_set_new(manifest, "cipher",
-                        json_string(repo->encrypted ? "aes-256-gcm" : "none"));
+    json_object_set_new(manifest, "cipher", json_string(repo->encrypted ? "aes-256-gcm" : "none"));
     json_object_set_new(manifest, "compression", json_string("zstd"));
     json_object_set_new(manifest, "lock_seconds", json_real(lock_s));
     json_t *tarr = json_array();
@@ -801,10 +799,9 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
     res->seconds = gd_mono() - t0;
     json_object_set_new(manifest, "totals",
                         json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "rows", (json_int_t)rows,
-                                  "raw_bytes", (json_int_t)raw, "stored_bytes",
-                                  (json_int_t)stored, "tables", (json_int_t)c.ntables,
-                                  "objects", (json_int_t)(c.nchunks + 1), "seconds",
-                                  res->seconds));
+                                  "raw_bytes", (json_int_t)raw, "stored_bytes", (json_int_t)stored,
+                                  "tables", (json_int_t)c.ntables, "objects",
+                                  (json_int_t)(c.nchunks + 1), "seconds", res->seconds));
     if ((rc = gd_manifest_write(repo, res->set_id, manifest, err)) != 0)
         goto out;
     res->rows = rows;

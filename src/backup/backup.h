@@ -18,10 +18,10 @@
 #include "repo/repo.h"
 
 typedef struct gd_backup_opts {
-    int jobs;            /* worker connections, >= 1 */
-    long long chunk_rows;/* target rows per chunk */
-    bool with_users;     /* save users and grants */
-    bool progress;       /* progress line on a terminal */
+    int jobs;             /* worker connections, >= 1 */
+    long long chunk_rows; /* target rows per chunk */
+    bool with_users;      /* save users and grants */
+    bool progress;        /* progress line on a terminal */
 } gd_backup_opts;
 
 typedef struct gd_backup_result {

@@ -77,10 +77,9 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
     if (cli->json) {
         gd_cli_print_json(json_pack(
             "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f}", "instance", name, "region",
-            repo->st->name, "set", res.set_id, "gtid", res.gtid, "tables",
-            (json_int_t)res.tables, "rows", (json_int_t)res.rows, "raw_bytes",
-            (json_int_t)res.raw_bytes, "stored_bytes", (json_int_t)res.stored_bytes, "seconds",
-            res.seconds));
+            repo->st->name, "set", res.set_id, "gtid", res.gtid, "tables", (json_int_t)res.tables,
+            "rows", (json_int_t)res.rows, "raw_bytes", (json_int_t)res.raw_bytes, "stored_bytes",
+            (json_int_t)res.stored_bytes, "seconds", res.seconds));
     } else {
         char raw[32], stored[32];
         gd_fmt_bytes(res.raw_bytes, raw, sizeof raw);

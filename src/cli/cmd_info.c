@@ -9,10 +9,9 @@
 static json_t *set_summary(json_t *mf, const char *id)
 {
     json_t *t = json_object_get(mf, "totals");
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:s}", "set", id,
-                     "method", gd_json_str(mf, "method", "?"), "start",
-                     gd_json_str(mf, "start", ""), "end", gd_json_str(mf, "end", ""), "gtid",
-                     gd_json_str(mf, "gtid", ""), "tables",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:s}", "set", id, "method",
+                     gd_json_str(mf, "method", "?"), "start", gd_json_str(mf, "start", ""), "end",
+                     gd_json_str(mf, "end", ""), "gtid", gd_json_str(mf, "gtid", ""), "tables",
                      (json_int_t)gd_json_int(t, "tables", 0), "rows",
                      (json_int_t)gd_json_int(t, "rows", 0), "raw_bytes",
                      (json_int_t)gd_json_int(t, "raw_bytes", 0), "stored_bytes",
@@ -68,17 +67,17 @@ static int instance_info(gd_cli *cli, const gd_instance_cfg *ic, json_t **out, g
 
 static void print_human(json_t *inst)
 {
-    printf("instance %s (%s:%d), home region %s, encryption %s\n",
-           gd_json_str(inst, "name", ""), gd_json_str(inst, "host", ""),
-           (int)gd_json_int(inst, "port", 0), gd_json_str(inst, "region", ""),
+    printf("instance %s (%s:%d), home region %s, encryption %s\n", gd_json_str(inst, "name", ""),
+           gd_json_str(inst, "host", ""), (int)gd_json_int(inst, "port", 0),
+           gd_json_str(inst, "region", ""),
            json_is_true(json_object_get(inst, "encrypted")) ? "on" : "off");
     json_t *sets = json_object_get(inst, "sets");
     if (json_array_size(sets) == 0) {
         printf("  no backup sets yet (run 'geodr backup %s')\n", gd_json_str(inst, "name", ""));
         return;
     }
-    printf("  %-20s %-19s %-19s %-20s %6s %12s %10s %10s %8s\n", "SET", "START (UTC)",
-           "END (UTC)", "GTID", "TABLES", "ROWS", "RAW", "STORED", "SECONDS");
+    printf("  %-20s %-19s %-19s %-20s %6s %12s %10s %10s %8s\n", "SET", "START (UTC)", "END (UTC)",
+           "GTID", "TABLES", "ROWS", "RAW", "STORED", "SECONDS");
     size_t i;
     json_t *s;
     json_array_foreach(sets, i, s)
@@ -200,17 +199,17 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
         gd_err e;
         gd_err_clear(&e);
         if (gd_manifest_read(repo, ids[i], &mf, &e) != 0) {
-            json_array_append_new(badv, json_pack("{s:s, s:s}", "object", "manifest", "error",
-                                                  e.msg));
+            json_array_append_new(badv,
+                                  json_pack("{s:s, s:s}", "object", "manifest", "error", e.msg));
         } else {
             json_t *sch = json_object_get(mf, "schema");
             gd_err_clear(&e);
             checked++;
             if (verify_object(repo, ids[i], gd_json_str(sch, "object", ""),
                               gd_json_str(sch, "sha256", ""), &e) != 0)
-                json_array_append_new(badv, json_pack("{s:s, s:s}", "object",
-                                                      gd_json_str(sch, "object", ""), "error",
-                                                      e.msg));
+                json_array_append_new(badv,
+                                      json_pack("{s:s, s:s}", "object",
+                                                gd_json_str(sch, "object", ""), "error", e.msg));
             size_t k, c;
             json_t *t, *ch;
             json_array_foreach(json_object_get(mf, "tables"), k, t)
@@ -251,8 +250,10 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
     else
         json_decref(report);
     if (bad) {
-        fprintf(stderr, "geodr: error: %llu bad object(s) in instance %s: restore from another "
-                        "set or region\n", bad, argv[1]);
+        fprintf(stderr,
+                "geodr: error: %llu bad object(s) in instance %s: restore from another "
+                "set or region\n",
+                bad, argv[1]);
         return GD_EXIT_FAIL;
     }
     return GD_EXIT_OK;

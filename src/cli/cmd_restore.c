@@ -34,8 +34,27 @@ static const char help[] =
     "  --jobs N              parallel connections (default: the instance's jobs)\n"
     "  --dry-run             check everything and print the plan; write nothing\n";
 
-enum { O_REGION = 256, O_LATEST, O_FASTEST, O_SET, O_TIME, O_TARGET, O_TUSER, O_TPASS, O_NEW,
-       O_PORT, O_DBS, O_TABLES, O_RENAME, O_REPLACE, O_USERS, O_JOBS, O_DRY, O_BINLOG, O_HELP };
+enum {
+    O_REGION = 256,
+    O_LATEST,
+    O_FASTEST,
+    O_SET,
+    O_TIME,
+    O_TARGET,
+    O_TUSER,
+    O_TPASS,
+    O_NEW,
+    O_PORT,
+    O_DBS,
+    O_TABLES,
+    O_RENAME,
+    O_REPLACE,
+    O_USERS,
+    O_JOBS,
+    O_DRY,
+    O_BINLOG,
+    O_HELP
+};
 
 static void free_v(char **v, size_t n)
 {
@@ -46,24 +65,26 @@ static void free_v(char **v, size_t n)
 
 int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"region", required_argument, NULL, O_REGION}, {"latest", no_argument, NULL, O_LATEST},
-        {"fastest", no_argument, NULL, O_FASTEST},     {"set", required_argument, NULL, O_SET},
-        {"time", required_argument, NULL, O_TIME},     {"target", required_argument, NULL, O_TARGET},
-        {"target-user", required_argument, NULL, O_TUSER},
-        {"target-password-file", required_argument, NULL, O_TPASS},
-        {"new-instance", required_argument, NULL, O_NEW},
-        {"port", required_argument, NULL, O_PORT},
-        {"databases", required_argument, NULL, O_DBS},
-        {"tables", required_argument, NULL, O_TABLES},
-        {"rename", required_argument, NULL, O_RENAME},
-        {"replace-existing", no_argument, NULL, O_REPLACE},
-        {"with-users", no_argument, NULL, O_USERS},
-        {"jobs", required_argument, NULL, O_JOBS},
-        {"dry-run", no_argument, NULL, O_DRY},
-        {"write-binlog", no_argument, NULL, O_BINLOG},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"region", required_argument, NULL, O_REGION},
+                                       {"latest", no_argument, NULL, O_LATEST},
+                                       {"fastest", no_argument, NULL, O_FASTEST},
+                                       {"set", required_argument, NULL, O_SET},
+                                       {"time", required_argument, NULL, O_TIME},
+                                       {"target", required_argument, NULL, O_TARGET},
+                                       {"target-user", required_argument, NULL, O_TUSER},
+                                       {"target-password-file", required_argument, NULL, O_TPASS},
+                                       {"new-instance", required_argument, NULL, O_NEW},
+                                       {"port", required_argument, NULL, O_PORT},
+                                       {"databases", required_argument, NULL, O_DBS},
+                                       {"tables", required_argument, NULL, O_TABLES},
+                                       {"rename", required_argument, NULL, O_RENAME},
+                                       {"replace-existing", no_argument, NULL, O_REPLACE},
+                                       {"with-users", no_argument, NULL, O_USERS},
+                                       {"jobs", required_argument, NULL, O_JOBS},
+                                       {"dry-run", no_argument, NULL, O_DRY},
+                                       {"write-binlog", no_argument, NULL, O_BINLOG},
+                                       {"help", no_argument, NULL, O_HELP},
+                                       {NULL, 0, NULL, 0}};
     const char *region = NULL, *set = NULL, *target = NULL, *tuser = NULL, *tpass = NULL,
                *newdir = NULL, *time_opt = NULL;
     unsigned port = 0;
@@ -73,38 +94,72 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case O_REGION: region = optarg; break;
-        case O_LATEST: case O_FASTEST: points++; break;
-        case O_SET: set = optarg; points++; break;
-        case O_TIME: time_opt = optarg; points++; break;
-        case O_TARGET: target = optarg; break;
-        case O_TUSER: tuser = optarg; break;
-        case O_TPASS: tpass = optarg; break;
-        case O_NEW: newdir = optarg; break;
+        case O_REGION:
+            region = optarg;
+            break;
+        case O_LATEST:
+        case O_FASTEST:
+            points++;
+            break;
+        case O_SET:
+            set = optarg;
+            points++;
+            break;
+        case O_TIME:
+            time_opt = optarg;
+            points++;
+            break;
+        case O_TARGET:
+            target = optarg;
+            break;
+        case O_TUSER:
+            tuser = optarg;
+            break;
+        case O_TPASS:
+            tpass = optarg;
+            break;
+        case O_NEW:
+            newdir = optarg;
+            break;
         case O_PORT:
             port = (unsigned)atoi(optarg);
             if (port < 1 || port > 65535)
                 return gd_cli_usage("restore", "--port must be 1-65535");
             break;
-        case O_DBS: o.databases = gd_cli_split(optarg, &o.ndatabases); break;
-        case O_TABLES: o.tables = gd_cli_split(optarg, &o.ntables); break;
+        case O_DBS:
+            o.databases = gd_cli_split(optarg, &o.ndatabases);
+            break;
+        case O_TABLES:
+            o.tables = gd_cli_split(optarg, &o.ntables);
+            break;
         case O_RENAME: {
             char *prev = renames;
             renames = prev ? gd_asprintf("%s,%s", prev, optarg) : gd_strdup(optarg);
             free(prev);
             break;
         }
-        case O_REPLACE: o.replace_existing = true; break;
-        case O_USERS: o.with_users = true; break;
+        case O_REPLACE:
+            o.replace_existing = true;
+            break;
+        case O_USERS:
+            o.with_users = true;
+            break;
         case O_JOBS:
             o.jobs = atoi(optarg);
             if (o.jobs < 1 || o.jobs > 256)
                 return gd_cli_usage("restore", "--jobs must be 1-256");
             break;
-        case O_DRY: o.dry_run = true; break;
-        case O_BINLOG: o.write_binlog = true; break;
-        case O_HELP: fputs(help, stdout); return GD_EXIT_OK;
-        default: return gd_cli_usage("restore", "unknown option");
+        case O_DRY:
+            o.dry_run = true;
+            break;
+        case O_BINLOG:
+            o.write_binlog = true;
+            break;
+        case O_HELP:
+            fputs(help, stdout);
+            return GD_EXIT_OK;
+        default:
+            return gd_cli_usage("restore", "unknown option");
         }
     }
     if (optind != argc - 1)
@@ -202,10 +257,10 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     }
     if (cli->json) {
         json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:f}", "instance",
-                              name, "region", repo->st->name, "set", res.set_id, "gtid",
-                              res.gtid, "dry_run", o.dry_run, "tables", (json_int_t)res.tables,
-                              "chunks", (json_int_t)res.chunks, "rows", (json_int_t)res.rows,
-                              "bytes", (json_int_t)res.bytes, "seconds", res.seconds);
+                              name, "region", repo->st->name, "set", res.set_id, "gtid", res.gtid,
+                              "dry_run", o.dry_run, "tables", (json_int_t)res.tables, "chunks",
+                              (json_int_t)res.chunks, "rows", (json_int_t)res.rows, "bytes",
+                              (json_int_t)res.bytes, "seconds", res.seconds);
         if (newdir && !o.dry_run)
             json_object_set_new(j, "new_instance",
                                 json_pack("{s:s, s:i, s:s, s:s, s:i}", "dir", inst.dir, "port",

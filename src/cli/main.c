@@ -49,8 +49,7 @@ int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region,
     return gd_repo_open(st, ic->name, ic->key_file, create, ic->compress_level, out, err);
 }
 
-int gd_cli_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **password,
-                         gd_err *err)
+int gd_cli_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **password, gd_err *err)
 {
     int rc = gd_instance_password(ic, password, err);
     if (rc != 0)
@@ -60,8 +59,7 @@ int gd_cli_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **pa
     if (ic->password_file)
         snprintf(source, sizeof source, "password-file %s", ic->password_file);
     else if (ic->password_env)
-        snprintf(source, sizeof source, "environment variable %s (password-env)",
-                 ic->password_env);
+        snprintf(source, sizeof source, "environment variable %s (password-env)", ic->password_env);
     else
         snprintf(source, sizeof source, "the config (no password-file or password-env set)");
     memset(p, 0, sizeof *p);

@@ -27,23 +27,23 @@ typedef struct gd_region_cfg {
 
 typedef struct gd_instance_cfg {
     char *name;
-    char *host;         /* default "127.0.0.1" */
-    unsigned port;      /* default 3306 */
-    char *socket;       /* optional unix socket */
-    char *user;         /* required */
-    char *password_file;/* at most one of password-file / password-env */
+    char *host;          /* default "127.0.0.1" */
+    unsigned port;       /* default 3306 */
+    char *socket;        /* optional unix socket */
+    char *user;          /* required */
+    char *password_file; /* at most one of password-file / password-env */
     char *password_env;
-    char *key_file;     /* encryption on when set */
-    char *home_region;  /* required, must name a [region] */
-    int retention_days; /* home: 1-35, default 7 */
-    bool cross_region_backup;       /* default off */
-    char **copy_regions;            /* names of [region]s, not the home one */
+    char *key_file;           /* encryption on when set */
+    char *home_region;        /* required, must name a [region] */
+    int retention_days;       /* home: 1-35, default 7 */
+    bool cross_region_backup; /* default off */
+    char **copy_regions;      /* names of [region]s, not the home one */
     size_t n_copy_regions;
-    int copy_retention_days;        /* 7-1825, default 7 */
-    bool cross_region_log_backup;   /* default off */
-    int jobs;                       /* default backup/restore parallelism, default 4 */
-    int compress_level;             /* zstd level 1-19, default 3 */
-    long long chunk_rows;           /* target rows per chunk, default 500000 */
+    int copy_retention_days;      /* 7-1825, default 7 */
+    bool cross_region_log_backup; /* default off */
+    int jobs;                     /* default backup/restore parallelism, default 4 */
+    int compress_level;           /* zstd level 1-19, default 1 */
+    long long chunk_rows;         /* target rows per chunk, default 500000 */
     int line;
 } gd_instance_cfg;
 
@@ -83,7 +83,6 @@ typedef int (*gd_ini_fn)(void *ctx, const char *section, const char *key, const 
 int gd_ini_parse(const char *text, gd_ini_fn fn, void *ctx, gd_err *err);
 /* Same, with syntax errors reading "<origin>:<line>: ..." instead of
  * "line <line>: ..." (origin is the file name, for messages). */
-int gd_ini_parse_named(const char *text, const char *origin, gd_ini_fn fn, void *ctx,
-                       gd_err *err);
+int gd_ini_parse_named(const char *text, const char *origin, gd_ini_fn fn, void *ctx, gd_err *err);
 
 #endif

@@ -63,19 +63,33 @@ void gd_err_prefix(gd_err *e, const char *fmt, ...)
 const char *gd_code_name(int code)
 {
     switch (code) {
-    case GD_OK: return "ok";
-    case GD_E_INVALID: return "invalid";
-    case GD_E_IO: return "io";
-    case GD_E_NOMEM: return "nomem";
-    case GD_E_NOTFOUND: return "notfound";
-    case GD_E_CORRUPT: return "corrupt";
-    case GD_E_AUTH: return "auth";
-    case GD_E_CONFIG: return "config";
-    case GD_E_MYSQL: return "mysql";
-    case GD_E_EXISTS: return "exists";
-    case GD_E_STATE: return "state";
-    case GD_E_NET: return "net";
-    case GD_E_CANCEL: return "cancel";
-    default: return "unknown";
+    case GD_OK:
+        return "ok";
+    case GD_E_INVALID:
+        return "invalid";
+    case GD_E_IO:
+        return "io";
+    case GD_E_NOMEM:
+        return "nomem";
+    case GD_E_NOTFOUND:
+        return "notfound";
+    case GD_E_CORRUPT:
+        return "corrupt";
+    case GD_E_AUTH:
+        return "auth";
+    case GD_E_CONFIG:
+        return "config";
+    case GD_E_MYSQL:
+        return "mysql";
+    case GD_E_EXISTS:
+        return "exists";
+    case GD_E_STATE:
+        return "state";
+    case GD_E_NET:
+        return "net";
+    case GD_E_CANCEL:
+        return "cancel";
+    default:
+        return "unknown";
     }
 }

@@ -38,8 +38,7 @@ void gd_err_clear(gd_err *e);
 /* Sets code and a printf-style message; returns code so callers can write
  * `return gd_err_set(e, GD_E_INVALID, "...")`.  The first error wins: if e
  * already holds an error it is kept (the root cause is what matters). */
-int gd_err_set(gd_err *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int gd_err_set(gd_err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Like gd_err_set, with errno appended as ": <strerror>" and kept. */
 int gd_err_sys(gd_err *e, int sys_errno, const char *fmt, ...)

@@ -168,9 +168,8 @@ void gd_fmt_time(int64_t us, bool frac, char *buf, size_t size)
     struct tm tm;
     gmtime_r(&s, &tm);
     if (frac)
-        snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%06d", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (int)(us % 1000000));
+        snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%06d", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us % 1000000));
     else
         snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
@@ -181,8 +180,8 @@ void gd_fmt_time_compact(int64_t us, char *buf, size_t size)
     time_t s = (time_t)(us / 1000000);
     struct tm tm;
     gmtime_r(&s, &tm);
-    snprintf(buf, size, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(buf, size, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 void gd_fmt_bytes(uint64_t n, char *buf, size_t size)

@@ -30,15 +30,17 @@ int gd_sql_error(MYSQL *m, gd_err *err, const char *context)
     case CR_UNKNOWN_HOST:
     case CR_SERVER_GONE_ERROR:
     case CR_SERVER_LOST:
-        gd_err_set(err, GD_E_NET, "%s: %s (is the server running and reachable? check host and "
-                   "port)", context, msg);
+        gd_err_set(err, GD_E_NET,
+                   "%s: %s (is the server running and reachable? check host and "
+                   "port)",
+                   context, msg);
         if (err)
             err->retryable = true;
         return GD_E_NET;
     case ER_ACCESS_DENIED_ERROR:
     case ER_DBACCESS_DENIED_ERROR:
-        return gd_err_set(err, GD_E_AUTH, "%s: %s (check the user and its password file)",
-                          context, msg);
+        return gd_err_set(err, GD_E_AUTH, "%s: %s (check the user and its password file)", context,
+                          msg);
     case ER_SPECIFIC_ACCESS_DENIED_ERROR:
     case ER_TABLEACCESS_DENIED_ERROR:
     case ER_COLUMNACCESS_DENIED_ERROR:
@@ -71,15 +73,15 @@ int gd_conn_open(const gd_conn_params *p, MYSQL **out, gd_err *err)
                            host ? NULL : sock, CLIENT_MULTI_RESULTS) == NULL) {
         char ctx[512];
         if (host)
-            snprintf(ctx, sizeof ctx, "cannot connect to %s at %s:%u as %s", p->what, host,
-                     p->port, p->user);
+            snprintf(ctx, sizeof ctx, "cannot connect to %s at %s:%u as %s", p->what, host, p->port,
+                     p->user);
         else
             snprintf(ctx, sizeof ctx, "cannot connect to %s at socket %s as %s", p->what,
                      sock ? sock : "(default)", p->user);
         int rc;
         if (mysql_errno(m) == ER_ACCESS_DENIED_ERROR && p->password_source)
-            rc = gd_err_set(err, GD_E_AUTH, "%s: %s (check the user and the password in %s)",
-                            ctx, mysql_error(m), p->password_source);
+            rc = gd_err_set(err, GD_E_AUTH, "%s: %s (check the user and the password in %s)", ctx,
+                            mysql_error(m), p->password_source);
         else
             rc = gd_sql_error(m, err, ctx);
         mysql_close(m);

@@ -10,15 +10,15 @@
 #include "common/error.h"
 
 typedef struct gd_conn_params {
-    const char *what;     /* "instance shop", "target 10.0.0.7:3306": for messages */
-    const char *host;     /* NULL/"" with socket set: unix socket */
+    const char *what; /* "instance shop", "target 10.0.0.7:3306": for messages */
+    const char *host; /* NULL/"" with socket set: unix socket */
     unsigned port;
     const char *socket;
     const char *user;
-    const char *password; /* may be "" */
+    const char *password;        /* may be "" */
     const char *password_source; /* "password file X", for messages; may be NULL */
-    bool local_infile;    /* enable LOAD DATA LOCAL (restore) */
-    unsigned timeout_s;   /* connect timeout, default 10 */
+    bool local_infile;           /* enable LOAD DATA LOCAL (restore) */
+    unsigned timeout_s;          /* connect timeout, default 10 */
 } gd_conn_params;
 
 /* Connects; charset utf8mb4, session time_zone '+00:00'.  Errors:

@@ -179,8 +179,7 @@ static int load_descriptor(gd_repo *r, json_t *j, const char *key_file, gd_err *
     if (kdf_from_json(json_object_get(j, "kdf"), &kp) != 0)
         return gd_err_set(err, GD_E_CORRUPT, "instance %s in region %s: bad kdf parameters",
                           r->instance, r->st->name);
-    int rc = derive_checked(key_file, &kp, gd_json_str(j, "key-check", ""), &r->key,
-                                        err);
+    int rc = derive_checked(key_file, &kp, gd_json_str(j, "key-check", ""), &r->key, err);
     if (rc == 0)
         r->encrypted = true;
     return rc;
@@ -468,8 +467,8 @@ void gd_obj_close(gd_obj_reader *o)
     free(o);
 }
 
-int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, size_t max,
-                    char **out, size_t *len, gd_err *err)
+int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, size_t max, char **out,
+                    size_t *len, gd_err *err)
 {
     gd_obj_reader *o = NULL;
     int rc = gd_obj_open(r, name, expect_sha256, &o, err);
@@ -550,7 +549,8 @@ int gd_manifest_read(gd_repo *r, const char *set_id, json_t **out, gd_err *err)
     const size_t tl = 7 + 64 + 1;
     char hex[65];
     if (len < tl + 2 || memcmp(text + len - tl, "sha256 ", 7) != 0 || text[len - 1] != '\n') {
-        rc = gd_err_set(err, GD_E_CORRUPT, "manifest %s in region %s is corrupt (no checksum "
+        rc = gd_err_set(err, GD_E_CORRUPT,
+                        "manifest %s in region %s is corrupt (no checksum "
                         "trailer): run 'geodr verify'",
                         name, r->st->name);
         goto out;

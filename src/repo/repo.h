@@ -27,10 +27,10 @@
 /* An open region repository for one instance, with its key when the
  * instance is encrypted. */
 typedef struct gd_repo {
-    gd_storage *st;    /* owned */
-    char *instance;    /* instance name */
+    gd_storage *st; /* owned */
+    char *instance; /* instance name */
     bool encrypted;
-    gd_key key;        /* valid when encrypted */
+    gd_key key; /* valid when encrypted */
     int compress_level;
 } gd_repo;
 
@@ -83,8 +83,8 @@ int gd_obj_open(gd_repo *r, const char *name, const char *expect_sha256, gd_obj_
 ssize_t gd_obj_read(gd_obj_reader *rd, void *buf, size_t n, gd_err *err);
 void gd_obj_close(gd_obj_reader *rd);
 /* Reads a whole decoded object (small ones: schema). */
-int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, size_t max,
-                    char **out, size_t *len, gd_err *err);
+int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, size_t max, char **out,
+                    size_t *len, gd_err *err);
 
 /* ---- manifests ---- */
 /* Writes <set>/manifest: the JSON text followed by a trailer line

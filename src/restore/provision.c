@@ -32,8 +32,7 @@ static int dir_is_empty_or_missing(const char *dir, gd_err *err)
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
             rc = gd_err_set(err, GD_E_EXISTS,
-                            "%s is not empty: --new-instance needs a new or empty directory",
-                            dir);
+                            "%s is not empty: --new-instance needs a new or empty directory", dir);
             break;
         }
     }
@@ -113,8 +112,13 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
     {
         char *a1 = gd_asprintf("--defaults-file=%s", out->cnf);
         char *a2 = gd_asprintf("--datadir=%s", datadir);
-        char *argv[] = {"mariadb-install-db", a1, a2, "--auth-root-authentication-method=normal",
-                        "--skip-test-db", root ? "--user=root" : NULL, NULL};
+        char *argv[] = {"mariadb-install-db",
+                        a1,
+                        a2,
+                        "--auth-root-authentication-method=normal",
+                        "--skip-test-db",
+                        root ? "--user=root" : NULL,
+                        NULL};
         rc = run_to_log(argv, log, err);
         free(a1);
         free(a2);
@@ -143,13 +147,16 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
     }
     out->pid = pid;
     /* Wait until it answers on the socket. */
-    gd_conn_params p = {.what = "the new instance", .socket = out->socket, .user = "root",
-                        .password = "", .timeout_s = 2};
+    gd_conn_params p = {.what = "the new instance",
+                        .socket = out->socket,
+                        .user = "root",
+                        .password = "",
+                        .timeout_s = 2};
     for (int i = 0; i < 600; i++) {
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
-            rc = gd_err_set(err, GD_E_STATE, "mariadbd for the new instance exited: see %s",
-                            errlog);
+            rc =
+                gd_err_set(err, GD_E_STATE, "mariadbd for the new instance exited: see %s", errlog);
             goto out;
         }
         MYSQL *m = NULL;
@@ -181,8 +188,8 @@ int gd_instance_secure(gd_instance_new *inst, gd_err *err)
     if (rc != 0)
         return rc;
     gd_hex(rnd, sizeof rnd, pw);
-    gd_conn_params p = {.what = "the new instance", .socket = inst->socket, .user = "root",
-                        .password = ""};
+    gd_conn_params p = {
+        .what = "the new instance", .socket = inst->socket, .user = "root", .password = ""};
     MYSQL *m = NULL;
     if ((rc = gd_conn_open(&p, &m, err)) != 0)
         return rc;

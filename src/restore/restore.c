@@ -16,12 +16,12 @@
 #define SCHEMA_MAX (512u * 1024 * 1024)
 
 typedef struct rtable {
-    json_t *jt;        /* manifest entry */
-    const char *db;    /* source database */
-    const char *tdb;   /* target database (after rename) */
+    json_t *jt;      /* manifest entry */
+    const char *db;  /* source database */
+    const char *tdb; /* target database (after rename) */
     const char *name;
-    char *load_sql;    /* the LOAD DATA LOCAL INFILE statement */
-    char *add_keys;    /* "ADD KEY ..., ADD KEY ..." deferred until loaded, or NULL */
+    char *load_sql; /* the LOAD DATA LOCAL INFILE statement */
+    char *add_keys; /* "ADD KEY ..., ADD KEY ..." deferred until loaded, or NULL */
     atomic_int chunks_left;
 } rtable;
 
@@ -120,9 +120,9 @@ int gd_restore_defer_keys(const char *create, char **without, char **add_keys)
             len--;
         /* Only the regular one-definition-per-line layout of SHOW CREATE
          * TABLE is rewritten; anything else is left alone. */
-        static const char *const known[] = {"  `", "  PRIMARY KEY ", "  UNIQUE KEY ",
-                                             "  KEY `", "  FULLTEXT KEY ", "  SPATIAL KEY ",
-                                             "  CONSTRAINT ", "  CHECK ", "  PERIOD FOR "};
+        static const char *const known[] = {"  `",           "  PRIMARY KEY ",  "  UNIQUE KEY ",
+                                            "  KEY `",       "  FULLTEXT KEY ", "  SPATIAL KEY ",
+                                            "  CONSTRAINT ", "  CHECK ",        "  PERIOD FOR "};
         bool ok = false;
         for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
             ok |= strncmp(p, known[i], strlen(known[i])) == 0;
@@ -220,15 +220,14 @@ static int load_job(rworker *w, rjob *j, gd_err *err)
             MYSQL_ROW row = mysql_fetch_row(res);
             if (row && strcmp(row[0], "Note") != 0)
                 gd_warn("loading %s.%s from %s: %u warning(s), first: %s %s: %s", j->t->tdb,
-                        j->t->name, j->object, nwarn, row[0], row[1],
-                        row[2]);
+                        j->t->name, j->object, nwarn, row[0], row[1], row[2]);
             mysql_free_result(res);
         }
     }
     if (affected != j->rows) {
         rc = gd_err_set(err, GD_E_CORRUPT,
-                        "loading %s.%s from %s: %llu rows loaded, manifest says %llu",
-                        j->t->tdb, j->t->name, j->object, affected, j->rows);
+                        "loading %s.%s from %s: %llu rows loaded, manifest says %llu", j->t->tdb,
+                        j->t->name, j->object, affected, j->rows);
         goto out;
     }
     atomic_fetch_add(&w->c->rows, affected);
@@ -361,8 +360,9 @@ static int run_ddl(MYSQL *m, json_t *o, const char *db, const char *sql, gd_err 
     rc = gd_sql(m, err, "%s", sql);
     gd_err e2;
     gd_err_clear(&e2);
-    gd_sql(m, &e2, "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', character_set_client = "
-                   "utf8mb4, collation_connection = utf8mb4_general_ci, time_zone = '+00:00'");
+    gd_sql(m, &e2,
+           "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', character_set_client = "
+           "utf8mb4, collation_connection = utf8mb4_general_ci, time_zone = '+00:00'");
 out:
     free(qdb);
     return rc;
@@ -445,8 +445,10 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
     gd_strlcpy(res->set_id, set_id, sizeof res->set_id);
     gd_strlcpy(res->gtid, gd_json_str(manifest, "gtid", ""), sizeof res->gtid);
     if (strcmp(gd_json_str(manifest, "method", ""), "logical") != 0) {
-        rc = gd_err_set(err, GD_E_STATE, "set %s was taken with method '%s', which this "
-                        "geodr cannot restore", set_id, gd_json_str(manifest, "method", "?"));
+        rc = gd_err_set(err, GD_E_STATE,
+                        "set %s was taken with method '%s', which this "
+                        "geodr cannot restore",
+                        set_id, gd_json_str(manifest, "method", "?"));
         goto out;
     }
     json_t *sch = json_object_get(manifest, "schema");
@@ -469,8 +471,8 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         json_array_foreach(json_object_get(schema, "databases"), k, d) found |=
             strcmp(gd_json_str(d, "name", ""), opts->databases[i]) == 0;
         if (!found) {
-            rc = gd_err_set(err, GD_E_NOTFOUND, "database %s is not in set %s",
-                            opts->databases[i], set_id);
+            rc = gd_err_set(err, GD_E_NOTFOUND, "database %s is not in set %s", opts->databases[i],
+                            set_id);
             goto out;
         }
     }
@@ -545,8 +547,9 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
     }
 
     /* 3. Databases and tables. */
-    if ((rc = gd_sql(m, err, "SET SESSION foreign_key_checks = 0, sql_mode = "
-                             "'NO_AUTO_VALUE_ON_ZERO'")) != 0)
+    if ((rc = gd_sql(m, err,
+                     "SET SESSION foreign_key_checks = 0, sql_mode = "
+                     "'NO_AUTO_VALUE_ON_ZERO'")) != 0)
         goto out;
     if (!opts->write_binlog) {
         gd_err e2;
@@ -633,8 +636,8 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
             gd_err_clear(&e2);
             gd_sql(ws[k].m, &e2, "SET SESSION sql_log_bin = 0"); /* warned above */
         }
-        mysql_set_local_infile_handler(ws[k].m, infile_init, infile_read, infile_end,
-                                       infile_error, &ws[k]);
+        mysql_set_local_infile_handler(ws[k].m, infile_init, infile_read, infile_end, infile_error,
+                                       &ws[k]);
     }
     c.progress = gd_progress_start("restore", "chunks", total_bytes, c.njobs, opts->progress);
     rc = gd_pool_run(ws, sizeof *ws, jobs, c.njobs, restore_job, c.progress, err);
@@ -656,8 +659,7 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
                 if (!want_table(opts, db, gd_json_str(d, "on", "")))
                     continue;
             }
-            if ((rc = run_ddl(m, d, target_db(opts, db), gd_json_str(d, "create", ""), err)) !=
-                0)
+            if ((rc = run_ddl(m, d, target_db(opts, db), gd_json_str(d, "create", ""), err)) != 0)
                 goto out;
         }
     }

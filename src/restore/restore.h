@@ -18,20 +18,20 @@
 typedef struct gd_restore_opts {
     int jobs;
     bool progress;
-    const char *set_id;      /* NULL: the newest set */
-    char **databases;        /* restore only these databases (NULL: all) */
+    const char *set_id; /* NULL: the newest set */
+    char **databases;   /* restore only these databases (NULL: all) */
     size_t ndatabases;
-    char **tables;           /* restore only these "db.table" (NULL: all) */
+    char **tables; /* restore only these "db.table" (NULL: all) */
     size_t ntables;
-    char **rename_from;      /* database renames, parallel arrays */
+    char **rename_from; /* database renames, parallel arrays */
     char **rename_to;
     size_t nrenames;
-    bool replace_existing;   /* drop and recreate tables that exist */
-    bool with_users;         /* restore saved users and grants */
-    bool dry_run;            /* check and print the plan, write nothing */
-    bool write_binlog;       /* log the restore in the target's binlog
-                              * (default: sql_log_bin = 0 when the target
-                              * user may set it) */
+    bool replace_existing; /* drop and recreate tables that exist */
+    bool with_users;       /* restore saved users and grants */
+    bool dry_run;          /* check and print the plan, write nothing */
+    bool write_binlog;     /* log the restore in the target's binlog
+                            * (default: sql_log_bin = 0 when the target
+                            * user may set it) */
 } gd_restore_opts;
 
 typedef struct gd_restore_result {

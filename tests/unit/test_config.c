@@ -164,7 +164,7 @@ static void test_full_config(void **state)
     assert_int_equal(ic->copy_retention_days, 7);
     assert_false(ic->cross_region_log_backup);
     assert_int_equal(ic->jobs, 4);
-    assert_int_equal(ic->compress_level, 3);
+    assert_int_equal(ic->compress_level, 1);
     assert_int_equal(ic->chunk_rows, 500000);
     assert_int_equal(e.code, GD_OK);
 

@@ -55,17 +55,17 @@ static void nothing_to_defer(void **state)
                                            &without, &keys),
                      GD_E_STATE);
     /* an unexpected layout is left alone */
-    assert_int_equal(gd_restore_defer_keys("CREATE TABLE `t` (`id` int, KEY `k` (`id`))",
-                                           &without, &keys),
-                     GD_E_STATE);
+    assert_int_equal(
+        gd_restore_defer_keys("CREATE TABLE `t` (`id` int, KEY `k` (`id`))", &without, &keys),
+        GD_E_STATE);
     assert_int_equal(gd_restore_defer_keys("CREATE TABLE `t` (\n  `g` int AS (1 +\n2),\n"
                                            "  KEY `k` (`g`)\n) ENGINE=InnoDB",
                                            &without, &keys),
                      GD_E_STATE);
     /* only keys: the table must keep a column definition */
-    assert_int_equal(gd_restore_defer_keys("CREATE TABLE `t` (\n  KEY `k` (`g`)\n)", &without,
-                                           &keys),
-                     GD_E_STATE);
+    assert_int_equal(
+        gd_restore_defer_keys("CREATE TABLE `t` (\n  KEY `k` (`g`)\n)", &without, &keys),
+        GD_E_STATE);
 }
 
 int main(void)
