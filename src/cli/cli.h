@@ -48,5 +48,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv);
 int gd_cmd_info(gd_cli *cli, int argc, char **argv);
 int gd_cmd_verify(gd_cli *cli, int argc, char **argv);
 int gd_cmd_keygen(gd_cli *cli, int argc, char **argv);
+int gd_cmd_archive(gd_cli *cli, int argc, char **argv);
+int gd_cmd_cat(gd_cli *cli, int argc, char **argv);
 
 #endif

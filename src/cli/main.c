@@ -16,10 +16,12 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  backup INSTANCE [--jobs N] [--with-users]   take a consistent full backup\n"
+    "  archive INSTANCE                            archive the binlog continuously (foreground)\n"
     "  restore INSTANCE ...                        restore a backup set (see restore --help)\n"
     "  info [INSTANCE]                             list instances and their backup sets\n"
     "  verify INSTANCE [SET]                       read every object back and check it\n"
     "  keygen FILE                                 write a new random key passphrase (0600)\n"
+    "  cat INSTANCE OBJECT                         write one stored object, decoded, to stdout\n"
     "  version                                     print the version\n"
     "\n"
     "The config file is --config FILE, else $GEODR_CONFIG, else " GD_DEFAULT_CONFIG ".\n"
@@ -179,6 +181,10 @@ int main(int argc, char **argv)
         rc = gd_cmd_info(&cli, argc - 1, argv + 1);
     else if (strcmp(cmd, "verify") == 0)
         rc = gd_cmd_verify(&cli, argc - 1, argv + 1);
+    else if (strcmp(cmd, "archive") == 0)
+        rc = gd_cmd_archive(&cli, argc - 1, argv + 1);
+    else if (strcmp(cmd, "cat") == 0)
+        rc = gd_cmd_cat(&cli, argc - 1, argv + 1);
     else if (strcmp(cmd, "keygen") == 0)
         rc = gd_cmd_keygen(&cli, argc - 1, argv + 1);
     else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -43,6 +43,8 @@ static const char *const instance_keys[] = {
     "jobs",
     "compress-level",
     "chunk-rows",
+    "archive-server-id",
+    "archive-interval",
 };
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -391,6 +393,21 @@ static int instance_key(parse_state *st, const char *key, const char *v, int lin
         if ((rc = int_key(st, line, k, v, 1, 19, " (zstd level)", &x, err)) != 0)
             return rc;
         ic->compress_level = (int)x;
+    } else if (strcmp(k, "archive-server-id") == 0) {
+        if ((rc = int_key(st, line, k, v, 1, 4294967295LL,
+                          " (a server id no server in the replication topology uses)", &x,
+                          err)) != 0)
+            return rc;
+        ic->archive_server_id = (unsigned)x;
+    } else if (strcmp(k, "archive-interval") == 0) {
+        char *end = NULL;
+        double d = strtod(v, &end);
+        if (end == v || *end != '\0' || !(d >= 0.1 && d <= 300))
+            return cfg_err(err, st, line,
+                           "%s = %.64s: must be a number of seconds from 0.1 to 300 (for "
+                           "example 1 or 0.5)",
+                           k, v);
+        ic->archive_interval = d;
     } else if (strcmp(k, "chunk-rows") == 0) {
         if ((rc = int_key(st, line, k, v, 1000, 100000000, "", &x, err)) != 0)
             return rc;
@@ -607,6 +624,7 @@ static int begin_section(parse_state *st, const char *section, int line, gd_err 
         ic->jobs = 4;
         ic->compress_level = 1;
         ic->chunk_rows = 500000;
+        ic->archive_interval = 1.0;
         st->idx = c->n_instances++;
     }
     st->kind = kind;

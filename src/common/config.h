@@ -44,6 +44,8 @@ typedef struct gd_instance_cfg {
     int jobs;                     /* default backup/restore parallelism, default 4 */
     int compress_level;           /* zstd level 1-19, default 1 */
     long long chunk_rows;         /* target rows per chunk, default 500000 */
+    unsigned archive_server_id;   /* replica server id of the archiver; 0: derived */
+    double archive_interval;      /* seconds between segment commits, default 1 */
     int line;
 } gd_instance_cfg;
 

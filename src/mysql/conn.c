@@ -61,6 +61,10 @@ int gd_conn_open(const gd_conn_params *p, MYSQL **out, gd_err *err)
         return gd_err_set(err, GD_E_NOMEM, "cannot initialise a MariaDB client connection");
     unsigned timeout = p->timeout_s ? p->timeout_s : 10;
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    if (p->read_timeout_s) {
+        unsigned rt = p->read_timeout_s;
+        mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rt);
+    }
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     if (p->local_infile) {
         unsigned on = 1;

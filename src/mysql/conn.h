@@ -19,6 +19,7 @@ typedef struct gd_conn_params {
     const char *password_source; /* "password file X", for messages; may be NULL */
     bool local_infile;           /* enable LOAD DATA LOCAL (restore) */
     unsigned timeout_s;          /* connect timeout, default 10 */
+    unsigned read_timeout_s;     /* 0: none (wait as long as the server takes) */
 } gd_conn_params;
 
 /* Connects; charset utf8mb4, session time_zone '+00:00'.  Errors:

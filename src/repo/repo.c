@@ -503,13 +503,64 @@ int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, siz
     return 0;
 }
 
-/* ---- manifests ---- */
+/* ---- binlog segments ---- */
 
-int gd_manifest_write(gd_repo *r, const char *set_id, json_t *manifest, gd_err *err)
+char *gd_repo_segment_name(const gd_repo *r, unsigned long long seq, const char *ext)
 {
-    char *text = json_dumps(manifest, JSON_INDENT(1) | JSON_SORT_KEYS);
+    return gd_asprintf("%s/binlog/%012llu%s", r->instance, seq, ext);
+}
+
+struct seg_list {
+    char **names;
+    size_t n, cap;
+};
+
+static int seg_cb(void *ctx, const char *name, const gd_stat *st)
+{
+    (void)st;
+    struct seg_list *l = ctx;
+    size_t len = strlen(name);
+    if (len < 8 || strcmp(name + len - 8, ".segment") != 0)
+        return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->names = gd_realloc(l->names, l->cap * sizeof *l->names);
+    }
+    l->names[l->n++] = gd_strdup(name);
+    return 0;
+}
+
+int gd_repo_list_segments(gd_repo *r, json_t **out, gd_err *err)
+{
+    char *prefix = gd_asprintf("%s/binlog/", r->instance);
+    struct seg_list l = {0};
+    int rc = gd_storage_list(r->st, prefix, seg_cb, &l, err);
+    free(prefix);
+    json_t *arr = json_array();
+    if (rc == 0 && l.n > 1)
+        qsort(l.names, l.n, sizeof *l.names, cmp_str);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        json_t *j = NULL;
+        rc = gd_repo_get_record(r, l.names[i], "geodr-segment", &j, err);
+        if (rc == 0)
+            json_array_append_new(arr, j);
+    }
+    gd_strv_free(l.names, l.n);
+    if (rc != 0) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
+}
+
+/* ---- checked JSON records: manifests, segment indexes ---- */
+
+int gd_repo_put_record(gd_repo *r, const char *name, json_t *j, gd_err *err)
+{
+    char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
     if (text == NULL)
-        return gd_err_set(err, GD_E_NOMEM, "cannot serialise manifest of set %s", set_id);
+        return gd_err_set(err, GD_E_NOMEM, "cannot serialise %s", name);
     gd_buf b;
     gd_buf_init(&b, GD_MANIFEST_MAX);
     char hex[65];
@@ -521,21 +572,73 @@ int gd_manifest_write(gd_repo *r, const char *set_id, json_t *manifest, gd_err *
     }
     if (rc != 0) {
         gd_buf_free(&b);
-        return gd_err_set(err, GD_E_NOMEM, "manifest of set %s is too large", set_id);
+        return gd_err_set(err, GD_E_NOMEM, "%s is too large", name);
     }
-    char *name = gd_repo_object_name(r, set_id, "manifest");
     rc = gd_storage_put_all(r->st, name, b.data, b.len, err);
-    free(name);
     gd_buf_free(&b);
+    return rc;
+}
+
+int gd_repo_get_record(gd_repo *r, const char *name, const char *format, json_t **out, gd_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = gd_storage_get_all(r->st, name, GD_MANIFEST_MAX, &text, &len, err);
+    if (rc != 0)
+        return rc;
+    /* The trailer is the last line: "sha256 <64 hex>\n" (72 bytes). */
+    const size_t tl = 7 + 64 + 1;
+    char hex[65];
+    json_t *j = NULL;
+    if (len < tl + 2 || memcmp(text + len - tl, "sha256 ", 7) != 0 || text[len - 1] != '\n') {
+        rc = gd_err_set(err, GD_E_CORRUPT,
+                        "%s in region %s is corrupt (no checksum trailer): run 'geodr verify'",
+                        name, r->st->name);
+        goto out;
+    }
+    gd_sha256_hex(text, len - tl, hex);
+    if (memcmp(hex, text + len - tl + 7, 64) != 0) {
+        rc = gd_err_set(err, GD_E_CORRUPT,
+                        "%s in region %s is corrupt (checksum mismatch): restore from another "
+                        "set or region",
+                        name, r->st->name);
+        goto out;
+    }
+    json_error_t je;
+    j = json_loadb(text, len - tl, 0, &je);
+    if (j == NULL || !json_is_object(j)) {
+        rc = gd_err_set(err, GD_E_CORRUPT, "%s in region %s is not valid JSON", name, r->st->name);
+        goto out;
+    }
+    if (strcmp(gd_json_str(j, "format", ""), format) != 0 ||
+        gd_json_int(j, "version", -1) != GD_REPO_FORMAT_VERSION) {
+        rc = gd_err_set(err, GD_E_STATE,
+                        "%s in region %s has format '%s' version %lld; this geodr reads %s "
+                        "version %d: use a matching geodr version",
+                        name, r->st->name, gd_json_str(j, "format", "?"),
+                        gd_json_int(j, "version", -1), format, GD_REPO_FORMAT_VERSION);
+        goto out;
+    }
+    *out = j;
+    j = NULL;
+out:
+    json_decref(j);
+    free(text);
+    return rc;
+}
+
+int gd_manifest_write(gd_repo *r, const char *set_id, json_t *manifest, gd_err *err)
+{
+    char *name = gd_repo_object_name(r, set_id, "manifest");
+    int rc = gd_repo_put_record(r, name, manifest, err);
+    free(name);
     return rc;
 }
 
 int gd_manifest_read(gd_repo *r, const char *set_id, json_t **out, gd_err *err)
 {
     char *name = gd_repo_object_name(r, set_id, "manifest");
-    char *text = NULL;
-    size_t len = 0;
-    int rc = gd_storage_get_all(r->st, name, GD_MANIFEST_MAX, &text, &len, err);
+    int rc = gd_repo_get_record(r, name, "geodr-manifest", out, err);
     if (rc == GD_E_NOTFOUND) {
         gd_err_clear(err);
         rc = gd_err_set(err, GD_E_NOTFOUND,
@@ -543,47 +646,6 @@ int gd_manifest_read(gd_repo *r, const char *set_id, json_t **out, gd_err *err)
                         "info %s')",
                         set_id, r->instance, r->st->name, r->instance);
     }
-    if (rc != 0)
-        goto out;
-    /* The trailer is the last line: "sha256 <64 hex>\n" (72 bytes). */
-    const size_t tl = 7 + 64 + 1;
-    char hex[65];
-    if (len < tl + 2 || memcmp(text + len - tl, "sha256 ", 7) != 0 || text[len - 1] != '\n') {
-        rc = gd_err_set(err, GD_E_CORRUPT,
-                        "manifest %s in region %s is corrupt (no checksum "
-                        "trailer): run 'geodr verify'",
-                        name, r->st->name);
-        goto out;
-    }
-    gd_sha256_hex(text, len - tl, hex);
-    if (memcmp(hex, text + len - tl + 7, 64) != 0) {
-        rc = gd_err_set(err, GD_E_CORRUPT,
-                        "manifest %s in region %s is corrupt (checksum mismatch): restore from "
-                        "another set or region",
-                        name, r->st->name);
-        goto out;
-    }
-    json_error_t je;
-    json_t *j = json_loadb(text, len - tl, 0, &je);
-    if (j == NULL || !json_is_object(j)) {
-        json_decref(j);
-        rc = gd_err_set(err, GD_E_CORRUPT, "manifest %s in region %s is not valid JSON", name,
-                        r->st->name);
-        goto out;
-    }
-    if (strcmp(gd_json_str(j, "format", ""), "geodr-manifest") != 0 ||
-        gd_json_int(j, "version", -1) != GD_REPO_FORMAT_VERSION) {
-        rc = gd_err_set(err, GD_E_STATE,
-                        "manifest %s in region %s has format '%s' version %lld; this geodr "
-                        "reads geodr-manifest version %d: use a matching geodr version",
-                        name, r->st->name, gd_json_str(j, "format", "?"),
-                        gd_json_int(j, "version", -1), GD_REPO_FORMAT_VERSION);
-        json_decref(j);
-        goto out;
-    }
-    *out = j;
-out:
-    free(text);
     free(name);
     return rc;
 }

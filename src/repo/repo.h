@@ -86,6 +86,24 @@ void gd_obj_close(gd_obj_reader *rd);
 int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, size_t max, char **out,
                     size_t *len, gd_err *err);
 
+/* ---- checked JSON records ----
+ * Manifests and segment indexes are UTF-8 JSON followed by a trailer line
+ * "sha256 <hex of every byte before the trailer>\n".  get checks the
+ * trailer and that "format" equals the given one and "version" is ours. */
+int gd_repo_put_record(gd_repo *r, const char *name, json_t *j, gd_err *err);
+int gd_repo_get_record(gd_repo *r, const char *name, const char *format, json_t **out, gd_err *err);
+
+/* ---- binlog segments ----
+ *   <instance>/binlog/<seq>.binlog.zst[.gde]   a valid binlog file (events as the source wrote
+ * them) <instance>/binlog/<seq>.segment            its index record, written after it: the commit
+ * <seq> is a 12-digit decimal counter.  The index records form a chain:
+ * each names the GTID position before its first event ("prev_gtid_pos"),
+ * which equals the previous segment's "gtid_pos"; a mismatch is a gap. */
+char *gd_repo_segment_name(const gd_repo *r, unsigned long long seq, const char *ext);
+/* Reads every committed segment index record, sorted by seq (a JSON array;
+ * caller json_decref()s). */
+int gd_repo_list_segments(gd_repo *r, json_t **out, gd_err *err);
+
 /* ---- manifests ---- */
 /* Writes <set>/manifest: the JSON text followed by a trailer line
  * "sha256 <hex of every byte before the trailer>\n".  This commits the set. */

@@ -1,0 +1,410 @@
+#include "archive/archive.h"
+
+#include <mariadb_rpl.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "mysql/binlog.h"
+
+/* The segment being written. */
+typedef struct seg {
+    gd_obj_writer *w;
+    char *name;    /* object name */
+    double opened; /* monotonic time it was opened */
+    uint64_t raw;  /* bytes written (plaintext) */
+    gd_gtid first, last;
+    uint32_t first_time, last_time;
+    unsigned long txns, events;
+    gd_gtid_pos pos; /* position after the complete transactions in it */
+} seg;
+
+typedef struct arch {
+    gd_repo *repo;
+    const gd_archive_opts *o;
+    gd_archive_stats *stats;
+    gd_gtid_pos pos; /* committed position */
+    unsigned long long next_seq;
+    uint8_t *fde; /* the source's current format description event */
+    size_t fde_len;
+    gd_group grp;
+    bool skipping; /* the current transaction is already archived */
+    bool have_seg;
+    seg s;
+    double last_event; /* monotonic time of the last real event */
+} arch;
+
+uint32_t gd_archive_default_server_id(const char *instance)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *p = instance; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return 4000000000u + h % 100000000u;
+}
+
+/* ---- segments ---- */
+
+static void seg_abort(arch *a)
+{
+    if (!a->have_seg)
+        return;
+    gd_obj_abort(a->s.w);
+    free(a->s.name);
+    memset(&a->s, 0, sizeof a->s);
+    a->have_seg = false;
+}
+
+static int seg_open(arch *a, gd_err *err)
+{
+    if (a->fde == NULL)
+        return gd_err_set(err, GD_E_CORRUPT,
+                          "binlog stream from the source has no format description event");
+    memset(&a->s, 0, sizeof a->s);
+    char *ext = gd_asprintf(".binlog%s", gd_repo_suffix(a->repo));
+    a->s.name = gd_repo_segment_name(a->repo, a->next_seq, ext);
+    free(ext);
+    int rc = gd_obj_create(a->repo, a->s.name, &a->s.w, err);
+    if (rc == 0)
+        rc = gd_obj_write(a->s.w, GD_BINLOG_MAGIC, GD_BINLOG_MAGIC_LEN, err);
+    if (rc == 0)
+        rc = gd_obj_write(a->s.w, a->fde, a->fde_len, err);
+    if (rc != 0) {
+        if (a->s.w)
+            gd_obj_abort(a->s.w);
+        free(a->s.name);
+        memset(&a->s, 0, sizeof a->s);
+        return rc;
+    }
+    a->s.raw = GD_BINLOG_MAGIC_LEN + a->fde_len;
+    a->s.opened = gd_mono();
+    a->s.pos = a->pos;
+    a->have_seg = true;
+    return 0;
+}
+
+/* Commits the open segment (which ends at a transaction boundary), then its
+ * index record; only then does the archived position move. */
+static int seg_commit(arch *a, gd_err *err)
+{
+    if (!a->have_seg)
+        return 0;
+    if (a->s.txns == 0) {
+        seg_abort(a);
+        return 0;
+    }
+    gd_obj_info info;
+    int rc = gd_obj_commit(a->s.w, &info, err);
+    a->s.w = NULL;
+    if (rc != 0) {
+        seg_abort(a);
+        return rc;
+    }
+    char prev[1024], now[1024], first[64], last[64], t1[32], t2[32];
+    gd_gtid_pos_format(&a->pos, prev, sizeof prev);
+    gd_gtid_pos_format(&a->s.pos, now, sizeof now);
+    gd_gtid_format(&a->s.first, first, sizeof first);
+    gd_gtid_format(&a->s.last, last, sizeof last);
+    gd_fmt_time((int64_t)a->s.first_time * 1000000, false, t1, sizeof t1);
+    gd_fmt_time((int64_t)a->s.last_time * 1000000, false, t2, sizeof t2);
+    const char *base = strrchr(a->s.name, '/');
+    json_t *j = json_pack(
+        "{s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:s}",
+        "format", "geodr-segment", "version", GD_REPO_FORMAT_VERSION, "seq",
+        (json_int_t)a->next_seq, "object", base ? base + 1 : a->s.name, "first_gtid", first,
+        "last_gtid", last, "prev_gtid_pos", prev, "gtid_pos", now, "first_time", t1, "first_time_s",
+        (json_int_t)a->s.first_time, "last_time", t2, "last_time_s", (json_int_t)a->s.last_time,
+        "transactions", (json_int_t)a->s.txns, "events", (json_int_t)a->s.events, "raw_size",
+        (json_int_t)info.raw_size, "size", (json_int_t)info.size, "sha256", info.sha256);
+    char *iname = gd_repo_segment_name(a->repo, a->next_seq, ".segment");
+    rc = gd_repo_put_record(a->repo, iname, j, err);
+    free(iname);
+    json_decref(j);
+    if (rc != 0) {
+        seg_abort(a);
+        return rc;
+    }
+    gd_debug("segment %llu committed: %lu transactions, %s .. %s", a->next_seq, a->s.txns, first,
+             last);
+    a->pos = a->s.pos;
+    a->next_seq++;
+    a->stats->segments++;
+    a->stats->transactions += a->s.txns;
+    a->stats->events += a->s.events;
+    a->stats->raw_bytes += info.raw_size;
+    free(a->s.name);
+    memset(&a->s, 0, sizeof a->s);
+    a->have_seg = false;
+    return 0;
+}
+
+static bool seg_due(const arch *a)
+{
+    return a->have_seg && !a->grp.open &&
+           (gd_mono() - a->s.opened >= a->o->interval_s || a->s.raw >= a->o->max_segment);
+}
+
+/* ---- events ---- */
+
+static int on_event(arch *a, const gd_event *ev, gd_err *err)
+{
+    int rc;
+    switch (ev->type) {
+    case GD_EV_HEARTBEAT:
+    case GD_EV_ROTATE:
+    case GD_EV_GTID_LIST:
+    case GD_EV_BINLOG_CHECKPOINT:
+    case GD_EV_STOP:
+        return seg_due(a) ? seg_commit(a, err) : 0;
+    case GD_EV_FORMAT_DESCRIPTION: {
+        /* A new binlog file on the source.  Segments hold one format
+         * description each: finish the current one first. */
+        if (a->grp.open)
+            return gd_err_set(err, GD_E_CORRUPT, "binlog: format description inside a transaction");
+        if ((rc = seg_commit(a, err)) != 0)
+            return rc;
+        bool dummy;
+        if ((rc = gd_group_feed(&a->grp, ev, &dummy, err)) != 0)
+            return rc;
+        free(a->fde);
+        a->fde = gd_malloc(ev->size);
+        memcpy(a->fde, ev->data, ev->size);
+        a->fde_len = ev->size;
+        /* A segment is a complete file: clear "in use" in the copy (and
+         * recompute its checksum) so readers do not warn about it. */
+        a->fde[17] = (uint8_t)(a->fde[17] & ~1u);
+        gd_event_set_crc(a->fde, a->fde_len, a->grp.checksum_alg);
+        return 0;
+    }
+    default:
+        break;
+    }
+    if (ev->flags & GD_EV_F_ARTIFICIAL)
+        return 0;
+    a->last_event = gd_mono();
+    bool starts = ev->type == GD_EV_GTID;
+    bool ended = false;
+    if ((rc = gd_group_feed(&a->grp, ev, &ended, err)) != 0)
+        return rc;
+    if (starts) {
+        a->skipping = gd_gtid_pos_contains(a->have_seg ? &a->s.pos : &a->pos, &a->grp.gtid);
+        if (!a->skipping && !a->have_seg && (rc = seg_open(a, err)) != 0)
+            return rc;
+    }
+    if (!a->grp.open && !ended)
+        return 0; /* an event outside any transaction (none in a ROW binlog) */
+    if (a->skipping)
+        return 0;
+    if ((rc = gd_obj_write(a->s.w, ev->data, ev->size, err)) != 0)
+        return rc;
+    a->s.raw += ev->size;
+    a->s.events++;
+    if (!ended)
+        return 0;
+    if (a->s.txns == 0) {
+        a->s.first = a->grp.gtid;
+        a->s.first_time = a->grp.end_timestamp;
+    }
+    a->s.last = a->grp.gtid;
+    a->s.last_time = a->grp.end_timestamp;
+    a->s.txns++;
+    if ((rc = gd_gtid_pos_update(&a->s.pos, &a->grp.gtid, err)) != 0)
+        return rc;
+    return seg_due(a) ? seg_commit(a, err) : 0;
+}
+
+/* ---- one replication session ---- */
+
+static int check_source(MYSQL *m, gd_err *err)
+{
+    MYSQL_RES *res = NULL;
+    int rc = gd_sql_query(m, &res, err, "SELECT @@GLOBAL.log_bin, @@GLOBAL.binlog_format");
+    if (rc != 0)
+        return rc;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (row && row[0] && strcmp(row[0], "1") != 0)
+        rc = gd_err_set(err, GD_E_STATE,
+                        "the binary log is disabled on the source: start it with log-bin and "
+                        "binlog_format=ROW so its transactions can be archived");
+    else if (row && row[1] && strcasecmp(row[1], "ROW") != 0)
+        rc = gd_err_set(err, GD_E_STATE,
+                        "the source writes its binary log in %s format: set "
+                        "binlog_format=ROW (SET GLOBAL binlog_format=ROW and in its config) "
+                        "so point-in-time restore replays exactly what happened",
+                        row[1]);
+    mysql_free_result(res);
+    return rc;
+}
+
+static int session(arch *a, const gd_conn_params *src, bool *progressed, gd_err *err)
+{
+    gd_conn_params p = *src;
+    unsigned hb_ms = (unsigned)(a->o->heartbeat_s * 1000);
+    p.read_timeout_s = 5 + 3 * (hb_ms / 1000);
+    MYSQL *m = NULL;
+    MARIADB_RPL *rpl = NULL;
+    char pos[1024];
+    gd_gtid_pos_format(&a->pos, pos, sizeof pos);
+    int rc = gd_conn_open(&p, &m, err);
+    if (rc != 0)
+        return rc;
+    if ((rc = check_source(m, err)) != 0)
+        goto out;
+    if ((rc = gd_sql(m, err,
+                     "SET @master_binlog_checksum = @@GLOBAL.binlog_checksum, "
+                     "@mariadb_slave_capability = 4, @slave_connect_state = '%s', "
+                     "@slave_gtid_strict_mode = 0, @slave_gtid_ignore_duplicates = 0, "
+                     "@master_heartbeat_period = %llu",
+                     pos, (unsigned long long)hb_ms * 1000000ull)) != 0)
+        goto out;
+    rpl = mariadb_rpl_init(m);
+    if (rpl == NULL) {
+        rc = gd_err_set(err, GD_E_NOMEM, "cannot start a replication stream");
+        goto out;
+    }
+    mariadb_rpl_optionsv(rpl, MARIADB_RPL_SERVER_ID, (unsigned)a->o->server_id);
+    mariadb_rpl_optionsv(rpl, MARIADB_RPL_FILENAME, "", (size_t)0);
+    mariadb_rpl_optionsv(rpl, MARIADB_RPL_START, (unsigned long)4);
+    mariadb_rpl_optionsv(rpl, MARIADB_RPL_FLAGS, 0u);
+    if (mariadb_rpl_open(rpl) != 0) {
+        rc = gd_sql_error(m, err, "starting the binlog stream");
+        goto out;
+    }
+    gd_info("archiving from GTID position '%s' (server id %u)", pos, a->o->server_id);
+    a->last_event = gd_mono();
+    for (;;) {
+        if (*a->o->stop)
+            break;
+        if (a->o->idle_exit_s > 0 && !a->grp.open && gd_mono() - a->last_event >= a->o->idle_exit_s)
+            break;
+        unsigned long len = mysql_net_read_packet(m);
+        if (len == packet_error) {
+            if (*a->o->stop)
+                break;
+            unsigned no = mysql_errno(m);
+            if (no == ER_MASTER_FATAL_ERROR_READING_BINLOG || no == 1236)
+                rc = gd_err_set(err, GD_E_STATE,
+                                "the source cannot send binlog from GTID position '%s': %s "
+                                "(the binlog was purged before it was archived: take a new "
+                                "backup; the archive has a gap before it)",
+                                pos, mysql_error(m));
+            else
+                rc = gd_sql_error(m, err, "reading the binlog stream");
+            goto out;
+        }
+        const uint8_t *pk = m->net.read_pos;
+        if (len < 9 && pk[0] == 0xFE) {
+            rc = gd_err_set(err, GD_E_NET, "the source ended the binlog stream");
+            goto out;
+        }
+        gd_event ev;
+        if ((rc = gd_event_parse(pk + 1, len - 1, &ev, err)) != 0)
+            goto out;
+        if ((rc = on_event(a, &ev, err)) != 0)
+            goto out;
+        if (!(ev.flags & GD_EV_F_ARTIFICIAL) && ev.type != GD_EV_HEARTBEAT)
+            *progressed = true;
+    }
+    /* Stopping: keep what is complete, drop a transaction in flight. */
+    if (a->grp.open) {
+        seg_abort(a);
+        gd_group_init(&a->grp);
+    }
+    rc = seg_commit(a, err);
+out:
+    if (rc != 0) {
+        seg_abort(a);
+        gd_group_init(&a->grp);
+    }
+    if (rpl)
+        mariadb_rpl_close(rpl);
+    gd_conn_close(m);
+    return rc;
+}
+
+/* Where to start: after the last committed segment; with none, at the
+ * newest backup set's position (so the set can be rolled forward), else at
+ * the source's current position. */
+static int start_position(arch *a, const gd_conn_params *src, gd_err *err)
+{
+    json_t *segs = NULL;
+    int rc = gd_repo_list_segments(a->repo, &segs, err);
+    if (rc != 0)
+        return rc;
+    size_t n = json_array_size(segs);
+    const char *pos = NULL;
+    char *owned = NULL;
+    if (n > 0) {
+        json_t *last = json_array_get(segs, n - 1);
+        a->next_seq = (unsigned long long)gd_json_int(last, "seq", 0) + 1;
+        pos = gd_json_str(last, "gtid_pos", "");
+    } else {
+        a->next_seq = 1;
+        char **ids = NULL;
+        size_t ns = 0;
+        json_t *mf = NULL;
+        if ((rc = gd_repo_list_sets(a->repo, &ids, &ns, err)) != 0)
+            goto out;
+        if (ns > 0 && gd_manifest_read(a->repo, ids[ns - 1], &mf, err) == 0) {
+            owned = gd_strdup(gd_json_str(mf, "gtid", ""));
+            json_decref(mf);
+        }
+        gd_strv_free(ids, ns);
+        if (owned == NULL) {
+            MYSQL *m = NULL;
+            if ((rc = gd_conn_open(src, &m, err)) != 0)
+                goto out;
+            rc = gd_sql_value(m, &owned, err, "SELECT @@GLOBAL.gtid_binlog_pos");
+            gd_conn_close(m);
+            if (rc != 0)
+                goto out;
+        }
+        pos = owned;
+    }
+    rc = gd_gtid_pos_parse(pos, &a->pos, err);
+out:
+    free(owned);
+    json_decref(segs);
+    return rc;
+}
+
+int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_opts *opts,
+                   gd_archive_stats *stats, gd_err *err)
+{
+    arch a = {.repo = repo, .o = opts, .stats = stats};
+    memset(stats, 0, sizeof *stats);
+    gd_group_init(&a.grp);
+    int rc = start_position(&a, src, err);
+    double backoff = 1;
+    while (rc == 0 && !*opts->stop) {
+        bool progressed = false;
+        gd_err e;
+        gd_err_clear(&e);
+        rc = session(&a, src, &progressed, &e);
+        if (rc == 0)
+            break; /* stopped or idle */
+        if (!e.retryable) {
+            if (err)
+                *err = e;
+            break;
+        }
+        if (progressed)
+            backoff = 1;
+        gd_warn("%s; reconnecting in %.0f s", e.msg, backoff);
+        stats->reconnects++;
+        for (double t = 0; t < backoff && !*opts->stop; t += 0.1) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        backoff = backoff * 2 > 30 ? 30 : backoff * 2;
+        rc = 0;
+    }
+    gd_gtid_pos_format(&a.pos, stats->gtid_pos, sizeof stats->gtid_pos);
+    seg_abort(&a);
+    free(a.fde);
+    return rc;
+}

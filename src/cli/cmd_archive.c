@@ -1,0 +1,188 @@
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "archive/archive.h"
+#include "cli/cli.h"
+#include "common/util.h"
+
+static const char help[] =
+    "usage: geodr archive INSTANCE [--server-id N] [--interval SECONDS] [--idle-exit SECONDS]\n"
+    "\n"
+    "Streams INSTANCE's binary log as a replica and archives every transaction\n"
+    "into its home region, in segments committed at least every --interval\n"
+    "seconds while transactions arrive (default: archive-interval, 1 s).\n"
+    "Runs in the foreground until SIGTERM or SIGINT; resumes where it stopped,\n"
+    "with no gap and no duplicate. Reconnects by itself when the source\n"
+    "restarts or the network drops.\n"
+    "\n"
+    "  --server-id N       replica server id (default: archive-server-id, or one\n"
+    "                      derived from the instance name)\n"
+    "  --interval S        commit a segment at least every S seconds\n"
+    "  --idle-exit S       stop after S seconds without a transaction (scripts)\n";
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
+{
+    static const struct option lo[] = {{"server-id", required_argument, NULL, 's'},
+                                       {"interval", required_argument, NULL, 'i'},
+                                       {"idle-exit", required_argument, NULL, 'x'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    unsigned long server_id = 0;
+    double interval = 0, idle = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            server_id = strtoul(optarg, NULL, 10);
+            if (server_id < 1 || server_id > 4294967295UL)
+                return gd_cli_usage("archive", "--server-id must be 1-4294967295");
+            break;
+        case 'i':
+            interval = atof(optarg);
+            if (!(interval >= 0.1 && interval <= 300))
+                return gd_cli_usage("archive", "--interval must be 0.1-300 seconds");
+            break;
+        case 'x':
+            idle = atof(optarg);
+            if (!(idle > 0))
+                return gd_cli_usage("archive", "--idle-exit must be a positive number");
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return GD_EXIT_OK;
+        default:
+            return gd_cli_usage("archive", "unknown option");
+        }
+    }
+    if (optind != argc - 1)
+        return gd_cli_usage("archive", "name one instance");
+    const char *name = argv[optind];
+    gd_err err;
+    gd_err_clear(&err);
+    gd_repo *repo = NULL;
+    char *pw = NULL;
+    const gd_instance_cfg *ic = NULL;
+    gd_conn_params src;
+    int rc = gd_cli_config(cli, &err);
+    if (rc == 0 && (ic = gd_config_instance(cli->cfg, name, &err)) == NULL)
+        rc = err.code;
+    if (rc == 0)
+        rc = gd_cli_instance_conn(ic, &src, &pw, &err);
+    if (rc == 0)
+        rc = gd_cli_open_repo(cli, ic, NULL, true, &repo, &err);
+    gd_archive_stats st;
+    memset(&st, 0, sizeof st);
+    if (rc == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal; /* no SA_RESTART: a blocked read returns */
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        gd_archive_opts o = {
+            .server_id = server_id               ? (uint32_t)server_id
+                         : ic->archive_server_id ? ic->archive_server_id
+                                                 : gd_archive_default_server_id(ic->name),
+            .interval_s = interval > 0 ? interval : ic->archive_interval,
+            .max_segment = 64ull << 20,
+            .heartbeat_s = 0.5,
+            .idle_exit_s = idle,
+            .stop = &g_stop,
+        };
+        if (!cli->quiet && !cli->json)
+            fprintf(stderr,
+                    "geodr: archiving the binlog of instance %s into region %s "
+                    "(Ctrl-C or SIGTERM stops)\n",
+                    name, repo->st->name);
+        rc = gd_archive_run(repo, &src, &o, &st, &err);
+    }
+    gd_cli_free_password(pw);
+    if (rc != 0) {
+        gd_repo_close(repo);
+        return gd_cli_fail(cli, &err);
+    }
+    if (cli->json)
+        gd_cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s}", "instance", name,
+                                    "region", repo->st->name, "segments", (json_int_t)st.segments,
+                                    "transactions", (json_int_t)st.transactions, "raw_bytes",
+                                    (json_int_t)st.raw_bytes, "reconnects",
+                                    (json_int_t)st.reconnects, "gtid_pos", st.gtid_pos));
+    else
+        printf("archive of instance %s stopped: %llu segments, %llu transactions written "
+               "this run; archived up to GTID position %s\n",
+               name, st.segments, st.transactions, st.gtid_pos[0] ? st.gtid_pos : "(none)");
+    gd_repo_close(repo);
+    return GD_EXIT_OK;
+}
+
+int gd_cmd_cat(gd_cli *cli, int argc, char **argv)
+{
+    static const struct option lo[] = {{"region", required_argument, NULL, 'r'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    const char *region = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            region = optarg;
+            break;
+        case 'h':
+            fputs("usage: geodr cat INSTANCE OBJECT [--region R]\n\nWrites the decoded "
+                  "(decrypted, decompressed) contents of one object of INSTANCE's repository "
+                  "to standard output, e.g. a binlog segment for mariadb-binlog. OBJECT is "
+                  "relative to the instance: backup/SET/data/0-0.tsv.zst.gde, "
+                  "binlog/000000000001.binlog.zst.gde.\n",
+                  stdout);
+            return GD_EXIT_OK;
+        default:
+            return gd_cli_usage("cat", "unknown option");
+        }
+    }
+    if (optind != argc - 2)
+        return gd_cli_usage("cat", "name an instance and an object");
+    gd_err err;
+    gd_err_clear(&err);
+    gd_repo *repo = NULL;
+    const gd_instance_cfg *ic = NULL;
+    int rc = gd_cli_config(cli, &err);
+    if (rc == 0 && (ic = gd_config_instance(cli->cfg, argv[optind], &err)) == NULL)
+        rc = err.code;
+    if (rc == 0)
+        rc = gd_cli_open_repo(cli, ic, region, false, &repo, &err);
+    gd_obj_reader *rd = NULL;
+    char *name = NULL;
+    if (rc == 0) {
+        name = gd_asprintf("%s/%s", ic->name, argv[optind + 1]);
+        rc = gd_obj_open(repo, name, NULL, &rd, &err);
+    }
+    static char buf[1 << 17];
+    while (rc == 0) {
+        ssize_t n = gd_obj_read(rd, buf, sizeof buf, &err);
+        if (n < 0)
+            rc = (int)n;
+        if (n <= 0)
+            break;
+        if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+            rc = gd_err_sys(&err, 32, "cannot write to standard output");
+    }
+    gd_obj_close(rd);
+    free(name);
+    gd_repo_close(repo);
+    if (fflush(stdout) != 0 && rc == 0)
+        rc = gd_err_set(&err, GD_E_IO, "cannot write to standard output");
+    return rc == 0 ? GD_EXIT_OK : gd_cli_fail(cli, &err);
+}
