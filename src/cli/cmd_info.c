@@ -56,6 +56,9 @@ static int instance_info(gd_cli *cli, const gd_instance_cfg *ic, json_t **out, g
         json_decref(mf);
     }
     gd_strv_free(ids, n);
+    json_t *arch = NULL;
+    if (rc == 0 && (rc = gd_repo_archive_summary(repo, &arch, err)) == 0)
+        json_object_set_new(j, "archive", arch);
     gd_repo_close(repo);
     if (rc != 0) {
         json_decref(j);
@@ -63,6 +66,45 @@ static int instance_info(gd_cli *cli, const gd_instance_cfg *ic, json_t **out, g
     }
     *out = j;
     return 0;
+}
+
+static void print_archive(json_t *inst)
+{
+    json_t *a = json_object_get(inst, "archive");
+    if (a == NULL || gd_json_int(a, "segments", 0) == 0) {
+        printf("  binlog archive: none yet (run 'geodr archive %s' for point-in-time "
+               "restore)\n",
+               gd_json_str(inst, "name", ""));
+        return;
+    }
+    char raw[32], st[32];
+    gd_fmt_bytes((uint64_t)gd_json_int(a, "raw_bytes", 0), raw, sizeof raw);
+    gd_fmt_bytes((uint64_t)gd_json_int(a, "stored_bytes", 0), st, sizeof st);
+    printf("  binlog archive: %lld segments, %lld transactions (%s, stored as %s), "
+           "%s .. %s UTC, archived up to GTID %s\n",
+           gd_json_int(a, "segments", 0), gd_json_int(a, "transactions", 0), raw, st,
+           gd_json_str(a, "first_time", ""), gd_json_str(a, "last_time", ""),
+           gd_json_str(a, "gtid_pos", ""));
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(a, "windows"), i, w)
+    {
+        printf("  recovery window: %s .. %s UTC (from set %s)\n", gd_json_str(w, "from", ""),
+               gd_json_str(w, "to", ""), gd_json_str(w, "set", ""));
+    }
+    if (json_array_size(json_object_get(a, "windows")) == 0)
+        printf("  recovery window: none: no backup set is rolled forward by the archive "
+               "(take a backup with 'geodr backup %s')\n",
+               gd_json_str(inst, "name", ""));
+    json_array_foreach(json_object_get(a, "gaps"), i, w)
+    {
+        printf("  GAP in the binlog archive between %s and %s (before segment %lld: expected "
+               "GTID position %s, found %s): transactions in between are lost to "
+               "point-in-time restore; take a new backup so the window starts after it\n",
+               gd_json_str(w, "after_time", ""), gd_json_str(w, "before_time", ""),
+               gd_json_int(w, "before_seq", 0), gd_json_str(w, "expected", ""),
+               gd_json_str(w, "found", ""));
+    }
 }
 
 static void print_human(json_t *inst)
@@ -74,6 +116,7 @@ static void print_human(json_t *inst)
     json_t *sets = json_object_get(inst, "sets");
     if (json_array_size(sets) == 0) {
         printf("  no backup sets yet (run 'geodr backup %s')\n", gd_json_str(inst, "name", ""));
+        print_archive(inst);
         return;
     }
     printf("  %-20s %-19s %-19s %-20s %6s %12s %10s %10s %8s\n", "SET", "START (UTC)", "END (UTC)",
@@ -94,6 +137,7 @@ static void print_human(json_t *inst)
                gd_json_str(s, "gtid", ""), gd_json_int(s, "tables", 0), gd_json_int(s, "rows", 0),
                raw, st, json_real_value(json_object_get(s, "seconds")));
     }
+    print_archive(inst);
 }
 
 int gd_cmd_info(gd_cli *cli, int argc, char **argv)
@@ -140,13 +184,10 @@ int gd_cmd_info(gd_cli *cli, int argc, char **argv)
 }
 
 /* Reads one object to its end (hash and authentication checked). */
-static int verify_object(gd_repo *repo, const char *set, const char *rel, const char *sha,
-                         gd_err *err)
+static int verify_named(gd_repo *repo, const char *name, const char *sha, gd_err *err)
 {
-    char *name = gd_repo_object_name(repo, set, rel);
     gd_obj_reader *rd = NULL;
     int rc = gd_obj_open(repo, name, sha, &rd, err);
-    free(name);
     if (rc != 0)
         return rc;
     static char buf[1 << 17];
@@ -155,6 +196,46 @@ static int verify_object(gd_repo *repo, const char *set, const char *rel, const 
         ;
     gd_obj_close(rd);
     return n < 0 ? (int)n : 0;
+}
+
+static int verify_object(gd_repo *repo, const char *set, const char *rel, const char *sha,
+                         gd_err *err)
+{
+    char *name = gd_repo_object_name(repo, set, rel);
+    int rc = verify_named(repo, name, sha, err);
+    free(name);
+    return rc;
+}
+
+/* Reads every archived binlog segment back; returns the number of bad ones
+ * and appends them to bad. */
+static size_t verify_segments(gd_repo *repo, json_t *bad, unsigned long long *checked,
+                              bool quiet_ok)
+{
+    json_t *segs = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    if (gd_repo_list_segments(repo, &segs, &e) != 0) {
+        json_array_append_new(bad, json_pack("{s:s, s:s}", "object", "binlog", "error", e.msg));
+        return 1;
+    }
+    size_t nbad = 0, i;
+    json_t *sg;
+    json_array_foreach(segs, i, sg)
+    {
+        char *name = gd_asprintf("%s/binlog/%s", repo->instance, gd_json_str(sg, "object", ""));
+        gd_err_clear(&e);
+        (*checked)++;
+        if (verify_named(repo, name, gd_json_str(sg, "sha256", ""), &e) != 0) {
+            json_array_append_new(bad, json_pack("{s:s, s:s}", "object", name, "error", e.msg));
+            nbad++;
+        }
+        free(name);
+    }
+    if (!quiet_ok && json_array_size(segs) > 0 && nbad == 0)
+        printf("binlog archive: %zu segments OK\n", json_array_size(segs));
+    json_decref(segs);
+    return nbad;
 }
 
 int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
@@ -243,12 +324,27 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
                                                 json_array_size(badv) == 0, "bad", badv));
     }
     gd_strv_free(ids, n);
+    json_t *segbad = json_array();
+    if (argc == 2) {
+        bad += verify_segments(repo, segbad, &checked, cli->json);
+        size_t k;
+        json_t *b;
+        if (!cli->json)
+            json_array_foreach(segbad, k, b)
+            {
+                printf("binlog: BAD %s: %s\n", gd_json_str(b, "object", ""),
+                       gd_json_str(b, "error", ""));
+            }
+    }
     gd_repo_close(repo);
     if (cli->json)
-        gd_cli_print_json(json_pack("{s:s, s:I, s:I, s:o}", "instance", argv[1], "objects",
-                                    (json_int_t)checked, "bad", (json_int_t)bad, "sets", report));
-    else
+        gd_cli_print_json(json_pack("{s:s, s:I, s:I, s:o, s:o}", "instance", argv[1], "objects",
+                                    (json_int_t)checked, "bad", (json_int_t)bad, "sets", report,
+                                    "binlog", segbad));
+    else {
         json_decref(report);
+        json_decref(segbad);
+    }
     if (bad) {
         fprintf(stderr,
                 "geodr: error: %llu bad object(s) in instance %s: restore from another "

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/gtid.h"
 
 #define GD_BINLOG_MAGIC                                                                            \
     "\xfe"                                                                                         \
@@ -42,12 +43,6 @@ enum gd_ev_type {
 /* GTID event flags2 */
 #define GD_GTID_FL_STANDALONE 1
 #define GD_GTID_FL_GROUP_COMMIT_ID 2
-
-typedef struct gd_gtid {
-    uint32_t domain;
-    uint32_t server;
-    uint64_t seq;
-} gd_gtid;
 
 /* The common header of one event. */
 typedef struct gd_event {
@@ -89,23 +84,5 @@ void gd_group_init(gd_group *g);
 /* Returns 0, or GD_E_CORRUPT for malformed events.  *ended is set when ev
  * completed the group that gd_group's gtid names. */
 int gd_group_feed(gd_group *g, const gd_event *ev, bool *ended, gd_err *err);
-
-/* GTID positions: one GTID per replication domain, as in @@gtid_binlog_pos
- * ("0-1-100,1-2-7").  Fixed capacity: more domains than this is refused. */
-#define GD_GTID_POS_MAX 64
-typedef struct gd_gtid_pos {
-    size_t n;
-    gd_gtid g[GD_GTID_POS_MAX];
-} gd_gtid_pos;
-
-int gd_gtid_pos_parse(const char *s, gd_gtid_pos *out, gd_err *err);
-/* Records g as the newest GTID of its domain. */
-int gd_gtid_pos_update(gd_gtid_pos *p, const gd_gtid *g, gd_err *err);
-/* "0-1-100,1-2-7", domains in ascending order; "" when empty. */
-void gd_gtid_pos_format(const gd_gtid_pos *p, char *out, size_t size);
-/* "D-S-N" */
-void gd_gtid_format(const gd_gtid *g, char *out, size_t size);
-/* True when p already holds g or a later GTID of g's domain. */
-bool gd_gtid_pos_contains(const gd_gtid_pos *p, const gd_gtid *g);
 
 #endif

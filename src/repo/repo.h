@@ -104,6 +104,18 @@ char *gd_repo_segment_name(const gd_repo *r, unsigned long long seq, const char 
  * caller json_decref()s). */
 int gd_repo_list_segments(gd_repo *r, json_t **out, gd_err *err);
 
+/* Summary of the binlog archive and the recovery windows of the instance in
+ * this region, as JSON:
+ *   {"segments", "transactions", "raw_bytes", "stored_bytes", "first_time",
+ *    "last_time", "gtid_pos",
+ *    "gaps": [{"before_seq", "expected", "found"}],
+ *    "windows": [{"from", "from_s", "to", "to_s", "set", "gtid_from", "gtid_to"}]}
+ * A window runs from the end of the oldest backup set that a contiguous run
+ * of segments rolls forward, to the commit time of the run's last
+ * transaction.  A gap in the chain ends one window; the next starts at the
+ * first set taken after the gap. */
+int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err);
+
 /* ---- manifests ---- */
 /* Writes <set>/manifest: the JSON text followed by a trailer line
  * "sha256 <hex of every byte before the trailer>\n".  This commits the set. */
