@@ -2,13 +2,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "common/util.h"
+#include "replay/replay.h"
 #include "restore/restore.h"
 
 static const char help[] =
-    "usage: geodr restore INSTANCE [--region R] [--latest | --fastest | --set ID]\n"
+    "usage: geodr restore INSTANCE [--region R] [--latest | --time T | --fastest | --set ID]\n"
     "         (--target HOST:PORT --target-user U --target-password-file F\n"
     "          | --new-instance DIR --port P)\n"
     "         [--databases A,B] [--tables db.t,...] [--rename old=new,...]\n"
@@ -16,7 +18,12 @@ static const char help[] =
     "\n"
     "Restores a backup set of INSTANCE from one region (default: its home region).\n"
     "\n"
-    "  --latest / --fastest  the newest backup set (default)\n"
+    "  --latest              the newest backup set rolled forward through the whole\n"
+    "                        binlog archive (default)\n"
+    "  --time T              the state at T ('YYYY-MM-DD HH:MM:SS', UTC unless a zone\n"
+    "                        like +02:00 follows): the newest set before T, then every\n"
+    "                        archived transaction committed in or before T's second\n"
+    "  --fastest             the newest backup set as it is (no binlog replay)\n"
     "  --set ID              a given set (see 'geodr info INSTANCE')\n"
     "  --target HOST:PORT    an existing server; --target-user and\n"
     "                        --target-password-file say how to log in\n"
@@ -56,6 +63,46 @@ enum {
     O_HELP
 };
 
+/* "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC, or followed by "Z", "UTC" or an
+ * offset "+HH:MM" / "-HH:MM".  Binlog commit times have whole seconds, so
+ * the point is the second (fractions are accepted and dropped). */
+static int parse_time(const char *s, long long *out, gd_err *err)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+    if (p == NULL)
+        p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (p == NULL)
+        return gd_err_set(err, GD_E_INVALID,
+                          "--time '%s': expected 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC unless a "
+                          "zone like +02:00 follows)",
+                          s);
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    while (*p == ' ')
+        p++;
+    long off = 0;
+    if (*p == '+' || *p == '-') {
+        int hh = 0, mm = 0;
+        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 14 || mm > 59)
+            return gd_err_set(err, GD_E_INVALID, "--time '%s': bad zone offset", s);
+        off = (*p == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
+        p += 6;
+    } else if (*p == 'Z') {
+        p++;
+    } else if (strncmp(p, "UTC", 3) == 0) {
+        p += 3;
+    }
+    if (*p != '\0')
+        return gd_err_set(err, GD_E_INVALID, "--time '%s': unexpected '%s' at the end", s, p);
+    *out = (long long)timegm(&tm) - off;
+    return 0;
+}
+
 static void free_v(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -91,6 +138,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     gd_restore_opts o = {0};
     char *renames = NULL;
     int c, points = 0;
+    bool fastest = false;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -98,7 +146,10 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
             region = optarg;
             break;
         case O_LATEST:
+            points++;
+            break;
         case O_FASTEST:
+            fastest = true;
             points++;
             break;
         case O_SET:
@@ -166,10 +217,13 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         return gd_cli_usage("restore", "name one instance");
     if (points > 1)
         return gd_cli_usage("restore", "choose one of --latest, --fastest, --set, --time");
-    if (time_opt)
-        return gd_cli_usage("restore", "--time needs archived binlog (point-in-time "
-                                       "restore), which this geodr version does not have "
-                                       "yet: use --set ID or --latest");
+    long long stop = fastest || set ? GD_PITR_NONE : GD_PITR_LATEST;
+    if (time_opt) {
+        gd_err te;
+        gd_err_clear(&te);
+        if (parse_time(time_opt, &stop, &te) != 0)
+            return gd_cli_usage("restore", "%s", te.msg);
+    }
     if (!!target == !!newdir)
         return gd_cli_usage("restore", "choose where to restore: --target HOST:PORT or "
                                        "--new-instance DIR --port P");
@@ -193,7 +247,6 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         free(renames);
     }
     const char *name = argv[optind];
-    o.set_id = set;
     o.progress = !cli->quiet && !cli->json;
 
     gd_err err;
@@ -223,14 +276,25 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         tp.password = pw;
         tp.password_source = tpass;
     }
+    /* The plan (set, segments) and every check that needs no target. */
+    json_t *plan = NULL;
+    bool replay = false;
+    if (rc == 0)
+        rc = gd_repo_plan(repo, stop, set, &plan, &err);
+    if (rc == 0) {
+        o.set_id = gd_json_str(plan, "set", NULL);
+        replay = json_is_true(json_object_get(plan, "replay")) &&
+                 json_array_size(json_object_get(plan, "segments")) > 0;
+        if (replay && (o.ndatabases || o.ntables))
+            rc = gd_err_set(&err, GD_E_INVALID,
+                            "point-in-time restore of chosen databases or tables is not "
+                            "available yet: restore them as of a backup set with --fastest or "
+                            "--set ID, or restore the whole instance to the point in time");
+    }
+    if (rc == 0 && replay && target && !o.dry_run)
+        rc = gd_replay_check_target(&tp, &err);
     if (rc == 0 && newdir) {
-        /* Check the set and key before creating anything. */
-        char *id = NULL;
-        json_t *mf = NULL;
-        rc = gd_restore_pick_set(repo, set, &id, &mf, &err);
-        free(id);
-        json_decref(mf);
-        if (rc == 0 && !o.dry_run) {
+        if (!o.dry_run) {
             if (!cli->quiet && !cli->json)
                 fprintf(stderr, "geodr: provisioning a new MariaDB instance in %s on port %u\n",
                         newdir, port);
@@ -246,11 +310,19 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         rc = gd_restore_run(repo, &tp, &o, &res, &err);
     else if (rc == 0)
         rc = gd_restore_run(repo, NULL, &o, &res, &err);
+    gd_replay_result rr;
+    memset(&rr, 0, sizeof rr);
+    if (rc == 0 && replay && !o.dry_run) {
+        gd_replay_opts ro = {
+            .parallel = o.jobs, .stop_time_s = stop >= 0 ? stop : -1, .progress = o.progress};
+        rc = gd_replay_run(repo, plan, &tp, &ro, &rr, &err);
+    }
     if (rc == 0 && newdir && !o.dry_run)
         rc = gd_instance_secure(&inst, &err);
     gd_cli_free_password(pw);
     free(host);
     if (rc != 0) {
+        json_decref(plan);
         gd_repo_close(repo);
         gd_instance_new_free(&inst);
         return gd_cli_fail(cli, &err);
@@ -261,6 +333,12 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                               "dry_run", o.dry_run, "tables", (json_int_t)res.tables, "chunks",
                               (json_int_t)res.chunks, "rows", (json_int_t)res.rows, "bytes",
                               (json_int_t)res.bytes, "seconds", res.seconds);
+        json_object_set_new(
+            j, "replay",
+            json_pack("{s:b, s:I, s:I, s:s, s:s, s:f}", "planned", replay, "segments",
+                      (json_int_t)json_array_size(json_object_get(plan, "segments")),
+                      "transactions", (json_int_t)rr.transactions, "gtid_pos", rr.gtid_pos,
+                      "last_commit", rr.last_time, "seconds", rr.seconds));
         if (newdir && !o.dry_run)
             json_object_set_new(j, "new_instance",
                                 json_pack("{s:s, s:i, s:s, s:s, s:i}", "dir", inst.dir, "port",
@@ -271,8 +349,20 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         char b[32];
         gd_fmt_bytes(res.bytes, b, sizeof b);
         printf("dry run: would restore set %s of instance %s from region %s: %llu tables in "
-               "%llu chunks, %s of rows, GTID position %s; nothing was written\n",
+               "%llu chunks, %s of rows, GTID position %s",
                res.set_id, name, repo->st->name, res.tables, res.chunks, b, res.gtid);
+        if (replay) {
+            unsigned long long sb = 0;
+            size_t k;
+            json_t *sg;
+            json_array_foreach(json_object_get(plan, "segments"), k, sg) sb +=
+                (unsigned long long)gd_json_int(sg, "raw_size", 0);
+            char sbs[32];
+            gd_fmt_bytes(sb, sbs, sizeof sbs);
+            printf("; then replay %zu binlog segments (%s) up to %s", k, sbs,
+                   time_opt ? time_opt : "the end of the archive");
+        }
+        printf("; nothing was written\n");
     } else {
         char b[32];
         gd_fmt_bytes(res.bytes, b, sizeof b);
@@ -280,6 +370,10 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                "%.1f s; the data is as of GTID position %s\n",
                res.set_id, name, repo->st->name, res.tables, res.rows, b, res.seconds,
                res.gtid[0] ? res.gtid : "(none)");
+        if (replay)
+            printf("replayed %llu transactions from the binlog archive through the target's "
+                   "replication in %.1f s: last commit %s UTC, GTID position %s\n",
+                   rr.transactions, rr.seconds, rr.last_time[0] ? rr.last_time : "-", rr.gtid_pos);
         if (newdir)
             printf("new instance running: 127.0.0.1:%u, socket %s, pid %d\n"
                    "  connect:  mariadb --defaults-file=%s\n"
@@ -287,6 +381,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                    inst.port, inst.socket, inst.pid, inst.client_cnf, inst.client_cnf);
     }
     gd_instance_new_free(&inst);
+    json_decref(plan);
     gd_repo_close(repo);
     free_v(o.databases, o.ndatabases);
     free_v(o.tables, o.ntables);

@@ -116,6 +116,20 @@ int gd_repo_list_segments(gd_repo *r, json_t **out, gd_err *err);
  * first set taken after the gap. */
 int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err);
 
+/* A restore plan: which set to load and which segments to replay.
+ *   stop_time_s >= 0: replay transactions that commit at or before it
+ *   stop_time_s == GD_PITR_LATEST: replay to the end of the archive
+ *   stop_time_s == GD_PITR_NONE: no replay (the newest set, or set_id)
+ * set_id (may be NULL) forces the set.  The plan is JSON:
+ *   {"set", "set_gtid", "set_end", "set_end_s", "segments": [index records],
+ *    "replay": bool}
+ * A point outside every recovery window fails with GD_E_INVALID and a
+ * message that prints the windows. */
+#define GD_PITR_LATEST (-1)
+#define GD_PITR_NONE (-2)
+int gd_repo_plan(gd_repo *r, long long stop_time_s, const char *set_id, json_t **out,
+                 gd_err *err);
+
 /* ---- manifests ---- */
 /* Writes <set>/manifest: the JSON text followed by a trailer line
  * "sha256 <hex of every byte before the trailer>\n".  This commits the set. */

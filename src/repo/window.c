@@ -124,3 +124,146 @@ int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err)
     json_decref(segs);
     return 0;
 }
+
+/* The windows as "[from .. to], ..." for messages. */
+static char *windows_text(json_t *summary)
+{
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(summary, "windows"), i, w)
+    {
+        gd_buf_appendf(&b, "%s[%s .. %s]", i ? ", " : "", gd_json_str(w, "from", ""),
+                       gd_json_str(w, "to", ""));
+    }
+    if (b.len == 0)
+        gd_buf_appendf(&b, "none");
+    return b.data;
+}
+
+int gd_repo_plan(gd_repo *r, long long stop_time_s, const char *set_id, json_t **out, gd_err *err)
+{
+    json_t *segs = NULL, *summary = NULL, *plan = NULL;
+    set_point *sets = NULL;
+    size_t nsets = 0;
+    int rc = gd_repo_list_segments(r, &segs, err);
+    if (rc == 0)
+        rc = load_sets(r, &sets, &nsets, err);
+    if (rc != 0)
+        goto out;
+    if (nsets == 0) {
+        rc = gd_err_set(err, GD_E_NOTFOUND,
+                        "no backup set of instance %s in region %s: run 'geodr backup %s' first",
+                        r->instance, r->st->name, r->instance);
+        goto out;
+    }
+    const set_point *chosen = NULL;
+    if (set_id) {
+        for (size_t i = 0; i < nsets; i++)
+            if (strcmp(sets[i].id, set_id) == 0)
+                chosen = &sets[i];
+        if (chosen == NULL) {
+            rc = gd_err_set(err, GD_E_NOTFOUND,
+                            "backup set %s of instance %s does not exist in region %s (see "
+                            "'geodr info %s')",
+                            set_id, r->instance, r->st->name, r->instance);
+            goto out;
+        }
+    }
+    size_t n = json_array_size(segs);
+    json_t *use = json_array();
+    plan = json_pack("{s:o}", "segments", use);
+    if (stop_time_s == GD_PITR_NONE || (n == 0 && stop_time_s == GD_PITR_LATEST)) {
+        if (chosen == NULL)
+            chosen = &sets[nsets - 1];
+        json_object_set_new(plan, "replay", json_false());
+        goto fill;
+    }
+    /* Candidates: sets (newest first) from which a contiguous run of
+     * segments reaches the stop point. */
+    for (size_t k = nsets; k-- > 0;) {
+        const set_point *sp = chosen ? chosen : &sets[k];
+        if (stop_time_s >= 0 && sp->end_s > stop_time_s) {
+            if (chosen)
+                break;
+            continue;
+        }
+        /* the first segment with something after the set */
+        size_t first = n;
+        for (size_t i = 0; i < n; i++) {
+            gd_gtid_pos gp;
+            if (gd_gtid_pos_parse(gd_json_str(json_array_get(segs, i), "gtid_pos", ""), &gp,
+                                  NULL) == 0 &&
+                !gd_gtid_pos_le(&gp, &sp->pos)) {
+                first = i;
+                break;
+            }
+        }
+        bool ok = true;
+        long long reach = sp->end_s;
+        json_array_clear(use);
+        if (first < n) {
+            gd_gtid_pos prev;
+            ok = gd_gtid_pos_parse(gd_json_str(json_array_get(segs, first), "prev_gtid_pos", ""),
+                                   &prev, NULL) == 0 &&
+                 gd_gtid_pos_le(&prev, &sp->pos);
+            for (size_t i = first; ok && i < n; i++) {
+                json_t *s = json_array_get(segs, i);
+                if (i > first) {
+                    json_t *p = json_array_get(segs, i - 1);
+                    if (strcmp(gd_json_str(p, "gtid_pos", ""),
+                               gd_json_str(s, "prev_gtid_pos", "")) != 0)
+                        break; /* a gap: the run ends here */
+                }
+                json_array_append(use, s);
+                reach = gd_json_int(s, "last_time_s", reach);
+                if (stop_time_s >= 0 && gd_json_int(s, "first_time_s", 0) > stop_time_s)
+                    break; /* this one already starts after the stop point */
+            }
+        }
+        if (ok && (stop_time_s < 0 || reach >= stop_time_s)) {
+            chosen = sp;
+            json_object_set_new(plan, "replay", json_true());
+            goto fill;
+        }
+        if (chosen)
+            break;
+    }
+    summary = NULL;
+    {
+        json_t *sum = NULL;
+        gd_err e2;
+        gd_err_clear(&e2);
+        char *wt =
+            gd_repo_archive_summary(r, &sum, &e2) == 0 ? windows_text(sum) : gd_strdup("unknown");
+        char when[32];
+        gd_fmt_time(stop_time_s * 1000000, false, when, sizeof when);
+        rc = gd_err_set(err, GD_E_INVALID,
+                        "restore time %s UTC is outside the recovery window of instance %s in "
+                        "region %s: %s (UTC)%s",
+                        stop_time_s >= 0 ? when : "latest", r->instance, r->st->name, wt,
+                        set_id ? " starting from the given set" : "");
+        free(wt);
+        json_decref(sum);
+    }
+    goto out;
+fill : {
+    char g[1024];
+    gd_gtid_pos_format(&chosen->pos, g, sizeof g);
+    json_object_set_new(plan, "set", json_string(chosen->id));
+    json_object_set_new(plan, "set_gtid", json_string(g));
+    json_object_set_new(plan, "set_end", json_string(chosen->end));
+    json_object_set_new(plan, "set_end_s", json_integer(chosen->end_s));
+    *out = plan;
+    plan = NULL;
+}
+out:
+    json_decref(plan);
+    json_decref(summary);
+    json_decref(segs);
+    for (size_t i = 0; i < nsets; i++)
+        free(sets[i].id);
+    free(sets);
+    return rc;
+}

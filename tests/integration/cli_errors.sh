@@ -214,9 +214,12 @@ is "no key-file: no database created in the target" "$(schemata dst)" "$DST_SCHE
 fails "restore --set NONEXISTENT: the set does not exist" \
     "backup set NONEXISTENT .*does not exist.*geodr info" \
     "$GEODR" --config "$CFG" restore shop --set NONEXISTENT "${TARGET[@]}"
-usage_fails "restore --time: point-in-time restore is not available yet" \
-    "--time .*point-in-time.*(not|does not have).*(--set|--latest)" \
+fails "restore --time outside the recovery window: says so and what the restore points are" \
+    "restore time 2026-01-01 00:00:00 UTC is outside the recovery window.*geodr archive.*backup sets end at" \
     "$GEODR" --config "$CFG" restore shop --time '2026-01-01 00:00:00' "${TARGET[@]}"
+usage_fails "restore --time with a malformed time" \
+    "--time 'yesterday': expected 'YYYY-MM-DD HH:MM:SS" \
+    "$GEODR" --config "$CFG" restore shop --time 'yesterday' "${TARGET[@]}"
 is "failed restores: no database created in the target" "$(schemata dst)" "$DST_SCHEMATA"
 
 run "$GEODR" --config "$CFG" --quiet restore shop "${TARGET[@]}"

@@ -1,0 +1,216 @@
+#include "replay/replay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/gtid.h"
+#include "common/log.h"
+#include "common/progress.h"
+#include "common/util.h"
+#include "io/key.h"
+#include "replay/server.h"
+
+#define GEODR_REPLAY_SERVER_ID 4294967000u
+
+int gd_replay_check_target(const gd_conn_params *target, gd_err *err)
+{
+    MYSQL *m = NULL;
+    MYSQL_RES *res = NULL;
+    int rc = gd_conn_open(target, &m, err);
+    if (rc == 0)
+        rc = gd_sql_query(m, &res, err, "SHOW ALL SLAVES STATUS");
+    if (rc == 0 && mysql_num_rows(res) > 0) {
+        MYSQL_ROW row = mysql_fetch_row(res);
+        rc = gd_err_set(err, GD_E_STATE,
+                        "the target already has replication configured (connection '%s'): "
+                        "point-in-time restore makes it a replica of geodr, so restore into "
+                        "a server without replication (or run RESET SLAVE ALL on it first)",
+                        row && row[0] ? row[0] : "");
+    }
+    if (res)
+        mysql_free_result(res);
+    gd_conn_close(m);
+    return rc;
+}
+
+/* Reads one column of SHOW SLAVE STATUS by name into out (size bytes). */
+static void slave_status(MYSQL *m, const char *const *cols, char **out, size_t ncols)
+{
+    for (size_t i = 0; i < ncols; i++)
+        out[i][0] = '\0';
+    MYSQL_RES *res = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    if (gd_sql_query(m, &res, &e, "SHOW SLAVE STATUS") != 0)
+        return;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    unsigned nf = mysql_num_fields(res);
+    MYSQL_FIELD *f = mysql_fetch_fields(res);
+    for (unsigned k = 0; row && k < nf; k++)
+        for (size_t i = 0; i < ncols; i++)
+            if (strcmp(f[k].name, cols[i]) == 0 && row[k])
+                gd_strlcpy(out[i], row[k], 1024);
+    mysql_free_result(res);
+}
+
+/* True when some GTID of the plan's segments has the target's server id:
+ * the target would skip those events as its own. */
+static bool server_id_collides(json_t *segs, unsigned long target_id)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(segs, i, s)
+    {
+        gd_gtid_pos p;
+        if (gd_gtid_pos_parse(gd_json_str(s, "gtid_pos", ""), &p, NULL) != 0)
+            continue;
+        for (size_t k = 0; k < p.n; k++)
+            if (p.g[k].server == target_id)
+                return true;
+    }
+    return false;
+}
+
+int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
+                  const gd_replay_opts *opts, gd_replay_result *res, gd_err *err)
+{
+    memset(res, 0, sizeof res[0]);
+    json_t *segs = json_object_get(plan, "segments");
+    const char *start = gd_json_str(plan, "set_gtid", "");
+    double t0 = gd_mono();
+    MYSQL *m = NULL;
+    gd_binlog_server *srv = NULL;
+    char *old_threads = NULL, *old_mode = NULL, *old_sid = NULL;
+    bool replica_set = false;
+    gd_progress *prog = NULL;
+    uint8_t rnd[18];
+    char pw[40];
+    int rc = gd_random(rnd, sizeof rnd, err);
+    if (rc != 0)
+        return rc;
+    gd_hex(rnd, sizeof rnd, pw);
+    if ((rc = gd_conn_open(target, &m, err)) != 0)
+        goto out;
+    if ((rc = gd_sql_value(m, &old_threads, err, "SELECT @@GLOBAL.slave_parallel_threads")) != 0 ||
+        (rc = gd_sql_value(m, &old_mode, err, "SELECT @@GLOBAL.slave_parallel_mode")) != 0 ||
+        (rc = gd_sql_value(m, &old_sid, err, "SELECT @@GLOBAL.server_id")) != 0)
+        goto out;
+
+    gd_binlog_server_opts so = {.repo = repo,
+                                .segments = segs,
+                                .stop_time_s = opts->stop_time_s,
+                                .user = "geodr_replay",
+                                .password = pw,
+                                .server_id = GEODR_REPLAY_SERVER_ID};
+    unsigned port = 0;
+    if ((rc = gd_binlog_server_start(&so, &srv, &port, err)) != 0)
+        goto out;
+    if (server_id_collides(segs, strtoul(old_sid, NULL, 10))) {
+        /* Until replay ends the target takes another id, or it would skip
+         * the source's events as its own. */
+        if ((rc = gd_sql(m, err, "SET GLOBAL server_id = %u", GEODR_REPLAY_SERVER_ID - 1)) != 0)
+            goto out;
+    }
+    if (opts->parallel > 0 &&
+        ((rc = gd_sql(m, err, "SET GLOBAL slave_parallel_threads = %d", opts->parallel)) != 0 ||
+         (rc = gd_sql(m, err, "SET GLOBAL slave_parallel_mode = 'optimistic'")) != 0))
+        goto out;
+    replica_set = true;
+    if ((rc = gd_sql(m, err, "SET GLOBAL gtid_slave_pos = '%s'", start)) != 0 ||
+        (rc = gd_sql(m, err,
+                     "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = %u, "
+                     "MASTER_USER = 'geodr_replay', MASTER_PASSWORD = '%s', MASTER_USE_GTID = "
+                     "slave_pos, MASTER_CONNECT_RETRY = 1",
+                     port, pw)) != 0 ||
+        (rc = gd_sql(m, err, "START SLAVE")) != 0)
+        goto out;
+    gd_wipe(pw, sizeof pw);
+
+    /* Wait: everything served, and everything served applied. */
+    unsigned long long total = 0;
+    size_t i;
+    json_t *s;
+    json_array_foreach(segs, i, s) total += (unsigned long long)gd_json_int(s, "raw_size", 0);
+    prog = gd_progress_start("replay", "transactions", total, 0, opts->progress);
+    unsigned long long shown = 0;
+    char b0[1024], b1[1024], b2[1024], b3[1024], b4[1024];
+    char *vals[] = {b0, b1, b2, b3, b4};
+    static const char *const cols[] = {"Last_SQL_Errno", "Last_SQL_Error", "Last_IO_Errno",
+                                       "Last_IO_Error", "Slave_SQL_Running"};
+    for (;;) {
+        gd_binlog_server_state st;
+        gd_binlog_server_state_get(srv, &st);
+        if (st.failed) {
+            if (err)
+                *err = st.err;
+            rc = st.err.code ? st.err.code : GD_E_STATE;
+            goto out;
+        }
+        gd_progress_add(prog, st.bytes - shown, 0);
+        shown = st.bytes;
+        slave_status(m, cols, vals, 5);
+        if (b0[0] && strcmp(b0, "0") != 0) {
+            rc = gd_err_set(err, GD_E_MYSQL,
+                            "the target failed to apply archived binlog: error %s: %s", b0, b1);
+            goto out;
+        }
+        if (b2[0] && strcmp(b2, "0") != 0 && strcmp(b2, "2003") != 0 && strcmp(b2, "2013") != 0) {
+            rc = gd_err_set(err, GD_E_STATE,
+                            "the target cannot read from geodr's binlog server: error %s: %s", b2,
+                            b3);
+            goto out;
+        }
+        if (st.done) {
+            char *pos = NULL;
+            if ((rc = gd_sql_value(m, &pos, err, "SELECT @@GLOBAL.gtid_slave_pos")) != 0)
+                goto out;
+            gd_gtid_pos applied;
+            bool reached =
+                gd_gtid_pos_parse(pos, &applied, NULL) == 0 && gd_gtid_pos_le(&st.served, &applied);
+            gd_strlcpy(res->gtid_pos, pos, sizeof res->gtid_pos);
+            free(pos);
+            if (reached) {
+                res->transactions = st.transactions;
+                res->events = st.events;
+                res->bytes = st.bytes;
+                if (st.last_time_s > 0)
+                    gd_fmt_time((int64_t)st.last_time_s * 1000000, false, res->last_time,
+                                sizeof res->last_time);
+                break;
+            }
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+out:
+    gd_progress_stop(prog);
+    if (m && replica_set) {
+        /* Leave the target as it was: no replica, its own settings. */
+        gd_err e2;
+        gd_err_clear(&e2);
+        gd_sql(m, &e2, "STOP SLAVE");
+        gd_sql(m, &e2, "RESET SLAVE ALL");
+        if (old_threads)
+            gd_sql(m, &e2, "SET GLOBAL slave_parallel_threads = %s", old_threads);
+        if (old_mode)
+            gd_sql(m, &e2, "SET GLOBAL slave_parallel_mode = '%s'", old_mode);
+        if (e2.code != GD_OK)
+            gd_warn("could not reset the target's replica settings: %s", e2.msg);
+    }
+    if (m && old_sid) {
+        gd_err e3;
+        gd_err_clear(&e3);
+        gd_sql(m, &e3, "SET GLOBAL server_id = %s", old_sid);
+    }
+    gd_binlog_server_stop(srv);
+    gd_conn_close(m);
+    gd_wipe(pw, sizeof pw);
+    free(old_threads);
+    free(old_mode);
+    free(old_sid);
+    res->seconds = gd_mono() - t0;
+    return rc;
+}

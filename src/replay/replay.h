@@ -1,0 +1,41 @@
+/* Replay of archived binlog onto a restored server by the server's own
+ * replication (docs/replay.md): geodr starts its binlog server, points the
+ * target at it (CHANGE MASTER ... MASTER_USE_GTID=slave_pos after setting
+ * gtid_slave_pos to the backup set's position), lets the target's parallel
+ * SQL threads apply, waits until the target's gtid_slave_pos holds the last
+ * transaction served, then stops and removes the replica configuration and
+ * restores the target's settings. */
+#ifndef GD_REPLAY_REPLAY_H
+#define GD_REPLAY_REPLAY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "mysql/conn.h"
+#include "repo/repo.h"
+
+typedef struct gd_replay_opts {
+    int parallel;        /* slave_parallel_threads on the target (0: keep the target's) */
+    int64_t stop_time_s; /* replay transactions committed at or before this; <0: all */
+    bool progress;
+} gd_replay_opts;
+
+typedef struct gd_replay_result {
+    unsigned long long transactions, events, bytes;
+    char gtid_pos[1024]; /* the target's gtid_slave_pos at the end */
+    char last_time[32];  /* commit time of the last transaction replayed */
+    double seconds;
+} gd_replay_result;
+
+/* Checks that the target has no replication configured (nothing is
+ * changed). */
+int gd_replay_check_target(const gd_conn_params *target, gd_err *err);
+
+/* Replays plan's segments ({"set_gtid", "segments"} from gd_repo_plan)
+ * onto target. */
+int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
+                  const gd_replay_opts *opts, gd_replay_result *res, gd_err *err);
+
+#endif

@@ -1,0 +1,53 @@
+/* The binlog server (docs/replay.md): geodr as a replication primary.
+ *
+ * It listens on a loopback port, accepts a replica's connection (protocol
+ * v10 handshake, mysql_native_password with a one-time password), answers
+ * the setup queries a MariaDB replica sends, and on COM_BINLOG_DUMP streams
+ * the archived segments of one region: from the GTID position the replica
+ * asks for (its gtid_slave_pos) through the last transaction that ends at or
+ * before the stop time (or the end of the archive).  The replica's SQL
+ * thread applies every event itself, with its parallel workers.
+ *
+ * The server runs in a thread of its own; the caller polls
+ * gd_binlog_server_state() to learn when the stream is complete and which
+ * GTID position it ends at, then waits for the replica to apply it. */
+#ifndef GD_REPLAY_SERVER_H
+#define GD_REPLAY_SERVER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/gtid.h"
+#include "repo/repo.h"
+
+typedef struct gd_binlog_server gd_binlog_server;
+
+typedef struct gd_binlog_server_opts {
+    gd_repo *repo;                /* region to serve from (not owned) */
+    json_t *segments;             /* the segment index records to serve, in order (borrowed) */
+    int64_t stop_time_s;          /* serve transactions ending at or before this; <0: no limit */
+    const gd_gtid_pos *stop_gtid; /* or up to and including this position (may be NULL) */
+    const char *user;             /* the replica's user name */
+    const char *password;         /* its one-time password */
+    uint32_t server_id;           /* ours (must differ from the replica's) */
+} gd_binlog_server_opts;
+
+typedef struct gd_binlog_server_state {
+    bool done;   /* every event to serve has been sent */
+    bool failed; /* the server hit an error (err says which) */
+    unsigned long long transactions, events, bytes;
+    gd_gtid_pos served;  /* position after the last transaction sent */
+    int64_t last_time_s; /* commit time of the last transaction sent */
+    gd_err err;
+} gd_binlog_server_state;
+
+/* Binds 127.0.0.1 on a free port and starts serving in a thread. */
+int gd_binlog_server_start(const gd_binlog_server_opts *o, gd_binlog_server **out, unsigned *port,
+                           gd_err *err);
+void gd_binlog_server_state_get(gd_binlog_server *s, gd_binlog_server_state *out);
+/* Stops the thread, closes every connection, frees s. */
+void gd_binlog_server_stop(gd_binlog_server *s);
+
+#endif
