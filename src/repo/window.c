@@ -126,7 +126,9 @@ int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err)
 }
 
 /* The windows as "[from .. to], ..." for messages. */
-static char *windows_text(json_t *summary)
+/* Without any window: the restore points there are. */
+static char *windows_text(json_t *summary, const set_point *sets, size_t nsets,
+                          const char *instance)
 {
     gd_buf b;
     gd_buf_init(&b, 0);
@@ -137,8 +139,18 @@ static char *windows_text(json_t *summary)
         gd_buf_appendf(&b, "%s[%s .. %s]", i ? ", " : "", gd_json_str(w, "from", ""),
                        gd_json_str(w, "to", ""));
     }
-    if (b.len == 0)
-        gd_buf_appendf(&b, "none");
+    if (b.len == 0) {
+        gd_buf_appendf(&b,
+                       "there is none, as no binlog archive rolls a backup set forward "
+                       "(run 'geodr archive %s' for point-in-time restore); backup sets "
+                       "end at ",
+                       instance);
+        for (size_t i = 0; i < nsets; i++)
+            gd_buf_appendf(&b, "%s%s UTC", i ? ", " : "", sets[i].end);
+        gd_buf_appendf(&b, " (use --set ID or --fastest)");
+    } else {
+        gd_buf_appendf(&b, " (UTC)");
+    }
     return b.data;
 }
 
@@ -235,13 +247,14 @@ int gd_repo_plan(gd_repo *r, long long stop_time_s, const char *set_id, json_t *
         json_t *sum = NULL;
         gd_err e2;
         gd_err_clear(&e2);
-        char *wt =
-            gd_repo_archive_summary(r, &sum, &e2) == 0 ? windows_text(sum) : gd_strdup("unknown");
+        char *wt = gd_repo_archive_summary(r, &sum, &e2) == 0
+                       ? windows_text(sum, sets, nsets, r->instance)
+                       : gd_strdup("unknown");
         char when[32];
         gd_fmt_time(stop_time_s * 1000000, false, when, sizeof when);
         rc = gd_err_set(err, GD_E_INVALID,
                         "restore time %s UTC is outside the recovery window of instance %s in "
-                        "region %s: %s (UTC)%s",
+                        "region %s: %s %s",
                         stop_time_s >= 0 ? when : "latest", r->instance, r->st->name, wt,
                         set_id ? " starting from the given set" : "");
         free(wt);
