@@ -145,8 +145,8 @@ static char *windows_text(json_t *summary, const set_point *sets, size_t nsets,
                        "(run 'geodr archive %s' for point-in-time restore); backup sets "
                        "end at ",
                        instance);
-        for (size_t i = 0; i < nsets; i++)
-            gd_buf_appendf(&b, "%s%s UTC", i ? ", " : "", sets[i].end);
+        for (size_t k = 0; k < nsets; k++)
+            gd_buf_appendf(&b, "%s%s UTC", k ? ", " : "", sets[k].end);
         gd_buf_appendf(&b, " (use --set ID or --fastest)");
     } else {
         gd_buf_appendf(&b, " (UTC)");
