@@ -127,7 +127,8 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
                      port, pw)) != 0 ||
         (rc = gd_sql(m, err, "START SLAVE")) != 0)
         goto out;
-    gd_wipe(pw, sizeof pw);
+    /* pw stays until the binlog server is stopped: the replica logs in again
+     * whenever its connection drops. */
 
     /* Wait: everything served, and everything served applied. */
     unsigned long long total = 0;

@@ -1,0 +1,139 @@
+#!/bin/bash
+# Point-in-time restore exactness.  While `geodr archive` runs, a randomized
+# workload changes every column-type table of the foundation's schema
+# (copies of edge values, NULLs, deletes, multi-statement transactions, an
+# ALTER TABLE ADD COLUMN and a CREATE/DROP TABLE in the middle).  At several
+# instants the test pauses writes, records the time and the CHECKSUM TABLE of
+# every table, and resumes.  Restoring to each instant gives exactly those
+# checksums; --latest gives the final state.  The replay is done by the
+# target's own replication from geodr's binlog server.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_geodr
+tmpdir_new
+
+mdb_start src
+mdb_load src "$SQL_DIR/alltypes.sql" >/dev/null
+cfg="$WORK/geodr.conf"
+write_key "$WORK/key"
+write_config "$cfg" shop src "$WORK/region" "$WORK/key"
+geodr_config_add "$cfg" "archive-interval = 0.3" "jobs = 2"
+check "backup before the workload" "$GEODR" --config "$cfg" --quiet backup shop
+"$GEODR" --config "$cfg" --quiet archive shop >>"$WORK/archive.log" 2>&1 &
+ARCH_PID=$!
+on_exit 'kill -9 $ARCH_PID 2>/dev/null || true'
+
+TABLES=(ints decimals floats bits temporal strings_utf8 strings_latin1 binaries enums_sets geo big)
+mdb_sql src "SELECT table_name, GROUP_CONCAT(column_name ORDER BY ordinal_position SEPARATOR ' '),
+    GROUP_CONCAT(IF(is_nullable='YES', column_name, NULL) ORDER BY ordinal_position SEPARATOR ' ')
+    FROM information_schema.columns WHERE table_schema='alltypes' AND is_generated='NEVER'
+    AND table_name IN ($(printf "'%s'," "${TABLES[@]}" | sed 's/,$//')) GROUP BY table_name" >"$WORK/columns.tsv"
+
+# workload SEED N: N randomized statements (errors, e.g. NULL into NOT NULL, are skipped).
+workload() {
+    python3 - "$1" "$2" "$WORK/columns.tsv" <<'PY' | mdb_client src --batch --force >/dev/null 2>>"$WORK/workload.err"
+import random, sys
+seed, n, colfile = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+r = random.Random(seed)
+tables = {}
+for line in open(colfile):
+    t, cols, nulls = (line.rstrip("\n").split("\t") + [""])[:3]
+    tables[t] = (cols.split(), nulls.split() if nulls != "NULL" else [])
+def q(c):
+    return "`" + c + "`"
+names = sorted(tables)
+for i in range(n):
+    t = r.choice(names)
+    cols, nulls = tables[t]
+    rest = [c for c in cols if c != "id"]
+    a, b = r.randint(1, 8), r.randint(1, 8)
+    op = r.random()
+    T = f"alltypes.{q(t)}"
+    if op < 0.3:
+        new = 100000 + seed * 10000 + i
+        print(f"INSERT INTO {T} (id,{','.join(map(q, rest))}) SELECT {new},{','.join(map(q, rest))} FROM {T} WHERE id IN ({a},{b}) LIMIT 1;")
+    elif op < 0.55 and rest:
+        c = q(r.choice(rest))
+        print(f"UPDATE {T} x JOIN {T} y ON y.id = {b} SET x.{c} = y.{c} WHERE x.id = {a};")
+    elif op < 0.7 and nulls:
+        print(f"UPDATE {T} SET {q(r.choice(nulls))} = NULL WHERE id = {a};")
+    elif op < 0.8:
+        print(f"DELETE FROM {T} WHERE id = {100000 + seed * 10000 + r.randint(0, i)};")
+    else:
+        t2 = r.choice(names)
+        print(f"START TRANSACTION; DELETE FROM {T} WHERE id = {100000 + seed * 10000 + r.randint(0, i)}; "
+              f"UPDATE alltypes.big SET k = k + 1, x = NULL WHERE id = {r.randint(1, 20000)}; "
+              f"INSERT INTO alltypes.big (id, k, c) VALUES ({200000 + seed * 10000 + i}, {i}, 'tx {seed}'); COMMIT;")
+    if seed == 2 and i == n // 2:
+        print("ALTER TABLE alltypes.big ADD COLUMN extra INT DEFAULT 5;")
+        print("CREATE TABLE alltypes.temp_t (a INT PRIMARY KEY, b TEXT); INSERT INTO alltypes.temp_t VALUES (1, 'x'), (2, NULL);")
+    if seed == 3 and i == n // 2:
+        print("DROP TABLE alltypes.temp_t;")
+PY
+}
+
+# instant NAME: wait into a fresh second, record it, let that second pass
+# without writes, so every transaction before has an earlier commit second and
+# every one after a later one.
+instant() {
+    local s0
+    s0="$(date -u +%s)"
+    while [[ "$(date -u +%s)" == "$s0" ]]; do sleep 0.05; done
+    date -u '+%Y-%m-%d %H:%M:%S.%N' | cut -c1-26 >"$WORK/time.$1"
+    checksum_all src alltypes >"$WORK/sum.$1"
+    s0="$(date -u +%s)"
+    while [[ "$(date -u +%s)" == "$s0" ]]; do sleep 0.05; done
+}
+
+workload 1 300
+instant a
+workload 2 300
+instant b
+workload 3 300
+instant c
+workload 4 200
+checksum_all src alltypes >"$WORK/sum.final"
+mdb_sql src "SELECT COUNT(*) FROM alltypes.big" >/dev/null
+
+src_pos="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
+archived() { "$GEODR" --config "$cfg" --json info shop | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["archive"]["gtid_pos"])'; }
+caught_up() { [[ "$(archived)" == "$src_pos" ]]; }
+check "the archive holds every transaction of the source" wait_for 60 caught_up
+kill -TERM "$ARCH_PID"
+wait "$ARCH_PID" || true
+
+n=0
+for point in a b c final; do
+    n=$((n + 1))
+    mdb_start "t$n"
+    eval "port=\$T${n}_PORT"
+    if [[ $point == final ]]; then
+        args=(--latest)
+        what="--latest"
+    else
+        args=(--time "$(cat "$WORK/time.$point")")
+        what="--time $(cat "$WORK/time.$point")"
+    fi
+    check "restore $what" "$GEODR" --config "$cfg" --quiet restore shop "${args[@]}" \
+        --target "127.0.0.1:$port" --target-user root --target-password-file "$WORK/t$n.pass"
+    checksum_all "t$n" alltypes >"$WORK/got.$point"
+    check "restore $what: CHECKSUM TABLE of every table as recorded" diff "$WORK/sum.$point" "$WORK/got.$point"
+    is "restore $what: the target is no replica afterwards" "$(mdb_sql "t$n" 'SHOW ALL SLAVES STATUS' | wc -l)" 0
+    mdb_stop "t$n"
+done
+
+# A time before the first backup set: refused before anything is written.
+mdb_start early
+out="$("$GEODR" --config "$cfg" restore shop --time '2001-01-01 00:00:00' --target "127.0.0.1:$EARLY_PORT" \
+    --target-user root --target-password-file "$WORK/early.pass" 2>&1)" && rc=0 || rc=$?
+is "a time outside the window fails" "$rc" 1
+like "... printing the window" "$out" "outside the recovery window of instance shop in region home: \[.* \.\. .*\]"
+is "... and nothing is written to the target" "$(mdb_sql early "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name='alltypes'")" 0
+# A target that already has replication configured.
+mdb_sql early "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=1, MASTER_USER='x'" >/dev/null
+out="$("$GEODR" --config "$cfg" restore shop --latest --target "127.0.0.1:$EARLY_PORT" \
+    --target-user root --target-password-file "$WORK/early.pass" 2>&1)" && rc=0 || rc=$?
+is "a target with replication configured is refused" "$rc" 1
+like "... saying what to do" "$out" "already has replication configured.*RESET SLAVE ALL"
+is "... and nothing is written to it" "$(mdb_sql early "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name='alltypes'")" 0
+tap_done
