@@ -13,7 +13,10 @@ typedef struct set_point {
     char end[32];
 } set_point;
 
-static int load_sets(gd_repo *r, set_point **out, size_t *n, gd_err *err)
+/* Reads every committed set's manifest.  A manifest that cannot be read is
+ * left out; the first such error goes to bad (may be NULL) so that a restore
+ * can refuse to guess around it. */
+static int load_sets(gd_repo *r, set_point **out, size_t *n, gd_err *bad, gd_err *err)
 {
     char **ids = NULL;
     size_t ns = 0;
@@ -26,8 +29,11 @@ static int load_sets(gd_repo *r, set_point **out, size_t *n, gd_err *err)
         json_t *mf = NULL;
         gd_err e;
         gd_err_clear(&e);
-        if (gd_manifest_read(r, ids[i], &mf, &e) != 0)
-            continue; /* a bad manifest is reported by info and verify */
+        if (gd_manifest_read(r, ids[i], &mf, &e) != 0) {
+            if (bad && bad->code == GD_OK)
+                *bad = e;
+            continue;
+        }
         if (gd_gtid_pos_parse(gd_json_str(mf, "gtid", ""), &v[k].pos, &e) == 0) {
             v[k].id = gd_strdup(ids[i]);
             v[k].end_s = gd_json_int(mf, "end_us", 0) / 1000000;
@@ -79,7 +85,7 @@ int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err)
     size_t nsets = 0;
     int rc = gd_repo_list_segments(r, &segs, err);
     if (rc == 0)
-        rc = load_sets(r, &sets, &nsets, err);
+        rc = load_sets(r, &sets, &nsets, NULL, err);
     if (rc != 0) {
         json_decref(segs);
         return rc;
@@ -159,11 +165,30 @@ int gd_repo_plan(gd_repo *r, long long stop_time_s, const char *set_id, json_t *
     json_t *segs = NULL, *summary = NULL, *plan = NULL;
     set_point *sets = NULL;
     size_t nsets = 0;
+    gd_err bad;
+    gd_err_clear(&bad);
     int rc = gd_repo_list_segments(r, &segs, err);
     if (rc == 0)
-        rc = load_sets(r, &sets, &nsets, err);
+        rc = load_sets(r, &sets, &nsets, &bad, err);
     if (rc != 0)
         goto out;
+    if (bad.code != GD_OK) {
+        /* Never guess around a damaged set: name it.  (A named good set
+         * restores: gd_manifest_read of it succeeded above.) */
+        bool named_ok = false;
+        for (size_t i = 0; set_id && i < nsets; i++)
+            named_ok |= strcmp(sets[i].id, set_id) == 0;
+        if (!named_ok) {
+            if (err)
+                *err = bad;
+            gd_err_prefix(err, "%s",
+                          set_id ? "the chosen backup set cannot be used"
+                                 : "a backup set cannot be used (restore another "
+                                   "one with --set ID)");
+            rc = bad.code;
+            goto out;
+        }
+    }
     if (nsets == 0) {
         rc = gd_err_set(err, GD_E_NOTFOUND,
                         "no backup set of instance %s in region %s: run 'geodr backup %s' first",
