@@ -275,3 +275,13 @@ out:
     gd_wipe(text, sizeof text);
     return rc;
 }
+
+int gd_random_token(char out[GD_TOKEN_LEN + 1], gd_err *err)
+{
+    uint8_t rnd[GD_TOKEN_LEN / 2];
+    int rc = gd_random(rnd, sizeof rnd, err);
+    if (rc == 0)
+        gd_hex(rnd, sizeof rnd, out);
+    gd_wipe(rnd, sizeof rnd);
+    return rc;
+}

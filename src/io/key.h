@@ -51,6 +51,9 @@ int gd_scrypt_raw(const void *pass, size_t passlen, const uint8_t *salt, size_t 
 
 /* Cryptographically strong random bytes. */
 int gd_random(void *buf, size_t n, gd_err *err);
+/* A random one-time password: 36 lowercase hex characters (144 bits). */
+#define GD_TOKEN_LEN 36
+int gd_random_token(char out[GD_TOKEN_LEN + 1], gd_err *err);
 /* SHA-256 of a buffer as hex (65 bytes with NUL). */
 void gd_sha256_hex(const void *p, size_t n, char out[65]);
 /* Wipes memory holding secrets. */

@@ -86,12 +86,10 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     char *old_threads = NULL, *old_mode = NULL, *old_sid = NULL;
     bool replica_set = false;
     gd_progress *prog = NULL;
-    uint8_t rnd[18];
-    char pw[40];
-    int rc = gd_random(rnd, sizeof rnd, err);
+    char pw[GD_TOKEN_LEN + 1];
+    int rc = gd_random_token(pw, err);
     if (rc != 0)
         return rc;
-    gd_hex(rnd, sizeof rnd, pw);
     if ((rc = gd_conn_open(target, &m, err)) != 0)
         goto out;
     if ((rc = gd_sql_value(m, &old_threads, err, "SELECT @@GLOBAL.slave_parallel_threads")) != 0 ||

@@ -182,12 +182,10 @@ out:
 
 int gd_instance_secure(gd_instance_new *inst, gd_err *err)
 {
-    uint8_t rnd[18];
-    char pw[40];
-    int rc = gd_random(rnd, sizeof rnd, err);
+    char pw[GD_TOKEN_LEN + 1];
+    int rc = gd_random_token(pw, err);
     if (rc != 0)
         return rc;
-    gd_hex(rnd, sizeof rnd, pw);
     gd_conn_params p = {
         .what = "the new instance", .socket = inst->socket, .user = "root", .password = ""};
     MYSQL *m = NULL;
