@@ -10,7 +10,8 @@
 #include "restore/restore.h"
 
 static const char help[] =
-    "usage: geodr restore INSTANCE [--region R] [--latest | --time T | --fastest | --set ID]\n"
+    "usage: geodr restore INSTANCE [--region R] [--latest | --time T | --gtid G | --fastest | "
+    "--set ID]\n"
     "         (--target HOST:PORT --target-user U --target-password-file F\n"
     "          | --new-instance DIR --port P)\n"
     "         [--databases A,B] [--tables db.t,...] [--rename old=new,...]\n"
@@ -23,6 +24,8 @@ static const char help[] =
     "  --time T              the state at T ('YYYY-MM-DD HH:MM:SS', UTC unless a zone\n"
     "                        like +02:00 follows): the newest set before T, then every\n"
     "                        archived transaction committed in or before T's second\n"
+    "  --gtid POS            the state right after the transaction(s) of a GTID\n"
+    "                        position (domain-server-seq[,...])\n"
     "  --fastest             the newest backup set as it is (no binlog replay)\n"
     "  --set ID              a given set (see 'geodr info INSTANCE')\n"
     "  --target HOST:PORT    an existing server; --target-user and\n"
@@ -60,6 +63,7 @@ enum {
     O_JOBS,
     O_DRY,
     O_BINLOG,
+    O_GTID,
     O_HELP
 };
 
@@ -130,10 +134,11 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                                        {"jobs", required_argument, NULL, O_JOBS},
                                        {"dry-run", no_argument, NULL, O_DRY},
                                        {"write-binlog", no_argument, NULL, O_BINLOG},
+                                       {"gtid", required_argument, NULL, O_GTID},
                                        {"help", no_argument, NULL, O_HELP},
                                        {NULL, 0, NULL, 0}};
     const char *region = NULL, *set = NULL, *target = NULL, *tuser = NULL, *tpass = NULL,
-               *newdir = NULL, *time_opt = NULL;
+               *newdir = NULL, *time_opt = NULL, *gtid_opt = NULL;
     unsigned port = 0;
     gd_restore_opts o = {0};
     char *renames = NULL;
@@ -158,6 +163,10 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
             break;
         case O_TIME:
             time_opt = optarg;
+            points++;
+            break;
+        case O_GTID:
+            gtid_opt = optarg;
             points++;
             break;
         case O_TARGET:
@@ -216,8 +225,15 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     if (optind != argc - 1)
         return gd_cli_usage("restore", "name one instance");
     if (points > 1)
-        return gd_cli_usage("restore", "choose one of --latest, --fastest, --set, --time");
+        return gd_cli_usage("restore", "choose one of --latest, --time, --gtid, --fastest, --set");
     long long stop = fastest || set ? GD_PITR_NONE : GD_PITR_LATEST;
+    gd_gtid_pos stop_gtid;
+    if (gtid_opt) {
+        gd_err ge;
+        gd_err_clear(&ge);
+        if (gd_gtid_pos_parse(gtid_opt, &stop_gtid, &ge) != 0 || stop_gtid.n == 0)
+            return gd_cli_usage("restore", "--gtid %s", ge.msg[0] ? ge.msg : "needs a position");
+    }
     if (time_opt) {
         gd_err te;
         gd_err_clear(&te);
@@ -280,7 +296,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     json_t *plan = NULL;
     bool replay = false;
     if (rc == 0)
-        rc = gd_repo_plan(repo, stop, set, &plan, &err);
+        rc = gd_repo_plan(repo, stop, gtid_opt ? &stop_gtid : NULL, set, &plan, &err);
     if (rc == 0) {
         o.set_id = gd_json_str(plan, "set", NULL);
         replay = json_is_true(json_object_get(plan, "replay")) &&
@@ -360,7 +376,9 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
             char sbs[32];
             gd_fmt_bytes(sb, sbs, sizeof sbs);
             printf("; then replay %zu binlog segments (%s) up to %s", k, sbs,
-                   time_opt ? time_opt : "the end of the archive");
+                   time_opt   ? time_opt
+                   : gtid_opt ? gtid_opt
+                              : "the end of the archive");
         }
         printf("; nothing was written\n");
     } else {

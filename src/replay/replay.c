@@ -100,6 +100,7 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     gd_binlog_server_opts so = {.repo = repo,
                                 .segments = segs,
                                 .stop_time_s = opts->stop_time_s,
+                                .stop_gtid = opts->stop_gtid,
                                 .user = "geodr_replay",
                                 .password = pw,
                                 .server_id = GEODR_REPLAY_SERVER_ID};

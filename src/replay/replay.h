@@ -13,12 +13,14 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/gtid.h"
 #include "mysql/conn.h"
 #include "repo/repo.h"
 
 typedef struct gd_replay_opts {
-    int parallel;        /* slave_parallel_threads on the target (0: keep the target's) */
-    int64_t stop_time_s; /* replay transactions committed at or before this; <0: all */
+    int parallel;                 /* slave_parallel_threads on the target (0: keep the target's) */
+    int64_t stop_time_s;          /* replay transactions committed at or before this; <0: all */
+    const gd_gtid_pos *stop_gtid; /* or up to and including this position (may be NULL) */
     bool progress;
 } gd_replay_opts;
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "common/gtid.h"
 #include "io/filter.h"
 #include "io/key.h"
 #include "storage/storage.h"
@@ -120,6 +121,8 @@ int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err);
  *   stop_time_s >= 0: replay transactions that commit at or before it
  *   stop_time_s == GD_PITR_LATEST: replay to the end of the archive
  *   stop_time_s == GD_PITR_NONE: no replay (the newest set, or set_id)
+ *   stop_gtid (not NULL, with stop_time_s == GD_PITR_LATEST): replay up to and
+ *   including that GTID position
  * set_id (may be NULL) forces the set.  The plan is JSON:
  *   {"set", "set_gtid", "set_end", "set_end_s", "segments": [index records],
  *    "replay": bool}
@@ -127,8 +130,8 @@ int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err);
  * message that prints the windows. */
 #define GD_PITR_LATEST (-1)
 #define GD_PITR_NONE (-2)
-int gd_repo_plan(gd_repo *r, long long stop_time_s, const char *set_id, json_t **out,
-                 gd_err *err);
+int gd_repo_plan(gd_repo *r, long long stop_time_s, const gd_gtid_pos *stop_gtid,
+                 const char *set_id, json_t **out, gd_err *err);
 
 /* ---- manifests ---- */
 /* Writes <set>/manifest: the JSON text followed by a trailer line

@@ -1,4 +1,5 @@
 /* The binlog archive's chain and the recovery windows it gives. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,7 +161,8 @@ static char *windows_text(json_t *summary, const set_point *sets, size_t nsets,
     return b.data;
 }
 
-int gd_repo_plan(gd_repo *r, long long stop_time_s, const char *set_id, json_t **out, gd_err *err)
+int gd_repo_plan(gd_repo *r, long long stop_time_s, const gd_gtid_pos *stop_gtid,
+                 const char *set_id, json_t **out, gd_err *err)
 {
     json_t *segs = NULL, *summary = NULL, *plan = NULL;
     set_point *sets = NULL;
@@ -221,7 +223,8 @@ int gd_repo_plan(gd_repo *r, long long stop_time_s, const char *set_id, json_t *
      * segments reaches the stop point. */
     for (size_t k = nsets; k-- > 0;) {
         const set_point *sp = chosen ? chosen : &sets[k];
-        if (stop_time_s >= 0 && sp->end_s > stop_time_s) {
+        if ((stop_time_s >= 0 && sp->end_s > stop_time_s) ||
+            (stop_gtid && !gd_gtid_pos_le(&sp->pos, stop_gtid))) {
             if (chosen)
                 break;
             continue;
@@ -239,8 +242,9 @@ int gd_repo_plan(gd_repo *r, long long stop_time_s, const char *set_id, json_t *
         }
         bool ok = true;
         long long reach = sp->end_s;
+        bool reach_gtid = stop_gtid && gd_gtid_pos_le(stop_gtid, &sp->pos);
         json_array_clear(use);
-        if (first < n) {
+        if (first < n && !reach_gtid) {
             gd_gtid_pos prev;
             ok = gd_gtid_pos_parse(gd_json_str(json_array_get(segs, first), "prev_gtid_pos", ""),
                                    &prev, NULL) == 0 &&
@@ -257,9 +261,16 @@ int gd_repo_plan(gd_repo *r, long long stop_time_s, const char *set_id, json_t *
                 reach = gd_json_int(s, "last_time_s", reach);
                 if (stop_time_s >= 0 && gd_json_int(s, "first_time_s", 0) > stop_time_s)
                     break; /* this one already starts after the stop point */
+                gd_gtid_pos sg;
+                if (stop_gtid &&
+                    gd_gtid_pos_parse(gd_json_str(s, "gtid_pos", ""), &sg, NULL) == 0 &&
+                    gd_gtid_pos_le(stop_gtid, &sg)) {
+                    reach_gtid = true;
+                    break; /* this one holds the stop GTID */
+                }
             }
         }
-        if (ok && (stop_time_s < 0 || reach >= stop_time_s)) {
+        if (ok && (stop_gtid ? reach_gtid : (stop_time_s < 0 || reach >= stop_time_s))) {
             chosen = sp;
             json_object_set_new(plan, "replay", json_true());
             goto fill;
@@ -275,13 +286,20 @@ int gd_repo_plan(gd_repo *r, long long stop_time_s, const char *set_id, json_t *
         char *wt = gd_repo_archive_summary(r, &sum, &e2) == 0
                        ? windows_text(sum, sets, nsets, r->instance)
                        : gd_strdup("unknown");
-        char when[32];
+        char when[32], point[1100];
         gd_fmt_time(stop_time_s * 1000000, false, when, sizeof when);
+        if (stop_gtid) {
+            char g[1024];
+            gd_gtid_pos_format(stop_gtid, g, sizeof g);
+            snprintf(point, sizeof point, "restore point GTID %s is", g);
+        } else if (stop_time_s >= 0) {
+            snprintf(point, sizeof point, "restore time %s UTC is", when);
+        } else {
+            snprintf(point, sizeof point, "the latest point is");
+        }
         rc = gd_err_set(err, GD_E_INVALID,
-                        "restore time %s UTC is outside the recovery window of instance %s in "
-                        "region %s: %s %s",
-                        stop_time_s >= 0 ? when : "latest", r->instance, r->st->name, wt,
-                        set_id ? " starting from the given set" : "");
+                        "%s outside the recovery window of instance %s in region %s%s: %s", point,
+                        r->instance, r->st->name, set_id ? " (from the given set)" : "", wt);
         free(wt);
         json_decref(sum);
     }

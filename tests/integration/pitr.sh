@@ -81,6 +81,7 @@ instant() {
     while [[ "$(date -u +%s)" == "$s0" ]]; do sleep 0.05; done
     date -u '+%Y-%m-%d %H:%M:%S.%N' | cut -c1-26 >"$WORK/time.$1"
     checksum_all src alltypes >"$WORK/sum.$1"
+    mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos' >"$WORK/gtid.$1"
     s0="$(date -u +%s)"
     while [[ "$(date -u +%s)" == "$s0" ]]; do sleep 0.05; done
 }
@@ -103,13 +104,17 @@ kill -TERM "$ARCH_PID"
 wait "$ARCH_PID" || true
 
 n=0
-for point in a b c final; do
+for point in a b c final gtid:b; do
     n=$((n + 1))
     mdb_start "t$n"
     eval "port=\$T${n}_PORT"
     if [[ $point == final ]]; then
         args=(--latest)
         what="--latest"
+    elif [[ $point == gtid:* ]]; then
+        point="${point#gtid:}"
+        args=(--gtid "$(cat "$WORK/gtid.$point")")
+        what="--gtid $(cat "$WORK/gtid.$point")"
     else
         args=(--time "$(cat "$WORK/time.$point")")
         what="--time $(cat "$WORK/time.$point")"
