@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "io/key.h"
 #include "mysql/binlog.h"
+#include "repo/segment.h"
 
 /* Protocol constants (MariaDB/MySQL client-server protocol). */
 #define CLIENT_LONG_PASSWORD 1u
@@ -486,68 +487,29 @@ typedef enum { SERVE_MORE, SERVE_STOP, SERVE_FAIL } serve_rc;
 static serve_rc serve_segment(conn *c, json_t *seg, gd_group *g, bool *skipping, bool *past)
 {
     gd_binlog_server *s = c->s;
-    char *name = gd_asprintf("%s/binlog/%s", s->o.repo->instance, gd_json_str(seg, "object", ""));
-    gd_obj_reader *rd = NULL;
+    gd_seg_reader *rd = NULL;
     gd_err e;
     gd_err_clear(&e);
     serve_rc ret = SERVE_FAIL;
-    gd_buf ev;
-    gd_buf_init(&ev, 0);
-    if (gd_obj_open(s->o.repo, name, gd_json_str(seg, "sha256", ""), &rd, &e) != 0)
+    gd_event x;
+    int rc = gd_seg_open(s->o.repo, seg, &rd, &x, &e);
+    if (rc != 0)
         goto out;
-    uint8_t magic[GD_BINLOG_MAGIC_LEN];
-    /* gd_obj_read may return short counts: read exactly n bytes. */
-#define READ_EXACT(dst, n, eof_ok)                                                                 \
-    do {                                                                                           \
-        size_t got_ = 0;                                                                           \
-        while (got_ < (n)) {                                                                       \
-            ssize_t k_ = gd_obj_read(rd, (uint8_t *)(dst) + got_, (n)-got_, &e);                   \
-            if (k_ < 0)                                                                            \
-                goto out;                                                                          \
-            if (k_ == 0) {                                                                         \
-                if ((eof_ok) && got_ == 0)                                                         \
-                    goto done;                                                                     \
-                gd_err_set(&e, GD_E_CORRUPT, "segment %s ends inside an event", name);             \
-                goto out;                                                                          \
-            }                                                                                      \
-            got_ += (size_t)k_;                                                                    \
-        }                                                                                          \
-    } while (0)
-    READ_EXACT(magic, sizeof magic, false);
-    if (memcmp(magic, GD_BINLOG_MAGIC, GD_BINLOG_MAGIC_LEN) != 0) {
-        gd_err_set(&e, GD_E_CORRUPT, "segment %s is not a binlog file", name);
-        goto out;
-    }
-    if (send_rotate(c, (unsigned long long)gd_json_int(seg, "seq", 0)) != 0)
+    if (send_rotate(c, (unsigned long long)gd_json_int(seg, "seq", 0)) != 0 ||
+        send_event(c, x.data, x.size) != 0)
         goto net;
-    for (;;) {
-        uint8_t h[GD_EV_HEADER_LEN];
-        READ_EXACT(h, sizeof h, true);
-        uint32_t size =
-            (uint32_t)h[9] | (uint32_t)h[10] << 8 | (uint32_t)h[11] << 16 | (uint32_t)h[12] << 24;
-        if (size < GD_EV_HEADER_LEN) {
-            gd_err_set(&e, GD_E_CORRUPT, "segment %s holds a malformed event", name);
-            goto out;
-        }
-        gd_buf_reset(&ev);
-        if (gd_buf_reserve(&ev, size) != 0) {
-            gd_err_set(&e, GD_E_NOMEM, "event of %u bytes in segment %s", size, name);
-            goto out;
-        }
-        memcpy(ev.data, h, sizeof h);
-        READ_EXACT(ev.data + sizeof h, size - sizeof h, false);
-        ev.len = size;
-        gd_event x;
-        if (gd_event_parse((uint8_t *)ev.data, ev.len, &x, &e) != 0)
-            goto out;
-        bool ended = false;
+    bool ended;
+    if (gd_group_feed(g, &x, &ended, &e) != 0)
+        goto out;
+    while ((rc = gd_seg_next(rd, &x, &e)) == 1) {
         if (x.type == GD_EV_GTID) {
             gd_gtid gt;
             if (gd_event_gtid(&x, &gt, NULL, &e) != 0)
                 goto out;
             *skipping = gd_gtid_pos_contains(&c->connect_state, &gt);
-            if (!*skipping && ((s->o.stop_time_s >= 0 && (int64_t)x.timestamp > s->o.stop_time_s) ||
-                               (s->o.stop_gtid && !gd_gtid_pos_contains(s->o.stop_gtid, &gt)))) {
+            if (!*skipping &&
+                ((s->o.stop_time_s >= 0 && (int64_t)x.timestamp > s->o.stop_time_s) ||
+                 (s->o.stop_gtid && !gd_gtid_pos_contains(s->o.stop_gtid, &gt)))) {
                 *past = true;
                 ret = SERVE_STOP;
                 goto out;
@@ -555,13 +517,13 @@ static serve_rc serve_segment(conn *c, json_t *seg, gd_group *g, bool *skipping,
         }
         if (gd_group_feed(g, &x, &ended, &e) != 0)
             goto out;
-        if (x.type != GD_EV_FORMAT_DESCRIPTION && *skipping)
+        if (*skipping)
             continue;
-        if (send_event(c, (uint8_t *)ev.data, ev.len) != 0)
+        if (send_event(c, x.data, x.size) != 0)
             goto net;
         pthread_mutex_lock(&s->lock);
         s->st.events++;
-        s->st.bytes += ev.len;
+        s->st.bytes += x.size;
         if (ended) {
             s->st.transactions++;
             gd_gtid_pos_update(&s->st.served, &g->gtid, NULL);
@@ -569,21 +531,18 @@ static serve_rc serve_segment(conn *c, json_t *seg, gd_group *g, bool *skipping,
         }
         pthread_mutex_unlock(&s->lock);
     }
-done:
-    ret = SERVE_MORE;
+    if (rc == 0)
+        ret = SERVE_MORE;
     goto out;
 net:
     ret = SERVE_STOP; /* the replica went away: it reconnects if it needs more */
     *past = false;
 out:
-#undef READ_EXACT
     if (ret == SERVE_FAIL) {
         gd_err_prefix(&e, "binlog server");
         set_failed(s, &e);
     }
-    gd_buf_free(&ev);
-    gd_obj_close(rd);
-    free(name);
+    gd_seg_close(rd);
     return ret;
 }
 
@@ -684,28 +643,12 @@ static int archive_checksum(gd_binlog_server *s, gd_err *err)
     json_t *seg = json_array_get(s->o.segments, 0);
     if (seg == NULL)
         return 0;
-    char *name = gd_asprintf("%s/binlog/%s", s->o.repo->instance, gd_json_str(seg, "object", ""));
-    gd_obj_reader *rd = NULL;
-    uint8_t head[4096];
-    size_t got = 0;
-    int rc = gd_obj_open(s->o.repo, name, NULL, &rd, err);
-    while (rc == 0 && got < sizeof head) {
-        ssize_t k = gd_obj_read(rd, head + got, sizeof head - got, err);
-        if (k < 0)
-            rc = (int)k;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    gd_obj_close(rd);
+    gd_seg_reader *rd = NULL;
     gd_event fde;
-    if (rc == 0 &&
-        (got < GD_BINLOG_MAGIC_LEN ||
-         gd_event_parse(head + GD_BINLOG_MAGIC_LEN, got - GD_BINLOG_MAGIC_LEN, &fde, err) != 0 ||
-         gd_event_fde_checksum(&fde, &s->checksum_alg, err) != 0))
-        rc = gd_err_set(err, GD_E_CORRUPT, "segment %s does not start with a format description",
-                        name);
-    free(name);
+    int rc = gd_seg_open(s->o.repo, seg, &rd, &fde, err);
+    if (rc == 0)
+        rc = gd_event_fde_checksum(&fde, &s->checksum_alg, err);
+    gd_seg_close(rd);
     return rc;
 }
 
