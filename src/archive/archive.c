@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "archive/compact.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "mysql/binlog.h"
@@ -37,6 +38,7 @@ typedef struct arch {
     bool have_seg;
     seg s;
     double last_event; /* monotonic time of the last real event */
+    double last_compact;
 } arch;
 
 uint32_t gd_archive_default_server_id(const char *instance)
@@ -306,6 +308,19 @@ static int session(arch *a, const gd_conn_params *src, bool *progressed, gd_err 
             goto out;
         if ((rc = on_event(a, &ev, err)) != 0)
             goto out;
+        if (a->o->compact_every_s > 0 && !a->have_seg && !a->grp.open &&
+            gd_mono() - a->last_compact >= a->o->compact_every_s) {
+            /* Between segments: the archive's newest segments stay untouched
+             * by a concurrent merge. */
+            gd_compact_opts co = {
+                .min_segments = 32, .small = 4u << 20, .max_merged = 64u << 20, .grace_s = 3600};
+            gd_compact_stats cs;
+            gd_err ce;
+            gd_err_clear(&ce);
+            if (gd_archive_compact(a->repo, &co, &cs, &ce) != 0)
+                gd_warn("compaction of the binlog archive failed (archiving goes on): %s", ce.msg);
+            a->last_compact = gd_mono();
+        }
         if (!(ev.flags & GD_EV_F_ARTIFICIAL) && ev.type != GD_EV_HEARTBEAT)
             *progressed = true;
     }
@@ -332,7 +347,7 @@ out:
 static int start_position(arch *a, const gd_conn_params *src, gd_err *err)
 {
     json_t *segs = NULL;
-    int rc = gd_repo_list_segments(a->repo, &segs, err);
+    int rc = gd_repo_list_segments(a->repo, &segs, NULL, err);
     if (rc != 0)
         return rc;
     size_t n = json_array_size(segs);
@@ -375,7 +390,7 @@ out:
 int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_opts *opts,
                    gd_archive_stats *stats, gd_err *err)
 {
-    arch a = {.repo = repo, .o = opts, .stats = stats};
+    arch a = {.repo = repo, .o = opts, .stats = stats, .last_compact = gd_mono()};
     memset(stats, 0, sizeof *stats);
     gd_group_init(&a.grp);
     int rc = start_position(&a, src, err);

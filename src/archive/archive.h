@@ -23,11 +23,12 @@
 #include "repo/repo.h"
 
 typedef struct gd_archive_opts {
-    uint32_t server_id;   /* replica server id (must be unique in the topology) */
-    double interval_s;    /* commit a segment at least this often while events arrive */
-    uint64_t max_segment; /* commit when a segment's raw size reaches this */
-    double heartbeat_s;   /* source heartbeat period when idle */
-    double idle_exit_s;   /* > 0: stop after this long without events (tests) */
+    uint32_t server_id;     /* replica server id (must be unique in the topology) */
+    double interval_s;      /* commit a segment at least this often while events arrive */
+    uint64_t max_segment;   /* commit when a segment's raw size reaches this */
+    double heartbeat_s;     /* source heartbeat period when idle */
+    double idle_exit_s;     /* > 0: stop after this long without events (tests) */
+    double compact_every_s; /* > 0: a compaction pass this often, between segments */
     const volatile sig_atomic_t *stop; /* set by a signal handler: finish and return */
 } gd_archive_opts;
 

@@ -50,5 +50,6 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv);
 int gd_cmd_keygen(gd_cli *cli, int argc, char **argv);
 int gd_cmd_archive(gd_cli *cli, int argc, char **argv);
 int gd_cmd_cat(gd_cli *cli, int argc, char **argv);
+int gd_cmd_compact(gd_cli *cli, int argc, char **argv);
 
 #endif

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "archive/archive.h"
+#include "archive/compact.h"
 #include "cli/cli.h"
 #include "common/util.h"
 
@@ -99,6 +100,7 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
             .max_segment = 64ull << 20,
             .heartbeat_s = 0.5,
             .idle_exit_s = idle,
+            .compact_every_s = 60,
             .stop = &g_stop,
         };
         if (!cli->quiet && !cli->json)
@@ -185,4 +187,67 @@ int gd_cmd_cat(gd_cli *cli, int argc, char **argv)
     if (fflush(stdout) != 0 && rc == 0)
         rc = gd_err_set(&err, GD_E_IO, "cannot write to standard output");
     return rc == 0 ? GD_EXIT_OK : gd_cli_fail(cli, &err);
+}
+
+int gd_cmd_compact(gd_cli *cli, int argc, char **argv)
+{
+    static const struct option lo[] = {{"min-segments", required_argument, NULL, 'm'},
+                                       {"grace", required_argument, NULL, 'g'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    gd_compact_opts co = {
+        .min_segments = 32, .small = 4u << 20, .max_merged = 64u << 20, .grace_s = 3600};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            co.min_segments = (unsigned)atoi(optarg);
+            if (co.min_segments < 2)
+                return gd_cli_usage("compact", "--min-segments must be at least 2");
+            break;
+        case 'g':
+            co.grace_s = atoll(optarg);
+            if (co.grace_s < 0)
+                return gd_cli_usage("compact", "--grace must be 0 or more seconds");
+            break;
+        case 'h':
+            fputs("usage: geodr compact INSTANCE [--min-segments N] [--grace SECONDS]\n\n"
+                  "Merges runs of at least N (default 32) small consecutive binlog segments "
+                  "of INSTANCE's home region into one, and removes segments merged more than "
+                  "--grace seconds ago (default 3600, so restores reading them can finish). "
+                  "geodr archive does this by itself every minute.\n",
+                  stdout);
+            return GD_EXIT_OK;
+        default:
+            return gd_cli_usage("compact", "unknown option");
+        }
+    }
+    if (optind != argc - 1)
+        return gd_cli_usage("compact", "name one instance");
+    gd_err err;
+    gd_err_clear(&err);
+    gd_repo *repo = NULL;
+    const gd_instance_cfg *ic = NULL;
+    int rc = gd_cli_config(cli, &err);
+    if (rc == 0 && (ic = gd_config_instance(cli->cfg, argv[optind], &err)) == NULL)
+        rc = err.code;
+    if (rc == 0)
+        rc = gd_cli_open_repo(cli, ic, NULL, false, &repo, &err);
+    gd_compact_stats st;
+    memset(&st, 0, sizeof st);
+    if (rc == 0)
+        rc = gd_archive_compact(repo, &co, &st, &err);
+    gd_repo_close(repo);
+    if (rc != 0)
+        return gd_cli_fail(cli, &err);
+    if (cli->json)
+        gd_cli_print_json(json_pack("{s:I, s:I, s:I}", "merged_runs", (json_int_t)st.merged_runs,
+                                    "merged_segments", (json_int_t)st.merged_segments, "removed",
+                                    (json_int_t)st.removed));
+    else
+        printf("compacted the binlog archive of %s: %llu segments merged into %llu, %llu "
+               "merged-away segments removed\n",
+               argv[optind], st.merged_segments, st.merged_runs, st.removed);
+    return GD_EXIT_OK;
 }

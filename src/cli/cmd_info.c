@@ -215,7 +215,7 @@ static size_t verify_segments(gd_repo *repo, json_t *bad, unsigned long long *ch
     json_t *segs = NULL;
     gd_err e;
     gd_err_clear(&e);
-    if (gd_repo_list_segments(repo, &segs, &e) != 0) {
+    if (gd_repo_list_segments(repo, &segs, NULL, &e) != 0) {
         json_array_append_new(bad, json_pack("{s:s, s:s}", "object", "binlog", "error", e.msg));
         return 1;
     }

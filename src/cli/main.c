@@ -17,6 +17,7 @@ static const char usage[] =
     "commands:\n"
     "  backup INSTANCE [--jobs N] [--with-users]   take a consistent full backup\n"
     "  archive INSTANCE                            archive the binlog continuously (foreground)\n"
+    "  compact INSTANCE                            merge small binlog segments (archive does it too)\n"
     "  restore INSTANCE ...                        restore a backup set (see restore --help)\n"
     "  info [INSTANCE]                             list instances and their backup sets\n"
     "  verify INSTANCE [SET]                       read every object back and check it\n"
@@ -183,6 +184,8 @@ int main(int argc, char **argv)
         rc = gd_cmd_verify(&cli, argc - 1, argv + 1);
     else if (strcmp(cmd, "archive") == 0)
         rc = gd_cmd_archive(&cli, argc - 1, argv + 1);
+    else if (strcmp(cmd, "compact") == 0)
+        rc = gd_cmd_compact(&cli, argc - 1, argv + 1);
     else if (strcmp(cmd, "cat") == 0)
         rc = gd_cmd_cat(&cli, argc - 1, argv + 1);
     else if (strcmp(cmd, "keygen") == 0)

@@ -507,9 +507,8 @@ static serve_rc serve_segment(conn *c, json_t *seg, gd_group *g, bool *skipping,
             if (gd_event_gtid(&x, &gt, NULL, &e) != 0)
                 goto out;
             *skipping = gd_gtid_pos_contains(&c->connect_state, &gt);
-            if (!*skipping &&
-                ((s->o.stop_time_s >= 0 && (int64_t)x.timestamp > s->o.stop_time_s) ||
-                 (s->o.stop_gtid && !gd_gtid_pos_contains(s->o.stop_gtid, &gt)))) {
+            if (!*skipping && ((s->o.stop_time_s >= 0 && (int64_t)x.timestamp > s->o.stop_time_s) ||
+                               (s->o.stop_gtid && !gd_gtid_pos_contains(s->o.stop_gtid, &gt)))) {
                 *past = true;
                 ret = SERVE_STOP;
                 goto out;

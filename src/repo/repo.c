@@ -530,27 +530,64 @@ static int seg_cb(void *ctx, const char *name, const gd_stat *st)
     return 0;
 }
 
-int gd_repo_list_segments(gd_repo *r, json_t **out, gd_err *err)
+static long long first_seq(json_t *rec)
+{
+    return gd_json_int(rec, "first_seq", gd_json_int(rec, "seq", 0));
+}
+
+static int cmp_records(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    long long fx = first_seq(x), fy = first_seq(y);
+    if (fx != fy)
+        return fx < fy ? -1 : 1;
+    long long sx = gd_json_int(x, "seq", 0), sy = gd_json_int(y, "seq", 0);
+    return sx > sy ? -1 : sx < sy; /* the widest first */
+}
+
+int gd_repo_list_segments(gd_repo *r, json_t **out, json_t **covered, gd_err *err)
 {
     char *prefix = gd_asprintf("%s/binlog/", r->instance);
     struct seg_list l = {0};
     int rc = gd_storage_list(r->st, prefix, seg_cb, &l, err);
     free(prefix);
-    json_t *arr = json_array();
-    if (rc == 0 && l.n > 1)
-        qsort(l.names, l.n, sizeof *l.names, cmp_str);
+    json_t **recs = gd_calloc(l.n + 1, sizeof *recs);
+    size_t n = 0;
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         json_t *j = NULL;
         rc = gd_repo_get_record(r, l.names[i], "geodr-segment", &j, err);
-        if (rc == 0)
-            json_array_append_new(arr, j);
+        if (rc == 0) {
+            json_object_set_new(j, "record", json_string(l.names[i]));
+            recs[n++] = j;
+        }
     }
     gd_strv_free(l.names, l.n);
+    json_t *live = json_array(), *cov = json_array();
+    if (n > 1)
+        qsort(recs, n, sizeof *recs, cmp_records);
+    /* A record whose range lies inside an earlier (wider) one was merged
+     * into it by compaction and is left for cleanup. */
+    long long reach = -1;
+    for (size_t i = 0; i < n; i++) {
+        long long last = gd_json_int(recs[i], "seq", 0);
+        if (last <= reach) {
+            json_array_append_new(cov, recs[i]);
+        } else {
+            json_array_append_new(live, recs[i]);
+            reach = last;
+        }
+    }
+    free(recs);
     if (rc != 0) {
-        json_decref(arr);
+        json_decref(live);
+        json_decref(cov);
         return rc;
     }
-    *out = arr;
+    *out = live;
+    if (covered)
+        *covered = cov;
+    else
+        json_decref(cov);
     return 0;
 }
 

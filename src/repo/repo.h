@@ -97,13 +97,17 @@ int gd_repo_get_record(gd_repo *r, const char *name, const char *format, json_t 
 /* ---- binlog segments ----
  *   <instance>/binlog/<seq>.binlog.zst[.gde]   a valid binlog file (events as the source wrote
  * them) <instance>/binlog/<seq>.segment            its index record, written after it: the commit
- * <seq> is a 12-digit decimal counter.  The index records form a chain:
+ * <seq> is a 12-digit decimal counter; a compacted segment is named
+ * <first>-<last> after the range of counters it replaces.  The index records form a chain:
  * each names the GTID position before its first event ("prev_gtid_pos"),
  * which equals the previous segment's "gtid_pos"; a mismatch is a gap. */
 char *gd_repo_segment_name(const gd_repo *r, unsigned long long seq, const char *ext);
-/* Reads every committed segment index record, sorted by seq (a JSON array;
- * caller json_decref()s). */
-int gd_repo_list_segments(gd_repo *r, json_t **out, gd_err *err);
+/* Reads every committed segment index record, in chain order (a JSON
+ * array; caller json_decref()s).  Each gets a "record" member: its object
+ * name.  Compaction merges a run of segments into one covering
+ * "<first>-<last>" record; the records it covers are not in *out but in
+ * *covered (may be NULL), until compaction removes them. */
+int gd_repo_list_segments(gd_repo *r, json_t **out, json_t **covered, gd_err *err);
 
 /* Summary of the binlog archive and the recovery windows of the instance in
  * this region, as JSON:

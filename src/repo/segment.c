@@ -37,8 +37,8 @@ static int read_event(gd_seg_reader *rd, gd_buf *b, bool eof_ok, gd_event *ev, g
     int rc = read_exact(rd, h, sizeof h, eof_ok, err);
     if (rc != 0)
         return rc;
-    uint32_t size = (uint32_t)h[9] | (uint32_t)h[10] << 8 | (uint32_t)h[11] << 16 |
-                    (uint32_t)h[12] << 24;
+    uint32_t size =
+        (uint32_t)h[9] | (uint32_t)h[10] << 8 | (uint32_t)h[11] << 16 | (uint32_t)h[12] << 24;
     if (size < GD_EV_HEADER_LEN)
         return gd_err_set(err, GD_E_CORRUPT, "segment %s holds a malformed event", rd->name);
     gd_buf_reset(b);

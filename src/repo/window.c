@@ -84,7 +84,7 @@ int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err)
     json_t *segs = NULL;
     set_point *sets = NULL;
     size_t nsets = 0;
-    int rc = gd_repo_list_segments(r, &segs, err);
+    int rc = gd_repo_list_segments(r, &segs, NULL, err);
     if (rc == 0)
         rc = load_sets(r, &sets, &nsets, NULL, err);
     if (rc != 0) {
@@ -106,7 +106,7 @@ int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err)
         const char *expected = gd_json_str(p, "gtid_pos", "");
         const char *found = gd_json_str(s, "prev_gtid_pos", "");
         if (strcmp(expected, found) != 0 ||
-            gd_json_int(s, "seq", 0) != gd_json_int(p, "seq", 0) + 1) {
+            gd_json_int(s, "first_seq", gd_json_int(s, "seq", 0)) != gd_json_int(p, "seq", 0) + 1) {
             json_array_append_new(gaps, json_pack("{s:I, s:s, s:s, s:s, s:s}", "before_seq",
                                                   (json_int_t)gd_json_int(s, "seq", 0), "expected",
                                                   expected, "found", found, "after_time",
@@ -169,7 +169,7 @@ int gd_repo_plan(gd_repo *r, long long stop_time_s, const gd_gtid_pos *stop_gtid
     size_t nsets = 0;
     gd_err bad;
     gd_err_clear(&bad);
-    int rc = gd_repo_list_segments(r, &segs, err);
+    int rc = gd_repo_list_segments(r, &segs, NULL, err);
     if (rc == 0)
         rc = load_sets(r, &sets, &nsets, &bad, err);
     if (rc != 0)

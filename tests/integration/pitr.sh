@@ -103,6 +103,9 @@ check "the archive holds every transaction of the source" wait_for 60 caught_up
 kill -TERM "$ARCH_PID"
 wait "$ARCH_PID" || true
 
+# Replay reads compacted segments as well as fresh ones.
+check "compaction of the archive before the restores" "$GEODR" --config "$cfg" --quiet compact shop --min-segments 2 --grace 0
+
 n=0
 for point in a b c final gtid:b; do
     n=$((n + 1))
