@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "common/util.h"
 #include "replay/replay.h"
+#include "replay/subset.h"
 #include "restore/restore.h"
 
 static const char help[] =
@@ -301,13 +302,11 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         o.set_id = gd_json_str(plan, "set", NULL);
         replay = json_is_true(json_object_get(plan, "replay")) &&
                  json_array_size(json_object_get(plan, "segments")) > 0;
-        if (replay && (o.ndatabases || o.ntables))
-            rc = gd_err_set(&err, GD_E_INVALID,
-                            "point-in-time restore of chosen databases or tables is not "
-                            "available yet: restore them as of a backup set with --fastest or "
-                            "--set ID, or restore the whole instance to the point in time");
     }
-    if (rc == 0 && replay && target && !o.dry_run)
+    /* Chosen objects to a point in time go through a scratch instance: the
+     * target itself never becomes a replica. */
+    bool subset = o.ndatabases || o.ntables;
+    if (rc == 0 && replay && !subset && target && !o.dry_run)
         rc = gd_replay_check_target(&tp, &err);
     if (rc == 0 && newdir) {
         if (!o.dry_run) {
@@ -322,17 +321,20 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
             tp.local_infile = true;
         }
     }
-    if (rc == 0 && !(newdir && o.dry_run))
+    gd_replay_result rr;
+    memset(&rr, 0, sizeof rr);
+    gd_replay_opts ro = {.parallel = o.jobs,
+                         .stop_time_s = stop >= 0 ? stop : -1,
+                         .stop_gtid = gtid_opt ? &stop_gtid : NULL,
+                         .progress = o.progress};
+    if (rc == 0 && replay && subset && !o.dry_run)
+        rc = gd_replay_subset(repo, plan, &tp, &o, &ro, &res, &rr, &err);
+    else if (rc == 0 && !(newdir && o.dry_run))
         rc = gd_restore_run(repo, &tp, &o, &res, &err);
     else if (rc == 0)
         rc = gd_restore_run(repo, NULL, &o, &res, &err);
-    gd_replay_result rr;
-    memset(&rr, 0, sizeof rr);
-    if (rc == 0 && replay && !o.dry_run) {
-        gd_replay_opts ro = {
-            .parallel = o.jobs, .stop_time_s = stop >= 0 ? stop : -1, .progress = o.progress};
+    if (rc == 0 && replay && !subset && !o.dry_run)
         rc = gd_replay_run(repo, plan, &tp, &ro, &rr, &err);
-    }
     if (rc == 0 && newdir && !o.dry_run)
         rc = gd_instance_secure(&inst, &err);
     gd_cli_free_password(pw);

@@ -221,6 +221,24 @@ int gd_instance_secure(gd_instance_new *inst, gd_err *err)
     return 0;
 }
 
+void gd_instance_stop(gd_instance_new *inst)
+{
+    if (inst->pid <= 0)
+        return;
+    kill(inst->pid, SIGTERM);
+    for (int i = 0; i < 600; i++) {
+        if (waitpid(inst->pid, NULL, WNOHANG) == inst->pid) {
+            inst->pid = 0;
+            return;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(inst->pid, SIGKILL);
+    waitpid(inst->pid, NULL, 0);
+    inst->pid = 0;
+}
+
 void gd_instance_new_free(gd_instance_new *inst)
 {
     free(inst->dir);

@@ -73,6 +73,9 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
 /* Sets a generated root password (root@localhost and root@127.0.0.1) and
  * writes dir/client.cnf. */
 int gd_instance_secure(gd_instance_new *inst, gd_err *err);
+/* Stops the instance's mariadbd (SIGTERM, then SIGKILL after 60 s) and
+ * waits for it. */
+void gd_instance_stop(gd_instance_new *inst);
 void gd_instance_new_free(gd_instance_new *inst);
 
 #endif

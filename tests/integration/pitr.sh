@@ -90,7 +90,11 @@ workload 1 300
 instant a
 workload 2 300
 instant b
-workload 3 300
+workload 3 150
+# a point by GTID in the middle of the stream (no pause: it falls inside a segment)
+mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos' >"$WORK/gtid.m"
+checksum_all src alltypes >"$WORK/sum.m"
+workload 33 150
 instant c
 workload 4 200
 checksum_all src alltypes >"$WORK/sum.final"
@@ -107,7 +111,7 @@ wait "$ARCH_PID" || true
 check "compaction of the archive before the restores" "$GEODR" --config "$cfg" --quiet compact shop --min-segments 2 --grace 0
 
 n=0
-for point in a b c final gtid:b; do
+for point in a b c final gtid:m; do
     n=$((n + 1))
     mdb_start "t$n"
     eval "port=\$T${n}_PORT"
@@ -129,6 +133,21 @@ for point in a b c final gtid:b; do
     is "restore $what: the target is no replica afterwards" "$(mdb_sql "t$n" 'SHOW ALL SLAVES STATUS' | wc -l)" 0
     mdb_stop "t$n"
 done
+
+# Chosen tables to a point in time, renamed, into a server that already has
+# data: replayed on a scratch instance, the target never becomes a replica.
+mdb_start existing
+mdb_sql existing "CREATE DATABASE keep; CREATE TABLE keep.t (a INT PRIMARY KEY); INSERT INTO keep.t VALUES (1),(2);" >/dev/null
+check "restore --tables ... --rename ... --time into an existing server" "$GEODR" --config "$cfg" --quiet \
+    restore shop --time "$(cat "$WORK/time.b")" --tables alltypes.ints,alltypes.big --rename alltypes=sub \
+    --target "127.0.0.1:$EXISTING_PORT" --target-user root --target-password-file "$WORK/existing.pass"
+is "chosen tables: checksums as recorded at instant b" \
+    "$(checksum_all existing sub | sed 's/^sub\./alltypes./')" "$(grep -E '^alltypes\.(big|ints) ' "$WORK/sum.b")"
+is "chosen tables: only those were restored" \
+    "$(mdb_sql existing "SELECT GROUP_CONCAT(table_name ORDER BY table_name) FROM information_schema.tables WHERE table_schema='sub'")" "big,ints"
+is "chosen tables: the existing data is untouched" "$(mdb_sql existing 'SELECT COUNT(*) FROM keep.t')" 2
+is "chosen tables: the target was never made a replica" "$(mdb_sql existing 'SHOW ALL SLAVES STATUS' | wc -l)" 0
+is "chosen tables: the scratch instance is gone" "$(ls -d "${TMPDIR:-/tmp}"/geodr-scratch.* 2>/dev/null | wc -l)" 0
 
 # A time before the first backup set: refused before anything is written.
 mdb_start early
