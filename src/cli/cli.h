@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "mysql/conn.h"
 #include "repo/repo.h"
+#include "storage/storage.h"
 
 typedef struct gd_cli {
     const char *config_opt; /* --config */
@@ -24,6 +25,16 @@ typedef struct gd_cli {
 #define GD_EXIT_USAGE 2
 
 int gd_cli_config(gd_cli *cli, gd_err *err);
+/* Opens a region's storage (posix or s3). */
+int gd_cli_open_storage(const gd_region_cfg *rc, gd_storage **out, gd_err *err);
+/* Copy regions of an instance: with init_only, prepares each region the
+ * instance copies to (so sets started from now on are copied); else brings
+ * each up to date (sets when cross-region-backup is on, binlog segments when
+ * cross-region-log-backup is on).  Regions are independent: a failing one is
+ * reported in *report ([{region, ok, error?, sets, objects, skipped, bytes,
+ * segments}]) and the others go on.  Returns the number of failed regions. */
+int gd_cli_copy_regions(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home, int jobs,
+                        bool init_only, json_t *report);
 /* Opens the repository of an instance in a region (NULL: its home region). */
 int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region, bool create,
                      gd_repo **out, gd_err *err);
@@ -51,5 +62,6 @@ int gd_cmd_keygen(gd_cli *cli, int argc, char **argv);
 int gd_cmd_archive(gd_cli *cli, int argc, char **argv);
 int gd_cmd_cat(gd_cli *cli, int argc, char **argv);
 int gd_cmd_compact(gd_cli *cli, int argc, char **argv);
+int gd_cmd_copy(gd_cli *cli, int argc, char **argv);
 
 #endif

@@ -62,6 +62,9 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
     if (rc == 0)
         rc = gd_cli_open_repo(cli, ic, NULL, true, &repo, &err);
     gd_backup_result res;
+    /* Copy regions learn before the set starts that it is theirs to copy. */
+    if (rc == 0 && ic->cross_region_backup)
+        gd_cli_copy_regions(cli, ic, repo, jobs ? jobs : ic->jobs, true, NULL);
     if (rc == 0) {
         gd_backup_opts o = {.jobs = jobs ? jobs : ic->jobs,
                             .chunk_rows = ic->chunk_rows,
@@ -74,12 +77,16 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
         gd_repo_close(repo);
         return gd_cli_fail(cli, &err);
     }
+    json_t *copies = json_array();
+    int failed = 0;
+    if (ic->cross_region_backup)
+        failed = gd_cli_copy_regions(cli, ic, repo, jobs ? jobs : ic->jobs, false, copies);
     if (cli->json) {
         gd_cli_print_json(json_pack(
-            "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f}", "instance", name, "region",
+            "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:o}", "instance", name, "region",
             repo->st->name, "set", res.set_id, "gtid", res.gtid, "tables", (json_int_t)res.tables,
             "rows", (json_int_t)res.rows, "raw_bytes", (json_int_t)res.raw_bytes, "stored_bytes",
-            (json_int_t)res.stored_bytes, "seconds", res.seconds));
+            (json_int_t)res.stored_bytes, "seconds", res.seconds, "copies", copies));
     } else {
         char raw[32], stored[32];
         gd_fmt_bytes(res.raw_bytes, raw, sizeof raw);
@@ -88,6 +95,24 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
                "of data stored as %s, %.1f s, GTID position %s\n",
                res.set_id, name, repo->st->name, res.tables, res.rows, raw, stored, res.seconds,
                res.gtid[0] ? res.gtid : "(none)");
+        size_t i;
+        json_t *cp;
+        json_array_foreach(copies, i, cp)
+        {
+            if (json_is_true(json_object_get(cp, "ok")))
+                printf("copied to region %s (%lld objects)\n", gd_json_str(cp, "region", ""),
+                       gd_json_int(cp, "objects", 0));
+        }
+        json_decref(copies);
+    }
+    if (failed) {
+        gd_repo_close(repo);
+        fprintf(stderr,
+                "geodr: error: backup %s is committed in region %s, but copying it to "
+                "%d copy region(s) failed (see above): run 'geodr copy %s' when the "
+                "region is reachable\n",
+                res.set_id, ic->home_region, failed, name);
+        return GD_EXIT_FAIL;
     }
     gd_repo_close(repo);
     return GD_EXIT_OK;

@@ -17,7 +17,9 @@ static const char usage[] =
     "commands:\n"
     "  backup INSTANCE [--jobs N] [--with-users]   take a consistent full backup\n"
     "  archive INSTANCE                            archive the binlog continuously (foreground)\n"
-    "  compact INSTANCE                            merge small binlog segments (archive does it too)\n"
+    "  compact INSTANCE                            merge small binlog segments (archive does it "
+    "too)\n"
+    "  copy INSTANCE [--jobs N]                    bring the copy regions up to date\n"
     "  restore INSTANCE ...                        restore a backup set (see restore --help)\n"
     "  info [INSTANCE]                             list instances and their backup sets\n"
     "  verify INSTANCE [SET]                       read every object back and check it\n"
@@ -35,18 +37,22 @@ int gd_cli_config(gd_cli *cli, gd_err *err)
     return gd_config_load(gd_config_path(cli->config_opt), &cli->cfg, err);
 }
 
+int gd_cli_open_storage(const gd_region_cfg *rc, gd_storage **out, gd_err *err)
+{
+    if (rc->type == GD_REGION_POSIX)
+        return gd_storage_posix_open(rc->name, rc->path, out, err);
+    return gd_err_set(err, GD_E_CONFIG,
+                      "region %s is of type s3, which this geodr version cannot use yet", rc->name);
+}
+
 int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region, bool create,
                      gd_repo **out, gd_err *err)
 {
     const gd_region_cfg *rc = gd_config_region(cli->cfg, region ? region : ic->home_region, err);
     if (rc == NULL)
         return err ? err->code : GD_E_NOTFOUND;
-    if (rc->type != GD_REGION_POSIX)
-        return gd_err_set(err, GD_E_CONFIG,
-                          "region %s is of type s3, which this geodr version cannot use yet",
-                          rc->name);
     gd_storage *st = NULL;
-    int r = gd_storage_posix_open(rc->name, rc->path, &st, err);
+    int r = gd_cli_open_storage(rc, &st, err);
     if (r != 0)
         return r;
     return gd_repo_open(st, ic->name, ic->key_file, create, ic->compress_level, out, err);
@@ -184,6 +190,8 @@ int main(int argc, char **argv)
         rc = gd_cmd_verify(&cli, argc - 1, argv + 1);
     else if (strcmp(cmd, "archive") == 0)
         rc = gd_cmd_archive(&cli, argc - 1, argv + 1);
+    else if (strcmp(cmd, "copy") == 0)
+        rc = gd_cmd_copy(&cli, argc - 1, argv + 1);
     else if (strcmp(cmd, "compact") == 0)
         rc = gd_cmd_compact(&cli, argc - 1, argv + 1);
     else if (strcmp(cmd, "cat") == 0)

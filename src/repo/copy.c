@@ -1,0 +1,354 @@
+#include "repo/copy.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/gtid.h"
+#include "common/log.h"
+#include "common/pool.h"
+#include "common/util.h"
+#include "io/filter.h"
+#include "io/key.h"
+
+#define SMALL_MAX (64u * 1024 * 1024)
+
+int gd_copy_region_open(gd_repo *home, gd_storage *dst, const char *key_file, gd_repo **out,
+                        gd_err *err)
+{
+    char *dname = gd_asprintf("%s/instance.json", home->instance);
+    char *cname = gd_asprintf("%s/copy.json", home->instance);
+    char *text = NULL;
+    size_t len = 0;
+    gd_stat stt;
+    gd_err e;
+    gd_err_clear(&e);
+    int rc = 0;
+    if (gd_storage_stat(dst, dname, &stt, &e) == GD_E_NOTFOUND) {
+        rc = gd_storage_get_all(home->st, dname, SMALL_MAX, &text, &len, err);
+        if (rc == 0)
+            rc = gd_storage_put_all(dst, dname, text, len, err);
+        free(text);
+        text = NULL;
+    }
+    gd_err_clear(&e);
+    if (rc == 0 && gd_storage_stat(dst, cname, &stt, &e) == GD_E_NOTFOUND) {
+        char now[32];
+        int64_t us = gd_now_us();
+        gd_fmt_time(us, false, now, sizeof now);
+        char *j = gd_asprintf("{\"format\": \"geodr-copy\", \"version\": 1, \"since\": \"%s\", "
+                              "\"since_us\": %lld, \"from_region\": \"%s\"}\n",
+                              now, (long long)us, home->st->name);
+        rc = gd_storage_put_all(dst, cname, j, strlen(j), err);
+        free(j);
+    }
+    free(dname);
+    free(cname);
+    if (rc != 0) {
+        gd_storage_free(dst);
+        return rc;
+    }
+    /* Opening checks the key against the (copied) descriptor: a copy region
+     * that holds the instance under another key is refused here. */
+    return gd_repo_open(dst, home->instance, key_file, true, home->compress_level, out, err);
+}
+
+/* ---- raw object transfer ---- */
+
+typedef struct xfer_ctx {
+    gd_repo *src, *dst;
+    char **names;
+    char **shas;
+    uint64_t *sizes;
+    size_t n;
+    uint64_t bandwidth;
+    double t0;
+    atomic_ullong bytes;
+    atomic_ullong copied, skipped;
+} xfer_ctx;
+
+typedef struct xfer_worker {
+    xfer_ctx *c;
+} xfer_worker;
+
+static void throttle(xfer_ctx *c)
+{
+    if (c->bandwidth == 0)
+        return;
+    for (;;) {
+        double el = gd_mono() - c->t0;
+        double allowed = el * (double)c->bandwidth;
+        if ((double)atomic_load(&c->bytes) <= allowed)
+            return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Copies one object's stored bytes, hashing them on the way: a mismatch with
+ * the expected SHA-256 aborts the write, so nothing unverified lands. */
+static int copy_object(gd_pool *pool, void *wv, size_t i, gd_err *err)
+{
+    xfer_ctx *c = ((xfer_worker *)wv)->c;
+    const char *name = c->names[i];
+    gd_stat st;
+    gd_err e;
+    gd_err_clear(&e);
+    if (gd_storage_stat(c->dst->st, name, &st, &e) == 0 && st.size == c->sizes[i]) {
+        atomic_fetch_add(&c->skipped, 1);
+        return 0;
+    }
+    gd_reader *rd = NULL;
+    gd_writer *w = NULL;
+    gd_filter *sha = gd_filter_sha256();
+    uint8_t *buf = gd_malloc(GD_PIPE_BUF), *out = gd_malloc(GD_PIPE_BUF);
+    int rc = gd_storage_open_read(c->src->st, name, &rd, err);
+    if (rc == 0)
+        rc = gd_storage_open_write(c->dst->st, name, &w, err);
+    while (rc == 0) {
+        if (gd_pool_cancelled(pool)) {
+            rc = GD_E_CANCEL;
+            break;
+        }
+        ssize_t n = gd_reader_read(rd, buf, GD_PIPE_BUF, err);
+        if (n < 0) {
+            rc = (int)n;
+            break;
+        }
+        gd_span_in in = {buf, (size_t)n, 0};
+        gd_span_out o = {out, GD_PIPE_BUF, 0};
+        bool done = false;
+        if ((rc = gd_filter_process(sha, &in, &o, n == 0, &done, err)) != 0)
+            break;
+        if (n == 0)
+            break;
+        throttle(c);
+        if ((rc = gd_writer_write(w, buf, (size_t)n, err)) != 0)
+            break;
+        atomic_fetch_add(&c->bytes, (unsigned long long)n);
+    }
+    if (rc == 0) {
+        char hex[65];
+        gd_filter_sha256_hex(sha, hex);
+        if (strcmp(hex, c->shas[i]) != 0)
+            rc = gd_err_set(err, GD_E_CORRUPT,
+                            "object %s in region %s is corrupt (SHA-256 %s, expected %s): it "
+                            "was not copied to region %s; run 'geodr verify'",
+                            name, c->src->st->name, hex, c->shas[i], c->dst->st->name);
+    }
+    if (rc == 0) {
+        rc = gd_writer_commit(w, err);
+        w = NULL;
+        if (rc == 0)
+            atomic_fetch_add(&c->copied, 1);
+    }
+    gd_writer_abort(w);
+    gd_reader_close(rd);
+    gd_filter_free(sha);
+    free(buf);
+    free(out);
+    return rc;
+}
+
+static int copy_small(gd_repo *src, gd_repo *dst, const char *name, gd_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = gd_storage_get_all(src->st, name, SMALL_MAX, &text, &len, err);
+    if (rc == 0)
+        rc = gd_storage_put_all(dst->st, name, text, len, err);
+    free(text);
+    return rc;
+}
+
+static int transfer(xfer_ctx *c, int jobs, gd_err *err)
+{
+    if (c->n == 0)
+        return 0;
+    int nw = jobs > 0 ? jobs : 1;
+    xfer_worker *ws = gd_calloc((size_t)nw, sizeof *ws);
+    for (int i = 0; i < nw; i++)
+        ws[i].c = c;
+    int rc = gd_pool_run(ws, sizeof *ws, nw, c->n, copy_object, NULL, err);
+    free(ws);
+    return rc;
+}
+
+static void xfer_add(xfer_ctx *c, char *name, const char *sha, uint64_t size)
+{
+    c->names = gd_realloc(c->names, (c->n + 1) * sizeof *c->names);
+    c->shas = gd_realloc(c->shas, (c->n + 1) * sizeof *c->shas);
+    c->sizes = gd_realloc(c->sizes, (c->n + 1) * sizeof *c->sizes);
+    c->names[c->n] = name;
+    c->shas[c->n] = gd_strdup(sha);
+    c->sizes[c->n] = size;
+    c->n++;
+}
+
+static void xfer_reset(xfer_ctx *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->names[i]);
+        free(c->shas[i]);
+    }
+    free(c->names);
+    free(c->shas);
+    free(c->sizes);
+    c->names = c->shas = NULL;
+    c->sizes = NULL;
+    c->n = 0;
+}
+
+static long long copy_since_us(gd_repo *dst)
+{
+    char *name = gd_asprintf("%s/copy.json", dst->instance), *text = NULL;
+    long long since = 0;
+    if (gd_storage_get_all(dst->st, name, SMALL_MAX, &text, NULL, NULL) == 0) {
+        json_t *j = json_loads(text, 0, NULL);
+        since = gd_json_int(j, "since_us", 0);
+        json_decref(j);
+    }
+    free(text);
+    free(name);
+    return since;
+}
+
+static int copy_sets(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, xfer_ctx *c,
+                     gd_copy_stats *st, gd_err *err)
+{
+    long long since = copy_since_us(dst);
+    char **ids = NULL, **have = NULL;
+    size_t n = 0, nh = 0;
+    int rc = gd_repo_list_sets(home, &ids, &n, err);
+    if (rc == 0)
+        rc = gd_repo_list_sets(dst, &have, &nh, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        bool present = false;
+        for (size_t k = 0; k < nh; k++)
+            present |= strcmp(have[k], ids[i]) == 0;
+        if (present)
+            continue;
+        json_t *mf = NULL;
+        if ((rc = gd_manifest_read(home, ids[i], &mf, err)) != 0)
+            break;
+        if (gd_json_int(mf, "start_us", 0) < since) {
+            json_decref(mf);
+            continue; /* taken before copies to this region were enabled */
+        }
+        json_t *sch = json_object_get(mf, "schema");
+        xfer_add(c, gd_repo_object_name(home, ids[i], gd_json_str(sch, "object", "")),
+                 gd_json_str(sch, "sha256", ""), (uint64_t)gd_json_int(sch, "size", 0));
+        size_t t, k;
+        json_t *tab, *ch;
+        json_array_foreach(json_object_get(mf, "tables"), t, tab)
+        {
+            json_array_foreach(json_object_get(tab, "chunks"), k, ch)
+            {
+                xfer_add(c, gd_repo_object_name(home, ids[i], gd_json_str(ch, "object", "")),
+                         gd_json_str(ch, "sha256", ""), (uint64_t)gd_json_int(ch, "size", 0));
+            }
+        }
+        json_decref(mf);
+        rc = transfer(c, o->jobs, err);
+        xfer_reset(c);
+        if (rc == 0) {
+            /* the manifest last: it commits the set in the copy region */
+            char *mname = gd_repo_object_name(home, ids[i], "manifest");
+            rc = copy_small(home, dst, mname, err);
+            free(mname);
+        }
+        if (rc == 0)
+            st->sets++;
+    }
+    gd_strv_free(ids, n);
+    gd_strv_free(have, nh);
+    return rc;
+}
+
+static int copy_segments(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, xfer_ctx *c,
+                         gd_copy_stats *st, gd_err *err)
+{
+    json_t *src = NULL, *have = NULL;
+    int rc = gd_repo_list_segments(home, &src, NULL, err);
+    if (rc == 0)
+        rc = gd_repo_list_segments(dst, &have, NULL, err);
+    if (rc != 0)
+        goto out;
+    /* Segments the copy region's sets need: none before its oldest set's
+     * position (or, without sets there, before copies were enabled). */
+    char **ids = NULL;
+    size_t nids = 0;
+    gd_gtid_pos oldest;
+    bool have_oldest = false;
+    if (gd_repo_list_sets(dst, &ids, &nids, err) == 0 && nids > 0) {
+        json_t *mf = NULL;
+        if (gd_manifest_read(dst, ids[0], &mf, NULL) == 0) {
+            have_oldest = gd_gtid_pos_parse(gd_json_str(mf, "gtid", ""), &oldest, NULL) == 0;
+            json_decref(mf);
+        }
+    }
+    gd_strv_free(ids, nids);
+    long long since_s = copy_since_us(dst) / 1000000;
+    size_t i;
+    json_t *s;
+    json_array_foreach(src, i, s)
+    {
+        const char *rec = gd_json_str(s, "record", "");
+        bool present = false;
+        size_t k;
+        json_t *h;
+        long long f = gd_json_int(s, "first_seq", gd_json_int(s, "seq", 0)),
+                  l = gd_json_int(s, "seq", 0);
+        json_array_foreach(have, k, h)
+        {
+            /* held as is, or inside a wider record the copy region has */
+            if (gd_json_int(h, "first_seq", gd_json_int(h, "seq", 0)) <= f &&
+                gd_json_int(h, "seq", 0) >= l)
+                present = true;
+        }
+        if (present)
+            continue;
+        gd_gtid_pos gp;
+        if (have_oldest) {
+            if (gd_gtid_pos_parse(gd_json_str(s, "gtid_pos", ""), &gp, NULL) == 0 &&
+                gd_gtid_pos_le(&gp, &oldest))
+                continue;
+        } else if (gd_json_int(s, "last_time_s", 0) < since_s) {
+            continue;
+        }
+        xfer_add(c, gd_asprintf("%s/binlog/%s", home->instance, gd_json_str(s, "object", "")),
+                 gd_json_str(s, "sha256", ""), (uint64_t)gd_json_int(s, "size", 0));
+        rc = transfer(c, 1, err);
+        xfer_reset(c);
+        if (rc == 0)
+            rc = copy_small(home, dst, rec, err); /* the record last */
+        if (rc != 0)
+            break;
+        st->segments++;
+    }
+    (void)o;
+out:
+    json_decref(src);
+    json_decref(have);
+    return rc;
+}
+
+int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stats *st, gd_err *err)
+{
+    memset(st, 0, sizeof *st);
+    xfer_ctx c = {.src = home, .dst = dst, .bandwidth = o->bandwidth, .t0 = gd_mono()};
+    int rc = 0;
+    if (o->sets)
+        rc = copy_sets(home, dst, o, &c, st, err);
+    if (rc == 0 && o->segments)
+        rc = copy_segments(home, dst, o, &c, st, err);
+    xfer_reset(&c);
+    st->objects = atomic_load(&c.copied);
+    st->skipped = atomic_load(&c.skipped);
+    st->bytes = atomic_load(&c.bytes);
+    if (rc != 0)
+        gd_err_prefix(err, "copy of instance %s from region %s to region %s", home->instance,
+                      home->st->name, dst->st->name);
+    return rc;
+}
