@@ -7,7 +7,9 @@
 
 #include "archive/archive.h"
 #include "archive/compact.h"
+#include "repo/copy.h"
 #include "cli/cli.h"
+#include "common/log.h"
 #include "common/util.h"
 
 static const char help[] =
@@ -108,7 +110,24 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
                     "geodr: archiving the binlog of instance %s into region %s "
                     "(Ctrl-C or SIGTERM stops)\n",
                     name, repo->st->name);
+        /* One shipper per copy region with log backup on. */
+        gd_shipper **ships = gd_calloc(ic->n_copy_regions + 1, sizeof *ships);
+        for (size_t i = 0; ic->cross_region_log_backup && i < ic->n_copy_regions; i++) {
+            gd_err e;
+            gd_err_clear(&e);
+            const gd_region_cfg *rcfg = gd_config_region(cli->cfg, ic->copy_regions[i], &e);
+            gd_storage *dst_st = NULL;
+            gd_repo *dst = NULL;
+            if (rcfg == NULL || gd_cli_open_storage(rcfg, &dst_st, &e) != 0 ||
+                gd_copy_region_open(repo, dst_st, ic->key_file, &dst, &e) != 0 ||
+                gd_shipper_start(repo, dst, 0.2, &ships[i], &e) != 0)
+                gd_warn("binlog segments are not copied to region %s: %s", ic->copy_regions[i],
+                        e.msg);
+        }
         rc = gd_archive_run(repo, &src, &o, &st, &err);
+        for (size_t i = 0; i < ic->n_copy_regions; i++)
+            gd_shipper_stop(ships[i]);
+        free(ships);
     }
     gd_cli_free_password(pw);
     if (rc != 0) {

@@ -20,26 +20,32 @@ static json_t *set_summary(json_t *mf, const char *id)
                      gd_json_str(mf, "cipher", "none"));
 }
 
-/* Lists the committed sets of one instance in one region as JSON. */
-static int instance_info(gd_cli *cli, const gd_instance_cfg *ic, json_t **out, gd_err *err)
+/* The committed sets and the binlog archive of one instance in one region:
+ * {"region", "sets", "archive"}; a region that cannot be read gets "error"
+ * (a copy region being down must not hide the others). */
+static int region_info(gd_cli *cli, const gd_instance_cfg *ic, const char *region, json_t **out,
+                       gd_err *err)
 {
     gd_repo *repo = NULL;
-    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:b}", "name", ic->name, "host",
-                          ic->host ? ic->host : "", "port", (int)ic->port, "region",
-                          ic->home_region, "encrypted", ic->key_file != NULL);
+    json_t *j = json_pack("{s:s}", "region", region ? region : ic->home_region);
     json_t *sets = json_array();
     json_object_set_new(j, "sets", sets);
     gd_err e;
     gd_err_clear(&e);
-    int rc = gd_cli_open_repo(cli, ic, NULL, false, &repo, &e);
+    int rc = gd_cli_open_repo(cli, ic, region, false, &repo, &e);
     if (rc == GD_E_NOTFOUND) {
         *out = j;
         return 0;
     }
     if (rc != 0) {
-        json_decref(j);
-        *err = e;
-        return rc;
+        if (region == NULL) {
+            json_decref(j);
+            *err = e;
+            return rc;
+        }
+        json_object_set_new(j, "error", json_string(e.msg));
+        *out = j;
+        return 0;
     }
     char **ids = NULL;
     size_t n = 0;
@@ -52,7 +58,9 @@ static int instance_info(gd_cli *cli, const gd_instance_cfg *ic, json_t **out, g
             json_array_append_new(sets, json_pack("{s:s, s:s}", "set", ids[i], "error", me.msg));
             continue;
         }
-        json_array_append_new(sets, set_summary(mf, ids[i]));
+        json_t *sm = set_summary(mf, ids[i]);
+        json_object_set_new(sm, "end_us", json_integer(gd_json_int(mf, "end_us", 0)));
+        json_array_append_new(sets, sm);
         json_decref(mf);
     }
     gd_strv_free(ids, n);
@@ -60,6 +68,65 @@ static int instance_info(gd_cli *cli, const gd_instance_cfg *ic, json_t **out, g
     if (rc == 0 && (rc = gd_repo_archive_summary(repo, &arch, err)) == 0)
         json_object_set_new(j, "archive", arch);
     gd_repo_close(repo);
+    if (rc != 0) {
+        json_decref(j);
+        return rc;
+    }
+    *out = j;
+    return 0;
+}
+
+static long long newest_set_end_s(json_t *r)
+{
+    json_t *sets = json_object_get(r, "sets");
+    size_t n = json_array_size(sets);
+    return n ? gd_json_int(json_array_get(sets, n - 1), "end_us", 0) / 1000000 : 0;
+}
+
+/* How far a copy region is behind the home region: newest set and newest
+ * archived transaction, in seconds, and the stored bytes of home segments it
+ * does not hold yet. */
+static void add_lag(json_t *home, json_t *copy)
+{
+    json_t *ha = json_object_get(home, "archive"), *ca = json_object_get(copy, "archive");
+    long long set_lag = newest_set_end_s(home) - newest_set_end_s(copy);
+    long long log_lag = 0, bytes = 0;
+    /* Binlog lag only once the copy region holds some (it only takes the
+     * segments its own sets need). */
+    if (ha && ca && gd_json_int(ha, "segments", 0) > 0 && gd_json_int(ca, "segments", 0) > 0) {
+        long long hl = gd_json_int(ha, "last_time_s", 0);
+        long long cl = ca ? gd_json_int(ca, "last_time_s", 0) : 0;
+        log_lag = cl ? hl - cl : 0;
+        bytes = gd_json_int(ha, "stored_bytes", 0) - (ca ? gd_json_int(ca, "stored_bytes", 0) : 0);
+    }
+    json_object_set_new(copy, "lag",
+                        json_pack("{s:I, s:I, s:I}", "sets_seconds",
+                                  (json_int_t)(set_lag > 0 ? set_lag : 0), "log_seconds",
+                                  (json_int_t)(log_lag > 0 ? log_lag : 0), "bytes",
+                                  (json_int_t)(bytes > 0 ? bytes : 0)));
+}
+
+static int instance_info(gd_cli *cli, const gd_instance_cfg *ic, json_t **out, gd_err *err)
+{
+    json_t *home = NULL;
+    int rc = region_info(cli, ic, NULL, &home, err);
+    if (rc != 0)
+        return rc;
+    json_t *j = json_pack(
+        "{s:s, s:s, s:i, s:s, s:b, s:O, s:O}", "name", ic->name, "host", ic->host ? ic->host : "",
+        "port", (int)ic->port, "region", ic->home_region, "encrypted", ic->key_file != NULL, "sets",
+        json_object_get(home, "sets"), "archive",
+        json_object_get(home, "archive") ? json_object_get(home, "archive") : json_null());
+    json_t *copies = json_array();
+    for (size_t i = 0; i < ic->n_copy_regions; i++) {
+        json_t *c = NULL;
+        if ((rc = region_info(cli, ic, ic->copy_regions[i], &c, err)) != 0)
+            break;
+        add_lag(home, c);
+        json_array_append_new(copies, c);
+    }
+    json_object_set_new(j, "copies", copies);
+    json_decref(home);
     if (rc != 0) {
         json_decref(j);
         return rc;
@@ -107,6 +174,38 @@ static void print_archive(json_t *inst)
     }
 }
 
+static void print_copies(json_t *inst)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(inst, "copies"), i, c)
+    {
+        if (json_object_get(c, "error")) {
+            printf("  copy region %s: UNREADABLE: %s\n", gd_json_str(c, "region", ""),
+                   gd_json_str(c, "error", ""));
+            continue;
+        }
+        json_t *sets = json_object_get(c, "sets"), *a = json_object_get(c, "archive");
+        json_t *lag = json_object_get(c, "lag");
+        char b[32];
+        gd_fmt_bytes((uint64_t)gd_json_int(lag, "bytes", 0), b, sizeof b);
+        size_t n = json_array_size(sets);
+        printf("  copy region %s: %zu sets%s%s, binlog archived up to %s; behind home by "
+               "%lld s of sets, %lld s and %s of binlog\n",
+               gd_json_str(c, "region", ""), n, n ? ", newest " : "",
+               n ? gd_json_str(json_array_get(sets, n - 1), "set", "") : "",
+               a && gd_json_int(a, "segments", 0) ? gd_json_str(a, "last_time", "") : "-",
+               gd_json_int(lag, "sets_seconds", 0), gd_json_int(lag, "log_seconds", 0), b);
+        size_t k;
+        json_t *w;
+        json_array_foreach(json_object_get(a, "windows"), k, w)
+        {
+            printf("    recovery window in %s: %s .. %s UTC\n", gd_json_str(c, "region", ""),
+                   gd_json_str(w, "from", ""), gd_json_str(w, "to", ""));
+        }
+    }
+}
+
 static void print_human(json_t *inst)
 {
     printf("instance %s (%s:%d), home region %s, encryption %s\n", gd_json_str(inst, "name", ""),
@@ -117,6 +216,7 @@ static void print_human(json_t *inst)
     if (json_array_size(sets) == 0) {
         printf("  no backup sets yet (run 'geodr backup %s')\n", gd_json_str(inst, "name", ""));
         print_archive(inst);
+        print_copies(inst);
         return;
     }
     printf("  %-20s %-19s %-19s %-20s %6s %12s %10s %10s %8s\n", "SET", "START (UTC)", "END (UTC)",
@@ -138,6 +238,7 @@ static void print_human(json_t *inst)
                raw, st, json_real_value(json_object_get(s, "seconds")));
     }
     print_archive(inst);
+    print_copies(inst);
 }
 
 int gd_cmd_info(gd_cli *cli, int argc, char **argv)

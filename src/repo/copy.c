@@ -1,5 +1,6 @@
 #include "repo/copy.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,4 +352,72 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
         gd_err_prefix(err, "copy of instance %s from region %s to region %s", home->instance,
                       home->st->name, dst->st->name);
     return rc;
+}
+
+/* ---- shipper ---- */
+
+struct gd_shipper {
+    gd_repo *home, *dst;
+    double period_s;
+    atomic_bool stop;
+    pthread_t thread;
+};
+
+static void *ship(void *arg)
+{
+    gd_shipper *s = arg;
+    gd_copy_opts o = {.jobs = 1, .sets = false, .segments = true};
+    double backoff = 1, next_warn = 0;
+    for (;;) {
+        bool last = atomic_load(&s->stop);
+        gd_copy_stats st;
+        gd_err e;
+        gd_err_clear(&e);
+        double wait = s->period_s;
+        if (gd_copy_run(s->home, s->dst, &o, &st, &e) != 0) {
+            if (gd_mono() >= next_warn) {
+                gd_warn("%s (retrying; the other regions are not affected)", e.msg);
+                next_warn = gd_mono() + 30;
+            }
+            wait = backoff;
+            backoff = backoff * 2 > 30 ? 30 : backoff * 2;
+        } else {
+            if (backoff > 1)
+                gd_info("region %s caught up with the binlog archive", s->dst->st->name);
+            backoff = 1;
+            next_warn = 0;
+        }
+        if (last)
+            break;
+        for (double t = 0; t < wait && !atomic_load(&s->stop); t += 0.05) {
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+int gd_shipper_start(gd_repo *home, gd_repo *dst, double period_s, gd_shipper **out, gd_err *err)
+{
+    gd_shipper *s = gd_calloc(1, sizeof *s);
+    s->home = home;
+    s->dst = dst;
+    s->period_s = period_s;
+    if (pthread_create(&s->thread, NULL, ship, s) != 0) {
+        gd_repo_close(dst);
+        free(s);
+        return gd_err_set(err, GD_E_NOMEM, "cannot start the copy thread for a region");
+    }
+    *out = s;
+    return 0;
+}
+
+void gd_shipper_stop(gd_shipper *s)
+{
+    if (s == NULL)
+        return;
+    atomic_store(&s->stop, true);
+    pthread_join(s->thread, NULL);
+    gd_repo_close(s->dst);
+    free(s);
 }

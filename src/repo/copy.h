@@ -35,4 +35,12 @@ int gd_copy_region_open(gd_repo *home, gd_storage *dst, const char *key_file, gd
 
 int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stats *st, gd_err *err);
 
+/* A shipper keeps one copy region's binlog segments up to date in a thread
+ * of its own (the archiver runs one per copy region): a slow or unreachable
+ * region delays only itself, and catches up when it is back.  Takes
+ * ownership of dst.  gd_shipper_stop makes a last pass, then joins. */
+typedef struct gd_shipper gd_shipper;
+int gd_shipper_start(gd_repo *home, gd_repo *dst, double period_s, gd_shipper **out, gd_err *err);
+void gd_shipper_stop(gd_shipper *s);
+
 #endif

@@ -120,10 +120,11 @@ int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err)
         add_window(windows, segs, run, n - 1, sets, nsets);
     json_t *first = json_array_get(segs, 0), *last = n ? json_array_get(segs, n - 1) : NULL;
     *out =
-        json_pack("{s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:o, s:o}", "segments", (json_int_t)n,
+        json_pack("{s:I, s:I, s:I, s:I, s:s, s:s, s:I, s:s, s:o, s:o}", "segments", (json_int_t)n,
                   "transactions", (json_int_t)txns, "raw_bytes", (json_int_t)raw, "stored_bytes",
                   (json_int_t)stored, "first_time", n ? gd_json_str(first, "first_time", "") : "",
-                  "last_time", n ? gd_json_str(last, "last_time", "") : "", "gtid_pos",
+                  "last_time", n ? gd_json_str(last, "last_time", "") : "", "last_time_s",
+                  (json_int_t)(n ? gd_json_int(last, "last_time_s", 0) : 0), "gtid_pos",
                   n ? gd_json_str(last, "gtid_pos", "") : "", "gaps", gaps, "windows", windows);
     for (size_t i = 0; i < nsets; i++)
         free(sets[i].id);
