@@ -342,12 +342,23 @@ static size_t verify_segments(gd_repo *repo, json_t *bad, unsigned long long *ch
 int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-        fputs("usage: geodr verify INSTANCE [SET] [--json]\n\nReads every object of a backup "
-              "set (default: every set) back from the home region, checks its SHA-256 and, "
+        fputs("usage: geodr verify INSTANCE [SET] [--region R] [--json]\n\nReads every object of "
+              "a backup set (default: every set, and every binlog segment) back from the home "
+              "region (or R), checks its SHA-256 and, "
               "when encrypted, its authentication; names each bad object. Exit 1 if any is "
               "bad.\n",
               stdout);
         return GD_EXIT_OK;
+    }
+    const char *region = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--region") == 0 && i + 1 < argc) {
+            region = argv[i + 1];
+            for (int k = i; k + 2 <= argc; k++)
+                argv[k] = argv[k + 2];
+            argc -= 2;
+            break;
+        }
     }
     if (argc < 2 || argc > 3)
         return gd_cli_usage("verify", "name an instance and optionally a set");
@@ -359,7 +370,7 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
     if (rc == 0 && (ic = gd_config_instance(cli->cfg, argv[1], &err)) == NULL)
         rc = err.code;
     if (rc == 0)
-        rc = gd_cli_open_repo(cli, ic, NULL, false, &repo, &err);
+        rc = gd_cli_open_repo(cli, ic, region, false, &repo, &err);
     char **ids = NULL;
     size_t n = 0;
     if (rc == 0 && argc == 3) {

@@ -1,0 +1,65 @@
+#!/bin/bash
+# Cross-region: a backup is copied to the copy region at once, the archiver
+# ships binlog segments there continuously, and after the home region is
+# lost a point-in-time restore from the copy region alone gives the recorded
+# state.  Copies resume without copying twice; a copy region that holds the
+# instance under another key is refused.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_geodr
+tmpdir_new
+
+mdb_start src
+mdb_sql src "CREATE DATABASE shop;
+CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(100), n INT) ENGINE=InnoDB;
+INSERT INTO shop.t SELECT seq, MD5(seq), seq FROM shop.seq_1_to_20000;" >/dev/null
+cfg="$WORK/geodr.conf"
+write_key "$WORK/key"
+write_config "$cfg" shop src "$WORK/home" "$WORK/key"
+geodr_config_add "$cfg" "copy-regions = far" "cross-region-backup = on" "cross-region-log-backup = on" \
+    "copy-retention-days = 30" "archive-interval = 0.3"
+geodr_config_add "$cfg" "" "[region far]" "type = posix" "path = $WORK/far"
+
+out="$("$GEODR" --config "$cfg" --quiet backup shop 2>&1)" && rc=0 || rc=$?
+is "backup with a copy region succeeds" "$rc" 0
+like "... and says it copied the set" "$out" "copied to region far"
+homeset="$(ls "$WORK/home/shop/backup")"
+is "the copy region holds the same set" "$(ls "$WORK/far/shop/backup")" "$homeset"
+check "the copy is byte-identical" diff -r "$WORK/home/shop/backup" "$WORK/far/shop/backup"
+out="$("$GEODR" --config "$cfg" --json copy shop)"
+is "copy again: nothing to copy" "$(printf '%s' "$out" | python3 -c 'import json,sys; r=json.load(sys.stdin)["regions"][0]; print(r["objects"], r["sets"])')" "0 0"
+
+"$GEODR" --config "$cfg" --quiet archive shop >>"$WORK/archive.log" 2>&1 &
+ARCH_PID=$!
+on_exit 'kill -9 $ARCH_PID 2>/dev/null || true'
+for i in $(seq 1 30); do
+    mdb_sql src "UPDATE shop.t SET n = n + $i WHERE id % 30 = $i % 30; INSERT INTO shop.t VALUES ($((30000 + i)), 'new', $i)" >/dev/null
+    sleep 0.05
+done
+s0="$(date -u +%s)"; while [[ "$(date -u +%s)" == "$s0" ]]; do sleep 0.05; done
+T="$(date -u '+%Y-%m-%d %H:%M:%S')"
+want="$(mdb_sql src 'CHECKSUM TABLE shop.t EXTENDED' | cut -f2)"
+s0="$(date -u +%s)"; while [[ "$(date -u +%s)" == "$s0" ]]; do sleep 0.05; done
+mdb_sql src "DELETE FROM shop.t WHERE id < 1000" >/dev/null
+src_pos="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
+far_pos() { "$GEODR" --config "$cfg" --json info shop | python3 -c 'import json,sys; c=json.load(sys.stdin)["instances"][0]["copies"][0]; print((c.get("archive") or {}).get("gtid_pos",""))'; }
+far_caught_up() { [[ "$(far_pos)" == "$src_pos" ]]; }
+check "the copy region receives every transaction" wait_for 30 far_caught_up
+kill -TERM "$ARCH_PID"; wait "$ARCH_PID" || true
+like "info shows the copy region and its lag" "$("$GEODR" --config "$cfg" info shop)" "copy region far: 1 sets.*behind home by"
+
+# The home region is lost.
+rm -rf "$WORK/home"
+mdb_start dst
+check "restore --time from the copy region alone" "$GEODR" --config "$cfg" --quiet restore shop --region far \
+    --time "$T" --target "127.0.0.1:$DST_PORT" --target-user root --target-password-file "$WORK/dst.pass"
+is "the state at $T, from the copy region alone" "$(mdb_sql dst 'CHECKSUM TABLE shop.t EXTENDED' | cut -f2)" "$want"
+check "verify reads every object of the copy region" "$GEODR" --config "$cfg" --quiet verify shop --region far
+
+# A region that holds the instance under another key is refused.
+write_key "$WORK/key2"
+sed "s|key-file = .*|key-file = $WORK/key2|; s|path = $WORK/home|path = $WORK/home2|" "$cfg" >"$WORK/other.conf"
+out="$("$GEODR" --config "$WORK/other.conf" backup shop 2>&1)" && rc=0 || rc=$?
+is "copying into a region that holds the instance under another key fails" "$rc" 1
+like "... naming the key, and the backup is still committed at home" "$out" "wrong key.*key-file(.|\n)*committed in region home"
+tap_done
