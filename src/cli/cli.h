@@ -63,5 +63,9 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv);
 int gd_cmd_cat(gd_cli *cli, int argc, char **argv);
 int gd_cmd_compact(gd_cli *cli, int argc, char **argv);
 int gd_cmd_copy(gd_cli *cli, int argc, char **argv);
+int gd_cmd_expire(gd_cli *cli, int argc, char **argv);
+/* Retention in every region of one instance; appends a report per region.
+ * Returns the number of regions that failed. */
+int gd_cli_expire_instance(gd_cli *cli, const gd_instance_cfg *ic, bool dry_run, json_t *report);
 
 #endif

@@ -105,6 +105,10 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
         }
         json_decref(copies);
     }
+    /* Retention after each backup, in every region of the instance. */
+    json_t *exp = json_array();
+    gd_cli_expire_instance(cli, ic, false, exp);
+    json_decref(exp);
     if (failed) {
         gd_repo_close(repo);
         fprintf(stderr,

@@ -21,6 +21,7 @@ static const char usage[] =
     "too)\n"
     "  copy INSTANCE [--jobs N]                    bring the copy regions up to date\n"
     "  restore INSTANCE ...                        restore a backup set (see restore --help)\n"
+    "  expire [INSTANCE] [--dry-run]               apply retention in every region\n"
     "  info [INSTANCE]                             list instances and their backup sets\n"
     "  verify INSTANCE [SET]                       read every object back and check it\n"
     "  keygen FILE                                 write a new random key passphrase (0600)\n"
@@ -190,6 +191,8 @@ int main(int argc, char **argv)
         rc = gd_cmd_verify(&cli, argc - 1, argv + 1);
     else if (strcmp(cmd, "archive") == 0)
         rc = gd_cmd_archive(&cli, argc - 1, argv + 1);
+    else if (strcmp(cmd, "expire") == 0)
+        rc = gd_cmd_expire(&cli, argc - 1, argv + 1);
     else if (strcmp(cmd, "copy") == 0)
         rc = gd_cmd_copy(&cli, argc - 1, argv + 1);
     else if (strcmp(cmd, "compact") == 0)

@@ -155,6 +155,14 @@ int64_t gd_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t gd_clock_now_s(void)
+{
+    const char *v = getenv("GEODR_NOW");
+    if (v && *v)
+        return (int64_t)strtoll(v, NULL, 10);
+    return gd_now_us() / 1000000;
+}
+
 double gd_mono(void)
 {
     struct timespec ts;

@@ -46,6 +46,11 @@ int gd_buf_reserve(gd_buf *b, size_t extra);
 int64_t gd_now_us(void);
 double gd_mono(void);
 
+/* The time retention decisions are made at, in seconds since the epoch:
+ * the wall clock, or GEODR_NOW (seconds) when set: the tests' injectable
+ * clock. */
+int64_t gd_clock_now_s(void);
+
 /* Formats an epoch in microseconds as "YYYY-MM-DD HH:MM:SS" UTC (buf >= 20),
  * or with ".ffffff" when frac is true (buf >= 27). */
 void gd_fmt_time(int64_t us, bool frac, char *buf, size_t size);

@@ -1,0 +1,293 @@
+#include "repo/retention.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/gtid.h"
+#include "common/util.h"
+
+#define LEFTOVER_AGE_S (24 * 3600)
+
+typedef struct set_info {
+    char *id;
+    long long end_s;
+    gd_gtid_pos pos;
+    json_t *mf;
+} set_info;
+
+static void free_sets(set_info *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].id);
+        json_decref(v[i].mf);
+    }
+    free(v);
+}
+
+static int load(gd_repo *r, set_info **out, size_t *n, gd_err *err)
+{
+    char **ids = NULL;
+    size_t ns = 0;
+    int rc = gd_repo_list_sets(r, &ids, &ns, err);
+    if (rc != 0)
+        return rc;
+    set_info *v = gd_calloc(ns + 1, sizeof *v);
+    size_t k = 0;
+    for (size_t i = 0; rc == 0 && i < ns; i++) {
+        json_t *mf = NULL;
+        /* A set whose manifest cannot be read is never removed by
+         * retention: a person should look at it (geodr verify). */
+        if (gd_manifest_read(r, ids[i], &mf, NULL) != 0)
+            continue;
+        v[k].id = gd_strdup(ids[i]);
+        v[k].end_s = gd_json_int(mf, "end_us", 0) / 1000000;
+        gd_gtid_pos_parse(gd_json_str(mf, "gtid", ""), &v[k].pos, NULL);
+        v[k].mf = mf;
+        k++;
+    }
+    gd_strv_free(ids, ns);
+    *out = v;
+    *n = k;
+    return rc;
+}
+
+/* True when some archived segment continues after pos (the set at pos is
+ * rolled forward by the archive). */
+static bool rolled_forward(json_t *segs, const gd_gtid_pos *pos)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(segs, i, s)
+    {
+        gd_gtid_pos gp, prev;
+        if (gd_gtid_pos_parse(gd_json_str(s, "gtid_pos", ""), &gp, NULL) == 0 &&
+            gd_gtid_pos_parse(gd_json_str(s, "prev_gtid_pos", ""), &prev, NULL) == 0 &&
+            !gd_gtid_pos_le(&gp, pos) && gd_gtid_pos_le(&prev, pos))
+            return true;
+    }
+    return false;
+}
+
+static int remove_set(gd_repo *r, set_info *s, gd_err *err)
+{
+    char *mname = gd_repo_object_name(r, s->id, "manifest");
+    int rc = gd_storage_remove(r->st, mname, err); /* first: the set is gone for readers */
+    free(mname);
+    json_t *sch = json_object_get(s->mf, "schema");
+    char *n = gd_repo_object_name(r, s->id, gd_json_str(sch, "object", ""));
+    if (rc == 0)
+        rc = gd_storage_remove(r->st, n, err);
+    free(n);
+    size_t t, k;
+    json_t *tab, *ch;
+    json_array_foreach(json_object_get(s->mf, "tables"), t, tab)
+    {
+        json_array_foreach(json_object_get(tab, "chunks"), k, ch)
+        {
+            if (rc != 0)
+                break;
+            char *o = gd_repo_object_name(r, s->id, gd_json_str(ch, "object", ""));
+            rc = gd_storage_remove(r->st, o, err);
+            free(o);
+        }
+    }
+    return rc;
+}
+
+/* Set folders without a manifest whose objects are all older than a day. */
+struct leftover_ctx {
+    char **names;
+    size_t n, cap;
+    char **dirs_with_manifest;
+    size_t nm;
+    int64_t cutoff_us;
+    gd_buf young; /* "dir\n" of folders with a young object */
+    size_t plen;
+};
+
+static int leftover_cb(void *ctx, const char *name, const gd_stat *st)
+{
+    struct leftover_ctx *c = ctx;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 64;
+        c->names = gd_realloc(c->names, c->cap * sizeof *c->names);
+    }
+    c->names[c->n++] = gd_strdup(name);
+    if (st->mtime_us > c->cutoff_us) {
+        const char *rest = name + c->plen, *slash = strchr(rest, '/');
+        if (slash)
+            gd_buf_appendf(&c->young, "%.*s\n", (int)(slash - rest), rest);
+    }
+    return 0;
+}
+
+static int remove_leftovers(gd_repo *r, int64_t now_s, bool dry_run, unsigned long long *removed,
+                            gd_err *err)
+{
+    char *prefix = gd_asprintf("%s/backup/", r->instance);
+    struct leftover_ctx c = {.cutoff_us = (now_s - LEFTOVER_AGE_S) * 1000000,
+                             .plen = strlen(prefix)};
+    gd_buf_init(&c.young, 0);
+    char **ids = NULL;
+    size_t nids = 0;
+    int rc = gd_repo_list_sets(r, &ids, &nids, err);
+    if (rc == 0)
+        rc = gd_storage_list(r->st, prefix, leftover_cb, &c, err);
+    for (size_t i = 0; rc == 0 && i < c.n; i++) {
+        const char *rest = c.names[i] + c.plen, *slash = strchr(rest, '/');
+        if (slash == NULL)
+            continue;
+        char *dir = gd_strndup(rest, (size_t)(slash - rest));
+        bool committed = false;
+        for (size_t k = 0; k < nids; k++)
+            committed |= strcmp(ids[k], dir) == 0;
+        char *needle = gd_asprintf("%s\n", dir);
+        bool young = c.young.data && (strncmp(c.young.data, needle, strlen(needle)) == 0 ||
+                                      strstr(c.young.data, needle) != NULL);
+        if (!committed && !young) {
+            if (!dry_run)
+                rc = gd_storage_remove(r->st, c.names[i], err);
+            (*removed)++;
+        }
+        free(needle);
+        free(dir);
+    }
+    gd_strv_free(c.names, c.n);
+    gd_strv_free(ids, nids);
+    gd_buf_free(&c.young);
+    free(prefix);
+    return rc;
+}
+
+int gd_repo_expire(gd_repo *r, int retention_days, int64_t now_s, bool dry_run, json_t **report,
+                   gd_err *err)
+{
+    set_info *sets = NULL;
+    size_t n = 0;
+    json_t *segs = NULL;
+    int rc = load(r, &sets, &n, err);
+    if (rc == 0)
+        rc = gd_repo_list_segments(r, &segs, NULL, err);
+    if (rc != 0) {
+        free_sets(sets, n);
+        return rc;
+    }
+    int64_t boundary = now_s - (int64_t)retention_days * 86400;
+    char bstr[32];
+    gd_fmt_time(boundary * 1000000, false, bstr, sizeof bstr);
+    json_t *keep = json_array(), *expire = json_array();
+    /* sets are sorted oldest first (names are start times) */
+    size_t newest_expired = n;
+    for (size_t i = 0; i < n; i++)
+        if (sets[i].end_s < boundary)
+            newest_expired = i;
+    size_t oldest_kept = n;
+    for (size_t i = 0; i < n; i++) {
+        bool exp = sets[i].end_s < boundary;
+        if (exp && i == newest_expired && rolled_forward(segs, &sets[i].pos))
+            exp = false; /* the window still needs it */
+        if (i == n - 1)
+            exp = false; /* a region never loses its newest set to retention */
+        if (exp) {
+            json_array_append_new(expire, json_string(sets[i].id));
+        } else {
+            json_array_append_new(keep, json_string(sets[i].id));
+            if (oldest_kept == n)
+                oldest_kept = i;
+        }
+    }
+    for (size_t i = 0; rc == 0 && !dry_run && i < n; i++) {
+        bool listed = false;
+        size_t k;
+        json_t *v;
+        json_array_foreach(expire, k, v) listed |= strcmp(json_string_value(v), sets[i].id) == 0;
+        if (listed)
+            rc = remove_set(r, &sets[i], err);
+    }
+    /* Segments no kept set needs: entirely before the oldest kept set, or
+     * all of them when no set is kept and they are past the boundary. */
+    unsigned long long segs_removed = 0, leftovers = 0;
+    size_t i;
+    json_t *s;
+    json_array_foreach(segs, i, s)
+    {
+        if (rc != 0)
+            break;
+        gd_gtid_pos gp;
+        bool before;
+        if (oldest_kept < n)
+            before = gd_gtid_pos_parse(gd_json_str(s, "gtid_pos", ""), &gp, NULL) == 0 &&
+                     gd_gtid_pos_le(&gp, &sets[oldest_kept].pos);
+        else
+            before = gd_json_int(s, "last_time_s", 0) < boundary;
+        if (!before)
+            continue;
+        segs_removed++;
+        if (dry_run)
+            continue;
+        char *obj = gd_asprintf("%s/binlog/%s", r->instance, gd_json_str(s, "object", ""));
+        rc = gd_storage_remove(r->st, gd_json_str(s, "record", ""), err); /* record first */
+        if (rc == 0)
+            rc = gd_storage_remove(r->st, obj, err);
+        free(obj);
+    }
+    if (rc == 0)
+        rc = remove_leftovers(r, now_s, dry_run, &leftovers, err);
+    *report = json_pack("{s:s, s:i, s:s, s:o, s:o, s:I, s:I, s:b}", "region", r->st->name,
+                        "retention_days", retention_days, "boundary", bstr, "keep", keep, "expire",
+                        expire, "segments_removed", (json_int_t)segs_removed, "leftovers_removed",
+                        (json_int_t)leftovers, "dry_run", dry_run);
+    json_decref(segs);
+    free_sets(sets, n);
+    return rc;
+}
+
+int gd_repo_expire_set(gd_repo *r, const char *set_id, int retention_days, int64_t now_s,
+                       gd_err *err)
+{
+    json_t *rep = NULL;
+    int rc = gd_repo_expire(r, retention_days, now_s, true, &rep, err);
+    if (rc != 0)
+        return rc;
+    bool expired = false, exists = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(rep, "expire"), i, v) expired |=
+        strcmp(json_string_value(v), set_id) == 0;
+    json_array_foreach(json_object_get(rep, "keep"), i, v) exists |=
+        strcmp(json_string_value(v), set_id) == 0;
+    json_decref(rep);
+    if (!expired && !exists)
+        return gd_err_set(err, GD_E_NOTFOUND, "backup set %s does not exist in region %s", set_id,
+                          r->st->name);
+    if (!expired) {
+        json_t *mf = NULL;
+        if ((rc = gd_manifest_read(r, set_id, &mf, err)) != 0)
+            return rc;
+        int64_t end = gd_json_int(mf, "end_us", 0) / 1000000;
+        json_decref(mf);
+        int64_t when = end + (int64_t)retention_days * 86400;
+        char w[32];
+        gd_fmt_time(when * 1000000, false, w, sizeof w);
+        if (when > now_s)
+            return gd_err_set(err, GD_E_STATE,
+                              "backup set %s has not expired: it is kept in region %s until %s "
+                              "UTC (retention %d days); no command deletes a set earlier",
+                              set_id, r->st->name, w, retention_days);
+        return gd_err_set(err, GD_E_STATE,
+                          "backup set %s expired on %s UTC but the recovery window of region "
+                          "%s still needs it (the binlog archive rolls it forward); it goes "
+                          "when a newer set has expired too",
+                          set_id, w, r->st->name);
+    }
+    /* Remove exactly this one (expire would remove every expired set). */
+    set_info *sets = NULL;
+    size_t n = 0;
+    if ((rc = load(r, &sets, &n, err)) != 0)
+        return rc;
+    for (size_t k = 0; rc == 0 && k < n; k++)
+        if (strcmp(sets[k].id, set_id) == 0)
+            rc = remove_set(r, &sets[k], err);
+    free_sets(sets, n);
+    return rc;
+}
