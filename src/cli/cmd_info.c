@@ -241,14 +241,77 @@ static void print_human(json_t *inst)
     print_copies(inst);
 }
 
+struct released_ctx {
+    gd_cli *cli;
+    const char *region;
+    json_t *out;
+    gd_storage *st;
+};
+
+static int released_cb(void *ctx, const char *name, const gd_stat *st)
+{
+    (void)st;
+    struct released_ctx *c = ctx;
+    const char *slash = strchr(name, '/');
+    if (slash == NULL || strcmp(slash, "/instance.json") != 0)
+        return 0;
+    char *inst = gd_strndup(name, (size_t)(slash - name));
+    bool configured = false;
+    for (size_t i = 0; i < c->cli->cfg->n_instances; i++)
+        configured |= strcmp(c->cli->cfg->instances[i].name, inst) == 0;
+    if (!configured) {
+        /* count its sets without a key: manifests are plain */
+        gd_repo tmp = {.st = c->st, .instance = inst};
+        char **ids = NULL;
+        size_t n = 0;
+        gd_repo_list_sets(&tmp, &ids, &n, NULL);
+        json_array_append_new(c->out, json_pack("{s:s, s:s, s:I}", "name", inst, "region",
+                                                c->region, "sets", (json_int_t)n));
+        gd_strv_free(ids, n);
+    }
+    free(inst);
+    return 0;
+}
+
+/* Instances found in a configured region that the config no longer names:
+ * their sets stay until they expire. */
+static json_t *released_instances(gd_cli *cli)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; i < cli->cfg->n_regions; i++) {
+        const gd_region_cfg *rc = &cli->cfg->regions[i];
+        gd_storage *st = NULL;
+        gd_err e;
+        gd_err_clear(&e);
+        if (gd_cli_open_storage(rc, &st, &e) != 0)
+            continue;
+        struct released_ctx c = {.cli = cli, .region = rc->name, .out = out, .st = st};
+        gd_storage_list(st, "", released_cb, &c, &e);
+        gd_storage_free(st);
+    }
+    return out;
+}
+
 int gd_cmd_info(gd_cli *cli, int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-        fputs("usage: geodr info [INSTANCE] [--json]\n\nLists configured instances and the "
-              "committed backup sets in their home region: start and end time, GTID "
-              "position, tables, rows, size before and after compression, duration.\n",
+        fputs("usage: geodr info [INSTANCE] [--all] [--json]\n\nLists configured instances, "
+              "the committed backup sets in their home region (start and end time, GTID "
+              "position, tables, rows, size before and after compression, duration), the "
+              "binlog archive, recovery windows, and each copy region. --all also lists "
+              "released instances: found in a region, no longer in the config.\n",
               stdout);
         return GD_EXIT_OK;
+    }
+    bool all_regions = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--all") == 0) {
+            all_regions = true;
+            for (int k = i; k + 1 <= argc; k++)
+                argv[k] = argv[k + 1];
+            argc--;
+            break;
+        }
     }
     if (argc > 2)
         return gd_cli_usage("info", "at most one instance");
@@ -256,6 +319,7 @@ int gd_cmd_info(gd_cli *cli, int argc, char **argv)
     gd_err_clear(&err);
     if (gd_cli_config(cli, &err) != 0)
         return gd_cli_fail(cli, &err);
+    json_t *released = all_regions ? released_instances(cli) : NULL;
     json_t *all = json_array();
     for (size_t i = 0; i < cli->cfg->n_instances; i++) {
         const gd_instance_cfg *ic = &cli->cfg->instances[i];
@@ -274,12 +338,23 @@ int gd_cmd_info(gd_cli *cli, int argc, char **argv)
         return gd_cli_fail(cli, &err);
     }
     if (cli->json) {
-        gd_cli_print_json(json_pack("{s:o}", "instances", all));
+        json_t *o = json_pack("{s:o}", "instances", all);
+        if (released)
+            json_object_set_new(o, "released", released);
+        gd_cli_print_json(o);
         return GD_EXIT_OK;
     }
     size_t i;
     json_t *inst;
     json_array_foreach(all, i, inst) print_human(inst);
+    json_array_foreach(released, i, inst)
+    {
+        printf("released instance %s (no longer in the config) in region %s: %lld backup "
+               "sets, kept until they expire\n",
+               gd_json_str(inst, "name", ""), gd_json_str(inst, "region", ""),
+               gd_json_int(inst, "sets", 0));
+    }
+    json_decref(released);
     json_decref(all);
     return GD_EXIT_OK;
 }

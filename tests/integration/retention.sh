@@ -77,4 +77,10 @@ is "at home every set but the newest is gone" "$(sets home)" "$s3"
 is "copies stay after cross-region backup is turned off" "$(sets far)" "$s1 $s2 $s3"
 GEODR_NOW=$((e3 + 7 * DAY + 1)) "$GEODR" --config "$cfg" --quiet expire shop >/dev/null
 is "copies expire after their own retention, the newest kept" "$(sets far)" "$s3"
+# An instance removed from the config keeps its sets; info --all lists it.
+sed 's/^\[instance shop\]/[instance other]/' "$cfg" >"$WORK/released.conf"
+"$GEODR" --config "$WORK/released.conf" --quiet expire >/dev/null
+like "info --all lists the released instance" "$("$GEODR" --config "$WORK/released.conf" info --all)" \
+    "released instance shop .* in region home: 1 backup sets"
+is "expire leaves a released instance's sets alone" "$(ls "$WORK/home/shop/backup" | wc -l)" 1
 tap_done
