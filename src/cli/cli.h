@@ -25,6 +25,8 @@ typedef struct gd_cli {
 #define GD_EXIT_USAGE 2
 
 int gd_cli_config(gd_cli *cli, gd_err *err);
+/* Loads the config and finds an instance by name. */
+int gd_cli_instance(gd_cli *cli, const char *name, const gd_instance_cfg **ic, gd_err *err);
 /* Opens a region's storage (posix or s3). */
 int gd_cli_open_storage(const gd_region_cfg *rc, gd_storage **out, gd_err *err);
 /* Copy regions of an instance: with init_only, prepares each region the

@@ -79,9 +79,7 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
     char *pw = NULL;
     const gd_instance_cfg *ic = NULL;
     gd_conn_params src;
-    int rc = gd_cli_config(cli, &err);
-    if (rc == 0 && (ic = gd_config_instance(cli->cfg, name, &err)) == NULL)
-        rc = err.code;
+    int rc = gd_cli_instance(cli, name, &ic, &err);
     if (rc == 0)
         rc = gd_cli_instance_conn(ic, &src, &pw, &err);
     if (rc == 0)
@@ -179,9 +177,7 @@ int gd_cmd_cat(gd_cli *cli, int argc, char **argv)
     gd_err_clear(&err);
     gd_repo *repo = NULL;
     const gd_instance_cfg *ic = NULL;
-    int rc = gd_cli_config(cli, &err);
-    if (rc == 0 && (ic = gd_config_instance(cli->cfg, argv[optind], &err)) == NULL)
-        rc = err.code;
+    int rc = gd_cli_instance(cli, argv[optind], &ic, &err);
     if (rc == 0)
         rc = gd_cli_open_repo(cli, ic, region, false, &repo, &err);
     gd_obj_reader *rd = NULL;
@@ -248,9 +244,7 @@ int gd_cmd_compact(gd_cli *cli, int argc, char **argv)
     gd_err_clear(&err);
     gd_repo *repo = NULL;
     const gd_instance_cfg *ic = NULL;
-    int rc = gd_cli_config(cli, &err);
-    if (rc == 0 && (ic = gd_config_instance(cli->cfg, argv[optind], &err)) == NULL)
-        rc = err.code;
+    int rc = gd_cli_instance(cli, argv[optind], &ic, &err);
     if (rc == 0)
         rc = gd_cli_open_repo(cli, ic, NULL, false, &repo, &err);
     gd_compact_stats st;

@@ -52,10 +52,8 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
     gd_err_clear(&err);
     gd_repo *repo = NULL;
     char *pw = NULL;
-    int rc = gd_cli_config(cli, &err);
     const gd_instance_cfg *ic = NULL;
-    if (rc == 0 && (ic = gd_config_instance(cli->cfg, name, &err)) == NULL)
-        rc = err.code;
+    int rc = gd_cli_instance(cli, name, &ic, &err);
     gd_conn_params src;
     if (rc == 0)
         rc = gd_cli_instance_conn(ic, &src, &pw, &err);

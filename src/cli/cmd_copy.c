@@ -85,9 +85,7 @@ int gd_cmd_copy(gd_cli *cli, int argc, char **argv)
     gd_err_clear(&err);
     gd_repo *home = NULL;
     const gd_instance_cfg *ic = NULL;
-    int rc = gd_cli_config(cli, &err);
-    if (rc == 0 && (ic = gd_config_instance(cli->cfg, argv[optind], &err)) == NULL)
-        rc = err.code;
+    int rc = gd_cli_instance(cli, argv[optind], &ic, &err);
     if (rc == 0 && ic->n_copy_regions == 0)
         rc = gd_err_set(&err, GD_E_CONFIG,
                         "instance %s has no copy regions: set copy-regions and "

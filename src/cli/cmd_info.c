@@ -441,9 +441,7 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
     gd_err_clear(&err);
     gd_repo *repo = NULL;
     const gd_instance_cfg *ic = NULL;
-    int rc = gd_cli_config(cli, &err);
-    if (rc == 0 && (ic = gd_config_instance(cli->cfg, argv[1], &err)) == NULL)
-        rc = err.code;
+    int rc = gd_cli_instance(cli, argv[1], &ic, &err);
     if (rc == 0)
         rc = gd_cli_open_repo(cli, ic, region, false, &repo, &err);
     char **ids = NULL;

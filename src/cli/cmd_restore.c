@@ -273,10 +273,8 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     gd_instance_new inst = {0};
     gd_conn_params tp = {0};
     gd_restore_result res;
-    int rc = gd_cli_config(cli, &err);
     const gd_instance_cfg *ic = NULL;
-    if (rc == 0 && (ic = gd_config_instance(cli->cfg, name, &err)) == NULL)
-        rc = err.code;
+    int rc = gd_cli_instance(cli, name, &ic, &err);
     if (rc == 0)
         rc = gd_cli_open_repo(cli, ic, region, false, &repo, &err);
     if (rc == 0 && o.jobs == 0)

@@ -38,6 +38,15 @@ int gd_cli_config(gd_cli *cli, gd_err *err)
     return gd_config_load(gd_config_path(cli->config_opt), &cli->cfg, err);
 }
 
+int gd_cli_instance(gd_cli *cli, const char *name, const gd_instance_cfg **ic, gd_err *err)
+{
+    int rc = gd_cli_config(cli, err);
+    if (rc != 0)
+        return rc;
+    *ic = gd_config_instance(cli->cfg, name, err);
+    return *ic ? 0 : (err && err->code ? err->code : GD_E_NOTFOUND);
+}
+
 int gd_cli_open_storage(const gd_region_cfg *rc, gd_storage **out, gd_err *err)
 {
     if (rc->type == GD_REGION_POSIX)
