@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "io/key.h"
+#include "storage/s3.h"
 #include "storage/storage.h"
 
 static const char usage[] =
@@ -51,8 +52,7 @@ int gd_cli_open_storage(const gd_region_cfg *rc, gd_storage **out, gd_err *err)
 {
     if (rc->type == GD_REGION_POSIX)
         return gd_storage_posix_open(rc->name, rc->path, out, err);
-    return gd_err_set(err, GD_E_CONFIG,
-                      "region %s is of type s3, which this geodr version cannot use yet", rc->name);
+    return gd_storage_s3_open(rc, out, err);
 }
 
 int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region, bool create,

@@ -43,8 +43,7 @@
 #define S3DOC_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 static void sign(const gd_sigv4_request *r, const char *date, const char *ak, const char *sk,
-                 const char *region, const char *service, gd_buf *creq, gd_buf *sts,
-                 gd_buf *authz)
+                 const char *region, const char *service, gd_buf *creq, gd_buf *sts, gd_buf *authz)
 {
     gd_buf sh;
     gd_buf_init(&sh, 0);
@@ -82,23 +81,28 @@ static void test_sigv4_get_vanilla(void **state)
 {
     (void)state;
     gd_sigv4_header h[] = {{"Host", "example.amazonaws.com"}, {"X-Amz-Date", "20150830T123600Z"}};
-    gd_sigv4_request r = {.method = "GET", .path = "/", .query = NULL, .headers = h,
-                          .n_headers = 2, .payload_hash = GD_SIGV4_EMPTY_SHA256};
+    gd_sigv4_request r = {.method = "GET",
+                          .path = "/",
+                          .query = NULL,
+                          .headers = h,
+                          .n_headers = 2,
+                          .payload_hash = GD_SIGV4_EMPTY_SHA256};
     vec v;
     vec_init(&v);
     sign(&r, "20150830T123600Z", "AKIDEXAMPLE", SUITE_SECRET, "us-east-1", "service", &v.creq,
          &v.sts, &v.authz);
-    assert_string_equal(v.creq.data, "GET\n/\n\nhost:example.amazonaws.com\n"
-                                     "x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n"
-                                     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_string_equal(v.creq.data,
+                        "GET\n/\n\nhost:example.amazonaws.com\n"
+                        "x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n"
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     assert_string_equal(v.sts.data,
                         "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/"
                         "aws4_request\n"
                         "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63");
-    assert_string_equal(v.authz.data,
-                        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
-                        "aws4_request, SignedHeaders=host;x-amz-date, "
-                        "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+    assert_string_equal(
+        v.authz.data, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
+                      "aws4_request, SignedHeaders=host;x-amz-date, "
+                      "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
     vec_free(&v);
 }
 
@@ -107,24 +111,29 @@ static void test_sigv4_query_order_key_case(void **state)
 {
     (void)state;
     gd_sigv4_header h[] = {{"Host", "example.amazonaws.com"}, {"X-Amz-Date", "20150830T123600Z"}};
-    gd_sigv4_request r = {.method = "GET", .path = "/", .query = "Param2=value2&Param1=value1",
-                          .headers = h, .n_headers = 2, .payload_hash = GD_SIGV4_EMPTY_SHA256};
+    gd_sigv4_request r = {.method = "GET",
+                          .path = "/",
+                          .query = "Param2=value2&Param1=value1",
+                          .headers = h,
+                          .n_headers = 2,
+                          .payload_hash = GD_SIGV4_EMPTY_SHA256};
     vec v;
     vec_init(&v);
     sign(&r, "20150830T123600Z", "AKIDEXAMPLE", SUITE_SECRET, "us-east-1", "service", &v.creq,
          &v.sts, &v.authz);
-    assert_string_equal(v.creq.data, "GET\n/\nParam1=value1&Param2=value2\n"
-                                     "host:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-                                     "host;x-amz-date\n"
-                                     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_string_equal(v.creq.data,
+                        "GET\n/\nParam1=value1&Param2=value2\n"
+                        "host:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
+                        "host;x-amz-date\n"
+                        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     assert_string_equal(v.sts.data,
                         "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/"
                         "aws4_request\n"
                         "816cd5b414d056048ba4f7c5386d6e0533120fb1fcfa93762cf0fc39e2cf19e0");
-    assert_string_equal(v.authz.data,
-                        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
-                        "aws4_request, SignedHeaders=host;x-amz-date, "
-                        "Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500");
+    assert_string_equal(
+        v.authz.data, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
+                      "aws4_request, SignedHeaders=host;x-amz-date, "
+                      "Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500");
     vec_free(&v);
 }
 
@@ -139,8 +148,8 @@ static void test_sigv4_post_form(void **state)
     gd_sigv4_header h[] = {{"Content-Type", "application/x-www-form-urlencoded"},
                            {"Host", "example.amazonaws.com"},
                            {"X-Amz-Date", "20150830T123600Z"}};
-    gd_sigv4_request r = {.method = "POST", .path = "/", .headers = h, .n_headers = 3,
-                          .payload_hash = hash};
+    gd_sigv4_request r = {
+        .method = "POST", .path = "/", .headers = h, .n_headers = 3, .payload_hash = hash};
     vec v;
     vec_init(&v);
     sign(&r, "20150830T123600Z", "AKIDEXAMPLE", SUITE_SECRET, "us-east-1", "service", &v.creq,
@@ -154,10 +163,10 @@ static void test_sigv4_post_form(void **state)
                         "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/"
                         "aws4_request\n"
                         "42a5e5bb34198acb3e84da4f085bb7927f2bc277ca766e6d19c73c2154021281");
-    assert_string_equal(v.authz.data,
-                        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
-                        "aws4_request, SignedHeaders=content-type;host;x-amz-date, "
-                        "Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a");
+    assert_string_equal(
+        v.authz.data, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/"
+                      "aws4_request, SignedHeaders=content-type;host;x-amz-date, "
+                      "Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a");
     vec_free(&v);
 }
 
@@ -208,7 +217,10 @@ static void test_sigv4_s3_examples(void **state)
                            {"Range", "bytes=0-9"},
                            {"x-amz-content-sha256", GD_SIGV4_EMPTY_SHA256},
                            {"x-amz-date", date}};
-    gd_sigv4_request r = {.method = "GET", .path = "/test.txt", .headers = g, .n_headers = 4,
+    gd_sigv4_request r = {.method = "GET",
+                          .path = "/test.txt",
+                          .headers = g,
+                          .n_headers = 4,
                           .payload_hash = GD_SIGV4_EMPTY_SHA256};
     vec_init(&v);
     sign(&r, date, "AKIAIOSFODNN7EXAMPLE", S3DOC_SECRET, "us-east-1", "s3", &v.creq, &v.sts,
@@ -216,10 +228,10 @@ static void test_sigv4_s3_examples(void **state)
     char hx[65];
     gd_sigv4_sha256_hex(v.creq.data, v.creq.len, hx);
     assert_string_equal(hx, "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972");
-    assert_string_equal(v.authz.data,
-                        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
-                        "aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
-                        "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+    assert_string_equal(
+        v.authz.data, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/"
+                      "aws4_request, SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+                      "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
     vec_free(&v);
 
     /* PUT Object "test$file.text" */
@@ -237,8 +249,8 @@ static void test_sigv4_s3_examples(void **state)
                            {"x-amz-date", date},
                            {"x-amz-storage-class", "REDUCED_REDUNDANCY"},
                            {"x-amz-content-sha256", bh}};
-    gd_sigv4_request rp = {.method = "PUT", .path = path.data, .headers = p, .n_headers = 5,
-                           .payload_hash = bh};
+    gd_sigv4_request rp = {
+        .method = "PUT", .path = path.data, .headers = p, .n_headers = 5, .payload_hash = bh};
     vec_init(&v);
     sign(&rp, date, "AKIAIOSFODNN7EXAMPLE", S3DOC_SECRET, "us-east-1", "s3", &v.creq, &v.sts,
          &v.authz);
@@ -250,11 +262,14 @@ static void test_sigv4_s3_examples(void **state)
     gd_buf_free(&path);
 
     /* GET Bucket lifecycle: a sub-resource without a value */
-    gd_sigv4_header l[] = {{"Host", host},
-                           {"x-amz-content-sha256", GD_SIGV4_EMPTY_SHA256},
-                           {"x-amz-date", date}};
-    gd_sigv4_request rl = {.method = "GET", .path = "/", .query = "lifecycle", .headers = l,
-                           .n_headers = 3, .payload_hash = GD_SIGV4_EMPTY_SHA256};
+    gd_sigv4_header l[] = {
+        {"Host", host}, {"x-amz-content-sha256", GD_SIGV4_EMPTY_SHA256}, {"x-amz-date", date}};
+    gd_sigv4_request rl = {.method = "GET",
+                           .path = "/",
+                           .query = "lifecycle",
+                           .headers = l,
+                           .n_headers = 3,
+                           .payload_hash = GD_SIGV4_EMPTY_SHA256};
     vec_init(&v);
     sign(&rl, date, "AKIAIOSFODNN7EXAMPLE", S3DOC_SECRET, "us-east-1", "s3", &v.creq, &v.sts,
          &v.authz);
@@ -263,8 +278,12 @@ static void test_sigv4_s3_examples(void **state)
     vec_free(&v);
 
     /* List Objects, query given unsorted */
-    gd_sigv4_request rq = {.method = "GET", .path = "/", .query = "prefix=J&max-keys=2",
-                           .headers = l, .n_headers = 3, .payload_hash = GD_SIGV4_EMPTY_SHA256};
+    gd_sigv4_request rq = {.method = "GET",
+                           .path = "/",
+                           .query = "prefix=J&max-keys=2",
+                           .headers = l,
+                           .n_headers = 3,
+                           .payload_hash = GD_SIGV4_EMPTY_SHA256};
     vec_init(&v);
     sign(&rq, date, "AKIAIOSFODNN7EXAMPLE", S3DOC_SECRET, "us-east-1", "s3", &v.creq, &v.sts,
          &v.authz);
@@ -286,7 +305,10 @@ static void test_sigv4_headers(void **state)
                            {"My-Header1", "value2"},
                            {"my-header1", "value1"},
                            {"X-Amz-Date", "20150830T123600Z"}};
-    gd_sigv4_request r = {.method = "GET", .path = "/", .headers = h, .n_headers = 5,
+    gd_sigv4_request r = {.method = "GET",
+                          .path = "/",
+                          .headers = h,
+                          .n_headers = 5,
                           .payload_hash = GD_SIGV4_EMPTY_SHA256};
     gd_buf c, sh;
     gd_buf_init(&c, 0);
@@ -556,6 +578,13 @@ static char *qget(const hreq *r, const char *name)
     return NULL;
 }
 
+static bool qhas(const hreq *r, const char *name)
+{
+    char *v = qget(r, name);
+    free(v);
+    return v != NULL;
+}
+
 static bool send_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
@@ -679,8 +708,12 @@ static bool sig_ok(const hreq *r, char *why, size_t wl)
         h[n++] = (gd_sigv4_header){tok, v};
         tok = semi ? semi + 1 : NULL;
     }
-    gd_sigv4_request sr = {.method = r->method, .path = r->path, .query = r->query, .headers = h,
-                           .n_headers = n, .payload_hash = ph};
+    gd_sigv4_request sr = {.method = r->method,
+                           .path = r->path,
+                           .query = r->query,
+                           .headers = h,
+                           .n_headers = n,
+                           .payload_hash = ph};
     gd_buf az;
     gd_buf_init(&az, 0);
     char sig[65];
@@ -843,9 +876,7 @@ static bool handle(fake *f, int fd, hreq *r)
     } else if (key == NULL) {
         status = 405;
         reply_error(fd, 405, "MethodNotAllowed", head);
-    } else if (strcmp(r->method, "POST") == 0 && qget(r, "uploads") != NULL) {
-        char *u = qget(r, "uploads");
-        free(u);
+    } else if (strcmp(r->method, "POST") == 0 && qhas(r, "uploads")) {
         f->ups = gd_realloc(f->ups, (f->n_ups + 1) * sizeof *f->ups);
         fupload *up = &f->ups[f->n_ups++];
         memset(up, 0, sizeof *up);
@@ -860,7 +891,7 @@ static bool handle(fake *f, int fd, hreq *r)
         gd_buf_append(&b, "</UploadId></InitiateMultipartUploadResult>", 43);
         reply(fd, 200, "", b.data, b.len, false);
         gd_buf_free(&b);
-    } else if (qget(r, "uploadId") != NULL) {
+    } else if (qhas(r, "uploadId")) {
         char *id = qget(r, "uploadId");
         fupload *up = NULL;
         size_t ui = 0;
@@ -909,8 +940,8 @@ static bool handle(fake *f, int fd, hreq *r)
                 size_t en;
                 char want[64];
                 snprintf(want, sizeof want, "\"part-%d-%zu\"", expect, found ? found->len : 0);
-                if (!found || !gd_s3_xml_find(v, v + vn, "ETag", &ev, &en) ||
-                    en != strlen(want) || strncmp(ev, want, en) != 0) {
+                if (!found || !gd_s3_xml_find(v, v + vn, "ETag", &ev, &en) || en != strlen(want) ||
+                    strncmp(ev, want, en) != 0) {
                     bad = true;
                     break;
                 }
@@ -981,17 +1012,19 @@ static bool handle(fake *f, int fd, hreq *r)
             } else {
                 status = start > 0 ? 206 : 200;
                 if (start > 0)
-                    snprintf(eh, sizeof eh,
-                             "ETag: %s\r\nLast-Modified: %s\r\nContent-Range: bytes %zu-%zu/%zu\r\n",
-                             o->etag, lm, start, o->len - 1, o->len);
+                    snprintf(
+                        eh, sizeof eh,
+                        "ETag: %s\r\nLast-Modified: %s\r\nContent-Range: bytes %zu-%zu/%zu\r\n",
+                        o->etag, lm, start, o->len - 1, o->len);
                 else
                     snprintf(eh, sizeof eh, "ETag: %s\r\nLast-Modified: %s\r\n", o->etag, lm);
                 size_t blen = o->len - start;
                 if (ft.kind == F_CUT && !head) {
                     /* full length announced, half sent, then closed */
                     char hh[1024];
-                    int hn = snprintf(hh, sizeof hh, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n",
-                                      status, blen, eh);
+                    int hn =
+                        snprintf(hh, sizeof hh, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n",
+                                 status, blen, eh);
                     send_all(fd, hh, (size_t)hn);
                     send_all(fd, o->data + start, blen / 2);
                     keep = false;
@@ -1391,7 +1424,7 @@ static void test_stalled_connection(void **state)
         fail_msg("read: %s", e.msg);
     assert_int_equal(n, 3);
     free(d);
-    assert_true(dt >= 1.0);  /* the stall limit (1 s here) had to expire */
+    assert_true(dt >= 1.0); /* the stall limit (1 s here) had to expire */
     assert_true(dt < 10.0);
     assert_int_equal(fake_count(x->f, "GET", "/bkt/pre/o/stall"), 2);
     /* a stalled upload too */
@@ -1472,8 +1505,7 @@ static void test_list_pagination(void **state)
 
     gd_buf_reset(&b);
     assert_int_equal(gd_storage_list(x->s, "", list_cb, &b, &e), 0);
-    assert_string_equal(b.data,
-                        "other/x=1;shop/a=0;shop/a&b=1;shop/b=2;shop/c/d=3;shop/z<=4;");
+    assert_string_equal(b.data, "other/x=1;shop/a=0;shop/a&b=1;shop/b=2;shop/c/d=3;shop/z<=4;");
     gd_buf_reset(&b);
     assert_int_equal(gd_storage_list(x->s, "shop/c", list_cb, &b, &e), 0);
     assert_string_equal(b.data, "shop/c/d=3;");

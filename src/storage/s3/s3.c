@@ -52,7 +52,7 @@
 #define S3_MAX_PARTS 10000
 #define S3_PART_INFLIGHT 2 /* parts uploading at once per writer, besides the one filling */
 #define S3_RING_SIZE ((size_t)2 << 20)
-#define S3_MAX_IDLE 64             /* idle curl handles kept per storage */
+#define S3_MAX_IDLE 64                /* idle curl handles kept per storage */
 #define S3_XML_MAX ((size_t)16 << 20) /* list pages, multipart answers */
 #define S3_ERRBODY_MAX ((size_t)64 << 10)
 #define S3_READ_ATTEMPTS_MAX 100 /* one reader, all resumptions included */
@@ -602,9 +602,8 @@ static void s3_perform(s3_storage *s, CURL *h, const s3_req *q, s3_resp *r)
     curl_easy_reset(h);
 
     char *path = req_path(s, q->key);
-    char *url = q->query && q->query[0]
-                    ? gd_asprintf("%s%s?%s", s->url_base, path, q->query)
-                    : gd_asprintf("%s%s", s->url_base, path);
+    char *url = q->query && q->query[0] ? gd_asprintf("%s%s?%s", s->url_base, path, q->query)
+                                        : gd_asprintf("%s%s", s->url_base, path);
     bool upload = strcmp(q->method, "PUT") == 0 || strcmp(q->method, "POST") == 0;
     char hash[65];
     const char *payload = GD_SIGV4_EMPTY_SHA256;
@@ -702,8 +701,8 @@ static void s3_perform(s3_storage *s, CURL *h, const s3_req *q, s3_resp *r)
             .n_headers = nsh,
             .payload_hash = payload,
         };
-        gd_sigv4_authorization(&sr, date, s->access_key, s->secret_key, s->sign_region, "s3",
-                               &auth, NULL);
+        gd_sigv4_authorization(&sr, date, s->access_key, s->secret_key, s->sign_region, "s3", &auth,
+                               NULL);
         hl = add_hdr(hl, "Host: %s", s->host_header);
         hl = add_hdr(hl, "x-amz-date: %s", date);
         hl = add_hdr(hl, "Authorization: %s", auth.data);
@@ -736,10 +735,10 @@ typedef struct s3_op {
     const char *what;   /* "read", "write", "stat", "list", "remove", ... */
     const char *name;   /* object name, for messages (NULL for bucket-level requests) */
     const char *target; /* what the request is about when not an object, for messages */
-    bool missing_ok;  /* a 404 other than NoSuchBucket is success (remove) */
-    bool body_errors; /* a 200 may carry an <Error> (CompleteMultipartUpload) */
-    int attempts;     /* out: attempts made */
-    char code[64];    /* out: S3 error code of the last answer, if any */
+    bool missing_ok;    /* a 404 other than NoSuchBucket is success (remove) */
+    bool body_errors;   /* a 200 may carry an <Error> (CompleteMultipartUpload) */
+    int attempts;       /* out: attempts made */
+    char code[64];      /* out: S3 error code of the last answer, if any */
 } s3_op;
 
 static void xml_text(const gd_buf *b, const char *tag, char *out, size_t size)
@@ -787,10 +786,9 @@ static bool retryable_cc(CURLcode cc)
 
 static bool retryable_code(const char *code)
 {
-    static const char *const codes[] = {"SlowDown",           "InternalError",
-                                        "RequestTimeout",     "ServiceUnavailable",
-                                        "Throttling",         "ThrottlingException",
-                                        "OperationAborted"};
+    static const char *const codes[] = {
+        "SlowDown",   "InternalError",       "RequestTimeout",  "ServiceUnavailable",
+        "Throttling", "ThrottlingException", "OperationAborted"};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (strcmp(code, codes[i]) == 0)
             return true;
@@ -835,8 +833,8 @@ static int s3_classify(const gd_storage *st, const s3_storage *s, s3_op *op, con
         }
         if (r->cc == CURLE_WRITE_ERROR || r->cc == CURLE_READ_ERROR)
             return gd_err_set(err, GD_E_IO,
-                              "cannot %s %s in region %s: transfer aborted by geodr (%s)",
-                              op->what, tg, st->name, r->curl_err);
+                              "cannot %s %s in region %s: transfer aborted by geodr (%s)", op->what,
+                              tg, st->name, r->curl_err);
         int rc = gd_err_set(err, GD_E_NET, "cannot %s %s in region %s (S3 endpoint %s): %s",
                             op->what, tg, st->name, s->endpoint, r->curl_err);
         if (err)
@@ -881,8 +879,8 @@ static int s3_classify(const gd_storage *st, const s3_storage *s, s3_op *op, con
             return S3_DONE;
         return gd_err_set(err, GD_E_NOTFOUND, "%s not found in region %s", tg, st->name);
     }
-    if (stc == 403 || strcmp(code, "ExpiredToken") == 0 || strcmp(code, "InvalidAccessKeyId") == 0 ||
-        strcmp(code, "SignatureDoesNotMatch") == 0) {
+    if (stc == 403 || strcmp(code, "ExpiredToken") == 0 ||
+        strcmp(code, "InvalidAccessKeyId") == 0 || strcmp(code, "SignatureDoesNotMatch") == 0) {
         const char *hint = "";
         if (strcmp(code, "SignatureDoesNotMatch") == 0)
             hint = " (the secret key does not match the access key)";
@@ -912,8 +910,9 @@ static int s3_classify(const gd_storage *st, const s3_storage *s, s3_op *op, con
                           st->name, s->endpoint, s->bucket, detail);
     }
     if (stc == 412)
-        return gd_err_set(err, GD_E_IO, "%s in region %s changed while it was being read: try again",
-                          tg, st->name);
+        return gd_err_set(err, GD_E_IO,
+                          "%s in region %s changed while it was being read: try again", tg,
+                          st->name);
     return gd_err_set(err, GD_E_IO, "cannot %s %s in region %s: the S3 endpoint %s answered %s",
                       op->what, tg, st->name, s->endpoint, detail);
 }
@@ -977,8 +976,8 @@ static int s3_call(const gd_storage *st, s3_storage *s, const s3_req *q, s3_resp
             break;
         long ms = backoff_ms(&s->t, attempt);
         char tg[1200];
-        gd_debug("region %s: %s (%s %s) failed (%s); retrying in %ld ms (attempt %d/%d)",
-                 st->name, q->method, op->what, op_target(op, tg, sizeof tg), why, ms, attempt + 1,
+        gd_debug("region %s: %s (%s %s) failed (%s); retrying in %ld ms (attempt %d/%d)", st->name,
+                 q->method, op->what, op_target(op, tg, sizeof tg), why, ms, attempt + 1,
                  s->t.attempts);
         sleep_ms(ms);
     }
@@ -1164,8 +1163,8 @@ static int s3_list(gd_storage *st, const char *prefix, gd_list_fn fn, void *ctx,
             break;
         gd_buf t;
         gd_buf_init(&t, 0);
-        if (gd_s3_xml_find(r.body.data, end, "NextContinuationToken", &v, &vn) == NULL ||
-            vn == 0 || gd_s3_xml_unescape(v, vn, &t) != 0) {
+        if (gd_s3_xml_find(r.body.data, end, "NextContinuationToken", &v, &vn) == NULL || vn == 0 ||
+            gd_s3_xml_unescape(v, vn, &t) != 0) {
             gd_buf_free(&t);
             rc = gd_err_set(err, GD_E_IO,
                             "cannot list %s in region %s: the S3 endpoint %s said the listing "
@@ -1408,12 +1407,11 @@ static void *reader_main(void *arg)
             break;
         }
         long ms = backoff_ms(&s->t, attempt);
-        gd_debug("region %s: GET of object %s failed at byte %" PRIu64
-                 " (%s); retrying in %ld ms",
+        gd_debug("region %s: GET of object %s failed at byte %" PRIu64 " (%s); retrying in %ld ms",
                  rd->st->name, rd->name, rd->delivered, why, ms);
         if (reader_pause(rd, ms)) {
-            rc = gd_err_set(&e, GD_E_CANCEL, "read of object %s in region %s cancelled",
-                            rd->name, rd->st->name);
+            rc = gd_err_set(&e, GD_E_CANCEL, "read of object %s in region %s cancelled", rd->name,
+                            rd->st->name);
             break;
         }
     }
@@ -1545,7 +1543,7 @@ struct s3_writer {
     char *buf;
     size_t len, cap;
     uint64_t total;
-    char *upload_id; /* multipart upload in progress */
+    char *upload_id;   /* multipart upload in progress */
     char *upload_id_q; /* URI-encoded */
     int next_part;
     char **etags; /* etags[i] for part i+1 */
@@ -1566,8 +1564,12 @@ static void *part_main(void *arg)
     char *qs = gd_asprintf("partNumber=%d&uploadId=%s", pt->num, w->upload_id_q);
     char hash[65];
     gd_sigv4_sha256_hex(pt->data, pt->len, hash);
-    s3_req q = {.method = "PUT", .key = w->key, .query = qs, .body = pt->data,
-                .body_len = pt->len, .payload_hash = hash};
+    s3_req q = {.method = "PUT",
+                .key = w->key,
+                .query = qs,
+                .body = pt->data,
+                .body_len = pt->len,
+                .payload_hash = hash};
     s3_resp r;
     resp_init(&r);
     char what[64];
@@ -1844,8 +1846,12 @@ static int mp_complete(s3_writer *w, gd_err *err)
     }
     gd_buf_append(&body, "</CompleteMultipartUpload>", 26);
     char *qs = gd_asprintf("uploadId=%s", w->upload_id_q);
-    s3_req q = {.method = "POST", .key = w->key, .query = qs, .body = body.data,
-                .body_len = body.len, .content_type = "application/xml"};
+    s3_req q = {.method = "POST",
+                .key = w->key,
+                .query = qs,
+                .body = body.data,
+                .body_len = body.len,
+                .content_type = "application/xml"};
     s3_resp r;
     resp_init(&r);
     s3_op op = {.what = "complete the multipart upload of", .name = w->name, .body_errors = true};
@@ -2098,8 +2104,7 @@ static bool dns_bucket(const char *b, bool https)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = b[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-              (c == '.' && !https)))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || (c == '.' && !https)))
             return false;
     }
     return true;
@@ -2134,8 +2139,9 @@ int gd_storage_s3_open(const gd_region_cfg *cfg, gd_storage **out, gd_err *err)
         goto fail;
     }
     if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
-        rc = gd_err_set(err, GD_E_CONFIG, "region %s: endpoint = %.200s: must be http:// or https://",
-                        rname, cfg->endpoint);
+        rc = gd_err_set(err, GD_E_CONFIG,
+                        "region %s: endpoint = %.200s: must be http:// or https://", rname,
+                        cfg->endpoint);
         goto fail;
     }
     char *qpart = NULL, *user = NULL;
@@ -2213,11 +2219,10 @@ int gd_storage_s3_open(const gd_region_cfg *cfg, gd_storage **out, gd_err *err)
     *out = st;
     goto done;
 
-fail:
-    {
-        gd_storage tmp = {.self = s};
-        s3_free(&tmp);
-    }
+fail : {
+    gd_storage tmp = {.self = s};
+    s3_free(&tmp);
+}
 done:
     curl_free(scheme);
     curl_free(host);

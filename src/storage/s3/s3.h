@@ -27,9 +27,9 @@ typedef struct gd_sigv4_header {
 } gd_sigv4_header;
 
 typedef struct gd_sigv4_request {
-    const char *method;   /* "GET", "PUT", ... */
-    const char *path;     /* URI-encoded path exactly as sent: "/bucket/a%20b" */
-    const char *query;    /* query as sent, without '?'; NULL or "" for none */
+    const char *method;             /* "GET", "PUT", ... */
+    const char *path;               /* URI-encoded path exactly as sent: "/bucket/a%20b" */
+    const char *query;              /* query as sent, without '?'; NULL or "" for none */
     const gd_sigv4_header *headers; /* every header to sign, host and x-amz-date included */
     size_t n_headers;
     const char *payload_hash; /* hex SHA-256 of the body, or GD_SIGV4_UNSIGNED */

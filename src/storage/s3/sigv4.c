@@ -38,8 +38,8 @@ static void hmac(const void *key, size_t klen, const void *msg, size_t mlen, uin
 
 static bool unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 void gd_sigv4_uri_encode(gd_buf *out, const char *s, size_t n, bool keep_slash)
