@@ -118,7 +118,7 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
             gd_repo *dst = NULL;
             if (rcfg == NULL || gd_cli_open_storage(rcfg, &dst_st, &e) != 0 ||
                 gd_copy_region_open(repo, dst_st, ic->key_file, &dst, &e) != 0 ||
-                gd_shipper_start(repo, dst, 0.2, &ships[i], &e) != 0)
+                gd_shipper_start(repo, dst, 0.2, ic->copy_bandwidth, &ships[i], &e) != 0)
                 gd_warn("binlog segments are not copied to region %s: %s", ic->copy_regions[i],
                         e.msg);
         }

@@ -28,7 +28,7 @@ int gd_cli_copy_regions(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home, i
             r = gd_copy_region_open(home, st, ic->key_file, &dst, &err);
         if (r == 0 && !init_only) {
             gd_copy_opts o = {.jobs = jobs,
-                              .bandwidth = 0,
+                              .bandwidth = ic->copy_bandwidth,
                               .sets = ic->cross_region_backup,
                               .segments = ic->cross_region_log_backup};
             r = gd_copy_run(home, dst, &o, &cs, &err);

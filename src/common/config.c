@@ -45,6 +45,7 @@ static const char *const instance_keys[] = {
     "chunk-rows",
     "archive-server-id",
     "archive-interval",
+    "copy-bandwidth",
 };
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -395,8 +396,8 @@ static int instance_key(parse_state *st, const char *key, const char *v, int lin
         ic->compress_level = (int)x;
     } else if (strcmp(k, "archive-server-id") == 0) {
         if ((rc = int_key(st, line, k, v, 1, 4294967295LL,
-                          " (a server id no server in the replication topology uses)", &x,
-                          err)) != 0)
+                          " (a server id no server in the replication topology uses)", &x, err)) !=
+            0)
             return rc;
         ic->archive_server_id = (unsigned)x;
     } else if (strcmp(k, "archive-interval") == 0) {
@@ -408,6 +409,22 @@ static int instance_key(parse_state *st, const char *key, const char *v, int lin
                            "example 1 or 0.5)",
                            k, v);
         ic->archive_interval = d;
+    } else if (strcmp(k, "copy-bandwidth") == 0) {
+        char *end = NULL;
+        double d = strtod(v, &end);
+        double mult = 1;
+        if (end && (*end == 'K' || *end == 'k'))
+            mult = 1024, end++;
+        else if (end && (*end == 'M' || *end == 'm'))
+            mult = 1024.0 * 1024, end++;
+        else if (end && (*end == 'G' || *end == 'g'))
+            mult = 1024.0 * 1024 * 1024, end++;
+        if (end == v || *end != '\0' || !(d >= 0) || d * mult > 1e15)
+            return cfg_err(err, st, line,
+                           "%s = %.64s: must be bytes per second, optionally with K, M or G "
+                           "(for example 50M); 0 means no limit",
+                           k, v);
+        ic->copy_bandwidth = (unsigned long long)(d * mult);
     } else if (strcmp(k, "chunk-rows") == 0) {
         if ((rc = int_key(st, line, k, v, 1000, 100000000, "", &x, err)) != 0)
             return rc;

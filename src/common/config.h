@@ -39,13 +39,14 @@ typedef struct gd_instance_cfg {
     bool cross_region_backup; /* default off */
     char **copy_regions;      /* names of [region]s, not the home one */
     size_t n_copy_regions;
-    int copy_retention_days;      /* 7-1825, default 7 */
-    bool cross_region_log_backup; /* default off */
-    int jobs;                     /* default backup/restore parallelism, default 4 */
-    int compress_level;           /* zstd level 1-19, default 1 */
-    long long chunk_rows;         /* target rows per chunk, default 500000 */
-    unsigned archive_server_id;   /* replica server id of the archiver; 0: derived */
-    double archive_interval;      /* seconds between segment commits, default 1 */
+    int copy_retention_days;           /* 7-1825, default 7 */
+    bool cross_region_log_backup;      /* default off */
+    int jobs;                          /* default backup/restore parallelism, default 4 */
+    int compress_level;                /* zstd level 1-19, default 1 */
+    long long chunk_rows;              /* target rows per chunk, default 500000 */
+    unsigned archive_server_id;        /* replica server id of the archiver; 0: derived */
+    double archive_interval;           /* seconds between segment commits, default 1 */
+    unsigned long long copy_bandwidth; /* bytes/s for copies to copy regions, 0: no limit */
     int line;
 } gd_instance_cfg;
 

@@ -359,6 +359,7 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
 struct gd_shipper {
     gd_repo *home, *dst;
     double period_s;
+    uint64_t bandwidth;
     atomic_bool stop;
     pthread_t thread;
 };
@@ -366,7 +367,7 @@ struct gd_shipper {
 static void *ship(void *arg)
 {
     gd_shipper *s = arg;
-    gd_copy_opts o = {.jobs = 1, .sets = false, .segments = true};
+    gd_copy_opts o = {.jobs = 1, .bandwidth = s->bandwidth, .sets = false, .segments = true};
     double backoff = 1, next_warn = 0;
     for (;;) {
         bool last = atomic_load(&s->stop);
@@ -397,9 +398,11 @@ static void *ship(void *arg)
     return NULL;
 }
 
-int gd_shipper_start(gd_repo *home, gd_repo *dst, double period_s, gd_shipper **out, gd_err *err)
+int gd_shipper_start(gd_repo *home, gd_repo *dst, double period_s, uint64_t bandwidth,
+                     gd_shipper **out, gd_err *err)
 {
     gd_shipper *s = gd_calloc(1, sizeof *s);
+    s->bandwidth = bandwidth;
     s->home = home;
     s->dst = dst;
     s->period_s = period_s;

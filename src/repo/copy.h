@@ -40,7 +40,8 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
  * region delays only itself, and catches up when it is back.  Takes
  * ownership of dst.  gd_shipper_stop makes a last pass, then joins. */
 typedef struct gd_shipper gd_shipper;
-int gd_shipper_start(gd_repo *home, gd_repo *dst, double period_s, gd_shipper **out, gd_err *err);
+int gd_shipper_start(gd_repo *home, gd_repo *dst, double period_s, uint64_t bandwidth,
+                     gd_shipper **out, gd_err *err);
 void gd_shipper_stop(gd_shipper *s);
 
 #endif

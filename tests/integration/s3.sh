@@ -52,9 +52,6 @@ s3_start
 
 (umask 077; printf '[s3rver]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n\n[wrong]\naws_access_key_id = NOBODY\naws_secret_access_key = S3RVER\n' >"$WORK/aws-credentials")
 
-mdb_start src
-mdb_load src "$SQL_DIR/alltypes.sql" >/dev/null
-
 # mkcfg FILE [KEY=VALUE...]: instance shop on src, home region "s3" (the
 # s3rver bucket unless overridden: endpoint=, bucket=, profile=, ca-file=).
 mkcfg() {
@@ -74,7 +71,7 @@ mkcfg() {
         printf '[region s3]\ntype = s3\nendpoint = %s\nbucket = %s\nprefix = test/\n' "$endpoint" "$bucket"
         printf 'region = us-east-1\ncredentials-file = %s\nprofile = %s\n' "$WORK/aws-credentials" "$profile"
         [[ -z "$ca" ]] || printf 'ca-file = %s\n' "$ca"
-        printf '\n[instance shop]\nhost = 127.0.0.1\nport = %s\nuser = root\n' "$SRC_PORT"
+        printf '\n[instance shop]\nhost = 127.0.0.1\nport = %s\nuser = root\n' "${SRC_PORT:-3306}"
         printf 'password-file = %s\nhome-region = s3\nchunk-rows = 5000\njobs = 4\n' "$WORK/src.pass"
     } | geodr_config "$file"
 }
@@ -85,6 +82,10 @@ out="$("$GEODR" --config "$cfg" info shop 2>&1)" || true
 if [[ "$out" == *"cannot use yet"* ]]; then
     skip_all "this geodr binary does not support type = s3 regions yet"
 fi
+
+mdb_start src
+mdb_load src "$SQL_DIR/alltypes.sql" >/dev/null
+mkcfg "$cfg"
 
 sets() { "$GEODR" --config "$cfg" --json info shop | python3 -c 'import json,sys; print(" ".join(s["set"] for s in json.load(sys.stdin)["instances"][0]["sets"]))'; }
 stored() { find "$S3DIR/$BUCKET/test/shop" -name '*._S3rver_object' 2>/dev/null | wc -l; }
