@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,9 @@ char **gd_cli_split(const char *s, size_t *n)
 int main(int argc, char **argv)
 {
     gd_cli cli = {0};
+    /* A peer that went away (an S3 endpoint, a replica) is an error to
+     * handle, not a reason to die. */
+    signal(SIGPIPE, SIG_IGN);
     /* Global options may appear anywhere; take them out of argv. */
     int n = 1;
     for (int i = 1; i < argc; i++) {
