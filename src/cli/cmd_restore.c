@@ -42,6 +42,10 @@ static const char help[] =
     "  --write-binlog        write the restore to the target's binary log (so its\n"
     "                        replicas receive it); by default the restore runs\n"
     "                        with sql_log_bin = 0 when the target user may set it\n"
+    "  --replay-host ADDR    with replay into a --target on another machine: the\n"
+    "                        IPv4 address of this machine the target reaches it at\n"
+    "                        (geodr's binlog server listens there; default\n"
+    "                        127.0.0.1, which only a target on this machine reaches)\n"
     "  --jobs N              parallel connections (default: the instance's jobs)\n"
     "  --dry-run             check everything and print the plan; write nothing\n";
 
@@ -65,6 +69,7 @@ enum {
     O_DRY,
     O_BINLOG,
     O_GTID,
+    O_REPLAY_HOST,
     O_HELP
 };
 
@@ -136,10 +141,11 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                                        {"dry-run", no_argument, NULL, O_DRY},
                                        {"write-binlog", no_argument, NULL, O_BINLOG},
                                        {"gtid", required_argument, NULL, O_GTID},
+                                       {"replay-host", required_argument, NULL, O_REPLAY_HOST},
                                        {"help", no_argument, NULL, O_HELP},
                                        {NULL, 0, NULL, 0}};
     const char *region = NULL, *set = NULL, *target = NULL, *tuser = NULL, *tpass = NULL,
-               *newdir = NULL, *time_opt = NULL, *gtid_opt = NULL;
+               *newdir = NULL, *time_opt = NULL, *gtid_opt = NULL, *replay_host = NULL;
     unsigned port = 0;
     gd_restore_opts o = {0};
     char *renames = NULL;
@@ -169,6 +175,9 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         case O_GTID:
             gtid_opt = optarg;
             points++;
+            break;
+        case O_REPLAY_HOST:
+            replay_host = optarg;
             break;
         case O_TARGET:
             target = optarg;
@@ -324,7 +333,8 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     gd_replay_opts ro = {.parallel = o.jobs,
                          .stop_time_s = stop >= 0 ? stop : -1,
                          .stop_gtid = gtid_opt ? &stop_gtid : NULL,
-                         .progress = o.progress};
+                         .progress = o.progress,
+                         .listen = replay_host};
     if (rc == 0 && replay && subset && !o.dry_run)
         rc = gd_replay_subset(repo, plan, &tp, &o, &ro, &res, &rr, &err);
     else if (rc == 0 && !(newdir && o.dry_run))

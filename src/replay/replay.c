@@ -103,7 +103,8 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
                                 .stop_gtid = opts->stop_gtid,
                                 .user = "geodr_replay",
                                 .password = pw,
-                                .server_id = GEODR_REPLAY_SERVER_ID};
+                                .server_id = GEODR_REPLAY_SERVER_ID,
+                                .listen = opts->listen};
     unsigned port = 0;
     if ((rc = gd_binlog_server_start(&so, &srv, &port, err)) != 0)
         goto out;
@@ -120,10 +121,10 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     replica_set = true;
     if ((rc = gd_sql(m, err, "SET GLOBAL gtid_slave_pos = '%s'", start)) != 0 ||
         (rc = gd_sql(m, err,
-                     "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = %u, "
+                     "CHANGE MASTER TO MASTER_HOST = '%s', MASTER_PORT = %u, "
                      "MASTER_USER = 'geodr_replay', MASTER_PASSWORD = '%s', MASTER_USE_GTID = "
                      "slave_pos, MASTER_CONNECT_RETRY = 1",
-                     port, pw)) != 0 ||
+                     opts->listen ? opts->listen : "127.0.0.1", port, pw)) != 0 ||
         (rc = gd_sql(m, err, "START SLAVE")) != 0)
         goto out;
     /* pw stays until the binlog server is stopped: the replica logs in again

@@ -22,6 +22,8 @@ typedef struct gd_replay_opts {
     int64_t stop_time_s;          /* replay transactions committed at or before this; <0: all */
     const gd_gtid_pos *stop_gtid; /* or up to and including this position (may be NULL) */
     bool progress;
+    const char *listen; /* address the target reaches geodr's binlog server at
+                         * (geodr listens on it); NULL: 127.0.0.1 */
 } gd_replay_opts;
 
 typedef struct gd_replay_result {

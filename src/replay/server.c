@@ -664,10 +664,16 @@ int gd_binlog_server_start(const gd_binlog_server_opts *o, gd_binlog_server **ou
     s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (o->listen && inet_pton(AF_INET, o->listen, &a.sin_addr) != 1) {
+        rc = gd_err_set(err, GD_E_INVALID,
+                        "binlog server: '%s' is not an IPv4 address to listen on", o->listen);
+        goto fail;
+    }
     socklen_t al = sizeof a;
     if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&a, sizeof a) != 0 ||
         listen(s->lfd, 4) != 0 || getsockname(s->lfd, (struct sockaddr *)&a, &al) != 0) {
-        rc = gd_err_sys(err, errno, "binlog server: cannot listen on 127.0.0.1");
+        rc = gd_err_sys(err, errno, "binlog server: cannot listen on %s",
+                        o->listen ? o->listen : "127.0.0.1");
         goto fail;
     }
     *port = ntohs(a.sin_port);

@@ -32,6 +32,7 @@ typedef struct gd_binlog_server_opts {
     const char *user;             /* the replica's user name */
     const char *password;         /* its one-time password */
     uint32_t server_id;           /* ours (must differ from the replica's) */
+    const char *listen;           /* IPv4 address to listen on; NULL: 127.0.0.1 */
 } gd_binlog_server_opts;
 
 typedef struct gd_binlog_server_state {
