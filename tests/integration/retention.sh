@@ -33,20 +33,20 @@ print(json.loads(t[:t.rindex("sha256 ")])["end_us"] // 1000000)
 PY
 }
 
-"$GEODR" --config "$cfg" --quiet backup shop
+"$GEODR" --config "$cfg" --quiet backup shop >/dev/null
 s1="$(sets home)"
 "$GEODR" --config "$cfg" --quiet archive shop >>"$WORK/archive.log" 2>&1 &
 ARCH_PID=$!
 on_exit 'kill -9 $ARCH_PID 2>/dev/null || true'
 sleep 1.1
 mdb_sql src "UPDATE shop.t SET n = n + 1 WHERE id < 10" >/dev/null
-"$GEODR" --config "$cfg" --quiet backup shop
+"$GEODR" --config "$cfg" --quiet backup shop >/dev/null
 s2="$(sets home | awk '{print $2}')"
 mdb_sql src "UPDATE shop.t SET n = n + 1 WHERE id < 20" >/dev/null
 sleep 1
 kill -TERM "$ARCH_PID"; wait "$ARCH_PID" || true
 sleep 2.1
-"$GEODR" --config "$cfg" --quiet backup shop
+"$GEODR" --config "$cfg" --quiet backup shop >/dev/null
 s3="$(sets home | awk '{print $3}')"
 is "three sets at home" "$(sets home | wc -w)" 3
 is "three sets copied to the copy region" "$(sets far | wc -w)" 3
