@@ -269,7 +269,7 @@ void gd_hex(const uint8_t *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int gd_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -285,7 +285,7 @@ int gd_unhex(const char *hex, uint8_t *out, size_t n)
     if (strlen(hex) != 2 * n)
         return GD_E_INVALID;
     for (size_t i = 0; i < n; i++) {
-        int a = hexval(hex[2 * i]), b = hexval(hex[2 * i + 1]);
+        int a = gd_hexval(hex[2 * i]), b = gd_hexval(hex[2 * i + 1]);
         if (a < 0 || b < 0)
             return GD_E_INVALID;
         out[i] = (uint8_t)(a << 4 | b);

@@ -67,6 +67,8 @@ int gd_read_secret_file(const char *path, char **out, gd_err *err);
 
 /* Hex encoding of n bytes into out (2n+1 bytes). */
 void gd_hex(const uint8_t *p, size_t n, char *out);
+/* The value of one hex digit, or -1. */
+int gd_hexval(char c);
 /* Decodes exactly n bytes of hex; returns 0 or GD_E_INVALID. */
 int gd_unhex(const char *hex, uint8_t *out, size_t n);
 

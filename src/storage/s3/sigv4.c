@@ -55,17 +55,6 @@ void gd_sigv4_uri_encode(gd_buf *out, const char *s, size_t n, bool keep_slash)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) then re-encodes it canonically.  A '%' not
  * followed by two hex digits is taken literally (and so encoded as %25). */
 static void recode(gd_buf *out, const char *s, size_t n)
@@ -73,8 +62,8 @@ static void recode(gd_buf *out, const char *s, size_t n)
     char *raw = gd_malloc(n + 1);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            raw[k++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        if (s[i] == '%' && i + 2 < n && gd_hexval(s[i + 1]) >= 0 && gd_hexval(s[i + 2]) >= 0) {
+            raw[k++] = (char)(gd_hexval(s[i + 1]) * 16 + gd_hexval(s[i + 2]));
             i += 2;
         } else {
             raw[k++] = s[i];
