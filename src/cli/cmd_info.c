@@ -360,25 +360,11 @@ int gd_cmd_info(gd_cli *cli, int argc, char **argv)
 }
 
 /* Reads one object to its end (hash and authentication checked). */
-static int verify_named(gd_repo *repo, const char *name, const char *sha, gd_err *err)
-{
-    gd_obj_reader *rd = NULL;
-    int rc = gd_obj_open(repo, name, sha, &rd, err);
-    if (rc != 0)
-        return rc;
-    static char buf[1 << 17];
-    ssize_t n;
-    while ((n = gd_obj_read(rd, buf, sizeof buf, err)) > 0)
-        ;
-    gd_obj_close(rd);
-    return n < 0 ? (int)n : 0;
-}
-
 static int verify_object(gd_repo *repo, const char *set, const char *rel, const char *sha,
                          gd_err *err)
 {
     char *name = gd_repo_object_name(repo, set, rel);
-    int rc = verify_named(repo, name, sha, err);
+    int rc = gd_obj_verify(repo, name, sha, err);
     free(name);
     return rc;
 }
@@ -402,7 +388,7 @@ static size_t verify_segments(gd_repo *repo, json_t *bad, unsigned long long *ch
         char *name = gd_asprintf("%s/binlog/%s", repo->instance, gd_json_str(sg, "object", ""));
         gd_err_clear(&e);
         (*checked)++;
-        if (verify_named(repo, name, gd_json_str(sg, "sha256", ""), &e) != 0) {
+        if (gd_obj_verify(repo, name, gd_json_str(sg, "sha256", ""), &e) != 0) {
             json_array_append_new(bad, json_pack("{s:s, s:s}", "object", name, "error", e.msg));
             nbad++;
         }

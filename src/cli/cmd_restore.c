@@ -310,6 +310,25 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         replay = json_is_true(json_object_get(plan, "replay")) &&
                  json_array_size(json_object_get(plan, "segments")) > 0;
     }
+    /* Every segment the replay needs is read and checked before anything
+     * touches the target: a missing or damaged one stops here. */
+    if (rc == 0 && replay) {
+        size_t k;
+        json_t *sg;
+        json_array_foreach(json_object_get(plan, "segments"), k, sg)
+        {
+            char *sname =
+                gd_asprintf("%s/binlog/%s", repo->instance, gd_json_str(sg, "object", ""));
+            rc = gd_obj_verify(repo, sname, gd_json_str(sg, "sha256", ""), &err);
+            free(sname);
+            if (rc != 0) {
+                gd_err_prefix(&err, "the binlog archive cannot be replayed (nothing was "
+                                    "written to the target; restore to an earlier point, or "
+                                    "from another region)");
+                break;
+            }
+        }
+    }
     /* Chosen objects to a point in time go through a scratch instance: the
      * target itself never becomes a replica. */
     bool subset = o.ndatabases || o.ntables;

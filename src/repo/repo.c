@@ -467,6 +467,21 @@ void gd_obj_close(gd_obj_reader *o)
     free(o);
 }
 
+int gd_obj_verify(gd_repo *r, const char *name, const char *expect_sha256, gd_err *err)
+{
+    gd_obj_reader *rd = NULL;
+    int rc = gd_obj_open(r, name, expect_sha256, &rd, err);
+    if (rc != 0)
+        return rc;
+    char *buf = gd_malloc(GD_PIPE_BUF);
+    ssize_t n;
+    while ((n = gd_obj_read(rd, buf, GD_PIPE_BUF, err)) > 0)
+        ;
+    free(buf);
+    gd_obj_close(rd);
+    return n < 0 ? (int)n : 0;
+}
+
 int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, size_t max, char **out,
                     size_t *len, gd_err *err)
 {

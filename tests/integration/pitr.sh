@@ -163,4 +163,28 @@ out="$("$GEODR" --config "$cfg" restore shop --latest --target "127.0.0.1:$EARLY
 is "a target with replication configured is refused" "$rc" 1
 like "... saying what to do" "$out" "already has replication configured.*RESET SLAVE ALL"
 is "... and nothing is written to it" "$(mdb_sql early "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name='alltypes'")" 0
+# A damaged or missing segment stops the restore before the target is touched.
+mdb_start late
+cp -a "$WORK/region/shop/binlog" "$WORK/binlog.bak"
+for seg in "$WORK"/region/shop/binlog/*.binlog.*; do # every segment: whichever the plan uses
+    python3 - "$seg" <<'PY'
+import sys
+p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(bytes(b))
+PY
+done
+out="$("$GEODR" --config "$cfg" restore shop --latest --target "127.0.0.1:$LATE_PORT" \
+    --target-user root --target-password-file "$WORK/late.pass" 2>&1)" && rc=0 || rc=$?
+is "a corrupt segment: the restore fails" "$rc" 1
+like "... naming the segment and that nothing was written" "$out" "cannot be replayed \(nothing was written.*binlog/[0-9-]+\.binlog"
+is "... and nothing was written to the target" "$(mdb_sql late "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name='alltypes'")" 0
+rm -rf "$WORK/region/shop/binlog"
+cp -a "$WORK/binlog.bak" "$WORK/region/shop/binlog"
+rm -f "$WORK"/region/shop/binlog/*.binlog.*
+out="$("$GEODR" --config "$cfg" restore shop --latest --target "127.0.0.1:$LATE_PORT" \
+    --target-user root --target-password-file "$WORK/late.pass" 2>&1)" && rc=0 || rc=$?
+is "a missing segment: the restore fails" "$rc" 1
+like "... naming it" "$out" "binlog/[0-9-]+\.binlog.*not found"
+is "... and nothing was written to the target" "$(mdb_sql late "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name='alltypes'")" 0
+rm -rf "$WORK/region/shop/binlog"
+cp -a "$WORK/binlog.bak" "$WORK/region/shop/binlog"
 tap_done
