@@ -9,11 +9,6 @@
 #include "mysql/binlog.h"
 #include "repo/segment.h"
 
-static long long first_seq(json_t *rec)
-{
-    return gd_json_int(rec, "first_seq", gd_json_int(rec, "seq", 0));
-}
-
 /* Removes covered records (and their segments) whose cover is old enough. */
 static int remove_covered(gd_repo *r, json_t *live, json_t *covered, int64_t grace_s,
                           gd_compact_stats *st, gd_err *err)
@@ -23,13 +18,12 @@ static int remove_covered(gd_repo *r, json_t *live, json_t *covered, int64_t gra
     json_t *c;
     json_array_foreach(covered, i, c)
     {
-        long long f = first_seq(c), l = gd_json_int(c, "seq", 0);
         json_t *cover = NULL;
         size_t k;
         json_t *x;
         json_array_foreach(live, k, x)
         {
-            if (first_seq(x) <= f && gd_json_int(x, "seq", 0) >= l)
+            if (gd_segment_covers(x, c))
                 cover = x;
         }
         if (cover == NULL || now - gd_json_int(cover, "created_s", now) < grace_s)
@@ -50,7 +44,7 @@ static int remove_covered(gd_repo *r, json_t *live, json_t *covered, int64_t gra
 static int merge(gd_repo *r, json_t *live, size_t a, size_t b, gd_compact_stats *st, gd_err *err)
 {
     json_t *first = json_array_get(live, a), *last = json_array_get(live, b);
-    long long f = first_seq(first), l = gd_json_int(last, "seq", 0);
+    long long f = gd_segment_first_seq(first), l = gd_json_int(last, "seq", 0);
     char range[40];
     snprintf(range, sizeof range, "%012lld-%012lld", f, l);
     char *ext = gd_asprintf("-%012lld.binlog%s", l, gd_repo_suffix(r));
@@ -150,7 +144,7 @@ int gd_archive_compact(gd_repo *r, const gd_compact_opts *o, gd_compact_stats *s
             uint64_t qs = (uint64_t)gd_json_int(q, "raw_size", 0);
             bool same = false;
             if (qs >= o->small || total + qs > o->max_merged ||
-                first_seq(q) != gd_json_int(p, "seq", 0) + 1 ||
+                gd_segment_first_seq(q) != gd_json_int(p, "seq", 0) + 1 ||
                 strcmp(gd_json_str(p, "gtid_pos", ""), gd_json_str(q, "prev_gtid_pos", "")) != 0)
                 break;
             if ((rc = same_fde(r, ra, q, &same, err)) != 0 || !same)

@@ -215,10 +215,9 @@ static long long copy_since_us(gd_repo *dst)
     return since;
 }
 
-static int copy_sets(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, xfer_ctx *c,
-                     gd_copy_stats *st, gd_err *err)
+static int copy_sets(gd_repo *home, gd_repo *dst, long long since, const gd_copy_opts *o,
+                     xfer_ctx *c, gd_copy_stats *st, gd_err *err)
 {
-    long long since = copy_since_us(dst);
     char **ids = NULL, **have = NULL;
     size_t n = 0, nh = 0;
     int rc = gd_repo_list_sets(home, &ids, &n, err);
@@ -267,8 +266,8 @@ static int copy_sets(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, xfer_ct
     return rc;
 }
 
-static int copy_segments(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, xfer_ctx *c,
-                         gd_copy_stats *st, gd_err *err)
+static int copy_segments(gd_repo *home, gd_repo *dst, long long since, const gd_copy_opts *o,
+                         xfer_ctx *c, gd_copy_stats *st, gd_err *err)
 {
     json_t *src = NULL, *have = NULL;
     int rc = gd_repo_list_segments(home, &src, NULL, err);
@@ -290,7 +289,7 @@ static int copy_segments(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, xfe
         }
     }
     gd_strv_free(ids, nids);
-    long long since_s = copy_since_us(dst) / 1000000;
+    long long since_s = since / 1000000;
     size_t i;
     json_t *s;
     json_array_foreach(src, i, s)
@@ -299,13 +298,10 @@ static int copy_segments(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, xfe
         bool present = false;
         size_t k;
         json_t *h;
-        long long f = gd_json_int(s, "first_seq", gd_json_int(s, "seq", 0)),
-                  l = gd_json_int(s, "seq", 0);
         json_array_foreach(have, k, h)
         {
             /* held as is, or inside a wider record the copy region has */
-            if (gd_json_int(h, "first_seq", gd_json_int(h, "seq", 0)) <= f &&
-                gd_json_int(h, "seq", 0) >= l)
+            if (gd_segment_covers(h, s))
                 present = true;
         }
         if (present)
@@ -340,10 +336,11 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
     memset(st, 0, sizeof *st);
     xfer_ctx c = {.src = home, .dst = dst, .bandwidth = o->bandwidth, .t0 = gd_mono()};
     int rc = 0;
+    long long since = copy_since_us(dst); /* read once per pass */
     if (o->sets)
-        rc = copy_sets(home, dst, o, &c, st, err);
+        rc = copy_sets(home, dst, since, o, &c, st, err);
     if (rc == 0 && o->segments)
-        rc = copy_segments(home, dst, o, &c, st, err);
+        rc = copy_segments(home, dst, since, o, &c, st, err);
     xfer_reset(&c);
     st->objects = atomic_load(&c.copied);
     st->skipped = atomic_load(&c.skipped);

@@ -545,15 +545,21 @@ static int seg_cb(void *ctx, const char *name, const gd_stat *st)
     return 0;
 }
 
-static long long first_seq(json_t *rec)
+long long gd_segment_first_seq(json_t *rec)
 {
     return gd_json_int(rec, "first_seq", gd_json_int(rec, "seq", 0));
+}
+
+bool gd_segment_covers(json_t *outer, json_t *inner)
+{
+    return gd_segment_first_seq(outer) <= gd_segment_first_seq(inner) &&
+           gd_json_int(outer, "seq", 0) >= gd_json_int(inner, "seq", 0);
 }
 
 static int cmp_records(const void *a, const void *b)
 {
     json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    long long fx = first_seq(x), fy = first_seq(y);
+    long long fx = gd_segment_first_seq(x), fy = gd_segment_first_seq(y);
     if (fx != fy)
         return fx < fy ? -1 : 1;
     long long sx = gd_json_int(x, "seq", 0), sy = gd_json_int(y, "seq", 0);

@@ -111,6 +111,10 @@ char *gd_repo_segment_name(const gd_repo *r, unsigned long long seq, const char 
  * "<first>-<last>" record; the records it covers are not in *out but in
  * *covered (may be NULL), until compaction removes them. */
 int gd_repo_list_segments(gd_repo *r, json_t **out, json_t **covered, gd_err *err);
+/* The first counter a segment record covers ("first_seq", else "seq"). */
+long long gd_segment_first_seq(json_t *rec);
+/* True when outer's counter range contains inner's. */
+bool gd_segment_covers(json_t *outer, json_t *inner);
 
 /* Summary of the binlog archive and the recovery windows of the instance in
  * this region, as JSON:

@@ -106,7 +106,7 @@ int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err)
         const char *expected = gd_json_str(p, "gtid_pos", "");
         const char *found = gd_json_str(s, "prev_gtid_pos", "");
         if (strcmp(expected, found) != 0 ||
-            gd_json_int(s, "first_seq", gd_json_int(s, "seq", 0)) != gd_json_int(p, "seq", 0) + 1) {
+            gd_segment_first_seq(s) != gd_json_int(p, "seq", 0) + 1) {
             json_array_append_new(gaps, json_pack("{s:I, s:s, s:s, s:s, s:s}", "before_seq",
                                                   (json_int_t)gd_json_int(s, "seq", 0), "expected",
                                                   expected, "found", found, "after_time",
