@@ -124,6 +124,10 @@ static int seg_commit(arch *a, gd_err *err)
         (json_int_t)info.raw_size, "size", (json_int_t)info.size, "sha256", info.sha256);
     char *iname = gd_repo_segment_name(a->repo, a->next_seq, ".segment");
     rc = gd_repo_put_record(a->repo, iname, j, err);
+    if (rc == 0 && a->o->on_segment) {
+        json_object_set_new(j, "record", json_string(iname));
+        a->o->on_segment(a->o->on_segment_ctx, j);
+    }
     free(iname);
     json_decref(j);
     if (rc != 0) {

@@ -30,6 +30,10 @@ typedef struct gd_archive_opts {
     double idle_exit_s;     /* > 0: stop after this long without events (tests) */
     double compact_every_s; /* > 0: a compaction pass this often, between segments */
     const volatile sig_atomic_t *stop; /* set by a signal handler: finish and return */
+    /* Called (may be NULL) with each segment record once it is committed,
+     * its name under "record" (the shippers of the copy regions). */
+    void (*on_segment)(void *ctx, json_t *record);
+    void *on_segment_ctx;
 } gd_archive_opts;
 
 typedef struct gd_archive_stats {

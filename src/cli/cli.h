@@ -29,14 +29,14 @@ int gd_cli_config(gd_cli *cli, gd_err *err);
 int gd_cli_instance(gd_cli *cli, const char *name, const gd_instance_cfg **ic, gd_err *err);
 /* Opens a region's storage (posix or s3). */
 int gd_cli_open_storage(const gd_region_cfg *rc, gd_storage **out, gd_err *err);
-/* Copy regions of an instance: with init_only, prepares each region the
- * instance copies to (so sets started from now on are copied); else brings
- * each up to date (sets when cross-region-backup is on, binlog segments when
- * cross-region-log-backup is on).  Regions are independent: a failing one is
+/* Copy regions of an instance: brings each up to date (sets when
+ * cross-region-backup is on, binlog segments when cross-region-log-backup
+ * is on); a region reached for the first time copies what started at
+ * since_us or later (0: from now on).  Regions are independent: a failing one is
  * reported in *report ([{region, ok, error?, sets, objects, skipped, bytes,
  * segments}]) and the others go on.  Returns the number of failed regions. */
 int gd_cli_copy_regions(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home, int jobs,
-                        bool init_only, json_t *report);
+                        int64_t since_us, json_t *report);
 /* Opens the repository of an instance in a region (NULL: its home region). */
 int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region, bool create,
                      gd_repo **out, gd_err *err);

@@ -35,6 +35,37 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
+/* Opens one copy region for a shipper (in its thread, again after a
+ * failure: a region down when the archive starts is reached later). */
+typedef struct region_opener {
+    gd_cli *cli;
+    const gd_instance_cfg *ic;
+    gd_repo *home;
+    const char *region;
+} region_opener;
+
+static int open_copy_region(void *ctx, gd_repo **dst, gd_err *err)
+{
+    region_opener *ro = ctx;
+    const gd_region_cfg *rcfg = gd_config_region(ro->cli->cfg, ro->region, err);
+    gd_storage *st = NULL;
+    if (rcfg == NULL || gd_cli_open_storage(rcfg, &st, err) != 0)
+        return err->code ? err->code : GD_E_CONFIG;
+    return gd_copy_region_open(ro->home, st, ro->ic->key_file, 0, dst, err);
+}
+
+typedef struct shippers {
+    gd_shipper **v;
+    size_t n;
+} shippers;
+
+static void notify_shippers(void *ctx, json_t *record)
+{
+    shippers *sh = ctx;
+    for (size_t i = 0; i < sh->n; i++)
+        gd_shipper_notify(sh->v[i], record);
+}
+
 int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
 {
     static const struct option lo[] = {{"server-id", required_argument, NULL, 's'},
@@ -109,23 +140,26 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
                     "(Ctrl-C or SIGTERM stops)\n",
                     name, repo->st->name);
         /* One shipper per copy region with log backup on. */
-        gd_shipper **ships = gd_calloc(ic->n_copy_regions + 1, sizeof *ships);
-        for (size_t i = 0; ic->cross_region_log_backup && i < ic->n_copy_regions; i++) {
+        size_t nc = ic->cross_region_log_backup ? ic->n_copy_regions : 0;
+        shippers sh = {.v = gd_calloc(nc + 1, sizeof *sh.v), .n = nc};
+        region_opener *ops = gd_calloc(nc + 1, sizeof *ops);
+        for (size_t i = 0; i < nc; i++) {
             gd_err e;
             gd_err_clear(&e);
-            const gd_region_cfg *rcfg = gd_config_region(cli->cfg, ic->copy_regions[i], &e);
-            gd_storage *dst_st = NULL;
-            gd_repo *dst = NULL;
-            if (rcfg == NULL || gd_cli_open_storage(rcfg, &dst_st, &e) != 0 ||
-                gd_copy_region_open(repo, dst_st, ic->key_file, &dst, &e) != 0 ||
-                gd_shipper_start(repo, dst, 0.2, ic->copy_bandwidth, &ships[i], &e) != 0)
+            ops[i] =
+                (region_opener){.cli = cli, .ic = ic, .home = repo, .region = ic->copy_regions[i]};
+            if (gd_shipper_start(repo, ic->copy_regions[i], open_copy_region, &ops[i],
+                                 ic->copy_bandwidth, &sh.v[i], &e) != 0)
                 gd_warn("binlog segments are not copied to region %s: %s", ic->copy_regions[i],
                         e.msg);
         }
+        o.on_segment = notify_shippers;
+        o.on_segment_ctx = &sh;
         rc = gd_archive_run(repo, &src, &o, &st, &err);
-        for (size_t i = 0; i < ic->n_copy_regions; i++)
-            gd_shipper_stop(ships[i]);
-        free(ships);
+        for (size_t i = 0; i < nc; i++)
+            gd_shipper_stop(sh.v[i]);
+        free(sh.v);
+        free(ops);
     }
     gd_cli_free_password(pw);
     if (rc != 0) {

@@ -60,9 +60,10 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
     if (rc == 0)
         rc = gd_cli_open_repo(cli, ic, NULL, true, &repo, &err);
     gd_backup_result res;
-    /* Copy regions learn before the set starts that it is theirs to copy. */
-    if (rc == 0 && ic->cross_region_backup)
-        gd_cli_copy_regions(cli, ic, repo, jobs ? jobs : ic->jobs, true, NULL);
+    /* A copy region enabled before this backup started copies it, even when
+     * it is first reached after the backup (nothing waits on a region that
+     * is down before the backup starts). */
+    int64_t started_us = gd_now_us();
     if (rc == 0) {
         gd_backup_opts o = {.jobs = jobs ? jobs : ic->jobs,
                             .chunk_rows = ic->chunk_rows,
@@ -78,7 +79,7 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
     json_t *copies = json_array();
     int failed = 0;
     if (ic->cross_region_backup)
-        failed = gd_cli_copy_regions(cli, ic, repo, jobs ? jobs : ic->jobs, false, copies);
+        failed = gd_cli_copy_regions(cli, ic, repo, jobs ? jobs : ic->jobs, started_us, copies);
     if (cli->json) {
         gd_cli_print_json(json_pack(
             "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:o}", "instance", name, "region",

@@ -10,7 +10,7 @@
 #include "repo/retention.h"
 
 int gd_cli_copy_regions(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home, int jobs,
-                        bool init_only, json_t *report)
+                        int64_t since_us, json_t *report)
 {
     int failed = 0;
     if (!ic->cross_region_backup && !ic->cross_region_log_backup)
@@ -25,8 +25,8 @@ int gd_cli_copy_regions(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home, i
         memset(&cs, 0, sizeof cs);
         int r = rc ? gd_cli_open_storage(rc, &st, &err) : err.code;
         if (r == 0)
-            r = gd_copy_region_open(home, st, ic->key_file, &dst, &err);
-        if (r == 0 && !init_only) {
+            r = gd_copy_region_open(home, st, ic->key_file, since_us, &dst, &err);
+        if (r == 0) {
             gd_copy_opts o = {.jobs = jobs,
                               .bandwidth = ic->copy_bandwidth,
                               .sets = ic->cross_region_backup,
@@ -96,7 +96,7 @@ int gd_cmd_copy(gd_cli *cli, int argc, char **argv)
     if (rc != 0)
         return gd_cli_fail(cli, &err);
     json_t *report = json_array();
-    int failed = gd_cli_copy_regions(cli, ic, home, jobs ? jobs : ic->jobs, false, report);
+    int failed = gd_cli_copy_regions(cli, ic, home, jobs ? jobs : ic->jobs, 0, report);
     gd_repo_close(home);
     if (cli->json) {
         gd_cli_print_json(json_pack("{s:s, s:o}", "instance", ic->name, "regions", report));

@@ -15,8 +15,8 @@
 
 #define SMALL_MAX (64u * 1024 * 1024)
 
-int gd_copy_region_open(gd_repo *home, gd_storage *dst, const char *key_file, gd_repo **out,
-                        gd_err *err)
+int gd_copy_region_open(gd_repo *home, gd_storage *dst, const char *key_file, int64_t since_us,
+                        gd_repo **out, gd_err *err)
 {
     char *dname = gd_asprintf("%s/instance.json", home->instance);
     char *cname = gd_asprintf("%s/copy.json", home->instance);
@@ -36,7 +36,7 @@ int gd_copy_region_open(gd_repo *home, gd_storage *dst, const char *key_file, gd
     gd_err_clear(&e);
     if (rc == 0 && gd_storage_stat(dst, cname, &stt, &e) == GD_E_NOTFOUND) {
         char now[32];
-        int64_t us = gd_now_us();
+        int64_t us = since_us > 0 ? since_us : gd_now_us();
         gd_fmt_time(us, false, now, sizeof now);
         char *j = gd_asprintf("{\"format\": \"geodr-copy\", \"version\": 1, \"since\": \"%s\", "
                               "\"since_us\": %lld, \"from_region\": \"%s\"}\n",
@@ -65,6 +65,7 @@ typedef struct xfer_ctx {
     size_t n;
     uint64_t bandwidth;
     double t0;
+    bool fresh; /* the objects are new: no need to ask whether dst has them */
     atomic_ullong bytes;
     atomic_ullong copied, skipped;
 } xfer_ctx;
@@ -96,7 +97,7 @@ static int copy_object(gd_pool *pool, void *wv, size_t i, gd_err *err)
     gd_stat st;
     gd_err e;
     gd_err_clear(&e);
-    if (gd_storage_stat(c->dst->st, name, &st, &e) == 0 && st.size == c->sizes[i]) {
+    if (!c->fresh && gd_storage_stat(c->dst->st, name, &st, &e) == 0 && st.size == c->sizes[i]) {
         atomic_fetch_add(&c->skipped, 1);
         return 0;
     }
@@ -266,13 +267,26 @@ static int copy_sets(gd_repo *home, gd_repo *dst, long long since, const gd_copy
     return rc;
 }
 
+/* One segment: its object, then its record, which commits it there. */
+static int copy_segment(gd_repo *home, gd_repo *dst, json_t *rec, xfer_ctx *c, gd_err *err)
+{
+    xfer_add(c, gd_asprintf("%s/binlog/%s", home->instance, gd_json_str(rec, "object", "")),
+             gd_json_str(rec, "sha256", ""), (uint64_t)gd_json_int(rec, "size", 0));
+    int rc = transfer(c, 1, err);
+    xfer_reset(c);
+    if (rc == 0)
+        rc = copy_small(home, dst, gd_json_str(rec, "record", ""), err);
+    return rc;
+}
+
 static int copy_segments(gd_repo *home, gd_repo *dst, long long since, const gd_copy_opts *o,
                          xfer_ctx *c, gd_copy_stats *st, gd_err *err)
 {
     json_t *src = NULL, *have = NULL;
     int rc = gd_repo_list_segments(home, &src, NULL, err);
+    /* What the copy region holds: its listing says enough (no record read) */
     if (rc == 0)
-        rc = gd_repo_list_segments(dst, &have, NULL, err);
+        rc = gd_repo_list_segment_ranges(dst, &have, err);
     if (rc != 0)
         goto out;
     /* Segments the copy region's sets need: none before its oldest set's
@@ -294,7 +308,8 @@ static int copy_segments(gd_repo *home, gd_repo *dst, long long since, const gd_
     json_t *s;
     json_array_foreach(src, i, s)
     {
-        const char *rec = gd_json_str(s, "record", "");
+        if (gd_json_int(s, "seq", 0) > st->last_seq)
+            st->last_seq = gd_json_int(s, "seq", 0);
         bool present = false;
         size_t k;
         json_t *h;
@@ -314,13 +329,7 @@ static int copy_segments(gd_repo *home, gd_repo *dst, long long since, const gd_
         } else if (gd_json_int(s, "last_time_s", 0) < since_s) {
             continue;
         }
-        xfer_add(c, gd_asprintf("%s/binlog/%s", home->instance, gd_json_str(s, "object", "")),
-                 gd_json_str(s, "sha256", ""), (uint64_t)gd_json_int(s, "size", 0));
-        rc = transfer(c, 1, err);
-        xfer_reset(c);
-        if (rc == 0)
-            rc = copy_small(home, dst, rec, err); /* the record last */
-        if (rc != 0)
+        if ((rc = copy_segment(home, dst, s, c, err)) != 0)
             break;
         st->segments++;
     }
@@ -355,58 +364,150 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
 
 struct gd_shipper {
     gd_repo *home, *dst;
-    double period_s;
+    char *region;
+    gd_region_opener open;
+    void *open_ctx;
     uint64_t bandwidth;
-    atomic_bool stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    json_t *queue; /* records committed in the home region since the last look */
+    bool stop;
     pthread_t thread;
 };
 
+#define SHIP_QUEUE_MAX 4096 /* beyond it, a listing pass catches up instead */
+
+void gd_shipper_notify(gd_shipper *s, json_t *record)
+{
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    if (json_array_size(s->queue) < SHIP_QUEUE_MAX)
+        json_array_append_new(s->queue, json_deep_copy(record));
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Waits for records (or, while behind, for the retry time); returns them
+ * and whether the shipper is stopping. */
+static json_t *ship_wait(gd_shipper *s, bool synced, double retry_at, bool *stopping)
+{
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop && (synced ? json_array_size(s->queue) == 0 : gd_mono() < retry_at)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        double wait = synced ? 1.0 : retry_at - gd_mono();
+        if (wait > 1.0)
+            wait = 1.0;
+        if (wait < 0.001)
+            wait = 0.001;
+        long long ns = ts.tv_nsec + (long long)(wait * 1e9);
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    *stopping = s->stop;
+    json_t *batch = s->queue;
+    s->queue = json_array();
+    pthread_mutex_unlock(&s->mu);
+    return batch;
+}
+
+/* The shipper's thread.  While it is in step with the copy region it ships
+ * each record the archiver hands it (object, then record: two requests, no
+ * listing), in order.  After a start, an error or a record out of order it
+ * lists both regions once (gd_copy_run) to find where it stands. */
 static void *ship(void *arg)
 {
     gd_shipper *s = arg;
     gd_copy_opts o = {.jobs = 1, .bandwidth = s->bandwidth, .sets = false, .segments = true};
-    double backoff = 1, next_warn = 0;
+    bool synced = false, failing = false;
+    long long shipped = 0; /* every home segment up to this one is in the copy region */
+    double backoff = 1, next_warn = 0, retry_at = 0;
     for (;;) {
-        bool last = atomic_load(&s->stop);
-        gd_copy_stats st;
+        bool stopping = false;
+        json_t *batch = ship_wait(s, synced, retry_at, &stopping);
+        if (stopping && failing) {
+            /* the region is down: the next run catches up, not the stop */
+            json_decref(batch);
+            break;
+        }
         gd_err e;
         gd_err_clear(&e);
-        double wait = s->period_s;
-        if (gd_copy_run(s->home, s->dst, &o, &st, &e) != 0) {
+        int rc = 0;
+        if (s->dst == NULL)
+            rc = s->open(s->open_ctx, &s->dst, &e);
+        if (rc == 0 && !synced) {
+            gd_copy_stats st;
+            if ((rc = gd_copy_run(s->home, s->dst, &o, &st, &e)) == 0) {
+                synced = true;
+                shipped = st.last_seq;
+            }
+        }
+        xfer_ctx c = {.src = s->home,
+                      .dst = s->dst,
+                      .bandwidth = s->bandwidth,
+                      .t0 = gd_mono(),
+                      .fresh = true};
+        size_t i;
+        json_t *rec;
+        json_array_foreach(batch, i, rec)
+        {
+            long long seq = gd_json_int(rec, "seq", 0);
+            if (rc != 0 || !synced || seq <= shipped)
+                continue;
+            if (gd_segment_first_seq(rec) != shipped + 1) {
+                synced = false; /* a record was missed: list again */
+                break;
+            }
+            if ((rc = copy_segment(s->home, s->dst, rec, &c, &e)) == 0)
+                shipped = seq;
+            else
+                gd_err_prefix(&e, "copy of a binlog segment of instance %s to region %s",
+                              s->home->instance, s->region);
+        }
+        json_decref(batch);
+        if (rc != 0) {
+            synced = false;
+            failing = true;
             if (gd_mono() >= next_warn) {
                 gd_warn("%s (retrying; the other regions are not affected)", e.msg);
                 next_warn = gd_mono() + 30;
             }
-            wait = backoff;
-            backoff = backoff * 2 > 30 ? 30 : backoff * 2;
-        } else {
-            if (backoff > 1)
-                gd_info("region %s caught up with the binlog archive", s->dst->st->name);
+            retry_at = gd_mono() + backoff;
+            backoff = backoff * 2 > 10 ? 10 : backoff * 2;
+        } else if (failing && synced) {
+            gd_info("region %s caught up with the binlog archive", s->region);
+            failing = false;
             backoff = 1;
             next_warn = 0;
         }
-        if (last)
+        if (stopping && synced)
             break;
-        for (double t = 0; t < wait && !atomic_load(&s->stop); t += 0.05) {
-            struct timespec ts = {0, 50 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
     }
     return NULL;
 }
 
-int gd_shipper_start(gd_repo *home, gd_repo *dst, double period_s, uint64_t bandwidth,
-                     gd_shipper **out, gd_err *err)
+int gd_shipper_start(gd_repo *home, const char *region, gd_region_opener open, void *open_ctx,
+                     uint64_t bandwidth, gd_shipper **out, gd_err *err)
 {
     gd_shipper *s = gd_calloc(1, sizeof *s);
-    s->bandwidth = bandwidth;
     s->home = home;
-    s->dst = dst;
-    s->period_s = period_s;
+    s->region = gd_strdup(region);
+    s->open = open;
+    s->open_ctx = open_ctx;
+    s->bandwidth = bandwidth;
+    s->queue = json_array();
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&s->mu, NULL);
     if (pthread_create(&s->thread, NULL, ship, s) != 0) {
-        gd_repo_close(dst);
-        free(s);
-        return gd_err_set(err, GD_E_NOMEM, "cannot start the copy thread for a region");
+        s->thread = 0;
+        gd_shipper_stop(s);
+        return gd_err_set(err, GD_E_NOMEM, "cannot start the copy thread for region %s", region);
     }
     *out = s;
     return 0;
@@ -416,8 +517,16 @@ void gd_shipper_stop(gd_shipper *s)
 {
     if (s == NULL)
         return;
-    atomic_store(&s->stop, true);
-    pthread_join(s->thread, NULL);
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->thread)
+        pthread_join(s->thread, NULL);
     gd_repo_close(s->dst);
+    json_decref(s->queue);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s->region);
     free(s);
 }

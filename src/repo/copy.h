@@ -24,24 +24,34 @@ typedef struct gd_copy_opts {
 
 typedef struct gd_copy_stats {
     unsigned long long sets, objects, skipped, bytes, segments;
+    long long last_seq; /* the newest segment of the home region this pass handled */
 } gd_copy_stats;
 
 /* Prepares a copy region for an instance: writes the home region's
  * instance descriptor there (so the same key applies) and copy.json (the
- * moment copies start) when missing.  Takes ownership of dst (a storage),
- * returns the opened repository in *out. */
-int gd_copy_region_open(gd_repo *home, gd_storage *dst, const char *key_file, gd_repo **out,
-                        gd_err *err);
+ * moment copies start: since_us, or now when 0) when missing.  Takes
+ * ownership of dst (a storage), returns the opened repository in *out. */
+int gd_copy_region_open(gd_repo *home, gd_storage *dst, const char *key_file, int64_t since_us,
+                        gd_repo **out, gd_err *err);
 
 int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stats *st, gd_err *err);
 
 /* A shipper keeps one copy region's binlog segments up to date in a thread
  * of its own (the archiver runs one per copy region): a slow or unreachable
- * region delays only itself, and catches up when it is back.  Takes
- * ownership of dst.  gd_shipper_stop makes a last pass, then joins. */
+ * region delays only itself, and catches up when it is back.  The archiver
+ * hands it each segment record it commits (gd_shipper_notify), which it
+ * ships at once; it lists the regions only to find where it stands (at
+ * start, after an error).  open (called in the shipper's thread, again
+ * after a failure) opens the copy region's repository; open_ctx must
+ * outlive the shipper.  gd_shipper_stop ships what it was handed (unless
+ * the region is failing), then joins. */
 typedef struct gd_shipper gd_shipper;
-int gd_shipper_start(gd_repo *home, gd_repo *dst, double period_s, uint64_t bandwidth,
-                     gd_shipper **out, gd_err *err);
+typedef int (*gd_region_opener)(void *ctx, gd_repo **dst, gd_err *err);
+int gd_shipper_start(gd_repo *home, const char *region, gd_region_opener open, void *open_ctx,
+                     uint64_t bandwidth, gd_shipper **out, gd_err *err);
+/* A segment record (with its "record" name) was committed in the home
+ * region.  Thread-safe; copies the record. */
+void gd_shipper_notify(gd_shipper *s, json_t *record);
 void gd_shipper_stop(gd_shipper *s);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/pool.h"
 #include "common/util.h"
 
 #define DESC_MAX (1024 * 1024)
@@ -566,7 +567,53 @@ static int cmp_records(const void *a, const void *b)
     return sx > sy ? -1 : sx < sy; /* the widest first */
 }
 
-int gd_repo_list_segments(gd_repo *r, json_t **out, json_t **covered, gd_err *err)
+/* The counter range a record's name gives: "<seq>.segment" or
+ * "<first>-<last>.segment" (compaction's merged records). */
+static bool record_range(const char *name, long long *first, long long *last)
+{
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    char *end = NULL;
+    long long a = strtoll(base, &end, 10), b = a;
+    if (end == base || a < 0)
+        return false;
+    if (*end == '-') {
+        const char *p = end + 1;
+        b = strtoll(p, &end, 10);
+        if (end == p || b < a)
+            return false;
+    }
+    if (strcmp(end, ".segment") != 0)
+        return false;
+    *first = a;
+    *last = b;
+    return true;
+}
+
+typedef struct rec_reader {
+    gd_repo *r;
+    char **names;
+    json_t **recs;
+} rec_reader;
+
+static int read_record(gd_pool *pool, void *wv, size_t i, gd_err *err)
+{
+    (void)pool;
+    rec_reader *rr = wv;
+    json_t *j = NULL;
+    int rc = gd_repo_get_record(rr->r, rr->names[i], "geodr-segment", &j, err);
+    if (rc == 0) {
+        json_object_set_new(j, "record", json_string(rr->names[i]));
+        rr->recs[i] = j;
+    }
+    return rc;
+}
+
+/* Record reads are independent requests: over a WAN region their latency,
+ * not their size, is the cost, so several are in flight at once. */
+#define RECORD_READERS 16
+
+static int list_records(gd_repo *r, bool contents, json_t **out, json_t **covered, gd_err *err)
 {
     char *prefix = gd_asprintf("%s/binlog/", r->instance);
     struct seg_list l = {0};
@@ -574,15 +621,29 @@ int gd_repo_list_segments(gd_repo *r, json_t **out, json_t **covered, gd_err *er
     free(prefix);
     json_t **recs = gd_calloc(l.n + 1, sizeof *recs);
     size_t n = 0;
-    for (size_t i = 0; rc == 0 && i < l.n; i++) {
-        json_t *j = NULL;
-        rc = gd_repo_get_record(r, l.names[i], "geodr-segment", &j, err);
-        if (rc == 0) {
-            json_object_set_new(j, "record", json_string(l.names[i]));
-            recs[n++] = j;
+    if (rc == 0 && contents && l.n > 0) {
+        int nw = l.n < RECORD_READERS ? (int)l.n : RECORD_READERS;
+        rec_reader *ws = gd_calloc((size_t)nw, sizeof *ws);
+        for (int i = 0; i < nw; i++)
+            ws[i] = (rec_reader){.r = r, .names = l.names, .recs = recs};
+        rc = gd_pool_run(ws, sizeof *ws, nw, l.n, read_record, NULL, err);
+        free(ws);
+        n = l.n;
+    } else if (rc == 0) {
+        for (size_t i = 0; i < l.n; i++) {
+            long long f, s;
+            if (record_range(l.names[i], &f, &s))
+                recs[n++] = json_pack("{s:I, s:I, s:s}", "first_seq", (json_int_t)f, "seq",
+                                      (json_int_t)s, "record", l.names[i]);
         }
     }
     gd_strv_free(l.names, l.n);
+    if (rc != 0) {
+        for (size_t i = 0; i < n; i++)
+            json_decref(recs[i]);
+        free(recs);
+        return rc;
+    }
     json_t *live = json_array(), *cov = json_array();
     if (n > 1)
         qsort(recs, n, sizeof *recs, cmp_records);
@@ -599,17 +660,22 @@ int gd_repo_list_segments(gd_repo *r, json_t **out, json_t **covered, gd_err *er
         }
     }
     free(recs);
-    if (rc != 0) {
-        json_decref(live);
-        json_decref(cov);
-        return rc;
-    }
     *out = live;
     if (covered)
         *covered = cov;
     else
         json_decref(cov);
     return 0;
+}
+
+int gd_repo_list_segments(gd_repo *r, json_t **out, json_t **covered, gd_err *err)
+{
+    return list_records(r, true, out, covered, err);
+}
+
+int gd_repo_list_segment_ranges(gd_repo *r, json_t **out, gd_err *err)
+{
+    return list_records(r, false, out, NULL, err);
 }
 
 /* ---- checked JSON records: manifests, segment indexes ---- */
