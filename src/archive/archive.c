@@ -2,6 +2,7 @@
 
 #include <mariadb_rpl.h>
 #include <mysqld_error.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,6 @@ typedef struct arch {
     bool have_seg;
     seg s;
     double last_event; /* monotonic time of the last real event */
-    double last_compact;
 } arch;
 
 uint32_t gd_archive_default_server_id(const char *instance)
@@ -312,19 +312,6 @@ static int session(arch *a, const gd_conn_params *src, bool *progressed, gd_err 
             goto out;
         if ((rc = on_event(a, &ev, err)) != 0)
             goto out;
-        if (a->o->compact_every_s > 0 && !a->have_seg && !a->grp.open &&
-            gd_mono() - a->last_compact >= a->o->compact_every_s) {
-            /* Between segments: the archive's newest segments stay untouched
-             * by a concurrent merge. */
-            gd_compact_opts co = {
-                .min_segments = 32, .small = 4u << 20, .max_merged = 64u << 20, .grace_s = 3600};
-            gd_compact_stats cs;
-            gd_err ce;
-            gd_err_clear(&ce);
-            if (gd_archive_compact(a->repo, &co, &cs, &ce) != 0)
-                gd_warn("compaction of the binlog archive failed (archiving goes on): %s", ce.msg);
-            a->last_compact = gd_mono();
-        }
         if (!(ev.flags & GD_EV_F_ARTIFICIAL) && ev.type != GD_EV_HEARTBEAT)
             *progressed = true;
     }
@@ -391,13 +378,92 @@ out:
     return rc;
 }
 
+/* ---- compaction, beside the event loop ---- */
+
+typedef struct compactor {
+    gd_repo *repo;
+    double every_s;
+    const volatile sig_atomic_t *stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    pthread_t th;
+} compactor;
+
+/* Merges committed segments every every_s in a thread of its own: a merge
+ * reads and rewrites megabytes, and the event loop (the archive's lag) must
+ * not wait for it.  It touches committed segments only; the archiver never
+ * rewrites those, so the two need no lock. */
+static void *compact_main(void *arg)
+{
+    compactor *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t)c->every_s;
+        while (!c->done && !*c->stop) {
+            if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0)
+                break;
+        }
+        if (c->done || *c->stop)
+            break;
+        pthread_mutex_unlock(&c->mu);
+        gd_compact_opts co = {
+            .min_segments = 32, .small = 4u << 20, .max_merged = 64u << 20, .grace_s = 3600};
+        gd_compact_stats cs;
+        gd_err ce;
+        gd_err_clear(&ce);
+        if (gd_archive_compact(c->repo, &co, &cs, &ce) != 0)
+            gd_warn("compaction of the binlog archive failed (archiving goes on): %s", ce.msg);
+        pthread_mutex_lock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static bool compactor_start(compactor *c, gd_repo *repo, const gd_archive_opts *o)
+{
+    memset(c, 0, sizeof *c);
+    if (o->compact_every_s <= 0)
+        return false;
+    c->repo = repo;
+    c->every_s = o->compact_every_s < 1 ? 1 : o->compact_every_s;
+    c->stop = o->stop;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&c->mu, NULL);
+    if (pthread_create(&c->th, NULL, compact_main, c) == 0)
+        return true;
+    gd_warn("cannot start the compaction thread: the binlog archive is not compacted this run");
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    return false;
+}
+
+static void compactor_stop(compactor *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->th, NULL);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+}
+
 int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_opts *opts,
                    gd_archive_stats *stats, gd_err *err)
 {
-    arch a = {.repo = repo, .o = opts, .stats = stats, .last_compact = gd_mono()};
+    arch a = {.repo = repo, .o = opts, .stats = stats};
     memset(stats, 0, sizeof *stats);
     gd_group_init(&a.grp);
     int rc = start_position(&a, src, err);
+    compactor comp;
+    bool compacting = rc == 0 && compactor_start(&comp, repo, opts);
     double backoff = 1;
     while (rc == 0 && !*opts->stop) {
         bool progressed = false;
@@ -422,6 +488,8 @@ int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_op
         backoff = backoff * 2 > 30 ? 30 : backoff * 2;
         rc = 0;
     }
+    if (compacting)
+        compactor_stop(&comp);
     gd_gtid_pos_format(&a.pos, stats->gtid_pos, sizeof stats->gtid_pos);
     seg_abort(&a);
     free(a.fde);

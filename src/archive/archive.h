@@ -28,7 +28,7 @@ typedef struct gd_archive_opts {
     uint64_t max_segment;   /* commit when a segment's raw size reaches this */
     double heartbeat_s;     /* source heartbeat period when idle */
     double idle_exit_s;     /* > 0: stop after this long without events (tests) */
-    double compact_every_s; /* > 0: a compaction pass this often, between segments */
+    double compact_every_s; /* > 0: a compaction pass this often (own thread) */
     const volatile sig_atomic_t *stop; /* set by a signal handler: finish and return */
     /* Called (may be NULL) with each segment record once it is committed,
      * its name under "record" (the shippers of the copy regions). */

@@ -14,6 +14,7 @@
 
 static const char help[] =
     "usage: geodr archive INSTANCE [--server-id N] [--interval SECONDS] [--idle-exit SECONDS]\n"
+    "                     [--compact-every SECONDS]\n"
     "\n"
     "Streams INSTANCE's binary log as a replica and archives every transaction\n"
     "into its home region, in segments committed at least every --interval\n"
@@ -25,7 +26,9 @@ static const char help[] =
     "  --server-id N       replica server id (default: archive-server-id, or one\n"
     "                      derived from the instance name)\n"
     "  --interval S        commit a segment at least every S seconds\n"
-    "  --idle-exit S       stop after S seconds without a transaction (scripts)\n";
+    "  --idle-exit S       stop after S seconds without a transaction (scripts)\n"
+    "  --compact-every S   merge small segments every S seconds, beside the\n"
+    "                      archiving (default 60; 0: never)\n";
 
 static volatile sig_atomic_t g_stop;
 
@@ -71,10 +74,11 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
     static const struct option lo[] = {{"server-id", required_argument, NULL, 's'},
                                        {"interval", required_argument, NULL, 'i'},
                                        {"idle-exit", required_argument, NULL, 'x'},
+                                       {"compact-every", required_argument, NULL, 'c'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     unsigned long server_id = 0;
-    double interval = 0, idle = 0;
+    double interval = 0, idle = 0, compact_every = 60;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -93,6 +97,12 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
             idle = atof(optarg);
             if (!(idle > 0))
                 return gd_cli_usage("archive", "--idle-exit must be a positive number");
+            break;
+        case 'c':
+            compact_every = atof(optarg);
+            if (!(compact_every == 0 || (compact_every >= 1 && compact_every <= 86400)))
+                return gd_cli_usage("archive",
+                                    "--compact-every must be 1-86400 seconds, or 0 (never)");
             break;
         case 'h':
             fputs(help, stdout);
@@ -131,7 +141,7 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
             .max_segment = 64ull << 20,
             .heartbeat_s = 0.5,
             .idle_exit_s = idle,
-            .compact_every_s = 60,
+            .compact_every_s = compact_every,
             .stop = &g_stop,
         };
         if (!cli->quiet && !cli->json)
