@@ -40,6 +40,9 @@ int gd_cli_copy_regions(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home, i
 /* Opens the repository of an instance in a region (NULL: its home region). */
 int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region, bool create,
                      gd_repo **out, gd_err *err);
+/* The same for raw copies (gd_repo_open_raw): no key needed or derived. */
+int gd_cli_open_repo_raw(gd_cli *cli, const gd_instance_cfg *ic, const char *region, gd_repo **out,
+                         gd_err *err);
 /* Connection parameters of a configured instance; *password must be freed
  * with gd_cli_free_password. */
 int gd_cli_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **password,

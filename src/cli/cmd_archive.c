@@ -54,7 +54,7 @@ static int open_copy_region(void *ctx, gd_repo **dst, gd_err *err)
     gd_storage *st = NULL;
     if (rcfg == NULL || gd_cli_open_storage(rcfg, &st, err) != 0)
         return err->code ? err->code : GD_E_CONFIG;
-    return gd_copy_region_open(ro->home, st, ro->ic->key_file, 0, dst, err);
+    return gd_copy_region_open(ro->home, st, 0, NULL, dst, err);
 }
 
 typedef struct shippers {

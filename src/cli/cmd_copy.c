@@ -23,14 +23,16 @@ int gd_cli_copy_regions(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home, i
         gd_repo *dst = NULL;
         gd_copy_stats cs;
         memset(&cs, 0, sizeof cs);
+        int64_t since = 0;
         int r = rc ? gd_cli_open_storage(rc, &st, &err) : err.code;
         if (r == 0)
-            r = gd_copy_region_open(home, st, ic->key_file, since_us, &dst, &err);
+            r = gd_copy_region_open(home, st, since_us, &since, &dst, &err);
         if (r == 0) {
             gd_copy_opts o = {.jobs = jobs,
                               .bandwidth = ic->copy_bandwidth,
                               .sets = ic->cross_region_backup,
-                              .segments = ic->cross_region_log_backup};
+                              .segments = ic->cross_region_log_backup,
+                              .since_us = since};
             r = gd_copy_run(home, dst, &o, &cs, &err);
         }
         gd_repo_close(dst);
@@ -91,8 +93,9 @@ int gd_cmd_copy(gd_cli *cli, int argc, char **argv)
                         "instance %s has no copy regions: set copy-regions and "
                         "cross-region-backup / cross-region-log-backup in its config section",
                         ic->name);
+    /* Objects move as stored: no key is needed to copy. */
     if (rc == 0)
-        rc = gd_cli_open_repo(cli, ic, NULL, false, &home, &err);
+        rc = gd_cli_open_repo_raw(cli, ic, NULL, &home, &err);
     if (rc != 0)
         return gd_cli_fail(cli, &err);
     json_t *report = json_array();

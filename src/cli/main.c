@@ -56,17 +56,33 @@ int gd_cli_open_storage(const gd_region_cfg *rc, gd_storage **out, gd_err *err)
     return gd_storage_s3_open(rc, out, err);
 }
 
-int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region, bool create,
-                     gd_repo **out, gd_err *err)
+static int instance_storage(gd_cli *cli, const gd_instance_cfg *ic, const char *region,
+                            gd_storage **st, gd_err *err)
 {
     const gd_region_cfg *rc = gd_config_region(cli->cfg, region ? region : ic->home_region, err);
     if (rc == NULL)
         return err ? err->code : GD_E_NOTFOUND;
+    return gd_cli_open_storage(rc, st, err);
+}
+
+int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region, bool create,
+                     gd_repo **out, gd_err *err)
+{
     gd_storage *st = NULL;
-    int r = gd_cli_open_storage(rc, &st, err);
+    int r = instance_storage(cli, ic, region, &st, err);
     if (r != 0)
         return r;
     return gd_repo_open(st, ic->name, ic->key_file, create, ic->compress_level, out, err);
+}
+
+int gd_cli_open_repo_raw(gd_cli *cli, const gd_instance_cfg *ic, const char *region, gd_repo **out,
+                         gd_err *err)
+{
+    gd_storage *st = NULL;
+    int r = instance_storage(cli, ic, region, &st, err);
+    if (r != 0)
+        return r;
+    return gd_repo_open_raw(st, ic->name, false, out, err);
 }
 
 int gd_cli_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **password, gd_err *err)

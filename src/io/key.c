@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -131,6 +133,50 @@ static size_t utf8_chars(const char *s)
     return n;
 }
 
+/* The last derivation, kept for the process: opening an instance in a
+ * second region (a copy region holds the same descriptor, so the same salt)
+ * would stretch the same passphrase again, a quarter of a second of CPU.
+ * Matched by a SHA-256 over the passphrase and the parameters; it holds no
+ * more than the derived key the process holds anyway. */
+static pthread_mutex_t g_kcache_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool g_kcache_valid;
+static uint8_t g_kcache_tag[32];
+static gd_key g_kcache_key;
+
+static void kcache_tag(const char *pass, size_t len, const gd_kdf_params *kp, uint8_t tag[32])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned int tl = 32;
+    uint64_t nrp[3] = {kp->n, kp->r, kp->p};
+    if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(c, nrp, sizeof nrp) != 1 ||
+        EVP_DigestUpdate(c, kp->salt, sizeof kp->salt) != 1 ||
+        EVP_DigestUpdate(c, pass, len) != 1 || EVP_DigestFinal_ex(c, tag, &tl) != 1)
+        memset(tag, 0, 32); /* an all-zero tag never matches: see kcache_get */
+    EVP_MD_CTX_free(c);
+}
+
+static bool kcache_get(const uint8_t tag[32], gd_key *out)
+{
+    static const uint8_t zero[32];
+    pthread_mutex_lock(&g_kcache_mu);
+    bool hit =
+        g_kcache_valid && memcmp(tag, zero, 32) != 0 && CRYPTO_memcmp(tag, g_kcache_tag, 32) == 0;
+    if (hit)
+        *out = g_kcache_key;
+    pthread_mutex_unlock(&g_kcache_mu);
+    return hit;
+}
+
+static void kcache_put(const uint8_t tag[32], const gd_key *k)
+{
+    pthread_mutex_lock(&g_kcache_mu);
+    memcpy(g_kcache_tag, tag, 32);
+    g_kcache_key = *k;
+    g_kcache_valid = true;
+    pthread_mutex_unlock(&g_kcache_mu);
+}
+
 int gd_key_derive(const char *passphrase, const gd_kdf_params *kp, gd_key *out, gd_err *err)
 {
     gd_key k;
@@ -144,6 +190,12 @@ int gd_key_derive(const char *passphrase, const gd_kdf_params *kp, gd_key *out, 
                           "key passphrase is too short (%zu characters, at least %d): make one "
                           "with 'geodr keygen FILE'",
                           chars, GD_PASSPHRASE_MIN);
+    uint8_t tag[32];
+    kcache_tag(passphrase, len, kp, tag);
+    if (kcache_get(tag, out)) {
+        gd_wipe(tag, sizeof tag);
+        return 0;
+    }
     rc = gd_scrypt_raw(passphrase, len, kp->salt, sizeof kp->salt, kp->n, kp->r, kp->p, k.key,
                        sizeof k.key, err);
     if (rc < 0)
@@ -157,7 +209,9 @@ int gd_key_derive(const char *passphrase, const gd_kdf_params *kp, gd_key *out, 
         goto out;
     gd_hex(mac, sizeof mac, k.check);
     *out = k;
+    kcache_put(tag, &k);
 out:
+    gd_wipe(tag, sizeof tag);
     gd_wipe(&k, sizeof k);
     gd_wipe(mac, sizeof mac);
     return rc;

@@ -15,44 +15,85 @@
 
 #define SMALL_MAX (64u * 1024 * 1024)
 
-int gd_copy_region_open(gd_repo *home, gd_storage *dst, const char *key_file, int64_t since_us,
+/* The descriptor (cipher, key check, kdf salt) a copy region holds must be
+ * the home region's: the same key then reads both, and objects can move as
+ * stored bytes without it. */
+static bool kdf_equal(json_t *a, json_t *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && json_equal(a, b));
+}
+
+static int same_descriptor(gd_repo *home, const char *region, const char *mine, const char *theirs,
+                           gd_err *err)
+{
+    json_t *a = json_loads(mine, 0, NULL), *b = json_loads(theirs, 0, NULL);
+    bool same = a && b && strcmp(gd_json_str(a, "cipher", ""), gd_json_str(b, "cipher", "")) == 0 &&
+                strcmp(gd_json_str(a, "key-check", ""), gd_json_str(b, "key-check", "")) == 0 &&
+                kdf_equal(json_object_get(a, "kdf"), json_object_get(b, "kdf"));
+    json_decref(a);
+    json_decref(b);
+    if (same)
+        return 0;
+    return gd_err_set(err, GD_E_AUTH,
+                      "region %s holds instance %s under another key or descriptor than the home "
+                      "region %s (their instance.json differ): copies would not be readable with "
+                      "one key; use another prefix or bucket for this copy region, or remove "
+                      "that instance there",
+                      region, home->instance, home->st->name);
+}
+
+int gd_copy_region_open(gd_repo *home, gd_storage *dst, int64_t since_us, int64_t *since_out,
                         gd_repo **out, gd_err *err)
 {
     char *dname = gd_asprintf("%s/instance.json", home->instance);
     char *cname = gd_asprintf("%s/copy.json", home->instance);
-    char *text = NULL;
-    size_t len = 0;
-    gd_stat stt;
+    char *mine = NULL, *theirs = NULL, *text = NULL;
     gd_err e;
     gd_err_clear(&e);
-    int rc = 0;
-    if (gd_storage_stat(dst, dname, &stt, &e) == GD_E_NOTFOUND) {
-        rc = gd_storage_get_all(home->st, dname, SMALL_MAX, &text, &len, err);
-        if (rc == 0)
-            rc = gd_storage_put_all(dst, dname, text, len, err);
-        free(text);
-        text = NULL;
+    int rc = gd_storage_get_all(home->st, dname, SMALL_MAX, &mine, NULL, err);
+    int g = rc == 0 ? gd_storage_get_all(dst, dname, SMALL_MAX, &theirs, NULL, &e) : 0;
+    if (rc == 0 && g == GD_E_NOTFOUND)
+        rc = gd_storage_put_all(dst, dname, mine, strlen(mine), err);
+    else if (rc == 0 && g == 0)
+        rc = same_descriptor(home, dst->name, mine, theirs, err);
+    else if (rc == 0) {
+        rc = g;
+        if (err)
+            *err = e;
     }
     gd_err_clear(&e);
-    if (rc == 0 && gd_storage_stat(dst, cname, &stt, &e) == GD_E_NOTFOUND) {
+    int64_t since = 0;
+    g = rc == 0 ? gd_storage_get_all(dst, cname, SMALL_MAX, &text, NULL, &e) : 0;
+    if (rc == 0 && g == 0) {
+        json_t *cj = json_loads(text, 0, NULL);
+        since = gd_json_int(cj, "since_us", 0);
+        json_decref(cj);
+    } else if (rc == 0 && g == GD_E_NOTFOUND) {
         char now[32];
-        int64_t us = since_us > 0 ? since_us : gd_now_us();
-        gd_fmt_time(us, false, now, sizeof now);
+        since = since_us > 0 ? since_us : gd_now_us();
+        gd_fmt_time(since, false, now, sizeof now);
         char *j = gd_asprintf("{\"format\": \"geodr-copy\", \"version\": 1, \"since\": \"%s\", "
                               "\"since_us\": %lld, \"from_region\": \"%s\"}\n",
-                              now, (long long)us, home->st->name);
+                              now, (long long)since, home->st->name);
         rc = gd_storage_put_all(dst, cname, j, strlen(j), err);
         free(j);
+    } else if (rc == 0) {
+        rc = g;
+        if (err)
+            *err = e;
     }
+    free(mine);
+    free(theirs);
+    free(text);
     free(dname);
     free(cname);
+    if (since_out)
+        *since_out = since;
     if (rc != 0) {
         gd_storage_free(dst);
         return rc;
     }
-    /* Opening checks the key against the (copied) descriptor: a copy region
-     * that holds the instance under another key is refused here. */
-    return gd_repo_open(dst, home->instance, key_file, true, home->compress_level, out, err);
+    return gd_repo_open_raw(dst, home->instance, true, out, err);
 }
 
 /* ---- raw object transfer ---- */
@@ -65,14 +106,75 @@ typedef struct xfer_ctx {
     size_t n;
     uint64_t bandwidth;
     double t0;
-    bool fresh; /* the objects are new: no need to ask whether dst has them */
+    /* What dst is known to hold (name -> size), from a listing; NULL: ask
+     * dst for each object (a HEAD). */
+    json_t *present;
     atomic_ullong bytes;
     atomic_ullong copied, skipped;
 } xfer_ctx;
 
+/* A worker hands its object's commit (the last parts, then the multipart
+ * completion: seconds on a WAN, idle for the link) to a thread, and starts
+ * the next object meanwhile; at most one commit per worker is pending. */
+typedef struct pending_commit {
+    gd_writer *w;
+    xfer_ctx *c;
+    int rc;
+    gd_err err;
+    pthread_t th;
+} pending_commit;
+
 typedef struct xfer_worker {
     xfer_ctx *c;
+    pending_commit *pending;
 } xfer_worker;
+
+static void *commit_main(void *arg)
+{
+    pending_commit *pc = arg;
+    gd_err_clear(&pc->err);
+    pc->rc = gd_writer_commit(pc->w, &pc->err);
+    if (pc->rc == 0)
+        atomic_fetch_add(&pc->c->copied, 1);
+    return NULL;
+}
+
+/* Waits for the worker's pending commit; its error, if any, in err. */
+static int commit_wait(xfer_worker *wk, gd_err *err)
+{
+    pending_commit *pc = wk->pending;
+    if (pc == NULL)
+        return 0;
+    pthread_join(pc->th, NULL);
+    int rc = pc->rc;
+    if (rc != 0 && err != NULL && err->code == GD_OK)
+        *err = pc->err;
+    free(pc);
+    wk->pending = NULL;
+    return rc;
+}
+
+/* Commits w in a thread of its own (after the previous one finished). */
+static int commit_async(xfer_worker *wk, gd_writer *w, gd_err *err)
+{
+    int rc = commit_wait(wk, err);
+    if (rc != 0) {
+        gd_writer_abort(w);
+        return rc;
+    }
+    pending_commit *pc = gd_calloc(1, sizeof *pc);
+    pc->w = w;
+    pc->c = wk->c;
+    if (pthread_create(&pc->th, NULL, commit_main, pc) != 0) {
+        free(pc);
+        rc = gd_writer_commit(w, err); /* no thread: commit here */
+        if (rc == 0)
+            atomic_fetch_add(&wk->c->copied, 1);
+        return rc;
+    }
+    wk->pending = pc;
+    return 0;
+}
 
 static void throttle(xfer_ctx *c)
 {
@@ -92,12 +194,18 @@ static void throttle(xfer_ctx *c)
  * the expected SHA-256 aborts the write, so nothing unverified lands. */
 static int copy_object(gd_pool *pool, void *wv, size_t i, gd_err *err)
 {
-    xfer_ctx *c = ((xfer_worker *)wv)->c;
+    xfer_worker *wk = wv;
+    xfer_ctx *c = wk->c;
     const char *name = c->names[i];
     gd_stat st;
     gd_err e;
     gd_err_clear(&e);
-    if (!c->fresh && gd_storage_stat(c->dst->st, name, &st, &e) == 0 && st.size == c->sizes[i]) {
+    bool have;
+    if (c->present != NULL)
+        have = gd_json_int(c->present, name, -1) == (long long)c->sizes[i];
+    else
+        have = gd_storage_stat(c->dst->st, name, &st, &e) == 0 && st.size == c->sizes[i];
+    if (have) {
         atomic_fetch_add(&c->skipped, 1);
         return 0;
     }
@@ -140,10 +248,8 @@ static int copy_object(gd_pool *pool, void *wv, size_t i, gd_err *err)
                             name, c->src->st->name, hex, c->shas[i], c->dst->st->name);
     }
     if (rc == 0) {
-        rc = gd_writer_commit(w, err);
+        rc = commit_async(wk, w, err);
         w = NULL;
-        if (rc == 0)
-            atomic_fetch_add(&c->copied, 1);
     }
     gd_writer_abort(w);
     gd_reader_close(rd);
@@ -173,6 +279,16 @@ static int transfer(xfer_ctx *c, int jobs, gd_err *err)
     for (int i = 0; i < nw; i++)
         ws[i].c = c;
     int rc = gd_pool_run(ws, sizeof *ws, nw, c->n, copy_object, NULL, err);
+    for (int i = 0; i < nw; i++) {
+        gd_err e;
+        gd_err_clear(&e);
+        int r = commit_wait(&ws[i], &e);
+        if (r != 0 && rc == 0) {
+            rc = r;
+            if (err)
+                *err = e;
+        }
+    }
     free(ws);
     return rc;
 }
@@ -202,6 +318,12 @@ static void xfer_reset(xfer_ctx *c)
     c->n = 0;
 }
 
+static int present_cb(void *ctx, const char *name, const gd_stat *st)
+{
+    json_object_set_new(ctx, name, json_integer((json_int_t)st->size));
+    return 0;
+}
+
 static long long copy_since_us(gd_repo *dst)
 {
     char *name = gd_asprintf("%s/copy.json", dst->instance), *text = NULL;
@@ -219,23 +341,29 @@ static long long copy_since_us(gd_repo *dst)
 static int copy_sets(gd_repo *home, gd_repo *dst, long long since, const gd_copy_opts *o,
                      xfer_ctx *c, gd_copy_stats *st, gd_err *err)
 {
-    char **ids = NULL, **have = NULL;
-    size_t n = 0, nh = 0;
+    char **ids = NULL;
+    size_t n = 0;
     int rc = gd_repo_list_sets(home, &ids, &n, err);
-    if (rc == 0)
-        rc = gd_repo_list_sets(dst, &have, &nh, err);
+    /* What the copy region holds, sets and the objects an interrupted copy
+     * left: one listing, not a request per object. */
+    json_t *present = json_object();
+    if (rc == 0) {
+        char *prefix = gd_asprintf("%s/backup/", dst->instance);
+        rc = gd_storage_list(dst->st, prefix, present_cb, present, err);
+        free(prefix);
+    }
+    c->present = present;
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        bool present = false;
-        for (size_t k = 0; k < nh; k++)
-            present |= strcmp(have[k], ids[i]) == 0;
-        if (present)
-            continue;
+        char *mname = gd_repo_object_name(home, ids[i], "manifest");
+        bool have = json_object_get(present, mname) != NULL;
         json_t *mf = NULL;
-        if ((rc = gd_manifest_read(home, ids[i], &mf, err)) != 0)
-            break;
-        if (gd_json_int(mf, "start_us", 0) < since) {
+        if (!have && (rc = gd_manifest_read(home, ids[i], &mf, err)) == 0 &&
+            gd_json_int(mf, "start_us", 0) < since)
+            have = true; /* taken before copies to this region were enabled */
+        if (have || rc != 0) {
             json_decref(mf);
-            continue; /* taken before copies to this region were enabled */
+            free(mname);
+            continue;
         }
         json_t *sch = json_object_get(mf, "schema");
         xfer_add(c, gd_repo_object_name(home, ids[i], gd_json_str(sch, "object", "")),
@@ -253,17 +381,16 @@ static int copy_sets(gd_repo *home, gd_repo *dst, long long since, const gd_copy
         json_decref(mf);
         rc = transfer(c, o->jobs, err);
         xfer_reset(c);
-        if (rc == 0) {
-            /* the manifest last: it commits the set in the copy region */
-            char *mname = gd_repo_object_name(home, ids[i], "manifest");
+        /* the manifest last: it commits the set in the copy region */
+        if (rc == 0)
             rc = copy_small(home, dst, mname, err);
-            free(mname);
-        }
+        free(mname);
         if (rc == 0)
             st->sets++;
     }
+    c->present = NULL;
+    json_decref(present);
     gd_strv_free(ids, n);
-    gd_strv_free(have, nh);
     return rc;
 }
 
@@ -345,7 +472,7 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
     memset(st, 0, sizeof *st);
     xfer_ctx c = {.src = home, .dst = dst, .bandwidth = o->bandwidth, .t0 = gd_mono()};
     int rc = 0;
-    long long since = copy_since_us(dst); /* read once per pass */
+    long long since = o->since_us > 0 ? o->since_us : copy_since_us(dst); /* once per pass */
     if (o->sets)
         rc = copy_sets(home, dst, since, o, &c, st, err);
     if (rc == 0 && o->segments)
@@ -448,7 +575,7 @@ static void *ship(void *arg)
                       .dst = s->dst,
                       .bandwidth = s->bandwidth,
                       .t0 = gd_mono(),
-                      .fresh = true};
+                      .present = json_object()};
         size_t i;
         json_t *rec;
         json_array_foreach(batch, i, rec)
@@ -467,6 +594,7 @@ static void *ship(void *arg)
                               s->home->instance, s->region);
         }
         json_decref(batch);
+        json_decref(c.present);
         if (rc != 0) {
             synced = false;
             failing = true;

@@ -20,6 +20,7 @@ typedef struct gd_copy_opts {
     uint64_t bandwidth; /* bytes/s over all transfers, 0: no limit */
     bool sets;          /* copy backup sets */
     bool segments;      /* copy binlog segments */
+    int64_t since_us;   /* when copies to the region started; 0: read its copy.json */
 } gd_copy_opts;
 
 typedef struct gd_copy_stats {
@@ -28,10 +29,13 @@ typedef struct gd_copy_stats {
 } gd_copy_stats;
 
 /* Prepares a copy region for an instance: writes the home region's
- * instance descriptor there (so the same key applies) and copy.json (the
- * moment copies start: since_us, or now when 0) when missing.  Takes
- * ownership of dst (a storage), returns the opened repository in *out. */
-int gd_copy_region_open(gd_repo *home, gd_storage *dst, const char *key_file, int64_t since_us,
+ * instance descriptor there when missing (so the same key applies), or
+ * checks that the one there is the same (GD_E_AUTH if not), and copy.json
+ * (the moment copies start: since_us, or now when 0) when missing; that
+ * moment in *since_out (may be NULL).  No key is needed: objects are copied
+ * as stored.  Takes ownership of dst (a storage), returns the repository
+ * opened for raw copies (gd_repo_open_raw) in *out. */
+int gd_copy_region_open(gd_repo *home, gd_storage *dst, int64_t since_us, int64_t *since_out,
                         gd_repo **out, gd_err *err);
 
 int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stats *st, gd_err *err);

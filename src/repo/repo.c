@@ -159,6 +159,10 @@ static int derive_checked(const char *key_file, const gd_kdf_params *kp, const c
 
 static int load_descriptor(gd_repo *r, json_t *j, const char *key_file, gd_err *err)
 {
+    if (r->raw) {
+        r->encrypted = strcmp(gd_json_str(j, "cipher", ""), "none") != 0;
+        return 0;
+    }
     const char *cipher = gd_json_str(j, "cipher", "");
     if (strcmp(cipher, "none") == 0) {
         if (key_file)
@@ -186,10 +190,11 @@ static int load_descriptor(gd_repo *r, json_t *j, const char *key_file, gd_err *
     return rc;
 }
 
-int gd_repo_open(gd_storage *st, const char *instance, const char *key_file, bool create,
-                 int compress_level, gd_repo **out, gd_err *err)
+static int repo_open(gd_storage *st, const char *instance, const char *key_file, bool create,
+                     bool raw, int compress_level, gd_repo **out, gd_err *err)
 {
     gd_repo *r = gd_calloc(1, sizeof *r);
+    r->raw = raw;
     r->st = st;
     r->instance = gd_strdup(instance);
     r->compress_level = compress_level > 0 ? compress_level : 3;
@@ -202,7 +207,7 @@ int gd_repo_open(gd_storage *st, const char *instance, const char *key_file, boo
     gd_err_clear(&e2);
     rc = get_json(st, dname, &j, &e2);
     if (rc == GD_E_NOTFOUND) {
-        if (!create) {
+        if (!create || r->raw) {
             rc = gd_err_set(err, GD_E_NOTFOUND,
                             "region %s holds no backups of instance %s: check the instance "
                             "name or run 'geodr backup %s' first",
@@ -225,6 +230,18 @@ out:
     }
     *out = r;
     return 0;
+}
+
+int gd_repo_open(gd_storage *st, const char *instance, const char *key_file, bool create,
+                 int compress_level, gd_repo **out, gd_err *err)
+{
+    return repo_open(st, instance, key_file, create, false, compress_level, out, err);
+}
+
+int gd_repo_open_raw(gd_storage *st, const char *instance, bool create_header, gd_repo **out,
+                     gd_err *err)
+{
+    return repo_open(st, instance, NULL, create_header, true, 0, out, err);
 }
 
 void gd_repo_close(gd_repo *r)
@@ -320,8 +337,18 @@ static int obj_sink(void *ctx, const void *p, size_t n, gd_err *err)
     return gd_writer_write(w->w, p, n, err);
 }
 
+static int raw_refused(const gd_repo *r, const char *name, gd_err *err)
+{
+    return gd_err_set(err, GD_E_STATE,
+                      "object %s of instance %s in region %s cannot be encoded or decoded: the "
+                      "repository was opened for raw copies, without its key",
+                      name, r->instance, r->st->name);
+}
+
 int gd_obj_create(gd_repo *r, const char *name, gd_obj_writer **out, gd_err *err)
 {
+    if (r->raw && r->encrypted)
+        return raw_refused(r, name, err);
     gd_obj_writer *w = gd_calloc(1, sizeof *w);
     int rc = gd_storage_open_write(r->st, name, &w->w, err);
     if (rc != 0) {
@@ -403,6 +430,8 @@ static ssize_t obj_source(void *ctx, void *p, size_t n, gd_err *err)
 int gd_obj_open(gd_repo *r, const char *name, const char *expect_sha256, gd_obj_reader **out,
                 gd_err *err)
 {
+    if (r->raw && r->encrypted)
+        return raw_refused(r, name, err);
     gd_obj_reader *o = gd_calloc(1, sizeof *o);
     int rc = gd_storage_open_read(r->st, name, &o->rd, err);
     if (rc != 0) {

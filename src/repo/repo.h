@@ -31,7 +31,8 @@ typedef struct gd_repo {
     gd_storage *st; /* owned */
     char *instance; /* instance name */
     bool encrypted;
-    gd_key key; /* valid when encrypted */
+    bool raw;   /* opened without its key (gd_repo_open_raw) */
+    gd_key key; /* valid when encrypted and not raw */
     int compress_level;
 } gd_repo;
 
@@ -44,6 +45,13 @@ typedef struct gd_repo {
  * GD_E_AUTH too. Takes ownership of st (frees it on failure). */
 int gd_repo_open(gd_storage *st, const char *instance, const char *key_file, bool create,
                  int compress_level, gd_repo **out, gd_err *err);
+/* Opens an existing instance's repository for raw copies: objects move as
+ * stored bytes and are never encoded or decoded (gd_obj_create/gd_obj_open
+ * refuse), so no key is needed and none is derived.  Records (manifests,
+ * segment records) are read and written as usual.  create_header: write the
+ * region's repo.json when missing (the instance descriptor must exist). */
+int gd_repo_open_raw(gd_storage *st, const char *instance, bool create_header, gd_repo **out,
+                     gd_err *err);
 void gd_repo_close(gd_repo *r);
 
 /* Lists committed backup set ids (sorted oldest first). Caller frees with

@@ -50,7 +50,8 @@
 
 #define S3_PART_SIZE ((size_t)8 << 20)
 #define S3_MAX_PARTS 10000
-#define S3_PART_INFLIGHT 2 /* parts uploading at once per writer, besides the one filling */
+#define S3_PART_INFLIGHT 4 /* parts uploading at once per writer, besides the one filling */
+#define S3_PARTS_MAX 8     /* part uploads at once per storage, over all its writers */
 #define S3_RING_SIZE ((size_t)2 << 20)
 #define S3_MAX_IDLE 64                /* idle curl handles kept per storage */
 #define S3_XML_MAX ((size_t)16 << 20) /* list pages, multipart answers */
@@ -316,7 +317,57 @@ typedef struct s3_storage {
     pthread_mutex_t mu;
     CURL *idle[S3_MAX_IDLE];
     size_t n_idle;
+    /* Part permits (part_permit_take): at most S3_PARTS_MAX part uploads in
+     * flight, granted to the oldest waiting writer first. */
+    pthread_cond_t part_cv;
+    int parts_inflight;
+    uint64_t next_writer;
+    uint64_t *waiting; /* writer numbers waiting for a permit */
+    size_t n_waiting, cap_waiting;
 } s3_storage;
+
+/* A part upload may start: waits for one of the storage's permits.  The
+ * oldest writer (the first opened) goes first, so bandwidth goes to finishing
+ * objects one after the other instead of sharing it evenly until they all
+ * end together: each object's completion (a round trip, and the server
+ * assembling the parts) then overlaps the uploads of the next, as a queue of
+ * parts does in other S3 clients, and only the last object's is left at the
+ * end. */
+static void part_permit_take(s3_storage *s, uint64_t writer)
+{
+    pthread_mutex_lock(&s->mu);
+    if (s->n_waiting == s->cap_waiting) {
+        s->cap_waiting = s->cap_waiting ? 2 * s->cap_waiting : 16;
+        s->waiting = gd_realloc(s->waiting, s->cap_waiting * sizeof *s->waiting);
+    }
+    s->waiting[s->n_waiting++] = writer;
+    for (;;) {
+        uint64_t oldest = writer;
+        for (size_t i = 0; i < s->n_waiting; i++)
+            if (s->waiting[i] < oldest)
+                oldest = s->waiting[i];
+        if (s->parts_inflight < S3_PARTS_MAX && oldest == writer)
+            break;
+        pthread_cond_wait(&s->part_cv, &s->mu);
+    }
+    for (size_t i = 0; i < s->n_waiting; i++) {
+        if (s->waiting[i] == writer) {
+            s->waiting[i] = s->waiting[--s->n_waiting];
+            break;
+        }
+    }
+    s->parts_inflight++;
+    pthread_cond_broadcast(&s->part_cv); /* the next oldest may go too */
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void part_permit_give(s3_storage *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->parts_inflight--;
+    pthread_cond_broadcast(&s->part_cv);
+    pthread_mutex_unlock(&s->mu);
+}
 
 static pthread_once_t s3_once = PTHREAD_ONCE_INIT;
 static CURLcode s3_global_rc;
@@ -1549,6 +1600,7 @@ struct s3_writer {
     char **etags; /* etags[i] for part i+1 */
     size_t n_etags;
     s3_part slots[S3_PART_INFLIGHT];
+    uint64_t seq; /* opening order among the storage's writers */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int failed; /* first error of a part (or a write) */
@@ -1578,6 +1630,7 @@ static void *part_main(void *arg)
     gd_err e;
     gd_err_clear(&e);
     int rc = s3_call(w->st, w->s, &q, &r, &op, &e);
+    part_permit_give(w->s);
     if (rc == 0 && r.etag[0] == '\0')
         rc = gd_err_set(&e, GD_E_IO,
                         "cannot write object %s in region %s: the S3 endpoint %s sent no ETag "
@@ -1736,8 +1789,10 @@ static int part_submit(s3_writer *w, gd_err *err)
     slot->finished = false;
     w->buf = NULL;
     w->len = w->cap = 0;
+    part_permit_take(w->s, w->seq);
     int te = pthread_create(&slot->th, NULL, part_main, slot);
     if (te != 0) {
+        part_permit_give(w->s);
         slot->used = false;
         free(slot->data);
         slot->data = NULL;
@@ -1928,6 +1983,9 @@ static int s3_open_write(gd_storage *st, const char *name, gd_writer **out, gd_e
     w->gw.self = w;
     w->st = st;
     w->s = s;
+    pthread_mutex_lock(&s->mu);
+    w->seq = s->next_writer++;
+    pthread_mutex_unlock(&s->mu);
     w->name = gd_strdup(name);
     w->key = s3_key(s, name);
     pthread_mutex_init(&w->mu, NULL);
@@ -1955,6 +2013,8 @@ static void s3_free(gd_storage *st)
     for (size_t i = 0; i < s->n_idle; i++)
         curl_easy_cleanup(s->idle[i]);
     pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->part_cv);
+    free(s->waiting);
     free(s->endpoint);
     free(s->bucket);
     free(s->prefix);
@@ -2125,6 +2185,7 @@ int gd_storage_s3_open(const gd_region_cfg *cfg, gd_storage **out, gd_err *err)
 
     s3_storage *s = gd_calloc(1, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->part_cv, NULL);
     gd_storage *st = NULL;
     int rc = 0;
     char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
