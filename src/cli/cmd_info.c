@@ -32,7 +32,8 @@ static int region_info(gd_cli *cli, const gd_instance_cfg *ic, const char *regio
     json_object_set_new(j, "sets", sets);
     gd_err e;
     gd_err_clear(&e);
-    int rc = gd_cli_open_repo(cli, ic, region, false, &repo, &e);
+    /* manifests and records only: no key needed */
+    int rc = gd_cli_open_repo_raw(cli, ic, region, &repo, &e);
     if (rc == GD_E_NOTFOUND) {
         *out = j;
         return 0;
@@ -428,7 +429,11 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
     gd_repo *repo = NULL;
     const gd_instance_cfg *ic = NULL;
     int rc = gd_cli_instance(cli, argv[1], &ic, &err);
-    if (rc == 0)
+    /* Without a key, the stored bytes are checked against their SHA-256
+     * (nothing is decrypted); with it, every object is decoded to its end. */
+    if (rc == 0 && ic->key_file == NULL)
+        rc = gd_cli_open_repo_raw(cli, ic, region, &repo, &err);
+    else if (rc == 0)
         rc = gd_cli_open_repo(cli, ic, region, false, &repo, &err);
     char **ids = NULL;
     size_t n = 0;
@@ -507,11 +512,17 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
                        gd_json_str(b, "error", ""));
             }
     }
+    bool hash_only = repo->raw && repo->encrypted;
     gd_repo_close(repo);
+    if (hash_only && !cli->quiet && !cli->json)
+        fprintf(stderr,
+                "geodr: no key-file for instance %s: the stored bytes were checked against "
+                "their SHA-256, not decrypted; set key-file for a full check\n",
+                argv[1]);
     if (cli->json)
-        gd_cli_print_json(json_pack("{s:s, s:I, s:I, s:o, s:o}", "instance", argv[1], "objects",
-                                    (json_int_t)checked, "bad", (json_int_t)bad, "sets", report,
-                                    "binlog", segbad));
+        gd_cli_print_json(json_pack("{s:s, s:I, s:I, s:b, s:o, s:o}", "instance", argv[1],
+                                    "objects", (json_int_t)checked, "bad", (json_int_t)bad,
+                                    "decrypted", !hash_only, "sets", report, "binlog", segbad));
     else {
         json_decref(report);
         json_decref(segbad);

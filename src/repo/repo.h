@@ -92,7 +92,8 @@ int gd_obj_open(gd_repo *r, const char *name, const char *expect_sha256, gd_obj_
 ssize_t gd_obj_read(gd_obj_reader *rd, void *buf, size_t n, gd_err *err);
 void gd_obj_close(gd_obj_reader *rd);
 /* Reads an object to its end: hash (when expect_sha256 is given), and
- * decryption and decompression checks.  0 when it is intact. */
+ * decryption and decompression checks.  0 when it is intact.  In an
+ * encrypted repository opened raw (no key), the stored bytes' hash only. */
 int gd_obj_verify(gd_repo *r, const char *name, const char *expect_sha256, gd_err *err);
 /* Reads a whole decoded object (small ones: schema). */
 int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, size_t max, char **out,

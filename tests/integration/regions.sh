@@ -55,6 +55,17 @@ sed '/^key-file/d' "$cfg" >"$WORK/nokey.conf"
 out="$("$GEODR" --config "$WORK/nokey.conf" copy shop 2>&1)" && rc=0 || rc=$?
 is "geodr copy without the key succeeds" "$rc" 0
 like "... and copies the new set" "$out" "up to date: 1 set"
+like "geodr info needs no key either" "$("$GEODR" --config "$WORK/nokey.conf" info shop 2>&1)" "copy region far: 2 sets"
+out="$("$GEODR" --config "$WORK/nokey.conf" verify shop --region far 2>&1)" && rc=0 || rc=$?
+is "verify without the key checks the stored bytes" "$rc" 0
+like "... and says it did not decrypt" "$out" "not decrypted"
+victim="$(ls "$WORK"/far/shop/backup/*/data/* | head -n 1)"
+flip() { python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(b)' "$1"; }
+flip "$victim"
+out="$("$GEODR" --config "$WORK/nokey.conf" verify shop --region far 2>&1)" && rc=0 || rc=$?
+is "... and finds a flipped bit without the key" "$rc" 1
+like "... naming the object" "$out" "BAD .*$(basename "$victim")"
+flip "$victim"
 
 # The home region is lost.
 rm -rf "$WORK/home"
