@@ -57,6 +57,8 @@ typedef struct conn {
     uint8_t seq;
     gd_buf in;
     gd_buf out;
+    gd_buf wq;  /* packets not yet sent */
+    bool batch; /* while dumping: send wq in WQ_FLUSH pieces, not per packet */
     gd_gtid_pos connect_state;
     bool binlog_crc; /* the replica asked for checksums (@master_binlog_checksum) */
 } conn;
@@ -121,13 +123,36 @@ static int read_packet(conn *c)
     }
 }
 
+/* A dump sends its events in writes of about this size: one system call and
+ * a few full TCP segments for hundreds of small events, instead of two
+ * writes (header, body) per event on a TCP_NODELAY socket. */
+#define WQ_FLUSH ((size_t)256 << 10)
+
+static int flush_wq(conn *c)
+{
+    int rc = write_full(c, c->wq.data, c->wq.len);
+    gd_buf_reset(&c->wq);
+    return rc;
+}
+
+/* Queues one packet piece (header, then the body in one or two spans);
+ * sends the queue unless batching and it is still small. */
+static int queue_piece(conn *c, const void *a, size_t an, const void *b, size_t bn)
+{
+    size_t k = an + bn;
+    uint8_t h[4] = {(uint8_t)k, (uint8_t)(k >> 8), (uint8_t)(k >> 16), c->seq++};
+    if (gd_buf_append(&c->wq, h, 4) != 0 || gd_buf_append(&c->wq, a, an) != 0 ||
+        gd_buf_append(&c->wq, b, bn) != 0)
+        return -1;
+    return !c->batch || c->wq.len >= WQ_FLUSH ? flush_wq(c) : 0;
+}
+
 /* Sends p as one logical packet (split into 16 MiB pieces). */
 static int send_packet(conn *c, const uint8_t *p, size_t n)
 {
     for (;;) {
         size_t k = n < MAX_PACKET_CHUNK ? n : MAX_PACKET_CHUNK;
-        uint8_t h[4] = {(uint8_t)k, (uint8_t)(k >> 8), (uint8_t)(k >> 16), c->seq++};
-        if (write_full(c, h, 4) != 0 || write_full(c, p, k) != 0)
+        if (queue_piece(c, p, k, NULL, 0) != 0)
             return -1;
         p += k;
         n -= k;
@@ -453,8 +478,10 @@ static void set_failed(gd_binlog_server *s, const gd_err *e)
 /* Sends one event as a dump packet: 0x00 then the event bytes. */
 static int send_event(conn *c, const uint8_t *ev, size_t n)
 {
-    gd_buf_reset(&c->out);
     uint8_t ok = 0;
+    if (n + 1 < MAX_PACKET_CHUNK) /* one piece: no copy into c->out */
+        return queue_piece(c, &ok, 1, ev, n);
+    gd_buf_reset(&c->out);
     if (gd_buf_append(&c->out, &ok, 1) != 0 || gd_buf_append(&c->out, ev, n) != 0)
         return -1;
     return send_packet(c, (uint8_t *)c->out.data, c->out.len);
@@ -555,9 +582,16 @@ static void dump(conn *c)
     size_t i;
     json_t *seg;
     bool complete = true;
+    c->batch = true;
     json_array_foreach(s->o.segments, i, seg)
     {
         serve_rc r = serve_segment(c, seg, &g, &skipping, &past);
+        /* each segment's events leave before the next is read, and all of
+         * them before the dump is marked done */
+        if (r != SERVE_FAIL && flush_wq(c) != 0) {
+            r = SERVE_STOP; /* the replica went away */
+            past = false;
+        }
         if (r == SERVE_FAIL)
             return;
         if (r == SERVE_STOP) {
@@ -587,6 +621,7 @@ static void serve_conn(gd_binlog_server *s, int fd)
     conn c = {.s = s, .fd = fd};
     gd_buf_init(&c.in, (size_t)1 << 30);
     gd_buf_init(&c.out, (size_t)1 << 30);
+    gd_buf_init(&c.wq, (size_t)1 << 30);
     if (handshake(&c) != 0)
         goto out;
     for (;;) {
@@ -614,6 +649,7 @@ static void serve_conn(gd_binlog_server *s, int fd)
 out:
     gd_buf_free(&c.in);
     gd_buf_free(&c.out);
+    gd_buf_free(&c.wq);
     close(fd);
 }
 
