@@ -9,37 +9,6 @@
 #include "mysql/binlog.h"
 #include "repo/segment.h"
 
-/* Removes covered records (and their segments) whose cover is old enough. */
-static int remove_covered(gd_repo *r, json_t *live, json_t *covered, int64_t grace_s,
-                          gd_compact_stats *st, gd_err *err)
-{
-    int64_t now = gd_now_us() / 1000000;
-    size_t i;
-    json_t *c;
-    json_array_foreach(covered, i, c)
-    {
-        json_t *cover = NULL;
-        size_t k;
-        json_t *x;
-        json_array_foreach(live, k, x)
-        {
-            if (gd_segment_covers(x, c))
-                cover = x;
-        }
-        if (cover == NULL || now - gd_json_int(cover, "created_s", now) < grace_s)
-            continue;
-        char *obj = gd_asprintf("%s/binlog/%s", r->instance, gd_json_str(c, "object", ""));
-        int rc = gd_storage_remove(r->st, obj, err);
-        free(obj);
-        if (rc == 0)
-            rc = gd_storage_remove(r->st, gd_json_str(c, "record", ""), err);
-        if (rc != 0)
-            return rc;
-        st->removed++;
-    }
-    return 0;
-}
-
 /* Writes one segment holding the events of recs[a..b]; then its record. */
 static int merge(gd_repo *r, json_t *live, size_t a, size_t b, gd_compact_stats *st, gd_err *err)
 {
@@ -126,9 +95,9 @@ int gd_archive_compact(gd_repo *r, const gd_compact_opts *o, gd_compact_stats *s
 {
     memset(st, 0, sizeof *st);
     json_t *live = NULL, *covered = NULL;
-    int rc = gd_repo_list_segments(r, &live, &covered, err);
+    int rc = gd_repo_prune_covered(r, o->grace_s, &st->removed, err);
     if (rc == 0)
-        rc = remove_covered(r, live, covered, o->grace_s, st, err);
+        rc = gd_repo_list_segments(r, &live, &covered, err);
     size_t n = json_array_size(live);
     size_t a = 0;
     while (rc == 0 && a < n) {

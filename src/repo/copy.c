@@ -14,6 +14,7 @@
 #include "io/key.h"
 
 #define SMALL_MAX (64u * 1024 * 1024)
+#define COPY_GRACE_S 3600 /* merged-away segments stay this long, as at home */
 
 /* The descriptor (cipher, key check, kdf salt) a copy region holds must be
  * the home region's: the same key then reads both, and objects can move as
@@ -413,7 +414,7 @@ static int copy_segments(gd_repo *home, gd_repo *dst, long long since, const gd_
     int rc = gd_repo_list_segments(home, &src, NULL, err);
     /* What the copy region holds: its listing says enough (no record read) */
     if (rc == 0)
-        rc = gd_repo_list_segment_ranges(dst, &have, err);
+        rc = gd_repo_list_segment_ranges(dst, &have, NULL, err);
     if (rc != 0)
         goto out;
     /* Segments the copy region's sets need: none before its oldest set's
@@ -460,6 +461,11 @@ static int copy_segments(gd_repo *home, gd_repo *dst, long long since, const gd_
             break;
         st->segments++;
     }
+    /* The home region's merges arrive as merged segments (copied above like
+     * any other): what they cover goes once they are an hour old, as at
+     * home, so the copy region's archive stays as compact as the home's. */
+    if (rc == 0)
+        rc = gd_repo_prune_covered(dst, COPY_GRACE_S, NULL, err);
     (void)o;
 out:
     json_decref(src);
@@ -503,6 +509,7 @@ struct gd_shipper {
 };
 
 #define SHIP_QUEUE_MAX 4096 /* beyond it, a listing pass catches up instead */
+#define SHIP_TIDY_S 60      /* a listing pass this often, for the home's merges */
 
 void gd_shipper_notify(gd_shipper *s, json_t *record)
 {
@@ -515,15 +522,15 @@ void gd_shipper_notify(gd_shipper *s, json_t *record)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Waits for records (or, while behind, for the retry time); returns them
- * and whether the shipper is stopping. */
-static json_t *ship_wait(gd_shipper *s, bool synced, double retry_at, bool *stopping)
+/* Waits for records (only while in step with the region) or until wake_at;
+ * returns them and whether the shipper is stopping. */
+static json_t *ship_wait(gd_shipper *s, bool synced, double wake_at, bool *stopping)
 {
     pthread_mutex_lock(&s->mu);
-    while (!s->stop && (synced ? json_array_size(s->queue) == 0 : gd_mono() < retry_at)) {
+    while (!s->stop && !(synced && json_array_size(s->queue) > 0) && gd_mono() < wake_at) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        double wait = synced ? 1.0 : retry_at - gd_mono();
+        double wait = wake_at - gd_mono();
         if (wait > 1.0)
             wait = 1.0;
         if (wait < 0.001)
@@ -548,12 +555,18 @@ static void *ship(void *arg)
 {
     gd_shipper *s = arg;
     gd_copy_opts o = {.jobs = 1, .bandwidth = s->bandwidth, .sets = false, .segments = true};
-    bool synced = false, failing = false;
+    bool synced = false, failing = false, tidy = false;
     long long shipped = 0; /* every home segment up to this one is in the copy region */
-    double backoff = 1, next_warn = 0, retry_at = 0;
+    double backoff = 1, next_warn = 0, retry_at = 0, tidy_at = gd_mono() + SHIP_TIDY_S;
     for (;;) {
         bool stopping = false;
-        json_t *batch = ship_wait(s, synced, retry_at, &stopping);
+        json_t *batch = ship_wait(s, synced, synced ? tidy_at : retry_at, &stopping);
+        if (synced && !stopping && gd_mono() >= tidy_at) {
+            /* Mirror the home region's compaction: a pass ships its merged
+             * segments, then what they cover goes after the grace period. */
+            synced = false;
+            tidy = true;
+        }
         if (stopping && failing) {
             /* the region is down: the next run catches up, not the stop */
             json_decref(batch);
@@ -569,6 +582,10 @@ static void *ship(void *arg)
             if ((rc = gd_copy_run(s->home, s->dst, &o, &st, &e)) == 0) {
                 synced = true;
                 shipped = st.last_seq;
+            }
+            if (rc == 0 && tidy) {
+                tidy = false;
+                tidy_at = gd_mono() + SHIP_TIDY_S;
             }
         }
         xfer_ctx c = {.src = s->home,

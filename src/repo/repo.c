@@ -596,12 +596,12 @@ char *gd_repo_segment_name(const gd_repo *r, unsigned long long seq, const char 
 
 struct seg_list {
     char **names;
+    int64_t *mtimes;
     size_t n, cap;
 };
 
 static int seg_cb(void *ctx, const char *name, const gd_stat *st)
 {
-    (void)st;
     struct seg_list *l = ctx;
     size_t len = strlen(name);
     if (len < 8 || strcmp(name + len - 8, ".segment") != 0)
@@ -609,7 +609,9 @@ static int seg_cb(void *ctx, const char *name, const gd_stat *st)
     if (l->n == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 64;
         l->names = gd_realloc(l->names, l->cap * sizeof *l->names);
+        l->mtimes = gd_realloc(l->mtimes, l->cap * sizeof *l->mtimes);
     }
+    l->mtimes[l->n] = st ? st->mtime_us : 0;
     l->names[l->n++] = gd_strdup(name);
     return 0;
 }
@@ -701,11 +703,13 @@ static int list_records(gd_repo *r, bool contents, json_t **out, json_t **covere
         for (size_t i = 0; i < l.n; i++) {
             long long f, s;
             if (record_range(l.names[i], &f, &s))
-                recs[n++] = json_pack("{s:I, s:I, s:s}", "first_seq", (json_int_t)f, "seq",
-                                      (json_int_t)s, "record", l.names[i]);
+                recs[n++] = json_pack("{s:I, s:I, s:s, s:I}", "first_seq", (json_int_t)f, "seq",
+                                      (json_int_t)s, "record", l.names[i], "mtime_us",
+                                      (json_int_t)l.mtimes[i]);
         }
     }
     gd_strv_free(l.names, l.n);
+    free(l.mtimes);
     if (rc != 0) {
         for (size_t i = 0; i < n; i++)
             json_decref(recs[i]);
@@ -741,9 +745,50 @@ int gd_repo_list_segments(gd_repo *r, json_t **out, json_t **covered, gd_err *er
     return list_records(r, true, out, covered, err);
 }
 
-int gd_repo_list_segment_ranges(gd_repo *r, json_t **out, gd_err *err)
+int gd_repo_list_segment_ranges(gd_repo *r, json_t **out, json_t **covered, gd_err *err)
 {
-    return list_records(r, false, out, NULL, err);
+    return list_records(r, false, out, covered, err);
+}
+
+int gd_repo_prune_covered(gd_repo *r, int64_t grace_s, unsigned long long *removed, gd_err *err)
+{
+    json_t *live = NULL, *cov = NULL;
+    int rc = gd_repo_list_segment_ranges(r, &live, &cov, err);
+    int64_t now = gd_now_us();
+    size_t i;
+    json_t *c;
+    json_array_foreach(cov, i, c)
+    {
+        if (rc != 0)
+            break;
+        json_t *cover = NULL, *x;
+        size_t k;
+        json_array_foreach(live, k, x)
+        {
+            if (cover == NULL && gd_segment_covers(x, c))
+                cover = x;
+        }
+        int64_t mt = cover ? gd_json_int(cover, "mtime_us", 0) : 0;
+        if (mt <= 0 || now - mt < grace_s * 1000000)
+            continue; /* a restore that listed before the merge may still read it */
+        json_t *rec = NULL;
+        const char *rname = gd_json_str(c, "record", "");
+        if ((rc = gd_repo_get_record(r, rname, "geodr-segment", &rec, err)) != 0)
+            break;
+        /* the object first: a record left alone is still covered, and the
+         * next pass removes it */
+        char *obj = gd_asprintf("%s/binlog/%s", r->instance, gd_json_str(rec, "object", ""));
+        rc = gd_storage_remove(r->st, obj, err);
+        free(obj);
+        json_decref(rec);
+        if (rc == 0)
+            rc = gd_storage_remove(r->st, rname, err);
+        if (rc == 0 && removed)
+            (*removed)++;
+    }
+    json_decref(live);
+    json_decref(cov);
+    return rc;
 }
 
 /* ---- checked JSON records: manifests, segment indexes ---- */

@@ -120,9 +120,13 @@ char *gd_repo_segment_name(const gd_repo *r, unsigned long long seq, const char 
  * "<first>-<last>" record; the records it covers are not in *out but in
  * *covered (may be NULL), until compaction removes them. */
 int gd_repo_list_segments(gd_repo *r, json_t **out, json_t **covered, gd_err *err);
-/* The same from the listing alone (no record is read): each live record as
- * {"first_seq", "seq", "record"}, from its name. */
-int gd_repo_list_segment_ranges(gd_repo *r, json_t **out, gd_err *err);
+/* The same from the listing alone (no record is read): each record as
+ * {"first_seq", "seq", "record", "mtime_us"}, from its name and listing. */
+int gd_repo_list_segment_ranges(gd_repo *r, json_t **out, json_t **covered, gd_err *err);
+/* Removes the segments (object, then record) that a merged record covers,
+ * once that record is older than grace_s (compaction's second step; works
+ * on a repository opened raw).  Counts them in *removed (may be NULL). */
+int gd_repo_prune_covered(gd_repo *r, int64_t grace_s, unsigned long long *removed, gd_err *err);
 /* The first counter a segment record covers ("first_seq", else "seq"). */
 long long gd_segment_first_seq(json_t *rec);
 /* True when outer's counter range contains inner's. */

@@ -48,6 +48,36 @@ check "the copy region receives every transaction" wait_for 30 far_caught_up
 kill -TERM "$ARCH_PID"; wait "$ARCH_PID" || true
 like "info shows the copy region and its lag" "$("$GEODR" --config "$cfg" info shop)" "copy region far: 1 sets.*behind home by"
 
+# A segment lost in the middle of a copy region's chain (far2, a copy of far): the gap is shown,
+# and a point after it is refused before any target is touched.
+cp -a "$WORK/far" "$WORK/far2"
+sed 's/^copy-regions = far$/copy-regions = far, far2/' "$cfg" >"$WORK/gap.conf"
+geodr_config_add "$WORK/gap.conf" "" "[region far2]" "type = posix" "path = $WORK/far2"
+records=("$WORK"/far2/shop/binlog/*.segment)
+if (( ${#records[@]} >= 4 )); then ok "the copy region holds ${#records[@]} segment records"; else not_ok "the copy region holds at least 4 segment records" "${#records[@]}"; fi
+field() { python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print(json.loads(t[:t.rindex("sha256 ")])[sys.argv[2]])' "$1" "$2"; }
+after_gap="$(field "${records[2]}" gtid_pos)" # after the gap, before the newest set
+obj="$(field "${records[1]}" object)"
+rm -f "${records[1]}" "$WORK/far2/shop/binlog/$obj"
+gaps="$("$GEODR" --config "$WORK/gap.conf" --json info shop | python3 -c 'import json,sys; c=json.load(sys.stdin)["instances"][0]["copies"][1]; print(len(c["archive"]["gaps"]))')"
+is "info shows the gap in the copy region's archive" "$gaps" 1
+out="$("$GEODR" --config "$WORK/gap.conf" restore shop --region far2 --gtid "$after_gap" --dry-run \
+    --target "127.0.0.1:$SRC_PORT" --target-user root --target-password-file "$WORK/src.pass" 2>&1)" && rc=0 || rc=$?
+is "restore to a point past the gap is refused" "$rc" 1
+like "... printing the recovery window" "$out" "outside the recovery window of instance shop in region far2"
+# The home region's compaction reaches the copy region: `geodr copy` ships
+# the merged segments, and what they cover goes after the grace period.
+check "compaction at home" "$GEODR" --config "$cfg" --quiet compact shop --min-segments 2 --grace 0
+nmerged="$(ls "$WORK"/home/shop/binlog/ | grep -c -- '-.*\.segment$' || true)"
+if ((nmerged >= 1)); then ok "home holds $nmerged merged segment(s)"; else not_ok "home holds a merged segment" "$nmerged"; fi
+check "geodr copy after the compaction" "$GEODR" --config "$cfg" --quiet copy shop
+is "the copy region holds the merged segments" "$(ls "$WORK"/far/shop/binlog/ | grep -c -- '-.*\.segment$' || true)" "$nmerged"
+touch -d '2 hours ago' "$WORK"/far/shop/binlog/*-*.segment
+check "geodr copy past the grace period" "$GEODR" --config "$cfg" --quiet copy shop
+live_home="$("$GEODR" --config "$cfg" --json info shop | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["archive"]["segments"])')"
+is "the copy region keeps only the records home's live archive has" "$(ls "$WORK"/far/shop/binlog/*.segment | wc -l)" "$live_home"
+is "... and no segment object more" "$(ls "$WORK"/far/shop/binlog/*.binlog.* | wc -l)" "$live_home"
+
 # Copying needs no key: objects move as stored, verified by their SHA-256.
 sed 's/^cross-region-backup = on/cross-region-backup = off/' "$cfg" >"$WORK/home-only.conf"
 check "a set in the home region only" "$GEODR" --config "$WORK/home-only.conf" --quiet backup shop
@@ -81,4 +111,5 @@ sed "s|key-file = .*|key-file = $WORK/key2|; s|path = $WORK/home|path = $WORK/ho
 out="$("$GEODR" --config "$WORK/other.conf" backup shop 2>&1)" && rc=0 || rc=$?
 is "copying into a region that holds the instance under another key fails" "$rc" 1
 like "... saying so, and the backup is still committed at home" "$out" "under another key(.|\n)*committed in region home"
+
 tap_done
