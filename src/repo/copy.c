@@ -10,8 +10,6 @@
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/util.h"
-#include "io/filter.h"
-#include "io/key.h"
 
 #define SMALL_MAX (64u * 1024 * 1024)
 #define COPY_GRACE_S 3600 /* merged-away segments stay this long, as at home */
@@ -191,6 +189,24 @@ static void throttle(xfer_ctx *c)
     }
 }
 
+typedef struct copy_chunk_ctx {
+    gd_pool *pool;
+    xfer_ctx *c;
+} copy_chunk_ctx;
+
+/* Before each piece: stop when another transfer failed, keep to the
+ * bandwidth limit, count the bytes. */
+static int copy_chunk(void *ctx, size_t n, gd_err *err)
+{
+    (void)err;
+    copy_chunk_ctx *cc = ctx;
+    if (gd_pool_cancelled(cc->pool))
+        return GD_E_CANCEL;
+    throttle(cc->c);
+    atomic_fetch_add(&cc->c->bytes, (unsigned long long)n);
+    return 0;
+}
+
 /* Copies one object's stored bytes, hashing them on the way: a mismatch with
  * the expected SHA-256 aborts the write, so nothing unverified lands. */
 static int copy_object(gd_pool *pool, void *wv, size_t i, gd_err *err)
@@ -210,53 +226,22 @@ static int copy_object(gd_pool *pool, void *wv, size_t i, gd_err *err)
         atomic_fetch_add(&c->skipped, 1);
         return 0;
     }
-    gd_reader *rd = NULL;
     gd_writer *w = NULL;
-    gd_filter *sha = gd_filter_sha256();
-    uint8_t *buf = gd_malloc(GD_PIPE_BUF), *out = gd_malloc(GD_PIPE_BUF);
-    int rc = gd_storage_open_read(c->src->st, name, &rd, err);
+    char hex[65];
+    copy_chunk_ctx cc = {.pool = pool, .c = c};
+    int rc = gd_storage_open_write(c->dst->st, name, &w, err);
     if (rc == 0)
-        rc = gd_storage_open_write(c->dst->st, name, &w, err);
-    while (rc == 0) {
-        if (gd_pool_cancelled(pool)) {
-            rc = GD_E_CANCEL;
-            break;
-        }
-        ssize_t n = gd_reader_read(rd, buf, GD_PIPE_BUF, err);
-        if (n < 0) {
-            rc = (int)n;
-            break;
-        }
-        gd_span_in in = {buf, (size_t)n, 0};
-        gd_span_out o = {out, GD_PIPE_BUF, 0};
-        bool done = false;
-        if ((rc = gd_filter_process(sha, &in, &o, n == 0, &done, err)) != 0)
-            break;
-        if (n == 0)
-            break;
-        throttle(c);
-        if ((rc = gd_writer_write(w, buf, (size_t)n, err)) != 0)
-            break;
-        atomic_fetch_add(&c->bytes, (unsigned long long)n);
-    }
-    if (rc == 0) {
-        char hex[65];
-        gd_filter_sha256_hex(sha, hex);
-        if (strcmp(hex, c->shas[i]) != 0)
-            rc = gd_err_set(err, GD_E_CORRUPT,
-                            "object %s in region %s is corrupt (SHA-256 %s, expected %s): it "
-                            "was not copied to region %s; run 'geodr verify'",
-                            name, c->src->st->name, hex, c->shas[i], c->dst->st->name);
-    }
+        rc = gd_stream_stored(c->src->st, name, w, copy_chunk, &cc, hex, err);
+    if (rc == 0 && strcmp(hex, c->shas[i]) != 0)
+        rc = gd_err_set(err, GD_E_CORRUPT,
+                        "object %s in region %s is corrupt (SHA-256 %s, expected %s): it "
+                        "was not copied to region %s; run 'geodr verify'",
+                        name, c->src->st->name, hex, c->shas[i], c->dst->st->name);
     if (rc == 0) {
         rc = commit_async(wk, w, err);
         w = NULL;
     }
     gd_writer_abort(w);
-    gd_reader_close(rd);
-    gd_filter_free(sha);
-    free(buf);
-    free(out);
     return rc;
 }
 

@@ -497,11 +497,11 @@ void gd_obj_close(gd_obj_reader *o)
     free(o);
 }
 
-/* A raw repository's check: the stored bytes against their SHA-256. */
-static int verify_stored(gd_repo *r, const char *name, const char *expect_sha256, gd_err *err)
+int gd_stream_stored(gd_storage *st, const char *name, gd_writer *w, gd_chunk_fn chunk, void *ctx,
+                     char hex[65], gd_err *err)
 {
     gd_reader *rd = NULL;
-    int rc = gd_storage_open_read(r->st, name, &rd, err);
+    int rc = gd_storage_open_read(st, name, &rd, err);
     if (rc != 0)
         return rc;
     gd_filter *sha = gd_filter_sha256();
@@ -517,20 +517,30 @@ static int verify_stored(gd_repo *r, const char *name, const char *expect_sha256
         bool done = false;
         if ((rc = gd_filter_process(sha, &in, &o, n == 0, &done, err)) != 0 || n == 0)
             break;
+        if (chunk && (rc = chunk(ctx, (size_t)n, err)) != 0)
+            break;
+        if (w && (rc = gd_writer_write(w, buf, (size_t)n, err)) != 0)
+            break;
     }
-    char hex[65];
-    if (rc == 0) {
+    if (rc == 0)
         gd_filter_sha256_hex(sha, hex);
-        if (expect_sha256 && strcmp(hex, expect_sha256) != 0)
-            rc = gd_err_set(err, GD_E_CORRUPT,
-                            "object %s in region %s is corrupt (SHA-256 %s, expected %s): "
-                            "restore from another set or region",
-                            name, r->st->name, hex, expect_sha256);
-    }
     gd_reader_close(rd);
     gd_filter_free(sha);
     free(buf);
     free(out);
+    return rc;
+}
+
+/* A raw repository's check: the stored bytes against their SHA-256. */
+static int verify_stored(gd_repo *r, const char *name, const char *expect_sha256, gd_err *err)
+{
+    char hex[65];
+    int rc = gd_stream_stored(r->st, name, NULL, NULL, NULL, hex, err);
+    if (rc == 0 && expect_sha256 && strcmp(hex, expect_sha256) != 0)
+        rc = gd_err_set(err, GD_E_CORRUPT,
+                        "object %s in region %s is corrupt (SHA-256 %s, expected %s): "
+                        "restore from another set or region",
+                        name, r->st->name, hex, expect_sha256);
     return rc;
 }
 

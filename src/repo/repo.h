@@ -91,6 +91,12 @@ int gd_obj_open(gd_repo *r, const char *name, const char *expect_sha256, gd_obj_
  * whose message names the object. */
 ssize_t gd_obj_read(gd_obj_reader *rd, void *buf, size_t n, gd_err *err);
 void gd_obj_close(gd_obj_reader *rd);
+/* Streams the stored bytes of name in st (as stored: nothing decoded) to w
+ * (may be NULL), hashing them; their SHA-256 in hex.  chunk (may be NULL)
+ * runs before each piece is written, with its size; nonzero stops. */
+typedef int (*gd_chunk_fn)(void *ctx, size_t n, gd_err *err);
+int gd_stream_stored(gd_storage *st, const char *name, gd_writer *w, gd_chunk_fn chunk, void *ctx,
+                     char hex[65], gd_err *err);
 /* Reads an object to its end: hash (when expect_sha256 is given), and
  * decryption and decompression checks.  0 when it is intact.  In an
  * encrypted repository opened raw (no key), the stored bytes' hash only. */
