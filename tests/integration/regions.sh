@@ -82,6 +82,15 @@ is "... and no segment object more" "$(ls "$WORK"/far/shop/binlog/*.binlog.* | w
 sed 's/^cross-region-backup = on/cross-region-backup = off/' "$cfg" >"$WORK/home-only.conf"
 check "a set in the home region only" "$GEODR" --config "$WORK/home-only.conf" --quiet backup shop
 sed '/^key-file/d' "$cfg" >"$WORK/nokey.conf"
+flip() { python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(b)' "$1"; }
+newset="$(ls "$WORK/home/shop/backup" | tail -n 1)"
+bad="$(ls "$WORK"/home/shop/backup/"$newset"/data/* | head -n 1)"
+flip "$bad"
+out="$("$GEODR" --config "$WORK/nokey.conf" copy shop 2>&1)" && rc=0 || rc=$?
+is "a corrupt object at home is not copied" "$rc" 1
+like "... naming it" "$out" "$(basename "$bad") in region home is corrupt.*not copied to region far"
+is "... and the set is not committed in the copy region" "$(ls "$WORK/far/shop/backup/$newset/manifest" 2>/dev/null | wc -l)" 0
+flip "$bad"
 out="$("$GEODR" --config "$WORK/nokey.conf" copy shop 2>&1)" && rc=0 || rc=$?
 is "geodr copy without the key succeeds" "$rc" 0
 like "... and copies the new set" "$out" "up to date: 1 set"
@@ -90,7 +99,6 @@ out="$("$GEODR" --config "$WORK/nokey.conf" verify shop --region far 2>&1)" && r
 is "verify without the key checks the stored bytes" "$rc" 0
 like "... and says it did not decrypt" "$out" "not decrypted"
 victim="$(ls "$WORK"/far/shop/backup/*/data/* | head -n 1)"
-flip() { python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 1; open(p, "wb").write(b)' "$1"; }
 flip "$victim"
 out="$("$GEODR" --config "$WORK/nokey.conf" verify shop --region far 2>&1)" && rc=0 || rc=$?
 is "... and finds a flipped bit without the key" "$rc" 1
