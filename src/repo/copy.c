@@ -489,12 +489,14 @@ struct gd_shipper {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     json_t *queue; /* records committed in the home region since the last look */
-    bool stop;
+    bool stop, done;
+    atomic_bool cancel; /* the region's storage gives up its retries */
     pthread_t thread;
 };
 
-#define SHIP_QUEUE_MAX 4096 /* beyond it, a listing pass catches up instead */
-#define SHIP_TIDY_S 60      /* a listing pass this often, for the home's merges */
+#define SHIP_QUEUE_MAX 4096  /* beyond it, a listing pass catches up instead */
+#define SHIP_TIDY_S 60       /* a listing pass this often, for the home's merges */
+#define SHIP_STOP_GRACE_S 10 /* a stop waits this long for the last shipments */
 
 void gd_shipper_notify(gd_shipper *s, json_t *record)
 {
@@ -561,7 +563,7 @@ static void *ship(void *arg)
         gd_err_clear(&e);
         int rc = 0;
         if (s->dst == NULL)
-            rc = s->open(s->open_ctx, &s->dst, &e);
+            rc = s->open(s->open_ctx, &s->cancel, &s->dst, &e);
         if (rc == 0 && !synced) {
             gd_copy_stats st;
             if ((rc = gd_copy_run(s->home, s->dst, &o, &st, &e)) == 0) {
@@ -600,7 +602,7 @@ static void *ship(void *arg)
         if (rc != 0) {
             synced = false;
             failing = true;
-            if (gd_mono() >= next_warn) {
+            if (gd_mono() >= next_warn && !atomic_load(&s->cancel)) {
                 gd_warn("%s (retrying; the other regions are not affected)", e.msg);
                 next_warn = gd_mono() + 30;
             }
@@ -612,9 +614,13 @@ static void *ship(void *arg)
             backoff = 1;
             next_warn = 0;
         }
-        if (stopping && synced)
+        if (stopping && (synced || atomic_load(&s->cancel)))
             break;
     }
+    pthread_mutex_lock(&s->mu);
+    s->done = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
     return NULL;
 }
 
@@ -649,8 +655,29 @@ void gd_shipper_stop(gd_shipper *s)
         return;
     pthread_mutex_lock(&s->mu);
     s->stop = true;
-    pthread_cond_signal(&s->cv);
+    pthread_cond_broadcast(&s->cv);
+    /* The last shipments get a few seconds; a region that does not answer
+     * by then is not waited for (its retries are cancelled): the next run
+     * catches up. */
+    double deadline = gd_mono() + SHIP_STOP_GRACE_S;
+    while (s->thread && !s->done && gd_mono() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 100 * 1000 * 1000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    bool late = s->thread && !s->done;
     pthread_mutex_unlock(&s->mu);
+    if (late) {
+        gd_warn("region %s does not answer: stopping without the last binlog segments there "
+                "(the next 'geodr archive' or 'geodr copy' catches up)",
+                s->region);
+        atomic_store(&s->cancel, true);
+    }
     if (s->thread)
         pthread_join(s->thread, NULL);
     gd_repo_close(s->dst);

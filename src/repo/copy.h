@@ -46,11 +46,12 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
  * hands it each segment record it commits (gd_shipper_notify), which it
  * ships at once; it lists the regions only to find where it stands (at
  * start, after an error).  open (called in the shipper's thread, again
- * after a failure) opens the copy region's repository; open_ctx must
- * outlive the shipper.  gd_shipper_stop ships what it was handed (unless
- * the region is failing), then joins. */
+ * after a failure) opens the copy region's repository, its storage's
+ * cancel flag set to cancel; open_ctx must outlive the shipper.
+ * gd_shipper_stop ships what it was handed (unless the region is failing),
+ * waiting at most a few seconds for it, then joins. */
 typedef struct gd_shipper gd_shipper;
-typedef int (*gd_region_opener)(void *ctx, gd_repo **dst, gd_err *err);
+typedef int (*gd_region_opener)(void *ctx, const atomic_bool *cancel, gd_repo **dst, gd_err *err);
 int gd_shipper_start(gd_repo *home, const char *region, gd_region_opener open, void *open_ctx,
                      uint64_t bandwidth, gd_shipper **out, gd_err *err);
 /* A segment record (with its "record" name) was committed in the home

@@ -17,6 +17,7 @@
 #ifndef GD_STORAGE_STORAGE_H
 #define GD_STORAGE_STORAGE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -64,6 +65,10 @@ struct gd_storage {
     const gd_storage_ops *ops;
     char *name; /* region name, for messages */
     void *self;
+    /* When set (may be NULL) and true, a network driver stops retrying and
+     * fails its calls with GD_E_CANCEL: an owner that must stop now (the
+     * archiver's shippers) does not wait out a retry budget. */
+    const atomic_bool *cancel;
 };
 struct gd_reader {
     const gd_reader_ops *ops;

@@ -1009,6 +1009,22 @@ static int net_error(const gd_storage *st, const s3_storage *s, const s3_op *op,
                       why);
 }
 
+static bool st_cancelled(const gd_storage *st)
+{
+    return st->cancel != NULL && atomic_load(st->cancel);
+}
+
+/* Sleeps ms, in slices, unless the storage's owner cancels; true then. */
+static bool pause_cancellable(const gd_storage *st, long ms)
+{
+    for (long left = ms; left > 0; left -= 100) {
+        if (st_cancelled(st))
+            return true;
+        sleep_ms(left < 100 ? left : 100);
+    }
+    return st_cancelled(st);
+}
+
 /* A whole request with retries.  r holds the last answer. */
 static int s3_call(const gd_storage *st, s3_storage *s, const s3_req *q, s3_resp *r, s3_op *op,
                    gd_err *err)
@@ -1016,6 +1032,11 @@ static int s3_call(const gd_storage *st, s3_storage *s, const s3_req *q, s3_resp
     char why[CURL_ERROR_SIZE + 64] = "";
     op->attempts = 0;
     for (int attempt = 1;; attempt++) {
+        if (st_cancelled(st)) {
+            char tg[1200];
+            return gd_err_set(err, GD_E_CANCEL, "%s %s in region %s: cancelled (stopping)",
+                              op->what, op_target(op, tg, sizeof tg), st->name);
+        }
         CURL *h = handle_get(s);
         s3_perform(s, h, q, r);
         handle_put(s, h);
@@ -1030,7 +1051,8 @@ static int s3_call(const gd_storage *st, s3_storage *s, const s3_req *q, s3_resp
         gd_debug("region %s: %s (%s %s) failed (%s); retrying in %ld ms (attempt %d/%d)", st->name,
                  q->method, op->what, op_target(op, tg, sizeof tg), why, ms, attempt + 1,
                  s->t.attempts);
-        sleep_ms(ms);
+        if (pause_cancellable(st, ms))
+            continue; /* the check at the top reports it */
     }
     return net_error(st, s, op, why, err);
 }
@@ -1279,7 +1301,7 @@ static bool reader_cancelled(void *ctx)
 {
     s3_reader *rd = ctx;
     pthread_mutex_lock(&rd->mu);
-    bool c = rd->cancel;
+    bool c = rd->cancel || st_cancelled(rd->st);
     pthread_mutex_unlock(&rd->mu);
     return c;
 }
@@ -1362,23 +1384,22 @@ static void reader_finish(s3_reader *rd, int rc, const gd_err *e)
     pthread_mutex_unlock(&rd->mu);
 }
 
-/* Waits ms or until close() cancels; true when cancelled. */
+/* Waits ms or until close() or the storage's owner cancels; true when cancelled. */
 static bool reader_pause(s3_reader *rd, long ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    double end = gd_mono() + (double)ms / 1000.0;
     pthread_mutex_lock(&rd->mu);
-    while (!rd->cancel) {
-        if (pthread_cond_timedwait(&rd->cv, &rd->mu, &ts) == ETIMEDOUT)
-            break;
+    while (!rd->cancel && !st_cancelled(rd->st) && gd_mono() < end) {
+        struct timespec ts; /* wake every 100 ms for the storage's cancel */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000 * 1000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&rd->cv, &rd->mu, &ts);
     }
-    bool c = rd->cancel;
+    bool c = rd->cancel || st_cancelled(rd->st);
     pthread_mutex_unlock(&rd->mu);
     return c;
 }
