@@ -167,8 +167,7 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
         o.on_segment = notify_shippers;
         o.on_segment_ctx = &sh;
         rc = gd_archive_run(repo, &src, &o, &st, &err);
-        for (size_t i = 0; i < nc; i++)
-            gd_shipper_stop(sh.v[i]);
+        gd_shippers_stop(sh.v, nc);
         free(sh.v);
         free(ops);
     }

@@ -143,12 +143,23 @@ static bool g_kcache_valid;
 static uint8_t g_kcache_tag[32];
 static gd_key g_kcache_key;
 
+static pthread_once_t g_kcache_once = PTHREAD_ONCE_INIT;
+static uint8_t g_kcache_salt[32]; /* per process: the tag is no offline guessing aid */
+static bool g_kcache_salted;
+
+static void kcache_init(void)
+{
+    g_kcache_salted = RAND_bytes(g_kcache_salt, sizeof g_kcache_salt) == 1;
+}
+
 static void kcache_tag(const char *pass, size_t len, const gd_kdf_params *kp, uint8_t tag[32])
 {
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    pthread_once(&g_kcache_once, kcache_init);
+    EVP_MD_CTX *c = g_kcache_salted ? EVP_MD_CTX_new() : NULL;
     unsigned int tl = 32;
     uint64_t nrp[3] = {kp->n, kp->r, kp->p};
     if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(c, g_kcache_salt, sizeof g_kcache_salt) != 1 ||
         EVP_DigestUpdate(c, nrp, sizeof nrp) != 1 ||
         EVP_DigestUpdate(c, kp->salt, sizeof kp->salt) != 1 ||
         EVP_DigestUpdate(c, pass, len) != 1 || EVP_DigestFinal_ex(c, tag, &tl) != 1)

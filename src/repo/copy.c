@@ -310,18 +310,27 @@ static int present_cb(void *ctx, const char *name, const gd_stat *st)
     return 0;
 }
 
-static long long copy_since_us(gd_repo *dst)
+/* When copies to dst started (its copy.json; none: 0, everything).  A read
+ * that fails otherwise fails the pass: guessing 0 would copy all history. */
+static int copy_since_us(gd_repo *dst, long long *since, gd_err *err)
 {
     char *name = gd_asprintf("%s/copy.json", dst->instance), *text = NULL;
-    long long since = 0;
-    if (gd_storage_get_all(dst->st, name, SMALL_MAX, &text, NULL, NULL) == 0) {
+    gd_err e;
+    gd_err_clear(&e);
+    *since = 0;
+    int rc = gd_storage_get_all(dst->st, name, SMALL_MAX, &text, NULL, &e);
+    if (rc == 0) {
         json_t *j = json_loads(text, 0, NULL);
-        since = gd_json_int(j, "since_us", 0);
+        *since = gd_json_int(j, "since_us", 0);
         json_decref(j);
+    } else if (rc == GD_E_NOTFOUND) {
+        rc = 0;
+    } else if (err) {
+        *err = e;
     }
     free(text);
     free(name);
-    return since;
+    return rc;
 }
 
 static int copy_sets(gd_repo *home, gd_repo *dst, long long since, const gd_copy_opts *o,
@@ -408,7 +417,7 @@ static int copy_segments(gd_repo *home, gd_repo *dst, long long since, const gd_
     size_t nids = 0;
     gd_gtid_pos oldest;
     bool have_oldest = false;
-    if (gd_repo_list_sets(dst, &ids, &nids, err) == 0 && nids > 0) {
+    if (gd_repo_list_sets(dst, &ids, &nids, NULL) == 0 && nids > 0) {
         json_t *mf = NULL;
         if (gd_manifest_read(dst, ids[0], &mf, NULL) == 0) {
             have_oldest = gd_gtid_pos_parse(gd_json_str(mf, "gtid", ""), &oldest, NULL) == 0;
@@ -463,8 +472,10 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
     memset(st, 0, sizeof *st);
     xfer_ctx c = {.src = home, .dst = dst, .bandwidth = o->bandwidth, .t0 = gd_mono()};
     int rc = 0;
-    long long since = o->since_us > 0 ? o->since_us : copy_since_us(dst); /* once per pass */
-    if (o->sets)
+    long long since = o->since_us; /* read once per pass */
+    if (since <= 0)
+        rc = copy_since_us(dst, &since, err);
+    if (rc == 0 && o->sets)
         rc = copy_sets(home, dst, since, o, &c, st, err);
     if (rc == 0 && o->segments)
         rc = copy_segments(home, dst, since, o, &c, st, err);
@@ -488,7 +499,8 @@ struct gd_shipper {
     uint64_t bandwidth;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    json_t *queue; /* records committed in the home region since the last look */
+    json_t *queue;   /* records committed in the home region since the last look */
+    bool overflowed; /* records were dropped from a full queue: list again */
     bool stop, done;
     atomic_bool cancel; /* the region's storage gives up its retries */
     pthread_t thread;
@@ -505,13 +517,16 @@ void gd_shipper_notify(gd_shipper *s, json_t *record)
     pthread_mutex_lock(&s->mu);
     if (json_array_size(s->queue) < SHIP_QUEUE_MAX)
         json_array_append_new(s->queue, json_deep_copy(record));
-    pthread_cond_signal(&s->cv);
+    else
+        s->overflowed = true;
+    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
 /* Waits for records (only while in step with the region) or until wake_at;
  * returns them and whether the shipper is stopping. */
-static json_t *ship_wait(gd_shipper *s, bool synced, double wake_at, bool *stopping)
+static json_t *ship_wait(gd_shipper *s, bool synced, double wake_at, bool *stopping,
+                         bool *overflowed)
 {
     pthread_mutex_lock(&s->mu);
     while (!s->stop && !(synced && json_array_size(s->queue) > 0) && gd_mono() < wake_at) {
@@ -528,6 +543,8 @@ static json_t *ship_wait(gd_shipper *s, bool synced, double wake_at, bool *stopp
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     *stopping = s->stop;
+    *overflowed = s->overflowed;
+    s->overflowed = false;
     json_t *batch = s->queue;
     s->queue = json_array();
     pthread_mutex_unlock(&s->mu);
@@ -546,8 +563,10 @@ static void *ship(void *arg)
     long long shipped = 0; /* every home segment up to this one is in the copy region */
     double backoff = 1, next_warn = 0, retry_at = 0, tidy_at = gd_mono() + SHIP_TIDY_S;
     for (;;) {
-        bool stopping = false;
-        json_t *batch = ship_wait(s, synced, synced ? tidy_at : retry_at, &stopping);
+        bool stopping = false, overflowed = false;
+        json_t *batch = ship_wait(s, synced, synced ? tidy_at : retry_at, &stopping, &overflowed);
+        if (overflowed)
+            synced = false; /* some records never reached the queue */
         if (synced && !stopping && gd_mono() >= tidy_at) {
             /* Mirror the home region's compaction: a pass ships its merged
              * segments, then what they cover goes after the grace period. */
@@ -575,6 +594,8 @@ static void *ship(void *arg)
                 tidy_at = gd_mono() + SHIP_TIDY_S;
             }
         }
+        if (rc == 0)
+            gd_err_clear(&e);
         xfer_ctx c = {.src = s->home,
                       .dst = s->dst,
                       .bandwidth = s->bandwidth,
@@ -649,17 +670,11 @@ int gd_shipper_start(gd_repo *home, const char *region, gd_region_opener open, v
     return 0;
 }
 
-void gd_shipper_stop(gd_shipper *s)
+/* Waits (at most until deadline) for the shipper's thread to end; true
+ * when it did (or never started). */
+static bool ship_wait_done(gd_shipper *s, double deadline)
 {
-    if (s == NULL)
-        return;
     pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    pthread_cond_broadcast(&s->cv);
-    /* The last shipments get a few seconds; a region that does not answer
-     * by then is not waited for (its retries are cancelled): the next run
-     * catches up. */
-    double deadline = gd_mono() + SHIP_STOP_GRACE_S;
     while (s->thread && !s->done && gd_mono() < deadline) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -670,20 +685,48 @@ void gd_shipper_stop(gd_shipper *s)
         }
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
-    bool late = s->thread && !s->done;
+    bool done = !s->thread || s->done;
     pthread_mutex_unlock(&s->mu);
-    if (late) {
-        gd_warn("region %s does not answer: stopping without the last binlog segments there "
-                "(the next 'geodr archive' or 'geodr copy' catches up)",
-                s->region);
-        atomic_store(&s->cancel, true);
+    return done;
+}
+
+void gd_shippers_stop(gd_shipper **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == NULL)
+            continue;
+        pthread_mutex_lock(&v[i]->mu);
+        v[i]->stop = true;
+        pthread_cond_broadcast(&v[i]->cv);
+        pthread_mutex_unlock(&v[i]->mu);
     }
-    if (s->thread)
-        pthread_join(s->thread, NULL);
-    gd_repo_close(s->dst);
-    json_decref(s->queue);
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->mu);
-    free(s->region);
-    free(s);
+    /* The last shipments get a few seconds, all regions together; a region
+     * that does not answer by then is not waited for (its requests are
+     * cancelled): the next run catches up. */
+    double deadline = gd_mono() + SHIP_STOP_GRACE_S;
+    for (size_t i = 0; i < n; i++) {
+        gd_shipper *s = v[i];
+        if (s == NULL)
+            continue;
+        if (!ship_wait_done(s, deadline)) {
+            gd_warn("region %s does not answer: stopping without the last binlog segments "
+                    "there (the next 'geodr archive' or 'geodr copy' catches up)",
+                    s->region);
+            atomic_store(&s->cancel, true);
+        }
+        if (s->thread)
+            pthread_join(s->thread, NULL);
+        gd_repo_close(s->dst);
+        json_decref(s->queue);
+        pthread_cond_destroy(&s->cv);
+        pthread_mutex_destroy(&s->mu);
+        free(s->region);
+        free(s);
+        v[i] = NULL;
+    }
+}
+
+void gd_shipper_stop(gd_shipper *s)
+{
+    gd_shippers_stop(&s, 1);
 }

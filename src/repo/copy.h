@@ -58,5 +58,8 @@ int gd_shipper_start(gd_repo *home, const char *region, gd_region_opener open, v
  * region.  Thread-safe; copies the record. */
 void gd_shipper_notify(gd_shipper *s, json_t *record);
 void gd_shipper_stop(gd_shipper *s);
+/* Stops n shippers (NULL entries allowed) with one shared grace period;
+ * sets each v[i] to NULL. */
+void gd_shippers_stop(gd_shipper **v, size_t n);
 
 #endif

@@ -681,7 +681,13 @@ static int read_record(gd_pool *pool, void *wv, size_t i, gd_err *err)
     (void)pool;
     rec_reader *rr = wv;
     json_t *j = NULL;
-    int rc = gd_repo_get_record(rr->r, rr->names[i], "geodr-segment", &j, err);
+    gd_err e;
+    gd_err_clear(&e);
+    int rc = gd_repo_get_record(rr->r, rr->names[i], "geodr-segment", &j, &e);
+    if (rc == GD_E_NOTFOUND)
+        return 0; /* removed since the listing (compaction): not part of it */
+    if (rc != 0 && err)
+        *err = e;
     if (rc == 0) {
         json_object_set_new(j, "record", json_string(rr->names[i]));
         rr->recs[i] = j;
@@ -708,7 +714,9 @@ static int list_records(gd_repo *r, bool contents, json_t **out, json_t **covere
             ws[i] = (rec_reader){.r = r, .names = l.names, .recs = recs};
         rc = gd_pool_run(ws, sizeof *ws, nw, l.n, read_record, NULL, err);
         free(ws);
-        n = l.n;
+        for (size_t i = 0; i < l.n; i++)
+            if (recs[i] != NULL)
+                recs[n++] = recs[i];
     } else if (rc == 0) {
         for (size_t i = 0; i < l.n; i++) {
             long long f, s;
@@ -783,8 +791,17 @@ int gd_repo_prune_covered(gd_repo *r, int64_t grace_s, unsigned long long *remov
             continue; /* a restore that listed before the merge may still read it */
         json_t *rec = NULL;
         const char *rname = gd_json_str(c, "record", "");
-        if ((rc = gd_repo_get_record(r, rname, "geodr-segment", &rec, err)) != 0)
+        gd_err e;
+        gd_err_clear(&e);
+        if ((rc = gd_repo_get_record(r, rname, "geodr-segment", &rec, &e)) == GD_E_NOTFOUND) {
+            rc = 0; /* removed meanwhile by another pass */
+            continue;
+        }
+        if (rc != 0) {
+            if (err)
+                *err = e;
             break;
+        }
         /* the object first: a record left alone is still covered, and the
          * next pass removes it */
         char *obj = gd_asprintf("%s/binlog/%s", r->instance, gd_json_str(rec, "object", ""));

@@ -788,6 +788,7 @@ typedef struct s3_op {
     const char *target; /* what the request is about when not an object, for messages */
     bool missing_ok;    /* a 404 other than NoSuchBucket is success (remove) */
     bool body_errors;   /* a 200 may carry an <Error> (CompleteMultipartUpload) */
+    bool cleanup;       /* when the storage is cancelled, still one attempt (abort) */
     int attempts;       /* out: attempts made */
     char code[64];      /* out: S3 error code of the last answer, if any */
 } s3_op;
@@ -1014,6 +1015,11 @@ static bool st_cancelled(const gd_storage *st)
     return st->cancel != NULL && atomic_load(st->cancel);
 }
 
+static bool st_cancel_cb(void *ctx)
+{
+    return st_cancelled(ctx);
+}
+
 /* Sleeps ms, in slices, unless the storage's owner cancels; true then. */
 static bool pause_cancellable(const gd_storage *st, long ms)
 {
@@ -1031,14 +1037,20 @@ static int s3_call(const gd_storage *st, s3_storage *s, const s3_req *q, s3_resp
 {
     char why[CURL_ERROR_SIZE + 64] = "";
     op->attempts = 0;
+    /* The owner's cancel also cuts a transfer in progress. */
+    s3_req qc = *q;
+    if (st->cancel != NULL && q->cancelled == NULL && !op->cleanup) {
+        qc.cancelled = st_cancel_cb;
+        qc.cancel_ctx = (void *)st;
+    }
     for (int attempt = 1;; attempt++) {
-        if (st_cancelled(st)) {
+        if (st_cancelled(st) && !(op->cleanup && attempt == 1)) {
             char tg[1200];
             return gd_err_set(err, GD_E_CANCEL, "%s %s in region %s: cancelled (stopping)",
                               op->what, op_target(op, tg, sizeof tg), st->name);
         }
         CURL *h = handle_get(s);
-        s3_perform(s, h, q, r);
+        s3_perform(s, h, &qc, r);
         handle_put(s, h);
         op->attempts = attempt;
         int c = s3_classify(st, s, op, r, why, sizeof why, err);
@@ -1882,7 +1894,10 @@ static void mp_abort(s3_writer *w)
     s3_req q = {.method = "DELETE", .key = w->key, .query = qs};
     s3_resp r;
     resp_init(&r);
-    s3_op op = {.what = "abort the multipart upload of", .name = w->name, .missing_ok = true};
+    s3_op op = {.what = "abort the multipart upload of",
+                .name = w->name,
+                .missing_ok = true,
+                .cleanup = true};
     gd_err e;
     gd_err_clear(&e);
     if (s3_call(w->st, w->s, &q, &r, &op, &e) != 0)
