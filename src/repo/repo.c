@@ -7,6 +7,10 @@
 #include "common/pool.h"
 #include "common/util.h"
 
+/* Manifest and record reads are independent requests: over a WAN region
+ * their latency, not their size, is the cost, so several are in flight. */
+#define READERS 16
+
 #define DESC_MAX (1024 * 1024)
 
 const char *gd_json_str(json_t *o, const char *key, const char *dflt)
@@ -302,6 +306,76 @@ int gd_repo_list_sets(gd_repo *r, char ***ids, size_t *n, gd_err *err)
         qsort(c.ids, c.n, sizeof *c.ids, cmp_str);
     *ids = c.ids;
     *n = c.n;
+    return 0;
+}
+
+typedef struct set_reader {
+    gd_repo *r;
+    char **ids;
+    gd_set *v;
+    gd_err *errs;
+} set_reader;
+
+static int read_set(gd_pool *pool, void *wv, size_t i, gd_err *err)
+{
+    (void)pool;
+    (void)err; /* a set that cannot be read is reported, not fatal */
+    set_reader *sr = wv;
+    json_t *mf = NULL;
+    gd_err_clear(&sr->errs[i]);
+    if (gd_manifest_read(sr->r, sr->ids[i], &mf, &sr->errs[i]) != 0)
+        return 0;
+    gd_set *s = &sr->v[i];
+    s->id = gd_strdup(sr->ids[i]);
+    s->mf = mf;
+    s->end_s = gd_json_int(mf, "end_us", 0) / 1000000;
+    s->has_pos = gd_gtid_pos_parse(gd_json_str(mf, "gtid", ""), &s->pos, NULL) == 0;
+    return 0;
+}
+
+void gd_repo_sets_free(gd_set *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].id);
+        json_decref(v[i].mf);
+    }
+    free(v);
+}
+
+int gd_repo_load_sets(gd_repo *r, gd_set **out, size_t *n, gd_err *bad, gd_err *err)
+{
+    char **ids = NULL;
+    size_t ns = 0;
+    int rc = gd_repo_list_sets(r, &ids, &ns, err);
+    if (rc != 0)
+        return rc;
+    size_t nids = ns;
+    gd_set *v = gd_calloc(ns + 1, sizeof *v);
+    if (ns > 0) {
+        gd_err *errs = gd_calloc(ns, sizeof *errs);
+        int nw = ns < READERS ? (int)ns : READERS;
+        set_reader *ws = gd_calloc((size_t)nw, sizeof *ws);
+        for (int i = 0; i < nw; i++)
+            ws[i] = (set_reader){.r = r, .ids = ids, .v = v, .errs = errs};
+        rc = gd_pool_run(ws, sizeof *ws, nw, ns, read_set, NULL, err);
+        free(ws);
+        size_t k = 0;
+        for (size_t i = 0; i < ns; i++) {
+            if (v[i].id != NULL)
+                v[k++] = v[i];
+            else if (bad && bad->code == GD_OK)
+                *bad = errs[i];
+        }
+        ns = k;
+        free(errs);
+    }
+    gd_strv_free(ids, nids);
+    if (rc != 0) {
+        gd_repo_sets_free(v, ns);
+        return rc;
+    }
+    *out = v;
+    *n = ns;
     return 0;
 }
 
@@ -695,10 +769,6 @@ static int read_record(gd_pool *pool, void *wv, size_t i, gd_err *err)
     return rc;
 }
 
-/* Record reads are independent requests: over a WAN region their latency,
- * not their size, is the cost, so several are in flight at once. */
-#define RECORD_READERS 16
-
 static int list_records(gd_repo *r, bool contents, json_t **out, json_t **covered, gd_err *err)
 {
     char *prefix = gd_asprintf("%s/binlog/", r->instance);
@@ -708,7 +778,7 @@ static int list_records(gd_repo *r, bool contents, json_t **out, json_t **covere
     json_t **recs = gd_calloc(l.n + 1, sizeof *recs);
     size_t n = 0;
     if (rc == 0 && contents && l.n > 0) {
-        int nw = l.n < RECORD_READERS ? (int)l.n : RECORD_READERS;
+        int nw = l.n < READERS ? (int)l.n : READERS;
         rec_reader *ws = gd_calloc((size_t)nw, sizeof *ws);
         for (int i = 0; i < nw; i++)
             ws[i] = (rec_reader){.r = r, .names = l.names, .recs = recs};

@@ -57,6 +57,20 @@ void gd_repo_close(gd_repo *r);
 /* Lists committed backup set ids (sorted oldest first). Caller frees with
  * gd_strv_free. */
 int gd_repo_list_sets(gd_repo *r, char ***ids, size_t *n, gd_err *err);
+
+/* A committed backup set as retention and the recovery windows see it. */
+typedef struct gd_set {
+    char *id;
+    json_t *mf;      /* its manifest */
+    gd_gtid_pos pos; /* its GTID position ("gtid"), when has_pos */
+    bool has_pos;
+    long long end_s; /* when it ended ("end_us" / 1e6) */
+} gd_set;
+/* Reads every committed set's manifest (several requests in flight), in set
+ * order.  A manifest that cannot be read is left out; the first such error
+ * (in set order) goes to bad (may be NULL). */
+int gd_repo_load_sets(gd_repo *r, gd_set **out, size_t *n, gd_err *bad, gd_err *err);
+void gd_repo_sets_free(gd_set *v, size_t n);
 void gd_strv_free(char **v, size_t n);
 
 /* Object name helpers (caller frees). */

@@ -8,49 +8,6 @@
 
 #define LEFTOVER_AGE_S (24 * 3600)
 
-typedef struct set_info {
-    char *id;
-    long long end_s;
-    gd_gtid_pos pos;
-    json_t *mf;
-} set_info;
-
-static void free_sets(set_info *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(v[i].id);
-        json_decref(v[i].mf);
-    }
-    free(v);
-}
-
-static int load(gd_repo *r, set_info **out, size_t *n, gd_err *err)
-{
-    char **ids = NULL;
-    size_t ns = 0;
-    int rc = gd_repo_list_sets(r, &ids, &ns, err);
-    if (rc != 0)
-        return rc;
-    set_info *v = gd_calloc(ns + 1, sizeof *v);
-    size_t k = 0;
-    for (size_t i = 0; rc == 0 && i < ns; i++) {
-        json_t *mf = NULL;
-        /* A set whose manifest cannot be read is never removed by
-         * retention: a person should look at it (geodr verify). */
-        if (gd_manifest_read(r, ids[i], &mf, NULL) != 0)
-            continue;
-        v[k].id = gd_strdup(ids[i]);
-        v[k].end_s = gd_json_int(mf, "end_us", 0) / 1000000;
-        gd_gtid_pos_parse(gd_json_str(mf, "gtid", ""), &v[k].pos, NULL);
-        v[k].mf = mf;
-        k++;
-    }
-    gd_strv_free(ids, ns);
-    *out = v;
-    *n = k;
-    return rc;
-}
-
 /* True when some archived segment continues after pos (the set at pos is
  * rolled forward by the archive). */
 static bool rolled_forward(json_t *segs, const gd_gtid_pos *pos)
@@ -68,7 +25,7 @@ static bool rolled_forward(json_t *segs, const gd_gtid_pos *pos)
     return false;
 }
 
-static int remove_set(gd_repo *r, set_info *s, gd_err *err)
+static int remove_set(gd_repo *r, gd_set *s, gd_err *err)
 {
     char *mname = gd_repo_object_name(r, s->id, "manifest");
     int rc = gd_storage_remove(r->st, mname, err); /* first: the set is gone for readers */
@@ -162,14 +119,16 @@ static int remove_leftovers(gd_repo *r, int64_t now_s, bool dry_run, unsigned lo
 int gd_repo_expire(gd_repo *r, int retention_days, int64_t now_s, bool dry_run, json_t **report,
                    gd_err *err)
 {
-    set_info *sets = NULL;
+    gd_set *sets = NULL;
     size_t n = 0;
     json_t *segs = NULL;
-    int rc = load(r, &sets, &n, err);
+    /* a set whose manifest cannot be read is left out, so never removed:
+     * a person should look at it (geodr verify) */
+    int rc = gd_repo_load_sets(r, &sets, &n, NULL, err);
     if (rc == 0)
         rc = gd_repo_list_segments(r, &segs, NULL, err);
     if (rc != 0) {
-        free_sets(sets, n);
+        gd_repo_sets_free(sets, n);
         return rc;
     }
     int64_t boundary = now_s - (int64_t)retention_days * 86400;
@@ -238,7 +197,7 @@ int gd_repo_expire(gd_repo *r, int retention_days, int64_t now_s, bool dry_run, 
                         expire, "segments_removed", (json_int_t)segs_removed, "leftovers_removed",
                         (json_int_t)leftovers, "dry_run", dry_run);
     json_decref(segs);
-    free_sets(sets, n);
+    gd_repo_sets_free(sets, n);
     return rc;
 }
 
@@ -281,13 +240,13 @@ int gd_repo_expire_set(gd_repo *r, const char *set_id, int retention_days, int64
                           set_id, w, r->st->name);
     }
     /* Remove exactly this one (expire would remove every expired set). */
-    set_info *sets = NULL;
+    gd_set *sets = NULL;
     size_t n = 0;
-    if ((rc = load(r, &sets, &n, err)) != 0)
+    if ((rc = gd_repo_load_sets(r, &sets, &n, NULL, err)) != 0)
         return rc;
     for (size_t k = 0; rc == 0 && k < n; k++)
         if (strcmp(sets[k].id, set_id) == 0)
             rc = remove_set(r, &sets[k], err);
-    free_sets(sets, n);
+    gd_repo_sets_free(sets, n);
     return rc;
 }

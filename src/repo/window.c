@@ -7,50 +7,30 @@
 #include "common/util.h"
 #include "repo/repo.h"
 
-typedef struct set_point {
-    char *id;
-    gd_gtid_pos pos;
-    long long end_s;
-    char end[32];
-} set_point;
-
-/* Reads every committed set's manifest.  A manifest that cannot be read is
- * left out; the first such error goes to bad (may be NULL) so that a restore
- * can refuse to guess around it. */
-static int load_sets(gd_repo *r, set_point **out, size_t *n, gd_err *bad, gd_err *err)
+/* The committed sets a recovery window can start from: those whose manifest
+ * reads (the first that does not goes to bad, may be NULL) and gives a GTID
+ * position. */
+static int load_sets(gd_repo *r, gd_set **out, size_t *n, gd_err *bad, gd_err *err)
 {
-    char **ids = NULL;
-    size_t ns = 0;
-    int rc = gd_repo_list_sets(r, &ids, &ns, err);
+    int rc = gd_repo_load_sets(r, out, n, bad, err);
     if (rc != 0)
         return rc;
-    set_point *v = gd_calloc(ns + 1, sizeof *v);
+    gd_set *v = *out;
     size_t k = 0;
-    for (size_t i = 0; i < ns; i++) {
-        json_t *mf = NULL;
-        gd_err e;
-        gd_err_clear(&e);
-        if (gd_manifest_read(r, ids[i], &mf, &e) != 0) {
-            if (bad && bad->code == GD_OK)
-                *bad = e;
-            continue;
+    for (size_t i = 0; i < *n; i++) {
+        if (v[i].has_pos) {
+            v[k++] = v[i];
+        } else {
+            free(v[i].id);
+            json_decref(v[i].mf);
         }
-        if (gd_gtid_pos_parse(gd_json_str(mf, "gtid", ""), &v[k].pos, &e) == 0) {
-            v[k].id = gd_strdup(ids[i]);
-            v[k].end_s = gd_json_int(mf, "end_us", 0) / 1000000;
-            gd_strlcpy(v[k].end, gd_json_str(mf, "end", ""), sizeof v[k].end);
-            k++;
-        }
-        json_decref(mf);
     }
-    gd_strv_free(ids, ns);
-    *out = v;
     *n = k;
     return 0;
 }
 
 /* Adds the window of the run segs[a..b] (inclusive) if a set starts it. */
-static void add_window(json_t *windows, json_t *segs, size_t a, size_t b, const set_point *sets,
+static void add_window(json_t *windows, json_t *segs, size_t a, size_t b, const gd_set *sets,
                        size_t nsets)
 {
     json_t *first = json_array_get(segs, a), *last = json_array_get(segs, b);
@@ -58,7 +38,7 @@ static void add_window(json_t *windows, json_t *segs, size_t a, size_t b, const 
     if (gd_gtid_pos_parse(gd_json_str(first, "prev_gtid_pos", ""), &from, NULL) != 0 ||
         gd_gtid_pos_parse(gd_json_str(last, "gtid_pos", ""), &to, NULL) != 0)
         return;
-    const set_point *best = NULL;
+    const gd_set *best = NULL;
     for (size_t i = 0; i < nsets; i++) {
         if (!gd_gtid_pos_le(&from, &sets[i].pos) || !gd_gtid_pos_le(&sets[i].pos, &to))
             continue;
@@ -69,11 +49,12 @@ static void add_window(json_t *windows, json_t *segs, size_t a, size_t b, const 
         return;
     long long to_s = gd_json_int(last, "last_time_s", 0);
     const char *to_str = gd_json_str(last, "last_time", "");
+    const char *best_end = gd_json_str(best->mf, "end", "");
     char gfrom[1024];
     gd_gtid_pos_format(&best->pos, gfrom, sizeof gfrom);
     json_array_append_new(windows, json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:s}", "from",
-                                             best->end, "from_s", (json_int_t)best->end_s, "to",
-                                             best->end_s > to_s ? best->end : to_str, "to_s",
+                                             best_end, "from_s", (json_int_t)best->end_s, "to",
+                                             best->end_s > to_s ? best_end : to_str, "to_s",
                                              (json_int_t)(best->end_s > to_s ? best->end_s : to_s),
                                              "set", best->id, "gtid_from", gfrom, "gtid_to",
                                              gd_json_str(last, "gtid_pos", "")));
@@ -82,7 +63,7 @@ static void add_window(json_t *windows, json_t *segs, size_t a, size_t b, const 
 int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err)
 {
     json_t *segs = NULL;
-    set_point *sets = NULL;
+    gd_set *sets = NULL;
     size_t nsets = 0;
     int rc = gd_repo_list_segments(r, &segs, NULL, err);
     if (rc == 0)
@@ -126,17 +107,14 @@ int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err)
                   "last_time", n ? gd_json_str(last, "last_time", "") : "", "last_time_s",
                   (json_int_t)(n ? gd_json_int(last, "last_time_s", 0) : 0), "gtid_pos",
                   n ? gd_json_str(last, "gtid_pos", "") : "", "gaps", gaps, "windows", windows);
-    for (size_t i = 0; i < nsets; i++)
-        free(sets[i].id);
-    free(sets);
+    gd_repo_sets_free(sets, nsets);
     json_decref(segs);
     return 0;
 }
 
 /* The windows as "[from .. to], ..." for messages. */
 /* Without any window: the restore points there are. */
-static char *windows_text(json_t *summary, const set_point *sets, size_t nsets,
-                          const char *instance)
+static char *windows_text(json_t *summary, const gd_set *sets, size_t nsets, const char *instance)
 {
     gd_buf b;
     gd_buf_init(&b, 0);
@@ -154,7 +132,7 @@ static char *windows_text(json_t *summary, const set_point *sets, size_t nsets,
                        "end at ",
                        instance);
         for (size_t k = 0; k < nsets; k++)
-            gd_buf_appendf(&b, "%s%s UTC", k ? ", " : "", sets[k].end);
+            gd_buf_appendf(&b, "%s%s UTC", k ? ", " : "", gd_json_str(sets[k].mf, "end", ""));
         gd_buf_appendf(&b, " (use --set ID or --fastest)");
     } else {
         gd_buf_appendf(&b, " (UTC)");
@@ -166,7 +144,7 @@ int gd_repo_plan(gd_repo *r, long long stop_time_s, const gd_gtid_pos *stop_gtid
                  const char *set_id, json_t **out, gd_err *err)
 {
     json_t *segs = NULL, *summary = NULL, *plan = NULL;
-    set_point *sets = NULL;
+    gd_set *sets = NULL;
     size_t nsets = 0;
     gd_err bad;
     gd_err_clear(&bad);
@@ -198,7 +176,7 @@ int gd_repo_plan(gd_repo *r, long long stop_time_s, const gd_gtid_pos *stop_gtid
                         r->instance, r->st->name, r->instance);
         goto out;
     }
-    const set_point *chosen = NULL;
+    const gd_set *chosen = NULL;
     if (set_id) {
         for (size_t i = 0; i < nsets; i++)
             if (strcmp(sets[i].id, set_id) == 0)
@@ -223,7 +201,7 @@ int gd_repo_plan(gd_repo *r, long long stop_time_s, const gd_gtid_pos *stop_gtid
     /* Candidates: sets (newest first) from which a contiguous run of
      * segments reaches the stop point. */
     for (size_t k = nsets; k-- > 0;) {
-        const set_point *sp = chosen ? chosen : &sets[k];
+        const gd_set *sp = chosen ? chosen : &sets[k];
         if ((stop_time_s >= 0 && sp->end_s > stop_time_s) ||
             (stop_gtid && !gd_gtid_pos_le(&sp->pos, stop_gtid))) {
             if (chosen)
@@ -310,7 +288,7 @@ fill : {
     gd_gtid_pos_format(&chosen->pos, g, sizeof g);
     json_object_set_new(plan, "set", json_string(chosen->id));
     json_object_set_new(plan, "set_gtid", json_string(g));
-    json_object_set_new(plan, "set_end", json_string(chosen->end));
+    json_object_set_new(plan, "set_end", json_string(gd_json_str(chosen->mf, "end", "")));
     json_object_set_new(plan, "set_end_s", json_integer(chosen->end_s));
     *out = plan;
     plan = NULL;
@@ -319,8 +297,6 @@ out:
     json_decref(plan);
     json_decref(summary);
     json_decref(segs);
-    for (size_t i = 0; i < nsets; i++)
-        free(sets[i].id);
-    free(sets);
+    gd_repo_sets_free(sets, nsets);
     return rc;
 }
