@@ -40,6 +40,12 @@ int gd_cli_copy_regions(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home, i
 /* Opens the repository of an instance in a region (NULL: its home region). */
 int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region, bool create,
                      gd_repo **out, gd_err *err);
+/* A copy region of the instance, prepared for copies (gd_copy_region_open;
+ * since_us, since_out as there), its storage's cancel flag set to cancel
+ * (may be NULL). */
+int gd_cli_open_copy_region(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home,
+                            const char *region, int64_t since_us, int64_t *since_out,
+                            const atomic_bool *cancel, gd_repo **out, gd_err *err);
 /* The same for raw copies (gd_repo_open_raw): no key needed or derived. */
 int gd_cli_open_repo_raw(gd_cli *cli, const gd_instance_cfg *ic, const char *region, gd_repo **out,
                          gd_err *err);

@@ -50,12 +50,8 @@ typedef struct region_opener {
 static int open_copy_region(void *ctx, const atomic_bool *cancel, gd_repo **dst, gd_err *err)
 {
     region_opener *ro = ctx;
-    const gd_region_cfg *rcfg = gd_config_region(ro->cli->cfg, ro->region, err);
-    gd_storage *st = NULL;
-    if (rcfg == NULL || gd_cli_open_storage(rcfg, &st, err) != 0)
-        return err->code ? err->code : GD_E_CONFIG;
-    st->cancel = cancel;
-    return gd_copy_region_open(ro->home, st, 0, NULL, dst, err);
+    return gd_cli_open_copy_region(ro->cli, ro->ic, ro->home, ro->region, 0, NULL, cancel, dst,
+                                   err);
 }
 
 typedef struct shippers {

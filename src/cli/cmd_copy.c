@@ -18,15 +18,12 @@ int gd_cli_copy_regions(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home, i
     for (size_t i = 0; i < ic->n_copy_regions; i++) {
         gd_err err;
         gd_err_clear(&err);
-        const gd_region_cfg *rc = gd_config_region(cli->cfg, ic->copy_regions[i], &err);
-        gd_storage *st = NULL;
         gd_repo *dst = NULL;
         gd_copy_stats cs;
         memset(&cs, 0, sizeof cs);
         int64_t since = 0;
-        int r = rc ? gd_cli_open_storage(rc, &st, &err) : err.code;
-        if (r == 0)
-            r = gd_copy_region_open(home, st, since_us, &since, &dst, &err);
+        int r = gd_cli_open_copy_region(cli, ic, home, ic->copy_regions[i], since_us, &since, NULL,
+                                        &dst, &err);
         if (r == 0) {
             gd_copy_opts o = {.jobs = jobs,
                               .bandwidth = ic->copy_bandwidth,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "repo/copy.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "io/key.h"
@@ -73,6 +74,18 @@ int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region,
     if (r != 0)
         return r;
     return gd_repo_open(st, ic->name, ic->key_file, create, ic->compress_level, out, err);
+}
+
+int gd_cli_open_copy_region(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home,
+                            const char *region, int64_t since_us, int64_t *since_out,
+                            const atomic_bool *cancel, gd_repo **out, gd_err *err)
+{
+    gd_storage *st = NULL;
+    int r = instance_storage(cli, ic, region, &st, err);
+    if (r != 0)
+        return r;
+    st->cancel = cancel;
+    return gd_copy_region_open(home, st, since_us, since_out, out, err);
 }
 
 int gd_cli_open_repo_raw(gd_cli *cli, const gd_instance_cfg *ic, const char *region, gd_repo **out,
