@@ -401,8 +401,8 @@ static int copy_segment(gd_repo *home, gd_repo *dst, json_t *rec, xfer_ctx *c, g
     return rc;
 }
 
-static int copy_segments(gd_repo *home, gd_repo *dst, long long since, const gd_copy_opts *o,
-                         xfer_ctx *c, gd_copy_stats *st, gd_err *err)
+static int copy_segments(gd_repo *home, gd_repo *dst, long long since, xfer_ctx *c,
+                         gd_copy_stats *st, gd_err *err)
 {
     json_t *src = NULL, *have = NULL;
     int rc = gd_repo_list_segments(home, &src, NULL, err);
@@ -460,7 +460,6 @@ static int copy_segments(gd_repo *home, gd_repo *dst, long long since, const gd_
      * home, so the copy region's archive stays as compact as the home's. */
     if (rc == 0)
         rc = gd_repo_prune_covered(dst, COPY_GRACE_S, NULL, err);
-    (void)o;
 out:
     json_decref(src);
     json_decref(have);
@@ -478,7 +477,7 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
     if (rc == 0 && o->sets)
         rc = copy_sets(home, dst, since, o, &c, st, err);
     if (rc == 0 && o->segments)
-        rc = copy_segments(home, dst, since, o, &c, st, err);
+        rc = copy_segments(home, dst, since, &c, st, err);
     xfer_reset(&c);
     st->objects = atomic_load(&c.copied);
     st->skipped = atomic_load(&c.skipped);
