@@ -9,9 +9,11 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/nameidx.h"
 #include "common/pool.h"
 #include "common/progress.h"
 #include "common/util.h"
+#include "repo/setcheck.h"
 
 #define SYSTEM_DBS "'mysql','information_schema','performance_schema','sys'"
 #define CHUNK_BYTES_TARGET ((unsigned long long)64 << 20)
@@ -26,6 +28,10 @@ typedef struct table {
     json_t *columns;    /* load column names */
     char *pk;           /* single integer primary key column, or NULL */
     bool pk_unsigned;
+    int npri;           /* primary key columns */
+    bool not_null;      /* some column is NOT NULL: an all-NULL row is impossible */
+    bool versioned;     /* WITH SYSTEM VERSIONING: history rows are data */
+    bool transactional; /* its engine is covered by the consistent snapshot */
     int nchunks;
     _Atomic unsigned long long rows;
 } table;
@@ -48,6 +54,7 @@ typedef struct ctx {
     size_t ntables;
     chunk *chunks;
     size_t nchunks;
+    size_t first; /* the pool's job 0 is chunks[first] */
     gd_progress *progress;
 } ctx;
 
@@ -114,7 +121,7 @@ static int dump_chunk(gd_pool *pool, void *wv, size_t job, gd_err *err)
 {
     worker *w = wv;
     ctx *c = w->c;
-    chunk *ch = &c->chunks[job];
+    chunk *ch = &c->chunks[c->first + job];
     table *t = ch->t;
     char *qdb = gd_ident(t->db), *qt = gd_ident(t->name);
     char *q = gd_asprintf("SELECT %s FROM %s.%s%s%s", t->select_cols.data, qdb, qt,
@@ -134,6 +141,13 @@ static int dump_chunk(gd_pool *pool, void *wv, size_t job, gd_err *err)
         goto out;
     }
     unsigned nf = mysql_num_fields(res);
+    if (nf == 0 || nf != json_array_size(t->columns)) {
+        rc = gd_err_set(err, GD_E_STATE,
+                        "table %s.%s: the server returned %u columns, the backup expected %zu "
+                        "(was the table altered during the backup? nothing was committed)",
+                        t->db, t->name, nf, json_array_size(t->columns));
+        goto out;
+    }
     MYSQL_ROW row;
     unsigned long long rows = 0, pending_rows = 0;
     while ((row = mysql_fetch_row(res)) != NULL) {
@@ -146,15 +160,26 @@ static int dump_chunk(gd_pool *pool, void *wv, size_t job, gd_err *err)
             goto out;
         }
         char *o = out.data + out.len;
+        unsigned nulls = 0;
         for (unsigned i = 0; i < nf; i++) {
             if (i)
                 *o++ = '\t';
             if (row[i] == NULL) {
                 *o++ = '\\';
                 *o++ = 'N';
+                nulls++;
             } else {
                 o += put_field(o, row[i], len[i]);
             }
+        }
+        /* A row of NULLs only in a table with a NOT NULL column means the
+         * columns read are not the table's: never commit such a set. */
+        if (nulls == nf && t->not_null) {
+            rc = gd_err_set(err, GD_E_STATE,
+                            "table %s.%s: read a row of NULLs from a table with NOT NULL "
+                            "columns; nothing was committed (please report this)",
+                            t->db, t->name);
+            goto out;
         }
         *o++ = '\n';
         out.len = (size_t)(o - out.data);
@@ -195,21 +220,52 @@ out:
 
 /* ---- discovery ---- */
 
+/* The expression that reads one column's value as text that LOAD DATA
+ * (CHARACTER SET binary) turns back into the same value (docs/backup-restore.md,
+ * "Types"). */
+static void append_select_expr(gd_buf *b, const char *qcol, const char *data_type)
+{
+    if (strcmp(data_type, "float") == 0)
+        /* the text protocol prints FLOAT with 6 significant digits, which
+         * does not round-trip; DOUBLE's 17 do */
+        gd_buf_appendf(b, "CAST(%s AS DOUBLE)", qcol);
+    else
+        gd_buf_append(b, qcol, strlen(qcol));
+}
+
+static bool is_int_type(const char *data_type)
+{
+    static const char *const ints[] = {"tinyint", "smallint", "mediumint", "int", "bigint"};
+    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
+        if (strcmp(data_type, ints[k]) == 0)
+            return true;
+    return false;
+}
+
+/* Every per-table fact is looked up by the table's exact identity (schema
+ * and name as bytes, common/nameidx.h), never by position: information_schema
+ * sorts names by the server's collation (`orders` < `order_items` in
+ * utf8mb3_general_ci) while byte order puts them the other way round. */
 static int load_tables(ctx *c, MYSQL *m, gd_err *err)
 {
     MYSQL_RES *res = NULL;
     int rc = gd_sql_query(m, &res, err,
-                          "SELECT TABLE_SCHEMA, TABLE_NAME, IFNULL(ENGINE,''), "
-                          "IFNULL(TABLE_ROWS,0), IFNULL(DATA_LENGTH,0) FROM "
-                          "information_schema.TABLES WHERE TABLE_TYPE='BASE TABLE' AND "
-                          "TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY 1,2");
+                          "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, IFNULL(t.ENGINE,''), "
+                          "IFNULL(t.TABLE_ROWS,0), IFNULL(t.DATA_LENGTH,0), t.TABLE_TYPE, "
+                          "IFNULL(e.TRANSACTIONS,'NO') FROM information_schema.TABLES t "
+                          "LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE "
+                          "WHERE t.TABLE_TYPE IN ('BASE TABLE','SYSTEM VERSIONED') AND "
+                          "t.TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY BINARY "
+                          "t.TABLE_SCHEMA, BINARY t.TABLE_NAME");
     if (rc != 0)
         return rc;
     size_t n = (size_t)mysql_num_rows(res);
-    c->tables = gd_calloc(n, sizeof *c->tables);
+    c->tables = gd_calloc(n + 1, sizeof *c->tables);
+    gd_nameidx ix;
+    gd_nameidx_init(&ix);
     MYSQL_ROW row;
     size_t i = 0;
-    while ((row = mysql_fetch_row(res)) != NULL) {
+    while ((row = mysql_fetch_row(res)) != NULL && i < n) {
         table *t = &c->tables[i];
         t->idx = (int)i;
         t->db = gd_strdup(row[0]);
@@ -217,73 +273,69 @@ static int load_tables(ctx *c, MYSQL *m, gd_err *err)
         t->engine = gd_strdup(row[2]);
         t->rows_est = strtoull(row[3], NULL, 10);
         t->data_len = strtoull(row[4], NULL, 10);
+        t->versioned = strcmp(row[5], "SYSTEM VERSIONED") == 0;
+        t->transactional = strcmp(row[6], "YES") == 0;
         gd_buf_init(&t->select_cols, 0);
         t->columns = json_array();
+        gd_nameidx_add(&ix, t->db, t->name, i);
         i++;
     }
     c->ntables = i;
     mysql_free_result(res);
+    if (gd_nameidx_seal(&ix) != 0) {
+        gd_nameidx_free(&ix);
+        return gd_err_set(err, GD_E_STATE,
+                          "the server listed a table twice in information_schema.TABLES; "
+                          "run the backup again");
+    }
 
-    /* Columns: generated ones are skipped (the server computes them);
-     * FLOAT goes through DOUBLE because the text protocol prints FLOAT with
-     * 6 significant digits, which does not round-trip. */
+    /* Columns: generated ones are skipped (the server computes them). */
     rc = gd_sql_query(m, &res, err,
                       "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, IS_GENERATED, "
-                      "COLUMN_KEY, COLUMN_TYPE FROM information_schema.COLUMNS WHERE "
-                      "TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY TABLE_SCHEMA, TABLE_NAME, "
-                      "ORDINAL_POSITION");
-    if (rc != 0)
+                      "COLUMN_KEY, IS_NULLABLE, COLUMN_TYPE FROM information_schema.COLUMNS "
+                      "WHERE TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY BINARY TABLE_SCHEMA, "
+                      "BINARY TABLE_NAME, ORDINAL_POSITION");
+    if (rc != 0) {
+        gd_nameidx_free(&ix);
         return rc;
-    size_t ti = 0;
+    }
     while ((row = mysql_fetch_row(res)) != NULL) {
-        while (ti < c->ntables &&
-               (strcmp(c->tables[ti].db, row[0]) < 0 ||
-                (strcmp(c->tables[ti].db, row[0]) == 0 && strcmp(c->tables[ti].name, row[1]) < 0)))
-            ti++;
-        if (ti >= c->ntables || strcmp(c->tables[ti].db, row[0]) != 0 ||
-            strcmp(c->tables[ti].name, row[1]) != 0)
+        size_t ti;
+        if (!gd_nameidx_find(&ix, row[0], row[1], &ti))
             continue; /* a view's columns */
         table *t = &c->tables[ti];
         if (strcmp(row[4], "ALWAYS") == 0)
             continue;
+        if (strcmp(row[5], "PRI") == 0) {
+            if (t->npri++ == 0 && is_int_type(row[3])) {
+                t->pk = gd_strdup(row[2]);
+                t->pk_unsigned = strstr(row[7], "unsigned") != NULL;
+            }
+        }
+        t->not_null |= strcmp(row[6], "NO") == 0;
         char *qc = gd_ident(row[2]);
         if (t->select_cols.len)
             gd_buf_append(&t->select_cols, ",", 1);
-        if (strcmp(row[3], "float") == 0)
-            gd_buf_appendf(&t->select_cols, "CAST(%s AS DOUBLE)", qc);
-        else
-            gd_buf_append(&t->select_cols, qc, strlen(qc));
+        append_select_expr(&t->select_cols, qc, row[3]);
         free(qc);
         json_array_append_new(t->columns, json_string(row[2]));
     }
     mysql_free_result(res);
+    gd_nameidx_free(&ix);
 
-    /* Single-column integer primary keys, for range chunks. */
-    rc = gd_sql_query(m, &res, err,
-                      "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, MIN(k.COLUMN_NAME), "
-                      "MIN(c.DATA_TYPE), MIN(c.COLUMN_TYPE) FROM "
-                      "information_schema.KEY_COLUMN_USAGE k JOIN information_schema.COLUMNS c "
-                      "ON c.TABLE_SCHEMA=k.TABLE_SCHEMA AND c.TABLE_NAME=k.TABLE_NAME AND "
-                      "c.COLUMN_NAME=k.COLUMN_NAME WHERE k.CONSTRAINT_NAME='PRIMARY' AND "
-                      "k.TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") GROUP BY 1,2 HAVING COUNT(*)=1");
-    if (rc != 0)
-        return rc;
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        static const char *const ints[] = {"tinyint", "smallint", "mediumint", "int", "bigint"};
-        bool is_int = false;
-        for (size_t k = 0; k < 5; k++)
-            is_int |= strcmp(row[3], ints[k]) == 0;
-        if (!is_int)
-            continue;
-        for (size_t k = 0; k < c->ntables; k++) {
-            table *t = &c->tables[k];
-            if (strcmp(t->db, row[0]) == 0 && strcmp(t->name, row[1]) == 0) {
-                t->pk = gd_strdup(row[2]);
-                t->pk_unsigned = strstr(row[4], "unsigned") != NULL;
-            }
+    for (size_t k = 0; k < c->ntables; k++) {
+        table *t = &c->tables[k];
+        /* Range chunks need a single-column integer primary key. */
+        if (t->npri != 1) {
+            free(t->pk);
+            t->pk = NULL;
         }
+        if (json_array_size(t->columns) == 0)
+            return gd_err_set(err, GD_E_STATE,
+                              "table %s.%s: the server reported no columns for it "
+                              "(information_schema.COLUMNS); nothing was written",
+                              t->db, t->name);
     }
-    mysql_free_result(res);
     return 0;
 }
 
@@ -373,9 +425,13 @@ static int plan_chunks(ctx *c, MYSQL *m, gd_err *err)
     return 0;
 }
 
+/* Chunks of tables outside the snapshot first (they are dumped while the
+ * global read lock is held), then the biggest first. */
 static int cmp_chunk_size(const void *a, const void *b)
 {
     const chunk *x = a, *y = b;
+    if (x->t->transactional != y->t->transactional)
+        return x->t->transactional ? 1 : -1;
     unsigned long long sx = x->t->data_len / (unsigned long long)x->t->nchunks;
     unsigned long long sy = y->t->data_len / (unsigned long long)y->t->nchunks;
     return sx < sy ? 1 : sx > sy ? -1 : 0;
@@ -713,27 +769,44 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
             mysql_free_result(r2);
         }
     }
-    rc = gd_sql(m, err, "UNLOCK TABLES");
-    locked = false;
-    if (rc != 0)
-        goto out;
-    double lock_s = gd_mono() - lock_t0;
-    gd_debug("global read lock held %.3f s", lock_s);
-
+    /* Tables outside the snapshot (MyISAM, Aria, ...) are dumped while the
+     * lock is still held, so they too are as of the set's GTID position
+     * (what mydumper does by default); the lock time grows with them. */
+    size_t nlocked = 0, nontx_tables = 0;
+    for (size_t i = 0; i < c.nchunks && !c.chunks[i].t->transactional; i++)
+        nlocked++;
     for (size_t i = 0; i < c.ntables; i++)
-        if (strcasecmp(c.tables[i].engine, "InnoDB") != 0)
-            gd_warn("table %s.%s uses engine %s: it is not covered by the consistent "
-                    "snapshot (only InnoDB tables are)",
-                    c.tables[i].db, c.tables[i].name, c.tables[i].engine);
-
-    if ((rc = capture_schema(&c, m, &schema, err)) != 0)
-        goto out;
-
+        nontx_tables += !c.tables[i].transactional;
     unsigned long long total_bytes = 0;
     for (size_t i = 0; i < c.ntables; i++)
         total_bytes += c.tables[i].data_len;
     c.progress = gd_progress_start("backup", "chunks", total_bytes, c.nchunks, opts->progress);
-    rc = gd_pool_run(ws, sizeof *ws, jobs, c.nchunks, dump_chunk, c.progress, err);
+    if (nlocked > 0 && !opts->no_lock_nontransactional) {
+        gd_debug("dumping %zu tables outside the snapshot under the global read lock",
+                 nontx_tables);
+        rc = gd_pool_run(ws, sizeof *ws, jobs, nlocked, dump_chunk, c.progress, err);
+        c.first = nlocked;
+        if (rc != 0)
+            goto out_progress;
+    }
+    rc = gd_sql(m, err, "UNLOCK TABLES");
+    locked = false;
+    if (rc != 0)
+        goto out_progress;
+    double lock_s = gd_mono() - lock_t0;
+    gd_debug("global read lock held %.3f s", lock_s);
+    if (opts->no_lock_nontransactional)
+        for (size_t i = 0; i < c.ntables; i++)
+            if (!c.tables[i].transactional)
+                gd_warn("table %s.%s uses engine %s: it is not covered by the consistent "
+                        "snapshot (--no-lock-nontransactional): the set is not usable for a "
+                        "point-in-time restore of it",
+                        c.tables[i].db, c.tables[i].name, c.tables[i].engine);
+
+    if ((rc = capture_schema(&c, m, &schema, err)) != 0)
+        goto out_progress;
+    rc = gd_pool_run(ws, sizeof *ws, jobs, c.nchunks - c.first, dump_chunk, c.progress, err);
+out_progress:
     gd_progress_stop(c.progress);
     c.progress = NULL;
     if (rc != 0)
@@ -762,6 +835,9 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
     json_object_set_new(manifest, "cipher", json_string(repo->encrypted ? "aes-256-gcm" : "none"));
     json_object_set_new(manifest, "compression", json_string("zstd"));
     json_object_set_new(manifest, "lock_seconds", json_real(lock_s));
+    json_object_set_new(manifest, "nontransactional_tables", json_integer((json_int_t)nontx_tables));
+    json_object_set_new(manifest, "nontransactional_locked",
+                        json_boolean(!opts->no_lock_nontransactional));
     json_t *tarr = json_array();
     unsigned long long rows = 0, raw = 0, stored = 0;
     for (size_t i = 0; i < c.ntables; i++) {
@@ -769,6 +845,12 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
         json_t *jt = json_pack("{s:s, s:s, s:s, s:O, s:I, s:o}", "db", t->db, "name", t->name,
                                "engine", t->engine, "columns", t->columns, "rows",
                                (json_int_t)atomic_load(&t->rows), "chunks", json_array());
+        if (t->versioned)
+            json_object_set_new(jt, "versioned", json_true());
+        /* Not as of the set's position: a point-in-time restore of it would
+         * replay changes it already holds. */
+        if (!t->transactional && opts->no_lock_nontransactional)
+            json_object_set_new(jt, "consistent", json_false());
         json_array_append_new(tarr, jt);
     }
     /* Chunks were sorted by size for the workers: put each back at its
@@ -791,6 +873,22 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
         stored += ch->info.size;
     }
     json_object_set_new(manifest, "tables", tarr);
+    /* The set checks itself before it commits (repo/setcheck.h): every
+     * table's columns against its CREATE TABLE, the row counts. */
+    {
+        json_t *problems = json_array();
+        if (gd_set_check(manifest, schema, problems) > 0) {
+            char *msg = gd_set_check_message(problems);
+            rc = gd_err_set(err, GD_E_STATE,
+                            "backup %s failed its own check, nothing was committed: %s (please "
+                            "report this with the table's SHOW CREATE TABLE)",
+                            res->set_id, msg);
+            free(msg);
+        }
+        json_decref(problems);
+        if (rc != 0)
+            goto out;
+    }
     if ((rc = write_schema(&c, schema, manifest, err)) != 0)
         goto out;
     json_t *sch = json_object_get(manifest, "schema");

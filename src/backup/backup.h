@@ -22,6 +22,11 @@ typedef struct gd_backup_opts {
     long long chunk_rows; /* target rows per chunk */
     bool with_users;      /* save users and grants */
     bool progress;        /* progress line on a terminal */
+    /* Dump tables outside the snapshot (MyISAM, Aria) after releasing the
+     * global read lock instead of under it: shorter lock, but such a table
+     * is not as of the set's position and is marked "consistent": false
+     * (not usable for a point-in-time restore of it). */
+    bool no_lock_nontransactional;
 } gd_backup_opts;
 
 typedef struct gd_backup_result {

@@ -8,7 +8,7 @@
 #include "common/util.h"
 
 static const char help[] =
-    "usage: geodr backup INSTANCE [--jobs N] [--with-users]\n"
+    "usage: geodr backup INSTANCE [--jobs N] [--with-users] [--no-lock-nontransactional]\n"
     "\n"
     "Takes a consistent logical backup of INSTANCE into its home region: N\n"
     "connections share one snapshot (a brief global read lock lines them up and\n"
@@ -16,16 +16,21 @@ static const char help[] =
     "\n"
     "  --jobs N       parallel connections (default: the instance's jobs, 4)\n"
     "  --with-users   also save users and grants\n"
+    "  --no-lock-nontransactional\n"
+    "                 dump MyISAM/Aria tables after releasing the global read lock\n"
+    "                 (shorter lock; such tables are then not as of the set's position\n"
+    "                 and the set cannot be replayed onto them)\n"
     "  --json         print the result as JSON\n";
 
 int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {{"jobs", required_argument, NULL, 'j'},
                                              {"with-users", no_argument, NULL, 'u'},
+                                             {"no-lock-nontransactional", no_argument, NULL, 'L'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int jobs = 0;
-    bool with_users = false;
+    bool with_users = false, no_lock_nontx = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "j:h", longopts, NULL)) != -1) {
@@ -37,6 +42,9 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
             break;
         case 'u':
             with_users = true;
+            break;
+        case 'L':
+            no_lock_nontx = true;
             break;
         case 'h':
             fputs(help, stdout);
@@ -68,6 +76,7 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
         gd_backup_opts o = {.jobs = jobs ? jobs : ic->jobs,
                             .chunk_rows = ic->chunk_rows,
                             .with_users = with_users,
+                            .no_lock_nontransactional = no_lock_nontx,
                             .progress = !cli->quiet && !cli->json};
         rc = gd_backup_run(repo, &src, &o, &res, &err);
     }

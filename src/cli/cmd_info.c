@@ -5,11 +5,12 @@
 
 #include "cli/cli.h"
 #include "common/util.h"
+#include "repo/setcheck.h"
 
 static json_t *set_summary(json_t *mf, const char *id)
 {
     json_t *t = json_object_get(mf, "totals");
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:s}", "set", id, "method",
+    json_t *sm = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:s}", "set", id, "method",
                      gd_json_str(mf, "method", "?"), "start", gd_json_str(mf, "start", ""), "end",
                      gd_json_str(mf, "end", ""), "gtid", gd_json_str(mf, "gtid", ""), "tables",
                      (json_int_t)gd_json_int(t, "tables", 0), "rows",
@@ -18,6 +19,21 @@ static json_t *set_summary(json_t *mf, const char *id)
                      (json_int_t)gd_json_int(t, "stored_bytes", 0), "seconds",
                      json_real_value(json_object_get(t, "seconds")), "cipher",
                      gd_json_str(mf, "cipher", "none"));
+    json_object_set_new(sm, "lock_seconds", json_real(json_real_value(json_object_get(mf, "lock_seconds"))));
+    json_object_set_new(sm, "nontransactional_tables",
+                        json_integer(gd_json_int(mf, "nontransactional_tables", 0)));
+    json_object_set_new(sm, "nontransactional_locked",
+                        json_boolean(!json_is_false(json_object_get(mf, "nontransactional_locked"))));
+    /* A set written wrong (repo/setcheck.h; the manifest alone, no key
+     * needed): restore refuses it, verify names the tables. */
+    json_t *problems = json_array();
+    if (gd_set_check(mf, NULL, problems) > 0) {
+        char *msg = gd_set_check_message(problems);
+        json_object_set_new(sm, "unusable", json_string(msg));
+        free(msg);
+    }
+    json_decref(problems);
+    return sm;
 }
 
 /* The committed sets and the binlog archive of one instance in one region:
@@ -237,6 +253,17 @@ static void print_human(json_t *inst)
                gd_json_str(s, "set", ""), gd_json_str(s, "start", ""), gd_json_str(s, "end", ""),
                gd_json_str(s, "gtid", ""), gd_json_int(s, "tables", 0), gd_json_int(s, "rows", 0),
                raw, st, json_real_value(json_object_get(s, "seconds")));
+        if (json_object_get(s, "unusable"))
+            printf("  %-20s UNUSABLE: %s: take a new backup\n", "",
+                   gd_json_str(s, "unusable", ""));
+        if (gd_json_int(s, "nontransactional_tables", 0) > 0)
+            printf("  %-20s %lld non-transactional tables (MyISAM, Aria...) %s; global "
+                   "read lock held %.1f s\n",
+                   "", gd_json_int(s, "nontransactional_tables", 0),
+                   json_is_true(json_object_get(s, "nontransactional_locked"))
+                       ? "dumped under the global read lock"
+                       : "dumped after the lock (not usable for point-in-time restore)",
+                   json_real_value(json_object_get(s, "lock_seconds")));
     }
     print_archive(inst);
     print_copies(inst);
@@ -482,6 +509,35 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
                                                               "error", e.msg));
                 }
             }
+            /* The set's own consistency (repo/setcheck.h): without the key
+             * of an encrypted set only the manifest can be checked. */
+            json_t *schema = NULL;
+            if (!(repo->raw && repo->encrypted)) {
+                char *sname = gd_repo_object_name(repo, ids[i], gd_json_str(sch, "object", ""));
+                char *text = NULL;
+                gd_err_clear(&e);
+                if (gd_obj_read_all(repo, sname, gd_json_str(sch, "sha256", ""),
+                                    GD_MANIFEST_MAX, &text, NULL, &e) == 0)
+                    schema = json_loads(text, 0, NULL);
+                free(text);
+                free(sname);
+            }
+            json_t *problems = json_array();
+            gd_set_check(mf, schema, problems);
+            size_t k2;
+            json_t *pb;
+            json_array_foreach(problems, k2, pb)
+            {
+                char *what = gd_asprintf("table %s", gd_json_str(pb, "table", ""));
+                char *why = gd_asprintf("%s: restore refuses this set, take a new backup",
+                                        gd_json_str(pb, "problem", ""));
+                json_array_append_new(badv,
+                                      json_pack("{s:s, s:s}", "object", what, "error", why));
+                free(what);
+                free(why);
+            }
+            json_decref(problems);
+            json_decref(schema);
             json_decref(mf);
         }
         bad += json_array_size(badv);
@@ -517,7 +573,8 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
     if (hash_only && !cli->quiet && !cli->json)
         fprintf(stderr,
                 "geodr: no key-file for instance %s: the stored bytes were checked against "
-                "their SHA-256, not decrypted; set key-file for a full check\n",
+                "their SHA-256, not decrypted, and each table's columns were not compared "
+                "with its CREATE TABLE; set key-file for a full check\n",
                 argv[1]);
     if (cli->json)
         gd_cli_print_json(json_pack("{s:s, s:I, s:I, s:b, s:o, s:o}", "instance", argv[1],
@@ -529,8 +586,8 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
     }
     if (bad) {
         fprintf(stderr,
-                "geodr: error: %llu bad object(s) in instance %s: restore from another "
-                "set or region\n",
+                "geodr: error: %llu bad object(s) or table(s) in instance %s: restore from "
+                "another set or region\n",
                 bad, argv[1]);
         return GD_EXIT_FAIL;
     }

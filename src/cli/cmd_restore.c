@@ -332,6 +332,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     /* Chosen objects to a point in time go through a scratch instance: the
      * target itself never becomes a replica. */
     bool subset = o.ndatabases || o.ntables;
+    o.replay_follows = replay;
     if (rc == 0 && replay && !subset && target && !o.dry_run)
         rc = gd_replay_check_target(&tp, &err);
     if (rc == 0 && newdir) {

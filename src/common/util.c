@@ -292,3 +292,18 @@ int gd_unhex(const char *hex, uint8_t *out, size_t n)
     }
     return 0;
 }
+
+char *gd_ident(const char *name)
+{
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    gd_buf_append(&b, "`", 1);
+    for (const char *p = name; *p; p++) {
+        if (*p == '`')
+            gd_buf_append(&b, "``", 2);
+        else
+            gd_buf_append(&b, p, 1);
+    }
+    gd_buf_append(&b, "`", 1);
+    return b.data;
+}

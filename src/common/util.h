@@ -72,4 +72,7 @@ int gd_hexval(char c);
 /* Decodes exactly n bytes of hex; returns 0 or GD_E_INVALID. */
 int gd_unhex(const char *hex, uint8_t *out, size_t n);
 
+/* Quotes a SQL identifier with backticks (` doubled) into a new string. */
+char *gd_ident(const char *name);
+
 #endif

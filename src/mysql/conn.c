@@ -181,21 +181,6 @@ int gd_sql_value(MYSQL *m, char **out, gd_err *err, const char *fmt, ...)
     return 0;
 }
 
-char *gd_ident(const char *name)
-{
-    gd_buf b;
-    gd_buf_init(&b, 0);
-    gd_buf_append(&b, "`", 1);
-    for (const char *p = name; *p; p++) {
-        if (*p == '`')
-            gd_buf_append(&b, "``", 2);
-        else
-            gd_buf_append(&b, p, 1);
-    }
-    gd_buf_append(&b, "`", 1);
-    return b.data;
-}
-
 char *gd_sql_escape(MYSQL *m, const char *s)
 {
     size_t n = strlen(s);

@@ -42,8 +42,6 @@ int gd_sql_value(MYSQL *m, char **out, gd_err *err, const char *fmt, ...)
  * cases (missing privilege names the GRANT to run). */
 int gd_sql_error(MYSQL *m, gd_err *err, const char *context);
 
-/* Quotes an identifier with backticks into a new string. */
-char *gd_ident(const char *name);
 /* Escapes a string literal body (no quotes) into a new string. */
 char *gd_sql_escape(MYSQL *m, const char *s);
 

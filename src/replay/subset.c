@@ -41,16 +41,106 @@ static int rm_rf(const char *dir)
     return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-/* "db.t,db2.%": the filter that keeps the chosen objects. */
-static char *filters(const gd_restore_opts *o)
+/* The databases the chosen objects live in: the chosen databases and those
+ * of the chosen tables (looked up in the set, so a database name with a dot
+ * is found whole). */
+static json_t *chosen_databases(json_t *manifest, const gd_restore_opts *o)
+{
+    json_t *dbs = json_object();
+    for (size_t i = 0; i < o->ndatabases; i++)
+        json_object_set_new(dbs, o->databases[i], json_true());
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(manifest, "tables"), i, t)
+    {
+        const char *db = gd_json_str(t, "db", ""), *name = gd_json_str(t, "name", "");
+        char *full = gd_asprintf("%s.%s", db, name);
+        for (size_t k = 0; k < o->ntables; k++)
+            if (strcmp(full, o->tables[k]) == 0)
+                json_object_set_new(dbs, db, json_true());
+        free(full);
+    }
+    return dbs;
+}
+
+/* The replication filter ("db\.x.%,..."), or NULL when a chosen database
+ * name cannot be written in one (a comma separates the list): then every
+ * event is replayed.  Wildcards in names are escaped. */
+static char *filter_for(json_t *chosen)
 {
     gd_buf b;
     gd_buf_init(&b, 0);
-    for (size_t i = 0; i < o->ndatabases; i++)
-        gd_buf_appendf(&b, "%s%s.%%", b.len ? "," : "", o->databases[i]);
-    for (size_t i = 0; i < o->ntables; i++)
-        gd_buf_appendf(&b, "%s%s", b.len ? "," : "", o->tables[i]);
-    return b.data;
+    const char *db;
+    json_t *v;
+    json_object_foreach(chosen, db, v)
+    {
+        (void)v;
+        if (strchr(db, ',') != NULL) {
+            gd_buf_free(&b);
+            return NULL;
+        }
+        if (b.len)
+            gd_buf_append(&b, ",", 1);
+        for (const char *p = db; *p; p++) {
+            if (*p == '%' || *p == '_' || *p == '\\')
+                gd_buf_append(&b, "\\", 1);
+            gd_buf_append(&b, p, 1);
+        }
+        gd_buf_append(&b, ".%", 2);
+    }
+    return b.data ? b.data : gd_strdup("");
+}
+
+/* The server's replication filter compares names in its system collation
+ * (utf8mb3_general_ci): `Sales.%` also takes `sales`, `é.%` takes `e`.  Every
+ * database of the set that the filter takes is restored whole into the
+ * scratch instance, so each replayed event finds its table; only the chosen
+ * objects are copied out afterwards.  The scratch server itself decides
+ * which names are equal. */
+static int scratch_databases(MYSQL *m, json_t *manifest, json_t *chosen, json_t **out,
+                             gd_err *err)
+{
+    json_t *cands = json_object(), *take = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(manifest, "tables"), i, t)
+        json_object_set_new(cands, gd_json_str(t, "db", ""), json_true());
+    const char *db, *y;
+    json_t *v, *w;
+    json_object_foreach(chosen, db, v) json_object_set_new(cands, db, json_true());
+    int rc = 0;
+    json_object_foreach(cands, db, v)
+    {
+        bool same = json_object_get(chosen, db) != NULL;
+        json_object_foreach(chosen, y, w)
+        {
+            if (same)
+                break;
+            char *a = gd_sql_escape(m, db), *bq = gd_sql_escape(m, y);
+            char *r = NULL;
+            rc = gd_sql_value(m, &r, err,
+                              "SELECT CONVERT('%s' USING utf8mb3) COLLATE utf8mb3_general_ci = "
+                              "CONVERT('%s' USING utf8mb3) COLLATE utf8mb3_general_ci",
+                              a, bq);
+            same = rc == 0 && r && strcmp(r, "1") == 0;
+            free(r);
+            free(a);
+            free(bq);
+            if (rc != 0)
+                break;
+        }
+        if (rc != 0)
+            break;
+        if (same)
+            json_array_append_new(take, json_string(db));
+    }
+    json_decref(cands);
+    if (rc != 0) {
+        json_decref(take);
+        return rc;
+    }
+    *out = take;
+    return 0;
 }
 
 int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
@@ -70,7 +160,8 @@ int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     gd_instance_new inst = {0};
     gd_repo *tmprepo = NULL;
     MYSQL *m = NULL;
-    char *filter = filters(ropts);
+    json_t *manifest = NULL, *chosen = NULL, *scratch_dbs = NULL;
+    char *filter = NULL, **dbv = NULL;
     gd_log(GD_LOG_INFO,
            "point-in-time restore of chosen objects: replaying through a scratch "
            "instance in %s",
@@ -81,18 +172,40 @@ int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
                          .user = "root",
                          .password = "",
                          .local_infile = true};
-    /* 1. The chosen objects of the set, as they are named in the set. */
+    /* 1. The databases of the chosen objects, as they are named in the set
+     * (and those the replication filter cannot tell from them), whole. */
+    if (rc == 0)
+        rc = gd_manifest_read(repo, gd_json_str(plan, "set", ""), &manifest, err);
+    if (rc == 0 && (rc = gd_conn_open(&sp, &m, err)) == 0) {
+        chosen = chosen_databases(manifest, ropts);
+        filter = filter_for(chosen);
+        rc = scratch_databases(m, manifest, chosen, &scratch_dbs, err);
+    }
     gd_restore_opts so = *ropts;
     so.rename_from = so.rename_to = NULL;
     so.nrenames = 0;
+    so.tables = NULL;
+    so.ntables = 0;
     so.replace_existing = false;
     so.with_users = false;
+    if (rc == 0 && filter != NULL) {
+        so.ndatabases = json_array_size(scratch_dbs);
+        so.databases = dbv = gd_calloc(so.ndatabases + 1, sizeof *dbv);
+        for (size_t i = 0; i < so.ndatabases; i++)
+            dbv[i] = (char *)json_string_value(json_array_get(scratch_dbs, i));
+    } else {
+        so.databases = NULL; /* no filter: the whole set is replayed */
+        so.ndatabases = 0;
+    }
     gd_restore_result r1;
     if (rc == 0)
         rc = gd_restore_run(repo, &sp, &so, &r1, err);
-    /* 2. Replay with filters: only the chosen objects change. */
-    if (rc == 0 && (rc = gd_conn_open(&sp, &m, err)) == 0)
-        rc = gd_sql(m, err, "SET GLOBAL replicate_wild_do_table = '%s'", filter);
+    /* 2. Replay with filters: only the chosen databases change. */
+    if (rc == 0 && filter != NULL) {
+        char *q = gd_sql_escape(m, filter);
+        rc = gd_sql(m, err, "SET GLOBAL replicate_wild_do_table = '%s'", q);
+        free(q);
+    }
     if (rc == 0)
         rc = gd_replay_run(repo, plan, &sp, popts, rres, err);
     /* 3. Copy into the target through a temporary repository. */
@@ -123,6 +236,10 @@ int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     if (rm_rf(base) != 0)
         gd_warn("could not remove the scratch directory %s", base);
     free(filter);
+    free(dbv);
+    json_decref(scratch_dbs);
+    json_decref(chosen);
+    json_decref(manifest);
     free(instdir);
     free(repodir);
     free(base);

@@ -9,9 +9,11 @@
 #include <mysqld_error.h>
 
 #include "common/log.h"
+#include "common/nameidx.h"
 #include "common/pool.h"
 #include "common/progress.h"
 #include "common/util.h"
+#include "repo/setcheck.h"
 
 #define SCHEMA_MAX (512u * 1024 * 1024)
 
@@ -431,6 +433,8 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
     json_t *manifest = NULL, *schema = NULL;
     rtable *rts = NULL;
     size_t nrt = 0;
+    gd_nameidx rix; /* rts by exact (db, name) */
+    gd_nameidx_init(&rix);
     MYSQL *m = NULL;
     int jobs = opts->jobs > 0 ? opts->jobs : 1;
     rworker *ws = gd_calloc((size_t)jobs, sizeof *ws);
@@ -464,6 +468,23 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         rc = gd_err_set(err, GD_E_CORRUPT, "schema of set %s is not valid JSON", set_id);
         goto out;
     }
+    /* A set written wrong (no columns for a table, columns that are not its
+     * CREATE TABLE's) would load NULLs or shifted values: refuse it whole. */
+    {
+        json_t *problems = json_array();
+        if (gd_set_check(manifest, schema, problems) > 0) {
+            char *msg = gd_set_check_message(problems);
+            rc = gd_err_set(err, GD_E_CORRUPT,
+                            "set %s cannot be restored as it was taken: %s; nothing was "
+                            "written to the target. Restore another set (geodr verify %s "
+                            "names the good ones) and take a new backup",
+                            set_id, msg, repo->instance);
+            free(msg);
+        }
+        json_decref(problems);
+        if (rc != 0)
+            goto out;
+    }
     for (size_t i = 0; i < opts->ndatabases; i++) {
         bool found = false;
         size_t k;
@@ -486,6 +507,16 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         const char *db = gd_json_str(jt, "db", ""), *name = gd_json_str(jt, "name", "");
         if (!want_table(opts, db, name))
             continue;
+        if (opts->replay_follows && json_is_false(json_object_get(jt, "consistent"))) {
+            rc = gd_err_set(err, GD_E_STATE,
+                            "table %s.%s (engine %s) of set %s was dumped outside the set's "
+                            "snapshot (backup --no-lock-nontransactional), so binlog cannot be "
+                            "replayed onto it; restore this set without replay (--set %s or "
+                            "--fastest), leave the table out, or use a set taken with the "
+                            "default lock",
+                            db, name, gd_json_str(jt, "engine", "?"), set_id, set_id);
+            goto out;
+        }
         rtable *t = &rts[nrt++];
         t->jt = jt;
         t->db = db;
@@ -507,11 +538,14 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
             total_bytes += j->raw_size;
         }
     }
+    for (size_t r = 0; r < nrt; r++)
+        gd_nameidx_add(&rix, rts[r].db, rts[r].name, r);
+    gd_nameidx_seal(&rix);
     for (size_t k = 0; k < opts->ntables; k++) {
         bool found = false;
-        for (size_t r = 0; r < nrt; r++) {
+        for (size_t r = 0; r < nrt && !found; r++) {
             char *full = gd_asprintf("%s.%s", rts[r].db, rts[r].name);
-            found |= strcmp(full, opts->tables[k]) == 0;
+            found = strcmp(full, opts->tables[k]) == 0;
             free(full);
         }
         if (!found) {
@@ -591,9 +625,9 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         const char *create = gd_json_str(d, "create", "");
         char *without = NULL;
         rtable *rt = NULL;
-        for (size_t k = 0; k < nrt && !rt; k++)
-            if (strcmp(rts[k].db, db) == 0 && strcmp(rts[k].name, name) == 0)
-                rt = &rts[k];
+        size_t rk;
+        if (gd_nameidx_find(&rix, db, name, &rk))
+            rt = &rts[rk];
         if (rt && gd_restore_defer_keys(create, &without, &rt->add_keys) == 0)
             create = without;
         rc = run_ddl(m, d, tdb, create, err);
@@ -738,6 +772,7 @@ out:
         free(rts[k].add_keys);
     }
     free(rts);
+    gd_nameidx_free(&rix);
     free(c.jobs);
     json_decref(schema);
     json_decref(manifest);

@@ -29,6 +29,8 @@ typedef struct gd_restore_opts {
     bool replace_existing; /* drop and recreate tables that exist */
     bool with_users;       /* restore saved users and grants */
     bool dry_run;          /* check and print the plan, write nothing */
+    bool replay_follows;   /* archived binlog will be replayed on top: every
+                            * chosen table must be as of the set's position */
     bool write_binlog;     /* log the restore in the target's binlog
                             * (default: sql_log_bin = 0 when the target
                             * user may set it) */

@@ -1,0 +1,243 @@
+#include "repo/setcheck.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/nameidx.h"
+#include "common/util.h"
+#include "repo/repo.h"
+
+/* Skips a quoted token starting at p (', " or `); returns the byte after its
+ * closing quote, or end when it is not closed.  Inside ' and " a backslash
+ * escapes the next byte (SHOW CREATE prints strings that way); a doubled
+ * quote stands for itself. */
+static const char *skip_quoted(const char *p, const char *end)
+{
+    char q = *p++;
+    while (p < end) {
+        if (*p == '\\' && q != '`' && p + 1 < end) {
+            p += 2;
+            continue;
+        }
+        if (*p == q) {
+            if (p + 1 < end && p[1] == q) {
+                p += 2;
+                continue;
+            }
+            return p + 1;
+        }
+        p++;
+    }
+    return end;
+}
+
+static bool word_char(char c)
+{
+    return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (unsigned char)c >= 0x80;
+}
+
+/* Whether the keyword phrase kw (upper case, single spaces) occurs in
+ * [p, end) outside quoted tokens, on word boundaries. */
+static bool has_phrase(const char *p, const char *end, const char *kw)
+{
+    size_t kl = strlen(kw);
+    bool word_start = true;
+    while (p < end) {
+        if (*p == '\'' || *p == '"' || *p == '`') {
+            p = skip_quoted(p, end);
+            word_start = true;
+            continue;
+        }
+        if (word_start && (size_t)(end - p) >= kl && strncmp(p, kw, kl) == 0 &&
+            (p + kl == end || !word_char(kw[kl - 1]) || !word_char(p[kl])))
+            return true;
+        word_start = !word_char(*p++);
+    }
+    return false;
+}
+
+/* The identifier in backquotes at p (`` stands for `), as a new string;
+ * *next is the byte after it.  NULL when p does not hold one. */
+static char *quoted_ident(const char *p, const char *end, const char **next)
+{
+    if (p >= end || *p != '`')
+        return NULL;
+    const char *q = skip_quoted(p, end);
+    if (q == end && (q - p < 2 || q[-1] != '`'))
+        return NULL;
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    for (const char *s = p + 1; s < q - 1; s++) {
+        gd_buf_append(&b, s, 1);
+        if (*s == '`')
+            s++; /* the doubled quote */
+    }
+    *next = q;
+    if (b.data == NULL)
+        return gd_strdup("");
+    return b.data;
+}
+
+json_t *gd_create_table_columns(const char *create, bool *versioned)
+{
+    if (versioned)
+        *versioned = false;
+    if (create == NULL || strncmp(create, "CREATE TABLE ", 13) != 0)
+        return NULL;
+    const char *p = strchr(create, '\n');
+    if (p == NULL)
+        return NULL;
+    p++;
+    json_t *cols = json_array();
+    bool explicit_period = false;
+    while (*p && *p != ')') {
+        const char *eol = strchr(p, '\n');
+        if (eol == NULL)
+            goto bad;
+        if (strncmp(p, "  `", 3) == 0) {
+            const char *rest = NULL;
+            char *name = quoted_ident(p + 2, eol, &rest);
+            if (name == NULL)
+                goto bad;
+            bool row_time = has_phrase(rest, eol, "GENERATED ALWAYS AS ROW START") ||
+                            has_phrase(rest, eol, "GENERATED ALWAYS AS ROW END");
+            explicit_period |= row_time;
+            if (row_time || (!has_phrase(rest, eol, "GENERATED ALWAYS AS") &&
+                                 !has_phrase(rest, eol, "AS (") /* older servers' form */))
+                json_array_append_new(cols, json_string(name));
+            free(name);
+        }
+        p = eol + 1;
+    }
+    if (*p != ')')
+        goto bad;
+    bool vers = has_phrase(p, p + strlen(p), "WITH SYSTEM VERSIONING");
+    if (vers && !explicit_period) {
+        json_array_append_new(cols, json_string("row_start"));
+        json_array_append_new(cols, json_string("row_end"));
+    }
+    if (versioned)
+        *versioned = vers || explicit_period;
+    return cols;
+bad:
+    json_decref(cols);
+    return NULL;
+}
+
+static size_t problem(json_t *problems, const char *db, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static size_t problem(json_t *problems, const char *db, const char *name, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    char *qd = gd_ident(db), *qt = gd_ident(name);
+    char *full = gd_asprintf("%s.%s", qd, qt);
+    json_array_append_new(problems, json_pack("{s:s, s:s}", "table", full, "problem", msg));
+    free(full);
+    free(qd);
+    free(qt);
+    return 1;
+}
+
+size_t gd_set_check(json_t *manifest, json_t *schema, json_t *problems)
+{
+    size_t nbad = 0, i;
+    json_t *t;
+    gd_nameidx ix;
+    gd_nameidx_init(&ix);
+    json_t *stabs = schema ? json_object_get(schema, "tables") : NULL;
+    json_array_foreach(stabs, i, t)
+        gd_nameidx_add(&ix, gd_json_str(t, "db", ""), gd_json_str(t, "name", ""), i);
+    gd_nameidx_seal(&ix);
+    json_array_foreach(json_object_get(manifest, "tables"), i, t)
+    {
+        const char *db = gd_json_str(t, "db", ""), *name = gd_json_str(t, "name", "");
+        json_t *cols = json_object_get(t, "columns");
+        size_t nc = json_array_size(cols);
+        if (nc == 0) {
+            nbad += problem(problems, db, name,
+                            "the set holds no columns for it, so its rows cannot be restored");
+            continue;
+        }
+        for (size_t k = 0; k < nc; k++) {
+            if (!json_is_string(json_array_get(cols, k))) {
+                nbad += problem(problems, db, name, "column %zu of its list is not a name", k + 1);
+                goto next;
+            }
+        }
+        json_t *chunks = json_object_get(t, "chunks");
+        if (!json_is_array(chunks) || json_array_size(chunks) == 0) {
+            nbad += problem(problems, db, name, "the set holds no data object for it");
+            continue;
+        }
+        {
+            long long sum = 0, rows = gd_json_int(t, "rows", -1);
+            size_t c;
+            json_t *ch;
+            json_array_foreach(chunks, c, ch)
+            {
+                if (!json_is_object(ch) || !json_is_string(json_object_get(ch, "object"))) {
+                    nbad += problem(problems, db, name, "chunk %zu has no data object", c);
+                    goto next;
+                }
+                sum += gd_json_int(ch, "rows", 0);
+            }
+            if (sum != rows) {
+                nbad += problem(problems, db, name,
+                                "its chunks hold %lld rows but the set says %lld", sum, rows);
+                continue;
+            }
+        }
+        if (schema == NULL)
+            continue;
+        size_t si;
+        if (!gd_nameidx_find(&ix, db, name, &si)) {
+            nbad += problem(problems, db, name, "the set's schema has no CREATE TABLE for it");
+            continue;
+        }
+        json_t *want = gd_create_table_columns(
+            gd_json_str(json_array_get(stabs, si), "create", ""), NULL);
+        if (want == NULL)
+            continue; /* a layout this check does not know: nothing to compare */
+        if (json_array_size(want) != nc) {
+            nbad += problem(problems, db, name,
+                            "the set holds %zu columns for it but its CREATE TABLE has %zu", nc,
+                            json_array_size(want));
+        } else {
+            for (size_t k = 0; k < nc; k++) {
+                const char *got = json_string_value(json_array_get(cols, k));
+                bool found = false;
+                for (size_t w = 0; w < nc && !found; w++)
+                    found = strcmp(got, json_string_value(json_array_get(want, w))) == 0;
+                if (!found) {
+                    nbad += problem(problems, db, name,
+                                    "the set holds a column %s that its CREATE TABLE does not have",
+                                    got);
+                    break;
+                }
+            }
+        }
+        json_decref(want);
+    next:;
+    }
+    gd_nameidx_free(&ix);
+    return nbad;
+}
+
+char *gd_set_check_message(json_t *problems)
+{
+    json_t *p = json_array_get(problems, 0);
+    size_t n = json_array_size(problems);
+    char more[64] = "";
+    if (n > 1)
+        snprintf(more, sizeof more, " (and %zu more table%s)", n - 1, n > 2 ? "s" : "");
+    return gd_asprintf("table %s: %s%s", gd_json_str(p, "table", "?"),
+                       gd_json_str(p, "problem", "?"), more);
+}
