@@ -28,6 +28,9 @@ typedef struct table {
     json_t *columns;    /* load column names */
     char *pk;           /* single integer primary key column, or NULL */
     bool pk_unsigned;
+    json_t *forms;      /* column -> "binary" | "index" where not plain text */
+    bool row_time_cols; /* has explicit ROW START / ROW END columns */
+    bool trx_versioned; /* ... holding transaction ids */
     int npri;           /* primary key columns */
     bool not_null;      /* some column is NOT NULL: an all-NULL row is impossible */
     bool versioned;     /* WITH SYSTEM VERSIONING: history rows are data */
@@ -124,8 +127,9 @@ static int dump_chunk(gd_pool *pool, void *wv, size_t job, gd_err *err)
     chunk *ch = &c->chunks[c->first + job];
     table *t = ch->t;
     char *qdb = gd_ident(t->db), *qt = gd_ident(t->name);
-    char *q = gd_asprintf("SELECT %s FROM %s.%s%s%s", t->select_cols.data, qdb, qt,
-                          ch->where ? " WHERE " : "", ch->where ? ch->where : "");
+    char *q = gd_asprintf("SELECT %s FROM %s.%s%s%s%s", t->select_cols.data, qdb, qt,
+                          t->versioned ? " FOR SYSTEM_TIME ALL" : "", ch->where ? " WHERE " : "",
+                          ch->where ? ch->where : "");
     free(qdb);
     free(qt);
     gd_obj_writer *ow = NULL;
@@ -220,17 +224,49 @@ out:
 
 /* ---- discovery ---- */
 
-/* The expression that reads one column's value as text that LOAD DATA
- * (CHARACTER SET binary) turns back into the same value (docs/backup-restore.md,
- * "Types"). */
-static void append_select_expr(gd_buf *b, const char *qcol, const char *data_type)
+/* How one column's value is written so that LOAD DATA (CHARACTER SET
+ * binary) turns it back into the same value (docs/backup-restore.md,
+ * "Types"); the form is recorded per column in the manifest. */
+static const char *append_select_expr(gd_buf *b, const char *qcol, const char *data_type)
 {
-    if (strcmp(data_type, "float") == 0)
+    if (strcmp(data_type, "float") == 0) {
         /* the text protocol prints FLOAT with 6 significant digits, which
          * does not round-trip; DOUBLE's 17 do */
         gd_buf_appendf(b, "CAST(%s AS DOUBLE)", qcol);
-    else
-        gd_buf_append(b, qcol, strlen(qcol));
+        return NULL;
+    }
+    if (strcmp(data_type, "inet6") == 0 || strcmp(data_type, "uuid") == 0) {
+        /* a binary string of 16 bytes loads as the packed value; the text
+         * form would be taken for it when it is 16 characters long */
+        gd_buf_appendf(b, "CAST(%s AS BINARY(16))", qcol);
+        return "binary";
+    }
+    if (strcmp(data_type, "inet4") == 0) {
+        gd_buf_appendf(b, "CAST(%s AS BINARY(4))", qcol);
+        return "binary";
+    }
+    if (strcmp(data_type, "enum") == 0 || strcmp(data_type, "set") == 0) {
+        /* the number: the error value '' and a member '' print alike */
+        gd_buf_appendf(b, "CAST(%s AS UNSIGNED)", qcol);
+        return "index";
+    }
+    gd_buf_append(b, qcol, strlen(qcol));
+    return NULL;
+}
+
+static void add_column(table *t, const char *name, const char *data_type)
+{
+    char *qc = gd_ident(name);
+    if (t->select_cols.len)
+        gd_buf_append(&t->select_cols, ",", 1);
+    const char *form = append_select_expr(&t->select_cols, qc, data_type);
+    free(qc);
+    json_array_append_new(t->columns, json_string(name));
+    if (form) {
+        if (t->forms == NULL)
+            t->forms = json_object();
+        json_object_set_new(t->forms, name, json_string(form));
+    }
 }
 
 static bool is_int_type(const char *data_type)
@@ -292,7 +328,8 @@ static int load_tables(ctx *c, MYSQL *m, gd_err *err)
     /* Columns: generated ones are skipped (the server computes them). */
     rc = gd_sql_query(m, &res, err,
                       "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, IS_GENERATED, "
-                      "COLUMN_KEY, IS_NULLABLE, COLUMN_TYPE FROM information_schema.COLUMNS "
+                      "COLUMN_KEY, IS_NULLABLE, COLUMN_TYPE, IFNULL(GENERATION_EXPRESSION,'') "
+                      "FROM information_schema.COLUMNS "
                       "WHERE TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY BINARY TABLE_SCHEMA, "
                       "BINARY TABLE_NAME, ORDINAL_POSITION");
     if (rc != 0) {
@@ -304,8 +341,20 @@ static int load_tables(ctx *c, MYSQL *m, gd_err *err)
         if (!gd_nameidx_find(&ix, row[0], row[1], &ti))
             continue; /* a view's columns */
         table *t = &c->tables[ti];
-        if (strcmp(row[4], "ALWAYS") == 0)
-            continue;
+        if (strcmp(row[4], "ALWAYS") == 0) {
+            /* A system-versioned table's explicit row start and end columns
+             * are data (its history), unless they hold transaction ids,
+             * which no server accepts back: then only current rows are
+             * kept (docs/backup-restore.md). */
+            bool row_time = strcmp(row[8], "ROW START") == 0 || strcmp(row[8], "ROW END") == 0;
+            if (!row_time)
+                continue;
+            t->row_time_cols = true;
+            if (strcmp(row[3], "bigint") == 0) {
+                t->trx_versioned = true;
+                continue;
+            }
+        }
         if (strcmp(row[5], "PRI") == 0) {
             if (t->npri++ == 0 && is_int_type(row[3])) {
                 t->pk = gd_strdup(row[2]);
@@ -313,18 +362,25 @@ static int load_tables(ctx *c, MYSQL *m, gd_err *err)
             }
         }
         t->not_null |= strcmp(row[6], "NO") == 0;
-        char *qc = gd_ident(row[2]);
-        if (t->select_cols.len)
-            gd_buf_append(&t->select_cols, ",", 1);
-        append_select_expr(&t->select_cols, qc, row[3]);
-        free(qc);
-        json_array_append_new(t->columns, json_string(row[2]));
+        add_column(t, row[2], row[3]);
     }
     mysql_free_result(res);
     gd_nameidx_free(&ix);
 
     for (size_t k = 0; k < c->ntables; k++) {
         table *t = &c->tables[k];
+        /* Implicit row start and end columns are in no catalog table: the
+         * server names them row_start and row_end. */
+        if (t->versioned && !t->row_time_cols) {
+            add_column(t, "row_start", "timestamp");
+            add_column(t, "row_end", "timestamp");
+        }
+        if (t->trx_versioned) {
+            t->versioned = false; /* current rows only */
+            gd_warn("table %s.%s is versioned by transaction id: its history cannot be "
+                    "restored by any server, only its current rows are backed up",
+                    t->db, t->name);
+        }
         /* Range chunks need a single-column integer primary key. */
         if (t->npri != 1) {
             free(t->pk);
@@ -846,7 +902,9 @@ out_progress:
                                "engine", t->engine, "columns", t->columns, "rows",
                                (json_int_t)atomic_load(&t->rows), "chunks", json_array());
         if (t->versioned)
-            json_object_set_new(jt, "versioned", json_true());
+            json_object_set_new(jt, "versioned", json_true()); /* rows include history */
+        if (t->forms)
+            json_object_set_new(jt, "forms", json_incref(t->forms));
         /* Not as of the set's position: a point-in-time restore of it would
          * replay changes it already holds. */
         if (!t->transactional && opts->no_lock_nontransactional)
@@ -922,6 +980,7 @@ out:
         free(t->engine);
         free(t->pk);
         gd_buf_free(&t->select_cols);
+        json_decref(t->forms);
         json_decref(t->columns);
     }
     free(c.tables);

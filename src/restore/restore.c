@@ -169,6 +169,77 @@ static int finish_table(rworker *w, rtable *t, gd_err *err)
     return rc;
 }
 
+static bool index_form(const rtable *t, const char *col);
+
+/* Whether a LOAD DATA warning is one that cannot mean a changed value
+ * (docs/backup-restore.md, "Warnings during a restore").  Everything else
+ * (missing or extra fields, NULL into NOT NULL, truncation, out of range,
+ * invalid values) fails the restore. */
+static bool harmless_warning(const rtable *t, const char *level, unsigned code, const char *msg)
+{
+    if (strcmp(level, "Note") == 0)
+        return true;
+    /* An ENUM loaded by its index warns for index 0, the error value ''
+     * that the source itself holds: the same value comes back.  No other
+     * index of the same definition can be truncated. */
+    if (code == WARN_DATA_TRUNCATED) {
+        const char *a = strstr(msg, "column '"), *z = a ? strstr(a + 8, "' at row ") : NULL;
+        if (z) {
+            char *col = gd_strndup(a + 8, (size_t)(z - a - 8));
+            bool idx = index_form(t, col);
+            free(col);
+            if (idx)
+                return true;
+        }
+    }
+    switch (code) {
+    case ER_WARN_DEPRECATED_SYNTAX: /* 1287: about the statement, not a value */
+    case ER_BINLOG_UNSAFE_STATEMENT: /* 1592: about the binary log */
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int check_load_warnings(MYSQL *m, const rjob *j, gd_err *err)
+{
+    unsigned nwarn = mysql_warning_count(m);
+    MYSQL_RES *res = NULL;
+    gd_err e2;
+    gd_err_clear(&e2);
+    if (gd_sql_query(m, &res, &e2, "SHOW WARNINGS") != 0)
+        return gd_err_set(err, GD_E_MYSQL,
+                          "loading %s.%s from %s: the target reported %u warning(s) that could "
+                          "not be read (%s); the restore stops because a value may have changed",
+                          j->t->tdb, j->t->name, j->object, nwarn, e2.msg);
+    MYSQL_ROW row;
+    int rc = 0;
+    unsigned shown = 0;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        shown++;
+        unsigned code = row[1] ? (unsigned)strtoul(row[1], NULL, 10) : 0;
+        if (rc == 0 && !harmless_warning(j->t, row[0] ? row[0] : "", code, row[2] ? row[2] : "")) {
+            char *qd = gd_ident(j->t->tdb), *qt = gd_ident(j->t->name);
+            rc = gd_err_set(err, GD_E_STATE,
+                            "loading %s.%s from %s (chunk of %llu rows): the target changed "
+                            "values: %s %u: %s (first of %u warnings); the restore stopped. "
+                            "Check that the target's version, settings and table definition "
+                            "accept the data (docs/backup-restore.md)",
+                            qd, qt, j->object, j->rows, row[0] ? row[0] : "?", code,
+                            row[2] ? row[2] : "", nwarn);
+            free(qd);
+            free(qt);
+        }
+    }
+    mysql_free_result(res);
+    if (rc == 0 && shown < nwarn)
+        rc = gd_err_set(err, GD_E_STATE,
+                        "loading %s.%s from %s: the target reported %u warnings, only %u "
+                        "could be read; the restore stops because a value may have changed",
+                        j->t->tdb, j->t->name, j->object, nwarn, shown);
+    return rc;
+}
+
 static int load_job(rworker *w, rjob *j, gd_err *err)
 {
     w->job = j;
@@ -210,22 +281,8 @@ static int load_job(rworker *w, rjob *j, gd_err *err)
         goto out;
     }
     unsigned long long affected = (unsigned long long)mysql_affected_rows(w->m);
-    /* Warnings are reported, not fatal: values the source itself holds
-     * (an ENUM's '' error value, a zero date) load identically but warn.
-     * The row count below is the check that nothing was skipped. */
-    unsigned nwarn = mysql_warning_count(w->m);
-    if (nwarn > 0) {
-        MYSQL_RES *res = NULL;
-        gd_err e2;
-        gd_err_clear(&e2);
-        if (gd_sql_query(w->m, &res, &e2, "SHOW WARNINGS LIMIT 1") == 0) {
-            MYSQL_ROW row = mysql_fetch_row(res);
-            if (row && strcmp(row[0], "Note") != 0)
-                gd_warn("loading %s.%s from %s: %u warning(s), first: %s %s: %s", j->t->tdb,
-                        j->t->name, j->object, nwarn, row[0], row[1], row[2]);
-            mysql_free_result(res);
-        }
-    }
+    if (mysql_warning_count(w->m) > 0 && (rc = check_load_warnings(w->m, j, err)) != 0)
+        goto out;
     if (affected != j->rows) {
         rc = gd_err_set(err, GD_E_CORRUPT,
                         "loading %s.%s from %s: %llu rows loaded, manifest says %llu", j->t->tdb,
@@ -401,11 +458,20 @@ static int cmp_job(const void *a, const void *b)
     return x->raw_size < y->raw_size ? 1 : x->raw_size > y->raw_size ? -1 : 0;
 }
 
+/* A column written as its ENUM/SET index (backup: "forms") is loaded into
+ * a variable and set from it: a bare number would match a member named
+ * like it. */
+static bool index_form(const rtable *t, const char *col)
+{
+    return strcmp(gd_json_str(json_object_get(t->jt, "forms"), col, ""), "index") == 0;
+}
+
 static char *make_load_sql(const rtable *t)
 {
     char *qdb = gd_ident(t->tdb), *qt = gd_ident(t->name);
-    gd_buf b;
+    gd_buf b, set;
     gd_buf_init(&b, 0);
+    gd_buf_init(&set, 0);
     gd_buf_appendf(&b,
                    "LOAD DATA LOCAL INFILE 'geodr' INTO TABLE %s.%s CHARACTER SET binary FIELDS "
                    "TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (",
@@ -416,10 +482,19 @@ static char *make_load_sql(const rtable *t)
     json_array_foreach(cols, i, v)
     {
         char *qc = gd_ident(json_string_value(v));
-        gd_buf_appendf(&b, "%s%s", i ? "," : "", qc);
+        if (index_form(t, json_string_value(v))) {
+            gd_buf_appendf(&b, "%s@gd_%zu", i ? "," : "", i);
+            gd_buf_appendf(&set, "%s%s = CAST(@gd_%zu AS UNSIGNED)", set.len ? ", " : " SET ",
+                           qc, i);
+        } else {
+            gd_buf_appendf(&b, "%s%s", i ? "," : "", qc);
+        }
         free(qc);
     }
     gd_buf_append(&b, ")", 1);
+    if (set.len)
+        gd_buf_append(&b, set.data, set.len);
+    gd_buf_free(&set);
     free(qdb);
     free(qt);
     return b.data;
@@ -657,6 +732,9 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
     }
 
     /* 4. Rows, in parallel. */
+    bool versioned = false;
+    for (size_t k = 0; k < nrt; k++)
+        versioned |= json_is_true(json_object_get(rts[k].jt, "versioned"));
     for (int k = 0; k < jobs; k++) {
         ws[k].c = &c;
         if ((rc = gd_conn_open(target, &ws[k].m, err)) != 0)
@@ -669,6 +747,15 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
             gd_err e2;
             gd_err_clear(&e2);
             gd_sql(ws[k].m, &e2, "SET SESSION sql_log_bin = 0"); /* warned above */
+        }
+        /* History rows of system-versioned tables keep their row start and
+         * end times (MariaDB 10.11+). */
+        if (versioned &&
+            (rc = gd_sql(ws[k].m, err, "SET SESSION system_versioning_insert_history = ON")) != 0) {
+            gd_err_prefix(err, "the target cannot load the history of system-versioned tables "
+                               "(it needs MariaDB 10.11 or later, and secure_timestamp = NO, or "
+                               "the BINLOG REPLAY privilege)");
+            goto out;
         }
         mysql_set_local_infile_handler(ws[k].m, infile_init, infile_read, infile_end, infile_error,
                                        &ws[k]);

@@ -696,7 +696,7 @@ checksum_all() {
         [[ -n "$db" ]] || continue
         tabs+=("$(_qi "$db").$(_qi "$t")")
     done < <(mdb_client "$name" --batch -N -e "SELECT table_schema, table_name
-        FROM information_schema.tables WHERE table_type = 'BASE TABLE'
+        FROM information_schema.tables WHERE table_type IN ('BASE TABLE', 'SYSTEM VERSIONED')
         AND $(_db_filter table_schema "$@") ORDER BY 1, 2")
     [[ ${#tabs[@]} -gt 0 ]] || return 0
     for t in "${tabs[@]}"; do
@@ -705,6 +705,38 @@ checksum_all() {
     sql="CHECKSUM TABLE $sql EXTENDED"
     mdb_client "$name" --batch -N -e "$sql" | while IFS=$'\t' read -r t line; do
         printf '%s %s\n' "$t" "$line"
+    done | LC_ALL=C sort
+}
+
+# values_all NAME [DB...]: "db.table md5" for every base table: the MD5 of
+# every row's values (HEX of each stored column, history rows and their row
+# start/end of system-versioned tables included), rows sorted.  A value by
+# value comparison beside CHECKSUM TABLE.
+values_all() {
+    local name="$1" db t sel vers
+    shift
+    mdb_client "$name" --batch -N -e "SET SESSION group_concat_max_len = 1048576;
+        SELECT c.table_schema, c.table_name,
+        GROUP_CONCAT(CONCAT('IFNULL(HEX(\`', REPLACE(c.column_name, '\`', '\`\`'), '\`),''-'')')
+            ORDER BY c.ordinal_position SEPARATOR ','),
+        MAX(t.table_type = 'SYSTEM VERSIONED') + MAX(c.is_generated = 'ALWAYS')
+        FROM information_schema.columns c JOIN information_schema.tables t
+          ON BINARY t.table_schema = BINARY c.table_schema AND BINARY t.table_name = BINARY c.table_name
+        WHERE t.table_type IN ('BASE TABLE', 'SYSTEM VERSIONED') AND (c.is_generated = 'NEVER'
+          OR c.generation_expression IN ('ROW START', 'ROW END'))
+        AND $(_db_filter c.table_schema "$@") GROUP BY BINARY c.table_schema, BINARY c.table_name" |
+    while IFS=$'\t' read -r db t sel vers; do
+        # vers: 0 plain, 1 versioned with implicit row start/end, 2 explicit
+        if [[ $vers == 1 ]]; then
+            sel="$sel,HEX(ROW_START),HEX(ROW_END)"
+        fi
+        if [[ $vers != 0 ]]; then
+            vers=" FOR SYSTEM_TIME ALL"
+        else
+            vers=""
+        fi
+        printf '%s.%s %s\n' "$db" "$t" "$(mdb_client "$name" --batch -N -e "SELECT CONCAT_WS(',', $sel) AS r
+            FROM $(_qi "$db").$(_qi "$t")$vers ORDER BY r" | md5sum | cut -c1-32)"
     done | LC_ALL=C sort
 }
 

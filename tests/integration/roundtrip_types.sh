@@ -11,7 +11,9 @@ tmpdir_new
 mdb_start src
 mdb_load src "$SQL_DIR/alltypes.sql" >/dev/null
 mdb_load src "$SQL_DIR/bigblob.sql" >/dev/null
+mdb_load src "$SQL_DIR/types_more.sql" >/dev/null
 checksum_all src >"$WORK/src.sum"
+values_all src >"$WORK/src.val"
 show_create_all src >"$WORK/src.ddl"
 
 for mode in plain encrypted; do
@@ -52,8 +54,10 @@ PY
         --latest --target "127.0.0.1:$port" --target-user root \
         --target-password-file "$WORK/dst$mode.pass" --jobs 3
     checksum_all "dst$mode" >"$WORK/dst$mode.sum"
+    values_all "dst$mode" >"$WORK/dst$mode.val"
     show_create_all "dst$mode" >"$WORK/dst$mode.ddl"
     check "$mode: CHECKSUM TABLE equal for every table" diff "$WORK/src.sum" "$WORK/dst$mode.sum"
+    check "$mode: every value equal in every table (history rows included)" diff "$WORK/src.val" "$WORK/dst$mode.val"
     check "$mode: SHOW CREATE equal for every object" diff "$WORK/src.ddl" "$WORK/dst$mode.ddl"
 
     out="$("$GEODR" --config "$cfg" restore shop --target "127.0.0.1:$port" --target-user root \
