@@ -117,4 +117,35 @@ is "verify fails a set whose columns differ from the CREATE TABLE" "$rc" 1
 like "... naming the table and the counts" "$out" 'table `d`.`zed`: the set holds 2 columns for it but its CREATE TABLE has 3'
 cp "$WORK/manifest.good" "$mf"
 check "the untouched set verifies" "$GEODR" --config "$plain" verify shop "$pset"
+
+# A set whose schema says NOT NULL where its rows hold NULL (a damaged or
+# hand-edited set): the restore stops at the first changed value instead of
+# loading '' quietly.
+sobj="$(python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print(json.loads(t[:t.rindex("sha256 ")])["schema"]["object"])' "$mf")"
+spath="$WORK/region-plain/shop/backup/$pset/$sobj"
+zstd -q -d -c "$spath" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+for t in s["tables"]:
+    if t["db"] == "d" and t["name"] == "order_items":
+        t["create"] = t["create"].replace("`b` varchar(20) DEFAULT NULL", "`b` varchar(20) NOT NULL")
+        assert "NOT NULL" in t["create"]
+sys.stdout.write(json.dumps(s))' | zstd -q -c >"$WORK/schema.new"
+cp "$WORK/schema.new" "$spath"
+python3 - "$mf" "$spath" <<'PY'
+import hashlib, json, sys
+path, spath = sys.argv[1], sys.argv[2]
+text = open(path).read()
+m = json.loads(text[:text.rindex("sha256 ")])
+b = open(spath, "rb").read()
+m["schema"]["sha256"] = hashlib.sha256(b).hexdigest()
+m["schema"]["size"] = len(b)
+body = json.dumps(m) + "\n"
+open(path, "w").write(body + "sha256 " + hashlib.sha256(body.encode()).hexdigest() + "\n")
+PY
+mdb_start notnull
+out="$("$GEODR" --config "$plain" restore shop --set "$pset" --target "127.0.0.1:$NOTNULL_PORT" \
+    --target-user root --target-password-file "$WORK/notnull.pass" 2>&1)" && rc=0 || rc=$?
+is "a restore that would load NULL into a NOT NULL column fails" "$rc" 1
+like "... naming the table, the chunk and the warning" "$out" 'loading `d`.`order_items` from data/.*: the target changed values: Warning 1263'
 tap_done
