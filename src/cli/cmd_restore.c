@@ -295,7 +295,6 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         tp.host = host;
         tp.port = colon ? (unsigned)atoi(colon + 1) : 3306;
         tp.user = tuser;
-        tp.local_infile = true;
         rc = gd_read_secret_file(tpass, &pw, &err);
         tp.password = pw;
         tp.password_source = tpass;
@@ -345,8 +344,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
             tp.socket = inst.socket;
             tp.user = "root";
             tp.password = "";
-            tp.local_infile = true;
-        }
+            }
     }
     gd_replay_result rr;
     memset(&rr, 0, sizeof rr);

@@ -54,7 +54,8 @@ int gd_sql_error(MYSQL *m, gd_err *err, const char *context)
     }
 }
 
-int gd_conn_open(const gd_conn_params *p, MYSQL **out, gd_err *err)
+static int conn_open(const gd_conn_params *p, const gd_infile_handler *h, MYSQL **out,
+                     gd_err *err)
 {
     MYSQL *m = mysql_init(NULL);
     if (m == NULL)
@@ -66,10 +67,15 @@ int gd_conn_open(const gd_conn_params *p, MYSQL **out, gd_err *err)
         mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rt);
     }
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (p->local_infile) {
-        unsigned on = 1;
-        mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &on);
-    }
+    /* LOAD DATA LOCAL lets the server ask the client for any file.  It is
+     * off on every connection but the loader's, and there only geodr's own
+     * handler answers, installed before the server is even reached: the
+     * client library's default handler (which reads the named local file)
+     * never runs. */
+    unsigned local = h != NULL;
+    mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &local);
+    if (h)
+        mysql_set_local_infile_handler(m, h->init, h->read, h->end, h->error, h->userdata);
     /* Never read my.cnf: the config file is the only source of settings. */
     const char *host = (p->host && p->host[0]) ? p->host : NULL;
     const char *sock = (p->socket && p->socket[0]) ? p->socket : NULL;
@@ -98,6 +104,17 @@ int gd_conn_open(const gd_conn_params *p, MYSQL **out, gd_err *err)
     }
     *out = m;
     return 0;
+}
+
+int gd_conn_open(const gd_conn_params *p, MYSQL **out, gd_err *err)
+{
+    return conn_open(p, NULL, out, err);
+}
+
+int gd_conn_open_loader(const gd_conn_params *p, const gd_infile_handler *h, MYSQL **out,
+                        gd_err *err)
+{
+    return conn_open(p, h, out, err);
 }
 
 void gd_conn_close(MYSQL *m)

@@ -17,15 +17,30 @@ typedef struct gd_conn_params {
     const char *user;
     const char *password;        /* may be "" */
     const char *password_source; /* "password file X", for messages; may be NULL */
-    bool local_infile;           /* enable LOAD DATA LOCAL (restore) */
     unsigned timeout_s;          /* connect timeout, default 10 */
     unsigned read_timeout_s;     /* 0: none (wait as long as the server takes) */
 } gd_conn_params;
 
 /* Connects; charset utf8mb4, session time_zone '+00:00'.  Errors:
  * GD_E_NET when the server cannot be reached, GD_E_AUTH when access is
- * denied, GD_E_MYSQL otherwise. */
+ * denied, GD_E_MYSQL otherwise.  LOAD DATA LOCAL is off: a server that asks
+ * for a local file gets a refusal. */
 int gd_conn_open(const gd_conn_params *p, MYSQL **out, gd_err *err);
+
+/* The loader's LOAD DATA LOCAL handler (Connector/C's infile callbacks). */
+typedef struct gd_infile_handler {
+    int (*init)(void **, const char *, void *);
+    int (*read)(void *, char *, unsigned int);
+    void (*end)(void *);
+    int (*error)(void *, char *, unsigned int);
+    void *userdata;
+} gd_infile_handler;
+
+/* As gd_conn_open, with LOAD DATA LOCAL on and answered only by h (never
+ * by the client library's file reader).  h's init must refuse a request it
+ * did not expect: the server may ask at any statement. */
+int gd_conn_open_loader(const gd_conn_params *p, const gd_infile_handler *h, MYSQL **out,
+                        gd_err *err);
 void gd_conn_close(MYSQL *m);
 
 /* Runs a statement that returns no rows (results are drained). */

@@ -170,8 +170,7 @@ int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     gd_conn_params sp = {.what = "the scratch instance",
                          .socket = inst.socket,
                          .user = "root",
-                         .password = "",
-                         .local_infile = true};
+                         .password = ""};
     /* 1. The databases of the chosen objects, as they are named in the set
      * (and those the replication filter cannot tell from them), whole. */
     if (rc == 0)

@@ -50,6 +50,7 @@ typedef struct rworker {
     gd_pool *pool;
     /* the infile being streamed */
     rjob *job;
+    bool loading; /* inside geodr's LOAD DATA statement */
     gd_obj_reader *rd;
     gd_err ierr;
 } rworker;
@@ -61,6 +62,13 @@ static int infile_init(void **ptr, const char *filename, void *userdata)
     rworker *w = userdata;
     *ptr = w;
     (void)filename; /* the worker knows which job it runs */
+    /* Only during geodr's own LOAD DATA: a request at any other statement
+     * is the server's, not ours, and gets nothing. */
+    if (!w->loading || w->rd != NULL) {
+        gd_err_set(&w->ierr, GD_E_AUTH,
+                   "the target asked for a local file outside geodr's LOAD DATA; refused");
+        return 1;
+    }
     char *name = gd_repo_object_name(w->c->repo, w->c->set_id, w->job->object);
     int rc = gd_obj_open(w->c->repo, name, w->job->sha256, &w->rd, &w->ierr);
     free(name);
@@ -252,7 +260,9 @@ static int load_job(rworker *w, rjob *j, gd_err *err)
      * simply run again. */
     int q = 0;
     for (int attempt = 0;; attempt++) {
+        w->loading = true;
         q = mysql_real_query(w->m, sql, strlen(sql));
+        w->loading = false;
         unsigned no = q ? mysql_errno(w->m) : 0;
         if (!q || w->ierr.code != GD_OK || attempt >= 20 ||
             (no != ER_LOCK_DEADLOCK && no != ER_LOCK_WAIT_TIMEOUT))
@@ -737,7 +747,8 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         versioned |= json_is_true(json_object_get(rts[k].jt, "versioned"));
     for (int k = 0; k < jobs; k++) {
         ws[k].c = &c;
-        if ((rc = gd_conn_open(target, &ws[k].m, err)) != 0)
+        gd_infile_handler h = {infile_init, infile_read, infile_end, infile_error, &ws[k]};
+        if ((rc = gd_conn_open_loader(target, &h, &ws[k].m, err)) != 0)
             goto out;
         if ((rc = gd_sql(ws[k].m, err,
                          "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = "
@@ -757,8 +768,6 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
                                "the BINLOG REPLAY privilege)");
             goto out;
         }
-        mysql_set_local_infile_handler(ws[k].m, infile_init, infile_read, infile_end, infile_error,
-                                       &ws[k]);
     }
     c.progress = gd_progress_start("restore", "chunks", total_bytes, c.njobs, opts->progress);
     rc = gd_pool_run(ws, sizeof *ws, jobs, c.njobs, restore_job, c.progress, err);

@@ -1,0 +1,64 @@
+#!/bin/bash
+# A malicious or impersonated restore target must not read local files
+# (issue 10, finding 4).  A fake server answers a restore's statements and,
+# at chosen ones, asks the client for a local file (LOAD DATA LOCAL INFILE):
+# the key file.  Whatever connection it asks on (the control connection, a
+# loader connection outside geodr's own LOAD DATA), with or without
+# --dry-run, it gets nothing.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_geodr
+tmpdir_new
+
+mdb_start src
+mdb_sql src "CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO d.t VALUES (1,'a');" >/dev/null
+cfg="$WORK/geodr.conf"
+write_key "$WORK/key" "the-secret-passphrase-of-the-key-file"
+write_config "$cfg" shop src "$WORK/region" "$WORK/key"
+check "backup" "$GEODR" --config "$cfg" --quiet backup shop
+printf 'fakepw\n' >"$WORK/fake.pass"
+
+# fake ASK: start a fake target asking for the key file at statements
+# matching ASK; sets FAKE_PORT and FAKE_RECORD.
+fake_n=0
+fake() {
+    fake_n=$((fake_n + 1))
+    FAKE_RECORD="$WORK/fake$fake_n.got"
+    python3 "$GEODR_SRC/tests/integration/tools/fake_infile_server.py" "$WORK/fake$fake_n.port" \
+        "$FAKE_RECORD" "$WORK/key" "$1" 2>>"$WORK/fake.log" &
+    local pid=$!
+    on_exit "kill $pid 2>/dev/null || true"
+    wait_for 10 test -s "$WORK/fake$fake_n.port" || die "the fake server did not start"
+    FAKE_PORT="$(cat "$WORK/fake$fake_n.port")"
+}
+
+for mode in dry-run restore; do
+    args=()
+    [[ $mode == restore ]] || args=(--dry-run)
+    fake 'time_zone'
+    out="$("$GEODR" --config "$cfg" restore shop --set "$("$GEODR" --config "$cfg" --json info shop |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["sets"][-1]["set"])')" \
+        --target "127.0.0.1:$FAKE_PORT" --target-user root --target-password-file "$WORK/fake.pass" \
+        "${args[@]}" 2>&1)" && rc=0 || rc=$?
+    is "$mode: a target asking for a file on the first statement: the restore fails" "$rc" 1
+    is "$mode: ... and the target got no byte of the file" "$(wc -c <"$FAKE_RECORD")" 0
+    if grep -q "the-secret-passphrase" <<<"$out"; then
+        not_ok "$mode: ... and no secret in the message"
+    else
+        ok "$mode: ... and no secret in the message"
+    fi
+done
+
+# On a loader connection, at a statement that is not geodr's LOAD DATA.
+fake 'unique_checks'
+out="$("$GEODR" --config "$cfg" restore shop --latest --target "127.0.0.1:$FAKE_PORT" --target-user root \
+    --target-password-file "$WORK/fake.pass" 2>&1)" && rc=0 || rc=$?
+is "a target asking for a file on a loader connection: the restore fails" "$rc" 1
+is "... and the target got no byte of the file" "$(wc -c <"$FAKE_RECORD")" 0
+
+# The real loader still loads (its own LOAD DATA is answered by geodr's handler).
+mdb_start dst
+check "a real target still restores" "$GEODR" --config "$cfg" --quiet restore shop --latest \
+    --target "127.0.0.1:$DST_PORT" --target-user root --target-password-file "$WORK/dst.pass"
+is "... with the data" "$(mdb_sql dst 'SELECT v FROM d.t')" "a"
+tap_done
