@@ -178,6 +178,14 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
             break;
         case O_REPLAY_HOST:
             replay_host = optarg;
+            if (strcmp(optarg, "0.0.0.0") == 0 || strcmp(optarg, "::") == 0)
+                fprintf(stderr,
+                        "geodr: warning: --replay-host %s: the binlog server will be reachable "
+                        "from every network of this machine for the length of the replay; it "
+                        "accepts only a one-time user and a random password, sent to the target "
+                        "in CHANGE MASTER (not encrypted on the wire). Prefer the one address "
+                        "the target reaches this machine at, on a private network\n",
+                        optarg);
             break;
         case O_TARGET:
             target = optarg;

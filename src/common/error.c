@@ -93,3 +93,23 @@ const char *gd_code_name(int code)
         return "unknown";
     }
 }
+
+void gd_err_redact(gd_err *e, const char *secret)
+{
+    if (e == NULL || secret == NULL || secret[0] == '\0')
+        return;
+    size_t sl = strlen(secret);
+    char out[sizeof e->msg];
+    size_t o = 0;
+    for (const char *p = e->msg; *p && o + 1 < sizeof out;) {
+        if (strncmp(p, secret, sl) == 0) {
+            for (const char *r = "***"; *r && o + 1 < sizeof out; r++)
+                out[o++] = *r;
+            p += sl;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    memcpy(e->msg, out, o + 1);
+}

@@ -47,6 +47,11 @@ int gd_err_sys(gd_err *e, int sys_errno, const char *fmt, ...)
 /* Replaces the message with "<prefix>: <old message>" keeping the code. */
 void gd_err_prefix(gd_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Replaces every occurrence of secret (when not NULL or "") in the message
+ * with "***": for errors of statements that carry a password, where the
+ * server may echo any part of the statement. */
+void gd_err_redact(gd_err *e, const char *secret);
+
 /* Short name of a code, for JSON output ("io", "corrupt", ...). */
 const char *gd_code_name(int code);
 

@@ -137,18 +137,40 @@ static int drain(MYSQL *m, gd_err *err, const char *q)
     return 0;
 }
 
+static int vsql(MYSQL *m, gd_err *err, const char *secret, const char *fmt, va_list ap)
+{
+    char *q = vfmt(fmt, ap);
+    gd_err e;
+    gd_err_clear(&e);
+    int rc = 0;
+    if (mysql_real_query(m, q, strlen(q)) != 0)
+        rc = gd_sql_error(m, &e, q);
+    else
+        rc = drain(m, &e, q);
+    if (rc != 0) {
+        gd_err_redact(&e, secret);
+        if (err && err->code == GD_OK)
+            *err = e;
+    }
+    free(q);
+    return rc;
+}
+
 int gd_sql(MYSQL *m, gd_err *err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *q = vfmt(fmt, ap);
+    int rc = vsql(m, err, NULL, fmt, ap);
     va_end(ap);
-    int rc = 0;
-    if (mysql_real_query(m, q, strlen(q)) != 0)
-        rc = gd_sql_error(m, err, q);
-    else
-        rc = drain(m, err, q);
-    free(q);
+    return rc;
+}
+
+int gd_sql_secret(MYSQL *m, gd_err *err, const char *secret, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vsql(m, err, secret, fmt, ap);
+    va_end(ap);
     return rc;
 }
 

@@ -45,6 +45,11 @@ void gd_conn_close(MYSQL *m);
 
 /* Runs a statement that returns no rows (results are drained). */
 int gd_sql(MYSQL *m, gd_err *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* As gd_sql for a statement that carries a secret (a password): on error
+ * the secret is replaced by *** in the message, wherever the statement or
+ * the server's message holds it. */
+int gd_sql_secret(MYSQL *m, gd_err *err, const char *secret, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Runs a query and returns its stored result (caller mysql_free_result()s). */
 int gd_sql_query(MYSQL *m, MYSQL_RES **out, gd_err *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

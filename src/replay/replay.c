@@ -120,8 +120,8 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
         goto out;
     replica_set = true;
     if ((rc = gd_sql(m, err, "SET GLOBAL gtid_slave_pos = '%s'", start)) != 0 ||
-        (rc = gd_sql(m, err,
-                     "CHANGE MASTER TO MASTER_HOST = '%s', MASTER_PORT = %u, "
+        (rc = gd_sql_secret(m, err, pw,
+                            "CHANGE MASTER TO MASTER_HOST = '%s', MASTER_PORT = %u, "
                      "MASTER_USER = 'geodr_replay', MASTER_PASSWORD = '%s', MASTER_USE_GTID = "
                      "slave_pos, MASTER_CONNECT_RETRY = 1",
                      opts->listen ? opts->listen : "127.0.0.1", port, pw)) != 0 ||

@@ -191,9 +191,10 @@ int gd_instance_secure(gd_instance_new *inst, gd_err *err)
     MYSQL *m = NULL;
     if ((rc = gd_conn_open(&p, &m, err)) != 0)
         return rc;
-    rc = gd_sql(m, err, "ALTER USER 'root'@'localhost' IDENTIFIED BY '%s'", pw);
+    rc = gd_sql_secret(m, err, pw, "ALTER USER 'root'@'localhost' IDENTIFIED BY '%s'", pw);
     if (rc == 0)
-        rc = gd_sql(m, err, "CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '%s'", pw);
+        rc = gd_sql_secret(m, err, pw,
+                           "CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '%s'", pw);
     if (rc == 0)
         rc = gd_sql(m, err, "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION");
     gd_conn_close(m);

@@ -221,6 +221,9 @@ usage_fails "restore --time with a malformed time" \
     "--time 'yesterday': expected 'YYYY-MM-DD HH:MM:SS" \
     "$GEODR" --config "$CFG" restore shop --time 'yesterday' "${TARGET[@]}"
 is "failed restores: no database created in the target" "$(schemata dst)" "$DST_SCHEMATA"
+run "$GEODR" --config "$CFG" restore shop --dry-run --replay-host 0.0.0.0 "${TARGET[@]}"
+like "--replay-host 0.0.0.0 warns that the binlog server is reachable from the network" "$RUN_ERR" \
+    "warning: --replay-host 0.0.0.0: the binlog server will be reachable from every network.*one-time user and a random password"
 
 run "$GEODR" --config "$CFG" --quiet restore shop "${TARGET[@]}"
 is "restore into the empty target" "$RUN_RC" 0

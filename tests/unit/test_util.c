@@ -259,6 +259,34 @@ static void test_err_prefix(void **state)
     assert_memory_equal(e.msg, "p: mmm", 6);
 }
 
+static void test_err_redact(void **state)
+{
+    (void)state;
+    gd_err e;
+    gd_err_clear(&e);
+    gd_err_set(&e, GD_E_MYSQL,
+               "CHANGE MASTER TO MASTER_PASSWORD = 'pw-1234', ...: error 1064: You have an "
+               "error near 'pw-1234', MASTER_USE' and pw-1234");
+    gd_err_redact(&e, "pw-1234");
+    assert_null(strstr(e.msg, "pw-1234"));
+    assert_string_equal(e.msg, "CHANGE MASTER TO MASTER_PASSWORD = '***', ...: error 1064: You "
+                               "have an error near '***', MASTER_USE' and ***");
+    assert_int_equal(e.code, GD_E_MYSQL);
+    /* nothing to redact, NULL and empty secrets, NULL error */
+    gd_err_redact(&e, NULL);
+    gd_err_redact(&e, "");
+    gd_err_redact(NULL, "x");
+    gd_err_redact(&e, "not-there");
+    assert_non_null(strstr(e.msg, "MASTER_USE"));
+    /* a message at the size limit stays terminated */
+    gd_err_clear(&e);
+    memset(e.msg, 'a', sizeof e.msg - 1);
+    e.msg[sizeof e.msg - 1] = '\0';
+    gd_err_redact(&e, "a");
+    assert_true(strlen(e.msg) < sizeof e.msg);
+    assert_int_equal(e.msg[0], '*');
+}
+
 static void test_code_names(void **state)
 {
     (void)state;
@@ -316,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_err_first_wins),
         cmocka_unit_test(test_err_sys),
         cmocka_unit_test(test_err_prefix),
+        cmocka_unit_test(test_err_redact),
         cmocka_unit_test(test_code_names),
         cmocka_unit_test(test_strings_and_files),
     };
