@@ -28,6 +28,9 @@
 /* Defaults need 32 MiB; never let a descriptor make us take more than this. */
 #define SCRYPT_MEM_CAP ((uint64_t)1 << 30)
 #define SCRYPT_MEM_MIN ((uint64_t)64 << 20)
+/* ... nor spin for minutes: N*r*p at most 64 times the defaults' (a few
+ * seconds); a hostile descriptor with p = 1000000 would run for hours. */
+#define SCRYPT_WORK_CAP ((uint64_t)KDF_DEFAULT_N * KDF_DEFAULT_R * KDF_DEFAULT_P * 64)
 
 void gd_wipe(void *p, size_t n)
 {
@@ -76,6 +79,13 @@ int gd_scrypt_raw(const void *pass, size_t passlen, const uint8_t *salt, size_t 
         return gd_err_set(err, GD_E_INVALID,
                           "scrypt parameters N=%llu r=%u p=%u need more than 1 GiB of memory",
                           (unsigned long long)n, (unsigned)r, (unsigned)p);
+    if (p > SCRYPT_WORK_CAP / r || n > SCRYPT_WORK_CAP / r / p)
+        return gd_err_set(err, GD_E_INVALID,
+                          "scrypt parameters N=%llu r=%u p=%u would take too long (N*r*p above "
+                          "%llu); geodr never writes such a descriptor: the region may have been "
+                          "tampered with",
+                          (unsigned long long)n, (unsigned)r, (unsigned)p,
+                          (unsigned long long)SCRYPT_WORK_CAP);
     uint64_t maxmem = 128 * (uint64_t)r * (n + 2 + p) + ((uint64_t)1 << 20);
     if (maxmem < SCRYPT_MEM_MIN)
         maxmem = SCRYPT_MEM_MIN;

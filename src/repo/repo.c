@@ -105,12 +105,14 @@ static int ensure_repo_header(gd_storage *st, bool create, gd_err *err)
 static int kdf_from_json(json_t *kdf, gd_kdf_params *kp)
 {
     const char *salt = gd_json_str(kdf, "salt", "");
-    kp->n = (uint64_t)gd_json_int(kdf, "n", 0);
-    kp->r = (uint32_t)gd_json_int(kdf, "r", 0);
-    kp->p = (uint32_t)gd_json_int(kdf, "p", 0);
-    if (strcmp(gd_json_str(kdf, "name", ""), "scrypt") != 0 || kp->n < 2 || kp->r == 0 ||
-        kp->p == 0 || gd_unhex(salt, kp->salt, sizeof kp->salt) != 0)
+    long long n = gd_json_int(kdf, "n", 0), r = gd_json_int(kdf, "r", 0),
+              p = gd_json_int(kdf, "p", 0);
+    if (strcmp(gd_json_str(kdf, "name", ""), "scrypt") != 0 || n < 2 || r < 1 || p < 1 ||
+        r > UINT32_MAX || p > UINT32_MAX || gd_unhex(salt, kp->salt, sizeof kp->salt) != 0)
         return GD_E_CORRUPT;
+    kp->n = (uint64_t)n;
+    kp->r = (uint32_t)r;
+    kp->p = (uint32_t)p;
     return 0;
 }
 
@@ -169,10 +171,17 @@ static int load_descriptor(gd_repo *r, json_t *j, const char *key_file, gd_err *
     }
     const char *cipher = gd_json_str(j, "cipher", "");
     if (strcmp(cipher, "none") == 0) {
+        /* A configured key and a region that says "none" is a downgrade:
+         * never write or trust plaintext because the region says so. */
         if (key_file)
-            gd_info("note: instance %s in region %s is not encrypted; key-file is ignored for "
-                    "its existing data",
-                    r->instance, r->st->name);
+            return gd_err_set(err, GD_E_AUTH,
+                              "instance %s in region %s is stored without encryption, but "
+                              "key-file is set for it: refusing (the region's instance.json "
+                              "may have been altered to make geodr write in plaintext). If the "
+                              "instance really was backed up without a key, remove key-file "
+                              "from [instance %s]; otherwise restore %s/instance.json from "
+                              "another region",
+                              r->instance, r->st->name, r->instance, r->instance);
         r->encrypted = false;
         return 0;
     }

@@ -1135,6 +1135,13 @@ static void test_scrypt_known_answers(void **state)
     assert_memory_equal(out, want, 64);
 
     /* Bad parameters. */
+    /* a hostile descriptor's p = 1000000 is refused at once, not run for hours */
+    gd_err_clear(&err);
+    assert_int_equal(
+        gd_scrypt_raw("x", 1, (const uint8_t *)"y", 1, 32768, 8, 1000000, out, 32, &err),
+        GD_E_INVALID);
+    assert_non_null(strstr(err.msg, "would take too long"));
+    gd_err_clear(&err);
     assert_int_equal(gd_scrypt_raw("x", 1, (const uint8_t *)"y", 1, 1000, 8, 1, out, 32, &err),
                      GD_E_INVALID);
     gd_err_clear(&err);
