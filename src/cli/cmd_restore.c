@@ -350,7 +350,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
             rc = gd_instance_provision(newdir, port, &inst, &err);
             tp.what = "the new instance";
             tp.socket = inst.socket;
-            tp.user = "root";
+            tp.user = inst.admin_user;
             tp.password = "";
             }
     }
@@ -374,6 +374,13 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     gd_cli_free_password(pw);
     free(host);
     if (rc != 0) {
+        /* Nothing geodr started stays running after a failure. */
+        if (inst.pid > 0) {
+            gd_instance_stop(&inst);
+            gd_err_prefix(&err, "the new instance in %s was stopped (its directory is left for "
+                                "inspection: remove it before trying again)",
+                          inst.dir);
+        }
         json_decref(plan);
         gd_repo_close(repo);
         gd_instance_new_free(&inst);

@@ -169,7 +169,7 @@ int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     int rc = gd_instance_provision(instdir, free_port(), &inst, err);
     gd_conn_params sp = {.what = "the scratch instance",
                          .socket = inst.socket,
-                         .user = "root",
+                         .user = inst.admin_user,
                          .password = ""};
     /* 1. The databases of the chosen objects, as they are named in the set
      * (and those the replication filter cannot tell from them), whole. */

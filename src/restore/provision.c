@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,10 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
     out->socket = gd_asprintf("%s/mariadbd.sock", abs);
     out->cnf = gd_asprintf("%s/my.cnf", abs);
     out->client_cnf = gd_asprintf("%s/client.cnf", abs);
+    {
+        struct passwd *pw = getpwuid(geteuid());
+        out->admin_user = gd_strdup(pw && pw->pw_name ? pw->pw_name : "root");
+    }
     char *datadir = gd_asprintf("%s/data", abs);
     char *log = gd_asprintf("%s/install.log", abs);
     char *errlog = gd_asprintf("%s/mariadbd.err", abs);
@@ -112,16 +117,23 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
     {
         char *a1 = gd_asprintf("--defaults-file=%s", out->cnf);
         char *a2 = gd_asprintf("--datadir=%s", datadir);
+        /* Socket authentication only: no account can log in over TCP
+         * without a password, from the first second (root@127.0.0.1 gets
+         * its generated password in gd_instance_secure).  The OS user
+         * running geodr is the one the socket lets in. */
+        char *a3 = gd_asprintf("--auth-root-socket-user=%s", out->admin_user);
         char *argv[] = {"mariadb-install-db",
                         a1,
                         a2,
-                        "--auth-root-authentication-method=normal",
+                        "--auth-root-authentication-method=socket",
+                        a3,
                         "--skip-test-db",
                         root ? "--user=root" : NULL,
                         NULL};
         rc = run_to_log(argv, log, err);
         free(a1);
         free(a2);
+        free(a3);
         if (rc != 0)
             goto out;
     }
@@ -149,7 +161,7 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
     /* Wait until it answers on the socket. */
     gd_conn_params p = {.what = "the new instance",
                         .socket = out->socket,
-                        .user = "root",
+                        .user = out->admin_user,
                         .password = "",
                         .timeout_s = 2};
     for (int i = 0; i < 600; i++) {
@@ -186,8 +198,10 @@ int gd_instance_secure(gd_instance_new *inst, gd_err *err)
     int rc = gd_random_token(pw, err);
     if (rc != 0)
         return rc;
-    gd_conn_params p = {
-        .what = "the new instance", .socket = inst->socket, .user = "root", .password = ""};
+    gd_conn_params p = {.what = "the new instance",
+                        .socket = inst->socket,
+                        .user = inst->admin_user,
+                        .password = ""};
     MYSQL *m = NULL;
     if ((rc = gd_conn_open(&p, &m, err)) != 0)
         return rc;
@@ -197,6 +211,22 @@ int gd_instance_secure(gd_instance_new *inst, gd_err *err)
                            "CREATE OR REPLACE USER 'root'@'127.0.0.1' IDENTIFIED BY '%s'", pw);
     if (rc == 0)
         rc = gd_sql(m, err, "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION");
+    /* No other root or anonymous account: nothing else to guess. */
+    MYSQL_RES *res = NULL;
+    if (rc == 0)
+        rc = gd_sql_query(m, &res, err,
+                          "SELECT User, Host FROM mysql.user WHERE (User = 'root' AND Host NOT IN "
+                          "('localhost', '127.0.0.1')) OR User = ''");
+    if (rc == 0) {
+        MYSQL_ROW row;
+        while (rc == 0 && (row = mysql_fetch_row(res)) != NULL) {
+            char *u = gd_sql_escape(m, row[0]), *h = gd_sql_escape(m, row[1]);
+            rc = gd_sql(m, err, "DROP USER '%s'@'%s'", u, h);
+            free(u);
+            free(h);
+        }
+        mysql_free_result(res);
+    }
     gd_conn_close(m);
     if (rc != 0) {
         gd_err_prefix(err, "cannot set the new instance's root password");
@@ -246,5 +276,6 @@ void gd_instance_new_free(gd_instance_new *inst)
     free(inst->socket);
     free(inst->cnf);
     free(inst->client_cnf);
+    free(inst->admin_user);
     memset(inst, 0, sizeof *inst);
 }

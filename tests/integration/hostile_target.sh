@@ -56,6 +56,53 @@ out="$("$GEODR" --config "$cfg" restore shop --latest --target "127.0.0.1:$FAKE_
 is "a target asking for a file on a loader connection: the restore fails" "$rc" 1
 is "... and the target got no byte of the file" "$(wc -c <"$FAKE_RECORD")" 0
 
+# --new-instance: no account logs in over TCP without a password, during the
+# restore or after it (issue 10 finding 2); a failed restore leaves no server.
+nport="$(free_port)"
+poll_root() { # tries root@127.0.0.1 without a password until $WORK/stop-poll exists
+    while [[ ! -e "$WORK/stop-poll" ]]; do
+        for u in root "$(id -un)" mysql ""; do
+            if mariadb --no-defaults --protocol=TCP -h127.0.0.1 -P"$nport" -u"$u" --password= \
+                --connect-timeout=1 -e 'SELECT 1' >/dev/null 2>&1; then
+                echo "$u" >>"$WORK/poll.in"
+            fi
+        done
+        sleep 0.05
+    done
+}
+: >"$WORK/poll.in"
+poll_root &
+poll_pid=$!
+on_exit "touch '$WORK/stop-poll'; kill $poll_pid 2>/dev/null || true"
+check "restore --new-instance" "$GEODR" --config "$cfg" --quiet restore shop --latest \
+    --new-instance "$WORK/newinst" --port "$nport"
+on_exit "mariadb-admin --defaults-file='$WORK/newinst/client.cnf' shutdown >/dev/null 2>&1 || true"
+sleep 1
+touch "$WORK/stop-poll"
+wait "$poll_pid" 2>/dev/null || true
+is "no account got in over TCP without a password, during or after the restore" "$(sort -u "$WORK/poll.in" | tr '\n' ' ')" ""
+is "only root@localhost and root@127.0.0.1 (with the password) and the socket account remain" \
+    "$(mariadb --defaults-file="$WORK/newinst/client.cnf" -N -e "SELECT CONCAT(User,'@',Host) FROM mysql.user WHERE User <> 'mariadb.sys' ORDER BY 1" | tr '\n' ' ')" \
+    "$(printf '%s\n' root@127.0.0.1 root@localhost "$(id -un)@localhost" | sort -u | tr '\n' ' ')"
+mariadb-admin --defaults-file="$WORK/newinst/client.cnf" shutdown >/dev/null 2>&1 || true
+
+mf="$(ls "$WORK"/region/shop/backup/*/manifest | tail -1)"
+cp "$mf" "$WORK/manifest.good"
+python3 - "$mf" <<'PY'
+import hashlib, json, sys
+path = sys.argv[1]
+text = open(path).read()
+m = json.loads(text[:text.rindex("sha256 ")])
+m["tables"][0]["columns"] = []
+body = json.dumps(m) + "\n"
+open(path, "w").write(body + "sha256 " + hashlib.sha256(body.encode()).hexdigest() + "\n")
+PY
+out="$("$GEODR" --config "$cfg" restore shop --latest --new-instance "$WORK/newfail" --port "$(free_port)" 2>&1)" && rc=0 || rc=$?
+is "a --new-instance restore that fails after provisioning: exit 1" "$rc" 1
+like "... saying the new instance was stopped" "$out" "the new instance in .*newfail was stopped"
+is "... and no server is left running" "$(pgrep -f -- "$WORK/newfail" | wc -l)" 0
+cp "$WORK/manifest.good" "$mf"
+
 # The real loader still loads (its own LOAD DATA is answered by geodr's handler).
 mdb_start dst
 check "a real target still restores" "$GEODR" --config "$cfg" --quiet restore shop --latest \
