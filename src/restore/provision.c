@@ -175,6 +175,15 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
         gd_err e;
         gd_err_clear(&e);
         if (gd_conn_open(&p, &m, &e) == 0) {
+            /* root@127.0.0.1 exists from the start (views and routines of
+             * the set name it as their definer) but no password matches
+             * 'invalid' until gd_instance_secure() sets one. */
+            rc = gd_sql(m, err,
+                        "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED VIA "
+                        "mysql_native_password USING 'invalid'");
+            if (rc == 0)
+                rc = gd_sql(m, err,
+                            "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION");
             gd_conn_close(m);
             goto out;
         }
