@@ -1,4 +1,5 @@
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,14 @@
 #include "replay/replay.h"
 #include "replay/subset.h"
 #include "restore/restore.h"
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
 
 static const char help[] =
     "usage: geodr restore INSTANCE [--region R] [--latest | --time T | --gtid G | --fastest | "
@@ -356,7 +365,21 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     }
     gd_replay_result rr;
     memset(&rr, 0, sizeof rr);
-    gd_replay_opts ro = {.parallel = o.jobs,
+    /* SIGINT/SIGTERM during a replay: the replay stops and undoes the
+     * target's replica configuration (replay.h) instead of dying with the
+     * target left a replica of a dead port. */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART; /* the loops below poll the flag */
+    sigemptyset(&sa.sa_mask);
+    o.stop = &g_stop;
+    if (replay) {
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+    }
+    gd_replay_opts ro = {.stop = &g_stop,
+                         .parallel = o.jobs,
                          .stop_time_s = stop >= 0 ? stop : -1,
                          .stop_gtid = gtid_opt ? &stop_gtid : NULL,
                          .progress = o.progress,
@@ -369,6 +392,16 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         rc = gd_restore_run(repo, NULL, &o, &res, &err);
     if (rc == 0 && replay && !subset && !o.dry_run)
         rc = gd_replay_run(repo, plan, &tp, &ro, &rr, &err);
+    if (replay) {
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+    }
+    if (rc != 0 && g_stop && strcmp(err.msg, "cancelled") == 0) {
+        gd_err_clear(&err);
+        rc = gd_err_set(&err, GD_E_CANCEL,
+                        "interrupted while loading the set: the target holds part of it; "
+                        "restore again into an empty server");
+    }
     if (rc == 0 && newdir && !o.dry_run)
         rc = gd_instance_secure(&inst, &err);
     gd_cli_free_password(pw);

@@ -142,6 +142,14 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     static const char *const cols[] = {"Last_SQL_Errno", "Last_SQL_Error", "Last_IO_Errno",
                                        "Last_IO_Error", "Slave_SQL_Running"};
     for (;;) {
+        if (opts->stop && *opts->stop) {
+            rc = gd_err_set(err, GD_E_CANCEL,
+                            "interrupted: the replay was stopped and the target's replica "
+                            "configuration and settings were put back as they were; the target "
+                            "holds the set and part of the archive, restore again into an empty "
+                            "server");
+            goto out;
+        }
         gd_binlog_server_state st;
         gd_binlog_server_state_get(srv, &st);
         if (st.failed) {

@@ -9,6 +9,7 @@
 #define GD_REPLAY_REPLAY_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,6 +25,9 @@ typedef struct gd_replay_opts {
     bool progress;
     const char *listen; /* address the target reaches geodr's binlog server at
                          * (geodr listens on it); NULL: 127.0.0.1 */
+    const volatile sig_atomic_t *stop; /* set (by a signal handler): stop, undo the
+                                        * target's replica configuration, and
+                                        * fail with GD_E_CANCEL; may be NULL */
 } gd_replay_opts;
 
 typedef struct gd_replay_result {

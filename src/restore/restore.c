@@ -38,6 +38,7 @@ typedef struct rctx {
     gd_repo *repo;
     const char *set_id;
     const gd_conn_params *target;
+    const volatile sig_atomic_t *stop;
     rjob *jobs;
     size_t njobs;
     gd_progress *progress;
@@ -80,6 +81,12 @@ static int infile_read(void *ptr, char *buf, unsigned int len)
     rworker *w = ptr;
     if (gd_pool_cancelled(w->pool)) {
         gd_err_set(&w->ierr, GD_E_CANCEL, "cancelled");
+        return -1;
+    }
+    if (w->c->stop && *w->c->stop) {
+        gd_err_set(&w->ierr, GD_E_CANCEL,
+                   "interrupted: the restore stopped part way; the target holds part of the "
+                   "set, restore again into an empty server");
         return -1;
     }
     ssize_t n = gd_obj_read(w->rd, buf, len, &w->ierr);
@@ -513,7 +520,7 @@ static char *make_load_sql(const rtable *t)
 int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore_opts *opts,
                    gd_restore_result *res, gd_err *err)
 {
-    rctx c = {.repo = repo, .target = target};
+    rctx c = {.repo = repo, .target = target, .stop = opts->stop};
     char *set_id = NULL, *schema_text = NULL;
     json_t *manifest = NULL, *schema = NULL;
     rtable *rts = NULL;

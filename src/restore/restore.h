@@ -9,6 +9,7 @@
 #ifndef GD_RESTORE_RESTORE_H
 #define GD_RESTORE_RESTORE_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "common/error.h"
@@ -29,6 +30,8 @@ typedef struct gd_restore_opts {
     bool replace_existing; /* drop and recreate tables that exist */
     bool with_users;       /* restore saved users and grants */
     bool dry_run;          /* check and print the plan, write nothing */
+    const volatile sig_atomic_t *stop; /* set by a signal handler: stop loading
+                                        * (GD_E_CANCEL); may be NULL */
     bool replay_follows;   /* archived binlog will be replayed on top: every
                             * chosen table must be as of the set's position */
     bool write_binlog;     /* log the restore in the target's binlog

@@ -1,0 +1,61 @@
+#!/bin/bash
+# An interrupted point-in-time restore (issue 10 finding 8): SIGTERM or
+# SIGINT while the target replays the archive stops the replay and leaves
+# the target as it was: no replica configuration, its own
+# slave_parallel_threads and server_id; geodr exits 1 saying so.  The next
+# restore into a fresh server works.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_geodr
+tmpdir_new
+
+mdb_start src
+mdb_sql src "CREATE DATABASE d; CREATE TABLE d.t (id INT PRIMARY KEY, v INT NOT NULL);" >/dev/null
+cfg="$WORK/geodr.conf"
+write_config "$cfg" shop src "$WORK/region"
+geodr_config_add "$cfg" "archive-interval = 0.3"
+check "backup" "$GEODR" --config "$cfg" --quiet backup shop
+"$GEODR" --config "$cfg" --quiet archive shop >>"$WORK/archive.log" 2>&1 &
+ARCH_PID=$!
+on_exit 'kill -9 $ARCH_PID 2>/dev/null || true'
+# Enough transactions that replaying them takes a few seconds.
+python3 -c '
+for i in range(1, 40001):
+    print(f"INSERT INTO d.t VALUES ({i}, {i});")' | mdb_client src --batch >/dev/null
+src_pos="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
+archived() { "$GEODR" --config "$cfg" --json info shop | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["archive"]["gtid_pos"])'; }
+caught_up() { [[ "$(archived)" == "$src_pos" ]]; }
+check "the archive holds the workload" wait_for 120 caught_up
+kill -TERM "$ARCH_PID"
+wait "$ARCH_PID" || true
+
+for sig in TERM INT; do
+    mdb_start "t$sig"
+    eval "port=\$T${sig}_PORT"
+    before="$(mdb_sql "t$sig" 'SELECT @@GLOBAL.slave_parallel_threads, @@GLOBAL.slave_parallel_mode, @@GLOBAL.server_id')"
+    "$GEODR" --config "$cfg" --quiet restore shop --latest --jobs 4 --target "127.0.0.1:$port" \
+        --target-user root --target-password-file "$WORK/t$sig.pass" >"$WORK/r$sig.out" 2>&1 &
+    rpid=$!
+    replaying() { [[ "$(mdb_sql "t$sig" 'SHOW ALL SLAVES STATUS' | wc -l)" -gt 0 ]]; }
+    if wait_for 60 replaying; then
+        sleep 0.3
+        kill -"$sig" "$rpid"
+    fi
+    rc=0
+    wait "$rpid" || rc=$?
+    is "SIG$sig during the replay: geodr exits 1" "$rc" 1
+    like "... saying it was interrupted and the target put back" "$(cat "$WORK/r$sig.out")" \
+        "interrupted: the replay was stopped and the target's replica configuration and settings were put back"
+    is "... the target is no replica" "$(mdb_sql "t$sig" 'SHOW ALL SLAVES STATUS' | wc -l)" 0
+    is "... with its own parallel threads, mode and server_id" \
+        "$(mdb_sql "t$sig" 'SELECT @@GLOBAL.slave_parallel_threads, @@GLOBAL.slave_parallel_mode, @@GLOBAL.server_id')" "$before"
+    is "... and only part of the archive applied" \
+        "$(mdb_sql "t$sig" 'SELECT COUNT(*) < 40000 FROM d.t')" 1
+    mdb_stop "t$sig"
+done
+
+mdb_start again
+check "a restore into a fresh server then works" "$GEODR" --config "$cfg" --quiet restore shop --latest \
+    --target "127.0.0.1:$AGAIN_PORT" --target-user root --target-password-file "$WORK/again.pass"
+is "... with every transaction" "$(mdb_sql again 'SELECT COUNT(*) FROM d.t')" 40000
+tap_done
