@@ -30,6 +30,8 @@ typedef struct table {
     char *pk;           /* single integer primary key column, or NULL */
     bool pk_unsigned;
     json_t *forms;      /* column -> "binary" | "index" where not plain text */
+    unsigned *enum_cols; /* positions of ENUM columns (written as their index) */
+    int nenum;
     bool row_time_cols; /* has explicit ROW START / ROW END columns */
     bool trx_versioned; /* ... holding transaction ids */
     int npri;           /* primary key columns */
@@ -47,6 +49,7 @@ typedef struct chunk {
     char *object;
     gd_obj_info info;
     unsigned long long rows;
+    unsigned long long enum_errors; /* ENUM values of index 0 (the error value '') */
 } chunk;
 
 typedef struct ctx {
@@ -177,6 +180,13 @@ static int dump_chunk(gd_pool *pool, void *wv, size_t job, gd_err *err)
                 o += put_field(o, row[i], len[i]);
             }
         }
+        /* Each ENUM error value warns once when loaded: the restore
+         * accepts exactly this many such warnings for the chunk. */
+        for (int k = 0; k < t->nenum; k++) {
+            unsigned ci = t->enum_cols[k];
+            if (row[ci] && len[ci] == 1 && row[ci][0] == '0')
+                ch->enum_errors++;
+        }
         /* A row of NULLs only in a table with a NOT NULL column means the
          * columns read are not the table's: never commit such a set. */
         if (nulls == nf && t->not_null) {
@@ -263,6 +273,10 @@ static void add_column(table *t, const char *name, const char *data_type)
     const char *form = append_select_expr(&t->select_cols, qc, data_type);
     free(qc);
     json_array_append_new(t->columns, json_string(name));
+    if (strcmp(data_type, "enum") == 0) {
+        t->enum_cols = gd_realloc(t->enum_cols, (size_t)(t->nenum + 1) * sizeof *t->enum_cols);
+        t->enum_cols[t->nenum++] = (unsigned)json_array_size(t->columns) - 1;
+    }
     if (form) {
         if (t->forms == NULL)
             t->forms = json_object();
@@ -289,7 +303,11 @@ static int load_tables(ctx *c, MYSQL *m, gd_err *err)
     int rc = gd_sql_query(m, &res, err,
                           "SELECT t.TABLE_SCHEMA, t.TABLE_NAME, IFNULL(t.ENGINE,''), "
                           "IFNULL(t.TABLE_ROWS,0), IFNULL(t.DATA_LENGTH,0), t.TABLE_TYPE, "
-                          "IFNULL(e.TRANSACTIONS,'NO') FROM information_schema.TABLES t "
+                          /* engines known to join the shared consistent snapshot; every
+                           * other one (MyISAM, Aria, FederatedX, ...) is dumped under the
+                           * global read lock */
+                          "IF(e.TRANSACTIONS = 'YES' AND t.ENGINE IN ('InnoDB', 'ROCKSDB'), "
+                          "'YES', 'NO') FROM information_schema.TABLES t "
                           "LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE "
                           "WHERE t.TABLE_TYPE IN ('BASE TABLE','SYSTEM VERSIONED') AND "
                           "t.TABLE_SCHEMA NOT IN (" SYSTEM_DBS ") ORDER BY BINARY "
@@ -544,7 +562,10 @@ static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
     json_object_set_new(s, "routines", routines);
     json_object_set_new(s, "events", events);
     json_object_set_new(s, "sequences", seqs);
-    int rc = gd_sql(m, err, "SET SESSION sql_quote_show_create = 1");
+    /* SHOW CREATE in the layout the restore and the set check read:
+     * backquoted names whatever the server's sql_mode (ANSI_QUOTES and
+     * ORACLE would print "name"). */
+    int rc = gd_sql(m, err, "SET SESSION sql_quote_show_create = 1, sql_mode = ''");
     MYSQL_RES *res = NULL;
     MYSQL_ROW row;
     if (rc != 0)
@@ -811,7 +832,8 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
         if ((rc = gd_sql(ws[i].m, err,
                          "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")) != 0 ||
             (rc = gd_sql(ws[i].m, err, "SET SESSION net_write_timeout = 3600")) != 0 ||
-            (rc = gd_sql(ws[i].m, err, "SET SESSION character_set_results = binary")) != 0)
+            (rc = gd_sql(ws[i].m, err, "SET SESSION character_set_results = binary")) != 0 ||
+            (rc = gd_sql(ws[i].m, err, "SET SESSION sql_mode = ''")) != 0)
             goto out;
     }
 
@@ -954,11 +976,12 @@ out_progress:
     for (size_t k = 0; k < c.nchunks; k++) {
         chunk *ch = &c.chunks[k];
         json_t *arr = json_object_get(json_array_get(tarr, (size_t)ch->t->idx), "chunks");
-        json_array_set_new(arr, (size_t)ch->idx,
-                           json_pack("{s:s, s:I, s:I, s:I, s:s}", "object", ch->object, "rows",
-                                     (json_int_t)ch->rows, "raw_size",
-                                     (json_int_t)ch->info.raw_size, "size",
-                                     (json_int_t)ch->info.size, "sha256", ch->info.sha256));
+        json_t *jc = json_pack("{s:s, s:I, s:I, s:I, s:s}", "object", ch->object, "rows",
+                               (json_int_t)ch->rows, "raw_size", (json_int_t)ch->info.raw_size,
+                               "size", (json_int_t)ch->info.size, "sha256", ch->info.sha256);
+        if (ch->enum_errors)
+            json_object_set_new(jc, "enum_errors", json_integer((json_int_t)ch->enum_errors));
+        json_array_set_new(arr, (size_t)ch->idx, jc);
         rows += ch->rows;
         raw += ch->info.raw_size;
         stored += ch->info.size;
@@ -1014,6 +1037,7 @@ out:
         free(t->pk);
         gd_buf_free(&t->select_cols);
         json_decref(t->forms);
+        free(t->enum_cols);
         json_decref(t->columns);
     }
     free(c.tables);

@@ -516,8 +516,8 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
                 char *sname = gd_repo_object_name(repo, ids[i], gd_json_str(sch, "object", ""));
                 char *text = NULL;
                 gd_err_clear(&e);
-                if (gd_obj_read_all(repo, sname, gd_json_str(sch, "sha256", ""),
-                                    GD_MANIFEST_MAX, &text, NULL, &e) == 0)
+                if (gd_obj_read_all(repo, sname, gd_json_str(sch, "sha256", ""), GD_SCHEMA_MAX,
+                                    &text, NULL, &e) == 0)
                     schema = json_loads(text, 0, NULL);
                 free(text);
                 free(sname);

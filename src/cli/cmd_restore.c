@@ -13,9 +13,15 @@
 
 static volatile sig_atomic_t g_stop;
 
+/* The first SIGINT/SIGTERM asks the restore to stop cleanly; a second one
+ * ends the process at once. */
 static void on_signal(int sig)
 {
-    (void)sig;
+    if (g_stop) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
     g_stop = 1;
 }
 
@@ -365,19 +371,18 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     }
     gd_replay_result rr;
     memset(&rr, 0, sizeof rr);
-    /* SIGINT/SIGTERM during a replay: the replay stops and undoes the
-     * target's replica configuration (replay.h) instead of dying with the
-     * target left a replica of a dead port. */
+    /* SIGINT/SIGTERM: the restore stops at the next step or buffer, a
+     * replay stops and undoes the target's replica configuration
+     * (replay.h) instead of dying with the target left a replica of a dead
+     * port. */
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART; /* the loops below poll the flag */
     sigemptyset(&sa.sa_mask);
     o.stop = &g_stop;
-    if (replay) {
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
-    }
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     gd_replay_opts ro = {.stop = &g_stop,
                          .parallel = o.jobs,
                          .stop_time_s = stop >= 0 ? stop : -1,
@@ -392,15 +397,18 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         rc = gd_restore_run(repo, NULL, &o, &res, &err);
     if (rc == 0 && replay && !subset && !o.dry_run)
         rc = gd_replay_run(repo, plan, &tp, &ro, &rr, &err);
-    if (replay) {
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
-    }
-    if (rc != 0 && g_stop && strcmp(err.msg, "cancelled") == 0) {
-        gd_err_clear(&err);
-        rc = gd_err_set(&err, GD_E_CANCEL,
-                        "interrupted while loading the set: the target holds part of it; "
-                        "restore again into an empty server");
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (rc != 0 && g_stop) {
+        if (strstr(err.msg, "interrupted") == NULL) {
+            gd_err_clear(&err);
+            rc = gd_err_set(&err, GD_E_CANCEL,
+                            "interrupted: the restore stopped part way; the target holds part "
+                            "of the set");
+        }
+        char m2[sizeof err.msg];
+        snprintf(m2, sizeof m2, "%s; restore again into an empty server", err.msg);
+        gd_strlcpy(err.msg, m2, sizeof err.msg);
     }
     if (rc == 0 && newdir && !o.dry_run)
         rc = gd_instance_secure(&inst, &err);

@@ -145,9 +145,8 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
         if (opts->stop && *opts->stop) {
             rc = gd_err_set(err, GD_E_CANCEL,
                             "interrupted: the replay was stopped and the target's replica "
-                            "configuration and settings were put back as they were; the target "
-                            "holds the set and part of the archive, restore again into an empty "
-                            "server");
+                            "configuration and settings were put back as they were; it holds "
+                            "the set and part of the archive");
             goto out;
         }
         gd_binlog_server_state st;

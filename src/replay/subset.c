@@ -179,6 +179,8 @@ int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
         chosen = chosen_databases(manifest, ropts);
         filter = filter_for(chosen);
         rc = scratch_databases(m, manifest, chosen, &scratch_dbs, err);
+        gd_conn_close(m); /* not kept idle across the restore */
+        m = NULL;
     }
     gd_restore_opts so = *ropts;
     so.rename_from = so.rename_to = NULL;
@@ -200,7 +202,7 @@ int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     if (rc == 0)
         rc = gd_restore_run(repo, &sp, &so, &r1, err);
     /* 2. Replay with filters: only the chosen databases change. */
-    if (rc == 0 && filter != NULL) {
+    if (rc == 0 && filter != NULL && (rc = gd_conn_open(&sp, &m, err)) == 0) {
         char *q = gd_sql_escape(m, filter);
         rc = gd_sql(m, err, "SET GLOBAL replicate_wild_do_table = '%s'", q);
         free(q);

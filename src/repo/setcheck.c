@@ -93,11 +93,13 @@ json_t *gd_create_table_columns(const char *create, bool *versioned)
     p++;
     json_t *cols = json_array();
     bool explicit_period = false;
+    size_t ncols_seen = 0;
     while (*p && *p != ')') {
         const char *eol = strchr(p, '\n');
         if (eol == NULL)
             goto bad;
         if (strncmp(p, "  `", 3) == 0) {
+            ncols_seen++;
             const char *rest = NULL;
             char *name = quoted_ident(p + 2, eol, &rest);
             if (name == NULL)
@@ -115,8 +117,8 @@ json_t *gd_create_table_columns(const char *create, bool *versioned)
         }
         p = eol + 1;
     }
-    if (*p != ')')
-        goto bad;
+    if (*p != ')' || ncols_seen == 0)
+        goto bad; /* not the layout this parser knows: nothing to compare */
     bool vers = has_phrase(p, p + strlen(p), "WITH SYSTEM VERSIONING");
     if (vers && !explicit_period) {
         json_array_append_new(cols, json_string("row_start"));
@@ -214,15 +216,14 @@ size_t gd_set_check(json_t *manifest, json_t *schema, json_t *problems)
                             "the set holds %zu columns for it but its CREATE TABLE has %zu", nc,
                             json_array_size(want));
         } else {
+            /* both in column order: a name out of place is a shifted value */
             for (size_t k = 0; k < nc; k++) {
                 const char *got = json_string_value(json_array_get(cols, k));
-                bool found = false;
-                for (size_t w = 0; w < nc && !found; w++)
-                    found = strcmp(got, json_string_value(json_array_get(want, w))) == 0;
-                if (!found) {
+                const char *exp = json_string_value(json_array_get(want, k));
+                if (strcmp(got, exp) != 0) {
                     nbad += problem(problems, db, name,
-                                    "the set holds a column %s that its CREATE TABLE does not have",
-                                    got);
+                                    "column %zu of the set is %s where its CREATE TABLE has %s",
+                                    k + 1, got, exp);
                     break;
                 }
             }

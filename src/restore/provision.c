@@ -78,6 +78,15 @@ static const char *find_mariadbd(void)
 int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, gd_err *err)
 {
     memset(out, 0, sizeof *out);
+    /* unix_socket maps the peer's uid to its name: without one nobody could
+     * log in to the new server. */
+    struct passwd *pw = getpwuid(geteuid());
+    if (pw == NULL || pw->pw_name == NULL || pw->pw_name[0] == '\0')
+        return gd_err_set(err, GD_E_STATE,
+                          "the user running geodr (uid %u) has no name in the system's user "
+                          "database, which the new instance's socket login needs: run geodr "
+                          "as a named user",
+                          (unsigned)geteuid());
     int rc = dir_is_empty_or_missing(dir, err);
     if (rc != 0)
         return rc;
@@ -91,10 +100,7 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
     out->socket = gd_asprintf("%s/mariadbd.sock", abs);
     out->cnf = gd_asprintf("%s/my.cnf", abs);
     out->client_cnf = gd_asprintf("%s/client.cnf", abs);
-    {
-        struct passwd *pw = getpwuid(geteuid());
-        out->admin_user = gd_strdup(pw && pw->pw_name ? pw->pw_name : "root");
-    }
+    out->admin_user = gd_strdup(pw->pw_name);
     char *datadir = gd_asprintf("%s/data", abs);
     char *log = gd_asprintf("%s/install.log", abs);
     char *errlog = gd_asprintf("%s/mariadbd.err", abs);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <limits.h>
 #include <time.h>
 
 #include <mysqld_error.h>
@@ -15,7 +17,6 @@
 #include "common/util.h"
 #include "repo/setcheck.h"
 
-#define SCHEMA_MAX (512u * 1024 * 1024)
 /* Tables with fewer bytes of rows keep their secondary indexes in CREATE
  * TABLE (bench/many-tables: a deferred ALTER costs ~6 ms a table). */
 #define DEFER_KEYS_MIN ((unsigned long long)8 << 20)
@@ -36,6 +37,7 @@ typedef struct rjob {
     const char *object;
     const char *sha256;
     unsigned long long rows, raw_size;
+    unsigned long long enum_errors; /* "data truncated" warnings to expect */
 } rjob;
 
 typedef struct rctx {
@@ -90,7 +92,7 @@ static int infile_read(void *ptr, char *buf, unsigned int len)
     if (w->c->stop && *w->c->stop) {
         gd_err_set(&w->ierr, GD_E_CANCEL,
                    "interrupted: the restore stopped part way; the target holds part of the "
-                   "set, restore again into an empty server");
+                   "set");
         return -1;
     }
     ssize_t n = gd_obj_read(w->rd, buf, len, &w->ierr);
@@ -188,29 +190,12 @@ static int finish_table(rworker *w, rtable *t, gd_err *err)
     return rc;
 }
 
-static bool index_form(const rtable *t, const char *col);
-
 /* Whether a LOAD DATA warning is one that cannot mean a changed value
- * (docs/backup-restore.md, "Warnings during a restore").  Everything else
- * (missing or extra fields, NULL into NOT NULL, truncation, out of range,
- * invalid values) fails the restore. */
-static bool harmless_warning(const rtable *t, const char *level, unsigned code, const char *msg)
+ * (docs/backup-restore.md, "Warnings during a restore"). */
+static bool harmless_warning(const char *level, unsigned code)
 {
     if (strcmp(level, "Note") == 0)
         return true;
-    /* An ENUM loaded by its index warns for index 0, the error value ''
-     * that the source itself holds: the same value comes back.  No other
-     * index of the same definition can be truncated. */
-    if (code == WARN_DATA_TRUNCATED) {
-        const char *a = strstr(msg, "column '"), *z = a ? strstr(a + 8, "' at row ") : NULL;
-        if (z) {
-            char *col = gd_strndup(a + 8, (size_t)(z - a - 8));
-            bool idx = index_form(t, col);
-            free(col);
-            if (idx)
-                return true;
-        }
-    }
     switch (code) {
     case ER_WARN_DEPRECATED_SYNTAX: /* 1287: about the statement, not a value */
     case ER_BINLOG_UNSAFE_STATEMENT: /* 1592: about the binary log */
@@ -220,6 +205,12 @@ static bool harmless_warning(const rtable *t, const char *level, unsigned code, 
     }
 }
 
+/* Every warning but the harmless ones fails the load, except "data
+ * truncated" (1265) up to the number of ENUM error values '' the chunk holds
+ * (the backup counted them: each warns once when loaded by its index and
+ * comes back as it was).  Counted, not read from the message: messages are
+ * in the server's language, and only max_error_count of them are listed
+ * (any not listed counts as a 1265, so one more than expected fails). */
 static int check_load_warnings(MYSQL *m, const rjob *j, gd_err *err)
 {
     unsigned nwarn = mysql_warning_count(m);
@@ -232,30 +223,39 @@ static int check_load_warnings(MYSQL *m, const rjob *j, gd_err *err)
                           "not be read (%s); the restore stops because a value may have changed",
                           j->t->tdb, j->t->name, j->object, nwarn, e2.msg);
     MYSQL_ROW row;
-    int rc = 0;
     unsigned shown = 0;
+    unsigned long long truncated = 0;
+    char first[512] = "", first_trunc[512] = "";
     while ((row = mysql_fetch_row(res)) != NULL) {
         shown++;
+        const char *level = row[0] ? row[0] : "?", *msg = row[2] ? row[2] : "";
         unsigned code = row[1] ? (unsigned)strtoul(row[1], NULL, 10) : 0;
-        if (rc == 0 && !harmless_warning(j->t, row[0] ? row[0] : "", code, row[2] ? row[2] : "")) {
-            char *qd = gd_ident(j->t->tdb), *qt = gd_ident(j->t->name);
-            rc = gd_err_set(err, GD_E_STATE,
-                            "loading %s.%s from %s (chunk of %llu rows): the target changed "
-                            "values: %s %u: %s (first of %u warnings); the restore stopped. "
-                            "Check that the target's version, settings and table definition "
-                            "accept the data (docs/backup-restore.md)",
-                            qd, qt, j->object, j->rows, row[0] ? row[0] : "?", code,
-                            row[2] ? row[2] : "", nwarn);
-            free(qd);
-            free(qt);
+        if (harmless_warning(level, code))
+            continue;
+        if (code == WARN_DATA_TRUNCATED) {
+            if (truncated++ == 0)
+                snprintf(first_trunc, sizeof first_trunc, "%s %u: %s", level, code, msg);
+        } else if (first[0] == '\0') {
+            snprintf(first, sizeof first, "%s %u: %s", level, code, msg);
         }
     }
     mysql_free_result(res);
-    if (rc == 0 && shown < nwarn)
-        rc = gd_err_set(err, GD_E_STATE,
-                        "loading %s.%s from %s: the target reported %u warnings, only %u "
-                        "could be read; the restore stops because a value may have changed",
-                        j->t->tdb, j->t->name, j->object, nwarn, shown);
+    truncated += nwarn > shown ? nwarn - shown : 0;
+    if (first[0] == '\0' && truncated > j->enum_errors && first_trunc[0] != '\0')
+        gd_strlcpy(first, first_trunc, sizeof first);
+    if (first[0] == '\0' && truncated > j->enum_errors)
+        snprintf(first, sizeof first, "%u warnings, %u of them listed", nwarn, shown);
+    if (first[0] == '\0')
+        return 0;
+    char *qd = gd_ident(j->t->tdb), *qt = gd_ident(j->t->name);
+    int rc = gd_err_set(err, GD_E_STATE,
+                        "loading %s.%s from %s (chunk of %llu rows): the target changed values: "
+                        "%s (of %u warnings); the restore stopped. Check that the target's "
+                        "version, settings and table definition accept the data "
+                        "(docs/backup-restore.md)",
+                        qd, qt, j->object, j->rows, first, nwarn);
+    free(qd);
+    free(qt);
     return rc;
 }
 
@@ -539,6 +539,16 @@ static char *make_load_sql(const rtable *t)
     return b.data;
 }
 
+/* A signal asked the restore to stop (opts->stop): checked between steps. */
+static int interrupted(const gd_restore_opts *opts, gd_err *err)
+{
+    if (opts->stop == NULL || !*opts->stop)
+        return 0;
+    return gd_err_set(err, GD_E_CANCEL,
+                      "interrupted: the restore stopped part way; the target holds part of the "
+                      "set");
+}
+
 int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore_opts *opts,
                    gd_restore_result *res, gd_err *err)
 {
@@ -574,7 +584,7 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
     }
     json_t *sch = json_object_get(manifest, "schema");
     char *sname = gd_repo_object_name(repo, set_id, gd_json_str(sch, "object", ""));
-    rc = gd_obj_read_all(repo, sname, gd_json_str(sch, "sha256", ""), SCHEMA_MAX, &schema_text,
+    rc = gd_obj_read_all(repo, sname, gd_json_str(sch, "sha256", ""), GD_SCHEMA_MAX, &schema_text,
                          NULL, err);
     free(sname);
     if (rc != 0)
@@ -614,6 +624,7 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
             goto out;
         }
     }
+    bool legacy = json_object_get(manifest, "nontransactional_locked") == NULL;
     json_t *tables = json_object_get(manifest, "tables");
     rts = gd_calloc(json_array_size(tables) + 1, sizeof *rts);
     size_t i;
@@ -624,10 +635,16 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         const char *db = gd_json_str(jt, "db", ""), *name = gd_json_str(jt, "name", "");
         if (!want_table(opts, db, name))
             continue;
-        if (opts->replay_follows && json_is_false(json_object_get(jt, "consistent"))) {
+        /* Not as of the set's position: dumped after the lock
+         * (--no-lock-nontransactional), or by a geodr before 0.2, which
+         * dumped every table but InnoDB's after the lock. */
+        bool inconsistent = json_is_false(json_object_get(jt, "consistent")) ||
+                            (legacy && strcasecmp(gd_json_str(jt, "engine", ""), "InnoDB") != 0);
+        if (opts->replay_follows && inconsistent) {
             rc = gd_err_set(err, GD_E_STATE,
                             "table %s.%s (engine %s) of set %s was dumped outside the set's "
-                            "snapshot (backup --no-lock-nontransactional), so binlog cannot be "
+                            "snapshot (taken with --no-lock-nontransactional, or by a geodr before "
+                            "0.2), so binlog cannot be "
                             "replayed onto it; restore this set without replay (--set %s or "
                             "--fastest), leave the table out, or use a set taken with the "
                             "default lock",
@@ -652,6 +669,10 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
             j->sha256 = gd_json_str(ch, "sha256", "");
             j->rows = (unsigned long long)gd_json_int(ch, "rows", 0);
             j->raw_size = (unsigned long long)gd_json_int(ch, "raw_size", 0);
+            /* Sets before geodr 0.2 held ENUM values as text and did not
+             * count error values: their 1265 warnings are accepted as then. */
+            j->enum_errors = legacy ? ULLONG_MAX
+                                    : (unsigned long long)gd_json_int(ch, "enum_errors", 0);
             total_bytes += j->raw_size;
             t->raw_size += j->raw_size;
         }
@@ -731,6 +752,8 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         if (!want_table(opts, db, name))
             continue;
         const char *tdb = target_db(opts, db);
+        if ((rc = interrupted(opts, err)) != 0)
+            goto out;
         if (opts->replace_existing) {
             char *qd = gd_ident(tdb), *qt = gd_ident(name);
             rc = gd_sql(m, err, "DROP TABLE IF EXISTS %s.%s", qd, qt);
@@ -788,8 +811,9 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         if ((rc = gd_conn_open_loader(target, &h, &ws[k].m, err)) != 0)
             goto out;
         if ((rc = gd_sql(ws[k].m, err,
-                         "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = "
-                         "'NO_AUTO_VALUE_ON_ZERO', net_read_timeout = 3600")) != 0)
+                          "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = "
+                         "'NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES', net_read_timeout = 3600, "
+                         "max_error_count = 65535")) != 0)
             goto out;
         if (!opts->write_binlog) {
             gd_err e2;
@@ -806,6 +830,8 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
             goto out;
         }
     }
+    if ((rc = interrupted(opts, err)) != 0)
+        goto out;
     c.progress = gd_progress_start("restore", "chunks", total_bytes, c.njobs, opts->progress);
     rc = gd_pool_run(ws, sizeof *ws, jobs, c.njobs, restore_job, c.progress, err);
     gd_progress_stop(c.progress);
@@ -814,6 +840,8 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         goto out;
 
     /* 5. Routines, triggers, events. */
+    if ((rc = interrupted(opts, err)) != 0)
+        goto out;
     static const char *const kinds[] = {"routines", "triggers", "events"};
     for (size_t k = 0; k < 3; k++) {
         json_array_foreach(json_object_get(schema, kinds[k]), i, d)

@@ -111,6 +111,24 @@ else
     ok "users: no clear-text password in the repository"
 fi
 
+# Data and settings users have: more ENUM error values than a server lists
+# warnings for, a date stored under ALLOW_INVALID_DATES, a source whose
+# sql_mode has ANSI_QUOTES, a target that speaks German.
+mdb_sql src "SET SESSION sql_mode = ''; CREATE DATABASE edge;
+CREATE TABLE edge.en (id INT AUTO_INCREMENT PRIMARY KEY, e ENUM('a','b') NOT NULL, s SET('x','y'));
+INSERT INTO edge.en (e, s) SELECT IF(seq % 3 = 0, 'a', 'zzz'), IF(seq % 2 = 0, 'x,y', '') FROM edge.seq_1_to_300;
+SET SESSION sql_mode = 'ALLOW_INVALID_DATES';
+CREATE TABLE edge.d (id INT PRIMARY KEY, d DATE, dt DATETIME); INSERT INTO edge.d VALUES (1, '2020-02-31', '2021-04-31 10:00:00');
+SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',ANSI_QUOTES');" >/dev/null
+check "edge: backup while the source's sql_mode has ANSI_QUOTES" "$GEODR" --config "$cfg" --quiet backup shop
+mdb_sql src "SET GLOBAL sql_mode = DEFAULT" >/dev/null
+mdb_start edge
+mdb_sql edge "SET GLOBAL lc_messages = 'de_DE'" >/dev/null
+check "edge: restore into a German-speaking target" "$GEODR" --config "$cfg" --quiet restore shop \
+    --databases edge --target "127.0.0.1:$EDGE_PORT" --target-user root --target-password-file "$WORK/edge.pass"
+is "edge: 200 ENUM error values, SETs and invalid-but-allowed dates come back" \
+    "$(checksum_all edge edge)" "$(checksum_all src edge)"
+
 # A new instance provisioned by geodr.
 nport="$(free_port)"
 out="$("$GEODR" --config "$cfg" --quiet restore shop --new-instance "$WORK/newinst" --port "$nport" 2>&1)" && rc=0 || rc=$?

@@ -114,6 +114,9 @@ static void create_table_columns(void **state)
     assert_null(gd_create_table_columns("CREATE VIEW `v` AS SELECT 1", NULL));
     assert_null(gd_create_table_columns("CREATE TABLE `t` (\n  `a` int", NULL));
     assert_null(gd_create_table_columns(NULL, NULL));
+    /* ANSI_QUOTES' layout: not understood, so nothing to compare (NULL),
+     * never "no columns" */
+    assert_null(gd_create_table_columns("CREATE TABLE \"t\" (\n  \"a\" int(11)\n)", NULL));
 }
 
 static json_t *manifest_with(json_t *columns, long long rows, long long chunk_rows)
@@ -151,6 +154,10 @@ static void set_check(void **state)
                            "holds 1 columns for it but its CREATE TABLE has 2"));
     json_decref(m);
     m = manifest_with(json_pack("[s,s]", "id", "w"), 2, 2);
+    assert_int_equal(gd_set_check(m, schema, problems), 1);
+    json_decref(m);
+    /* the right names in the wrong order would load shifted values */
+    m = manifest_with(json_pack("[s,s]", "v", "id"), 2, 2);
     assert_int_equal(gd_set_check(m, schema, problems), 1);
     json_decref(m);
     m = manifest_with(json_pack("[s,i]", "id", 5), 2, 2);
