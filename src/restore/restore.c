@@ -30,6 +30,7 @@ typedef struct rtable {
     char *add_keys; /* "ADD KEY ..., ADD KEY ..." deferred until loaded, or NULL */
     unsigned long long raw_size; /* of its rows, all chunks */
     atomic_int chunks_left;
+    atomic_bool first_loaded; /* its first chunk is in (the others may start) */
 } rtable;
 
 typedef struct rjob {
@@ -38,6 +39,7 @@ typedef struct rjob {
     const char *sha256;
     unsigned long long rows, raw_size;
     unsigned long long enum_errors; /* "data truncated" warnings to expect */
+    size_t chunk;                   /* its index in the table's chunks */
 } rjob;
 
 typedef struct rctx {
@@ -321,7 +323,20 @@ static int restore_job(gd_pool *pool, void *wv, size_t job, gd_err *err)
     rworker *w = wv;
     w->pool = pool;
     rjob *j = &w->c->jobs[job];
+    /* A table's first chunk loads alone: InnoDB loads into an empty table in
+     * bulk mode, and concurrent LOADs into one empty table can hang in
+     * MariaDB 10.11 (seen as four loads spinning for minutes).  The first
+     * chunk was handed out before any other of its table (jobs are ordered
+     * so), so its worker is loading it: waiting cannot deadlock. */
+    while (j->chunk > 0 && !atomic_load(&j->t->first_loaded)) {
+        if (gd_pool_cancelled(pool))
+            return GD_E_CANCEL;
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     int rc = load_job(w, j, err);
+    if (rc == 0 && j->chunk == 0)
+        atomic_store(&j->t->first_loaded, true);
     return rc != 0 ? rc : finish_table(w, j->t, err);
 }
 
@@ -660,11 +675,13 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         size_t k;
         json_t *ch;
         atomic_init(&t->chunks_left, (int)json_array_size(json_object_get(jt, "chunks")));
+        atomic_init(&t->first_loaded, false);
         json_array_foreach(json_object_get(jt, "chunks"), k, ch)
         {
             c.jobs = gd_realloc(c.jobs, (c.njobs + 1) * sizeof *c.jobs);
             rjob *j = &c.jobs[c.njobs++];
             j->t = t;
+            j->chunk = k;
             j->object = gd_json_str(ch, "object", "");
             j->sha256 = gd_json_str(ch, "sha256", "");
             j->rows = (unsigned long long)gd_json_int(ch, "rows", 0);
@@ -694,6 +711,26 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         }
     }
     qsort(c.jobs, c.njobs, sizeof *c.jobs, cmp_job);
+    /* Each table's first chunk before its others (restore_job waits on it):
+     * the first of a table's jobs in this order trades places with chunk 0. */
+    {
+        size_t *firstpos = gd_calloc(nrt + 1, sizeof *firstpos);
+        bool *seen = gd_calloc(nrt + 1, sizeof *seen);
+        for (size_t k = 0; k < c.njobs; k++) {
+            size_t ti = (size_t)(c.jobs[k].t - rts);
+            if (!seen[ti]) {
+                seen[ti] = true;
+                firstpos[ti] = k;
+            }
+            if (c.jobs[k].chunk == 0 && firstpos[ti] != k) {
+                rjob tmp = c.jobs[firstpos[ti]];
+                c.jobs[firstpos[ti]] = c.jobs[k];
+                c.jobs[k] = tmp;
+            }
+        }
+        free(firstpos);
+        free(seen);
+    }
 
     /* 2. The target: reachable, and nothing of ours would be overwritten.
      * (No target: a dry run for an instance not provisioned yet.) */
