@@ -91,9 +91,7 @@ like "info shows the non-transactional tables and the lock time" "$("$GEODR" --c
     "2 non-transactional tables .* dumped under the global read lock; global read lock held [0-9.]+ s"
 
 checksum_all src bank >"$WORK/src.sum"
-src_pos="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
-archived() { "$GEODR" --config "$cfg" --json info bank | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["archive"]["gtid_pos"])'; }
-caught_up() { [[ "$(archived)" == "$src_pos" ]]; }
+caught_up() { archive_holds "$cfg" bank src; }
 check "the archive holds the whole workload" wait_for 60 caught_up
 mdb_start latest
 check "restore --latest (the set taken under load, then the archive)" "$GEODR" --config "$cfg" --quiet \
@@ -105,7 +103,6 @@ check "--latest equals the source, MyISAM and Aria tables included" diff "$WORK/
 # Opting out of the lock: the set says it cannot be replayed onto those tables.
 check "backup --no-lock-nontransactional" "$GEODR" --config "$cfg" --quiet backup bank --no-lock-nontransactional
 mdb_sql src "INSERT INTO bank.audit_myisam (amount) VALUES (1)" >/dev/null
-src_pos="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
 check "the archive holds a write after that set" wait_for 60 caught_up
 mdb_start nolock
 out="$("$GEODR" --config "$cfg" restore bank --latest --target "127.0.0.1:$NOLOCK_PORT" \

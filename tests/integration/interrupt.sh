@@ -22,9 +22,7 @@ on_exit 'kill -9 $ARCH_PID 2>/dev/null || true'
 python3 -c '
 for i in range(1, 40001):
     print(f"INSERT INTO d.t VALUES ({i}, {i});")' | mdb_client src --batch >/dev/null
-src_pos="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
-archived() { "$GEODR" --config "$cfg" --json info shop | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["archive"]["gtid_pos"])'; }
-caught_up() { [[ "$(archived)" == "$src_pos" ]]; }
+caught_up() { archive_holds "$cfg" shop src; }
 check "the archive holds the workload" wait_for 120 caught_up
 kill -TERM "$ARCH_PID"
 wait "$ARCH_PID" || true

@@ -876,6 +876,16 @@ wait_for() {
     done
 }
 
+# archive_holds CONFIG INSTANCE SERVER: true when the home region's binlog
+# archive of INSTANCE holds the server's whole @@gtid_binlog_pos (use with
+# wait_for while `geodr archive` runs).
+archive_holds() {
+    local pos arch
+    pos="$(mdb_sql "$3" 'SELECT @@GLOBAL.gtid_binlog_pos')"
+    arch="$("$GEODR" --config "$1" --json info "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["archive"]["gtid_pos"])')" || return 1
+    [[ "$arch" == "$pos" ]]
+}
+
 # require_cmd CMD...: skip the whole script if a command is missing.
 require_cmd() {
     local c

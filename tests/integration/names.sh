@@ -60,9 +60,7 @@ UPDATE types_more.sv_implicit SET v = 'after', a6 = '::ffff:192.0.2.1' WHERE id 
 DELETE FROM types_more.sv_explicit WHERE id = 1; INSERT INTO types_more.inet (id, n6) VALUES (900, '2001:db8::1:2:34');
 INSERT INTO types_more.enum_set (id, e, en, s, sn) VALUES (900, '', '', '', '1,x y');" >/dev/null
 checksum_all src >"$WORK/src2.sum"
-src_pos="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
-archived() { "$GEODR" --config "$cfg" --json info shop | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["archive"]["gtid_pos"])'; }
-caught_up() { [[ "$(archived)" == "$src_pos" ]]; }
+caught_up() { archive_holds "$cfg" shop src; }
 check "the archive holds the changes" wait_for 60 caught_up
 kill -TERM "$ARCH_PID"
 wait "$ARCH_PID" || true

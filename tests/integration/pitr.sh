@@ -100,9 +100,7 @@ workload 4 200
 checksum_all src alltypes >"$WORK/sum.final"
 mdb_sql src "SELECT COUNT(*) FROM alltypes.big" >/dev/null
 
-src_pos="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
-archived() { "$GEODR" --config "$cfg" --json info shop | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["archive"]["gtid_pos"])'; }
-caught_up() { [[ "$(archived)" == "$src_pos" ]]; }
+caught_up() { archive_holds "$cfg" shop src; }
 check "the archive holds every transaction of the source" wait_for 60 caught_up
 kill -TERM "$ARCH_PID"
 wait "$ARCH_PID" || true
