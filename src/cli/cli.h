@@ -62,6 +62,11 @@ int gd_cli_fail(gd_cli *cli, const gd_err *err);
 int gd_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints a JSON value on stdout (steals the reference). */
 void gd_cli_print_json(json_t *j);
+/* A whole decimal integer in [min, max] ("5abc", "", overflow: false).
+ * Every number read from argv goes through here (or gd_cli_real). */
+bool gd_cli_int(const char *s, long long min, long long max, long long *out);
+/* A whole decimal number in [min, max]. */
+bool gd_cli_real(const char *s, double min, double max, double *out);
 /* Splits "a,b,c" into a new string vector. */
 char **gd_cli_split(const char *s, size_t *n);
 

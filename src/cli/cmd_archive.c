@@ -75,29 +75,28 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     unsigned long server_id = 0;
+    long long num = 0;
     double interval = 0, idle = 0, compact_every = 60;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 's':
-            server_id = strtoul(optarg, NULL, 10);
-            if (server_id < 1 || server_id > 4294967295UL)
+            if (!gd_cli_int(optarg, 1, 4294967295LL, &num))
                 return gd_cli_usage("archive", "--server-id must be 1-4294967295");
+            server_id = (unsigned long)num;
             break;
         case 'i':
-            interval = atof(optarg);
-            if (!(interval >= 0.1 && interval <= 300))
+            if (!gd_cli_real(optarg, 0.1, 300, &interval))
                 return gd_cli_usage("archive", "--interval must be 0.1-300 seconds");
             break;
         case 'x':
-            idle = atof(optarg);
-            if (!(idle > 0))
-                return gd_cli_usage("archive", "--idle-exit must be a positive number");
+            if (!gd_cli_real(optarg, 0.001, 1e9, &idle))
+                return gd_cli_usage("archive", "--idle-exit must be a positive number of seconds");
             break;
         case 'c':
-            compact_every = atof(optarg);
-            if (!(compact_every == 0 || (compact_every >= 1 && compact_every <= 86400)))
+            if (!gd_cli_real(optarg, 0, 86400, &compact_every) ||
+                (compact_every > 0 && compact_every < 1))
                 return gd_cli_usage("archive",
                                     "--compact-every must be 1-86400 seconds, or 0 (never)");
             break;
@@ -253,18 +252,19 @@ int gd_cmd_compact(gd_cli *cli, int argc, char **argv)
     gd_compact_opts co = {
         .min_segments = 32, .small = 4u << 20, .max_merged = 64u << 20, .grace_s = 3600};
     int c;
+    long long num = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'm':
-            co.min_segments = (unsigned)atoi(optarg);
-            if (co.min_segments < 2)
-                return gd_cli_usage("compact", "--min-segments must be at least 2");
+            if (!gd_cli_int(optarg, 2, 1000000, &num))
+                return gd_cli_usage("compact", "--min-segments must be 2-1000000");
+            co.min_segments = (unsigned)num;
             break;
         case 'g':
-            co.grace_s = atoll(optarg);
-            if (co.grace_s < 0)
-                return gd_cli_usage("compact", "--grace must be 0 or more seconds");
+            if (!gd_cli_int(optarg, 0, 10LL * 366 * 86400, &num))
+                return gd_cli_usage("compact", "--grace must be 0-316224000 seconds (10 years)");
+            co.grace_s = num;
             break;
         case 'h':
             fputs("usage: geodr compact INSTANCE [--min-segments N] [--grace SECONDS]\n\n"

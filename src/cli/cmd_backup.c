@@ -32,13 +32,14 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
     int jobs = 0;
     bool with_users = false, no_lock_nontx = false;
     int c;
+    long long num = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "j:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'j':
-            jobs = atoi(optarg);
-            if (jobs < 1 || jobs > 256)
+            if (!gd_cli_int(optarg, 1, 256, &num))
                 return gd_cli_usage("backup", "--jobs must be 1-256");
+            jobs = (int)num;
             break;
         case 'u':
             with_users = true;

@@ -56,13 +56,14 @@ int gd_cmd_copy(gd_cli *cli, int argc, char **argv)
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     int jobs = 0, c;
+    long long num = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'j':
-            jobs = atoi(optarg);
-            if (jobs < 1 || jobs > 256)
+            if (!gd_cli_int(optarg, 1, 256, &num))
                 return gd_cli_usage("copy", "--jobs must be 1-256");
+            jobs = (int)num;
             break;
         case 'h':
             fputs("usage: geodr copy INSTANCE [--jobs N]\n\nBrings every copy region of "

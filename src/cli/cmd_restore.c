@@ -166,6 +166,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     char *renames = NULL;
     int c, points = 0;
     bool fastest = false;
+    long long num = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -215,9 +216,9 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
             newdir = optarg;
             break;
         case O_PORT:
-            port = (unsigned)atoi(optarg);
-            if (port < 1 || port > 65535)
+            if (!gd_cli_int(optarg, 1, 65535, &num))
                 return gd_cli_usage("restore", "--port must be 1-65535");
+            port = (unsigned)num;
             break;
         case O_DBS:
             o.databases = gd_cli_split(optarg, &o.ndatabases);
@@ -238,9 +239,9 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
             o.with_users = true;
             break;
         case O_JOBS:
-            o.jobs = atoi(optarg);
-            if (o.jobs < 1 || o.jobs > 256)
+            if (!gd_cli_int(optarg, 1, 256, &num))
                 return gd_cli_usage("restore", "--jobs must be 1-256");
+            o.jobs = (int)num;
             break;
         case O_DRY:
             o.dry_run = true;
@@ -316,7 +317,12 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         host = colon ? gd_strndup(target, (size_t)(colon - target)) : gd_strdup(target);
         tp.what = "the target";
         tp.host = host;
-        tp.port = colon ? (unsigned)atoi(colon + 1) : 3306;
+        long long tport = 3306;
+        if (colon && !gd_cli_int(colon + 1, 1, 65535, &tport)) {
+            free(host);
+            return gd_cli_usage("restore", "--target HOST:PORT: the port must be 1-65535");
+        }
+        tp.port = (unsigned)tport;
         tp.user = tuser;
         rc = gd_read_secret_file(tpass, &pw, &err);
         tp.password = pw;

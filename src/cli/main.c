@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -161,6 +162,32 @@ void gd_cli_print_json(json_t *j)
         free(s);
     }
     json_decref(j);
+}
+
+bool gd_cli_int(const char *s, long long min, long long max, long long *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool gd_cli_real(const char *s, double min, double max, double *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || !(v >= min && v <= max))
+        return false;
+    *out = v;
+    return true;
 }
 
 char **gd_cli_split(const char *s, size_t *n)

@@ -250,6 +250,13 @@ usage_fails "usage: backup --jobs 0" \
     "^geodr backup: --jobs must be 1-" "$GEODR" --config "$CFG" backup shop --jobs 0
 usage_fails "usage: restore --jobs 0" \
     "^geodr restore: --jobs must be 1-" "$GEODR" --config "$CFG" restore shop --jobs 0 "${TARGET[@]}"
+usage_fails "usage: --jobs 4abc is not a number" \
+    "^geodr backup: --jobs must be 1-" "$GEODR" --config "$CFG" backup shop --jobs 4abc
+usage_fails "usage: compact --grace beyond any sane range (no overflow)" \
+    "^geodr compact: --grace must be 0-" "$GEODR" --config "$CFG" compact shop --grace 10000000000000
+usage_fails "usage: restore --target with a port out of range" \
+    "^geodr restore: --target HOST:PORT: the port must be 1-65535" \
+    "$GEODR" --config "$CFG" restore shop --target 127.0.0.1:99999 --target-user root --target-password-file /dev/null
 is "usage errors wrote nothing to the region" "$(region_state "$REGION")" "$REGION_STATE"
 is "usage errors wrote nothing to the target" "$(schemata dst)" "$DST_SCHEMATA"
 
