@@ -446,6 +446,7 @@ typedef struct fake {
     int n_log;
     int bad_sigs;
     int page_size;
+    bool stuck_token; /* a broken endpoint: every page says "truncated", same token */
     char last_bad[512];
 } fake;
 
@@ -832,7 +833,7 @@ static bool handle(fake *f, int fd, hreq *r)
         /* ListObjectsV2 */
         char *prefix = qget(r, "prefix");
         char *tok = qget(r, "continuation-token");
-        const char *after = tok ? tok + 4 : ""; /* "tok&" + last key */
+        const char *after = tok && !f->stuck_token ? tok + 4 : ""; /* "tok&" + last key */
         qsort(f->objs, f->n_objs, sizeof *f->objs, fobj_cmp);
         gd_buf b;
         gd_buf_init(&b, 0);
@@ -851,6 +852,8 @@ static bool handle(fake *f, int fd, hreq *r)
                 trunc = true;
                 break;
             }
+            if (f->stuck_token)
+                trunc = true;
             gd_buf_append(&b, "<Contents><Key>", 15);
             xml_escape(&b, o->key);
             gd_buf_appendf(&b,
@@ -1473,6 +1476,27 @@ static int stop_cb(void *ctx, const char *name, const gd_stat *st)
     return ++*n == 2 ? 42 : 0;
 }
 
+/* An endpoint that answers every page with IsTruncated and the same token
+ * (a broken gateway, or a hostile one) must not keep geodr listing forever. */
+static void test_list_repeated_token(void **state)
+{
+    fx *x = *state;
+    x->f->page_size = 2;
+    x->f->stuck_token = true;
+    put_obj(x->s, "shop/a", "1", 1);
+    put_obj(x->s, "shop/b", "1", 1);
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    gd_err e;
+    gd_err_clear(&e);
+    int before = fake_count(x->f, "GET", "list-type=2");
+    assert_int_equal(gd_storage_list(x->s, "shop/", list_cb, &b, &e), GD_E_IO);
+    assert_non_null(strstr(e.msg, "the same continuation token twice"));
+    assert_true(fake_count(x->f, "GET", "list-type=2") - before <= 3);
+    x->f->stuck_token = false;
+    gd_buf_free(&b);
+}
+
 static void test_list_pagination(void **state)
 {
     fx *x = *state;
@@ -1753,6 +1777,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cut_body_resumes_with_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stalled_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_403_not_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_repeated_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_pagination, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multipart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_endpoint, setup, teardown),

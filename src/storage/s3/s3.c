@@ -48,6 +48,9 @@
 #include "common/util.h"
 #include "storage/s3/s3.h"
 
+/* 100 million keys at 1000 a page: more is a broken endpoint. */
+#define S3_LIST_MAX_PAGES 100000
+
 #define S3_PART_SIZE ((size_t)8 << 20)
 #define S3_MAX_PARTS 10000
 #define S3_PART_INFLIGHT 4 /* parts uploading at once per writer, besides the one filling */
@@ -1173,6 +1176,7 @@ static int s3_list(gd_storage *st, const char *prefix, gd_list_fn fn, void *ctx,
     int rc = 0;
     char opname[300];
     snprintf(opname, sizeof opname, "objects under '%.200s'", prefix);
+    int pages = 0;
 
     for (;;) {
         /* Sorted and encoded: sent as is, and canonical too. */
@@ -1255,6 +1259,23 @@ static int s3_list(gd_storage *st, const char *prefix, gd_list_fn fn, void *ctx,
                             "cannot list %s in region %s: the S3 endpoint %s said the listing "
                             "is truncated but sent no NextContinuationToken",
                             opname, st->name, s->endpoint);
+            goto out;
+        }
+        /* A token must move the listing on: the same one twice (a broken or
+         * hostile endpoint) would list forever. */
+        if (token != NULL && t.data != NULL && strcmp(token, t.data) == 0) {
+            gd_buf_free(&t);
+            rc = gd_err_set(err, GD_E_IO,
+                            "cannot list %s in region %s: the S3 endpoint %s sent the same "
+                            "continuation token twice (a broken listing); check the endpoint",
+                            opname, st->name, s->endpoint);
+            goto out;
+        }
+        if (++pages > S3_LIST_MAX_PAGES) {
+            gd_buf_free(&t);
+            rc = gd_err_set(err, GD_E_IO,
+                            "cannot list %s in region %s: more than %d pages from %s",
+                            opname, st->name, S3_LIST_MAX_PAGES, s->endpoint);
             goto out;
         }
         free(token);
