@@ -106,6 +106,9 @@ static long long newest_set_end_s(json_t *r)
 static void add_lag(json_t *home, json_t *copy)
 {
     json_t *ha = json_object_get(home, "archive"), *ca = json_object_get(copy, "archive");
+    /* A copy region without sets is not "behind by the age of the epoch":
+     * its lag is unknown (null), and info says it holds no set. */
+    bool copy_has_sets = json_array_size(json_object_get(copy, "sets")) > 0;
     long long set_lag = newest_set_end_s(home) - newest_set_end_s(copy);
     long long log_lag = 0, bytes = 0;
     /* Binlog lag only once the copy region holds some (it only takes the
@@ -117,9 +120,10 @@ static void add_lag(json_t *home, json_t *copy)
         bytes = gd_json_int(ha, "stored_bytes", 0) - (ca ? gd_json_int(ca, "stored_bytes", 0) : 0);
     }
     json_object_set_new(copy, "lag",
-                        json_pack("{s:I, s:I, s:I}", "sets_seconds",
-                                  (json_int_t)(set_lag > 0 ? set_lag : 0), "log_seconds",
-                                  (json_int_t)(log_lag > 0 ? log_lag : 0), "bytes",
+                        json_pack("{s:o, s:I, s:I}", "sets_seconds",
+                                  copy_has_sets ? json_integer(set_lag > 0 ? set_lag : 0)
+                                                : json_null(),
+                                  "log_seconds", (json_int_t)(log_lag > 0 ? log_lag : 0), "bytes",
                                   (json_int_t)(bytes > 0 ? bytes : 0)));
 }
 
@@ -207,6 +211,12 @@ static void print_copies(json_t *inst)
         char b[32];
         gd_fmt_bytes((uint64_t)gd_json_int(lag, "bytes", 0), b, sizeof b);
         size_t n = json_array_size(sets);
+        if (n == 0) {
+            printf("  copy region %s: holds no backup set yet (it receives copies at the end "
+                   "of each backup, or run 'geodr copy %s')\n",
+                   gd_json_str(c, "region", ""), gd_json_str(inst, "name", ""));
+            continue;
+        }
         printf("  copy region %s: %zu sets%s%s, binlog archived up to %s; behind home by "
                "%lld s of sets, %lld s and %s of binlog\n",
                gd_json_str(c, "region", ""), n, n ? ", newest " : "",
@@ -471,7 +481,15 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
     } else if (rc == 0) {
         rc = gd_repo_list_sets(repo, &ids, &n, &err);
     }
+    /* Nothing to verify is not "verified": an instance without a set has
+     * nothing to restore from. */
+    if (rc == 0 && n == 0)
+        rc = gd_err_set(&err, GD_E_NOTFOUND,
+                        "instance %s in region %s has no backup set: nothing to verify or to "
+                        "restore from; run 'geodr backup %s'",
+                        argv[1], repo->st->name, argv[1]);
     if (rc != 0) {
+        gd_strv_free(ids, n);
         gd_repo_close(repo);
         return gd_cli_fail(cli, &err);
     }

@@ -75,4 +75,23 @@ is "... and nothing was written to the target" "$(dst_dbs)" 0
 cp "$WORK/manifest.good" "$mf"
 check "the untouched region restores" "$GEODR" --config "$cfg" --quiet restore shop --latest \
     --target "127.0.0.1:$DST_PORT" --target-user root --target-password-file "$WORK/dst.pass"
+
+# An empty copy region is "empty", not behind by 56 years; an instance
+# without a set does not verify as OK.
+mkdir -p "$WORK/far"
+cfg2="$WORK/copy.conf"
+cp "$cfg" "$cfg2"
+geodr_config_add "$cfg2" "copy-regions = far" "cross-region-backup = on" "" "[region far]" \
+    "type = posix" "path = $WORK/far"
+out="$("$GEODR" --config "$cfg2" info shop 2>&1)"
+like "info: an empty copy region holds no backup set yet" "$out" "copy region far: holds no backup set yet"
+unlike "... and is not called behind by decades" "$out" "behind home by [0-9]{6,} s"
+is "info --json: its set lag is unknown (null)" \
+    "$("$GEODR" --config "$cfg2" --json info shop | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["copies"][0]["lag"]["sets_seconds"])')" None
+mkdir -p "$WORK/empty"
+write_config "$WORK/empty.conf" shop src "$WORK/empty" "$WORK/key"
+"$GEODR" --config "$WORK/empty.conf" --quiet archive shop --idle-exit 1 >/dev/null 2>&1 || true
+out="$("$GEODR" --config "$WORK/empty.conf" verify shop 2>&1)" && rc=0 || rc=$?
+is "verify of an instance without a backup set fails" "$rc" 1
+like "... saying there is nothing to restore from" "$out" "has no backup set: nothing to verify or to restore from"
 tap_done
