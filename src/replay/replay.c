@@ -108,6 +108,15 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     unsigned port = 0;
     if ((rc = gd_binlog_server_start(&so, &srv, &port, err)) != 0)
         goto out;
+    gd_debug("binlog server listening on %s port %u", opts->listen ? opts->listen : "127.0.0.1",
+             port);
+    /* Tests only: hold the replica back so that other connections reach
+     * the binlog server first (tests/integration/interrupt.sh). */
+    const char *delay = getenv("GEODR_TEST_REPLICA_DELAY_MS");
+    if (delay && atoi(delay) > 0) {
+        struct timespec ts = {atoi(delay) / 1000, (long)(atoi(delay) % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (server_id_collides(segs, strtoul(old_sid, NULL, 10))) {
         /* Until replay ends the target takes another id, or it would skip
          * the source's events as its own. */

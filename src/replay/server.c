@@ -41,10 +41,19 @@
 #define SERVER_VERSION "5.5.5-10.11.99-MariaDB-geodr"
 #define NATIVE_PLUGIN "mysql_native_password"
 
+/* Connections served at once: the target's replica (it may reconnect)
+ * and whoever else reaches the port, who cannot log in and is dropped after
+ * AUTH_TIMEOUT_S.  One idle connection never holds the port. */
+#define MAX_CONNS 16
+#define AUTH_TIMEOUT_S 10.0
+
 struct gd_binlog_server {
     gd_binlog_server_opts o;
     int lfd;
     pthread_t thread;
+    pthread_t conns[MAX_CONNS]; /* connection threads, joined at stop */
+    bool conn_used[MAX_CONNS];
+    atomic_bool conn_done[MAX_CONNS];
     atomic_bool stop;
     pthread_mutex_t lock;
     gd_binlog_server_state st;
@@ -61,6 +70,7 @@ typedef struct conn {
     bool batch; /* while dumping: send wq in WQ_FLUSH pieces, not per packet */
     gd_gtid_pos connect_state;
     bool binlog_crc; /* the replica asked for checksums (@master_binlog_checksum) */
+    double deadline; /* gd_mono() by which the login and setup must be done; 0: none */
 } conn;
 
 /* ---- packets ---- */
@@ -73,6 +83,12 @@ static int read_full(conn *c, void *p, size_t n)
         int r = poll(&pf, 1, 200);
         if (atomic_load(&c->s->stop))
             return -1;
+        if (c->deadline > 0 && gd_mono() > c->deadline) {
+            gd_debug("binlog server: a connection did not log in and ask for the binlog within "
+                     "%.0f s; closed",
+                     AUTH_TIMEOUT_S);
+            return -1;
+        }
         if (r <= 0)
             continue;
         ssize_t k = read(c->fd, b, n);
@@ -618,7 +634,7 @@ static void dump(conn *c)
 
 static void serve_conn(gd_binlog_server *s, int fd)
 {
-    conn c = {.s = s, .fd = fd};
+    conn c = {.s = s, .fd = fd, .deadline = gd_mono() + AUTH_TIMEOUT_S};
     gd_buf_init(&c.in, (size_t)1 << 30);
     gd_buf_init(&c.out, (size_t)1 << 30);
     gd_buf_init(&c.wq, (size_t)1 << 30);
@@ -640,6 +656,7 @@ static void serve_conn(gd_binlog_server *s, int fd)
             if (send_ok(&c) != 0)
                 break;
         } else if (cmd == COM_BINLOG_DUMP) {
+            c.deadline = 0; /* the dump may run as long as the archive takes */
             dump(&c);
             break;
         } else {
@@ -653,20 +670,61 @@ out:
     close(fd);
 }
 
+typedef struct conn_arg {
+    gd_binlog_server *s;
+    int fd, slot;
+} conn_arg;
+
+static void *conn_thread(void *arg)
+{
+    conn_arg *a = arg;
+    serve_conn(a->s, a->fd);
+    atomic_store(&a->s->conn_done[a->slot], true);
+    free(a);
+    return NULL;
+}
+
+/* Each connection in a thread of its own, so a connection that never logs
+ * in (a port scanner, a stuck client) does not keep the replica out. */
 static void *accept_loop(void *arg)
 {
     gd_binlog_server *s = arg;
     while (!atomic_load(&s->stop)) {
+        /* reap finished connection threads */
+        for (int i = 0; i < MAX_CONNS; i++)
+            if (s->conn_used[i] && atomic_load(&s->conn_done[i])) {
+                pthread_join(s->conns[i], NULL);
+                s->conn_used[i] = false;
+            }
         struct pollfd pf = {s->lfd, POLLIN, 0};
         if (poll(&pf, 1, 200) <= 0)
             continue;
         int fd = accept(s->lfd, NULL, NULL);
         if (fd < 0)
             continue;
+        int slot = -1;
+        for (int i = 0; i < MAX_CONNS && slot < 0; i++)
+            if (!s->conn_used[i])
+                slot = i;
+        if (slot < 0) {
+            close(fd); /* too many at once: not the replica's pattern */
+            continue;
+        }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        serve_conn(s, fd);
+        conn_arg *a = gd_calloc(1, sizeof *a);
+        *a = (conn_arg){.s = s, .fd = fd, .slot = slot};
+        atomic_store(&s->conn_done[slot], false);
+        if (pthread_create(&s->conns[slot], NULL, conn_thread, a) != 0) {
+            free(a);
+            close(fd);
+            continue;
+        }
+        s->conn_used[slot] = true;
     }
+    for (int i = 0; i < MAX_CONNS; i++)
+        if (s->conn_used[i])
+            pthread_join(s->conns[i], NULL);
     return NULL;
 }
 

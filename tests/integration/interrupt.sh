@@ -52,6 +52,30 @@ for sig in TERM INT; do
     mdb_stop "t$sig"
 done
 
+# Idle connections to the binlog server (a port scanner, a stuck client)
+# reach it before the target's replica: the restore still completes.
+mdb_start idle
+GEODR_TEST_REPLICA_DELAY_MS=3000 timeout 90 "$GEODR" --config "$cfg" --verbose restore shop --latest \
+    --target "127.0.0.1:$IDLE_PORT" --target-user root --target-password-file "$WORK/idle.pass" \
+    >"$WORK/idle.out" 2>&1 &
+rpid=$!
+listening() { grep -q "binlog server listening on 127.0.0.1 port" "$WORK/idle.out"; }
+if wait_for 120 listening; then
+    bport="$(grep -o 'binlog server listening on 127.0.0.1 port [0-9]*' "$WORK/idle.out" | awk '{print $NF}')"
+    python3 - "$bport" <<'PY' &
+import socket, sys, time
+socks = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(3)]
+time.sleep(200)
+PY
+    idle_pid=$!
+    on_exit "kill $idle_pid 2>/dev/null || true"
+fi
+rc=0
+wait "$rpid" || rc=$?
+is "three idle connections to the binlog server: the restore still completes" "$rc" 0
+is "... with every transaction" "$(mdb_sql idle 'SELECT COUNT(*) FROM d.t')" 40000
+kill "$idle_pid" 2>/dev/null || true
+
 mdb_start again
 check "a restore into a fresh server then works" "$GEODR" --config "$cfg" --quiet restore shop --latest \
     --target "127.0.0.1:$AGAIN_PORT" --target-user root --target-password-file "$WORK/again.pass"
