@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/gtid.h"
+#include "common/log.h"
 #include "common/util.h"
 
 #define LEFTOVER_AGE_S (24 * 3600)
@@ -90,6 +91,8 @@ static int remove_leftovers(gd_repo *r, int64_t now_s, bool dry_run, unsigned lo
     int rc = gd_repo_list_sets(r, &ids, &nids, err);
     if (rc == 0)
         rc = gd_storage_list(r->st, prefix, leftover_cb, &c, err);
+    char *checked_dir = NULL; /* the last folder whose manifest was looked for */
+    bool checked_has_manifest = false;
     for (size_t i = 0; rc == 0 && i < c.n; i++) {
         const char *rest = c.names[i] + c.plen, *slash = strchr(rest, '/');
         if (slash == NULL)
@@ -101,7 +104,24 @@ static int remove_leftovers(gd_repo *r, int64_t now_s, bool dry_run, unsigned lo
         char *needle = gd_asprintf("%s\n", dir);
         bool young = c.young.data && (strncmp(c.young.data, needle, strlen(needle)) == 0 ||
                                       strstr(c.young.data, needle) != NULL);
-        if (!committed && !young) {
+        /* A listing may omit a key (an eventually consistent or hostile
+         * endpoint): before anything of a folder is removed, its manifest
+         * itself is looked for; found, or not known to be absent, nothing
+         * of the folder is touched. */
+        if (!committed && !young && (checked_dir == NULL || strcmp(checked_dir, dir) != 0)) {
+            free(checked_dir);
+            checked_dir = gd_strdup(dir);
+            char *mname = gd_asprintf("%s%s/manifest", prefix, dir);
+            gd_stat mst;
+            gd_err me;
+            gd_err_clear(&me);
+            int src = gd_storage_stat(r->st, mname, &mst, &me);
+            checked_has_manifest = src != GD_E_NOTFOUND;
+            if (src != 0 && src != GD_E_NOTFOUND)
+                gd_warn("leftovers of %s kept: cannot check for its manifest: %s", dir, me.msg);
+            free(mname);
+        }
+        if (!committed && !young && !checked_has_manifest) {
             if (!dry_run)
                 rc = gd_storage_remove(r->st, c.names[i], err);
             (*removed)++;
@@ -109,6 +129,7 @@ static int remove_leftovers(gd_repo *r, int64_t now_s, bool dry_run, unsigned lo
         free(needle);
         free(dir);
     }
+    free(checked_dir);
     gd_strv_free(c.names, c.n);
     gd_strv_free(ids, nids);
     gd_buf_free(&c.young);

@@ -36,6 +36,8 @@
 #include "storage/s3.h"
 #include "storage/s3/s3.h"
 #include "storage/storage.h"
+#include "repo/repo.h"
+#include "repo/retention.h"
 
 /* ------------------------------------------------------------ SigV4 -- */
 
@@ -447,6 +449,7 @@ typedef struct fake {
     int bad_sigs;
     int page_size;
     bool stuck_token; /* a broken endpoint: every page says "truncated", same token */
+    char hide_key[256]; /* a key listings leave out (HEAD and GET still find it) */
     char last_bad[512];
 } fake;
 
@@ -847,6 +850,8 @@ static bool handle(fake *f, int fd, hreq *r)
             if (prefix && strncmp(o->key, prefix, strlen(prefix)) != 0)
                 continue;
             if (strcmp(o->key, after) <= 0)
+                continue;
+            if (f->hide_key[0] && strcmp(o->key, f->hide_key) == 0)
                 continue;
             if (n == f->page_size) {
                 trunc = true;
@@ -1476,6 +1481,37 @@ static int stop_cb(void *ctx, const char *name, const gd_stat *st)
     return ++*n == 2 ? 42 : 0;
 }
 
+/* expire removes leftovers (set folders without a manifest).  A listing
+ * that leaves out a committed set's manifest must not make its data look
+ * like leftovers: the manifest itself is looked for first. */
+static void test_leftovers_listing_omits_manifest(void **state)
+{
+    fx *x = *state;
+    gd_err e;
+    gd_err_clear(&e);
+    gd_storage *s2 = NULL;
+    gd_repo *r = NULL;
+    assert_int_equal(open_s3(x, BUCKET, "pre/", &s2, &e), 0);
+    assert_int_equal(gd_repo_open(s2, "shop", NULL, true, 1, &r, &e), 0);
+    put_obj(x->s, "shop/backup/20260101T000000Z/data/0-0.tsv.zst", "x", 1);
+    put_obj(x->s, "shop/backup/20260101T000000Z/manifest", "m", 1);
+    put_obj(x->s, "shop/backup/20260101T000001Z/data/0-0.tsv.zst", "y", 1); /* a real leftover */
+    gd_strlcpy(x->f->hide_key, "pre/shop/backup/20260101T000000Z/manifest",
+               sizeof x->f->hide_key);
+    json_t *rep = NULL;
+    assert_int_equal(gd_repo_expire(r, 7, (int64_t)time(NULL) + 7 * 86400, false, &rep, &e), 0);
+    gd_stat st;
+    assert_int_equal(gd_storage_stat(x->s, "shop/backup/20260101T000000Z/data/0-0.tsv.zst", &st, &e),
+                     0);
+    assert_int_equal(gd_storage_stat(x->s, "shop/backup/20260101T000000Z/manifest", &st, &e), 0);
+    gd_err_clear(&e);
+    assert_int_equal(gd_storage_stat(x->s, "shop/backup/20260101T000001Z/data/0-0.tsv.zst", &st, &e),
+                     GD_E_NOTFOUND);
+    x->f->hide_key[0] = '\0';
+    json_decref(rep);
+    gd_repo_close(r);
+}
+
 /* An endpoint that answers every page with IsTruncated and the same token
  * (a broken gateway, or a hostile one) must not keep geodr listing forever. */
 static void test_list_repeated_token(void **state)
@@ -1778,6 +1814,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stalled_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_403_not_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_repeated_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leftovers_listing_omits_manifest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_pagination, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multipart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_endpoint, setup, teardown),
