@@ -926,7 +926,10 @@ int gd_repo_get_record(gd_repo *r, const char *name, const char *format, json_t 
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = gd_storage_get_all(r->st, name, GD_MANIFEST_MAX, &text, &len, err);
+    /* A segment record is a few hundred bytes: one of megabytes is not ours
+     * (several are read at once, so each is held to 16 MiB). */
+    size_t max = strcmp(format, "geodr-manifest") == 0 ? GD_MANIFEST_MAX : GD_RECORD_MAX;
+    int rc = gd_storage_get_all(r->st, name, max, &text, &len, err);
     if (rc != 0)
         return rc;
     /* The trailer is the last line: "sha256 <64 hex>\n" (72 bytes). */

@@ -25,6 +25,7 @@
 #define GD_REPO_FORMAT_VERSION 1
 #define GD_MANIFEST_MAX (256u * 1024 * 1024)
 #define GD_SCHEMA_MAX (512u * 1024 * 1024) /* a set's schema object, decoded */
+#define GD_RECORD_MAX (16u * 1024 * 1024)  /* any other record (segment records) */
 
 /* An open region repository for one instance, with its key when the
  * instance is encrypted. */

@@ -76,6 +76,27 @@ cp "$WORK/manifest.good" "$mf"
 check "the untouched region restores" "$GEODR" --config "$cfg" --quiet restore shop --latest \
     --target "127.0.0.1:$DST_PORT" --target-user root --target-password-file "$WORK/dst.pass"
 
+# A segment record of 20 MiB (they are a few hundred bytes): refused at its
+# size, quickly, not read into memory by the dozen.
+"$GEODR" --config "$cfg" --quiet archive shop --idle-exit 2 >/dev/null 2>&1 &
+apid=$!
+sleep 1
+mdb_sql src "INSERT INTO d.t VALUES (2,'b')" >/dev/null
+wait "$apid" || true
+rec="$(ls "$WORK"/region/shop/binlog/*.segment 2>/dev/null | tail -1)"
+if [[ -n "$rec" ]]; then
+    cp "$rec" "$WORK/record.good"
+    head -c $((20 * 1024 * 1024)) /dev/zero >"$rec"
+    t0=$SECONDS
+    out="$("$GEODR" --config "$cfg" verify shop 2>&1)" && rc=0 || rc=$?
+    is "a 20 MiB segment record: verify fails" "$rc" 1
+    if ((SECONDS - t0 < 10)); then ok "... within 10 s"; else not_ok "... within 10 s" "took $((SECONDS - t0)) s"; fi
+    like "... naming the record as too large" "$out" "$(basename "$rec").*(larger|too large|limit)"
+    cp "$WORK/record.good" "$rec"
+else
+    not_ok "a 20 MiB segment record: the archive wrote a record to replace" "$(ls -R "$WORK/region/shop")"
+fi
+
 # An empty copy region is "empty", not behind by 56 years; an instance
 # without a set does not verify as OK.
 mkdir -p "$WORK/far"
