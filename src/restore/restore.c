@@ -30,7 +30,7 @@ typedef struct rtable {
     char *add_keys; /* "ADD KEY ..., ADD KEY ..." deferred until loaded, or NULL */
     unsigned long long raw_size; /* of its rows, all chunks */
     atomic_int chunks_left;
-    atomic_bool first_loaded; /* its first chunk is in (the others may start) */
+    size_t first_job, njobs; /* its chunks: jobs[first_job .. first_job + njobs) */
 } rtable;
 
 typedef struct rjob {
@@ -39,7 +39,6 @@ typedef struct rjob {
     const char *sha256;
     unsigned long long rows, raw_size;
     unsigned long long enum_errors; /* "data truncated" warnings to expect */
-    size_t chunk;                   /* its index in the table's chunks */
 } rjob;
 
 typedef struct rctx {
@@ -47,8 +46,9 @@ typedef struct rctx {
     const char *set_id;
     const gd_conn_params *target;
     const volatile sig_atomic_t *stop;
-    rjob *jobs;
+    rjob *jobs; /* every chunk, table by table */
     size_t njobs;
+    rtable **order; /* the pool's jobs: tables, biggest first */
     gd_progress *progress;
     atomic_ullong rows;
 } rctx;
@@ -318,26 +318,25 @@ out:
     return rc;
 }
 
+/* One pool job is one table: its chunks load one after another, tables in
+ * parallel.  Concurrent LOADs into one InnoDB table hung in MariaDB 10.11
+ * (loads of 1 KiB rows spinning on futexes for minutes in s3.sh, with and
+ * without the empty-table bulk path), so a table is never loaded by two
+ * connections at once; tables are handed out biggest first. */
 static int restore_job(gd_pool *pool, void *wv, size_t job, gd_err *err)
 {
     rworker *w = wv;
     w->pool = pool;
-    rjob *j = &w->c->jobs[job];
-    /* A table's first chunk loads alone: InnoDB loads into an empty table in
-     * bulk mode, and concurrent LOADs into one empty table can hang in
-     * MariaDB 10.11 (seen as four loads spinning for minutes).  The first
-     * chunk was handed out before any other of its table (jobs are ordered
-     * so), so its worker is loading it: waiting cannot deadlock. */
-    while (j->chunk > 0 && !atomic_load(&j->t->first_loaded)) {
-        if (gd_pool_cancelled(pool))
-            return GD_E_CANCEL;
-        struct timespec ts = {0, 2 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    rtable *t = w->c->order[job];
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < t->njobs; k++) {
+        rc = load_job(w, &w->c->jobs[t->first_job + k], err);
+        if (rc == 0)
+            rc = finish_table(w, t, err);
+        if (rc == 0 && k + 1 < t->njobs && gd_pool_cancelled(pool))
+            rc = GD_E_CANCEL;
     }
-    int rc = load_job(w, j, err);
-    if (rc == 0 && j->chunk == 0)
-        atomic_store(&j->t->first_loaded, true);
-    return rc != 0 ? rc : finish_table(w, j->t, err);
+    return rc;
 }
 
 /* ---- selection and renames ---- */
@@ -506,9 +505,9 @@ int gd_restore_pick_set(gd_repo *repo, const char *set_id, char **id_out, json_t
     return rc;
 }
 
-static int cmp_job(const void *a, const void *b)
+static int cmp_table_size(const void *a, const void *b)
 {
-    const rjob *x = a, *y = b;
+    const rtable *x = *(rtable *const *)a, *y = *(rtable *const *)b;
     return x->raw_size < y->raw_size ? 1 : x->raw_size > y->raw_size ? -1 : 0;
 }
 
@@ -675,13 +674,13 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         size_t k;
         json_t *ch;
         atomic_init(&t->chunks_left, (int)json_array_size(json_object_get(jt, "chunks")));
-        atomic_init(&t->first_loaded, false);
+        t->first_job = c.njobs;
+        t->njobs = json_array_size(json_object_get(jt, "chunks"));
         json_array_foreach(json_object_get(jt, "chunks"), k, ch)
         {
             c.jobs = gd_realloc(c.jobs, (c.njobs + 1) * sizeof *c.jobs);
             rjob *j = &c.jobs[c.njobs++];
             j->t = t;
-            j->chunk = k;
             j->object = gd_json_str(ch, "object", "");
             j->sha256 = gd_json_str(ch, "sha256", "");
             j->rows = (unsigned long long)gd_json_int(ch, "rows", 0);
@@ -710,27 +709,10 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
             goto out;
         }
     }
-    qsort(c.jobs, c.njobs, sizeof *c.jobs, cmp_job);
-    /* Each table's first chunk before its others (restore_job waits on it):
-     * the first of a table's jobs in this order trades places with chunk 0. */
-    {
-        size_t *firstpos = gd_calloc(nrt + 1, sizeof *firstpos);
-        bool *seen = gd_calloc(nrt + 1, sizeof *seen);
-        for (size_t k = 0; k < c.njobs; k++) {
-            size_t ti = (size_t)(c.jobs[k].t - rts);
-            if (!seen[ti]) {
-                seen[ti] = true;
-                firstpos[ti] = k;
-            }
-            if (c.jobs[k].chunk == 0 && firstpos[ti] != k) {
-                rjob tmp = c.jobs[firstpos[ti]];
-                c.jobs[firstpos[ti]] = c.jobs[k];
-                c.jobs[k] = tmp;
-            }
-        }
-        free(firstpos);
-        free(seen);
-    }
+    c.order = gd_calloc(nrt + 1, sizeof *c.order);
+    for (size_t k = 0; k < nrt; k++)
+        c.order[k] = &rts[k];
+    qsort(c.order, nrt, sizeof *c.order, cmp_table_size);
 
     /* 2. The target: reachable, and nothing of ours would be overwritten.
      * (No target: a dry run for an instance not provisioned yet.) */
@@ -869,8 +851,8 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
     }
     if ((rc = interrupted(opts, err)) != 0)
         goto out;
-    c.progress = gd_progress_start("restore", "chunks", total_bytes, c.njobs, opts->progress);
-    rc = gd_pool_run(ws, sizeof *ws, jobs, c.njobs, restore_job, c.progress, err);
+    c.progress = gd_progress_start("restore", "tables", total_bytes, nrt, opts->progress);
+    rc = gd_pool_run(ws, sizeof *ws, jobs, nrt, restore_job, c.progress, err);
     gd_progress_stop(c.progress);
     c.progress = NULL;
     if (rc != 0)
@@ -975,6 +957,7 @@ out:
     if (existing_names)
         mysql_free_result(existing_names);
     free(c.jobs);
+    free(c.order);
     json_decref(schema);
     json_decref(manifest);
     free(schema_text);
