@@ -100,7 +100,15 @@ PY
 out="$("$GEODR" --config "$cfg" restore shop --latest --new-instance "$WORK/newfail" --port "$(free_port)" 2>&1)" && rc=0 || rc=$?
 is "a --new-instance restore that fails after provisioning: exit 1" "$rc" 1
 like "... saying the new instance was stopped" "$out" "the new instance in .*newfail was stopped"
-is "... and no server is left running" "$(pgrep -f -- "$WORK/newfail" | wc -l)" 0
+procs_with() { # procs_with TEXT: how many processes have TEXT in their command line
+    local n=0 f cmd
+    for f in /proc/[0-9]*/cmdline; do
+        cmd="$(tr '\0' ' ' <"$f" 2>/dev/null)" || continue
+        [[ $cmd == *"$1"* ]] && n=$((n + 1))
+    done
+    echo "$n"
+}
+is "... and no server is left running" "$(procs_with "$WORK/newfail/")" 0
 cp "$WORK/manifest.good" "$mf"
 
 # The real loader still loads (its own LOAD DATA is answered by geodr's handler).
