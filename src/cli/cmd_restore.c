@@ -62,7 +62,10 @@ static const char help[] =
     "                        (geodr's binlog server listens there; default\n"
     "                        127.0.0.1, which only a target on this machine reaches)\n"
     "  --jobs N              parallel connections (default: the instance's jobs)\n"
-    "  --dry-run             check everything and print the plan; write nothing\n";
+    "  --dry-run             check everything and print the plan; write nothing\n"
+    "  --reset-target        only undo what a killed geodr left on --target during a\n"
+    "                        replay: geodr's replica configuration, the parallel\n"
+    "                        replication settings (to the server's defaults)\n";
 
 enum {
     O_REGION = 256,
@@ -85,6 +88,7 @@ enum {
     O_BINLOG,
     O_GTID,
     O_REPLAY_HOST,
+    O_RESET,
     O_HELP
 };
 
@@ -157,10 +161,12 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                                        {"write-binlog", no_argument, NULL, O_BINLOG},
                                        {"gtid", required_argument, NULL, O_GTID},
                                        {"replay-host", required_argument, NULL, O_REPLAY_HOST},
+                                       {"reset-target", no_argument, NULL, O_RESET},
                                        {"help", no_argument, NULL, O_HELP},
                                        {NULL, 0, NULL, 0}};
     const char *region = NULL, *set = NULL, *target = NULL, *tuser = NULL, *tpass = NULL,
                *newdir = NULL, *time_opt = NULL, *gtid_opt = NULL, *replay_host = NULL;
+    bool reset_target = false;
     unsigned port = 0;
     gd_restore_opts o = {0};
     char *renames = NULL;
@@ -191,6 +197,9 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         case O_GTID:
             gtid_opt = optarg;
             points++;
+            break;
+        case O_RESET:
+            reset_target = true;
             break;
         case O_REPLAY_HOST:
             replay_host = optarg;
@@ -260,6 +269,37 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         return gd_cli_usage("restore", "name one instance");
     if (points > 1)
         return gd_cli_usage("restore", "choose one of --latest, --time, --gtid, --fastest, --set");
+    if (reset_target) {
+        if (!target || !tuser || !tpass)
+            return gd_cli_usage("restore", "--reset-target needs --target, --target-user and "
+                                           "--target-password-file");
+        const char *colon = strrchr(target, ':');
+        long long tport = 3306;
+        if (colon && !gd_cli_int(colon + 1, 1, 65535, &tport))
+            return gd_cli_usage("restore", "--target HOST:PORT: the port must be 1-65535");
+        char *rhost = colon ? gd_strndup(target, (size_t)(colon - target)) : gd_strdup(target);
+        char *rpw = NULL;
+        gd_err rerr;
+        gd_err_clear(&rerr);
+        char note[512];
+        int rrc = gd_read_secret_file(tpass, &rpw, &rerr);
+        gd_conn_params rp = {.what = "the target",
+                             .host = rhost,
+                             .port = (unsigned)tport,
+                             .user = tuser,
+                             .password = rpw,
+                             .password_source = tpass};
+        if (rrc == 0)
+            rrc = gd_replay_reset_target(&rp, note, sizeof note, &rerr);
+        gd_cli_free_password(rpw);
+        free(rhost);
+        if (rrc != 0)
+            return gd_cli_fail(cli, &rerr);
+        printf("target %s reset: geodr's replica configuration removed, parallel replication "
+               "settings back to the server's defaults%s%s\n",
+               target, note[0] ? "; " : "", note);
+        return GD_EXIT_OK;
+    }
     long long stop = fastest || set ? GD_PITR_NONE : GD_PITR_LATEST;
     gd_gtid_pos stop_gtid;
     if (gtid_opt) {

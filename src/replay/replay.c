@@ -36,6 +36,59 @@ int gd_replay_check_target(const gd_conn_params *target, gd_err *err)
     return rc;
 }
 
+int gd_replay_reset_target(const gd_conn_params *target, char *note, size_t notelen,
+                           gd_err *err)
+{
+    note[0] = '\0';
+    MYSQL *m = NULL;
+    MYSQL_RES *res = NULL;
+    int rc = gd_conn_open(target, &m, err);
+    if (rc == 0)
+        rc = gd_sql_query(m, &res, err, "SHOW ALL SLAVES STATUS");
+    if (rc == 0) {
+        MYSQL_FIELD *f = mysql_fetch_fields(res);
+        unsigned nf = mysql_num_fields(res);
+        int user_col = -1, name_col = -1;
+        for (unsigned k = 0; k < nf; k++) {
+            if (strcmp(f[k].name, "Master_User") == 0)
+                user_col = (int)k;
+            if (strcmp(f[k].name, "Connection_name") == 0)
+                name_col = (int)k;
+        }
+        MYSQL_ROW row;
+        size_t n = 0;
+        while (rc == 0 && (row = mysql_fetch_row(res)) != NULL) {
+            n++;
+            if (user_col < 0 || row[user_col] == NULL ||
+                strcmp(row[user_col], "geodr_replay") != 0)
+                rc = gd_err_set(err, GD_E_STATE,
+                                "the target replicates from another primary (connection '%s', "
+                                "user %s), not from geodr: nothing was changed",
+                                name_col >= 0 && row[name_col] ? row[name_col] : "",
+                                user_col >= 0 && row[user_col] ? row[user_col] : "?");
+        }
+        if (rc == 0 && n == 0)
+            rc = gd_err_set(err, GD_E_STATE,
+                            "the target has no replica configuration: nothing to reset");
+    }
+    if (res)
+        mysql_free_result(res);
+    char *sid = NULL;
+    if (rc == 0 && (rc = gd_sql(m, err, "STOP ALL SLAVES")) == 0 &&
+        (rc = gd_sql(m, err, "RESET SLAVE ALL")) == 0 &&
+        (rc = gd_sql(m, err, "SET GLOBAL slave_parallel_threads = DEFAULT")) == 0 &&
+        (rc = gd_sql(m, err, "SET GLOBAL slave_parallel_mode = DEFAULT")) == 0 &&
+        (rc = gd_sql_value(m, &sid, err, "SELECT @@GLOBAL.server_id")) == 0 &&
+        strtoul(sid, NULL, 10) == GEODR_REPLAY_SERVER_ID - 1)
+        snprintf(note, notelen,
+                 "server_id is still %s, the id geodr gave the target for the replay: set it "
+                 "back to the server's configured value (SET GLOBAL server_id = ...)",
+                 sid);
+    free(sid);
+    gd_conn_close(m);
+    return rc;
+}
+
 /* Reads one column of SHOW SLAVE STATUS by name into out (size bytes). */
 static void slave_status(MYSQL *m, const char *const *cols, char **out, size_t ncols)
 {

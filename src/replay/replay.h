@@ -41,6 +41,15 @@ typedef struct gd_replay_result {
  * changed). */
 int gd_replay_check_target(const gd_conn_params *target, gd_err *err);
 
+/* Undoes what a replay left on a target when geodr was killed (SIGKILL,
+ * power loss) before it could: stops and removes geodr's replica
+ * configuration (a replica of user geodr_replay), sets
+ * slave_parallel_threads and slave_parallel_mode back to the server's
+ * defaults.  Refuses a target replicating from anything else.  note
+ * receives what the operator must still do (a server_id geodr changed), or
+ * "". */
+int gd_replay_reset_target(const gd_conn_params *target, char *note, size_t notelen, gd_err *err);
+
 /* Replays plan's segments ({"set_gtid", "segments"} from gd_repo_plan)
  * onto target. */
 int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,

@@ -76,6 +76,35 @@ is "three idle connections to the binlog server: the restore still completes" "$
 is "... with every transaction" "$(mdb_sql idle 'SELECT COUNT(*) FROM d.t')" 40000
 kill "$idle_pid" 2>/dev/null || true
 
+# SIGKILL cannot be undone by geodr itself: --reset-target does it afterwards.
+mdb_start killed
+before="$(mdb_sql killed 'SELECT @@GLOBAL.slave_parallel_threads, @@GLOBAL.slave_parallel_mode')"
+"$GEODR" --config "$cfg" --quiet restore shop --latest --jobs 4 --target "127.0.0.1:$KILLED_PORT" \
+    --target-user root --target-password-file "$WORK/killed.pass" >/dev/null 2>&1 &
+rpid=$!
+replaying_k() { [[ "$(mdb_sql killed 'SHOW ALL SLAVES STATUS' | wc -l)" -gt 0 ]]; }
+wait_for 60 replaying_k && sleep 0.3
+kill -9 "$rpid" 2>/dev/null || true
+wait "$rpid" 2>/dev/null || true
+is "SIGKILL during the replay leaves the target a replica" "$(mdb_sql killed 'SHOW ALL SLAVES STATUS' | wc -l)" 1
+out="$("$GEODR" --config "$cfg" restore shop --reset-target --target "127.0.0.1:$KILLED_PORT" \
+    --target-user root --target-password-file "$WORK/killed.pass" 2>&1)" && rc=0 || rc=$?
+is "restore --reset-target undoes it" "$rc" 0
+like "... saying what it did" "$out" "target .* reset: geodr's replica configuration removed"
+is "... the target is no replica" "$(mdb_sql killed 'SHOW ALL SLAVES STATUS' | wc -l)" 0
+is "... with its parallel replication settings back" \
+    "$(mdb_sql killed 'SELECT @@GLOBAL.slave_parallel_threads, @@GLOBAL.slave_parallel_mode')" "$before"
+out="$("$GEODR" --config "$cfg" restore shop --reset-target --target "127.0.0.1:$KILLED_PORT" \
+    --target-user root --target-password-file "$WORK/killed.pass" 2>&1)" && rc=0 || rc=$?
+is "--reset-target on a clean target: nothing to reset, exit 1" "$rc" 1
+mdb_sql killed "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=1, MASTER_USER='app'" >/dev/null
+out="$("$GEODR" --config "$cfg" restore shop --reset-target --target "127.0.0.1:$KILLED_PORT" \
+    --target-user root --target-password-file "$WORK/killed.pass" 2>&1)" && rc=0 || rc=$?
+is "--reset-target refuses a target replicating from another primary" "$rc" 1
+like "... saying so" "$out" "replicates from another primary .*user app.*nothing was changed"
+is "... and leaves that configuration alone" "$(mdb_sql killed 'SHOW ALL SLAVES STATUS' | wc -l)" 1
+mdb_stop killed
+
 mdb_start again
 check "a restore into a fresh server then works" "$GEODR" --config "$cfg" --quiet restore shop --latest \
     --target "127.0.0.1:$AGAIN_PORT" --target-user root --target-password-file "$WORK/again.pass"
