@@ -438,6 +438,74 @@ static size_t verify_segments(gd_repo *repo, json_t *bad, unsigned long long *ch
     return nbad;
 }
 
+static void add_bad(json_t *badv, const char *object, const char *error)
+{
+    json_array_append_new(badv, json_pack("{s:s, s:s}", "object", object, "error", error));
+}
+
+/* Every object of one set read back, then the set's own consistency
+ * (repo/setcheck.h).  The schema object is read once: decoded when it can
+ * be (that read checks its hash and authentication too, and gives the
+ * CREATE TABLEs the check compares with); without the key of an encrypted
+ * set its stored bytes are hashed and only the manifest is checked.
+ * Returns the bad objects and tables. */
+static json_t *verify_set(gd_repo *repo, const char *id, unsigned long long *checked)
+{
+    json_t *badv = json_array(), *mf = NULL, *schema = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    if (gd_manifest_read(repo, id, &mf, &e) != 0) {
+        add_bad(badv, "manifest", e.msg);
+        return badv;
+    }
+    json_t *sch = json_object_get(mf, "schema");
+    const char *sobj = gd_json_str(sch, "object", "");
+    (*checked)++;
+    gd_err_clear(&e);
+    if (repo->raw && repo->encrypted) {
+        if (verify_object(repo, id, sobj, gd_json_str(sch, "sha256", ""), &e) != 0)
+            add_bad(badv, sobj, e.msg);
+    } else {
+        char *sname = gd_repo_object_name(repo, id, sobj), *text = NULL;
+        if (gd_obj_read_all(repo, sname, gd_json_str(sch, "sha256", ""), GD_SCHEMA_MAX, &text,
+                            NULL, &e) != 0)
+            add_bad(badv, sobj, e.msg);
+        else if ((schema = json_loads(text, 0, NULL)) == NULL)
+            add_bad(badv, sobj, "not valid JSON");
+        free(text);
+        free(sname);
+    }
+    size_t k, c;
+    json_t *t, *ch;
+    json_array_foreach(json_object_get(mf, "tables"), k, t)
+    {
+        json_array_foreach(json_object_get(t, "chunks"), c, ch)
+        {
+            gd_err_clear(&e);
+            (*checked)++;
+            if (verify_object(repo, id, gd_json_str(ch, "object", ""),
+                              gd_json_str(ch, "sha256", ""), &e) != 0)
+                add_bad(badv, gd_json_str(ch, "object", ""), e.msg);
+        }
+    }
+    json_t *problems = json_array();
+    gd_set_check(mf, schema, problems);
+    json_t *pb;
+    json_array_foreach(problems, k, pb)
+    {
+        char *what = gd_asprintf("table %s", gd_json_str(pb, "table", ""));
+        char *why = gd_asprintf("%s: restore refuses this set, take a new backup",
+                                gd_json_str(pb, "problem", ""));
+        add_bad(badv, what, why);
+        free(what);
+        free(why);
+    }
+    json_decref(problems);
+    json_decref(schema);
+    json_decref(mf);
+    return badv;
+}
+
 int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
@@ -496,68 +564,7 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
     json_t *report = json_array();
     unsigned long long bad = 0, checked = 0;
     for (size_t i = 0; i < n; i++) {
-        json_t *mf = NULL;
-        json_t *badv = json_array();
-        gd_err e;
-        gd_err_clear(&e);
-        if (gd_manifest_read(repo, ids[i], &mf, &e) != 0) {
-            json_array_append_new(badv,
-                                  json_pack("{s:s, s:s}", "object", "manifest", "error", e.msg));
-        } else {
-            json_t *sch = json_object_get(mf, "schema");
-            gd_err_clear(&e);
-            checked++;
-            if (verify_object(repo, ids[i], gd_json_str(sch, "object", ""),
-                              gd_json_str(sch, "sha256", ""), &e) != 0)
-                json_array_append_new(badv,
-                                      json_pack("{s:s, s:s}", "object",
-                                                gd_json_str(sch, "object", ""), "error", e.msg));
-            size_t k, c;
-            json_t *t, *ch;
-            json_array_foreach(json_object_get(mf, "tables"), k, t)
-            {
-                json_array_foreach(json_object_get(t, "chunks"), c, ch)
-                {
-                    gd_err_clear(&e);
-                    checked++;
-                    if (verify_object(repo, ids[i], gd_json_str(ch, "object", ""),
-                                      gd_json_str(ch, "sha256", ""), &e) != 0)
-                        json_array_append_new(badv, json_pack("{s:s, s:s}", "object",
-                                                              gd_json_str(ch, "object", ""),
-                                                              "error", e.msg));
-                }
-            }
-            /* The set's own consistency (repo/setcheck.h): without the key
-             * of an encrypted set only the manifest can be checked. */
-            json_t *schema = NULL;
-            if (!(repo->raw && repo->encrypted)) {
-                char *sname = gd_repo_object_name(repo, ids[i], gd_json_str(sch, "object", ""));
-                char *text = NULL;
-                gd_err_clear(&e);
-                if (gd_obj_read_all(repo, sname, gd_json_str(sch, "sha256", ""), GD_SCHEMA_MAX,
-                                    &text, NULL, &e) == 0)
-                    schema = json_loads(text, 0, NULL);
-                free(text);
-                free(sname);
-            }
-            json_t *problems = json_array();
-            gd_set_check(mf, schema, problems);
-            size_t k2;
-            json_t *pb;
-            json_array_foreach(problems, k2, pb)
-            {
-                char *what = gd_asprintf("table %s", gd_json_str(pb, "table", ""));
-                char *why = gd_asprintf("%s: restore refuses this set, take a new backup",
-                                        gd_json_str(pb, "problem", ""));
-                json_array_append_new(badv,
-                                      json_pack("{s:s, s:s}", "object", what, "error", why));
-                free(what);
-                free(why);
-            }
-            json_decref(problems);
-            json_decref(schema);
-            json_decref(mf);
-        }
+        json_t *badv = verify_set(repo, ids[i], &checked);
         bad += json_array_size(badv);
         if (!cli->json) {
             if (json_array_size(badv) == 0)
