@@ -139,6 +139,76 @@ static void free_v(char **v, size_t n)
     free(v);
 }
 
+/* The port of "HOST:PORT" (3306 without one); false when out of range. */
+static bool parse_target_port(const char *target, unsigned *port)
+{
+    const char *colon = strrchr(target, ':');
+    long long p = 3306;
+    if (colon && !gd_cli_int(colon + 1, 1, 65535, &p))
+        return false;
+    *port = (unsigned)p;
+    return true;
+}
+
+/* Connection parameters of --target; *host and *pw are the caller's to
+ * free (gd_cli_free_password for pw). */
+static int target_conn(const char *target, unsigned port, const char *user, const char *pwfile,
+                       gd_conn_params *tp, char **host, char **pw, gd_err *err)
+{
+    const char *colon = strrchr(target, ':');
+    *host = colon ? gd_strndup(target, (size_t)(colon - target)) : gd_strdup(target);
+    int rc = gd_read_secret_file(pwfile, pw, err);
+    *tp = (gd_conn_params){.what = "the target",
+                           .host = *host,
+                           .port = port,
+                           .user = user,
+                           .password = *pw,
+                           .password_source = pwfile};
+    return rc;
+}
+
+/* restore --reset-target: undo what a killed geodr left on the target. */
+static int reset_target_cmd(gd_cli *cli, const char *target, unsigned port, const char *user,
+                            const char *pwfile)
+{
+    gd_conn_params tp;
+    char *host = NULL, *pw = NULL, note[512] = "";
+    gd_err err;
+    gd_err_clear(&err);
+    int rc = target_conn(target, port, user, pwfile, &tp, &host, &pw, &err);
+    if (rc == 0)
+        rc = gd_replay_reset_target(&tp, note, sizeof note, &err);
+    gd_cli_free_password(pw);
+    free(host);
+    if (rc != 0)
+        return gd_cli_fail(cli, &err);
+    printf("target %s reset: geodr's replica configuration removed, parallel replication "
+           "settings back to the server's defaults%s%s\n",
+           target, note[0] ? "; " : "", note);
+    return GD_EXIT_OK;
+}
+
+/* Every segment the replay needs is read and checked before anything
+ * touches the target: a missing or damaged one stops here. */
+static int check_segments(gd_repo *repo, json_t *plan, gd_err *err)
+{
+    size_t k;
+    json_t *sg;
+    json_array_foreach(json_object_get(plan, "segments"), k, sg)
+    {
+        char *sname = gd_asprintf("%s/binlog/%s", repo->instance, gd_json_str(sg, "object", ""));
+        int rc = gd_obj_verify(repo, sname, gd_json_str(sg, "sha256", ""), err);
+        free(sname);
+        if (rc != 0) {
+            gd_err_prefix(err, "the binlog archive cannot be replayed (nothing was written to "
+                               "the target; restore to an earlier point, or from another "
+                               "region)");
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
 {
     static const struct option lo[] = {{"region", required_argument, NULL, O_REGION},
@@ -269,36 +339,14 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         return gd_cli_usage("restore", "name one instance");
     if (points > 1)
         return gd_cli_usage("restore", "choose one of --latest, --time, --gtid, --fastest, --set");
+    unsigned tport = 3306;
+    if (target && !parse_target_port(target, &tport))
+        return gd_cli_usage("restore", "--target HOST:PORT: the port must be 1-65535");
     if (reset_target) {
         if (!target || !tuser || !tpass)
             return gd_cli_usage("restore", "--reset-target needs --target, --target-user and "
                                            "--target-password-file");
-        const char *colon = strrchr(target, ':');
-        long long tport = 3306;
-        if (colon && !gd_cli_int(colon + 1, 1, 65535, &tport))
-            return gd_cli_usage("restore", "--target HOST:PORT: the port must be 1-65535");
-        char *rhost = colon ? gd_strndup(target, (size_t)(colon - target)) : gd_strdup(target);
-        char *rpw = NULL;
-        gd_err rerr;
-        gd_err_clear(&rerr);
-        char note[512];
-        int rrc = gd_read_secret_file(tpass, &rpw, &rerr);
-        gd_conn_params rp = {.what = "the target",
-                             .host = rhost,
-                             .port = (unsigned)tport,
-                             .user = tuser,
-                             .password = rpw,
-                             .password_source = tpass};
-        if (rrc == 0)
-            rrc = gd_replay_reset_target(&rp, note, sizeof note, &rerr);
-        gd_cli_free_password(rpw);
-        free(rhost);
-        if (rrc != 0)
-            return gd_cli_fail(cli, &rerr);
-        printf("target %s reset: geodr's replica configuration removed, parallel replication "
-               "settings back to the server's defaults%s%s\n",
-               target, note[0] ? "; " : "", note);
-        return GD_EXIT_OK;
+        return reset_target_cmd(cli, target, tport, tuser, tpass);
     }
     long long stop = fastest || set ? GD_PITR_NONE : GD_PITR_LATEST;
     gd_gtid_pos stop_gtid;
@@ -352,22 +400,8 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         rc = gd_cli_open_repo(cli, ic, region, false, &repo, &err);
     if (rc == 0 && o.jobs == 0)
         o.jobs = ic->jobs;
-    if (rc == 0 && target) {
-        const char *colon = strrchr(target, ':');
-        host = colon ? gd_strndup(target, (size_t)(colon - target)) : gd_strdup(target);
-        tp.what = "the target";
-        tp.host = host;
-        long long tport = 3306;
-        if (colon && !gd_cli_int(colon + 1, 1, 65535, &tport)) {
-            free(host);
-            return gd_cli_usage("restore", "--target HOST:PORT: the port must be 1-65535");
-        }
-        tp.port = (unsigned)tport;
-        tp.user = tuser;
-        rc = gd_read_secret_file(tpass, &pw, &err);
-        tp.password = pw;
-        tp.password_source = tpass;
-    }
+    if (rc == 0 && target)
+        rc = target_conn(target, tport, tuser, tpass, &tp, &host, &pw, &err);
     /* The plan (set, segments) and every check that needs no target. */
     json_t *plan = NULL;
     bool replay = false;
@@ -378,25 +412,8 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         replay = json_is_true(json_object_get(plan, "replay")) &&
                  json_array_size(json_object_get(plan, "segments")) > 0;
     }
-    /* Every segment the replay needs is read and checked before anything
-     * touches the target: a missing or damaged one stops here. */
-    if (rc == 0 && replay) {
-        size_t k;
-        json_t *sg;
-        json_array_foreach(json_object_get(plan, "segments"), k, sg)
-        {
-            char *sname =
-                gd_asprintf("%s/binlog/%s", repo->instance, gd_json_str(sg, "object", ""));
-            rc = gd_obj_verify(repo, sname, gd_json_str(sg, "sha256", ""), &err);
-            free(sname);
-            if (rc != 0) {
-                gd_err_prefix(&err, "the binlog archive cannot be replayed (nothing was "
-                                    "written to the target; restore to an earlier point, or "
-                                    "from another region)");
-                break;
-            }
-        }
-    }
+    if (rc == 0 && replay)
+        rc = check_segments(repo, plan, &err);
     /* Chosen objects to a point in time go through a scratch instance: the
      * target itself never becomes a replica. */
     bool subset = o.ndatabases || o.ntables;
