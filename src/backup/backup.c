@@ -796,6 +796,183 @@ static int make_set_id(gd_repo *r, char *out, size_t size, gd_err *err)
     return gd_err_set(err, GD_E_STATE, "too many backups in one second");
 }
 
+/* Worker connections: one snapshot each, binary results, no sql_mode
+ * effects on what is read. */
+static int open_workers(ctx *c, worker *ws, int jobs, gd_err *err)
+{
+    for (int i = 0; i < jobs; i++) {
+        ws[i].c = c;
+        int rc;
+        if ((rc = gd_conn_open(c->src, &ws[i].m, err)) != 0 ||
+            (rc = gd_sql(ws[i].m, err,
+                         "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")) != 0 ||
+            (rc = gd_sql(ws[i].m, err, "SET SESSION net_write_timeout = 3600")) != 0 ||
+            (rc = gd_sql(ws[i].m, err, "SET SESSION character_set_results = binary")) != 0 ||
+            (rc = gd_sql(ws[i].m, err, "SET SESSION sql_mode = ''")) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Where the snapshot stands in the binary log. */
+typedef struct snap_pos {
+    char *gtid, *binlog_file, *binlog_pos;
+    double lock_t0, lock_s; /* when the global read lock was taken, how long held */
+} snap_pos;
+
+/* The consistent point: every worker's snapshot and the binlog position are
+ * taken while writes are blocked.  Returns with the global read lock held
+ * (released on failure). */
+static int take_snapshot(MYSQL *m, worker *ws, int jobs, snap_pos *sp, gd_err *err)
+{
+    int rc;
+    if ((rc = gd_sql(m, err, "SET SESSION lock_wait_timeout = 60")) != 0 ||
+        (rc = gd_sql(m, err, "FLUSH NO_WRITE_TO_BINLOG TABLES")) != 0 ||
+        (rc = gd_sql(m, err, "FLUSH TABLES WITH READ LOCK")) != 0)
+        return rc;
+    sp->lock_t0 = gd_mono();
+    for (int i = 0; i < jobs && rc == 0; i++)
+        rc = gd_sql(ws[i].m, err, "START TRANSACTION WITH CONSISTENT SNAPSHOT");
+    if (rc == 0)
+        rc = gd_sql_value(m, &sp->gtid, err, "SELECT @@GLOBAL.gtid_binlog_pos");
+    if (rc != 0) {
+        mysql_query(m, "UNLOCK TABLES");
+        return rc;
+    }
+    MYSQL_RES *r2 = NULL;
+    gd_err e2;
+    gd_err_clear(&e2);
+    if (gd_sql_query(m, &r2, &e2, "SHOW MASTER STATUS") == 0) {
+        MYSQL_ROW row = mysql_fetch_row(r2);
+        if (row) {
+            sp->binlog_file = gd_strdup(row[0] ? row[0] : "");
+            sp->binlog_pos = gd_strdup(row[1] ? row[1] : "0");
+        }
+        mysql_free_result(r2);
+    }
+    return 0;
+}
+
+/* The rows, with the global read lock taken by take_snapshot: tables
+ * outside the snapshot (MyISAM, Aria, ...) are dumped while it is still
+ * held, so they too are as of the set's GTID position (what mydumper does
+ * by default; the lock time grows with them), then it is released and the
+ * rest dumped.  The schema is read on the control connection meanwhile
+ * (one SHOW CREATE per object: a second of round trips for 10,000 tables
+ * that would otherwise leave the workers idle). */
+static int dump_data(ctx *c, MYSQL *m, worker *ws, int jobs, snap_pos *sp, json_t **schema,
+                     gd_err *err)
+{
+    size_t nlocked = 0;
+    for (size_t i = 0; i < c->nchunks && !c->chunks[i].t->transactional; i++)
+        nlocked++;
+    unsigned long long total_bytes = 0;
+    for (size_t i = 0; i < c->ntables; i++)
+        total_bytes += c->tables[i].data_len;
+    c->progress =
+        gd_progress_start("backup", "chunks", total_bytes, c->nchunks, c->opts->progress);
+    int rc = 0;
+    if (nlocked > 0 && !c->opts->no_lock_nontransactional) {
+        gd_debug("dumping %zu chunks outside the snapshot under the global read lock", nlocked);
+        rc = gd_pool_run(ws, sizeof *ws, jobs, nlocked, dump_chunk, c->progress, err);
+        c->first = nlocked;
+    }
+    int urc = gd_sql(m, rc == 0 ? err : NULL, "UNLOCK TABLES");
+    if (rc == 0)
+        rc = urc;
+    sp->lock_s = gd_mono() - sp->lock_t0;
+    gd_debug("global read lock held %.3f s", sp->lock_s);
+    if (rc == 0 && c->opts->no_lock_nontransactional)
+        for (size_t i = 0; i < c->ntables; i++)
+            if (!c->tables[i].transactional)
+                gd_warn("table %s.%s uses engine %s: it is not covered by the consistent "
+                        "snapshot (--no-lock-nontransactional): the set is not usable for a "
+                        "point-in-time restore of it",
+                        c->tables[i].db, c->tables[i].name, c->tables[i].engine);
+    if (rc == 0) {
+        schema_job sj = {.c = c, .m = m};
+        gd_err_clear(&sj.err);
+        pthread_t th;
+        bool threaded = pthread_create(&th, NULL, schema_thread, &sj) == 0;
+        if (!threaded)
+            schema_thread(&sj);
+        rc = gd_pool_run(ws, sizeof *ws, jobs, c->nchunks - c->first, dump_chunk, c->progress,
+                         err);
+        if (threaded)
+            pthread_join(th, NULL);
+        *schema = sj.schema;
+        if (rc == 0 && sj.rc != 0) {
+            rc = sj.rc;
+            if (err)
+                *err = sj.err;
+        }
+    }
+    gd_progress_stop(c->progress);
+    c->progress = NULL;
+    return rc;
+}
+
+/* The manifest's "tables": each with its chunks back at their index (the
+ * workers took them biggest first); the totals of rows and bytes. */
+static json_t *tables_json(const ctx *c, unsigned long long *rows, unsigned long long *raw,
+                           unsigned long long *stored)
+{
+    json_t *tarr = json_array();
+    for (size_t i = 0; i < c->ntables; i++) {
+        table *t = &c->tables[i];
+        json_t *jt = json_pack("{s:s, s:s, s:s, s:O, s:I, s:o}", "db", t->db, "name", t->name,
+                               "engine", t->engine, "columns", t->columns, "rows",
+                               (json_int_t)atomic_load(&t->rows), "chunks", json_array());
+        if (t->versioned)
+            json_object_set_new(jt, "versioned", json_true()); /* rows include history */
+        if (t->forms)
+            json_object_set_new(jt, "forms", json_incref(t->forms));
+        /* Not as of the set's position: a point-in-time restore of it would
+         * replay changes it already holds. */
+        if (!t->transactional && c->opts->no_lock_nontransactional)
+            json_object_set_new(jt, "consistent", json_false());
+        json_t *arr = json_object_get(jt, "chunks");
+        for (int ci = 0; ci < t->nchunks; ci++)
+            json_array_append_new(arr, json_null());
+        json_array_append_new(tarr, jt);
+    }
+    for (size_t k = 0; k < c->nchunks; k++) {
+        chunk *ch = &c->chunks[k];
+        json_t *arr = json_object_get(json_array_get(tarr, (size_t)ch->t->idx), "chunks");
+        json_t *jc = json_pack("{s:s, s:I, s:I, s:I, s:s}", "object", ch->object, "rows",
+                               (json_int_t)ch->rows, "raw_size", (json_int_t)ch->info.raw_size,
+                               "size", (json_int_t)ch->info.size, "sha256", ch->info.sha256);
+        if (ch->enum_errors)
+            json_object_set_new(jc, "enum_errors", json_integer((json_int_t)ch->enum_errors));
+        json_array_set_new(arr, (size_t)ch->idx, jc);
+        *rows += ch->rows;
+        *raw += ch->info.raw_size;
+        *stored += ch->info.size;
+    }
+    return tarr;
+}
+
+static void ctx_free(ctx *c)
+{
+    for (size_t i = 0; i < c->ntables; i++) {
+        table *t = &c->tables[i];
+        free(t->db);
+        free(t->name);
+        free(t->engine);
+        free(t->pk);
+        gd_buf_free(&t->select_cols);
+        json_decref(t->forms);
+        free(t->enum_cols);
+        json_decref(t->columns);
+    }
+    free(c->tables);
+    for (size_t k = 0; k < c->nchunks; k++) {
+        free(c->chunks[k].where);
+        free(c->chunks[k].object);
+    }
+    free(c->chunks);
+}
+
 int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts *opts,
                   gd_backup_result *res, gd_err *err)
 {
@@ -805,8 +982,8 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
     worker *ws = gd_calloc((size_t)jobs, sizeof *ws);
     MYSQL *m = NULL;
     json_t *manifest = NULL, *schema = NULL;
-    bool locked = false;
-    char *gtid = NULL, *version = NULL, *binlog_file = NULL, *binlog_pos = NULL;
+    snap_pos sp = {0};
+    char *version = NULL;
     double t0 = gd_mono();
     int64_t start_us = gd_now_us();
     memset(res, 0, sizeof *res);
@@ -819,111 +996,18 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
     if ((rc = make_set_id(repo, res->set_id, sizeof res->set_id, err)) != 0)
         goto out;
     c.set_id = res->set_id;
-    if ((rc = load_tables(&c, m, err)) != 0)
-        goto out;
-    if ((rc = plan_chunks(&c, m, err)) != 0)
+    if ((rc = load_tables(&c, m, err)) != 0 || (rc = plan_chunks(&c, m, err)) != 0)
         goto out;
     qsort(c.chunks, c.nchunks, sizeof *c.chunks, cmp_chunk_size);
-
-    for (int i = 0; i < jobs; i++) {
-        ws[i].c = &c;
-        if ((rc = gd_conn_open(src, &ws[i].m, err)) != 0)
-            goto out;
-        if ((rc = gd_sql(ws[i].m, err,
-                         "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")) != 0 ||
-            (rc = gd_sql(ws[i].m, err, "SET SESSION net_write_timeout = 3600")) != 0 ||
-            (rc = gd_sql(ws[i].m, err, "SET SESSION character_set_results = binary")) != 0 ||
-            (rc = gd_sql(ws[i].m, err, "SET SESSION sql_mode = ''")) != 0)
-            goto out;
-    }
-
-    /* The consistent point: every worker's snapshot and the binlog position
-     * are taken while writes are blocked. */
-    if ((rc = gd_sql(m, err, "SET SESSION lock_wait_timeout = 60")) != 0 ||
-        (rc = gd_sql(m, err, "FLUSH NO_WRITE_TO_BINLOG TABLES")) != 0 ||
-        (rc = gd_sql(m, err, "FLUSH TABLES WITH READ LOCK")) != 0)
-        goto out;
-    locked = true;
-    double lock_t0 = gd_mono();
-    for (int i = 0; i < jobs; i++)
-        if ((rc = gd_sql(ws[i].m, err, "START TRANSACTION WITH CONSISTENT SNAPSHOT")) != 0)
-            goto out;
-    if ((rc = gd_sql_value(m, &gtid, err, "SELECT @@GLOBAL.gtid_binlog_pos")) != 0)
-        goto out;
-    {
-        MYSQL_RES *r2 = NULL;
-        gd_err e2;
-        gd_err_clear(&e2);
-        if (gd_sql_query(m, &r2, &e2, "SHOW MASTER STATUS") == 0) {
-            MYSQL_ROW row = mysql_fetch_row(r2);
-            if (row) {
-                binlog_file = gd_strdup(row[0] ? row[0] : "");
-                binlog_pos = gd_strdup(row[1] ? row[1] : "0");
-            }
-            mysql_free_result(r2);
-        }
-    }
-    /* Tables outside the snapshot (MyISAM, Aria, ...) are dumped while the
-     * lock is still held, so they too are as of the set's GTID position
-     * (what mydumper does by default); the lock time grows with them. */
-    size_t nlocked = 0, nontx_tables = 0;
-    for (size_t i = 0; i < c.nchunks && !c.chunks[i].t->transactional; i++)
-        nlocked++;
-    for (size_t i = 0; i < c.ntables; i++)
-        nontx_tables += !c.tables[i].transactional;
-    unsigned long long total_bytes = 0;
-    for (size_t i = 0; i < c.ntables; i++)
-        total_bytes += c.tables[i].data_len;
-    c.progress = gd_progress_start("backup", "chunks", total_bytes, c.nchunks, opts->progress);
-    if (nlocked > 0 && !opts->no_lock_nontransactional) {
-        gd_debug("dumping %zu tables outside the snapshot under the global read lock",
-                 nontx_tables);
-        rc = gd_pool_run(ws, sizeof *ws, jobs, nlocked, dump_chunk, c.progress, err);
-        c.first = nlocked;
-        if (rc != 0)
-            goto out_progress;
-    }
-    rc = gd_sql(m, err, "UNLOCK TABLES");
-    locked = false;
-    if (rc != 0)
-        goto out_progress;
-    double lock_s = gd_mono() - lock_t0;
-    gd_debug("global read lock held %.3f s", lock_s);
-    if (opts->no_lock_nontransactional)
-        for (size_t i = 0; i < c.ntables; i++)
-            if (!c.tables[i].transactional)
-                gd_warn("table %s.%s uses engine %s: it is not covered by the consistent "
-                        "snapshot (--no-lock-nontransactional): the set is not usable for a "
-                        "point-in-time restore of it",
-                        c.tables[i].db, c.tables[i].name, c.tables[i].engine);
-
-    /* The schema is read on the control connection while the workers dump
-     * (one SHOW CREATE per object: a second of round trips for 10,000
-     * tables that would otherwise leave the workers idle). */
-    {
-        schema_job sj = {.c = &c, .m = m};
-        gd_err_clear(&sj.err);
-        pthread_t th;
-        bool threaded = pthread_create(&th, NULL, schema_thread, &sj) == 0;
-        if (!threaded)
-            schema_thread(&sj);
-        rc = gd_pool_run(ws, sizeof *ws, jobs, c.nchunks - c.first, dump_chunk, c.progress, err);
-        if (threaded)
-            pthread_join(th, NULL);
-        schema = sj.schema;
-        if (rc == 0 && sj.rc != 0) {
-            rc = sj.rc;
-            if (err)
-                *err = sj.err;
-        }
-    }
-out_progress:
-    gd_progress_stop(c.progress);
-    c.progress = NULL;
-    if (rc != 0)
+    if ((rc = open_workers(&c, ws, jobs, err)) != 0 ||
+        (rc = take_snapshot(m, ws, jobs, &sp, err)) != 0 ||
+        (rc = dump_data(&c, m, ws, jobs, &sp, &schema, err)) != 0)
         goto out;
 
     /* Manifest: written last, it commits the set. */
+    size_t nontx_tables = 0;
+    for (size_t i = 0; i < c.ntables; i++)
+        nontx_tables += !c.tables[i].transactional;
     manifest = json_object();
     int64_t end_us = gd_now_us();
     char t1[32], t2[32];
@@ -938,72 +1022,33 @@ out_progress:
     json_object_set_new(manifest, "end", json_string(t2));
     json_object_set_new(manifest, "start_us", json_integer(start_us));
     json_object_set_new(manifest, "end_us", json_integer(end_us));
-    json_object_set_new(manifest, "gtid", json_string(gtid));
-    json_object_set_new(manifest, "binlog_file", json_string(binlog_file ? binlog_file : ""));
+    json_object_set_new(manifest, "gtid", json_string(sp.gtid));
+    json_object_set_new(manifest, "binlog_file",
+                        json_string(sp.binlog_file ? sp.binlog_file : ""));
     json_object_set_new(manifest, "binlog_pos",
-                        json_integer(binlog_pos ? strtoll(binlog_pos, NULL, 10) : 0));
+                        json_integer(sp.binlog_pos ? strtoll(sp.binlog_pos, NULL, 10) : 0));
     json_object_set_new(manifest, "server_version", json_string(version));
     json_object_set_new(manifest, "cipher", json_string(repo->encrypted ? "aes-256-gcm" : "none"));
     json_object_set_new(manifest, "compression", json_string("zstd"));
-    json_object_set_new(manifest, "lock_seconds", json_real(lock_s));
+    json_object_set_new(manifest, "lock_seconds", json_real(sp.lock_s));
     json_object_set_new(manifest, "nontransactional_tables", json_integer((json_int_t)nontx_tables));
     json_object_set_new(manifest, "nontransactional_locked",
                         json_boolean(!opts->no_lock_nontransactional));
-    json_t *tarr = json_array();
     unsigned long long rows = 0, raw = 0, stored = 0;
-    for (size_t i = 0; i < c.ntables; i++) {
-        table *t = &c.tables[i];
-        json_t *jt = json_pack("{s:s, s:s, s:s, s:O, s:I, s:o}", "db", t->db, "name", t->name,
-                               "engine", t->engine, "columns", t->columns, "rows",
-                               (json_int_t)atomic_load(&t->rows), "chunks", json_array());
-        if (t->versioned)
-            json_object_set_new(jt, "versioned", json_true()); /* rows include history */
-        if (t->forms)
-            json_object_set_new(jt, "forms", json_incref(t->forms));
-        /* Not as of the set's position: a point-in-time restore of it would
-         * replay changes it already holds. */
-        if (!t->transactional && opts->no_lock_nontransactional)
-            json_object_set_new(jt, "consistent", json_false());
-        json_array_append_new(tarr, jt);
-    }
-    /* Chunks were sorted by size for the workers: put each back at its
-     * index under its table. */
-    for (size_t i = 0; i < c.ntables; i++) {
-        json_t *arr = json_object_get(json_array_get(tarr, i), "chunks");
-        for (int ci = 0; ci < c.tables[i].nchunks; ci++)
-            json_array_append_new(arr, json_null());
-    }
-    for (size_t k = 0; k < c.nchunks; k++) {
-        chunk *ch = &c.chunks[k];
-        json_t *arr = json_object_get(json_array_get(tarr, (size_t)ch->t->idx), "chunks");
-        json_t *jc = json_pack("{s:s, s:I, s:I, s:I, s:s}", "object", ch->object, "rows",
-                               (json_int_t)ch->rows, "raw_size", (json_int_t)ch->info.raw_size,
-                               "size", (json_int_t)ch->info.size, "sha256", ch->info.sha256);
-        if (ch->enum_errors)
-            json_object_set_new(jc, "enum_errors", json_integer((json_int_t)ch->enum_errors));
-        json_array_set_new(arr, (size_t)ch->idx, jc);
-        rows += ch->rows;
-        raw += ch->info.raw_size;
-        stored += ch->info.size;
-    }
-    json_object_set_new(manifest, "tables", tarr);
+    json_object_set_new(manifest, "tables", tables_json(&c, &rows, &raw, &stored));
     /* The set checks itself before it commits (repo/setcheck.h): every
      * table's columns against its CREATE TABLE, the row counts. */
-    {
-        json_t *problems = json_array();
-        if (gd_set_check(manifest, schema, problems) > 0) {
-            char *msg = gd_set_check_message(problems);
-            rc = gd_err_set(err, GD_E_STATE,
-                            "backup %s failed its own check, nothing was committed: %s (please "
-                            "report this with the table's SHOW CREATE TABLE)",
-                            res->set_id, msg);
-            free(msg);
-        }
-        json_decref(problems);
-        if (rc != 0)
-            goto out;
+    json_t *problems = json_array();
+    if (gd_set_check(manifest, schema, problems) > 0) {
+        char *msg = gd_set_check_message(problems);
+        rc = gd_err_set(err, GD_E_STATE,
+                        "backup %s failed its own check, nothing was committed: %s (please "
+                        "report this with the table's SHOW CREATE TABLE)",
+                        res->set_id, msg);
+        free(msg);
     }
-    if ((rc = write_schema(&c, schema, manifest, err)) != 0)
+    json_decref(problems);
+    if (rc != 0 || (rc = write_schema(&c, schema, manifest, err)) != 0)
         goto out;
     json_t *sch = json_object_get(manifest, "schema");
     raw += (unsigned long long)gd_json_int(sch, "raw_size", 0);
@@ -1021,36 +1066,18 @@ out_progress:
     res->stored_bytes = stored;
     res->tables = c.ntables;
     res->objects = c.nchunks + 1;
-    gd_strlcpy(res->gtid, gtid, sizeof res->gtid);
+    gd_strlcpy(res->gtid, sp.gtid, sizeof res->gtid);
 out:
-    if (locked)
-        mysql_query(m, "UNLOCK TABLES");
     for (int i = 0; i < jobs; i++)
         gd_conn_close(ws[i].m);
     free(ws);
     gd_conn_close(m);
-    for (size_t i = 0; i < c.ntables; i++) {
-        table *t = &c.tables[i];
-        free(t->db);
-        free(t->name);
-        free(t->engine);
-        free(t->pk);
-        gd_buf_free(&t->select_cols);
-        json_decref(t->forms);
-        free(t->enum_cols);
-        json_decref(t->columns);
-    }
-    free(c.tables);
-    for (size_t k = 0; k < c.nchunks; k++) {
-        free(c.chunks[k].where);
-        free(c.chunks[k].object);
-    }
-    free(c.chunks);
+    ctx_free(&c);
     json_decref(manifest);
     json_decref(schema);
-    free(gtid);
+    free(sp.gtid);
+    free(sp.binlog_file);
+    free(sp.binlog_pos);
     free(version);
-    free(binlog_file);
-    free(binlog_pos);
     return rc;
 }
