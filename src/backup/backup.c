@@ -550,6 +550,53 @@ static int list_names(MYSQL *m, const char *sql, MYSQL_RES **res, gd_err *err)
     return gd_sql_query(m, res, err, "%s", sql);
 }
 
+/* Accounts and their grants (--with-users), appended to the schema as
+ * "users". */
+static int capture_users(MYSQL *m, json_t *s, gd_err *err)
+{
+    MYSQL_RES *res = NULL;
+    MYSQL_ROW row;
+    int rc;
+    json_t *users = json_array();
+    json_object_set_new(s, "users", users);
+    if ((rc = list_names(m,
+                         "SELECT User, Host FROM mysql.user WHERE User NOT IN "
+                         "('root','mariadb.sys','') AND is_role='N' ORDER BY 1,2",
+                         &res, err)) != 0)
+        goto out;
+    while ((row = mysql_fetch_row(res)) != NULL) {
+        char *u = gd_sql_escape(m, row[0]), *h = gd_sql_escape(m, row[1]);
+        char *create = NULL;
+        rc = gd_sql_value(m, &create, err, "SHOW CREATE USER '%s'@'%s'", u, h);
+        json_t *grants = json_array();
+        MYSQL_RES *gr = NULL;
+        if (rc == 0)
+            rc = gd_sql_query(m, &gr, err, "SHOW GRANTS FOR '%s'@'%s'", u, h);
+        if (rc == 0) {
+            MYSQL_ROW g;
+            while ((g = mysql_fetch_row(gr)) != NULL)
+                json_array_append_new(grants, json_string(g[0]));
+            mysql_free_result(gr);
+            json_array_append_new(users,
+                                  json_pack("{s:s, s:s, s:s, s:o}", "user", row[0], "host",
+                                            row[1], "create", create, "grants", grants));
+        } else {
+            json_decref(grants);
+        }
+        free(create);
+        free(u);
+        free(h);
+        if (rc != 0)
+            goto out;
+    }
+    mysql_free_result(res);
+    res = NULL;
+out:
+    if (res)
+        mysql_free_result(res);
+    return rc;
+}
+
 static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
 {
     json_t *s = json_object();
@@ -676,42 +723,8 @@ static int capture_schema(ctx *c, MYSQL *m, json_t **out, gd_err *err)
             goto out;
     }
 
-    if (c->opts->with_users) {
-        json_t *users = json_array();
-        json_object_set_new(s, "users", users);
-        if ((rc = list_names(m,
-                             "SELECT User, Host FROM mysql.user WHERE User NOT IN "
-                             "('root','mariadb.sys','') AND is_role='N' ORDER BY 1,2",
-                             &res, err)) != 0)
-            goto out;
-        while ((row = mysql_fetch_row(res)) != NULL) {
-            char *u = gd_sql_escape(m, row[0]), *h = gd_sql_escape(m, row[1]);
-            char *create = NULL;
-            rc = gd_sql_value(m, &create, err, "SHOW CREATE USER '%s'@'%s'", u, h);
-            json_t *grants = json_array();
-            MYSQL_RES *gr = NULL;
-            if (rc == 0)
-                rc = gd_sql_query(m, &gr, err, "SHOW GRANTS FOR '%s'@'%s'", u, h);
-            if (rc == 0) {
-                MYSQL_ROW g;
-                while ((g = mysql_fetch_row(gr)) != NULL)
-                    json_array_append_new(grants, json_string(g[0]));
-                mysql_free_result(gr);
-                json_array_append_new(users,
-                                      json_pack("{s:s, s:s, s:s, s:o}", "user", row[0], "host",
-                                                row[1], "create", create, "grants", grants));
-            } else {
-                json_decref(grants);
-            }
-            free(create);
-            free(u);
-            free(h);
-            if (rc != 0)
-                goto out;
-        }
-        mysql_free_result(res);
-        res = NULL;
-    }
+    if (c->opts->with_users)
+        rc = capture_users(m, s, err);
 out:
     if (res)
         mysql_free_result(res);

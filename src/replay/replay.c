@@ -127,6 +127,73 @@ static bool server_id_collides(json_t *segs, unsigned long target_id)
     return false;
 }
 
+/* Waits until everything the binlog server serves is applied by the
+ * target (its gtid_slave_pos holds the last transaction served); fails on
+ * the target's SQL error, an IO error other than a reconnect, a failed
+ * binlog server, or opts->stop. */
+static int wait_applied(MYSQL *m, gd_binlog_server *srv, const gd_replay_opts *opts,
+                        gd_progress *prog, gd_replay_result *res, gd_err *err)
+{
+    int rc = 0;
+    unsigned long long shown = 0;
+    char b0[1024], b1[1024], b2[1024], b3[1024], b4[1024];
+    char *vals[] = {b0, b1, b2, b3, b4};
+    static const char *const cols[] = {"Last_SQL_Errno", "Last_SQL_Error", "Last_IO_Errno",
+                                       "Last_IO_Error", "Slave_SQL_Running"};
+    for (;;) {
+        if (opts->stop && *opts->stop) {
+            rc = gd_err_set(err, GD_E_CANCEL,
+                            "interrupted: the replay was stopped and the target's replica "
+                            "configuration and settings were put back as they were; it holds "
+                            "the set and part of the archive");
+            return rc;
+        }
+        gd_binlog_server_state st;
+        gd_binlog_server_state_get(srv, &st);
+        if (st.failed) {
+            if (err)
+                *err = st.err;
+            rc = st.err.code ? st.err.code : GD_E_STATE;
+            return rc;
+        }
+        gd_progress_add(prog, st.bytes - shown, 0);
+        shown = st.bytes;
+        slave_status(m, cols, vals, 5);
+        if (b0[0] && strcmp(b0, "0") != 0) {
+            rc = gd_err_set(err, GD_E_MYSQL,
+                            "the target failed to apply archived binlog: error %s: %s", b0, b1);
+            return rc;
+        }
+        if (b2[0] && strcmp(b2, "0") != 0 && strcmp(b2, "2003") != 0 && strcmp(b2, "2013") != 0) {
+            rc = gd_err_set(err, GD_E_STATE,
+                            "the target cannot read from geodr's binlog server: error %s: %s", b2,
+                            b3);
+            return rc;
+        }
+        if (st.done) {
+            char *pos = NULL;
+            if ((rc = gd_sql_value(m, &pos, err, "SELECT @@GLOBAL.gtid_slave_pos")) != 0)
+                return rc;
+            gd_gtid_pos applied;
+            bool reached =
+                gd_gtid_pos_parse(pos, &applied, NULL) == 0 && gd_gtid_pos_le(&st.served, &applied);
+            gd_strlcpy(res->gtid_pos, pos, sizeof res->gtid_pos);
+            free(pos);
+            if (reached) {
+                res->transactions = st.transactions;
+                res->events = st.events;
+                res->bytes = st.bytes;
+                if (st.last_time_s > 0)
+                    gd_fmt_time((int64_t)st.last_time_s * 1000000, false, res->last_time,
+                                sizeof res->last_time);
+                return 0;
+            }
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
                   const gd_replay_opts *opts, gd_replay_result *res, gd_err *err)
 {
@@ -198,63 +265,8 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     json_t *s;
     json_array_foreach(segs, i, s) total += (unsigned long long)gd_json_int(s, "raw_size", 0);
     prog = gd_progress_start("replay", "transactions", total, 0, opts->progress);
-    unsigned long long shown = 0;
-    char b0[1024], b1[1024], b2[1024], b3[1024], b4[1024];
-    char *vals[] = {b0, b1, b2, b3, b4};
-    static const char *const cols[] = {"Last_SQL_Errno", "Last_SQL_Error", "Last_IO_Errno",
-                                       "Last_IO_Error", "Slave_SQL_Running"};
-    for (;;) {
-        if (opts->stop && *opts->stop) {
-            rc = gd_err_set(err, GD_E_CANCEL,
-                            "interrupted: the replay was stopped and the target's replica "
-                            "configuration and settings were put back as they were; it holds "
-                            "the set and part of the archive");
-            goto out;
-        }
-        gd_binlog_server_state st;
-        gd_binlog_server_state_get(srv, &st);
-        if (st.failed) {
-            if (err)
-                *err = st.err;
-            rc = st.err.code ? st.err.code : GD_E_STATE;
-            goto out;
-        }
-        gd_progress_add(prog, st.bytes - shown, 0);
-        shown = st.bytes;
-        slave_status(m, cols, vals, 5);
-        if (b0[0] && strcmp(b0, "0") != 0) {
-            rc = gd_err_set(err, GD_E_MYSQL,
-                            "the target failed to apply archived binlog: error %s: %s", b0, b1);
-            goto out;
-        }
-        if (b2[0] && strcmp(b2, "0") != 0 && strcmp(b2, "2003") != 0 && strcmp(b2, "2013") != 0) {
-            rc = gd_err_set(err, GD_E_STATE,
-                            "the target cannot read from geodr's binlog server: error %s: %s", b2,
-                            b3);
-            goto out;
-        }
-        if (st.done) {
-            char *pos = NULL;
-            if ((rc = gd_sql_value(m, &pos, err, "SELECT @@GLOBAL.gtid_slave_pos")) != 0)
-                goto out;
-            gd_gtid_pos applied;
-            bool reached =
-                gd_gtid_pos_parse(pos, &applied, NULL) == 0 && gd_gtid_pos_le(&st.served, &applied);
-            gd_strlcpy(res->gtid_pos, pos, sizeof res->gtid_pos);
-            free(pos);
-            if (reached) {
-                res->transactions = st.transactions;
-                res->events = st.events;
-                res->bytes = st.bytes;
-                if (st.last_time_s > 0)
-                    gd_fmt_time((int64_t)st.last_time_s * 1000000, false, res->last_time,
-                                sizeof res->last_time);
-                break;
-            }
-        }
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    if ((rc = wait_applied(m, srv, opts, prog, res, err)) != 0)
+        goto out;
 out:
     gd_progress_stop(prog);
     if (m && replica_set) {

@@ -1263,19 +1263,15 @@ static int s3_list(gd_storage *st, const char *prefix, gd_list_fn fn, void *ctx,
         }
         /* A token must move the listing on: the same one twice (a broken or
          * hostile endpoint) would list forever. */
-        if (token != NULL && t.data != NULL && strcmp(token, t.data) == 0) {
+        bool repeated = token != NULL && t.data != NULL && strcmp(token, t.data) == 0;
+        if (repeated || ++pages > S3_LIST_MAX_PAGES) {
             gd_buf_free(&t);
             rc = gd_err_set(err, GD_E_IO,
-                            "cannot list %s in region %s: the S3 endpoint %s sent the same "
-                            "continuation token twice (a broken listing); check the endpoint",
-                            opname, st->name, s->endpoint);
-            goto out;
-        }
-        if (++pages > S3_LIST_MAX_PAGES) {
-            gd_buf_free(&t);
-            rc = gd_err_set(err, GD_E_IO,
-                            "cannot list %s in region %s: more than %d pages from %s",
-                            opname, st->name, S3_LIST_MAX_PAGES, s->endpoint);
+                            "cannot list %s in region %s: the S3 endpoint %s %s; check the "
+                            "endpoint",
+                            opname, st->name, s->endpoint,
+                            repeated ? "sent the same continuation token twice (a broken listing)"
+                                     : "sent more pages than any listing needs");
             goto out;
         }
         free(token);
