@@ -29,7 +29,7 @@ typedef struct table {
     json_t *columns;    /* load column names */
     char *pk;           /* single integer primary key column, or NULL */
     bool pk_unsigned;
-    json_t *forms;      /* column -> "binary" | "index" where not plain text */
+    json_t *forms;       /* column -> "binary" | "index" where not plain text */
     unsigned *enum_cols; /* positions of ENUM columns (written as their index) */
     int nenum;
     bool row_time_cols; /* has explicit ROW START / ROW END columns */
@@ -577,9 +577,8 @@ static int capture_users(MYSQL *m, json_t *s, gd_err *err)
             while ((g = mysql_fetch_row(gr)) != NULL)
                 json_array_append_new(grants, json_string(g[0]));
             mysql_free_result(gr);
-            json_array_append_new(users,
-                                  json_pack("{s:s, s:s, s:s, s:o}", "user", row[0], "host",
-                                            row[1], "create", create, "grants", grants));
+            json_array_append_new(users, json_pack("{s:s, s:s, s:s, s:o}", "user", row[0], "host",
+                                                   row[1], "create", create, "grants", grants));
         } else {
             json_decref(grants);
         }
@@ -882,8 +881,7 @@ static int dump_data(ctx *c, MYSQL *m, worker *ws, int jobs, snap_pos *sp, json_
     unsigned long long total_bytes = 0;
     for (size_t i = 0; i < c->ntables; i++)
         total_bytes += c->tables[i].data_len;
-    c->progress =
-        gd_progress_start("backup", "chunks", total_bytes, c->nchunks, c->opts->progress);
+    c->progress = gd_progress_start("backup", "chunks", total_bytes, c->nchunks, c->opts->progress);
     int rc = 0;
     if (nlocked > 0 && !c->opts->no_lock_nontransactional) {
         gd_debug("dumping %zu chunks outside the snapshot under the global read lock", nlocked);
@@ -909,8 +907,7 @@ static int dump_data(ctx *c, MYSQL *m, worker *ws, int jobs, snap_pos *sp, json_
         bool threaded = pthread_create(&th, NULL, schema_thread, &sj) == 0;
         if (!threaded)
             schema_thread(&sj);
-        rc = gd_pool_run(ws, sizeof *ws, jobs, c->nchunks - c->first, dump_chunk, c->progress,
-                         err);
+        rc = gd_pool_run(ws, sizeof *ws, jobs, c->nchunks - c->first, dump_chunk, c->progress, err);
         if (threaded)
             pthread_join(th, NULL);
         *schema = sj.schema;
@@ -1036,15 +1033,15 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
     json_object_set_new(manifest, "start_us", json_integer(start_us));
     json_object_set_new(manifest, "end_us", json_integer(end_us));
     json_object_set_new(manifest, "gtid", json_string(sp.gtid));
-    json_object_set_new(manifest, "binlog_file",
-                        json_string(sp.binlog_file ? sp.binlog_file : ""));
+    json_object_set_new(manifest, "binlog_file", json_string(sp.binlog_file ? sp.binlog_file : ""));
     json_object_set_new(manifest, "binlog_pos",
                         json_integer(sp.binlog_pos ? strtoll(sp.binlog_pos, NULL, 10) : 0));
     json_object_set_new(manifest, "server_version", json_string(version));
     json_object_set_new(manifest, "cipher", json_string(repo->encrypted ? "aes-256-gcm" : "none"));
     json_object_set_new(manifest, "compression", json_string("zstd"));
     json_object_set_new(manifest, "lock_seconds", json_real(sp.lock_s));
-    json_object_set_new(manifest, "nontransactional_tables", json_integer((json_int_t)nontx_tables));
+    json_object_set_new(manifest, "nontransactional_tables",
+                        json_integer((json_int_t)nontx_tables));
     json_object_set_new(manifest, "nontransactional_locked",
                         json_boolean(!opts->no_lock_nontransactional));
     unsigned long long rows = 0, raw = 0, stored = 0;

@@ -10,20 +10,22 @@
 static json_t *set_summary(json_t *mf, const char *id)
 {
     json_t *t = json_object_get(mf, "totals");
-    json_t *sm = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:s}", "set", id, "method",
-                     gd_json_str(mf, "method", "?"), "start", gd_json_str(mf, "start", ""), "end",
-                     gd_json_str(mf, "end", ""), "gtid", gd_json_str(mf, "gtid", ""), "tables",
-                     (json_int_t)gd_json_int(t, "tables", 0), "rows",
-                     (json_int_t)gd_json_int(t, "rows", 0), "raw_bytes",
-                     (json_int_t)gd_json_int(t, "raw_bytes", 0), "stored_bytes",
-                     (json_int_t)gd_json_int(t, "stored_bytes", 0), "seconds",
-                     json_real_value(json_object_get(t, "seconds")), "cipher",
-                     gd_json_str(mf, "cipher", "none"));
-    json_object_set_new(sm, "lock_seconds", json_real(json_real_value(json_object_get(mf, "lock_seconds"))));
+    json_t *sm = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:s}", "set", id, "method",
+        gd_json_str(mf, "method", "?"), "start", gd_json_str(mf, "start", ""), "end",
+        gd_json_str(mf, "end", ""), "gtid", gd_json_str(mf, "gtid", ""), "tables",
+        (json_int_t)gd_json_int(t, "tables", 0), "rows", (json_int_t)gd_json_int(t, "rows", 0),
+        "raw_bytes", (json_int_t)gd_json_int(t, "raw_bytes", 0), "stored_bytes",
+        (json_int_t)gd_json_int(t, "stored_bytes", 0), "seconds",
+        json_real_value(json_object_get(t, "seconds")), "cipher",
+        gd_json_str(mf, "cipher", "none"));
+    json_object_set_new(sm, "lock_seconds",
+                        json_real(json_real_value(json_object_get(mf, "lock_seconds"))));
     json_object_set_new(sm, "nontransactional_tables",
                         json_integer(gd_json_int(mf, "nontransactional_tables", 0)));
-    json_object_set_new(sm, "nontransactional_locked",
-                        json_boolean(!json_is_false(json_object_get(mf, "nontransactional_locked"))));
+    json_object_set_new(
+        sm, "nontransactional_locked",
+        json_boolean(!json_is_false(json_object_get(mf, "nontransactional_locked"))));
     /* A set written wrong (repo/setcheck.h; the manifest alone, no key
      * needed): restore refuses it, verify names the tables. */
     json_t *problems = json_array();
@@ -119,12 +121,12 @@ static void add_lag(json_t *home, json_t *copy)
         log_lag = cl ? hl - cl : 0;
         bytes = gd_json_int(ha, "stored_bytes", 0) - (ca ? gd_json_int(ca, "stored_bytes", 0) : 0);
     }
-    json_object_set_new(copy, "lag",
-                        json_pack("{s:o, s:I, s:I}", "sets_seconds",
-                                  copy_has_sets ? json_integer(set_lag > 0 ? set_lag : 0)
-                                                : json_null(),
-                                  "log_seconds", (json_int_t)(log_lag > 0 ? log_lag : 0), "bytes",
-                                  (json_int_t)(bytes > 0 ? bytes : 0)));
+    json_object_set_new(
+        copy, "lag",
+        json_pack("{s:o, s:I, s:I}", "sets_seconds",
+                  copy_has_sets ? json_integer(set_lag > 0 ? set_lag : 0) : json_null(),
+                  "log_seconds", (json_int_t)(log_lag > 0 ? log_lag : 0), "bytes",
+                  (json_int_t)(bytes > 0 ? bytes : 0)));
 }
 
 static int instance_info(gd_cli *cli, const gd_instance_cfg *ic, json_t **out, gd_err *err)
@@ -264,8 +266,7 @@ static void print_human(json_t *inst)
                gd_json_str(s, "gtid", ""), gd_json_int(s, "tables", 0), gd_json_int(s, "rows", 0),
                raw, st, json_real_value(json_object_get(s, "seconds")));
         if (json_object_get(s, "unusable"))
-            printf("  %-20s UNUSABLE: %s: take a new backup\n", "",
-                   gd_json_str(s, "unusable", ""));
+            printf("  %-20s UNUSABLE: %s: take a new backup\n", "", gd_json_str(s, "unusable", ""));
         if (gd_json_int(s, "nontransactional_tables", 0) > 0)
             printf("  %-20s %lld non-transactional tables (MyISAM, Aria...) %s; global "
                    "read lock held %.1f s\n",
@@ -467,8 +468,8 @@ static json_t *verify_set(gd_repo *repo, const char *id, unsigned long long *che
             add_bad(badv, sobj, e.msg);
     } else {
         char *sname = gd_repo_object_name(repo, id, sobj), *text = NULL;
-        if (gd_obj_read_all(repo, sname, gd_json_str(sch, "sha256", ""), GD_SCHEMA_MAX, &text,
-                            NULL, &e) != 0)
+        if (gd_obj_read_all(repo, sname, gd_json_str(sch, "sha256", ""), GD_SCHEMA_MAX, &text, NULL,
+                            &e) != 0)
             add_bad(badv, sobj, e.msg);
         else if ((schema = json_loads(text, 0, NULL)) == NULL)
             add_bad(badv, sobj, "not valid JSON");

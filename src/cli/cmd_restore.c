@@ -430,7 +430,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
             tp.socket = inst.socket;
             tp.user = inst.admin_user;
             tp.password = "";
-            }
+        }
     }
     gd_replay_result rr;
     memset(&rr, 0, sizeof rr);
@@ -481,8 +481,9 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         /* Nothing geodr started stays running after a failure. */
         if (inst.pid > 0) {
             gd_instance_stop(&inst);
-            gd_err_prefix(&err, "the new instance in %s was stopped (its directory is left for "
-                                "inspection: remove it before trying again)",
+            gd_err_prefix(&err,
+                          "the new instance in %s was stopped (its directory is left for "
+                          "inspection: remove it before trying again)",
                           inst.dir);
         }
         json_decref(plan);

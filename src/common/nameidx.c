@@ -50,8 +50,8 @@ size_t gd_nameidx_seal(gd_nameidx *ix)
     ix->sealed = true;
     size_t dups = 0;
     for (size_t i = 1; i < ix->n; i++)
-        dups += cmp_pair(ix->e[i - 1].schema, ix->e[i - 1].name, ix->e[i].schema,
-                         ix->e[i].name) == 0;
+        dups +=
+            cmp_pair(ix->e[i - 1].schema, ix->e[i - 1].name, ix->e[i].schema, ix->e[i].name) == 0;
     return dups;
 }
 

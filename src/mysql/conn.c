@@ -54,8 +54,7 @@ int gd_sql_error(MYSQL *m, gd_err *err, const char *context)
     }
 }
 
-static int conn_open(const gd_conn_params *p, const gd_infile_handler *h, MYSQL **out,
-                     gd_err *err)
+static int conn_open(const gd_conn_params *p, const gd_infile_handler *h, MYSQL **out, gd_err *err)
 {
     MYSQL *m = mysql_init(NULL);
     if (m == NULL)

@@ -36,8 +36,7 @@ int gd_replay_check_target(const gd_conn_params *target, gd_err *err)
     return rc;
 }
 
-int gd_replay_reset_target(const gd_conn_params *target, char *note, size_t notelen,
-                           gd_err *err)
+int gd_replay_reset_target(const gd_conn_params *target, char *note, size_t notelen, gd_err *err)
 {
     note[0] = '\0';
     MYSQL *m = NULL;
@@ -59,8 +58,7 @@ int gd_replay_reset_target(const gd_conn_params *target, char *note, size_t note
         size_t n = 0;
         while (rc == 0 && (row = mysql_fetch_row(res)) != NULL) {
             n++;
-            if (user_col < 0 || row[user_col] == NULL ||
-                strcmp(row[user_col], "geodr_replay") != 0)
+            if (user_col < 0 || row[user_col] == NULL || strcmp(row[user_col], "geodr_replay") != 0)
                 rc = gd_err_set(err, GD_E_STATE,
                                 "the target replicates from another primary (connection '%s', "
                                 "user %s), not from geodr: nothing was changed",
@@ -249,11 +247,12 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
         goto out;
     replica_set = true;
     if ((rc = gd_sql(m, err, "SET GLOBAL gtid_slave_pos = '%s'", start)) != 0 ||
-        (rc = gd_sql_secret(m, err, pw,
-                            "CHANGE MASTER TO MASTER_HOST = '%s', MASTER_PORT = %u, "
-                     "MASTER_USER = 'geodr_replay', MASTER_PASSWORD = '%s', MASTER_USE_GTID = "
-                     "slave_pos, MASTER_CONNECT_RETRY = 1",
-                     opts->listen ? opts->listen : "127.0.0.1", port, pw)) != 0 ||
+        (rc = gd_sql_secret(
+             m, err, pw,
+             "CHANGE MASTER TO MASTER_HOST = '%s', MASTER_PORT = %u, "
+             "MASTER_USER = 'geodr_replay', MASTER_PASSWORD = '%s', MASTER_USE_GTID = "
+             "slave_pos, MASTER_CONNECT_RETRY = 1",
+             opts->listen ? opts->listen : "127.0.0.1", port, pw)) != 0 ||
         (rc = gd_sql(m, err, "START SLAVE")) != 0)
         goto out;
     /* pw stays until the binlog server is stopped: the replica logs in again

@@ -23,8 +23,8 @@ typedef struct gd_replay_opts {
     int64_t stop_time_s;          /* replay transactions committed at or before this; <0: all */
     const gd_gtid_pos *stop_gtid; /* or up to and including this position (may be NULL) */
     bool progress;
-    const char *listen; /* address the target reaches geodr's binlog server at
-                         * (geodr listens on it); NULL: 127.0.0.1 */
+    const char *listen;                /* address the target reaches geodr's binlog server at
+                                        * (geodr listens on it); NULL: 127.0.0.1 */
     const volatile sig_atomic_t *stop; /* set (by a signal handler): stop, undo the
                                         * target's replica configuration, and
                                         * fail with GD_E_CANCEL; may be NULL */

@@ -97,8 +97,7 @@ static char *filter_for(json_t *chosen)
  * scratch instance, so each replayed event finds its table; only the chosen
  * objects are copied out afterwards.  The scratch server itself decides
  * which names are equal. */
-static int scratch_databases(MYSQL *m, json_t *manifest, json_t *chosen, json_t **out,
-                             gd_err *err)
+static int scratch_databases(MYSQL *m, json_t *manifest, json_t *chosen, json_t **out, gd_err *err)
 {
     json_t *cands = json_object(), *take = json_array();
     size_t i;

@@ -207,8 +207,8 @@ size_t gd_set_check(json_t *manifest, json_t *schema, json_t *problems)
             nbad += problem(problems, db, name, "the set's schema has no CREATE TABLE for it");
             continue;
         }
-        json_t *want = gd_create_table_columns(
-            gd_json_str(json_array_get(stabs, si), "create", ""), NULL);
+        json_t *want =
+            gd_create_table_columns(gd_json_str(json_array_get(stabs, si), "create", ""), NULL);
         if (want == NULL)
             continue; /* a layout this check does not know: nothing to compare */
         if (json_array_size(want) != nc) {

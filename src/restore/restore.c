@@ -26,8 +26,8 @@ typedef struct rtable {
     const char *db;  /* source database */
     const char *tdb; /* target database (after rename) */
     const char *name;
-    char *load_sql; /* the LOAD DATA LOCAL INFILE statement */
-    char *add_keys; /* "ADD KEY ..., ADD KEY ..." deferred until loaded, or NULL */
+    char *load_sql;              /* the LOAD DATA LOCAL INFILE statement */
+    char *add_keys;              /* "ADD KEY ..., ADD KEY ..." deferred until loaded, or NULL */
     unsigned long long raw_size; /* of its rows, all chunks */
     atomic_int chunks_left;
     size_t first_job, njobs; /* its chunks: jobs[first_job .. first_job + njobs) */
@@ -199,7 +199,7 @@ static bool harmless_warning(const char *level, unsigned code)
     if (strcmp(level, "Note") == 0)
         return true;
     switch (code) {
-    case ER_WARN_DEPRECATED_SYNTAX: /* 1287: about the statement, not a value */
+    case ER_WARN_DEPRECATED_SYNTAX:  /* 1287: about the statement, not a value */
     case ER_BINLOG_UNSAFE_STATEMENT: /* 1592: about the binary log */
         return true;
     default:
@@ -537,8 +537,8 @@ static char *make_load_sql(const rtable *t)
         char *qc = gd_ident(json_string_value(v));
         if (index_form(t, json_string_value(v))) {
             gd_buf_appendf(&b, "%s@gd_%zu", i ? "," : "", i);
-            gd_buf_appendf(&set, "%s%s = CAST(@gd_%zu AS UNSIGNED)", set.len ? ", " : " SET ",
-                           qc, i);
+            gd_buf_appendf(&set, "%s%s = CAST(@gd_%zu AS UNSIGNED)", set.len ? ", " : " SET ", qc,
+                           i);
         } else {
             gd_buf_appendf(&b, "%s%s", i ? "," : "", qc);
         }
@@ -687,8 +687,8 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
             j->raw_size = (unsigned long long)gd_json_int(ch, "raw_size", 0);
             /* Sets before geodr 0.2 held ENUM values as text and did not
              * count error values: their 1265 warnings are accepted as then. */
-            j->enum_errors = legacy ? ULLONG_MAX
-                                    : (unsigned long long)gd_json_int(ch, "enum_errors", 0);
+            j->enum_errors =
+                legacy ? ULLONG_MAX : (unsigned long long)gd_json_int(ch, "enum_errors", 0);
             total_bytes += j->raw_size;
             t->raw_size += j->raw_size;
         }
@@ -830,7 +830,7 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         if ((rc = gd_conn_open_loader(target, &h, &ws[k].m, err)) != 0)
             goto out;
         if ((rc = gd_sql(ws[k].m, err,
-                          "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = "
+                         "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = "
                          "'NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES', net_read_timeout = 3600, "
                          "max_error_count = 65535")) != 0)
             goto out;

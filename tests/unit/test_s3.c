@@ -448,7 +448,7 @@ typedef struct fake {
     int n_log;
     int bad_sigs;
     int page_size;
-    bool stuck_token; /* a broken endpoint: every page says "truncated", same token */
+    bool stuck_token;   /* a broken endpoint: every page says "truncated", same token */
     char hide_key[256]; /* a key listings leave out (HEAD and GET still find it) */
     char last_bad[512];
 } fake;
@@ -1496,17 +1496,17 @@ static void test_leftovers_listing_omits_manifest(void **state)
     put_obj(x->s, "shop/backup/20260101T000000Z/data/0-0.tsv.zst", "x", 1);
     put_obj(x->s, "shop/backup/20260101T000000Z/manifest", "m", 1);
     put_obj(x->s, "shop/backup/20260101T000001Z/data/0-0.tsv.zst", "y", 1); /* a real leftover */
-    gd_strlcpy(x->f->hide_key, "pre/shop/backup/20260101T000000Z/manifest",
-               sizeof x->f->hide_key);
+    gd_strlcpy(x->f->hide_key, "pre/shop/backup/20260101T000000Z/manifest", sizeof x->f->hide_key);
     json_t *rep = NULL;
     assert_int_equal(gd_repo_expire(r, 7, (int64_t)time(NULL) + 7 * 86400, false, &rep, &e), 0);
     gd_stat st;
-    assert_int_equal(gd_storage_stat(x->s, "shop/backup/20260101T000000Z/data/0-0.tsv.zst", &st, &e),
-                     0);
+    assert_int_equal(
+        gd_storage_stat(x->s, "shop/backup/20260101T000000Z/data/0-0.tsv.zst", &st, &e), 0);
     assert_int_equal(gd_storage_stat(x->s, "shop/backup/20260101T000000Z/manifest", &st, &e), 0);
     gd_err_clear(&e);
-    assert_int_equal(gd_storage_stat(x->s, "shop/backup/20260101T000001Z/data/0-0.tsv.zst", &st, &e),
-                     GD_E_NOTFOUND);
+    assert_int_equal(
+        gd_storage_stat(x->s, "shop/backup/20260101T000001Z/data/0-0.tsv.zst", &st, &e),
+        GD_E_NOTFOUND);
     x->f->hide_key[0] = '\0';
     json_decref(rep);
     gd_repo_close(r);

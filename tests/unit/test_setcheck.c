@@ -20,10 +20,10 @@ static void nameidx_finds_exact_names(void **state)
 {
     (void)state;
     static const char *const names[][2] = {
-        {"d", "orders"}, {"d", "order_items"}, {"d", "order-notes"}, {"d", "order notes"},
-        {"d", "zeta"},   {"d", "Zed"},         {"d", "zed"},         {"d", "é"},
-        {"d", "f"},      {"d", "e"},           {"d", "_under"},      {"d", "%"},
-        {"Sales", "orders"}, {"sales", "orders"}, {"sales", "Orders"}, {"d.x", "y"},
+        {"d", "orders"},     {"d", "order_items"}, {"d", "order-notes"}, {"d", "order notes"},
+        {"d", "zeta"},       {"d", "Zed"},         {"d", "zed"},         {"d", "é"},
+        {"d", "f"},          {"d", "e"},           {"d", "_under"},      {"d", "%"},
+        {"Sales", "orders"}, {"sales", "orders"},  {"sales", "Orders"},  {"d.x", "y"},
         {"d", "x.y"},
     };
     size_t n = sizeof names / sizeof names[0];
@@ -129,10 +129,10 @@ static json_t *manifest_with(json_t *columns, long long rows, long long chunk_ro
 static void set_check(void **state)
 {
     (void)state;
-    json_t *schema = json_pack("{s:[{s:s, s:s, s:s}]}", "tables", "db", "d", "name", "orders",
-                               "create",
-                               "CREATE TABLE `orders` (\n  `id` int(11) NOT NULL,\n  `v` "
-                               "varchar(20) NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB");
+    json_t *schema =
+        json_pack("{s:[{s:s, s:s, s:s}]}", "tables", "db", "d", "name", "orders", "create",
+                  "CREATE TABLE `orders` (\n  `id` int(11) NOT NULL,\n  `v` "
+                  "varchar(20) NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB");
     json_t *problems = json_array();
     /* good, with and without the schema */
     json_t *m = manifest_with(json_pack("[s,s]", "id", "v"), 2, 2);
