@@ -12,6 +12,7 @@
 #include "archive/compact.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "repo/lock.h"
 #include "mysql/binlog.h"
 
 /* The segment being written. */
@@ -39,6 +40,7 @@ typedef struct arch {
     bool have_seg;
     seg s;
     double last_event; /* monotonic time of the last real event */
+    gd_lock *lk; /* the instance's archive lock in the home region */
 } arch;
 
 uint32_t gd_archive_default_server_id(const char *instance)
@@ -123,7 +125,9 @@ static int seg_commit(arch *a, gd_err *err)
         "transactions", (json_int_t)a->s.txns, "events", (json_int_t)a->s.events, "raw_size",
         (json_int_t)info.raw_size, "size", (json_int_t)info.size, "sha256", info.sha256);
     char *iname = gd_repo_segment_name(a->repo, a->next_seq, ".segment");
-    rc = gd_repo_put_record(a->repo, iname, j, err);
+    rc = gd_lock_check(a->lk, err);
+    if (rc == 0)
+        rc = gd_repo_put_record(a->repo, iname, j, err);
     if (rc == 0 && a->o->on_segment) {
         json_object_set_new(j, "record", json_string(iname));
         a->o->on_segment(a->o->on_segment_ctx, j);
@@ -461,7 +465,11 @@ int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_op
     arch a = {.repo = repo, .o = opts, .stats = stats};
     memset(stats, 0, sizeof *stats);
     gd_group_init(&a.grp);
-    int rc = start_position(&a, src, err);
+    /* One archiver per instance: two would write the same segment names. */
+    int rc = gd_lock_take(repo->st, repo->instance, "archive", "archive", 0, &a.lk, err);
+    if (rc != 0)
+        return rc;
+    rc = start_position(&a, src, err);
     compactor comp;
     bool compacting = rc == 0 && compactor_start(&comp, repo, opts);
     double backoff = 1;
@@ -493,5 +501,6 @@ int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_op
     gd_gtid_pos_format(&a.pos, stats->gtid_pos, sizeof stats->gtid_pos);
     seg_abort(&a);
     free(a.fde);
+    gd_lock_release(a.lk);
     return rc;
 }

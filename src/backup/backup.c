@@ -14,6 +14,7 @@
 #include "common/pool.h"
 #include "common/progress.h"
 #include "common/util.h"
+#include "repo/lock.h"
 #include "repo/setcheck.h"
 
 #define SYSTEM_DBS "'mysql','information_schema','performance_schema','sys'"
@@ -780,6 +781,17 @@ static int write_schema(ctx *c, json_t *schema, json_t *manifest, gd_err *err)
 
 /* ---- the run ---- */
 
+static int any_object_cb(void *arg, const char *name, const gd_stat *st)
+{
+    (void)arg;
+    (void)name;
+    (void)st;
+    return 1; /* one is enough */
+}
+
+/* A set id nobody used: with the backup lock held, the first of
+ * <start time>, -2, -3, ... with no object under its folder (a committed
+ * set or what a killed backup left). */
 static int make_set_id(gd_repo *r, char *out, size_t size, gd_err *err)
 {
     char base[32];
@@ -790,20 +802,12 @@ static int make_set_id(gd_repo *r, char *out, size_t size, gd_err *err)
         else
             snprintf(out, size, "%s-%d", base, i);
         char *prefix = gd_repo_set_prefix(r, out);
-        char *mf = gd_asprintf("%smanifest", prefix);
-        gd_stat st;
-        gd_err e;
-        gd_err_clear(&e);
-        int rc = gd_storage_stat(r->st, mf, &st, &e);
-        free(mf);
+        int rc = gd_storage_list(r->st, prefix, any_object_cb, NULL, err);
         free(prefix);
-        if (rc == GD_E_NOTFOUND)
+        if (rc == 0)
             return 0;
-        if (rc != 0) {
-            if (err)
-                *err = e;
+        if (rc < 0)
             return rc;
-        }
     }
     return gd_err_set(err, GD_E_STATE, "too many backups in one second");
 }
@@ -994,6 +998,7 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
     json_t *manifest = NULL, *schema = NULL;
     snap_pos sp = {0};
     char *version = NULL;
+    gd_lock *lk = NULL;
     double t0 = gd_mono();
     int64_t start_us = gd_now_us();
     memset(res, 0, sizeof *res);
@@ -1003,7 +1008,10 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
         goto out;
     if ((rc = gd_sql_value(m, &version, err, "SELECT VERSION()")) != 0)
         goto out;
-    if ((rc = make_set_id(repo, res->set_id, sizeof res->set_id, err)) != 0)
+    /* One backup of an instance at a time in its region (repo/lock.h): the
+     * set id is chosen under the lock. */
+    if ((rc = gd_lock_take(repo->st, repo->instance, "backup", "backup", 0, &lk, err)) != 0 ||
+        (rc = make_set_id(repo, res->set_id, sizeof res->set_id, err)) != 0)
         goto out;
     c.set_id = res->set_id;
     if ((rc = load_tables(&c, m, err)) != 0 || (rc = plan_chunks(&c, m, err)) != 0)
@@ -1069,7 +1077,9 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
                                   "raw_bytes", (json_int_t)raw, "stored_bytes", (json_int_t)stored,
                                   "tables", (json_int_t)c.ntables, "objects",
                                   (json_int_t)(c.nchunks + 1), "seconds", res->seconds));
-    if ((rc = gd_manifest_write(repo, res->set_id, manifest, err)) != 0)
+    gd_test_pause("backup-commit");
+    if ((rc = gd_lock_check(lk, err)) != 0 ||
+        (rc = gd_manifest_write(repo, res->set_id, manifest, err)) != 0)
         goto out;
     res->rows = rows;
     res->raw_bytes = raw;
@@ -1089,5 +1099,6 @@ out:
     free(sp.binlog_file);
     free(sp.binlog_pos);
     free(version);
+    gd_lock_release(lk);
     return rc;
 }

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "common/util.h"
+#include "repo/lock.h"
 #include "replay/replay.h"
 #include "replay/subset.h"
 #include "restore/restore.h"
@@ -398,6 +399,11 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     int rc = gd_cli_instance(cli, name, &ic, &err);
     if (rc == 0)
         rc = gd_cli_open_repo(cli, ic, region, false, &repo, &err);
+    /* A read lease keeps expire away from what this restore reads: all of
+     * the instance until the plan is made, then its set (repo/lock.h). */
+    gd_lock *lease = NULL;
+    if (rc == 0)
+        rc = gd_lock_take_read(repo->st, repo->instance, "restore", NULL, 600, &lease, &err);
     if (rc == 0 && o.jobs == 0)
         o.jobs = ic->jobs;
     if (rc == 0 && target)
@@ -409,6 +415,10 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         rc = gd_repo_plan(repo, stop, gtid_opt ? &stop_gtid : NULL, set, &plan, &err);
     if (rc == 0) {
         o.set_id = gd_json_str(plan, "set", NULL);
+        rc = gd_lock_set_detail(lease, json_pack("{s:s}", "set", o.set_id), &err);
+        gd_test_pause("restore-planned");
+    }
+    if (rc == 0) {
         replay = json_is_true(json_object_get(plan, "replay")) &&
                  json_array_size(json_object_get(plan, "segments")) > 0;
     }
@@ -487,6 +497,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                           inst.dir);
         }
         json_decref(plan);
+        gd_lock_release(lease);
         gd_repo_close(repo);
         gd_instance_new_free(&inst);
         return gd_cli_fail(cli, &err);
@@ -548,7 +559,8 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     }
     gd_instance_new_free(&inst);
     json_decref(plan);
-    gd_repo_close(repo);
+    gd_lock_release(lease);
+        gd_repo_close(repo);
     free_v(o.databases, o.ndatabases);
     free_v(o.tables, o.ntables);
     free_v(o.rename_from, o.nrenames);

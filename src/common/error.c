@@ -89,6 +89,8 @@ const char *gd_code_name(int code)
         return "net";
     case GD_E_CANCEL:
         return "cancel";
+    case GD_E_BUSY:
+        return "busy";
     default:
         return "unknown";
     }

@@ -23,6 +23,7 @@ typedef enum gd_code {
     GD_E_STATE = -10,   /* operation not possible in the current state */
     GD_E_NET = -11,     /* network / connection problem (usually retryable) */
     GD_E_CANCEL = -12,  /* operation was cancelled (signal, other worker failed) */
+    GD_E_BUSY = -13,    /* another process holds the lock (repo/lock.h): try again later */
 } gd_code;
 
 typedef struct gd_err {

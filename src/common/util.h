@@ -51,6 +51,11 @@ double gd_mono(void);
  * clock. */
 int64_t gd_clock_now_s(void);
 
+/* Test hook: when GEODR_TEST_PAUSE holds "point=ms" (several separated by
+ * ','), sleeps ms milliseconds at that named point, so a test can make a
+ * race certain instead of lucky.  Does nothing otherwise. */
+void gd_test_pause(const char *point);
+
 /* Formats an epoch in microseconds as "YYYY-MM-DD HH:MM:SS" UTC (buf >= 20),
  * or with ".ffffff" when frac is true (buf >= 27). */
 void gd_fmt_time(int64_t us, bool frac, char *buf, size_t size);

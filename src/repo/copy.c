@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/util.h"
+#include "repo/lock.h"
 
 #define SMALL_MAX (64u * 1024 * 1024)
 #define COPY_GRACE_S 3600 /* merged-away segments stay this long, as at home */
@@ -474,8 +475,17 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
     long long since = o->since_us; /* read once per pass */
     if (since <= 0)
         rc = copy_since_us(dst, &since, err);
-    if (rc == 0 && o->sets)
+    /* Sets are copied by one copier at a time into a region, and read from
+     * home under a read lease so that home's expire does not remove a set
+     * half copied (repo/lock.h).  Segments need neither: a segment is
+     * copied whole or not at all, by the same bytes whoever copies it. */
+    gd_lock *lk = NULL, *lease = NULL;
+    if (rc == 0 && o->sets &&
+        (rc = gd_lock_take(dst->st, dst->instance, "copy", "copy", 0, &lk, err)) == 0 &&
+        (rc = gd_lock_take_read(home->st, home->instance, "copy", NULL, 600, &lease, err)) == 0)
         rc = copy_sets(home, dst, since, o, &c, st, err);
+    gd_lock_release(lease);
+    gd_lock_release(lk);
     if (rc == 0 && o->segments)
         rc = copy_segments(home, dst, since, &c, st, err);
     xfer_reset(&c);

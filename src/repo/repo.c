@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/util.h"
+#include "repo/lock.h"
 
 /* Manifest and record reads are independent requests: over a WAN region
  * their latency, not their size, is the cost, so several are in flight. */
@@ -203,6 +204,33 @@ static int load_descriptor(gd_repo *r, json_t *j, const char *key_file, gd_err *
     return rc;
 }
 
+/* The first writer of an instance into a region creates its descriptor,
+ * under the instance's init lock and after reading again: two first backups
+ * at once must not each write a descriptor with its own salt (the loser's
+ * sets would never decrypt). */
+static int first_descriptor(gd_repo *r, const char *dname, const char *key_file, gd_err *err)
+{
+    gd_lock *lk = NULL;
+    int rc = gd_lock_take(r->st, r->instance, "init", "first backup", 60, &lk, err);
+    if (rc != 0)
+        return rc;
+    json_t *j = NULL;
+    gd_err e2;
+    gd_err_clear(&e2);
+    rc = get_json(r->st, dname, &j, &e2);
+    if (rc == GD_E_NOTFOUND) {
+        gd_test_pause("descriptor-create");
+        rc = create_descriptor(r, dname, key_file, err);
+    } else if (rc == 0) {
+        rc = load_descriptor(r, j, key_file, err);
+    } else if (err) {
+        *err = e2;
+    }
+    json_decref(j);
+    gd_lock_release(lk);
+    return rc;
+}
+
 static int repo_open(gd_storage *st, const char *instance, const char *key_file, bool create,
                      bool raw, int compress_level, gd_repo **out, gd_err *err)
 {
@@ -227,7 +255,7 @@ static int repo_open(gd_storage *st, const char *instance, const char *key_file,
                             st->name, instance, instance);
             goto out;
         }
-        rc = create_descriptor(r, dname, key_file, err);
+        rc = first_descriptor(r, dname, key_file, err);
     } else if (rc != 0) {
         if (err)
             *err = e2;
@@ -849,8 +877,25 @@ int gd_repo_list_segment_ranges(gd_repo *r, json_t **out, json_t **covered, gd_e
 
 int gd_repo_prune_covered(gd_repo *r, int64_t grace_s, unsigned long long *removed, gd_err *err)
 {
-    json_t *live = NULL, *cov = NULL;
+    json_t *live = NULL, *cov = NULL, *leases = NULL;
+    gd_lock *lk = NULL;
     int rc = gd_repo_list_segment_ranges(r, &live, &cov, err);
+    /* A remover like expire: under the expire lock, and not while a restore
+     * holds a read lease (it may have planned with the covered records).
+     * A busy lock or a lease only postpones the pruning to the next pass. */
+    if (rc == 0 && json_array_size(cov) > 0) {
+        gd_err e;
+        gd_err_clear(&e);
+        rc = gd_lock_take(r->st, r->instance, "expire", "compaction pruning", 0, &lk, &e);
+        if (rc == 0)
+            rc = gd_lock_read_leases(r->st, r->instance, &leases, &e);
+        if (rc == GD_E_BUSY || (rc == 0 && json_array_size(leases) > 0)) {
+            rc = 0;
+            json_array_clear(cov);
+        } else if (rc != 0 && err) {
+            *err = e;
+        }
+    }
     int64_t now = gd_now_us();
     size_t i;
     json_t *c;
@@ -892,6 +937,8 @@ int gd_repo_prune_covered(gd_repo *r, int64_t grace_s, unsigned long long *remov
         if (rc == 0 && removed)
             (*removed)++;
     }
+    gd_lock_release(lk);
+    json_decref(leases);
     json_decref(live);
     json_decref(cov);
     return rc;

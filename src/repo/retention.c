@@ -6,6 +6,7 @@
 #include "common/gtid.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "repo/lock.h"
 
 #define LEFTOVER_AGE_S (24 * 3600)
 
@@ -137,25 +138,40 @@ static int remove_leftovers(gd_repo *r, int64_t now_s, bool dry_run, unsigned lo
     return rc;
 }
 
-int gd_repo_expire(gd_repo *r, int retention_days, int64_t now_s, bool dry_run, json_t **report,
-                   gd_err *err)
+/* What the live read leases protect: *all when one protects everything
+ * (a restore still planning), else the set ids they name. */
+typedef struct leases {
+    json_t *list; /* JSON array of details (null = everything) */
+    bool all;
+} leases;
+
+static int load_leases(gd_repo *r, leases *l, gd_err *err)
 {
-    gd_set *sets = NULL;
-    size_t n = 0;
-    json_t *segs = NULL;
-    /* a set whose manifest cannot be read is left out, so never removed:
-     * a person should look at it (geodr verify) */
-    int rc = gd_repo_load_sets(r, &sets, &n, NULL, err);
-    if (rc == 0)
-        rc = gd_repo_list_segments(r, &segs, NULL, err);
-    if (rc != 0) {
-        gd_repo_sets_free(sets, n);
+    memset(l, 0, sizeof *l);
+    int rc = gd_lock_read_leases(r->st, r->instance, &l->list, err);
+    if (rc != 0)
         return rc;
-    }
-    int64_t boundary = now_s - (int64_t)retention_days * 86400;
-    char bstr[32];
-    gd_fmt_time(boundary * 1000000, false, bstr, sizeof bstr);
-    json_t *keep = json_array(), *expire = json_array();
+    size_t i;
+    json_t *d;
+    json_array_foreach(l->list, i, d) l->all |= !json_is_object(d);
+    return 0;
+}
+
+static bool leased(const leases *l, const char *set_id)
+{
+    if (l->all)
+        return true;
+    size_t i;
+    json_t *d;
+    json_array_foreach(l->list, i, d) if (strcmp(gd_json_str(d, "set", ""), set_id) == 0) return true;
+    return false;
+}
+
+/* The plan: which sets go (expire) and which stay (keep, and of those the
+ * ones only a lease keeps); the index of the oldest kept set (n: none). */
+static size_t plan_sets(gd_set *sets, size_t n, json_t *segs, int64_t boundary, const leases *ls,
+                        json_t *keep, json_t *expire, json_t *held)
+{
     /* sets are sorted oldest first (names are start times) */
     size_t newest_expired = n;
     for (size_t i = 0; i < n; i++)
@@ -168,6 +184,10 @@ int gd_repo_expire(gd_repo *r, int retention_days, int64_t now_s, bool dry_run, 
             exp = false; /* the window still needs it */
         if (i == n - 1)
             exp = false; /* a region never loses its newest set to retention */
+        if (exp && leased(ls, sets[i].id)) {
+            exp = false; /* a restore reads it now: it goes at a later run */
+            json_array_append_new(held, json_string(sets[i].id));
+        }
         if (exp) {
             json_array_append_new(expire, json_string(sets[i].id));
         } else {
@@ -176,50 +196,123 @@ int gd_repo_expire(gd_repo *r, int retention_days, int64_t now_s, bool dry_run, 
                 oldest_kept = i;
         }
     }
-    for (size_t i = 0; rc == 0 && !dry_run && i < n; i++) {
-        bool listed = false;
-        size_t k;
-        json_t *v;
-        json_array_foreach(expire, k, v) listed |= strcmp(json_string_value(v), sets[i].id) == 0;
-        if (listed)
-            rc = remove_set(r, &sets[i], err);
-    }
-    /* Segments no kept set needs: entirely before the oldest kept set, or
-     * all of them when no set is kept and they are past the boundary. */
-    unsigned long long segs_removed = 0, leftovers = 0;
+    return oldest_kept;
+}
+
+static bool listed(json_t *arr, const char *id)
+{
+    size_t k;
+    json_t *v;
+    json_array_foreach(arr, k, v) if (strcmp(json_string_value(v), id) == 0) return true;
+    return false;
+}
+
+/* Segments no kept set needs: entirely before the oldest kept set, or
+ * all of them when no set is kept and they are past the boundary. */
+static int remove_segments(gd_repo *r, json_t *segs, gd_set *oldest_kept, int64_t boundary,
+                           bool dry_run, unsigned long long *removed, gd_err *err)
+{
     size_t i;
     json_t *s;
     json_array_foreach(segs, i, s)
     {
-        if (rc != 0)
-            break;
         gd_gtid_pos gp;
         bool before;
-        if (oldest_kept < n)
+        if (oldest_kept)
             before = gd_gtid_pos_parse(gd_json_str(s, "gtid_pos", ""), &gp, NULL) == 0 &&
-                     gd_gtid_pos_le(&gp, &sets[oldest_kept].pos);
+                     gd_gtid_pos_le(&gp, &oldest_kept->pos);
         else
             before = gd_json_int(s, "last_time_s", 0) < boundary;
         if (!before)
             continue;
-        segs_removed++;
+        (*removed)++;
         if (dry_run)
             continue;
         char *obj = gd_asprintf("%s/binlog/%s", r->instance, gd_json_str(s, "object", ""));
-        rc = gd_storage_remove(r->st, gd_json_str(s, "record", ""), err); /* record first */
+        int rc = gd_storage_remove(r->st, gd_json_str(s, "record", ""), err); /* record first */
         if (rc == 0)
             rc = gd_storage_remove(r->st, obj, err);
         free(obj);
+        if (rc != 0)
+            return rc;
     }
+    return 0;
+}
+
+/* Expire with the region's expire lock held (or a dry run).  only_set: remove
+ * just that set when the plan expires it (gd_repo_expire_set). */
+static int expire_run(gd_repo *r, int retention_days, int64_t now_s, bool dry_run,
+                      const char *only_set, json_t **report, gd_err *err)
+{
+    gd_set *sets = NULL;
+    size_t n = 0;
+    json_t *segs = NULL;
+    leases ls = {0};
+    /* a set whose manifest cannot be read is left out, so never removed:
+     * a person should look at it (geodr verify) */
+    int rc = load_leases(r, &ls, err);
     if (rc == 0)
+        rc = gd_repo_load_sets(r, &sets, &n, NULL, err);
+    if (rc == 0)
+        rc = gd_repo_list_segments(r, &segs, NULL, err);
+    if (rc != 0) {
+        gd_repo_sets_free(sets, n);
+        json_decref(ls.list);
+        return rc;
+    }
+    int64_t boundary = now_s - (int64_t)retention_days * 86400;
+    char bstr[32];
+    gd_fmt_time(boundary * 1000000, false, bstr, sizeof bstr);
+    json_t *keep = json_array(), *expire = json_array(), *held = json_array();
+    size_t oldest_kept = plan_sets(sets, n, segs, boundary, &ls, keep, expire, held);
+    bool whole = only_set == NULL;
+    for (size_t i = 0; rc == 0 && !dry_run && i < n; i++)
+        if (listed(expire, sets[i].id) && (whole || strcmp(sets[i].id, only_set) == 0))
+            rc = remove_set(r, &sets[i], err);
+    unsigned long long segs_removed = 0, leftovers = 0;
+    /* A lease that protects everything (a restore still planning) keeps every
+     * segment too; the next run removes them. */
+    if (rc == 0 && whole && !ls.all)
+        rc = remove_segments(r, segs, oldest_kept < n ? &sets[oldest_kept] : NULL, boundary,
+                             dry_run, &segs_removed, err);
+    bool writer = false;
+    if (rc == 0 && whole && !dry_run)
+        rc = gd_lock_live(r->st, r->instance, "backup", &writer, err);
+    if (rc == 0 && whole && !writer && !dry_run)
+        rc = gd_lock_live(r->st, r->instance, "copy", &writer, err);
+    /* leftovers of killed backups; never while a backup or copy writes */
+    if (rc == 0 && whole && !writer)
         rc = remove_leftovers(r, now_s, dry_run, &leftovers, err);
-    *report = json_pack("{s:s, s:i, s:s, s:o, s:o, s:I, s:I, s:b}", "region", r->st->name,
-                        "retention_days", retention_days, "boundary", bstr, "keep", keep, "expire",
-                        expire, "segments_removed", (json_int_t)segs_removed, "leftovers_removed",
+    *report = json_pack("{s:s, s:i, s:s, s:o, s:o, s:o, s:b, s:I, s:I, s:b}", "region",
+                        r->st->name, "retention_days", retention_days, "boundary", bstr, "keep",
+                        keep, "expire", expire, "held_by_restore", held, "all_held", ls.all,
+                        "segments_removed", (json_int_t)segs_removed, "leftovers_removed",
                         (json_int_t)leftovers, "dry_run", dry_run);
     json_decref(segs);
+    json_decref(ls.list);
     gd_repo_sets_free(sets, n);
     return rc;
+}
+
+/* Nothing is removed without the region's expire lock: one expire at a time,
+ * and every restore that holds a read lease is seen (lock.h). */
+static int expire_locked(gd_repo *r, int retention_days, int64_t now_s, bool dry_run,
+                         const char *only_set, json_t **report, gd_err *err)
+{
+    gd_lock *lk = NULL;
+    int rc = 0;
+    if (!dry_run && (rc = gd_lock_take(r->st, r->instance, "expire", "expire", 30, &lk, err)) != 0)
+        return rc;
+    gd_test_pause("expire-locked");
+    rc = expire_run(r, retention_days, now_s, dry_run, only_set, report, err);
+    gd_lock_release(lk);
+    return rc;
+}
+
+int gd_repo_expire(gd_repo *r, int retention_days, int64_t now_s, bool dry_run, json_t **report,
+                   gd_err *err)
+{
+    return expire_locked(r, retention_days, now_s, dry_run, NULL, report, err);
 }
 
 int gd_repo_expire_set(gd_repo *r, const char *set_id, int retention_days, int64_t now_s,
@@ -236,7 +329,13 @@ int gd_repo_expire_set(gd_repo *r, const char *set_id, int retention_days, int64
         strcmp(json_string_value(v), set_id) == 0;
     json_array_foreach(json_object_get(rep, "keep"), i, v) exists |=
         strcmp(json_string_value(v), set_id) == 0;
+    bool held = listed(json_object_get(rep, "held_by_restore"), set_id);
     json_decref(rep);
+    if (held)
+        return gd_err_set(err, GD_E_BUSY,
+                          "backup set %s is being read by a restore in region %s: it can be "
+                          "removed when the restore ends (run this again then)",
+                          set_id, r->st->name);
     if (!expired && !exists)
         return gd_err_set(err, GD_E_NOTFOUND, "backup set %s does not exist in region %s", set_id,
                           r->st->name);
@@ -260,14 +359,14 @@ int gd_repo_expire_set(gd_repo *r, const char *set_id, int retention_days, int64
                           "when a newer set has expired too",
                           set_id, w, r->st->name);
     }
-    /* Remove exactly this one (expire would remove every expired set). */
-    gd_set *sets = NULL;
-    size_t n = 0;
-    if ((rc = gd_repo_load_sets(r, &sets, &n, NULL, err)) != 0)
-        return rc;
-    for (size_t k = 0; rc == 0 && k < n; k++)
-        if (strcmp(sets[k].id, set_id) == 0)
-            rc = remove_set(r, &sets[k], err);
-    gd_repo_sets_free(sets, n);
+    /* Remove exactly this one (expire would remove every expired set),
+     * planned again under the lock. */
+    rc = expire_locked(r, retention_days, now_s, false, set_id, &rep, err);
+    if (rc == 0 && listed(json_object_get(rep, "held_by_restore"), set_id))
+        rc = gd_err_set(err, GD_E_BUSY,
+                        "backup set %s is being read by a restore in region %s: it can be "
+                        "removed when the restore ends (run this again then)",
+                        set_id, r->st->name);
+    json_decref(rep);
     return rc;
 }

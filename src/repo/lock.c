@@ -1,0 +1,550 @@
+/* Locks and leases in a region: see lock.h and docs/locks.md.  Only writes,
+ * listings and removals of whole objects are used, so the one mechanism
+ * works on every storage driver. */
+#include "repo/lock.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "io/key.h"
+#include "repo/repo.h"
+
+#define ENTRY_MAX (64 * 1024)
+
+struct gd_lock {
+    gd_storage *st;
+    char *instance;
+    char *name; /* our entry object */
+    char *kind;
+    json_t *entry;
+    int lease_s;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    bool th_running, stop, lost;
+    double last_ok; /* gd_mono() of the last successful write */
+};
+
+/* One entry as a listing shows it. */
+typedef struct entry {
+    char *name;
+    char kind[16];
+    int lease_s;
+    int64_t mtime_us;
+} entry;
+
+typedef struct listing {
+    const char *prefix;
+    entry *v;
+    size_t n, cap;
+} listing;
+
+static int lease_seconds(void)
+{
+    const char *v = getenv("GEODR_LOCK_LEASE_S");
+    char *end;
+    errno = 0;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (v && errno == 0 && end != v && *end == '\0' && n >= 1 && n <= 86400)
+        return (int)n;
+    return GD_LOCK_LEASE_S;
+}
+
+/* "<kind>.L<lease>.<hex>": false for anything else under locks/. */
+static bool parse_entry_name(const char *base, entry *e)
+{
+    const char *dot = strchr(base, '.');
+    if (dot == NULL || dot == base || (size_t)(dot - base) >= sizeof e->kind || dot[1] != 'L')
+        return false;
+    char *end;
+    errno = 0;
+    long lease = strtol(dot + 2, &end, 10);
+    if (errno || end == dot + 2 || *end != '.' || lease < 1 || lease > 86400 || end[1] == '\0')
+        return false;
+    memcpy(e->kind, base, (size_t)(dot - base));
+    e->kind[dot - base] = '\0';
+    e->lease_s = (int)lease;
+    return true;
+}
+
+static int list_cb(void *ctx, const char *name, const gd_stat *st)
+{
+    listing *l = ctx;
+    entry e = {0};
+    size_t pl = strlen(l->prefix);
+    if (strncmp(name, l->prefix, pl) != 0 || strchr(name + pl, '/') ||
+        !parse_entry_name(name + pl, &e))
+        return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 8;
+        l->v = gd_realloc(l->v, l->cap * sizeof *l->v);
+    }
+    e.name = gd_strdup(name);
+    e.mtime_us = st->mtime_us;
+    l->v[l->n++] = e;
+    return 0;
+}
+
+static void listing_free(listing *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].name);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int list_entries(gd_storage *st, const char *instance, listing *out, char **prefix,
+                        gd_err *err)
+{
+    *prefix = gd_asprintf("%s/locks/", instance);
+    memset(out, 0, sizeof *out);
+    out->prefix = *prefix;
+    int rc = gd_storage_list(st, *prefix, list_cb, out, err);
+    if (rc != 0)
+        listing_free(out);
+    return rc;
+}
+
+/* An entry is stale when its last write is older than its lease, measured
+ * on the storage's clock against now_us (the mtime of a fresh write). */
+static bool stale(const entry *e, int64_t now_us)
+{
+    return e->mtime_us + (int64_t)e->lease_s * 1000000 < now_us;
+}
+
+static const entry *find(const listing *l, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].name, name) == 0)
+            return &l->v[i];
+    return NULL;
+}
+
+static int write_entry(gd_lock *l, gd_err *err)
+{
+    pthread_mutex_lock(&l->mu);
+    char *text = json_dumps(l->entry, JSON_COMPACT | JSON_SORT_KEYS);
+    pthread_mutex_unlock(&l->mu);
+    int rc = gd_storage_put_all(l->st, l->name, text, strlen(text), err);
+    free(text);
+    if (rc == 0) {
+        pthread_mutex_lock(&l->mu);
+        l->last_ok = gd_mono();
+        pthread_mutex_unlock(&l->mu);
+    }
+    return rc;
+}
+
+static void *renew_main(void *arg)
+{
+    gd_lock *l = arg;
+    bool warned = false;
+    pthread_mutex_lock(&l->mu);
+    while (!l->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = (int64_t)l->lease_s * 250000000; /* lease / 4 */
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec += (long)(ns % 1000000000);
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&l->cv, &l->mu, &ts);
+        if (l->stop)
+            break;
+        pthread_mutex_unlock(&l->mu);
+        gd_err e;
+        gd_err_clear(&e);
+        int rc = write_entry(l, &e);
+        pthread_mutex_lock(&l->mu);
+        if (rc != 0 && !warned) {
+            gd_warn("cannot renew the %s lock of instance %s in region %s: %s", l->kind,
+                    l->instance, l->st->name, e.msg);
+            warned = true;
+        }
+        if (rc == 0)
+            warned = false;
+        if (gd_mono() - l->last_ok > l->lease_s)
+            l->lost = true;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+/* This machine's boot id: with the host name it tells whether a holder's
+ * pid can be checked here (same kernel, same pid space). */
+static void boot_id(char *out, size_t size)
+{
+    gd_strlcpy(out, "", size);
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (f == NULL)
+        return;
+    if (fgets(out, (int)size, f) == NULL)
+        out[0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    fclose(f);
+}
+
+/* A holder that ran on this machine and whose process is gone (killed, or
+ * the machine's restarted service) holds nothing: no need to wait out its
+ * lease.  Anything unreadable counts as alive. */
+static bool holder_dead_here(gd_lock *l, const entry *e)
+{
+    char *text = NULL;
+    if (gd_storage_get_all(l->st, e->name, ENTRY_MAX, &text, NULL, NULL) != 0)
+        return false;
+    json_t *j = json_loads(text, 0, NULL);
+    free(text);
+    json_t *mine = l->entry;
+    long long pid = gd_json_int(j, "pid", 0);
+    bool dead = j && pid > 0 && pid <= INT32_MAX &&
+                strcmp(gd_json_str(j, "host", "?"), gd_json_str(mine, "host", "")) == 0 &&
+                gd_json_str(mine, "boot", "")[0] != '\0' &&
+                strcmp(gd_json_str(j, "boot", ""), gd_json_str(mine, "boot", "")) == 0 &&
+                kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    json_decref(j);
+    return dead;
+}
+
+static gd_lock *lock_new(gd_storage *st, const char *instance, const char *kind, const char *op,
+                         gd_err *err)
+{
+    unsigned char rnd[8];
+    char hex[17], host[256] = "?", now[32];
+    if (gd_random(rnd, sizeof rnd, err) != 0)
+        return NULL;
+    gd_hex(rnd, sizeof rnd, hex);
+    if (gethostname(host, sizeof host) != 0)
+        gd_strlcpy(host, "?", sizeof host);
+    host[sizeof host - 1] = '\0';
+    gd_fmt_time(gd_now_us(), false, now, sizeof now);
+    gd_lock *l = gd_calloc(1, sizeof *l);
+    l->st = st;
+    l->instance = gd_strdup(instance);
+    l->kind = gd_strdup(kind);
+    l->lease_s = lease_seconds();
+    l->name = gd_asprintf("%s/locks/%s.L%d.%s", instance, kind, l->lease_s, hex);
+    char boot[64];
+    boot_id(boot, sizeof boot);
+    l->entry = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:i}", "kind", kind, "host", host,
+                         "boot", boot, "pid", (json_int_t)getpid(), "started", now, "op", op,
+                         "lease_s", l->lease_s);
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    return l;
+}
+
+static void lock_free(gd_lock *l)
+{
+    if (l == NULL)
+        return;
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    json_decref(l->entry);
+    free(l->name);
+    free(l->kind);
+    free(l->instance);
+    free(l);
+}
+
+static void remove_quietly(gd_storage *st, const char *name)
+{
+    gd_err e;
+    gd_err_clear(&e);
+    if (gd_storage_remove(st, name, &e) != 0)
+        gd_warn("cannot remove lock entry %s in region %s: %s", name, st->name, e.msg);
+}
+
+/* Lists and finds our own entry's mtime: the storage's "now". */
+static int list_with_self(gd_lock *l, listing *ls, char **prefix, int64_t *now_us, gd_err *err)
+{
+    int rc = list_entries(l->st, l->instance, ls, prefix, err);
+    if (rc != 0)
+        return rc;
+    const entry *me = find(ls, l->name);
+    if (me == NULL) {
+        listing_free(ls);
+        return gd_err_set(err, GD_E_STATE,
+                          "region %s did not list the lock entry %s just written: its "
+                          "listings are not consistent with its writes, so geodr cannot lock "
+                          "in it (use a store with read-after-write listings)",
+                          l->st->name, l->name);
+    }
+    *now_us = me->mtime_us;
+    return 0;
+}
+
+/* The first live entry of kind other than ours, after removing stale ones
+ * (a dead holder's); NULL when there is none.  The result points into ls. */
+static const entry *live_other(gd_lock *l, listing *ls, const char *kind, int64_t now_us)
+{
+    const entry *live = NULL;
+    for (size_t i = 0; i < ls->n; i++) {
+        entry *e = &ls->v[i];
+        if (strcmp(e->kind, kind) != 0 || strcmp(e->name, l->name) == 0)
+            continue;
+        if (stale(e, now_us)) {
+            gd_warn("removing the stale %s lock %s in region %s: its holder stopped renewing "
+                    "it more than %d s ago",
+                    kind, e->name, l->st->name, e->lease_s);
+            remove_quietly(l->st, e->name);
+            continue;
+        }
+        if (holder_dead_here(l, e)) {
+            gd_warn("removing the %s lock %s in region %s: its holder was a process on this "
+                    "machine that no longer runs",
+                    kind, e->name, l->st->name);
+            remove_quietly(l->st, e->name);
+            continue;
+        }
+        if (live == NULL)
+            live = e;
+    }
+    return live;
+}
+
+static int busy_error(gd_lock *l, const entry *holder, int64_t now_us, gd_err *err)
+{
+    char *text = NULL;
+    json_t *j = NULL;
+    if (gd_storage_get_all(l->st, holder->name, ENTRY_MAX, &text, NULL, NULL) == 0)
+        j = json_loads(text, 0, NULL);
+    free(text);
+    long long left = (holder->mtime_us + (int64_t)holder->lease_s * 1000000 - now_us) / 1000000;
+    int rc = gd_err_set(err, GD_E_BUSY,
+                        "another %s of instance %s holds its lock in region %s (host %s, pid "
+                        "%lld, since %s UTC): wait for it to finish. If that process is gone, "
+                        "its lease runs out within %lld s and the next try takes over",
+                        gd_json_str(j, "op", holder->kind), l->instance, l->st->name,
+                        gd_json_str(j, "host", "?"), gd_json_int(j, "pid", 0),
+                        gd_json_str(j, "started", "?"), left > 0 ? left + 1 : 1);
+    json_decref(j);
+    if (err)
+        err->retryable = true;
+    return rc;
+}
+
+static void sleep_random_ms(int lo, int hi)
+{
+    unsigned char r[2] = {0, 0};
+    gd_random(r, sizeof r, NULL);
+    int ms = lo + (int)(((unsigned)r[0] << 8 | r[1]) % (unsigned)(hi - lo + 1));
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static int start_renewal(gd_lock *l, gd_err *err)
+{
+    if (pthread_create(&l->th, NULL, renew_main, l) != 0)
+        return gd_err_set(err, GD_E_NOMEM, "cannot start the lock renewal thread");
+    l->th_running = true;
+    return 0;
+}
+
+int gd_lock_take(gd_storage *st, const char *instance, const char *kind, const char *op,
+                 double wait_s, gd_lock **out, gd_err *err)
+{
+    *out = NULL;
+    gd_lock *l = lock_new(st, instance, kind, op, err);
+    if (l == NULL)
+        return GD_E_NOMEM;
+    double deadline = gd_mono() + wait_s;
+    int rc;
+    for (int attempt = 1;; attempt++) {
+        if ((rc = write_entry(l, err)) != 0)
+            break;
+        listing ls;
+        char *prefix = NULL;
+        int64_t now_us = 0;
+        if ((rc = list_with_self(l, &ls, &prefix, &now_us, err)) != 0) {
+            free(prefix);
+            remove_quietly(st, l->name);
+            break;
+        }
+        const entry *holder = live_other(l, &ls, kind, now_us);
+        if (holder == NULL) {
+            listing_free(&ls);
+            free(prefix);
+            if ((rc = start_renewal(l, err)) == 0) {
+                *out = l;
+                return 0;
+            }
+            remove_quietly(st, l->name);
+            break;
+        }
+        /* Both contenders may see each other and step back: try again after
+         * a random pause, so one of them wins. */
+        remove_quietly(st, l->name);
+        if (attempt >= 4 && gd_mono() >= deadline) {
+            rc = busy_error(l, holder, now_us, err);
+            listing_free(&ls);
+            free(prefix);
+            break;
+        }
+        listing_free(&ls);
+        free(prefix);
+        sleep_random_ms(50, attempt < 4 ? 400 : 1000);
+    }
+    lock_free(l);
+    return rc;
+}
+
+int gd_lock_take_read(gd_storage *st, const char *instance, const char *op, json_t *detail,
+                      double wait_s, gd_lock **out, gd_err *err)
+{
+    *out = NULL;
+    gd_lock *l = lock_new(st, instance, "read", op, err);
+    if (l == NULL)
+        return GD_E_NOMEM;
+    json_object_set_new(l->entry, "detail", detail ? detail : json_null());
+    double deadline = gd_mono() + wait_s;
+    int rc = write_entry(l, err);
+    if (rc == 0)
+        rc = start_renewal(l, err);
+    /* A lease is granted when no expire runs: one that starts later lists
+     * after our write and sees the lease. */
+    while (rc == 0) {
+        listing ls;
+        char *prefix = NULL;
+        int64_t now_us = 0;
+        if ((rc = list_with_self(l, &ls, &prefix, &now_us, err)) != 0) {
+            free(prefix);
+            break;
+        }
+        const entry *exp = live_other(l, &ls, "expire", now_us);
+        if (exp == NULL) {
+            listing_free(&ls);
+            free(prefix);
+            *out = l;
+            return 0;
+        }
+        if (gd_mono() >= deadline)
+            rc = busy_error(l, exp, now_us, err);
+        listing_free(&ls);
+        free(prefix);
+        if (rc == 0)
+            sleep_random_ms(300, 700);
+    }
+    gd_lock_release(l);
+    return rc;
+}
+
+int gd_lock_set_detail(gd_lock *l, json_t *detail, gd_err *err)
+{
+    pthread_mutex_lock(&l->mu);
+    json_object_set_new(l->entry, "detail", detail ? detail : json_null());
+    pthread_mutex_unlock(&l->mu);
+    return write_entry(l, err);
+}
+
+int gd_lock_check(gd_lock *l, gd_err *err)
+{
+    if (l == NULL)
+        return 0;
+    pthread_mutex_lock(&l->mu);
+    bool lost = l->lost || gd_mono() - l->last_ok > l->lease_s;
+    pthread_mutex_unlock(&l->mu);
+    if (lost)
+        return gd_err_set(err, GD_E_STATE,
+                          "the %s lock of instance %s in region %s could not be renewed for "
+                          "%d s: another process may have taken it over, so nothing more is "
+                          "committed (check the region's reachability and run it again)",
+                          l->kind, l->instance, l->st->name, l->lease_s);
+    return 0;
+}
+
+void gd_lock_release(gd_lock *l)
+{
+    if (l == NULL)
+        return;
+    if (l->th_running) {
+        pthread_mutex_lock(&l->mu);
+        l->stop = true;
+        pthread_cond_signal(&l->cv);
+        pthread_mutex_unlock(&l->mu);
+        pthread_join(l->th, NULL);
+    }
+    remove_quietly(l->st, l->name);
+    lock_free(l);
+}
+
+int gd_lock_read_leases(gd_storage *st, const char *instance, json_t **out, gd_err *err)
+{
+    *out = NULL;
+    listing ls;
+    char *prefix = NULL;
+    int rc = list_entries(st, instance, &ls, &prefix, err);
+    free(prefix);
+    if (rc != 0)
+        return rc;
+    /* The newest write in the listing stands in for the storage's now: the
+     * caller (expire) has just written its own entry. */
+    int64_t now_us = 0;
+    for (size_t i = 0; i < ls.n; i++)
+        if (ls.v[i].mtime_us > now_us)
+            now_us = ls.v[i].mtime_us;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < ls.n && rc == 0; i++) {
+        const entry *e = &ls.v[i];
+        if (strcmp(e->kind, "read") != 0)
+            continue;
+        if (stale(e, now_us)) { /* a killed restore's */
+            remove_quietly(st, e->name);
+            continue;
+        }
+        char *text = NULL;
+        gd_err e2;
+        gd_err_clear(&e2);
+        int r2 = gd_storage_get_all(st, e->name, ENTRY_MAX, &text, NULL, &e2);
+        if (r2 == GD_E_NOTFOUND)
+            continue; /* released meanwhile */
+        if (r2 != 0) {
+            rc = r2;
+            if (err)
+                *err = e2;
+            break;
+        }
+        json_t *j = json_loads(text, 0, NULL);
+        free(text);
+        json_t *d = json_object_get(j, "detail");
+        /* Anything unreadable protects everything. */
+        json_array_append(arr, json_is_object(d) ? d : json_null());
+        json_decref(j);
+    }
+    listing_free(&ls);
+    if (rc != 0) {
+        json_decref(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
+}
+
+int gd_lock_live(gd_storage *st, const char *instance, const char *kind, bool *out, gd_err *err)
+{
+    *out = false;
+    listing ls;
+    char *prefix = NULL;
+    int rc = list_entries(st, instance, &ls, &prefix, err);
+    free(prefix);
+    if (rc != 0)
+        return rc;
+    int64_t now_us = 0;
+    for (size_t i = 0; i < ls.n; i++)
+        if (ls.v[i].mtime_us > now_us)
+            now_us = ls.v[i].mtime_us;
+    for (size_t i = 0; i < ls.n; i++)
+        if (strcmp(ls.v[i].kind, kind) == 0 && !stale(&ls.v[i], now_us))
+            *out = true;
+    listing_free(&ls);
+    return 0;
+}
