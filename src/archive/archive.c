@@ -40,7 +40,7 @@ typedef struct arch {
     bool have_seg;
     seg s;
     double last_event; /* monotonic time of the last real event */
-    gd_lock *lk; /* the instance's archive lock in the home region */
+    gd_lock *lk;       /* the instance's archive lock in the home region */
 } arch;
 
 uint32_t gd_archive_default_server_id(const char *instance)

@@ -560,7 +560,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     gd_instance_new_free(&inst);
     json_decref(plan);
     gd_lock_release(lease);
-        gd_repo_close(repo);
+    gd_repo_close(repo);
     free_v(o.databases, o.ndatabases);
     free_v(o.tables, o.ntables);
     free_v(o.rename_from, o.nrenames);

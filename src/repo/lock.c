@@ -235,9 +235,9 @@ static gd_lock *lock_new(gd_storage *st, const char *instance, const char *kind,
     l->name = gd_asprintf("%s/locks/%s.L%d.%s", instance, kind, l->lease_s, hex);
     char boot[64];
     boot_id(boot, sizeof boot);
-    l->entry = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:i}", "kind", kind, "host", host,
-                         "boot", boot, "pid", (json_int_t)getpid(), "started", now, "op", op,
-                         "lease_s", l->lease_s);
+    l->entry =
+        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:i}", "kind", kind, "host", host, "boot", boot,
+                  "pid", (json_int_t)getpid(), "started", now, "op", op, "lease_s", l->lease_s);
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     return l;

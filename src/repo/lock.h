@@ -48,8 +48,8 @@ int gd_lock_take(gd_storage *st, const char *instance, const char *kind, const c
 
 /* Takes a shared read lease: protects detail (may be NULL: everything of
  * the instance in this region) from expire and compaction's pruning.
- * detail: {"set": id} keeps that set, and so every segment after it.  Waits (up to wait_s) for a running expire to end.
- * Steals the reference to detail. */
+ * detail: {"set": id} keeps that set, and so every segment after it.  Waits (up to wait_s) for a
+ * running expire to end. Steals the reference to detail. */
 int gd_lock_take_read(gd_storage *st, const char *instance, const char *op, json_t *detail,
                       double wait_s, gd_lock **out, gd_err *err);
 /* Narrows what a read lease protects (once the restore knows its set and

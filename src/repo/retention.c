@@ -163,7 +163,8 @@ static bool leased(const leases *l, const char *set_id)
         return true;
     size_t i;
     json_t *d;
-    json_array_foreach(l->list, i, d) if (strcmp(gd_json_str(d, "set", ""), set_id) == 0) return true;
+    json_array_foreach(l->list, i,
+                       d) if (strcmp(gd_json_str(d, "set", ""), set_id) == 0) return true;
     return false;
 }
 
@@ -283,11 +284,11 @@ static int expire_run(gd_repo *r, int retention_days, int64_t now_s, bool dry_ru
     /* leftovers of killed backups; never while a backup or copy writes */
     if (rc == 0 && whole && !writer)
         rc = remove_leftovers(r, now_s, dry_run, &leftovers, err);
-    *report = json_pack("{s:s, s:i, s:s, s:o, s:o, s:o, s:b, s:I, s:I, s:b}", "region",
-                        r->st->name, "retention_days", retention_days, "boundary", bstr, "keep",
-                        keep, "expire", expire, "held_by_restore", held, "all_held", ls.all,
-                        "segments_removed", (json_int_t)segs_removed, "leftovers_removed",
-                        (json_int_t)leftovers, "dry_run", dry_run);
+    *report = json_pack("{s:s, s:i, s:s, s:o, s:o, s:o, s:b, s:I, s:I, s:b}", "region", r->st->name,
+                        "retention_days", retention_days, "boundary", bstr, "keep", keep, "expire",
+                        expire, "held_by_restore", held, "all_held", ls.all, "segments_removed",
+                        (json_int_t)segs_removed, "leftovers_removed", (json_int_t)leftovers,
+                        "dry_run", dry_run);
     json_decref(segs);
     json_decref(ls.list);
     gd_repo_sets_free(sets, n);

@@ -20,22 +20,6 @@ OUT="$WORK/out"     # every captured stdout/stderr, for the secrets check
 mkdir -p "$OUT"
 _run_n=0
 
-# run CMD...: run CMD (under a time limit) with stdout, stderr, exit status
-# and wall time captured in RUN_OUT, RUN_ERR, RUN_RC, RUN_SECS.
-run() {
-    _run_n=$((_run_n + 1))
-    local base="$OUT/$_run_n" t0 t1
-    printf '%s\n' "$*" >"$base.cmd"
-    t0="$(date +%s.%N)"
-    RUN_RC=0
-    timeout -k 5 60 "$@" >"$base.out" 2>"$base.err" || RUN_RC=$?
-    t1="$(date +%s.%N)"
-    RUN_SECS="$(python3 -c "print(round($t1 - $t0, 1))")"
-    RUN_OUT="$(cat "$base.out")"
-    RUN_ERR="$(cat "$base.err")"
-    RUN_CMD="$*"
-}
-
 _run_diag() {
     printf 'command: %s\nexit status: %s (expected %s)\nstdout: %s\nstderr: %s' \
         "$RUN_CMD" "$RUN_RC" "$1" "$(printf '%s' "$RUN_OUT" | head -c 2000)" \

@@ -865,6 +865,26 @@ write_key() {
 
 # ------------------------------------------------------------------ misc --
 
+# run CMD...: run CMD (under a time limit) with stdout, stderr, exit status
+# and wall time captured in RUN_OUT, RUN_ERR, RUN_RC, RUN_SECS (files kept
+# under $OUT, default $WORK/run).
+_run_n=0
+run() {
+    _run_n=$((_run_n + 1))
+    local dir="${OUT:-$WORK/run}" t0 t1
+    mkdir -p "$dir"
+    local base="$dir/$_run_n"
+    printf '%s\n' "$*" >"$base.cmd"
+    t0="$(date +%s.%N)"
+    RUN_RC=0
+    timeout -k 5 120 "$@" >"$base.out" 2>"$base.err" || RUN_RC=$?
+    t1="$(date +%s.%N)"
+    RUN_SECS="$(python3 -c "print(round($t1 - $t0, 1))")"
+    RUN_OUT="$(cat "$base.out")"
+    RUN_ERR="$(cat "$base.err")"
+    RUN_CMD="$*"
+}
+
 # wait_for TIMEOUT_S CMD...: retry CMD (silenced) every 0.2 s until it
 # succeeds; status 1 on timeout.
 wait_for() {
