@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -151,6 +152,13 @@ int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     if (mkdtemp(base) == NULL) {
         int rc = gd_err_sys(err, errno, "cannot create a scratch directory under %s",
                             tmp && *tmp ? tmp : "/tmp");
+        free(base);
+        return rc;
+    }
+    /* Passable, not listable: the scratch server may run as another user
+     * (provision.c) and must reach its folder; the repo folder stays 0700. */
+    if (chmod(base, 0711) != 0) {
+        int rc = gd_err_sys(err, errno, "cannot set the mode of %s", base);
         free(base);
         return rc;
     }

@@ -75,6 +75,62 @@ static const char *find_mariadbd(void)
     return "mariadbd";
 }
 
+/* The account a new instance's server runs as when geodr runs as root: never
+ * root itself (a server running as root turns every FILE privilege, a
+ * SELECT ... INTO OUTFILE, into root's).  Its folder is given to it; every
+ * folder above must let it through. */
+#define RUN_AS_USER "mysql"
+
+static int reachable_by(const char *dir, const struct passwd *pw, gd_err *err)
+{
+    char *p = gd_strdup(dir);
+    int rc = 0;
+    for (char *slash = strrchr(p, '/'); slash && rc == 0; slash = strrchr(p, '/')) {
+        *slash = '\0';
+        const char *up = p[0] ? p : "/";
+        struct stat st;
+        if (stat(up, &st) != 0) {
+            rc = gd_err_sys(err, errno, "cannot stat %s", up);
+            break;
+        }
+        bool through = (st.st_mode & S_IXOTH) ||
+                       (st.st_uid == pw->pw_uid && (st.st_mode & S_IXUSR)) ||
+                       (st.st_gid == pw->pw_gid && (st.st_mode & S_IXGRP));
+        if (!through)
+            rc = gd_err_set(err, GD_E_STATE,
+                            "the new instance's server runs as user %s (never as root), which "
+                            "cannot pass through %s (mode %04o): choose a folder under one it "
+                            "can reach, or allow it (chmod o+x %s)",
+                            pw->pw_name, up, (unsigned)(st.st_mode & 07777), up);
+    }
+    free(p);
+    return rc;
+}
+
+/* When geodr runs as root: the account the server runs as, its folder given
+ * to it.  NULL (and 0) when geodr runs as another user: the server runs as
+ * that user. */
+static int server_account(const char *abs, struct passwd **out, gd_err *err)
+{
+    *out = NULL;
+    if (geteuid() != 0)
+        return 0;
+    struct passwd *pw = getpwnam(RUN_AS_USER);
+    if (pw == NULL)
+        return gd_err_set(err, GD_E_STATE,
+                          "geodr runs as root and the system has no '%s' user to run the new "
+                          "instance's server as (a server never runs as root): install "
+                          "mariadb-server, which creates it, or run geodr as another user",
+                          RUN_AS_USER);
+    int rc = reachable_by(abs, pw, err);
+    if (rc != 0)
+        return rc;
+    if (chown(abs, pw->pw_uid, pw->pw_gid) != 0)
+        return gd_err_sys(err, errno, "cannot give %s to user %s", abs, RUN_AS_USER);
+    *out = pw;
+    return 0;
+}
+
 int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, gd_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -87,6 +143,7 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
                           "database, which the new instance's socket login needs: run geodr "
                           "as a named user",
                           (unsigned)geteuid());
+    out->admin_user = gd_strdup(pw->pw_name); /* pw is overwritten below */
     int rc = dir_is_empty_or_missing(dir, err);
     if (rc != 0)
         return rc;
@@ -96,15 +153,17 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
     if (abs == NULL)
         return gd_err_sys(err, errno, "cannot resolve %s", dir);
     out->dir = abs;
+    struct passwd *run_as = NULL;
+    if ((rc = server_account(abs, &run_as, err)) != 0)
+        return rc;
     out->port = port;
     out->socket = gd_asprintf("%s/mariadbd.sock", abs);
     out->cnf = gd_asprintf("%s/my.cnf", abs);
     out->client_cnf = gd_asprintf("%s/client.cnf", abs);
-    out->admin_user = gd_strdup(pw->pw_name);
     char *datadir = gd_asprintf("%s/data", abs);
     char *log = gd_asprintf("%s/install.log", abs);
     char *errlog = gd_asprintf("%s/mariadbd.err", abs);
-    bool root = geteuid() == 0;
+    char *user_opt = run_as ? gd_asprintf("--user=%s", run_as->pw_name) : NULL;
     gd_buf cnf;
     gd_buf_init(&cnf, 0);
     gd_buf_appendf(&cnf,
@@ -112,7 +171,7 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
                    "socket=%s\nport=%u\nbind-address=127.0.0.1\npid-file=%s/mariadbd.pid\n"
                    "log-error=%s\nlocal-infile=1\nmax-allowed-packet=1G\nskip-name-resolve\n"
                    "innodb-buffer-pool-size=256M\ninnodb-log-file-size=256M\n%s",
-                   datadir, out->socket, port, abs, errlog, root ? "user=root\n" : "");
+                   datadir, out->socket, port, abs, errlog, run_as ? "user=" RUN_AS_USER "\n" : "");
     {
         FILE *f = fopen(out->cnf, "w");
         if (f == NULL || fwrite(cnf.data, 1, cnf.len, f) != cnf.len || fclose(f) != 0) {
@@ -128,14 +187,9 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
          * its generated password in gd_instance_secure).  The OS user
          * running geodr is the one the socket lets in. */
         char *a3 = gd_asprintf("--auth-root-socket-user=%s", out->admin_user);
-        char *argv[] = {"mariadb-install-db",
-                        a1,
-                        a2,
-                        "--auth-root-authentication-method=socket",
-                        a3,
-                        "--skip-test-db",
-                        root ? "--user=root" : NULL,
-                        NULL};
+        char *argv[] = {
+            "mariadb-install-db", a1,       a2,  "--auth-root-authentication-method=socket", a3,
+            "--skip-test-db",     user_opt, NULL};
         rc = run_to_log(argv, log, err);
         free(a1);
         free(a2);
@@ -201,6 +255,7 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
                     errlog);
 out:
     gd_buf_free(&cnf);
+    free(user_opt);
     free(datadir);
     free(log);
     free(errlog);

@@ -77,6 +77,20 @@ on_exit "touch '$WORK/stop-poll'; kill $poll_pid 2>/dev/null || true"
 check "restore --new-instance" "$GEODR" --config "$cfg" --quiet restore shop --latest \
     --new-instance "$WORK/newinst" --port "$nport"
 on_exit "mariadb-admin --defaults-file='$WORK/newinst/client.cnf' shutdown >/dev/null 2>&1 || true"
+if [[ $(id -u) -eq 0 ]]; then
+    is "geodr runs as root, the new instance's server does not (it runs as mysql)" \
+        "$(ps -o user= -p "$(cat "$WORK/newinst/mariadbd.pid")")" mysql
+    mkdir -m 700 "$WORK/closed"
+    out="$("$GEODR" --config "$cfg" restore shop --latest --new-instance "$WORK/closed/inst" \
+        --port "$(free_port)" 2>&1)" && rc=0 || rc=$?
+    is "a folder the server's user cannot reach: exit 1" "$rc" 1
+    like "... saying which folder and what to do" "$out" \
+        "runs as user mysql \\(never as root\\), which cannot pass through .*/closed \\(mode 0700\\).*chmod o\\+x"
+else
+    skip "the server's user (geodr does not run as root)"
+    skip "a folder the server's user cannot reach (geodr does not run as root)"
+    skip "a folder the server's user cannot reach: message"
+fi
 sleep 1
 touch "$WORK/stop-poll"
 wait "$poll_pid" 2>/dev/null || true
