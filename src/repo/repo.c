@@ -787,6 +787,34 @@ typedef struct rec_reader {
     json_t **recs;
 } rec_reader;
 
+/* A segment record must say what its name says: its counters, and an object
+ * named after it in this repository's form.  Anything else was altered, and
+ * its "object" is never used to build a name (expire removes by it). */
+static int check_segment_record(const gd_repo *r, const char *name, json_t *j, gd_err *err)
+{
+    long long first = 0, last = 0;
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    const char *obj = gd_json_str(j, "object", "");
+    size_t stem = strlen(base) - strlen(".segment");
+    json_t *seq = json_object_get(j, "seq"), *fs = json_object_get(j, "first_seq");
+    bool ok = record_range(name, &first, &last) && json_is_integer(seq) &&
+              json_integer_value(seq) == last &&
+              (fs == NULL ? first == last
+                          : json_is_integer(fs) && json_integer_value(fs) == first) &&
+              strncmp(obj, base, stem) == 0 && strncmp(obj + stem, ".binlog", 7) == 0 &&
+              strcmp(obj + stem + 7, gd_repo_suffix(r)) == 0 &&
+              gd_json_int(j, "size", -1) >= 0 && gd_json_int(j, "raw_size", -1) >= 0 &&
+              gd_json_int(j, "transactions", -1) >= 0;
+    if (!ok)
+        return gd_err_set(err, GD_E_CORRUPT,
+                          "segment record %s in region %s does not match its name (counters, "
+                          "object or sizes were altered): it is not used; run 'geodr verify' "
+                          "and restore the record from another region",
+                          name, r->st->name);
+    return 0;
+}
+
 static int read_record(gd_pool *pool, void *wv, size_t i, gd_err *err)
 {
     (void)pool;
@@ -797,6 +825,8 @@ static int read_record(gd_pool *pool, void *wv, size_t i, gd_err *err)
     int rc = gd_repo_get_record(rr->r, rr->names[i], "geodr-segment", &j, &e);
     if (rc == GD_E_NOTFOUND)
         return 0; /* removed since the listing (compaction): not part of it */
+    if (rc == 0 && (rc = check_segment_record(rr->r, rr->names[i], j, &e)) != 0)
+        json_decref(j);
     if (rc != 0 && err)
         *err = e;
     if (rc == 0) {

@@ -93,6 +93,19 @@ if [[ -n "$rec" ]]; then
     if ((SECONDS - t0 < 10)); then ok "... within 10 s"; else not_ok "... within 10 s" "took $((SECONDS - t0)) s"; fi
     like "... naming the record as too large" "$out" "$(basename "$rec").*(larger|too large|limit)"
     cp "$WORK/record.good" "$rec"
+    # A record that points its object elsewhere (expire removes by it) or
+    # says a counter its name does not: refused, nothing removed.
+    set1="$(ls "$WORK/region/shop/backup" | head -1)"
+    for edit in "j['object'] = '../backup/$set1/manifest'" "j['seq'] = -1" \
+        "j['first_seq'] = 0; j['seq'] = 999999"; do
+        edit_json "$rec" "$edit"
+        out="$("$GEODR" --config "$cfg" verify shop 2>&1)" && rc=0 || rc=$?
+        is "segment record with $edit: verify fails" "$rc" 1
+        like "... naming the record" "$out" "$(basename "$rec")"
+        out="$(GEODR_NOW=$(($(date +%s) + 400 * 86400)) "$GEODR" --config "$cfg" expire shop 2>&1)" || true
+        ok "... and expire removed no set through it" test -f "$WORK/region/shop/backup/$set1/manifest"
+        cp "$WORK/record.good" "$rec"
+    done
 else
     not_ok "a 20 MiB segment record: the archive wrote a record to replace" "$(ls -R "$WORK/region/shop")"
 fi
