@@ -62,6 +62,8 @@ static const char help[] =
     "                        IPv4 address of this machine the target reaches it at\n"
     "                        (geodr's binlog server listens there; default\n"
     "                        127.0.0.1, which only a target on this machine reaches)\n"
+    "  --replay-stall-timeout S  fail when the target has not been able to read from\n"
+    "                        geodr's binlog server for S seconds (default 60)\n"
     "  --jobs N              parallel connections (default: the instance's jobs)\n"
     "  --dry-run             check everything and print the plan; write nothing\n"
     "  --reset-target        only undo what a killed geodr left on --target during a\n"
@@ -89,6 +91,7 @@ enum {
     O_BINLOG,
     O_GTID,
     O_REPLAY_HOST,
+    O_STALL,
     O_RESET,
     O_HELP
 };
@@ -232,6 +235,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                                        {"write-binlog", no_argument, NULL, O_BINLOG},
                                        {"gtid", required_argument, NULL, O_GTID},
                                        {"replay-host", required_argument, NULL, O_REPLAY_HOST},
+                                       {"replay-stall-timeout", required_argument, NULL, O_STALL},
                                        {"reset-target", no_argument, NULL, O_RESET},
                                        {"help", no_argument, NULL, O_HELP},
                                        {NULL, 0, NULL, 0}};
@@ -239,6 +243,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                *newdir = NULL, *time_opt = NULL, *gtid_opt = NULL, *replay_host = NULL;
     bool reset_target = false;
     unsigned port = 0;
+    int stall_s = 0;
     gd_restore_opts o = {0};
     char *renames = NULL;
     int c, points = 0;
@@ -282,6 +287,11 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                         "in CHANGE MASTER (not encrypted on the wire). Prefer the one address "
                         "the target reaches this machine at, on a private network\n",
                         optarg);
+            break;
+        case O_STALL:
+            if (!gd_cli_int(optarg, 1, 86400, &num))
+                return gd_cli_usage("restore", "--replay-stall-timeout must be 1-86400 seconds");
+            stall_s = (int)num;
             break;
         case O_TARGET:
             target = optarg;
@@ -461,7 +471,8 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                          .stop_time_s = stop >= 0 ? stop : -1,
                          .stop_gtid = gtid_opt ? &stop_gtid : NULL,
                          .progress = o.progress,
-                         .listen = replay_host};
+                         .listen = replay_host,
+                         .stall_s = stall_s};
     if (rc == 0 && replay && subset && !o.dry_run)
         rc = gd_replay_subset(repo, plan, &tp, &o, &ro, &res, &rr, &err);
     else if (rc == 0 && !(newdir && o.dry_run))

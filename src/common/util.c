@@ -163,23 +163,27 @@ int64_t gd_clock_now_s(void)
     return gd_now_us() / 1000000;
 }
 
-void gd_test_pause(const char *point)
+long gd_test_value(const char *point)
 {
     const char *v = getenv("GEODR_TEST_PAUSE");
     size_t pl = strlen(point);
     for (const char *p = v; p && *p;) {
-        if (strncmp(p, point, pl) == 0 && p[pl] == '=') {
-            long ms = strtol(p + pl + 1, NULL, 10);
-            if (ms > 0) {
-                struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-                while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-                }
-            }
-            return;
-        }
+        if (strncmp(p, point, pl) == 0 && p[pl] == '=')
+            return strtol(p + pl + 1, NULL, 10);
         p = strchr(p, ',');
         if (p)
             p++;
+    }
+    return 0;
+}
+
+void gd_test_pause(const char *point)
+{
+    long ms = gd_test_value(point);
+    if (ms <= 0)
+        return;
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
 

@@ -55,6 +55,10 @@ int64_t gd_clock_now_s(void);
  * ','), sleeps ms milliseconds at that named point, so a test can make a
  * race certain instead of lucky.  Does nothing otherwise. */
 void gd_test_pause(const char *point);
+/* The value GEODR_TEST_PAUSE gives point ("point=N"), 0 when none: for test
+ * hooks that are not a pause (binlog-refuse=1: the binlog server drops
+ * every connection, as a firewall would). */
+long gd_test_value(const char *point);
 
 /* Formats an epoch in microseconds as "YYYY-MM-DD HH:MM:SS" UTC (buf >= 20),
  * or with ".ffffff" when frac is true (buf >= 27). */

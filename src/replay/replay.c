@@ -134,10 +134,16 @@ static int wait_applied(MYSQL *m, gd_binlog_server *srv, const gd_replay_opts *o
 {
     int rc = 0;
     unsigned long long shown = 0;
-    char b0[1024], b1[1024], b2[1024], b3[1024], b4[1024];
-    char *vals[] = {b0, b1, b2, b3, b4};
-    static const char *const cols[] = {"Last_SQL_Errno", "Last_SQL_Error", "Last_IO_Errno",
-                                       "Last_IO_Error", "Slave_SQL_Running"};
+    char b0[1024], b1[1024], b2[1024], b3[1024], b4[1024], b5[1024];
+    char *vals[] = {b0, b1, b2, b3, b4, b5};
+    static const char *const cols[] = {"Last_SQL_Errno", "Last_SQL_Error",    "Last_IO_Errno",
+                                       "Last_IO_Error",  "Slave_SQL_Running", "Slave_IO_Running"};
+    /* The target reconnects every second on its own; a target that cannot
+     * reach geodr's binlog server at all (a firewall, an address it cannot
+     * route) must not wait forever.  A connected IO thread that reads
+     * nothing is not a stall: the target may be applying a long ALTER. */
+    int stall_s = opts->stall_s > 0 ? opts->stall_s : 60;
+    double io_down_since = -1;
     for (;;) {
         if (opts->stop && *opts->stop) {
             rc = gd_err_set(err, GD_E_CANCEL,
@@ -156,7 +162,7 @@ static int wait_applied(MYSQL *m, gd_binlog_server *srv, const gd_replay_opts *o
         }
         gd_progress_add(prog, st.bytes - shown, 0);
         shown = st.bytes;
-        slave_status(m, cols, vals, 5);
+        slave_status(m, cols, vals, 6);
         if (b0[0] && strcmp(b0, "0") != 0) {
             rc = gd_err_set(err, GD_E_MYSQL,
                             "the target failed to apply archived binlog: error %s: %s", b0, b1);
@@ -167,6 +173,20 @@ static int wait_applied(MYSQL *m, gd_binlog_server *srv, const gd_replay_opts *o
                             "the target cannot read from geodr's binlog server: error %s: %s", b2,
                             b3);
             return rc;
+        }
+        if (!st.done && strcmp(b5, "Yes") != 0) {
+            double now = gd_mono();
+            if (io_down_since < 0)
+                io_down_since = now;
+            else if (now - io_down_since > stall_s)
+                return gd_err_set(err, GD_E_NET,
+                                  "the target has not been able to read from geodr's binlog "
+                                  "server for %d s (its last error: %s %s): when the target "
+                                  "runs on another machine, give --replay-host an address of "
+                                  "this machine that it can reach, and check firewalls",
+                                  stall_s, b2[0] ? b2 : "none", b3);
+        } else {
+            io_down_since = -1;
         }
         if (st.done) {
             char *pos = NULL;
@@ -230,11 +250,7 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
              port);
     /* Tests only: hold the replica back so that other connections reach
      * the binlog server first (tests/integration/interrupt.sh). */
-    const char *delay = getenv("GEODR_TEST_REPLICA_DELAY_MS");
-    if (delay && atoi(delay) > 0) {
-        struct timespec ts = {atoi(delay) / 1000, (long)(atoi(delay) % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
+    gd_test_pause("replica-start");
     if (server_id_collides(segs, strtoul(old_sid, NULL, 10))) {
         /* Until replay ends the target takes another id, or it would skip
          * the source's events as its own. */

@@ -25,6 +25,8 @@ typedef struct gd_replay_opts {
     bool progress;
     const char *listen;                /* address the target reaches geodr's binlog server at
                                         * (geodr listens on it); NULL: 127.0.0.1 */
+    int stall_s; /* fail when the target's IO thread has not been connected to
+                  * the binlog server for this long (0: 60 s) */
     const volatile sig_atomic_t *stop; /* set (by a signal handler): stop, undo the
                                         * target's replica configuration, and
                                         * fail with GD_E_CANCEL; may be NULL */

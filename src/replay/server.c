@@ -702,6 +702,10 @@ static void *accept_loop(void *arg)
         int fd = accept(s->lfd, NULL, NULL);
         if (fd < 0)
             continue;
+        if (gd_test_value("binlog-refuse") > 0) {
+            close(fd);
+            continue;
+        }
         int slot = -1;
         for (int i = 0; i < MAX_CONNS && slot < 0; i++)
             if (!s->conn_used[i])

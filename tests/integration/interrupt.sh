@@ -55,7 +55,7 @@ done
 # Idle connections to the binlog server (a port scanner, a stuck client)
 # reach it before the target's replica: the restore still completes.
 mdb_start idle
-GEODR_TEST_REPLICA_DELAY_MS=3000 timeout 90 "$GEODR" --config "$cfg" --verbose restore shop --latest \
+GEODR_TEST_PAUSE=replica-start=3000 timeout 90 "$GEODR" --config "$cfg" --verbose restore shop --latest \
     --target "127.0.0.1:$IDLE_PORT" --target-user root --target-password-file "$WORK/idle.pass" \
     >"$WORK/idle.out" 2>&1 &
 rpid=$!
@@ -75,6 +75,21 @@ wait "$rpid" || rc=$?
 is "three idle connections to the binlog server: the restore still completes" "$rc" 0
 is "... with every transaction" "$(mdb_sql idle 'SELECT COUNT(*) FROM d.t')" 40000
 kill "$idle_pid" 2>/dev/null || true
+
+# A target that cannot reach the binlog server at all (a firewall drops
+# every connection): the restore fails after the stall timeout, saying what
+# to do, and undoes the target's replica configuration.
+mdb_start walled
+t0=$SECONDS
+out="$(GEODR_TEST_PAUSE=binlog-refuse=1 timeout 120 "$GEODR" --config "$cfg" restore shop --latest \
+    --replay-stall-timeout 5 --target "127.0.0.1:$WALLED_PORT" --target-user root \
+    --target-password-file "$WORK/walled.pass" 2>&1)" && rc=0 || rc=$?
+is "a target that cannot reach the binlog server: the restore fails" "$rc" 1
+like "... saying why and what to do" "$out" \
+    "has not been able to read from geodr's binlog server for 5 s.*--replay-host"
+ok "... after the stall timeout, not never" test $((SECONDS - t0)) -lt 60
+is "... and the target is no replica afterwards" "$(mdb_sql walled 'SHOW ALL SLAVES STATUS' | wc -l)" 0
+mdb_stop walled
 
 # SIGKILL cannot be undone by geodr itself: --reset-target does it afterwards.
 mdb_start killed
