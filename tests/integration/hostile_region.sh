@@ -95,7 +95,7 @@ if [[ -n "$rec" ]]; then
     cp "$WORK/record.good" "$rec"
     # A record that points its object elsewhere (expire removes by it) or
     # says a counter its name does not: refused, nothing removed.
-    set1="$(ls "$WORK/region/shop/backup" | head -1)"
+    set1="$(ls "$WORK/region/shop/backup" | sed -n 1p)"
     for edit in "j['object'] = '../backup/$set1/manifest'" "j['seq'] = -1" \
         "j['first_seq'] = 0; j['seq'] = 999999"; do
         edit_json "$rec" "$edit"

@@ -27,7 +27,7 @@ cfg="$WORK/geodr.conf"
 write_config "$cfg" shop src "$WORK/home" "$WORK/key"
 geodr_config_add "$cfg" "retention-days = 1"
 G=("$GEODR" --config "$cfg")
-has_lock() { ls "$WORK/home/shop/locks/" 2>/dev/null | grep -q "^$1\."; }
+has_lock() { compgen -G "$WORK/home/shop/locks/$1.*" >/dev/null; }
 sets() { ls "$WORK/home/shop/backup" 2>/dev/null | while read -r s; do
     [[ -f "$WORK/home/shop/backup/$s/manifest" ]] && echo "$s"; done; }
 
@@ -114,7 +114,7 @@ wait "$A1" || true
 # ---- expire while a restore reads a set
 mdb_sql src "UPDATE shop.orders SET v = 'changed' WHERE id <= 100" >/dev/null
 "${G[@]}" --quiet backup shop >/dev/null
-old="$(sets | head -1)"
+old="$(sets | sed -n 1p)"
 checksum_all src shop >"$WORK/sum.now"
 far=$(($(date +%s) + 10 * 86400)) # every set but the newest has expired
 mdb_start t1
