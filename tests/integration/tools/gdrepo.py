@@ -10,6 +10,9 @@ the key, what the key holder computes, and a format 1 fixture maker.
   gdrepo.py reseal ROOT FILE CODE KEYFILE
                                      run CODE on `j`, store it with a valid
                                      MAC (what the key holder can do)
+  gdrepo.py edit ROOT FILE CODE [KEYFILE]
+                                     run CODE on `j`, store it with the
+                                     trailer it had (a MAC needs KEYFILE)
   gdrepo.py to-v1 ROOT INSTANCE KEYFILE
                                      turn an encrypted format 2 instance into
                                      format 1, as geodr 0.2 wrote it
@@ -152,7 +155,13 @@ def main(argv):
         exec(argv[3])
         body = dump(j)
         write(argv[2], body, sha_trailer(body))
-    elif cmd == "reseal":
+    elif cmd == "edit" and load(argv[3])[1] != MAC:
+        path, code = argv[3], argv[4]
+        j, kind, _ = load(path)
+        exec(code)
+        body = dump(j) if kind else json.dumps(j, indent=2, sort_keys=True) + "\n"
+        write(path, body, sha_trailer(body) if kind else "")
+    elif cmd in ("reseal", "edit"):
         root, path, code, keyfile = argv[2:6]
         j, _, _ = load(path)
         exec(code)
