@@ -562,6 +562,32 @@ out:
     return rc;
 }
 
+static int committed_cb(void *ctx, const char *name, const gd_stat *st)
+{
+    (void)ctx;
+    (void)st;
+    size_t n = strlen(name);
+    return (n > 9 && strcmp(name + n - 9, "/manifest") == 0) ||
+           (n > 8 && strcmp(name + n - 8, ".segment") == 0);
+}
+
+/* A region holding committed sets or segments of the instance but no
+ * descriptor lost it (or had it removed): a new one would carry a new salt,
+ * so a new key and a new trust anchor beside the old records.  Refused. */
+static int refuse_lost_descriptor(gd_repo *r, gd_err *err)
+{
+    char *prefix = gd_asprintf("%s/", r->instance);
+    int rc = gd_storage_list(r->st, prefix, committed_cb, NULL, err);
+    free(prefix);
+    if (rc == 1)
+        return gd_err_set(err, GD_E_STATE,
+                          "region %s holds backups of instance %s but no %s/instance.json: "
+                          "refusing to start a new descriptor beside them; restore "
+                          "instance.json from another region (or move the old backups away)",
+                          r->st->name, r->instance, r->instance);
+    return rc;
+}
+
 static int repo_open(gd_storage *st, const char *instance, const char *key_file, bool create,
                      bool raw, int compress_level, gd_repo **out, gd_err *err)
 {
@@ -590,7 +616,9 @@ static int repo_open(gd_storage *st, const char *instance, const char *key_file,
                             st->name, instance, instance);
             goto out;
         }
-        rc = create_descriptor(r, dname, key_file, err);
+        rc = refuse_lost_descriptor(r, err);
+        if (rc == 0)
+            rc = create_descriptor(r, dname, key_file, err);
     } else if (rc != 0) {
         if (err)
             *err = e2;

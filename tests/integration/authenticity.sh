@@ -182,6 +182,13 @@ is "... restore refuses" "$rc" 1
 dst_clean "... and nothing was written to the target"
 reset_region
 
+rm "$R/instance.json"
+out="$("$GEODR" --config "$cfg" backup shop 2>&1)" && rc=0 || rc=$?
+is "descriptor removed: backup refuses to start a new one beside the old sets" "$rc" 1
+like "... saying what to do" "$out" "holds backups of instance shop but no shop/instance.json"
+is "... and wrote none" "$(ls "$R/instance.json" 2>/dev/null | wc -l)" 0
+reset_region
+
 # 8. verify without the key says that authenticity was not checked.
 nkcfg="$WORK/nokey.conf"
 write_config "$nkcfg" shop src "$WORK/region"
@@ -199,7 +206,7 @@ v1cfg="$WORK/v1.conf"
 write_config "$v1cfg" shop src "$WORK/v1root" "$WORK/key"
 out="$("$GEODR" --config "$v1cfg" verify shop 2>&1)" && rc=0 || rc=$?
 is "format 1: verify passes" "$rc" 0
-like "... warning that it is not authenticated" "$out" "format 1.*not authenticated"
+like "... warning that it is not authenticated" "$out" "format 1.*NOT authenticated"
 out="$("$GEODR" --config "$v1cfg" restore shop --set "$setB" --target "127.0.0.1:$DST_PORT" \
     --target-user root --target-password-file "$WORK/dst.pass" 2>&1)" && rc=0 || rc=$?
 is "format 1: restore works" "$rc" 0
