@@ -207,12 +207,18 @@ write_config "$v1cfg" shop src "$WORK/v1root" "$WORK/key"
 out="$("$GEODR" --config "$v1cfg" verify shop 2>&1)" && rc=0 || rc=$?
 is "format 1: verify passes" "$rc" 0
 like "... warning that it is not authenticated" "$out" "format 1.*NOT authenticated"
-out="$("$GEODR" --config "$v1cfg" restore shop --set "$setB" --target "127.0.0.1:$DST_PORT" \
+out="$("$GEODR" --config "$v1cfg" restore shop --latest --target "127.0.0.1:$DST_PORT" \
     --target-user root --target-password-file "$WORK/dst.pass" 2>&1)" && rc=0 || rc=$?
-is "format 1: restore works" "$rc" 0
+is "format 1: restore --latest works (set and segment of format 1)" "$rc" 0
 like "... with the warning" "$out" "NOT authenticated"
 is "... and restores the set's rows" "$(mdb_sql dst "SELECT COUNT(*) FROM d.t WHERE v LIKE 'b%'")" 3000
+is "... and the archived row" "$(mdb_sql dst "SELECT v FROM d.t WHERE id = 5000")" genuine
 mdb_sql dst "DROP DATABASE d" >/dev/null
+# A copy region holding the format 1 instance too (as geodr 0.2 copied it).
+cp -a "$WORK/v1root" "$WORK/v1far"
+geodr_config_add "$v1cfg" "copy-regions = far" "cross-region-backup = on" "" "[region far]" \
+    "type = posix" "path = $WORK/v1far"
+check "format 1: copy to a format 1 copy region" "$GEODR" --config "$v1cfg" --quiet copy shop
 # A plaintext set planted in a format 1 repository: its records cannot be
 # told from genuine ones, but its objects are plaintext in an encrypted
 # instance, and geodr never writes those.
@@ -233,6 +239,12 @@ is "... and names the last format 1 set" \
 out="$("$GEODR" --config "$v1cfg" verify shop 2>&1)" && rc=0 || rc=$?
 is "... every set verifies" "$rc" 0
 like "... the format 1 ones with the warning" "$out" "NOT authenticated"
+check "... a copy brings the new set to the copy region" "$GEODR" --config "$v1cfg" --quiet copy shop
+is "... whose descriptor is now the home region's format 2 one" \
+    "$(cmp "$V1/instance.json" "$WORK/v1far/shop/instance.json" && echo same)" same
+out="$("$GEODR" --config "$v1cfg" verify shop --region far 2>&1)" && rc=0 || rc=$?
+is "... and every set verifies there" "$rc" 0
+is "... all three of them" "$(grep -c ': OK$' <<<"$out")" 3
 cp -a "$V1/backup/$setB" "$V1/backup/99991231T000000Z"
 python3 "$GDREPO" forge "$V1/backup/99991231T000000Z/manifest" 'j["set"] = "99991231T000000Z"'
 out="$("$GEODR" --config "$v1cfg" verify shop 99991231T000000Z 2>&1)" && rc=0 || rc=$?
