@@ -1236,6 +1236,23 @@ static void test_key_derive(void **state)
     HMAC(EVP_sha256(), raw, 32, (const uint8_t *)"geodr key check", 15, mac, &ml);
     gd_hex(mac, 32, hex);
     assert_string_equal(k1.check, hex);
+    HMAC(EVP_sha256(), raw, 32, (const uint8_t *)"geodr key check v2", 18, mac, &ml);
+    gd_hex(mac, 32, hex);
+    assert_string_equal(k1.check_v2, hex);
+    /* The record key is its own subkey, and a record's MAC binds its name:
+     * HMAC(HMAC(key, "geodr record mac"), "geodr-record" NUL name NUL body). */
+    uint8_t rk[32];
+    HMAC(EVP_sha256(), raw, 32, (const uint8_t *)"geodr record mac", 16, rk, &ml);
+    assert_memory_equal(k1.mac, rk, 32);
+    assert_true(memcmp(k1.mac, k1.key, 32) != 0);
+    const char rmsg[] = "geodr-record\0shop/backup/S/manifest\0{}\n";
+    HMAC(EVP_sha256(), rk, 32, (const uint8_t *)rmsg, sizeof rmsg - 1, mac, &ml);
+    gd_hex(mac, 32, hex);
+    char got[65];
+    assert_int_equal(gd_key_record_mac(&k1, "shop/backup/S/manifest", "{}\n", 3, got, &err), 0);
+    assert_string_equal(got, hex);
+    assert_int_equal(gd_key_record_mac(&k1, "shop/backup/T/manifest", "{}\n", 3, got, &err), 0);
+    assert_string_not_equal(got, hex);
 
     /* Another salt, another key. */
     kp2.n = 1024;
