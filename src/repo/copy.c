@@ -62,9 +62,11 @@ int gd_copy_region_open(gd_repo *home, gd_storage *dst, int64_t since_us, int64_
     int g = rc == 0 ? gd_storage_get_all(dst, dname, SMALL_MAX, &theirs, NULL, &e) : 0;
     if (rc == 0 && g == GD_E_NOTFOUND)
         rc = gd_storage_put_all(dst, dname, mine, strlen(mine), err);
-    else if (rc == 0 && g == 0 && (rc = same_descriptor(home, dst->name, mine, theirs, err)) == 1)
-        rc = gd_storage_put_all(dst, dname, mine, strlen(mine), err);
-    else if (rc == 0) {
+    else if (rc == 0 && g == 0) {
+        rc = same_descriptor(home, dst->name, mine, theirs, err);
+        if (rc == 1) /* the home region's moved to format 2 */
+            rc = gd_storage_put_all(dst, dname, mine, strlen(mine), err);
+    } else if (rc == 0) {
         rc = g;
         if (err)
             *err = e;
