@@ -428,11 +428,16 @@ static int load_descriptor(gd_repo *r, const char *dname, const char *text, size
     long long version = gd_json_int(j, "version", -1);
     const char *cipher = gd_json_str(j, "cipher", "");
     if (strcmp(gd_json_str(j, "format", ""), "geodr-instance") != 0 || version < 1 ||
-        version > GD_REPO_FORMAT_VERSION || (version == 1) != (kind == TRAILER_NONE))
+        version > GD_REPO_FORMAT_VERSION)
         return gd_err_set(err, version > GD_REPO_FORMAT_VERSION ? GD_E_STATE : GD_E_CORRUPT,
                           "%s in region %s is not an instance descriptor this geodr reads "
                           "(format %lld, repository format %d): use a matching geodr version",
                           dname, r->st->name, version, GD_REPO_FORMAT_VERSION);
+    if ((version == 1) != (kind == TRAILER_NONE))
+        return gd_err_set(err, GD_E_AUTH,
+                          "%s in region %s says format %lld but %s a trailer: it was altered; "
+                          "restore it from another region",
+                          dname, r->st->name, version, version == 1 ? "has" : "lacks");
     if (strcmp(gd_json_str(j, "name", r->instance), r->instance) != 0)
         return gd_err_set(err, GD_E_CORRUPT, "%s in region %s describes instance '%s'", dname,
                           r->st->name, gd_json_str(j, "name", ""));
