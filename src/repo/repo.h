@@ -66,7 +66,10 @@ typedef struct gd_repo {
  * says "cipher": "none" while key_file is set (a downgrade).  A format 1
  * encrypted descriptor is moved to format 2 when the first record is written
  * through this handle (gd_repo_put_record).  Takes ownership of st (frees it
- * on failure). */
+ * on failure).  That move changes the handle's format fields: it is
+ * serialised with other writers of the handle (mu), not with readers, so a
+ * handle is not read from other threads while a record is written (the
+ * engines write their records after their workers finished). */
 int gd_repo_open(gd_storage *st, const char *instance, const char *key_file, bool create,
                  int compress_level, gd_repo **out, gd_err *err);
 /* Opens an existing instance's repository for raw copies: objects move as
