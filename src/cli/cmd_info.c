@@ -594,18 +594,21 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
                        gd_json_str(b, "error", ""));
             }
     }
-    bool hash_only = repo->raw && repo->encrypted;
+    bool hash_only = repo->raw && repo->encrypted, encrypted = repo->encrypted;
     gd_repo_close(repo);
     if (hash_only && !cli->quiet && !cli->json)
         fprintf(stderr,
-                "geodr: no key-file for instance %s: the stored bytes were checked against "
-                "their SHA-256, not decrypted, and each table's columns were not compared "
-                "with its CREATE TABLE; set key-file for a full check\n",
+                "geodr: no key-file for instance %s: authenticity was NOT checked (the "
+                "manifests' and records' MACs need the key; whoever can write to the region "
+                "could have forged them); the stored bytes were checked against their SHA-256, "
+                "not decrypted, and each table's columns were not compared with its CREATE "
+                "TABLE; set key-file for a full check\n",
                 argv[1]);
     if (cli->json)
-        gd_cli_print_json(json_pack("{s:s, s:I, s:I, s:b, s:o, s:o}", "instance", argv[1],
+        gd_cli_print_json(json_pack("{s:s, s:I, s:I, s:b, s:b, s:o, s:o}", "instance", argv[1],
                                     "objects", (json_int_t)checked, "bad", (json_int_t)bad,
-                                    "decrypted", !hash_only, "sets", report, "binlog", segbad));
+                                    "decrypted", !hash_only, "authenticated",
+                                    !hash_only && encrypted, "sets", report, "binlog", segbad));
     else {
         json_decref(report);
         json_decref(segbad);

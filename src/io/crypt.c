@@ -4,7 +4,7 @@
  *
  *   header (21 bytes)
  *     magic          4 bytes  "GDE1" (0x47 0x44 0x45 0x31)
- *     version        1 byte   1
+ *     version        1 byte   2 (1: format 1 objects, read where allowed)
  *     key id         8 bytes  first 8 bytes of HMAC-SHA256(key, "geodr key id")
  *     nonce prefix   8 bytes  random, fresh for every object
  *
@@ -16,7 +16,9 @@
  *
  *   chunk i is sealed with AES-256-GCM under the 32-byte key with
  *     nonce (12 bytes) = nonce prefix (8) || uint32 i (4)
- *     AAD   (29 bytes) = the 21-byte header || uint32 i (4) || length field (4)
+ *     AAD   (61 bytes) = the 21-byte header || uint32 i (4) || length field (4)
+ *                          || SHA-256 of the object's name (32)
+ *     (version 1: the same without the name's hash, 29 bytes)
  *
  *   Nothing follows the final chunk.
  *
@@ -26,7 +28,9 @@
  *
  * Why each piece is there: the header in the AAD binds every chunk to this
  * object's key id and nonce prefix; the index in nonce and AAD makes
- * reordering, dropping or duplicating chunks fail authentication; the final
+ * reordering, dropping or duplicating chunks fail authentication; the name
+(relative to the region root, the same in every region) makes an object
+renamed or moved into another set fail at its first chunk; the final
  * bit in the AAD makes cutting the stream at a chunk boundary detectable (the
  * reader insists on seeing a final chunk, and a non-final chunk cannot be
  * relabelled final).  Random 64-bit prefixes plus the 32-bit counter keep
@@ -52,15 +56,19 @@
 #define CHUNK_MAX 65536u
 #define TAG_LEN 16
 #define FINAL_BIT 0x80000000u
-#define AAD_LEN (HDR_LEN + 8)
+#define NAME_HASH_LEN 32
+#define AAD_LEN (HDR_LEN + 8 + NAME_HASH_LEN)
 
 static const uint8_t magic[4] = {'G', 'D', 'E', '1'};
-#define VERSION 1
+#define VERSION 2
+#define VERSION_1 1
 
 typedef struct crypt_state {
     gd_filter base;
     EVP_CIPHER_CTX *ctx;
     uint8_t key_id[GD_KEY_ID_LEN];
+    uint8_t name_hash[NAME_HASH_LEN]; /* SHA-256 of the bound name */
+    bool allow_v1;                    /* decrypt: version 1 objects are accepted */
     uint8_t hdr[HDR_LEN];
     size_t hdr_have; /* decrypt: header bytes received */
     uint32_t index;  /* number of chunks sealed / opened so far */
@@ -120,11 +128,13 @@ static int chunk_begin(crypt_state *s, bool enc, const uint8_t lenfield[4], gd_e
     memcpy(aad, s->hdr, HDR_LEN);
     put32(aad + HDR_LEN, s->index);
     memcpy(aad + HDR_LEN + 4, lenfield, 4);
+    memcpy(aad + HDR_LEN + 8, s->name_hash, NAME_HASH_LEN);
+    int aad_len = s->hdr[4] == VERSION_1 ? HDR_LEN + 8 : AAD_LEN;
     int outl = 0;
     int ok = enc ? EVP_EncryptInit_ex(s->ctx, NULL, NULL, NULL, iv) &&
-                       EVP_EncryptUpdate(s->ctx, NULL, &outl, aad, (int)sizeof aad)
+                       EVP_EncryptUpdate(s->ctx, NULL, &outl, aad, aad_len)
                  : EVP_DecryptInit_ex(s->ctx, NULL, NULL, NULL, iv) &&
-                       EVP_DecryptUpdate(s->ctx, NULL, &outl, aad, (int)sizeof aad);
+                       EVP_DecryptUpdate(s->ctx, NULL, &outl, aad, aad_len);
     if (!ok)
         return gd_err_set(err, GD_E_STATE, "AES-GCM initialisation failed");
     return 0;
@@ -231,7 +241,12 @@ static int check_header(crypt_state *s, gd_err *err)
 {
     if (memcmp(s->hdr, magic, 4) != 0)
         return gd_err_set(err, GD_E_CORRUPT, "not an encrypted object (bad magic)");
-    if (s->hdr[4] != VERSION)
+    if (s->hdr[4] == VERSION_1 && !s->allow_v1)
+        return gd_err_set(err, GD_E_AUTH,
+                          "object is in the format 1 encryption (not bound to its name), which "
+                          "only sets and segments written before the repository moved to format "
+                          "2 may hold: refused (it may have been moved here from elsewhere)");
+    if (s->hdr[4] != VERSION && s->hdr[4] != VERSION_1)
         return gd_err_set(err, GD_E_CORRUPT, "unsupported encrypted object version %u",
                           (unsigned)s->hdr[4]);
     if (memcmp(s->hdr + 5, s->key_id, GD_KEY_ID_LEN) != 0) {
@@ -362,7 +377,7 @@ static const gd_filter_ops decrypt_ops = {
 };
 
 static gd_filter *crypt_new(const gd_filter_ops *ops, bool enc, const uint8_t *key,
-                            const uint8_t *key_id)
+                            const uint8_t *key_id, const char *name, bool allow_v1)
 {
     crypt_state *s = gd_calloc(1, sizeof *s);
     s->ctx = EVP_CIPHER_CTX_new();
@@ -379,16 +394,24 @@ static gd_filter *crypt_new(const gd_filter_ops *ops, bool enc, const uint8_t *k
         abort();
     }
     memcpy(s->key_id, key_id, GD_KEY_ID_LEN);
+    unsigned int hl = NAME_HASH_LEN;
+    if (!EVP_Digest(name, strlen(name), s->name_hash, &hl, EVP_sha256(), NULL)) {
+        fprintf(stderr, "geodr: OpenSSL cannot compute SHA-256\n");
+        abort();
+    }
+    s->allow_v1 = allow_v1;
     s->base = (gd_filter){.ops = ops, .self = s};
     return &s->base;
 }
 
-gd_filter *gd_filter_encrypt(const uint8_t key[GD_KEY_LEN], const uint8_t key_id[GD_KEY_ID_LEN])
+gd_filter *gd_filter_encrypt(const uint8_t key[GD_KEY_LEN], const uint8_t key_id[GD_KEY_ID_LEN],
+                             const char *name)
 {
-    return crypt_new(&encrypt_ops, true, key, key_id);
+    return crypt_new(&encrypt_ops, true, key, key_id, name, false);
 }
 
-gd_filter *gd_filter_decrypt(const uint8_t key[GD_KEY_LEN], const uint8_t key_id[GD_KEY_ID_LEN])
+gd_filter *gd_filter_decrypt(const uint8_t key[GD_KEY_LEN], const uint8_t key_id[GD_KEY_ID_LEN],
+                             const char *name, bool allow_v1)
 {
-    return crypt_new(&decrypt_ops, false, key, key_id);
+    return crypt_new(&decrypt_ops, false, key, key_id, name, allow_v1);
 }

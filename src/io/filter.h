@@ -85,12 +85,19 @@ gd_filter *gd_filter_zstd_decompress(void);
 /* AES-256-GCM in independently authenticated chunks; the stream format is in
  * docs/repository-format.md ("Encrypted object").  key is 32 bytes; key_id
  * is 8 bytes written into the header and checked on decrypt (a different
- * key fails with GD_E_AUTH "was encrypted with another key").  Truncation,
- * reordering, and any modified byte fail with GD_E_AUTH or GD_E_CORRUPT. */
+ * key fails with GD_E_AUTH "was encrypted with another key").  name (the
+ * object's name relative to the region root) is bound into every chunk's
+ * associated data: decrypting under another name fails with GD_E_AUTH.
+ * Truncation, reordering, and any modified byte fail with GD_E_AUTH or
+ * GD_E_CORRUPT.  The encrypter writes format 2 objects; the decrypter
+ * accepts format 1 objects (no name bound) only when allow_v1, else they
+ * fail with GD_E_AUTH. */
 #define GD_KEY_LEN 32
 #define GD_KEY_ID_LEN 8
-gd_filter *gd_filter_encrypt(const uint8_t key[GD_KEY_LEN], const uint8_t key_id[GD_KEY_ID_LEN]);
-gd_filter *gd_filter_decrypt(const uint8_t key[GD_KEY_LEN], const uint8_t key_id[GD_KEY_ID_LEN]);
+gd_filter *gd_filter_encrypt(const uint8_t key[GD_KEY_LEN], const uint8_t key_id[GD_KEY_ID_LEN],
+                             const char *name);
+gd_filter *gd_filter_decrypt(const uint8_t key[GD_KEY_LEN], const uint8_t key_id[GD_KEY_ID_LEN],
+                             const char *name, bool allow_v1);
 
 /* Pass-through SHA-256 of all bytes seen.  gd_filter_sha256_hex() is valid
  * after the stream ended (done), writes 65 bytes. */

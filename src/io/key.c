@@ -133,6 +133,29 @@ static int hmac(const uint8_t key[GD_KEY_LEN], const char *label, uint8_t mac[32
     return 0;
 }
 
+int gd_key_record_mac(const gd_key *k, const char *name, const void *body, size_t len, char out[65],
+                      gd_err *err)
+{
+    static const char label[] = "geodr-record"; /* with its NUL */
+    uint8_t mac[32];
+    size_t ml = 0;
+    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *c = m ? EVP_MAC_CTX_new(m) : NULL;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    int ok = c != NULL && EVP_MAC_init(c, k->mac, sizeof k->mac, params) == 1 &&
+             EVP_MAC_update(c, (const unsigned char *)label, sizeof label) == 1 &&
+             EVP_MAC_update(c, (const unsigned char *)name, strlen(name) + 1) == 1 &&
+             EVP_MAC_update(c, body, len) == 1 && EVP_MAC_final(c, mac, &ml, sizeof mac) == 1 &&
+             ml == sizeof mac;
+    EVP_MAC_CTX_free(c);
+    EVP_MAC_free(m);
+    if (!ok)
+        return gd_err_set(err, GD_E_STATE, "HMAC-SHA256 failed");
+    gd_hex(mac, sizeof mac, out);
+    return 0;
+}
+
 /* Characters of a UTF-8 string (bytes that do not continue a sequence). */
 static size_t utf8_chars(const char *s)
 {
@@ -229,6 +252,13 @@ int gd_key_derive(const char *passphrase, const gd_kdf_params *kp, gd_key *out, 
     if (rc < 0)
         goto out;
     gd_hex(mac, sizeof mac, k.check);
+    rc = hmac(k.key, "geodr key check v2", mac, err);
+    if (rc < 0)
+        goto out;
+    gd_hex(mac, sizeof mac, k.check_v2);
+    rc = hmac(k.key, "geodr record mac", k.mac, err);
+    if (rc < 0)
+        goto out;
     *out = k;
     kcache_put(tag, &k);
 out:

@@ -1,10 +1,15 @@
 /* Keys: a passphrase (from the instance's key-file) is stretched with scrypt
- * into a 256-bit key.  The salt and scrypt parameters live in the instance
- * descriptor of the repository (never the key).  From the key two public
- * values are derived with HMAC-SHA256:
- *   key id    = first 8 bytes of HMAC(key, "geodr key id")  (in every encrypted object header)
- *   key check = hex of HMAC(key, "geodr key check")          (in the instance descriptor)
- * so a wrong passphrase is recognised before anything is read or written. */
+ * into a 256-bit master key.  The salt and scrypt parameters live in the
+ * instance descriptor of the repository (never the key).  The master key is
+ * the AES-256-GCM data key; everything else is derived from it with
+ * HMAC-SHA256 under a label, so no two uses share a key:
+ *   key id       = first 8 bytes of HMAC(key, "geodr key id")  (in every encrypted object header)
+ *   key check    = hex of HMAC(key, "geodr key check")          (format 1 descriptors)
+ *   key check v2 = hex of HMAC(key, "geodr key check v2")       (format 2 descriptors)
+ *   record key   = HMAC(key, "geodr record mac")                (MACs of descriptor and records)
+ * so a wrong passphrase is recognised before anything is read or written.
+ * The two key checks differ so that a format 2 descriptor cannot be turned
+ * into a format 1 one (whose records are not authenticated) by editing. */
 #ifndef GD_IO_KEY_H
 #define GD_IO_KEY_H
 
@@ -27,7 +32,9 @@ typedef struct gd_kdf_params {
 typedef struct gd_key {
     uint8_t key[GD_KEY_LEN];
     uint8_t id[GD_KEY_ID_LEN];
-    char check[65]; /* hex */
+    char check[65];    /* hex, format 1 */
+    char check_v2[65]; /* hex, format 2 */
+    uint8_t mac[32];   /* the record key */
 } gd_key;
 
 /* Fresh parameters with defaults and a random salt. */
@@ -48,6 +55,13 @@ int gd_keygen_file(const char *path, gd_err *err);
  * is public for known-answer tests. */
 int gd_scrypt_raw(const void *pass, size_t passlen, const uint8_t *salt, size_t saltlen, uint64_t n,
                   uint32_t r, uint32_t p, uint8_t *out, size_t outlen, gd_err *err);
+
+/* HMAC-SHA256 under the record key of: "geodr-record" NUL name NUL body, in
+ * hex (65 bytes with NUL).  name is the object's name relative to the region
+ * root (the same in every region), so a record authenticated under one name
+ * fails under any other. */
+int gd_key_record_mac(const gd_key *k, const char *name, const void *body, size_t len, char out[65],
+                      gd_err *err);
 
 /* Cryptographically strong random bytes. */
 int gd_random(void *buf, size_t n, gd_err *err);

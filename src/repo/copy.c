@@ -23,17 +23,26 @@ static bool kdf_equal(json_t *a, json_t *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && json_equal(a, b));
 }
 
+/* 0 when the copy region's descriptor is the home region's (same cipher,
+ * kdf and key check), 1 when it is the same key's at an older format (the
+ * home region moved to format 2: the copy region gets the home region's
+ * descriptor as stored; its reader authenticates it), else an error. */
 static int same_descriptor(gd_repo *home, const char *region, const char *mine, const char *theirs,
                            gd_err *err)
 {
-    json_t *a = json_loads(mine, 0, NULL), *b = json_loads(theirs, 0, NULL);
-    bool same = a && b && strcmp(gd_json_str(a, "cipher", ""), gd_json_str(b, "cipher", "")) == 0 &&
-                strcmp(gd_json_str(a, "key-check", ""), gd_json_str(b, "key-check", "")) == 0 &&
-                kdf_equal(json_object_get(a, "kdf"), json_object_get(b, "kdf"));
+    json_t *a = gd_repo_descriptor_parse(mine), *b = gd_repo_descriptor_parse(theirs);
+    bool same_key = a && b &&
+                    strcmp(gd_json_str(a, "cipher", ""), gd_json_str(b, "cipher", "")) == 0 &&
+                    kdf_equal(json_object_get(a, "kdf"), json_object_get(b, "kdf"));
+    long long va = gd_json_int(a, "version", 0), vb = gd_json_int(b, "version", 0);
+    bool same = same_key && va == vb &&
+                strcmp(gd_json_str(a, "key-check", ""), gd_json_str(b, "key-check", "")) == 0;
     json_decref(a);
     json_decref(b);
     if (same)
         return 0;
+    if (same_key && va > vb)
+        return 1;
     return gd_err_set(err, GD_E_AUTH,
                       "region %s holds instance %s under another key or descriptor than the home "
                       "region %s (their instance.json differ): copies would not be readable with "
@@ -54,9 +63,11 @@ int gd_copy_region_open(gd_repo *home, gd_storage *dst, int64_t since_us, int64_
     int g = rc == 0 ? gd_storage_get_all(dst, dname, SMALL_MAX, &theirs, NULL, &e) : 0;
     if (rc == 0 && g == GD_E_NOTFOUND)
         rc = gd_storage_put_all(dst, dname, mine, strlen(mine), err);
-    else if (rc == 0 && g == 0)
+    else if (rc == 0 && g == 0) {
         rc = same_descriptor(home, dst->name, mine, theirs, err);
-    else if (rc == 0) {
+        if (rc == 1) /* the home region's moved to format 2 */
+            rc = gd_storage_put_all(dst, dname, mine, strlen(mine), err);
+    } else if (rc == 0) {
         rc = g;
         if (err)
             *err = e;

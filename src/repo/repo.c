@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "common/log.h"
 #include "common/pool.h"
 #include "common/util.h"
@@ -95,10 +97,10 @@ static int ensure_repo_header(gd_storage *st, bool create, gd_err *err)
     if (!is_repo)
         return gd_err_set(err, GD_E_CORRUPT, "repo.json in region %s is not a geodr repository",
                           st->name);
-    if (v != GD_REPO_FORMAT_VERSION)
+    if (v < 1 || v > GD_REPO_FORMAT_VERSION)
         return gd_err_set(err, GD_E_STATE,
-                          "region %s holds repository format %lld; this geodr reads format %d: "
-                          "use a matching geodr version",
+                          "region %s holds repository format %lld; this geodr reads formats 1 "
+                          "to %d: use a matching geodr version",
                           st->name, v, GD_REPO_FORMAT_VERSION);
     return 0;
 }
@@ -117,6 +119,223 @@ static int kdf_from_json(json_t *kdf, gd_kdf_params *kp)
     return 0;
 }
 
+/* ---- record trailers (docs/repository-format.md, "Checked records") ---- */
+
+#define SHA_TRAILER "sha256 "
+#define MAC_TRAILER "hmac-sha256 "
+
+typedef enum { TRAILER_NONE, TRAILER_SHA, TRAILER_MAC } trailer_kind;
+
+/* The trailer kind of a record's last line, the length of what precedes it
+ * and the trailer's hex digits. */
+static trailer_kind split_trailer(const char *text, size_t len, size_t *body_len, const char **hex)
+{
+    if (len < 2 || text[len - 1] != '\n')
+        return TRAILER_NONE;
+    size_t ls = len - 1;
+    while (ls > 0 && text[ls - 1] != '\n')
+        ls--;
+    size_t ll = len - 1 - ls;
+    const char *line = text + ls;
+    *body_len = ls;
+    if (ll == strlen(SHA_TRAILER) + 64 && memcmp(line, SHA_TRAILER, strlen(SHA_TRAILER)) == 0) {
+        *hex = line + strlen(SHA_TRAILER);
+        return TRAILER_SHA;
+    }
+    if (ll == strlen(MAC_TRAILER) + 64 && memcmp(line, MAC_TRAILER, strlen(MAC_TRAILER)) == 0) {
+        *hex = line + strlen(MAC_TRAILER);
+        return TRAILER_MAC;
+    }
+    return TRAILER_NONE;
+}
+
+/* Checks a record's trailer: its SHA-256, or its MAC under the record key
+ * and its name (not on a raw handle, which has no key). */
+static int check_trailer(gd_repo *r, const char *name, const char *text, size_t len,
+                         trailer_kind *kind, size_t *body_len, gd_err *err)
+{
+    const char *hex = NULL;
+    char want[65];
+    *kind = split_trailer(text, len, body_len, &hex);
+    if (*kind == TRAILER_NONE)
+        return gd_err_set(err, GD_E_CORRUPT,
+                          "%s in region %s is corrupt (no checksum trailer): run 'geodr verify'",
+                          name, r->st->name);
+    if (*kind == TRAILER_SHA) {
+        gd_sha256_hex(text, *body_len, want);
+        if (memcmp(want, hex, 64) != 0)
+            return gd_err_set(err, GD_E_CORRUPT,
+                              "%s in region %s is corrupt (checksum mismatch): restore from "
+                              "another set or region",
+                              name, r->st->name);
+        return 0;
+    }
+    if (r->raw)
+        return 0; /* no key: moved as stored, authenticated by the reader */
+    if (!r->encrypted)
+        return gd_err_set(err, GD_E_AUTH,
+                          "%s in region %s is authenticated with a key, but the instance's "
+                          "descriptor says it is not encrypted: %s/instance.json may have been "
+                          "replaced; restore it from another region and set key-file",
+                          name, r->st->name, r->instance);
+    int rc = gd_key_record_mac(&r->key, name, text, *body_len, want, err);
+    if (rc == 0 && CRYPTO_memcmp(want, hex, 64) != 0)
+        rc = gd_err_set(err, GD_E_AUTH,
+                        "%s in region %s fails authentication: it was altered, forged, or moved "
+                        "from another name or set (by whoever can write to the region, or by "
+                        "corruption); restore it from another region",
+                        name, r->st->name);
+    return rc;
+}
+
+/* The trailer of a record being written (b holds its body). */
+static int seal_record(gd_repo *r, const char *name, gd_buf *b, gd_err *err)
+{
+    char hex[65];
+    int rc;
+    if (r->encrypted && r->raw)
+        return gd_err_set(err, GD_E_STATE,
+                          "%s in region %s cannot be written without the instance's key (the "
+                          "repository was opened for raw copies): records of an encrypted "
+                          "instance are copied as stored",
+                          name, r->st->name);
+    if (r->encrypted) {
+        if ((rc = gd_key_record_mac(&r->key, name, b->data, b->len, hex, err)) != 0)
+            return rc;
+        rc = gd_buf_appendf(b, MAC_TRAILER "%s\n", hex);
+    } else {
+        gd_sha256_hex(b->data, b->len, hex);
+        rc = gd_buf_appendf(b, SHA_TRAILER "%s\n", hex);
+    }
+    if (rc != 0)
+        return gd_err_set(err, GD_E_NOMEM, "%s is too large", name);
+    return 0;
+}
+
+/* Serialises j (keys sorted) with its trailer and stores it under name. */
+static int put_record(gd_repo *r, const char *name, json_t *j, gd_err *err)
+{
+    char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+    if (text == NULL)
+        return gd_err_set(err, GD_E_NOMEM, "cannot serialise %s", name);
+    gd_buf b;
+    gd_buf_init(&b, GD_MANIFEST_MAX);
+    int rc = gd_buf_appendf(&b, "%s\n", text);
+    free(text);
+    if (rc != 0)
+        rc = gd_err_set(err, GD_E_NOMEM, "%s is too large", name);
+    if (rc == 0)
+        rc = seal_record(r, name, &b, err);
+    if (rc == 0)
+        rc = gd_storage_put_all(r->st, name, b.data, b.len, err);
+    gd_buf_free(&b);
+    return rc;
+}
+
+/* True when name belongs to a set or segment written in format 1 (before
+ * the instance's move to format 2): only those may lack a MAC or hold
+ * format 1 encrypted objects.  Compared by the set's name (names sort by
+ * time) and the segment's last counter, both the same in every region. */
+static bool legacy_name(const gd_repo *r, const char *name)
+{
+    if (r->format < 2)
+        return true;
+    size_t il = strlen(r->instance);
+    if (strncmp(name, r->instance, il) != 0 || name[il] != '/')
+        return false;
+    const char *rest = name + il + 1;
+    if (strncmp(rest, "backup/", 7) == 0) {
+        const char *set = rest + 7, *slash = strchr(set, '/');
+        if (slash == NULL || r->v1_last_set == NULL || r->v1_last_set[0] == '\0')
+            return false;
+        char *id = gd_strndup(set, (size_t)(slash - set));
+        bool le = strcmp(id, r->v1_last_set) <= 0;
+        free(id);
+        return le;
+    }
+    if (strncmp(rest, "binlog/", 7) == 0) {
+        const char *p = rest + 7;
+        char *end = NULL;
+        long long last = strtoll(p, &end, 10);
+        if (end == p)
+            return false;
+        if (*end == '-') {
+            p = end + 1;
+            last = strtoll(p, &end, 10);
+            if (end == p)
+                return false;
+        }
+        return *end == '.' && last >= 0 && last <= r->v1_last_seq;
+    }
+    return false;
+}
+
+static void warn_v1(gd_repo *r, const char *name)
+{
+    if (atomic_exchange(&r->warned_v1, true))
+        return;
+    gd_warn("instance %s in region %s: %s and other records of repository format 1 are NOT "
+            "authenticated (written before geodr 0.3): whoever can write to the region could "
+            "have altered them; take a new backup to have an authenticated set",
+            r->instance, r->st->name, name);
+}
+
+/* What an encrypted instance accepts, once a record's trailer checked. */
+static int record_policy(gd_repo *r, const char *name, trailer_kind kind, long long version,
+                         gd_err *err)
+{
+    if (r->raw || !r->encrypted)
+        return 0;
+    if (kind == TRAILER_MAC && r->format < 2)
+        return gd_err_set(err, GD_E_AUTH,
+                          "%s in region %s is of repository format 2 but %s/instance.json is "
+                          "of format 1: the instance was just moved to format 2 (run again), "
+                          "or its instance.json was replaced by an old copy (restore it from "
+                          "another region)",
+                          name, r->st->name, r->instance);
+    if (kind == TRAILER_MAC)
+        return 0;
+    if (version == 1 && legacy_name(r, name)) {
+        warn_v1(r, name);
+        return 0;
+    }
+    return gd_err_set(err, GD_E_AUTH,
+                      "%s in region %s is not authenticated (a plain SHA-256 that anyone can "
+                      "recompute, no MAC under the instance's key) although instance %s is "
+                      "encrypted and of repository format 2: refused as forged or planted by "
+                      "whoever can write to the region; remove it, or restore from another "
+                      "region",
+                      name, r->st->name, r->instance);
+}
+
+/* Reads name (at most max bytes), checks its trailer, parses its JSON
+ * object; *kind tells which trailer it had. */
+static int read_checked(gd_repo *r, const char *name, size_t max, trailer_kind *kind, json_t **out,
+                        gd_err *err)
+{
+    char *text = NULL;
+    size_t len = 0, body = 0;
+    int rc = gd_storage_get_all(r->st, name, max, &text, &len, err);
+    if (rc != 0)
+        return rc;
+    rc = check_trailer(r, name, text, len, kind, &body, err);
+    if (rc == 0) {
+        json_error_t je;
+        json_t *j = json_loadb(text, body, 0, &je);
+        if (j == NULL || !json_is_object(j)) {
+            json_decref(j);
+            rc = gd_err_set(err, GD_E_CORRUPT, "%s in region %s is not valid JSON", name,
+                            r->st->name);
+        } else {
+            *out = j;
+        }
+    }
+    free(text);
+    return rc;
+}
+
+/* ---- the instance descriptor ---- */
+
 static int create_descriptor(gd_repo *r, const char *name, const char *key_file, gd_err *err)
 {
     char now[32];
@@ -124,6 +343,7 @@ static int create_descriptor(gd_repo *r, const char *name, const char *key_file,
     json_t *j = json_pack("{s:s, s:i, s:s, s:s}", "format", "geodr-instance", "version",
                           GD_REPO_FORMAT_VERSION, "name", r->instance, "created", now);
     int rc = 0;
+    r->format = GD_REPO_FORMAT_VERSION;
     if (key_file) {
         gd_kdf_params kp;
         if ((rc = gd_kdf_params_new(&kp, err)) != 0)
@@ -137,25 +357,25 @@ static int create_descriptor(gd_repo *r, const char *name, const char *key_file,
                             json_pack("{s:s, s:I, s:i, s:i, s:s}", "name", "scrypt", "n",
                                       (json_int_t)kp.n, "r", (int)kp.r, "p", (int)kp.p, "salt",
                                       salt));
-        json_object_set_new(j, "key-check", json_string(r->key.check));
+        json_object_set_new(j, "key-check", json_string(r->key.check_v2));
         r->encrypted = true;
     } else {
         json_object_set_new(j, "cipher", json_string("none"));
     }
-    rc = put_json(r->st, name, j, err);
+    rc = put_record(r, name, j, err);
 out:
     json_decref(j);
     return rc;
 }
 
-static int derive_checked(const char *key_file, const gd_kdf_params *kp, const char *check,
-                          gd_key *out, gd_err *err)
+static int derive_checked(gd_repo *r, const char *key_file, const gd_kdf_params *kp,
+                          const char *check, int version, gd_err *err)
 {
-    int rc = gd_key_from_file(key_file, kp, out, err);
+    int rc = gd_key_from_file(key_file, kp, &r->key, err);
     if (rc != 0)
         return rc;
-    if (strcmp(out->check, check) != 0) {
-        gd_wipe(out, sizeof *out);
+    if (strcmp(version >= 2 ? r->key.check_v2 : r->key.check, check) != 0) {
+        gd_wipe(&r->key, sizeof r->key);
         return gd_err_set(err, GD_E_AUTH,
                           "wrong key: the passphrase in %s does not match the key this "
                           "repository was written with (check key-file)",
@@ -164,27 +384,77 @@ static int derive_checked(const char *key_file, const gd_kdf_params *kp, const c
     return 0;
 }
 
-static int load_descriptor(gd_repo *r, json_t *j, const char *key_file, gd_err *err)
+/* A format 2 encrypted descriptor, with r->key derived and checked: its
+ * MAC, then where format 1 ends. */
+static int adopt_v2(gd_repo *r, const char *dname, const char *text, size_t len, json_t *j,
+                    gd_err *err)
 {
+    trailer_kind kind;
+    size_t body;
+    r->encrypted = true;
+    int rc = check_trailer(r, dname, text, len, &kind, &body, err);
+    if (rc == 0 && kind != TRAILER_MAC)
+        rc = gd_err_set(err, GD_E_AUTH,
+                        "%s in region %s is not authenticated (no MAC): it was altered; restore "
+                        "it from another region",
+                        dname, r->st->name);
+    if (rc != 0)
+        return rc;
+    json_t *v1 = json_object_get(j, "format1");
+    free(r->v1_last_set);
+    r->v1_last_set = gd_strdup(gd_json_str(v1, "last_set", ""));
+    r->v1_last_seq = gd_json_int(v1, "last_seq", 0);
+    r->format = 2;
+    return 0;
+}
+
+static int refuse_downgrade(gd_repo *r, gd_err *err)
+{
+    /* A configured key and a region that says "none" is a downgrade:
+     * never write or trust plaintext because the region says so. */
+    return gd_err_set(err, GD_E_AUTH,
+                      "instance %s in region %s is stored without encryption, but key-file is "
+                      "set for it: refusing (the region's instance.json may have been altered "
+                      "to make geodr write in plaintext). If the instance really was backed up "
+                      "without a key, remove key-file from [instance %s]; otherwise restore "
+                      "%s/instance.json from another region",
+                      r->instance, r->st->name, r->instance, r->instance);
+}
+
+/* Loads a descriptor: text as stored, j its JSON, kind its trailer
+ * (TRAILER_NONE: format 1, plain JSON). */
+static int load_descriptor(gd_repo *r, const char *dname, const char *text, size_t len, json_t *j,
+                           trailer_kind kind, const char *key_file, gd_err *err)
+{
+    long long version = gd_json_int(j, "version", -1);
+    const char *cipher = gd_json_str(j, "cipher", "");
+    if (strcmp(gd_json_str(j, "format", ""), "geodr-instance") != 0 || version < 1 ||
+        version > GD_REPO_FORMAT_VERSION)
+        return gd_err_set(err, version > GD_REPO_FORMAT_VERSION ? GD_E_STATE : GD_E_CORRUPT,
+                          "%s in region %s is not an instance descriptor this geodr reads "
+                          "(format %lld, repository format %d): use a matching geodr version",
+                          dname, r->st->name, version, GD_REPO_FORMAT_VERSION);
+    if ((version == 1) != (kind == TRAILER_NONE))
+        return gd_err_set(err, GD_E_AUTH,
+                          "%s in region %s says format %lld but %s a trailer: it was altered; "
+                          "restore it from another region",
+                          dname, r->st->name, version, version == 1 ? "has" : "lacks");
+    if (strcmp(gd_json_str(j, "name", r->instance), r->instance) != 0)
+        return gd_err_set(err, GD_E_CORRUPT, "%s in region %s describes instance '%s'", dname,
+                          r->st->name, gd_json_str(j, "name", ""));
+    r->format = (int)version;
+    bool none = strcmp(cipher, "none") == 0;
     if (r->raw) {
-        r->encrypted = strcmp(gd_json_str(j, "cipher", ""), "none") != 0;
+        r->encrypted = !none;
         return 0;
     }
-    const char *cipher = gd_json_str(j, "cipher", "");
-    if (strcmp(cipher, "none") == 0) {
-        /* A configured key and a region that says "none" is a downgrade:
-         * never write or trust plaintext because the region says so. */
-        if (key_file)
-            return gd_err_set(err, GD_E_AUTH,
-                              "instance %s in region %s is stored without encryption, but "
-                              "key-file is set for it: refusing (the region's instance.json "
-                              "may have been altered to make geodr write in plaintext). If the "
-                              "instance really was backed up without a key, remove key-file "
-                              "from [instance %s]; otherwise restore %s/instance.json from "
-                              "another region",
-                              r->instance, r->st->name, r->instance, r->instance);
+    if (none && key_file)
+        return refuse_downgrade(r, err);
+    if (none) {
+        trailer_kind k2;
+        size_t body;
         r->encrypted = false;
-        return 0;
+        return kind == TRAILER_NONE ? 0 : check_trailer(r, dname, text, len, &k2, &body, err);
     }
     if (strcmp(cipher, "aes-256-gcm") != 0)
         return gd_err_set(err, GD_E_CORRUPT, "instance %s in region %s: unknown cipher '%s'",
@@ -198,9 +468,129 @@ static int load_descriptor(gd_repo *r, json_t *j, const char *key_file, gd_err *
     if (kdf_from_json(json_object_get(j, "kdf"), &kp) != 0)
         return gd_err_set(err, GD_E_CORRUPT, "instance %s in region %s: bad kdf parameters",
                           r->instance, r->st->name);
-    int rc = derive_checked(key_file, &kp, gd_json_str(j, "key-check", ""), &r->key, err);
-    if (rc == 0)
+    int rc = derive_checked(r, key_file, &kp, gd_json_str(j, "key-check", ""), (int)version, err);
+    if (rc == 0 && version >= 2)
+        rc = adopt_v2(r, dname, text, len, j, err);
+    if (rc == 0 && version < 2) {
         r->encrypted = true;
+        gd_warn("instance %s in region %s is of repository format 1: its sets and segments are "
+                "NOT authenticated; the next backup or archived segment moves it to format 2",
+                r->instance, r->st->name);
+        atomic_store(&r->warned_v1, true);
+    }
+    return rc;
+}
+
+/* Reads the descriptor as stored: its text, JSON and trailer kind. */
+static int read_descriptor(gd_storage *st, const char *dname, char **text, size_t *len,
+                           json_t **out, trailer_kind *kind, gd_err *err)
+{
+    int rc = gd_storage_get_all(st, dname, DESC_MAX, text, len, err);
+    if (rc != 0)
+        return rc;
+    size_t body;
+    const char *hex = NULL;
+    *kind = split_trailer(*text, *len, &body, &hex);
+    if ((*out = gd_repo_descriptor_parse(*text)) == NULL)
+        return gd_err_set(err, GD_E_CORRUPT, "%s in region %s is not valid JSON", dname, st->name);
+    return 0;
+}
+
+json_t *gd_repo_descriptor_parse(const char *text)
+{
+    size_t len = strlen(text), body = len;
+    const char *hex = NULL;
+    if (split_trailer(text, len, &body, &hex) == TRAILER_NONE)
+        body = len;
+    json_t *j = json_loadb(text, body, 0, NULL);
+    if (j != NULL && !json_is_object(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+/* Moves a format 1 encrypted instance to format 2 before its first format 2
+ * record is written: the descriptor gets the format 2 key check, a MAC, and
+ * where format 1 ends (the newest set and segment counter there now), so
+ * that only those may go without a MAC from now on.  Another process may
+ * have moved it meanwhile: then its descriptor is adopted. */
+static int upgrade_descriptor(gd_repo *r, gd_err *err)
+{
+    char *dname = gd_asprintf("%s/instance.json", r->instance), *text = NULL;
+    char **ids = NULL;
+    size_t n = 0, len = 0;
+    json_t *j = NULL, *live = NULL;
+    trailer_kind kind;
+    int rc = read_descriptor(r->st, dname, &text, &len, &j, &kind, err);
+    if (rc == 0 && gd_json_int(j, "version", 0) >= 2) {
+        if (strcmp(gd_json_str(j, "key-check", ""), r->key.check_v2) != 0)
+            rc = gd_err_set(err, GD_E_AUTH, "%s in region %s changed to another key meanwhile",
+                            dname, r->st->name);
+        else
+            rc = adopt_v2(r, dname, text, len, j, err);
+        goto out;
+    }
+    if (rc == 0)
+        rc = gd_repo_list_sets(r, &ids, &n, err);
+    if (rc == 0)
+        rc = gd_repo_list_segment_ranges(r, &live, NULL, err);
+    if (rc != 0)
+        goto out;
+    long long last = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(live, i, x)
+    {
+        if (gd_json_int(x, "seq", 0) > last)
+            last = gd_json_int(x, "seq", 0);
+    }
+    json_object_set_new(j, "version", json_integer(2));
+    json_object_set_new(j, "key-check", json_string(r->key.check_v2));
+    json_object_set_new(
+        j, "format1",
+        json_pack("{s:s, s:I}", "last_set", n ? ids[n - 1] : "", "last_seq", (json_int_t)last));
+    if ((rc = put_record(r, dname, j, err)) != 0)
+        goto out;
+    free(r->v1_last_set);
+    r->v1_last_set = gd_strdup(n ? ids[n - 1] : "");
+    r->v1_last_seq = last;
+    r->format = 2;
+    gd_info("instance %s in region %s moved to repository format 2 (authenticated records); "
+            "its %zu older set(s) and segments up to %lld stay readable, unauthenticated",
+            r->instance, r->st->name, n, last);
+out:
+    gd_strv_free(ids, n);
+    json_decref(live);
+    json_decref(j);
+    free(text);
+    free(dname);
+    return rc;
+}
+
+static int committed_cb(void *ctx, const char *name, const gd_stat *st)
+{
+    (void)ctx;
+    (void)st;
+    size_t n = strlen(name);
+    return (n > 9 && strcmp(name + n - 9, "/manifest") == 0) ||
+           (n > 8 && strcmp(name + n - 8, ".segment") == 0);
+}
+
+/* A region holding committed sets or segments of the instance but no
+ * descriptor lost it (or had it removed): a new one would carry a new salt,
+ * so a new key and a new trust anchor beside the old records.  Refused. */
+static int refuse_lost_descriptor(gd_repo *r, gd_err *err)
+{
+    char *prefix = gd_asprintf("%s/", r->instance);
+    int rc = gd_storage_list(r->st, prefix, committed_cb, NULL, err);
+    free(prefix);
+    if (rc == 1)
+        return gd_err_set(err, GD_E_STATE,
+                          "region %s holds backups of instance %s but no %s/instance.json: "
+                          "refusing to start a new descriptor beside them; restore "
+                          "instance.json from another region (or move the old backups away)",
+                          r->st->name, r->instance, r->instance);
     return rc;
 }
 
@@ -214,18 +604,24 @@ static int first_descriptor(gd_repo *r, const char *dname, const char *key_file,
     int rc = gd_lock_take(r->st, r->instance, "init", "first backup", 60, &lk, err);
     if (rc != 0)
         return rc;
+    char *text = NULL;
+    size_t len = 0;
     json_t *j = NULL;
+    trailer_kind kind = TRAILER_NONE;
     gd_err e2;
     gd_err_clear(&e2);
-    rc = get_json(r->st, dname, &j, &e2);
+    rc = read_descriptor(r->st, dname, &text, &len, &j, &kind, &e2);
     if (rc == GD_E_NOTFOUND) {
         gd_test_pause("descriptor-create");
-        rc = create_descriptor(r, dname, key_file, err);
+        rc = refuse_lost_descriptor(r, err);
+        if (rc == 0)
+            rc = create_descriptor(r, dname, key_file, err);
     } else if (rc == 0) {
-        rc = load_descriptor(r, j, key_file, err);
+        rc = load_descriptor(r, dname, text, len, j, kind, key_file, err);
     } else if (err) {
         *err = e2;
     }
+    free(text);
     json_decref(j);
     gd_lock_release(lk);
     return rc;
@@ -239,6 +635,7 @@ static int repo_open(gd_storage *st, const char *instance, const char *key_file,
     r->st = st;
     r->instance = gd_strdup(instance);
     r->compress_level = compress_level > 0 ? compress_level : 3;
+    pthread_mutex_init(&r->mu, NULL);
     char *dname = gd_asprintf("%s/instance.json", instance);
     json_t *j = NULL;
     int rc = ensure_repo_header(st, create, err);
@@ -246,7 +643,10 @@ static int repo_open(gd_storage *st, const char *instance, const char *key_file,
         goto out;
     gd_err e2;
     gd_err_clear(&e2);
-    rc = get_json(st, dname, &j, &e2);
+    char *text = NULL;
+    size_t len = 0;
+    trailer_kind kind = TRAILER_NONE;
+    rc = read_descriptor(st, dname, &text, &len, &j, &kind, &e2);
     if (rc == GD_E_NOTFOUND) {
         if (!create || r->raw) {
             rc = gd_err_set(err, GD_E_NOTFOUND,
@@ -260,8 +660,9 @@ static int repo_open(gd_storage *st, const char *instance, const char *key_file,
         if (err)
             *err = e2;
     } else {
-        rc = load_descriptor(r, j, key_file, err);
+        rc = load_descriptor(r, dname, text, len, j, kind, key_file, err);
     }
+    free(text);
 out:
     json_decref(j);
     free(dname);
@@ -291,6 +692,8 @@ void gd_repo_close(gd_repo *r)
         return;
     gd_storage_free(r->st);
     gd_wipe(&r->key, sizeof r->key);
+    pthread_mutex_destroy(&r->mu);
+    free(r->v1_last_set);
     free(r->instance);
     free(r);
 }
@@ -474,7 +877,7 @@ int gd_obj_create(gd_repo *r, const char *name, gd_obj_writer **out, gd_err *err
     gd_pipe_add(w->pipe, w->raw_count);
     gd_pipe_add(w->pipe, gd_filter_zstd_compress(r->compress_level));
     if (r->encrypted)
-        gd_pipe_add(w->pipe, gd_filter_encrypt(r->key.key, r->key.id));
+        gd_pipe_add(w->pipe, gd_filter_encrypt(r->key.key, r->key.id, name));
     gd_pipe_add(w->pipe, w->sha);
     gd_pipe_add(w->pipe, w->count);
     gd_pipe_set_sink(w->pipe, obj_sink, w);
@@ -556,17 +959,26 @@ int gd_obj_open(gd_repo *r, const char *name, const char *expect_sha256, gd_obj_
     o->pipe = gd_pipe_new();
     o->sha = gd_filter_sha256();
     gd_pipe_add(o->pipe, o->sha);
+    /* Whether an object is decrypted follows from the (authenticated)
+     * descriptor, never from the object's name: in an encrypted instance a
+     * plaintext object can only have been planted. */
     size_t nl = strlen(name);
     bool enc = nl > 4 && strcmp(name + nl - 4, ".gde") == 0;
-    if (enc) {
-        if (!r->encrypted) {
-            gd_obj_close(o);
-            return gd_err_set(err, GD_E_AUTH,
-                              "object %s is encrypted but no key is configured: set key-file",
-                              name);
-        }
-        gd_pipe_add(o->pipe, gd_filter_decrypt(r->key.key, r->key.id));
+    if (enc && !r->encrypted) {
+        gd_obj_close(o);
+        return gd_err_set(err, GD_E_AUTH,
+                          "object %s is encrypted but no key is configured: set key-file", name);
     }
+    if (!enc && r->encrypted) {
+        gd_obj_close(o);
+        return gd_err_set(err, GD_E_AUTH,
+                          "object %s in region %s is not encrypted, but instance %s is: refused "
+                          "(geodr never writes plaintext there; it was planted by whoever can "
+                          "write to the region); restore from another set or region",
+                          name, r->st->name, r->instance);
+    }
+    if (enc)
+        gd_pipe_add(o->pipe, gd_filter_decrypt(r->key.key, r->key.id, name, legacy_name(r, name)));
     gd_pipe_add(o->pipe, gd_filter_zstd_decompress());
     gd_pipe_set_source(o->pipe, obj_source, o);
     *out = o;
@@ -978,76 +1390,42 @@ int gd_repo_prune_covered(gd_repo *r, int64_t grace_s, unsigned long long *remov
 
 int gd_repo_put_record(gd_repo *r, const char *name, json_t *j, gd_err *err)
 {
-    char *text = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
-    if (text == NULL)
-        return gd_err_set(err, GD_E_NOMEM, "cannot serialise %s", name);
-    gd_buf b;
-    gd_buf_init(&b, GD_MANIFEST_MAX);
-    char hex[65];
-    int rc = gd_buf_appendf(&b, "%s\n", text);
-    free(text);
-    if (rc == 0) {
-        gd_sha256_hex(b.data, b.len, hex);
-        rc = gd_buf_appendf(&b, "sha256 %s\n", hex);
+    int rc = 0;
+    if (r->encrypted && !r->raw && r->format < 2) {
+        pthread_mutex_lock(&r->mu);
+        if (r->format < 2)
+            rc = upgrade_descriptor(r, err);
+        pthread_mutex_unlock(&r->mu);
     }
-    if (rc != 0) {
-        gd_buf_free(&b);
-        return gd_err_set(err, GD_E_NOMEM, "%s is too large", name);
-    }
-    rc = gd_storage_put_all(r->st, name, b.data, b.len, err);
-    gd_buf_free(&b);
-    return rc;
+    return rc != 0 ? rc : put_record(r, name, j, err);
 }
 
 int gd_repo_get_record(gd_repo *r, const char *name, const char *format, json_t **out, gd_err *err)
 {
-    char *text = NULL;
-    size_t len = 0;
     /* A segment record is a few hundred bytes: one of megabytes is not ours
      * (several are read at once, so each is held to 16 MiB). */
     size_t max = strcmp(format, "geodr-manifest") == 0 ? GD_MANIFEST_MAX : GD_RECORD_MAX;
-    int rc = gd_storage_get_all(r->st, name, max, &text, &len, err);
+    trailer_kind kind;
+    json_t *j = NULL;
+    int rc = read_checked(r, name, max, &kind, &j, err);
     if (rc != 0)
         return rc;
-    /* The trailer is the last line: "sha256 <64 hex>\n" (72 bytes). */
-    const size_t tl = 7 + 64 + 1;
-    char hex[65];
-    json_t *j = NULL;
-    if (len < tl + 2 || memcmp(text + len - tl, "sha256 ", 7) != 0 || text[len - 1] != '\n') {
-        rc = gd_err_set(err, GD_E_CORRUPT,
-                        "%s in region %s is corrupt (no checksum trailer): run 'geodr verify'",
-                        name, r->st->name);
-        goto out;
-    }
-    gd_sha256_hex(text, len - tl, hex);
-    if (memcmp(hex, text + len - tl + 7, 64) != 0) {
-        rc = gd_err_set(err, GD_E_CORRUPT,
-                        "%s in region %s is corrupt (checksum mismatch): restore from another "
-                        "set or region",
-                        name, r->st->name);
-        goto out;
-    }
-    json_error_t je;
-    j = json_loadb(text, len - tl, 0, &je);
-    if (j == NULL || !json_is_object(j)) {
-        rc = gd_err_set(err, GD_E_CORRUPT, "%s in region %s is not valid JSON", name, r->st->name);
-        goto out;
-    }
-    if (strcmp(gd_json_str(j, "format", ""), format) != 0 ||
-        gd_json_int(j, "version", -1) != GD_REPO_FORMAT_VERSION) {
+    long long v = gd_json_int(j, "version", -1);
+    if (strcmp(gd_json_str(j, "format", ""), format) != 0 || v < 1 || v > GD_REPO_FORMAT_VERSION) {
         rc = gd_err_set(err, GD_E_STATE,
                         "%s in region %s has format '%s' version %lld; this geodr reads %s "
-                        "version %d: use a matching geodr version",
-                        name, r->st->name, gd_json_str(j, "format", "?"),
-                        gd_json_int(j, "version", -1), format, GD_REPO_FORMAT_VERSION);
-        goto out;
+                        "versions 1 to %d: use a matching geodr version",
+                        name, r->st->name, gd_json_str(j, "format", "?"), v, format,
+                        GD_REPO_FORMAT_VERSION);
+    }
+    if (rc == 0)
+        rc = record_policy(r, name, kind, v, err);
+    if (rc != 0) {
+        json_decref(j);
+        return rc;
     }
     *out = j;
-    j = NULL;
-out:
-    json_decref(j);
-    free(text);
-    return rc;
+    return 0;
 }
 
 int gd_manifest_write(gd_repo *r, const char *set_id, json_t *manifest, gd_err *err)
@@ -1062,6 +1440,16 @@ int gd_manifest_read(gd_repo *r, const char *set_id, json_t **out, gd_err *err)
 {
     char *name = gd_repo_object_name(r, set_id, "manifest");
     int rc = gd_repo_get_record(r, name, "geodr-manifest", out, err);
+    if (rc == 0 && (strcmp(gd_json_str(*out, "set", set_id), set_id) != 0 ||
+                    strcmp(gd_json_str(*out, "instance", r->instance), r->instance) != 0)) {
+        rc = gd_err_set(err, GD_E_CORRUPT,
+                        "%s in region %s is the manifest of set %s of instance %s, not of this "
+                        "set: it was moved; restore from another set or region",
+                        name, r->st->name, gd_json_str(*out, "set", "?"),
+                        gd_json_str(*out, "instance", "?"));
+        json_decref(*out);
+        *out = NULL;
+    }
     if (rc == GD_E_NOTFOUND) {
         gd_err_clear(err);
         rc = gd_err_set(err, GD_E_NOTFOUND,

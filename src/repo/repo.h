@@ -1,4 +1,4 @@
-/* The repository of one region (format v1, docs/repository-format.md):
+/* The repository of one region (format 2, docs/repository-format.md):
  *
  *   repo.json                                  repository header
  *   <instance>/instance.json                   instance descriptor (cipher, KDF, key check)
@@ -8,11 +8,24 @@
  *
  * A set without a manifest does not exist for any reader.  Objects are
  * immutable.  This layer knows names and formats; it does not talk to a
- * database. */
+ * database.
+ *
+ * Authenticity (format 2): in an encrypted instance the descriptor,
+ * manifests and segment records end in an HMAC-SHA256 trailer under a key
+ * derived from the passphrase, over the record's name (relative to the
+ * region root) and bytes, and every object must be in the encrypted form
+ * with its name in the GCM associated data.  Readers refuse anything else,
+ * except records and objects of sets and segments written before the
+ * instance moved to format 2 (the descriptor names the last of them), which
+ * are read with a warning that they are not authenticated.  Unencrypted
+ * instances have no secret: their sha256 trailers detect corruption, not
+ * forgery. */
 #ifndef GD_REPO_REPO_H
 #define GD_REPO_REPO_H
 
 #include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,7 +35,7 @@
 #include "io/key.h"
 #include "storage/storage.h"
 
-#define GD_REPO_FORMAT_VERSION 1
+#define GD_REPO_FORMAT_VERSION 2 /* what this geodr writes; it reads 1 and 2 */
 #define GD_MANIFEST_MAX (256u * 1024 * 1024)
 #define GD_SCHEMA_MAX (512u * 1024 * 1024) /* a set's schema object, decoded */
 #define GD_RECORD_MAX (16u * 1024 * 1024)  /* any other record (segment records) */
@@ -36,6 +49,11 @@ typedef struct gd_repo {
     bool raw;   /* opened without its key (gd_repo_open_raw) */
     gd_key key; /* valid when encrypted and not raw */
     int compress_level;
+    int format;            /* the instance descriptor's version: 1 or 2 */
+    char *v1_last_set;     /* format 2 moved from 1: the newest set of format 1 ("" none) */
+    long long v1_last_seq; /* ... the newest segment counter of format 1 (0 none) */
+    pthread_mutex_t mu;    /* the move from format 1 to 2 */
+    atomic_bool warned_v1; /* the "not authenticated" warning was given */
 } gd_repo;
 
 /* Opens (and on first use initialises) the repository for an instance in a
@@ -44,17 +62,32 @@ typedef struct gd_repo {
  * GD_E_NOTFOUND (restore, info).  Checks the key against the descriptor's key
  * check before returning: a wrong key fails here with GD_E_AUTH and a message
  * naming key-file; an encrypted instance opened without a key fails with
- * GD_E_AUTH too. Takes ownership of st (frees it on failure). */
+ * GD_E_AUTH too, and so does a descriptor whose MAC does not verify or that
+ * says "cipher": "none" while key_file is set (a downgrade).  A format 1
+ * encrypted descriptor is moved to format 2 when the first record is written
+ * through this handle (gd_repo_put_record).  Takes ownership of st (frees it
+ * on failure).  That move changes the handle's format fields: it is
+ * serialised with other writers of the handle (mu), not with readers, so a
+ * handle is not read from other threads while a record is written (the
+ * engines write their records after their workers finished). */
 int gd_repo_open(gd_storage *st, const char *instance, const char *key_file, bool create,
                  int compress_level, gd_repo **out, gd_err *err);
 /* Opens an existing instance's repository for raw copies: objects move as
  * stored bytes and are never encoded or decoded (gd_obj_create/gd_obj_open
- * refuse), so no key is needed and none is derived.  Records (manifests,
- * segment records) are read and written as usual.  create_header: write the
- * region's repo.json when missing (the instance descriptor must exist). */
+ * refuse), so no key is needed and none is derived.  Records are read with
+ * their sha256 trailers checked but MAC trailers NOT verified (no key): what
+ * a raw handle reads is not authenticated, and it must be moved as stored
+ * bytes, never rewritten (gd_repo_put_record refuses in an encrypted
+ * instance).  create_header: write the region's repo.json when missing (the
+ * instance descriptor must exist). */
 int gd_repo_open_raw(gd_storage *st, const char *instance, bool create_header, gd_repo **out,
                      gd_err *err);
 void gd_repo_close(gd_repo *r);
+/* The JSON of an instance descriptor's text as stored (format 1: plain
+ * JSON; format 2: JSON and a trailer line), NOT authenticated (the copier
+ * compares descriptors keyless); NULL when it is not a JSON object.  Caller
+ * json_decref()s. */
+json_t *gd_repo_descriptor_parse(const char *text);
 
 /* Lists committed backup set ids (sorted oldest first). Caller frees with
  * gd_strv_free. */
@@ -122,9 +155,14 @@ int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, siz
                     size_t *len, gd_err *err);
 
 /* ---- checked JSON records ----
- * Manifests and segment indexes are UTF-8 JSON followed by a trailer line
- * "sha256 <hex of every byte before the trailer>\n".  get checks the
- * trailer and that "format" equals the given one and "version" is ours. */
+ * The instance descriptor (format 2), manifests and segment indexes are UTF-8
+ * JSON and a newline, followed by a trailer line: in an encrypted instance
+ * "hmac-sha256 <hex of gd_key_record_mac(name, every byte before it)>\n",
+ * else "sha256 <hex of every byte before it>\n".  put writes it (refusing
+ * on a raw handle of an encrypted instance: records move verbatim); get
+ * checks the trailer, the rules in the header comment above, that "format"
+ * equals the given one and "version" is one this geodr reads.  A MAC that
+ * fails, or a record without one where one is required, is GD_E_AUTH. */
 int gd_repo_put_record(gd_repo *r, const char *name, json_t *j, gd_err *err);
 int gd_repo_get_record(gd_repo *r, const char *name, const char *format, json_t **out, gd_err *err);
 

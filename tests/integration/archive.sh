@@ -105,7 +105,7 @@ for idx in "$WORK"/region/shop/binlog/*.segment; do
     obj="$(python3 - "$idx" <<'PY'
 import json, sys
 t = open(sys.argv[1]).read()
-print(json.loads(t[:t.rindex("sha256 ")])["object"])
+print(json.loads(t[:t.rstrip("\n").rindex("\n")])["object"])
 PY
 )"
     n=$((n + 1))
@@ -130,7 +130,7 @@ import json, sys
 prev = sys.argv[1]
 for p in sys.argv[2:]:
     t = open(p).read()
-    j = json.loads(t[:t.rindex("sha256 ")])
+    j = json.loads(t[:t.rstrip("\n").rindex("\n")])
     if j["prev_gtid_pos"] != prev:
         print(f"gap before segment {j['seq']}: {prev} -> {j['prev_gtid_pos']}")
     prev = j["gtid_pos"]

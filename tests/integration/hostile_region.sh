@@ -24,19 +24,12 @@ sets() { ls "$WORK/region/shop/backup" | wc -l; }
 nsets="$(sets)"
 dst_dbs() { mdb_sql dst "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'd'"; }
 
-# edit_json FILE PYTHON: run PYTHON on the parsed JSON `j` of FILE (a
-# manifest keeps its sha256 trailer valid: a region writer can recompute it).
+# edit_json FILE PYTHON: run PYTHON on the parsed JSON `j` of FILE, keeping
+# its trailer valid: a sha256 anyone can recompute, a MAC with the key (the
+# cases below are about what geodr does with a malformed record, not about
+# its authentication: tests/integration/authenticity.sh).
 edit_json() {
-    python3 - "$1" "$2" <<'PY'
-import hashlib, json, sys
-path, code = sys.argv[1], sys.argv[2]
-text = open(path).read()
-trailer = "sha256 " in text
-j = json.loads(text[:text.rindex("sha256 ")] if trailer else text)
-exec(code)
-body = json.dumps(j) + "\n"
-open(path, "w").write(body + ("sha256 " + hashlib.sha256(body.encode()).hexdigest() + "\n" if trailer else ""))
-PY
+    python3 "$GEODR_SRC/tests/integration/tools/gdrepo.py" edit "$WORK/region" "$1" "$2" "$WORK/key"
 }
 
 # 1. Downgrade: the descriptor says "none", the config has a key.

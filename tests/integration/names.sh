@@ -91,7 +91,7 @@ forge() { # forge MANIFEST PYTHON-EXPR-ON-m
 import hashlib, json, sys
 path, expr = sys.argv[1], sys.argv[2]
 text = open(path).read()
-m = json.loads(text[:text.rindex("sha256 ")])
+m = json.loads(text[:text.rstrip("\n").rindex("\n")])
 for t in m["tables"]:
     exec(expr)
 body = json.dumps(m) + "\n"
@@ -124,7 +124,7 @@ check "the untouched set verifies" "$GEODR" --config "$plain" verify shop "$pset
 # A set whose schema says NOT NULL where its rows hold NULL (a damaged or
 # hand-edited set): the restore stops at the first changed value instead of
 # loading '' quietly.
-sobj="$(python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print(json.loads(t[:t.rindex("sha256 ")])["schema"]["object"])' "$mf")"
+sobj="$(python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print(json.loads(t[:t.rstrip("\n").rindex("\n")])["schema"]["object"])' "$mf")"
 spath="$WORK/region-plain/shop/backup/$pset/$sobj"
 zstd -q -d -c "$spath" | python3 -c '
 import json, sys
@@ -139,7 +139,7 @@ python3 - "$mf" "$spath" <<'PY'
 import hashlib, json, sys
 path, spath = sys.argv[1], sys.argv[2]
 text = open(path).read()
-m = json.loads(text[:text.rindex("sha256 ")])
+m = json.loads(text[:text.rstrip("\n").rindex("\n")])
 b = open(spath, "rb").read()
 m["schema"]["sha256"] = hashlib.sha256(b).hexdigest()
 m["schema"]["size"] = len(b)

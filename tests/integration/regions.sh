@@ -55,7 +55,7 @@ sed 's/^copy-regions = far$/copy-regions = far, far2/' "$cfg" >"$WORK/gap.conf"
 geodr_config_add "$WORK/gap.conf" "" "[region far2]" "type = posix" "path = $WORK/far2"
 records=("$WORK"/far2/shop/binlog/*.segment)
 if (( ${#records[@]} >= 4 )); then ok "the copy region holds ${#records[@]} segment records"; else not_ok "the copy region holds at least 4 segment records" "${#records[@]}"; fi
-field() { python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print(json.loads(t[:t.rindex("sha256 ")])[sys.argv[2]])' "$1" "$2"; }
+field() { python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print(json.loads(t[:t.rstrip("\n").rindex("\n")])[sys.argv[2]])' "$1" "$2"; }
 after_gap="$(field "${records[2]}" gtid_pos)" # after the gap, before the newest set
 obj="$(field "${records[1]}" object)"
 rm -f "${records[1]}" "$WORK/far2/shop/binlog/$obj"

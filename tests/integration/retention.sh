@@ -29,7 +29,7 @@ end_s() { # end_s SET: its end, seconds since the epoch
     python3 - "$WORK/home/shop/backup/$1/manifest" <<'PY'
 import json, sys
 t = open(sys.argv[1]).read()
-print(json.loads(t[:t.rindex("sha256 ")])["end_us"] // 1000000)
+print(json.loads(t[:t.rstrip("\n").rindex("\n")])["end_us"] // 1000000)
 PY
 }
 

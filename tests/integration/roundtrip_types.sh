@@ -33,7 +33,7 @@ for mode in plain encrypted; do
     big_chunks="$(python3 - "$WORK/region-$mode/shop/backup/$set_id/manifest" <<'PY'
 import json, sys
 text = open(sys.argv[1]).read()
-m = json.loads(text[:text.rindex("sha256 ")])
+m = json.loads(text[:text.rstrip("\n").rindex("\n")])
 print(max(len(t["chunks"]) for t in m["tables"]))
 PY
 )"

@@ -201,7 +201,7 @@ static void encrypt_buf(const uint8_t *pt, size_t n, const uint8_t *key, const u
                         gd_buf *ct)
 {
     gd_err err = {0};
-    assert_int_equal(run_push(gd_filter_encrypt(key, id), pt, n, ct, &err), 0);
+    assert_int_equal(run_push(gd_filter_encrypt(key, id, "obj"), pt, n, ct, &err), 0);
 }
 
 /* Decrypts alternately in pull and push mode. */
@@ -210,8 +210,8 @@ static int decrypt_buf(const uint8_t *ct, size_t n, const uint8_t *key, const ui
 {
     static unsigned turn;
     if (turn++ % 2)
-        return run_pull(gd_filter_decrypt(key, id), ct, n, pt, err);
-    return run_push(gd_filter_decrypt(key, id), ct, n, pt, err);
+        return run_pull(gd_filter_decrypt(key, id, "obj", false), ct, n, pt, err);
+    return run_push(gd_filter_decrypt(key, id, "obj", false), ct, n, pt, err);
 }
 
 static size_t encrypted_size(size_t n)
@@ -391,7 +391,7 @@ static void test_pipe_sink_and_source_failures(void **state)
     gd_buf ct;
     encrypt_buf(data, n, key_a, id_a, &ct);
     p = gd_pipe_new();
-    gd_pipe_add(p, gd_filter_decrypt(key_a, id_a));
+    gd_pipe_add(p, gd_filter_decrypt(key_a, id_a, "obj", false));
     mem_source src = {.p = (uint8_t *)ct.data,
                       .len = ct.len,
                       .max_chunk = 10000,
@@ -658,13 +658,18 @@ static void test_gcm_known_answers(void **state)
 }
 
 /* Builds an encrypted object from the format description, with the given
- * plaintext chunk lengths (the last is final). */
-static void build_object(const uint8_t *key, const uint8_t *id, const uint8_t prefix[8],
-                         const uint8_t *pt, const size_t *lens, size_t nchunks, gd_buf *out)
+ * plaintext chunk lengths (the last is final): format 2 bound to the name
+ * "obj" (the name the helpers above use), or format 1 (no name) when
+ * version is 1. */
+static void build_object_v(int version, const uint8_t *key, const uint8_t *id,
+                           const uint8_t prefix[8], const uint8_t *pt, const size_t *lens,
+                           size_t nchunks, gd_buf *out)
 {
-    uint8_t hdr[21];
+    uint8_t hdr[21], name_hash[32];
+    unsigned int hl = 32;
+    assert_int_equal(EVP_Digest("obj", 3, name_hash, &hl, EVP_sha256(), NULL), 1);
     memcpy(hdr, "GDE1", 4);
-    hdr[4] = 1;
+    hdr[4] = (uint8_t)version;
     memcpy(hdr + 5, id, 8);
     memcpy(hdr + 13, prefix, 8);
     gd_buf_init(out, 0);
@@ -675,20 +680,27 @@ static void build_object(const uint8_t *key, const uint8_t *id, const uint8_t pr
         uint8_t lfb[4] = {(uint8_t)(lf >> 24), (uint8_t)(lf >> 16), (uint8_t)(lf >> 8),
                           (uint8_t)lf};
         uint8_t idx[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
-        uint8_t iv[12], aad[29], tag[16];
+        uint8_t iv[12], aad[61], tag[16];
         memcpy(iv, prefix, 8);
         memcpy(iv + 8, idx, 4);
         memcpy(aad, hdr, 21);
         memcpy(aad + 21, idx, 4);
         memcpy(aad + 25, lfb, 4);
+        memcpy(aad + 29, name_hash, 32);
         uint8_t *ct = gd_malloc(lens[i] + 1);
-        gcm_seal(key, iv, aad, sizeof aad, pt + off, lens[i], ct, tag);
+        gcm_seal(key, iv, aad, version == 1 ? 29 : sizeof aad, pt + off, lens[i], ct, tag);
         gd_buf_append(out, lfb, 4);
         gd_buf_append(out, ct, lens[i]);
         gd_buf_append(out, tag, 16);
         free(ct);
         off += lens[i];
     }
+}
+
+static void build_object(const uint8_t *key, const uint8_t *id, const uint8_t prefix[8],
+                         const uint8_t *pt, const size_t *lens, size_t nchunks, gd_buf *out)
+{
+    build_object_v(2, key, id, prefix, pt, lens, nchunks, out);
 }
 
 /* The filter's output equals an independent implementation of the format,
@@ -701,7 +713,7 @@ static void test_encrypt_format(void **state)
     gd_buf ct;
     encrypt_buf(pt, n, key_a, id_a, &ct);
     assert_int_equal(ct.len, encrypted_size(n));
-    assert_memory_equal(ct.data, "GDE1\x01", 5);
+    assert_memory_equal(ct.data, "GDE1\x02", 5);
     assert_memory_equal(ct.data + 5, id_a, 8);
 
     size_t lens[] = {65536, 65536, 8928};
@@ -768,6 +780,44 @@ static void test_encrypt_format(void **state)
     free(pt);
 }
 
+/* Format 2 binds the object's name: the same bytes under another name fail
+ * at the first chunk; format 1 objects (no name bound) are read only where
+ * the caller allows them. */
+static void test_encrypt_name_bound(void **state)
+{
+    (void)state;
+    uint8_t *pt = random_bytes(70000);
+    gd_buf ct, back;
+    gd_err err = {0};
+    encrypt_buf(pt, 70000, key_a, id_a, &ct);
+    assert_int_equal(run_push(gd_filter_decrypt(key_a, id_a, "obj2", true), (uint8_t *)ct.data,
+                              ct.len, &back, &err),
+                     GD_E_AUTH);
+    assert_int_equal(back.len, 0); /* nothing of it was released */
+    gd_buf_free(&back);
+    gd_buf_free(&ct);
+
+    uint8_t prefix[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    size_t lens[] = {65536, 4464};
+    build_object_v(1, key_a, id_a, prefix, pt, lens, 2, &ct);
+    gd_err_clear(&err);
+    assert_int_equal(run_push(gd_filter_decrypt(key_a, id_a, "obj", false), (uint8_t *)ct.data,
+                              ct.len, &back, &err),
+                     GD_E_AUTH);
+    assert_non_null(strstr(err.msg, "format 1"));
+    assert_int_equal(back.len, 0);
+    gd_buf_free(&back);
+    gd_err_clear(&err);
+    assert_int_equal(run_push(gd_filter_decrypt(key_a, id_a, "any name", true), (uint8_t *)ct.data,
+                              ct.len, &back, &err),
+                     0);
+    assert_int_equal(back.len, 70000);
+    assert_memory_equal(back.data, pt, 70000);
+    gd_buf_free(&back);
+    gd_buf_free(&ct);
+    free(pt);
+}
+
 static void test_encrypt_roundtrip(void **state)
 {
     (void)state;
@@ -786,7 +836,7 @@ static void test_encrypt_roundtrip(void **state)
         gd_buf_free(&back);
         /* Encrypting in pull mode gives an equivalent object. */
         gd_buf ct2;
-        assert_int_equal(run_pull(gd_filter_encrypt(key_a, id_a), pt, n, &ct2, &err), 0);
+        assert_int_equal(run_pull(gd_filter_encrypt(key_a, id_a, "obj"), pt, n, &ct2, &err), 0);
         assert_int_equal(ct2.len, ct.len);
         assert_int_equal(decrypt_buf((uint8_t *)ct2.data, ct2.len, key_a, id_a, &back, &err), 0);
         assert_int_equal(back.len, n);
@@ -971,7 +1021,7 @@ static void combo(const uint8_t *data, size_t n)
     gd_filter *sha_w = gd_filter_sha256();
     gd_pipe_add(p, count_in);
     gd_pipe_add(p, gd_filter_zstd_compress(1));
-    gd_pipe_add(p, gd_filter_encrypt(key_a, id_a));
+    gd_pipe_add(p, gd_filter_encrypt(key_a, id_a, "obj"));
     gd_pipe_add(p, sha_w);
     mem_sink s = {.fail_at = 0};
     gd_buf_init(&s.b, 0);
@@ -987,7 +1037,7 @@ static void combo(const uint8_t *data, size_t n)
     gd_filter *sha_r = gd_filter_sha256();
     gd_filter *count_out = gd_filter_count();
     gd_pipe_add(p, sha_r);
-    gd_pipe_add(p, gd_filter_decrypt(key_a, id_a));
+    gd_pipe_add(p, gd_filter_decrypt(key_a, id_a, "obj", false));
     gd_pipe_add(p, gd_filter_zstd_decompress());
     gd_pipe_add(p, count_out);
     mem_source src = {.p = (uint8_t *)s.b.data, .len = s.b.len, .max_chunk = 30000};
@@ -1069,7 +1119,7 @@ static void test_pipeline_trickle_and_stuck(void **state)
     gd_pipe *p = gd_pipe_new();
     gd_pipe_add(p, gd_filter_zstd_compress(1));
     gd_pipe_add(p, test_filter(&trickle_ops));
-    gd_pipe_add(p, gd_filter_encrypt(key_a, id_a));
+    gd_pipe_add(p, gd_filter_encrypt(key_a, id_a, "obj"));
     mem_sink s = {.fail_at = 0};
     gd_buf_init(&s.b, 0);
     gd_pipe_set_sink(p, sink_fn, &s);
@@ -1079,7 +1129,7 @@ static void test_pipeline_trickle_and_stuck(void **state)
     /* Read back through a trickle with reads of 1..3 bytes. */
     p = gd_pipe_new();
     gd_pipe_add(p, test_filter(&trickle_ops));
-    gd_pipe_add(p, gd_filter_decrypt(key_a, id_a));
+    gd_pipe_add(p, gd_filter_decrypt(key_a, id_a, "obj", false));
     gd_pipe_add(p, test_filter(&trickle_ops));
     gd_pipe_add(p, gd_filter_zstd_decompress());
     mem_source src = {.p = (uint8_t *)s.b.data, .len = s.b.len, .max_chunk = 5};
@@ -1186,6 +1236,23 @@ static void test_key_derive(void **state)
     HMAC(EVP_sha256(), raw, 32, (const uint8_t *)"geodr key check", 15, mac, &ml);
     gd_hex(mac, 32, hex);
     assert_string_equal(k1.check, hex);
+    HMAC(EVP_sha256(), raw, 32, (const uint8_t *)"geodr key check v2", 18, mac, &ml);
+    gd_hex(mac, 32, hex);
+    assert_string_equal(k1.check_v2, hex);
+    /* The record key is its own subkey, and a record's MAC binds its name:
+     * HMAC(HMAC(key, "geodr record mac"), "geodr-record" NUL name NUL body). */
+    uint8_t rk[32];
+    HMAC(EVP_sha256(), raw, 32, (const uint8_t *)"geodr record mac", 16, rk, &ml);
+    assert_memory_equal(k1.mac, rk, 32);
+    assert_true(memcmp(k1.mac, k1.key, 32) != 0);
+    const char rmsg[] = "geodr-record\0shop/backup/S/manifest\0{}\n";
+    HMAC(EVP_sha256(), rk, 32, (const uint8_t *)rmsg, sizeof rmsg - 1, mac, &ml);
+    gd_hex(mac, 32, hex);
+    char got[65];
+    assert_int_equal(gd_key_record_mac(&k1, "shop/backup/S/manifest", "{}\n", 3, got, &err), 0);
+    assert_string_equal(got, hex);
+    assert_int_equal(gd_key_record_mac(&k1, "shop/backup/T/manifest", "{}\n", 3, got, &err), 0);
+    assert_string_not_equal(got, hex);
 
     /* Another salt, another key. */
     kp2.n = 1024;
@@ -1316,6 +1383,7 @@ int main(void)
         cmocka_unit_test(test_zstd_corrupt),
         cmocka_unit_test(test_gcm_known_answers),
         cmocka_unit_test(test_encrypt_format),
+        cmocka_unit_test(test_encrypt_name_bound),
         cmocka_unit_test(test_encrypt_roundtrip),
         cmocka_unit_test(test_encrypt_tamper),
         cmocka_unit_test(test_encrypt_wrong_key),
