@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "io/key.h"
 #include "repo/repo.h"
 #include "repo/retention.h"
 #include "repo/setcheck.h"
@@ -212,8 +213,11 @@ static void read_everything(const char *dir)
     /* a storage of its own: the repository owns it (and frees it when the
      * open fails) */
     assert_int_equal(gd_storage_posix_open("home", dir, &st, &e), 0);
-    if (gd_repo_open(st, "shop", NULL, false, 0, &r, &e) != 0)
+    if (gd_repo_open(st, "shop", NULL, false, 0, &r, &e) != 0) {
+        if (getenv("GEODR_FUZZ_DEBUG"))
+            fprintf(stderr, "open: %s\n", e.msg);
         return;
+    }
     char **ids = NULL;
     size_t nids = 0;
     if (gd_repo_list_sets(r, &ids, &nids, &e) == 0)
@@ -240,6 +244,8 @@ static void read_everything(const char *dir)
     if (gd_repo_plan(r, GD_PITR_LATEST, NULL, NULL, &plan, &e) == 0) {
         planned++;
         json_decref(plan);
+    } else if (getenv("GEODR_FUZZ_DEBUG")) {
+        fprintf(stderr, "plan: %s\n", e.msg);
     }
     plan = NULL;
     if (gd_repo_plan(r, 1761955202, NULL, NULL, &plan, &e) == 0)
@@ -254,8 +260,15 @@ static void read_everything(const char *dir)
 
 static void write_seeds(gd_storage *st, gd_repo *w, json_t *mf, json_t *s1, json_t *s2, json_t *d)
 {
-    char *text = json_dumps(d, JSON_COMPACT);
-    gd_storage_put_all(st, "shop/instance.json", text, strlen(text), NULL);
+    /* the descriptor with the trailer an unencrypted writer gives it */
+    char *text = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+    char hex[65];
+    char *body = gd_asprintf("%s\n", text ? text : "");
+    gd_sha256_hex(body, strlen(body), hex);
+    char *rec = gd_asprintf("%ssha256 %s\n", body, hex);
+    gd_storage_put_all(st, "shop/instance.json", rec, strlen(rec), NULL);
+    free(rec);
+    free(body);
     free(text);
     gd_repo_put_record(w, "shop/backup/" SET "/manifest", mf, NULL);
     gd_repo_put_record(w, "shop/binlog/000000000001.segment", s1, NULL);
