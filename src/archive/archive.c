@@ -43,10 +43,9 @@ typedef struct arch {
     seg s;
     double last_event; /* monotonic time of the last real event */
     /* Commit times.  live: the stream has reached the source's position at
-     * connect (or the source said it had nothing more), so each transaction
-     * arrives as it commits.  clock_off: the source's clock minus ours, at
-     * its largest (receive times stay upper bounds).  ts_max: the running
-     * maximum of event timestamps and of the commit times given so far. */
+     * connect, so each transaction arrives as it commits.  clock_off: the source's clock minus
+     * ours, at its largest (receive times stay upper bounds).  ts_max: the running maximum of event
+     * timestamps and of the commit times given so far. */
     bool live;
     gd_gtid_pos live_at; /* the source's @@gtid_binlog_pos at connect */
     double clock_off;
