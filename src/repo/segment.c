@@ -129,9 +129,9 @@ static int ctimes_entry(gd_ctimes_reader *r, bool first, gd_err *err)
     if (!parse_num(&s, UINT32_MAX, &skip) || *s++ != ':' || !parse_num(&s, UINT32_MAX, &delta) ||
         delta == 0 || (*s != ',' && *s != '\0') || (*s == ',' && s[1] == '\0'))
         return gd_err_set(err, GD_E_CORRUPT,
-                          "segment record: malformed commit_times near \"%.20s\" (the record is "
-                          "damaged: restore from another region)",
-                          r->p);
+                          "record of segment %s: malformed commit_times near \"%.20s\" (the "
+                          "record is damaged: restore from another region)",
+                          r->name, r->p);
     r->idx = first ? skip : r->idx + 1 + skip;
     r->delta = (uint32_t)delta;
     r->have = true;
@@ -143,6 +143,7 @@ int gd_ctimes_open(gd_ctimes_reader *r, json_t *record, gd_err *err)
 {
     memset(r, 0, sizeof *r);
     r->p = gd_json_str(record, "commit_times", "");
+    r->name = gd_json_str(record, "object", "?");
     return ctimes_entry(r, true, err);
 }
 
@@ -153,10 +154,31 @@ int gd_ctimes_delta(gd_ctimes_reader *r, unsigned long long idx, uint32_t *delta
         return 0;
     if (r->idx < idx)
         return gd_err_set(err, GD_E_CORRUPT,
-                          "segment record: commit_times names transaction %llu out of order",
-                          r->idx);
+                          "record of segment %s: commit_times names transaction %llu out of "
+                          "order (the record is damaged: restore from another region)",
+                          r->name, r->idx);
     *delta = r->delta;
     return ctimes_entry(r, false, err);
+}
+
+int gd_ctimes_check(json_t *record, gd_err *err)
+{
+    gd_ctimes_reader r;
+    int rc = gd_ctimes_open(&r, record, err);
+    unsigned long long last = 0;
+    bool any = false;
+    while (rc == 0 && r.have) {
+        last = r.idx;
+        any = true;
+        rc = ctimes_entry(&r, false, err);
+    }
+    long long n = gd_json_int(record, "transactions", 0);
+    if (rc == 0 && any && (n <= 0 || last >= (unsigned long long)n))
+        rc = gd_err_set(err, GD_E_CORRUPT,
+                        "record of segment %s: commit_times names transaction %llu of %lld (the "
+                        "record is damaged: restore from another region)",
+                        r.name, last, n);
+    return rc;
 }
 
 void gd_ctimes_writer_init(gd_ctimes_writer *w)

@@ -57,6 +57,7 @@ typedef struct gd_ctimes_reader {
     unsigned long long idx; /* transaction the current entry names */
     uint32_t delta;         /* its delta */
     bool have;              /* an entry is current */
+    const char *name;       /* the segment object, for messages */
 } gd_ctimes_reader;
 
 /* Starts on record's "commit_times" (none: an empty list).  GD_E_CORRUPT
@@ -66,6 +67,11 @@ int gd_ctimes_open(gd_ctimes_reader *r, json_t *record, gd_err *err);
  * GD_E_CORRUPT when the list is malformed or names a transaction twice or
  * out of order. */
 int gd_ctimes_delta(gd_ctimes_reader *r, unsigned long long idx, uint32_t *delta, gd_err *err);
+
+/* Reads the whole list of record: GD_E_CORRUPT when it is malformed or names
+ * a transaction beyond the record's "transactions" (restore checks this
+ * before it touches the target). */
+int gd_ctimes_check(json_t *record, gd_err *err);
 
 /* Builds a list.  Entries must be added in ascending transaction order. */
 typedef struct gd_ctimes_writer {

@@ -96,13 +96,38 @@ static void malformed(void **state)
     }
 }
 
+/* The check restore runs before touching the target. */
+static void check_whole_list(void **state)
+{
+    (void)state;
+    struct {
+        const char *list;
+        int txns, rc;
+    } cases[] = {
+        {"", 0, 0},
+        {"2:6,0:1", 4, 0},
+        {"2:6,0:1", 3, GD_E_CORRUPT},
+        {"0:1", 0, GD_E_CORRUPT},
+        {"1:2,x", 9, GD_E_CORRUPT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *rec = json_pack("{s:s, s:i, s:s}", "commit_times", cases[i].list, "transactions",
+                                cases[i].txns, "object", "000000000007.binlog.zst");
+        gd_err err;
+        gd_err_clear(&err);
+        assert_int_equal(gd_ctimes_check(rec, &err), cases[i].rc);
+        if (cases[i].rc != 0)
+            assert_non_null(strstr(err.msg, "segment 000000000007.binlog.zst"));
+        json_decref(rec);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(write_then_read),
-        cmocka_unit_test(legacy_record),
-        cmocka_unit_test(append_renumbers),
-        cmocka_unit_test(malformed),
+        cmocka_unit_test(write_then_read),  cmocka_unit_test(legacy_record),
+        cmocka_unit_test(append_renumbers), cmocka_unit_test(malformed),
+        cmocka_unit_test(check_whole_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
