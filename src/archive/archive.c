@@ -14,6 +14,7 @@
 #include "common/util.h"
 #include "repo/lock.h"
 #include "mysql/binlog.h"
+#include "repo/segment.h"
 
 /* The segment being written. */
 typedef struct seg {
@@ -24,7 +25,9 @@ typedef struct seg {
     gd_gtid first, last;
     uint32_t first_time, last_time;
     unsigned long txns, events;
-    gd_gtid_pos pos; /* position after the complete transactions in it */
+    gd_gtid_pos pos;     /* position after the complete transactions in it */
+    gd_ctimes_writer ct; /* commit times later than the GTID event's second */
+    unsigned how;        /* GD_CT_* the commit times of its transactions were taken by */
 } seg;
 
 typedef struct arch {
@@ -40,7 +43,16 @@ typedef struct arch {
     bool have_seg;
     seg s;
     double last_event; /* monotonic time of the last real event */
-    gd_lock *lk;       /* the instance's archive lock in the home region */
+    /* Commit times.  live: the stream has reached the source's position at
+     * connect, so each transaction arrives as it commits.  clock_off: the source's clock minus
+     * ours, at its largest (receive times stay upper bounds).  ts_max: the running maximum of event
+     * timestamps and of the commit times given so far. */
+    bool live;
+    gd_gtid_pos live_at; /* the source's @@gtid_binlog_pos at connect */
+    double clock_off;
+    uint32_t ts_max;
+    uint32_t gtid_ts; /* timestamp of the current transaction's GTID event */
+    gd_lock *lk;      /* the instance's archive lock in the home region */
 } arch;
 
 uint32_t gd_archive_default_server_id(const char *instance)
@@ -59,6 +71,7 @@ static void seg_abort(arch *a)
         return;
     gd_obj_abort(a->s.w);
     free(a->s.name);
+    gd_ctimes_writer_free(&a->s.ct);
     memset(&a->s, 0, sizeof a->s);
     a->have_seg = false;
 }
@@ -84,6 +97,7 @@ static int seg_open(arch *a, gd_err *err)
         memset(&a->s, 0, sizeof a->s);
         return rc;
     }
+    gd_ctimes_writer_init(&a->s.ct);
     a->s.raw = GD_BINLOG_MAGIC_LEN + a->fde_len;
     a->s.opened = gd_mono();
     a->s.pos = a->pos;
@@ -124,6 +138,7 @@ static int seg_commit(arch *a, gd_err *err)
         (json_int_t)a->s.first_time, "last_time", t2, "last_time_s", (json_int_t)a->s.last_time,
         "transactions", (json_int_t)a->s.txns, "events", (json_int_t)a->s.events, "raw_size",
         (json_int_t)info.raw_size, "size", (json_int_t)info.size, "sha256", info.sha256);
+    gd_ctimes_set(j, gd_ctimes_str(&a->s.ct), a->s.how);
     char *iname = gd_repo_segment_name(a->repo, a->next_seq, ".segment");
     rc = gd_lock_check(a->lk, err);
     if (rc == 0)
@@ -147,6 +162,7 @@ static int seg_commit(arch *a, gd_err *err)
     a->stats->events += a->s.events;
     a->stats->raw_bytes += info.raw_size;
     free(a->s.name);
+    gd_ctimes_writer_free(&a->s.ct);
     memset(&a->s, 0, sizeof a->s);
     a->have_seg = false;
     return 0;
@@ -155,10 +171,56 @@ static int seg_commit(arch *a, gd_err *err)
 static bool seg_due(const arch *a)
 {
     return a->have_seg && !a->grp.open &&
-           (gd_mono() - a->s.opened >= a->o->interval_s || a->s.raw >= a->o->max_segment);
+           (gd_mono() - a->s.opened >= a->o->interval_s || a->s.raw >= a->o->max_segment ||
+            a->s.ct.b.len >= GD_CTIMES_MAX);
 }
 
 /* ---- events ---- */
+
+/* The commit second of the transaction that just ended.  Live, the moment
+ * its last event arrived (on the source's clock) is an upper bound close to
+ * the truth; catching up, that moment says nothing about old transactions
+ * and the running maximum of event timestamps (each a statement's start,
+ * in commit order) is the lower bound used.  Never earlier than the one
+ * before: commits are in binlog order. */
+static uint32_t commit_time(arch *a)
+{
+    uint32_t t = a->ts_max;
+    if (a->live) {
+        double u = (double)gd_now_us() / 1e6 + a->clock_off;
+        if (u > (double)t && u < (double)UINT32_MAX)
+            t = (uint32_t)u;
+    }
+    a->ts_max = t;
+    return t;
+}
+
+/* Records the transaction that just ended in the open segment. */
+static int seg_add_txn(arch *a, gd_err *err)
+{
+    uint32_t t = commit_time(a);
+    int rc = gd_ctimes_add(&a->s.ct, a->s.txns, t - a->gtid_ts, err);
+    if (rc != 0)
+        return rc;
+    a->s.how |= a->live ? GD_CT_RECEIVED : GD_CT_EVENTS;
+    if (a->s.txns == 0) {
+        a->s.first = a->grp.gtid;
+        a->s.first_time = t;
+    }
+    a->s.last = a->grp.gtid;
+    a->s.last_time = t;
+    a->s.txns++;
+    if ((rc = gd_gtid_pos_update(&a->s.pos, &a->grp.gtid, err)) != 0)
+        return rc;
+    if (!a->live && gd_gtid_pos_le(&a->live_at, &a->s.pos)) {
+        /* Caught up with where the source was at connect: from here on
+         * transactions arrive as they commit.  A segment takes its commit
+         * times one way only. */
+        a->live = true;
+        return seg_commit(a, err);
+    }
+    return 0;
+}
 
 static int on_event(arch *a, const gd_event *ev, gd_err *err)
 {
@@ -196,7 +258,11 @@ static int on_event(arch *a, const gd_event *ev, gd_err *err)
     if (ev->flags & GD_EV_F_ARTIFICIAL)
         return 0;
     a->last_event = gd_mono();
+    if (ev->timestamp > a->ts_max)
+        a->ts_max = ev->timestamp;
     bool starts = ev->type == GD_EV_GTID;
+    if (starts)
+        a->gtid_ts = ev->timestamp;
     bool ended = false;
     if ((rc = gd_group_feed(&a->grp, ev, &ended, err)) != 0)
         return rc;
@@ -215,14 +281,7 @@ static int on_event(arch *a, const gd_event *ev, gd_err *err)
     a->s.events++;
     if (!ended)
         return 0;
-    if (a->s.txns == 0) {
-        a->s.first = a->grp.gtid;
-        a->s.first_time = a->grp.end_timestamp;
-    }
-    a->s.last = a->grp.gtid;
-    a->s.last_time = a->grp.end_timestamp;
-    a->s.txns++;
-    if ((rc = gd_gtid_pos_update(&a->s.pos, &a->grp.gtid, err)) != 0)
+    if ((rc = seg_add_txn(a, err)) != 0)
         return rc;
     return seg_due(a) ? seg_commit(a, err) : 0;
 }
@@ -250,6 +309,32 @@ static int check_source(MYSQL *m, gd_err *err)
     return rc;
 }
 
+/* The source's position and clock at connect: the stream is live once it
+ * reaches that position; the clock offset (at its largest: the query ran
+ * after `before`) turns receive times into upper bounds on the source's
+ * clock. */
+static int source_clock(arch *a, MYSQL *m, gd_err *err)
+{
+    MYSQL_RES *res = NULL;
+    double before = (double)gd_now_us() / 1e6;
+    int rc = gd_sql_query(m, &res, err,
+                          "SELECT @@GLOBAL.gtid_binlog_pos, TIMESTAMPDIFF(MICROSECOND, "
+                          "'1970-01-01', UTC_TIMESTAMP(6))");
+    if (rc != 0)
+        return rc;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (row == NULL || row[1] == NULL)
+        rc = gd_err_set(err, GD_E_MYSQL, "the source did not return its GTID position and clock");
+    else
+        rc = gd_gtid_pos_parse(row[0] ? row[0] : "", &a->live_at, err);
+    if (rc == 0) {
+        a->clock_off = strtod(row[1], NULL) / 1e6 - before;
+        a->live = gd_gtid_pos_le(&a->live_at, &a->pos);
+    }
+    mysql_free_result(res);
+    return rc;
+}
+
 static int session(arch *a, const gd_conn_params *src, bool *progressed, gd_err *err)
 {
     gd_conn_params p = *src;
@@ -262,7 +347,7 @@ static int session(arch *a, const gd_conn_params *src, bool *progressed, gd_err 
     int rc = gd_conn_open(&p, &m, err);
     if (rc != 0)
         return rc;
-    if ((rc = check_source(m, err)) != 0)
+    if ((rc = check_source(m, err)) != 0 || (rc = source_clock(a, m, err)) != 0)
         goto out;
     if ((rc = gd_sql(m, err,
                      "SET @master_binlog_checksum = @@GLOBAL.binlog_checksum, "
@@ -352,6 +437,7 @@ static int start_position(arch *a, const gd_conn_params *src, gd_err *err)
         json_t *last = json_array_get(segs, n - 1);
         a->next_seq = (unsigned long long)gd_json_int(last, "seq", 0) + 1;
         pos = gd_json_str(last, "gtid_pos", "");
+        a->ts_max = (uint32_t)gd_json_int(last, "last_time_s", 0);
     } else {
         a->next_seq = 1;
         char **ids = NULL;

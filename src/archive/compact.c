@@ -22,6 +22,10 @@ static int merge(gd_repo *r, json_t *live, size_t a, size_t b, gd_compact_stats 
     gd_obj_writer *w = NULL;
     gd_seg_reader *rd = NULL;
     unsigned long long txns = 0, events = 0;
+    gd_ctimes_writer ct;
+    gd_ctimes_writer_init(&ct);
+    unsigned how = 0;
+    bool legacy = false; /* a record from before commit times */
     int rc = gd_obj_create(r, name, &w, err);
     if (rc == 0)
         rc = gd_obj_write(w, GD_BINLOG_MAGIC, GD_BINLOG_MAGIC_LEN, err);
@@ -36,6 +40,11 @@ static int merge(gd_repo *r, json_t *live, size_t a, size_t b, gd_compact_stats 
             rc = gd_obj_write(w, ev.data, ev.size, err);
         gd_seg_close(rd);
         rd = NULL;
+        /* its commit times, renumbered (its transaction 0 is our txns) */
+        if (rc == 0)
+            rc = gd_ctimes_append(&ct, rec, txns, err);
+        how |= gd_ctimes_how(rec);
+        legacy |= gd_ctimes_how(rec) == 0;
         txns += (unsigned long long)gd_json_int(rec, "transactions", 0);
         events += (unsigned long long)gd_json_int(rec, "events", 0);
     }
@@ -60,12 +69,16 @@ static int merge(gd_repo *r, json_t *live, size_t a, size_t b, gd_compact_stats 
             "events", (json_int_t)events, "raw_size", (json_int_t)info.raw_size, "size",
             (json_int_t)info.size, "sha256", info.sha256, "created_s",
             (json_int_t)(gd_now_us() / 1000000));
+        /* A record from before commit times gave its transactions their
+         * GTID event's second: a lower bound, as when catching up. */
+        gd_ctimes_set(j, gd_ctimes_str(&ct), how | (how && legacy ? GD_CT_EVENTS : 0));
         char *rname = gd_asprintf("%s/binlog/%s.segment", r->instance, range);
         rc = gd_repo_put_record(r, rname, j, err);
         free(rname);
         json_decref(j);
     }
     gd_obj_abort(w);
+    gd_ctimes_writer_free(&ct);
     if (rc == 0) {
         st->merged_runs++;
         st->merged_segments += b - a + 1;
@@ -107,18 +120,23 @@ int gd_archive_compact(gd_repo *r, const gd_compact_opts *o, gd_compact_stats *s
             continue;
         }
         uint64_t total = (uint64_t)gd_json_int(ra, "raw_size", 0);
+        size_t ct_total = strlen(gd_json_str(ra, "commit_times", ""));
         size_t b = a;
         while (b + 1 < n) {
             json_t *p = json_array_get(live, b), *q = json_array_get(live, b + 1);
             uint64_t qs = (uint64_t)gd_json_int(q, "raw_size", 0);
+            /* renumbering lengthens one entry per record by at most 10 digits */
+            size_t qct = strlen(gd_json_str(q, "commit_times", "")) + 11;
             bool same = false;
             if (qs >= o->small || total + qs > o->max_merged ||
+                ct_total + qct > GD_CTIMES_MAX_MERGED ||
                 gd_segment_first_seq(q) != gd_json_int(p, "seq", 0) + 1 ||
                 strcmp(gd_json_str(p, "gtid_pos", ""), gd_json_str(q, "prev_gtid_pos", "")) != 0)
                 break;
             if ((rc = same_fde(r, ra, q, &same, err)) != 0 || !same)
                 break;
             total += qs;
+            ct_total += qct;
             b++;
         }
         if (rc == 0 && b - a + 1 >= o->min_segments)

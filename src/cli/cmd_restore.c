@@ -9,6 +9,7 @@
 #include "common/util.h"
 #include "repo/lock.h"
 #include "replay/replay.h"
+#include "repo/segment.h"
 #include "replay/subset.h"
 #include "restore/restore.h"
 
@@ -202,6 +203,8 @@ static int check_segments(gd_repo *repo, json_t *plan, gd_err *err)
     {
         char *sname = gd_asprintf("%s/binlog/%s", repo->instance, gd_json_str(sg, "object", ""));
         int rc = gd_obj_verify(repo, sname, gd_json_str(sg, "sha256", ""), err);
+        if (rc == 0)
+            rc = gd_ctimes_check(sg, err); /* what the stop point is read from */
         free(sname);
         if (rc != 0) {
             gd_err_prefix(err, "the binlog archive cannot be replayed (nothing was written to "

@@ -526,7 +526,10 @@ static int send_rotate(conn *c, unsigned long long seq)
 
 typedef enum { SERVE_MORE, SERVE_STOP, SERVE_FAIL } serve_rc;
 
-/* Streams one segment; SERVE_STOP once the stop point is passed. */
+/* Streams one segment; SERVE_STOP once the stop point is passed: before
+ * the first transaction that committed after the stop time (by the
+ * segment's commit times, docs/archive-and-pitr.md "Commit times"), or
+ * that the stop GTID position does not hold. */
 static serve_rc serve_segment(conn *c, json_t *seg, gd_group *g, bool *skipping, bool *past)
 {
     gd_binlog_server *s = c->s;
@@ -535,7 +538,12 @@ static serve_rc serve_segment(conn *c, json_t *seg, gd_group *g, bool *skipping,
     gd_err_clear(&e);
     serve_rc ret = SERVE_FAIL;
     gd_event x;
-    int rc = gd_seg_open(s->o.repo, seg, &rd, &x, &e);
+    gd_ctimes_reader ct;
+    unsigned long long txn = 0; /* transactions begun in this segment */
+    int64_t commit_s = 0;       /* commit second of the current one */
+    int rc = gd_ctimes_open(&ct, seg, &e);
+    if (rc == 0)
+        rc = gd_seg_open(s->o.repo, seg, &rd, &x, &e);
     if (rc != 0)
         goto out;
     if (send_rotate(c, (unsigned long long)gd_json_int(seg, "seq", 0)) != 0 ||
@@ -547,10 +555,13 @@ static serve_rc serve_segment(conn *c, json_t *seg, gd_group *g, bool *skipping,
     while ((rc = gd_seg_next(rd, &x, &e)) == 1) {
         if (x.type == GD_EV_GTID) {
             gd_gtid gt;
-            if (gd_event_gtid(&x, &gt, NULL, &e) != 0)
+            uint32_t delta;
+            if (gd_event_gtid(&x, &gt, NULL, &e) != 0 ||
+                gd_ctimes_delta(&ct, txn++, &delta, &e) != 0)
                 goto out;
+            commit_s = (int64_t)x.timestamp + delta;
             *skipping = gd_gtid_pos_contains(&c->connect_state, &gt);
-            if (!*skipping && ((s->o.stop_time_s >= 0 && (int64_t)x.timestamp > s->o.stop_time_s) ||
+            if (!*skipping && ((s->o.stop_time_s >= 0 && commit_s > s->o.stop_time_s) ||
                                (s->o.stop_gtid && !gd_gtid_pos_contains(s->o.stop_gtid, &gt)))) {
                 *past = true;
                 ret = SERVE_STOP;
@@ -569,7 +580,7 @@ static serve_rc serve_segment(conn *c, json_t *seg, gd_group *g, bool *skipping,
         if (ended) {
             s->st.transactions++;
             gd_gtid_pos_update(&s->st.served, &g->gtid, NULL);
-            s->st.last_time_s = g->end_timestamp;
+            s->st.last_time_s = commit_s;
         }
         pthread_mutex_unlock(&s->lock);
     }

@@ -4,8 +4,9 @@
  * v10 handshake, mysql_native_password with a one-time password), answers
  * the setup queries a MariaDB replica sends, and on COM_BINLOG_DUMP streams
  * the archived segments of one region: from the GTID position the replica
- * asks for (its gtid_slave_pos) through the last transaction that ends at or
- * before the stop time (or the end of the archive).  The replica's SQL
+ * asks for (its gtid_slave_pos) through the last transaction that committed
+ * at or before the stop time by the segments' commit times
+ * (docs/archive-and-pitr.md "Commit times"), or the end of the archive.  The replica's SQL
  * thread applies every event itself, with its parallel workers.
  *
  * The server runs in a thread of its own; the caller polls
@@ -25,9 +26,9 @@
 typedef struct gd_binlog_server gd_binlog_server;
 
 typedef struct gd_binlog_server_opts {
-    gd_repo *repo;                /* region to serve from (not owned) */
-    json_t *segments;             /* the segment index records to serve, in order (borrowed) */
-    int64_t stop_time_s;          /* serve transactions ending at or before this; <0: no limit */
+    gd_repo *repo;       /* region to serve from (not owned) */
+    json_t *segments;    /* the segment index records to serve, in order (borrowed) */
+    int64_t stop_time_s; /* serve transactions committed in this second or before; <0: no limit */
     const gd_gtid_pos *stop_gtid; /* or up to and including this position (may be NULL) */
     const char *user;             /* the replica's user name */
     const char *password;         /* its one-time password */

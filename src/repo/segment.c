@@ -94,3 +94,148 @@ void gd_seg_close(gd_seg_reader *rd)
     free(rd->name);
     free(rd);
 }
+
+/* ---- commit times ---- */
+
+/* A decimal number at *p (at most max), advancing *p; false when there is
+ * none or it is larger than max. */
+static bool parse_num(const char **p, unsigned long long max, unsigned long long *out)
+{
+    const char *s = *p;
+    unsigned long long v = 0;
+    if (*s < '0' || *s > '9')
+        return false;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (max - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *p = s;
+    *out = v;
+    return true;
+}
+
+/* Reads the entry at r->p; first: the entry is the list's first. */
+static int ctimes_entry(gd_ctimes_reader *r, bool first, gd_err *err)
+{
+    if (r->p == NULL || *r->p == '\0') {
+        r->have = false;
+        r->p = NULL;
+        return 0;
+    }
+    const char *s = r->p;
+    unsigned long long skip, delta;
+    if (!parse_num(&s, UINT32_MAX, &skip) || *s++ != ':' || !parse_num(&s, UINT32_MAX, &delta) ||
+        delta == 0 || (*s != ',' && *s != '\0') || (*s == ',' && s[1] == '\0'))
+        return gd_err_set(err, GD_E_CORRUPT,
+                          "record of segment %s: malformed commit_times near \"%.20s\" (the "
+                          "record is damaged: restore from another region)",
+                          r->name, r->p);
+    r->idx = first ? skip : r->idx + 1 + skip;
+    r->delta = (uint32_t)delta;
+    r->have = true;
+    r->p = *s == ',' ? s + 1 : s;
+    return 0;
+}
+
+int gd_ctimes_open(gd_ctimes_reader *r, json_t *record, gd_err *err)
+{
+    memset(r, 0, sizeof *r);
+    r->p = gd_json_str(record, "commit_times", "");
+    r->name = gd_json_str(record, "object", "?");
+    return ctimes_entry(r, true, err);
+}
+
+int gd_ctimes_delta(gd_ctimes_reader *r, unsigned long long idx, uint32_t *delta, gd_err *err)
+{
+    *delta = 0;
+    if (!r->have || r->idx > idx)
+        return 0;
+    if (r->idx < idx)
+        return gd_err_set(err, GD_E_CORRUPT,
+                          "record of segment %s: commit_times names transaction %llu out of "
+                          "order (the record is damaged: restore from another region)",
+                          r->name, r->idx);
+    *delta = r->delta;
+    return ctimes_entry(r, false, err);
+}
+
+int gd_ctimes_check(json_t *record, gd_err *err)
+{
+    gd_ctimes_reader r;
+    int rc = gd_ctimes_open(&r, record, err);
+    unsigned long long last = 0;
+    bool any = false;
+    while (rc == 0 && r.have) {
+        last = r.idx;
+        any = true;
+        rc = ctimes_entry(&r, false, err);
+    }
+    long long n = gd_json_int(record, "transactions", 0);
+    if (rc == 0 && any && (n <= 0 || last >= (unsigned long long)n))
+        rc = gd_err_set(err, GD_E_CORRUPT,
+                        "record of segment %s: commit_times names transaction %llu of %lld (the "
+                        "record is damaged: restore from another region)",
+                        r.name, last, n);
+    return rc;
+}
+
+void gd_ctimes_writer_init(gd_ctimes_writer *w)
+{
+    gd_buf_init(&w->b, GD_CTIMES_MAX_MERGED);
+    w->next = 0;
+}
+
+void gd_ctimes_writer_free(gd_ctimes_writer *w)
+{
+    gd_buf_free(&w->b);
+}
+
+int gd_ctimes_add(gd_ctimes_writer *w, unsigned long long idx, uint32_t delta, gd_err *err)
+{
+    if (delta == 0)
+        return 0;
+    if (idx < w->next)
+        return gd_err_set(err, GD_E_INVALID, "commit times added out of order");
+    if (gd_buf_appendf(&w->b, "%s%llu:%u", w->b.len ? "," : "", idx - w->next, delta) != 0)
+        return gd_err_set(err, GD_E_NOMEM, "commit times of a segment exceed %zu bytes",
+                          (size_t)GD_CTIMES_MAX_MERGED);
+    w->next = idx + 1;
+    return 0;
+}
+
+int gd_ctimes_append(gd_ctimes_writer *w, json_t *record, unsigned long long base, gd_err *err)
+{
+    gd_ctimes_reader r;
+    int rc = gd_ctimes_open(&r, record, err);
+    while (rc == 0 && r.have) {
+        if ((rc = gd_ctimes_add(w, base + r.idx, r.delta, err)) == 0)
+            rc = ctimes_entry(&r, false, err);
+    }
+    return rc;
+}
+
+const char *gd_ctimes_str(const gd_ctimes_writer *w)
+{
+    return w->b.data ? w->b.data : "";
+}
+
+static const char *const how_names[] = {NULL, "events", "received", "mixed"};
+
+unsigned gd_ctimes_how(json_t *record)
+{
+    const char *h = gd_json_str(record, "commit_time", "");
+    for (unsigned i = 1; i < 4; i++)
+        if (strcmp(h, how_names[i]) == 0)
+            return i;
+    return 0;
+}
+
+void gd_ctimes_set(json_t *record, const char *list, unsigned how)
+{
+    if (how == 0 || how > 3)
+        return;
+    json_object_set_new(record, "commit_times", json_string(list));
+    json_object_set_new(record, "commit_time", json_string(how_names[how]));
+}
