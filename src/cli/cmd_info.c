@@ -50,8 +50,13 @@ static int region_info(gd_cli *cli, const gd_instance_cfg *ic, const char *regio
     json_object_set_new(j, "sets", sets);
     gd_err e;
     gd_err_clear(&e);
-    /* manifests and records only: no key needed */
-    int rc = gd_cli_open_repo_raw(cli, ic, region, &repo, &e);
+    /* With the instance's key, every manifest and record listed is
+     * authenticated (a set planted by a region writer shows as an error,
+     * not as a restorable set); without one they are only checksummed. */
+    bool authenticated = ic->key_file != NULL;
+    int rc = authenticated ? gd_cli_open_repo(cli, ic, region, false, &repo, &e)
+                           : gd_cli_open_repo_raw(cli, ic, region, &repo, &e);
+    json_object_set_new(j, "authenticated", json_boolean(authenticated));
     if (rc == GD_E_NOTFOUND) {
         *out = j;
         return 0;
@@ -149,6 +154,7 @@ static int instance_info(gd_cli *cli, const gd_instance_cfg *ic, json_t **out, g
         json_array_append_new(copies, c);
     }
     json_object_set_new(j, "copies", copies);
+    json_object_set(j, "authenticated", json_object_get(home, "authenticated"));
     json_decref(home);
     if (rc != 0) {
         json_decref(j);

@@ -72,6 +72,12 @@ cp -a "$WORK/forged/shop/backup/$fset" "$R/backup/99991231T000000Z"
 out="$("$GEODR" --config "$cfg" verify shop 2>&1)" && rc=0 || rc=$?
 is "planted plaintext set: verify fails" "$rc" 1
 like "... saying it is not authenticated" "$out" "99991231T000000Z/manifest.*not authenticated"
+out="$("$GEODR" --config "$cfg" --json info shop)"
+is "... info shows it as an error, not as a set to restore from" "$(printf '%s' "$out" | python3 -c '
+import json, sys
+i = json.load(sys.stdin)["instances"][0]
+s = [x for x in i["sets"] if x["set"] == "99991231T000000Z"]
+print(bool(s) and "error" in s[0] and "not authenticated" in s[0]["error"], i.get("authenticated"))')" "True True"
 out="$(restore_to_dst --latest)" && rc=0 || rc=$?
 is "... restore --latest refuses it" "$rc" 1
 like "... saying why" "$out" "not authenticated"
