@@ -122,6 +122,7 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
     if (rc == 0)
         rc = gd_cli_open_repo(cli, ic, NULL, true, &repo, &err);
     gd_archive_stats st;
+    int behind = 0;
     memset(&st, 0, sizeof st);
     if (rc == 0) {
         struct sigaction sa;
@@ -162,7 +163,7 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
         o.on_segment = notify_shippers;
         o.on_segment_ctx = &sh;
         rc = gd_archive_run(repo, &src, &o, &st, &err);
-        gd_shippers_stop(sh.v, nc);
+        behind = gd_shippers_stop(sh.v, nc);
         free(sh.v);
         free(ops);
     }
@@ -182,6 +183,17 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
                "this run; archived up to GTID position %s\n",
                name, st.segments, st.transactions, st.gtid_pos[0] ? st.gtid_pos : "(none)");
     gd_repo_close(repo);
+    /* The home archive is complete, but a copy region is not: a geo-restore
+     * from it now would miss the last transactions.  A supervisor must see
+     * it (docs/regions.md). */
+    if (behind > 0) {
+        fprintf(stderr,
+                "geodr: error: %d copy region(s) of instance %s are behind the home region's "
+                "binlog archive (named above): run 'geodr copy %s' or start 'geodr archive' "
+                "again when they answer\n",
+                behind, name, name);
+        return GD_EXIT_FAIL;
+    }
     return GD_EXIT_OK;
 }
 

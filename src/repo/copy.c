@@ -522,6 +522,9 @@ struct gd_shipper {
     json_t *queue;   /* records committed in the home region since the last look */
     bool overflowed; /* records were dropped from a full queue: list again */
     bool stop, done;
+    bool behind;        /* set when the thread ends: the region is not in step */
+    long long shipped;  /* set when the thread ends: last segment in the region */
+    long long latest;   /* highest segment seq handed over by the archiver */
     atomic_bool cancel; /* the region's storage gives up its retries */
     pthread_t thread;
 };
@@ -535,6 +538,9 @@ void gd_shipper_notify(gd_shipper *s, json_t *record)
     if (s == NULL)
         return;
     pthread_mutex_lock(&s->mu);
+    long long seq = gd_json_int(record, "seq", 0);
+    if (seq > s->latest)
+        s->latest = seq;
     if (json_array_size(s->queue) < SHIP_QUEUE_MAX)
         json_array_append_new(s->queue, json_deep_copy(record));
     else
@@ -660,6 +666,8 @@ static void *ship(void *arg)
     }
     pthread_mutex_lock(&s->mu);
     s->done = true;
+    s->behind = failing || !synced;
+    s->shipped = shipped;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -710,8 +718,27 @@ static bool ship_wait_done(gd_shipper *s, double deadline)
     return done;
 }
 
-void gd_shippers_stop(gd_shipper **v, size_t n)
+/* After the thread ended: says how far behind the region is, if it is. */
+static bool ship_report_behind(const gd_shipper *s)
 {
+    if (!s->thread || !s->behind)
+        return false;
+    if (s->shipped > 0 && s->latest > s->shipped)
+        gd_warn("region %s is behind the home region's binlog archive by %lld segment(s) "
+                "(it has them up to segment %lld of %lld): the next 'geodr archive' or "
+                "'geodr copy' catches up",
+                s->region, s->latest - s->shipped, s->shipped, s->latest);
+    else
+        gd_warn("region %s is behind the home region's binlog archive (the copy was failing "
+                "when the archiver stopped): the next 'geodr archive' or 'geodr copy' catches "
+                "up",
+                s->region);
+    return true;
+}
+
+int gd_shippers_stop(gd_shipper **v, size_t n)
+{
+    int behind = 0;
     for (size_t i = 0; i < n; i++) {
         if (v[i] == NULL)
             continue;
@@ -730,12 +757,13 @@ void gd_shippers_stop(gd_shipper **v, size_t n)
             continue;
         if (!ship_wait_done(s, deadline)) {
             gd_warn("region %s does not answer: stopping without the last binlog segments "
-                    "there (the next 'geodr archive' or 'geodr copy' catches up)",
+                    "there",
                     s->region);
             atomic_store(&s->cancel, true);
         }
         if (s->thread)
             pthread_join(s->thread, NULL);
+        behind += ship_report_behind(s);
         gd_repo_close(s->dst);
         json_decref(s->queue);
         pthread_cond_destroy(&s->cv);
@@ -744,9 +772,10 @@ void gd_shippers_stop(gd_shipper **v, size_t n)
         free(s);
         v[i] = NULL;
     }
+    return behind;
 }
 
 void gd_shipper_stop(gd_shipper *s)
 {
-    gd_shippers_stop(&s, 1);
+    (void)gd_shippers_stop(&s, 1);
 }

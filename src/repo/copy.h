@@ -59,7 +59,9 @@ int gd_shipper_start(gd_repo *home, const char *region, gd_region_opener open, v
 void gd_shipper_notify(gd_shipper *s, json_t *record);
 void gd_shipper_stop(gd_shipper *s);
 /* Stops n shippers (NULL entries allowed) with one shared grace period;
- * sets each v[i] to NULL. */
-void gd_shippers_stop(gd_shipper **v, size_t n);
+ * sets each v[i] to NULL.  Returns how many regions are left behind the
+ * home region's archive (the copy was failing, or did not finish in the
+ * grace period); each is named in a warning with how far behind it is. */
+int gd_shippers_stop(gd_shipper **v, size_t n);
 
 #endif

@@ -21,7 +21,9 @@
  * variables.  No network request is made here: an unreachable endpoint, a
  * missing bucket or refused credentials show up as errors of the first
  * operation.  The environment variable GEODR_S3_TIMEOUTS (docs/s3.md)
- * overrides the timeouts and the retry policy.
+ * overrides the timeouts and the retry policy.  After the first object it
+ * commits, the storage aborts geodr's own multipart uploads left over in
+ * the bucket (older than 24 h, under the prefix; best effort, once).
  *
  * Errors: GD_E_CONFIG (bad endpoint, unreadable or incomplete credentials;
  * the message never contains a secret).  cfg is copied: it may be freed

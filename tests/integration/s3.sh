@@ -1,56 +1,28 @@
 #!/bin/bash
-# S3 regions end to end, against s3rver (npm) on loopback: backup to an s3
-# home region, verify, restore into an empty server (CHECKSUM TABLE equal);
-# the endpoint stopped for 10 s in the middle of a 50 MB backup (the backup
-# rides it out, or fails naming the endpoint; never a committed corrupt
-# set); wrong credentials, a missing bucket, an unreachable endpoint and an
-# unverifiable TLS certificate each give a clear error.
+# S3 regions end to end: backup to an s3 home region, verify, restore into
+# an empty server (CHECKSUM TABLE equal); the endpoint stopped for 10 s in
+# the middle of a 50 MB backup (the backup rides it out, or fails naming the
+# endpoint; never a committed corrupt set); wrong credentials, a missing
+# bucket, an unreachable endpoint and an unverifiable TLS certificate each
+# give a clear error.
 #
-# s3rver checks only the access key id of a SigV4 request, not the
-# signature: a wrong *secret* is caught by tests/unit/test_s3.c, whose fake
-# server verifies every signature.  s3rver is installed under
-# $GEODR_SRC/.cache/node when missing (skipped if npm cannot install it).
+# The endpoint is s3rver (default) or Ceph RGW (GEODR_S3_BACKEND=rgw), see
+# s3_backend.sh.  s3rver checks only the access key id of a SigV4 request,
+# not the signature: a wrong *secret* is refused by RGW in regions_s3.sh
+# and by the fake server of tests/unit/test_s3.c.  The TLS checks run a
+# second s3rver with a private CA.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/s3_backend.sh"
 require_geodr
-require_cmd node curl python3
+require_cmd curl python3
 tmpdir_new
 
-NODE_DIR="$GEODR_SRC/.cache/node"
-S3RVER="$NODE_DIR/node_modules/.bin/s3rver"
-if [[ ! -x $S3RVER ]]; then
-    command -v npm >/dev/null 2>&1 || skip_all "npm not installed (run scripts/setup)"
-    mkdir -p "$NODE_DIR"
-    if ! npm install --prefix "$NODE_DIR" --no-audit --no-fund --loglevel=error s3rver@3 \
-        >"$WORK/npm.log" 2>&1 || [[ ! -x $S3RVER ]]; then
-        skip_all "cannot install s3rver with npm: $(tail -n 3 "$WORK/npm.log" | tr '\n' ' ')"
-    fi
-fi
-
 BUCKET=geodr
-S3DIR="$WORK/s3data"
-S3PORT="$(free_port)"
-S3PID=""
-ENDPOINT="http://127.0.0.1:$S3PORT"
-mkdir -p "$S3DIR"
-
-# s3_start: s3rver on $S3PORT over $S3DIR (the bucket is created if missing).
-s3_start() {
-    "$S3RVER" -d "$S3DIR" -a 127.0.0.1 -p "$S3PORT" --silent --configure-bucket "$BUCKET" \
-        </dev/null >>"$WORK/s3rver.log" 2>&1 &
-    S3PID=$!
-    wait_for 30 curl -sf -o /dev/null "$ENDPOINT/" || die "s3rver did not start: $(tail -5 "$WORK/s3rver.log")"
-}
-s3_stop() {
-    [[ -n "$S3PID" ]] || return 0
-    kill "$S3PID" 2>/dev/null || true
-    wait "$S3PID" 2>/dev/null || true
-    S3PID=""
-}
-on_exit s3_stop
-s3_start
-
-(umask 077; printf '[s3rver]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n\n[wrong]\naws_access_key_id = NOBODY\naws_secret_access_key = S3RVER\n' >"$WORK/aws-credentials")
+s3_backend_start "$BUCKET"
+ENDPOINT="$S3_ENDPOINT"
+s3_credentials "$WORK/aws-credentials" s3rver
+(umask 077; printf '[wrong]\naws_access_key_id = NOBODY\naws_secret_access_key = %s\n' "$S3_SECRET_KEY" >>"$WORK/aws-credentials")
 
 # mkcfg FILE [KEY=VALUE...]: instance shop on src, home region "s3" (the
 # s3rver bucket unless overridden: endpoint=, bucket=, profile=, ca-file=).
@@ -88,7 +60,8 @@ mdb_load src "$SQL_DIR/alltypes.sql" >/dev/null
 mkcfg "$cfg"
 
 sets() { "$GEODR" --config "$cfg" --json info shop | python3 -c 'import json,sys; print(" ".join(s["set"] for s in json.load(sys.stdin)["instances"][0]["sets"]))'; }
-stored() { find "$S3DIR/$BUCKET/test/shop" -name '*._S3rver_object' 2>/dev/null | wc -l; }
+# objects stored under the prefix (at most 1000: one listing page)
+stored() { s3_req GET "/$BUCKET" "list-type=2&prefix=test/shop/" 2>/dev/null | grep -o '<Key>' | wc -l; }
 
 # ---- round trip ----
 check "backup to the s3 region" "$GEODR" --config "$cfg" --quiet backup shop
@@ -117,13 +90,14 @@ until (($(stored) >= before + 3)) || ! kill -0 "$bpid" 2>/dev/null || ((SECONDS 
     sleep 0.05
 done
 if kill -0 "$bpid" 2>/dev/null; then
-    s3_stop
-    note "s3rver stopped with $(($(stored) - before)) new objects stored"
+    now="$(stored)"
+    s3_gw_stop
+    note "$S3_BACKEND stopped with $((now - before)) new objects stored"
     sleep 10
-    s3_start
-    ok "s3rver stopped for 10 s while the backup was running"
+    s3_gw_start
+    ok "$S3_BACKEND stopped for 10 s while the backup was running"
 else
-    not_ok "s3rver stopped for 10 s while the backup was running" "the backup ended first: $(cat "$WORK/outage.out")"
+    not_ok "$S3_BACKEND stopped for 10 s while the backup was running" "the backup ended first: $(cat "$WORK/outage.out")"
 fi
 brc=0
 wait "$bpid" || brc=$?
@@ -154,7 +128,7 @@ mkcfg "$WORK/wrongkey.conf" profile=wrong
 out="$("$GEODR" --config "$WORK/wrongkey.conf" backup shop 2>&1)" && rc=0 || rc=$?
 is "wrong access key: backup fails" "$rc" 1
 like "... saying access was denied and what to check" "$out" "access denied by the S3 endpoint $ENDPOINT for bucket $BUCKET.*check credentials-file/profile"
-unlike "... without showing the secret" "$out" "S3RVER"
+unlike "... without showing the secret" "$out" "$S3_SECRET_KEY"
 
 mkcfg "$WORK/nobucket.conf" bucket=nosuchbucket
 out="$("$GEODR" --config "$WORK/nobucket.conf" backup shop 2>&1)" && rc=0 || rc=$?
@@ -170,24 +144,25 @@ like "... naming the endpoint and that it was retried" "$out" "S3 endpoint http:
 like "... quickly with short timeouts" "$((SECONDS - t0))" '^[0-9]$|^[1-2][0-9]$'
 
 # ---- TLS: verified, with ca-file for a private CA ----
-if command -v openssl >/dev/null 2>&1; then
+if command -v openssl >/dev/null 2>&1 && [[ -x "$(_s3rver_bin)" ]]; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
         -addext "subjectAltName=IP:127.0.0.1" -keyout "$WORK/tls.key" -out "$WORK/tls.crt" >/dev/null 2>&1
     tport="$(free_port)"
-    "$S3RVER" -d "$WORK/s3tls" -a 127.0.0.1 -p "$tport" --silent --configure-bucket "$BUCKET" \
+    "$(_s3rver_bin)" -d "$WORK/s3tls" -a 127.0.0.1 -p "$tport" --silent --configure-bucket "$BUCKET" \
         --key "$WORK/tls.key" --cert "$WORK/tls.crt" </dev/null >>"$WORK/s3rver-tls.log" 2>&1 &
     tpid=$!
     on_exit "kill $tpid 2>/dev/null || true"
     wait_for 30 curl -sf -o /dev/null --cacert "$WORK/tls.crt" "https://127.0.0.1:$tport/" || note "TLS s3rver did not start"
-    mkcfg "$WORK/tls-noca.conf" endpoint="https://127.0.0.1:$tport"
+    (umask 077; printf '[tls]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' >>"$WORK/aws-credentials")
+    mkcfg "$WORK/tls-noca.conf" endpoint="https://127.0.0.1:$tport" profile=tls
     out="$(GEODR_S3_TIMEOUTS="attempts=2,backoff-ms=50" "$GEODR" --config "$WORK/tls-noca.conf" info shop 2>&1)" && rc=0 || rc=$?
     is "TLS with an unknown CA: refused" "$rc" 1
     like "... saying to set ca-file" "$out" "could not be verified.*set ca-file"
-    mkcfg "$WORK/tls.conf" endpoint="https://127.0.0.1:$tport" ca-file="$WORK/tls.crt"
+    mkcfg "$WORK/tls.conf" endpoint="https://127.0.0.1:$tport" ca-file="$WORK/tls.crt" profile=tls
     check "TLS with ca-file: backup" "$GEODR" --config "$WORK/tls.conf" --quiet backup shop
     check "TLS with ca-file: verify" "$GEODR" --config "$WORK/tls.conf" --quiet verify shop
 else
-    skip "TLS checks" "openssl not installed"
+    skip "TLS checks" "openssl or s3rver not installed"
 fi
 
 tap_done

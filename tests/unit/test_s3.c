@@ -362,13 +362,20 @@ static void test_tuning(void **state)
     (void)state;
     gd_s3_tuning t;
     gd_s3_tuning_defaults(&t);
-    assert_int_equal(t.attempts, 10);
+    /* retried by elapsed time (2 minutes), not by count */
+    assert_int_equal(t.attempts, 0);
+    assert_int_equal(t.retry_ms, 120000);
+    assert_int_equal(t.list_ms, 3600000);
+    assert_int_equal(t.stale_upload_s, 86400);
     gd_err e;
     gd_err_clear(&e);
     assert_int_equal(gd_s3_tuning_parse("connect=0.5, stall=2,attempts=3,backoff-ms=5,"
-                                        "backoff-max-ms=40",
+                                        "backoff-max-ms=40,retry=1.5,list=7,stale-upload=30",
                                         &t, &e),
                      0);
+    assert_int_equal(t.retry_ms, 1500);
+    assert_int_equal(t.list_ms, 7000);
+    assert_int_equal(t.stale_upload_s, 30);
     assert_int_equal(t.connect_ms, 500);
     assert_int_equal(t.stall_s, 2);
     assert_int_equal(t.attempts, 3);
@@ -423,6 +430,7 @@ typedef struct fupload {
     char *key;
     fpart *parts;
     size_t n;
+    int64_t initiated; /* unix seconds */
 } fupload;
 
 #define MAX_CONNS 256
@@ -449,6 +457,7 @@ typedef struct fake {
     int bad_sigs;
     int page_size;
     bool stuck_token;   /* a broken endpoint: every page says "truncated", same token */
+    int list_delay_ms;  /* a slow endpoint: each ListObjectsV2 page waits this long */
     char hide_key[256]; /* a key listings leave out (HEAD and GET still find it) */
     char last_bad[512];
 } fake;
@@ -832,8 +841,39 @@ static bool handle(fake *f, int fd, hreq *r)
     if (strcmp(bucket, BUCKET) != 0) {
         status = 404;
         reply_error(fd, 404, "NoSuchBucket", head);
+    } else if (key == NULL && strcmp(r->method, "GET") == 0 && qhas(r, "uploads")) {
+        /* ListMultipartUploads: one page */
+        char *prefix = qget(r, "prefix");
+        gd_buf b;
+        gd_buf_init(&b, 0);
+        gd_buf_appendf(&b,
+                       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult>"
+                       "<Bucket>bkt</Bucket><IsTruncated>false</IsTruncated>");
+        for (size_t i = 0; i < f->n_ups; i++) {
+            if (prefix && strncmp(f->ups[i].key, prefix, strlen(prefix)) != 0)
+                continue;
+            time_t t = (time_t)f->ups[i].initiated;
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            char when[40];
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+            gd_buf_append(&b, "<Upload><Key>", 13);
+            xml_escape(&b, f->ups[i].key);
+            gd_buf_append(&b, "</Key><UploadId>", 16);
+            xml_escape(&b, f->ups[i].id);
+            gd_buf_appendf(&b, "</UploadId><Initiated>%s</Initiated></Upload>", when);
+        }
+        gd_buf_append(&b, "</ListMultipartUploadsResult>", 29);
+        reply(fd, 200, "", b.data, b.len, false);
+        gd_buf_free(&b);
+        free(prefix);
     } else if (key == NULL && strcmp(r->method, "GET") == 0) {
         /* ListObjectsV2 */
+        if (f->list_delay_ms > 0) {
+            pthread_mutex_unlock(&f->mu);
+            usleep((useconds_t)f->list_delay_ms * 1000);
+            pthread_mutex_lock(&f->mu);
+        }
         char *prefix = qget(r, "prefix");
         char *tok = qget(r, "continuation-token");
         const char *after = tok && !f->stuck_token ? tok + 4 : ""; /* "tok&" + last key */
@@ -890,6 +930,7 @@ static bool handle(fake *f, int fd, hreq *r)
         memset(up, 0, sizeof *up);
         snprintf(up->id, sizeof up->id, "up+%d/&x", ++f->next_upload);
         up->key = gd_strdup(key);
+        up->initiated = time(NULL);
         gd_buf b;
         gd_buf_init(&b, 0);
         gd_buf_appendf(&b, "<InitiateMultipartUploadResult><Bucket>bkt</Bucket><Key>");
@@ -1401,7 +1442,7 @@ static void test_cut_body_resumes_with_range(void **state)
     char range[64] = "";
     bool im = false;
     for (int i = 0; i < x->f->n_log; i++) {
-        if (strcmp(x->f->log[i].method, "GET") == 0) {
+        if (strcmp(x->f->log[i].method, "GET") == 0 && strstr(x->f->log[i].target, "o/cut")) {
             if (++gets == 2) {
                 gd_strlcpy(range, x->f->log[i].range, sizeof range);
                 im = x->f->log[i].if_match;
@@ -1662,6 +1703,147 @@ static void test_unreachable_endpoint(void **state)
     gd_storage_free(s);
 }
 
+/* A port nobody listens on: an endpoint that is down. */
+static void dead_endpoint(char *out, size_t size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    socklen_t al = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &al);
+    close(fd);
+    snprintf(out, size, "http://127.0.0.1:%d", ntohs(a.sin_port));
+}
+
+/* Without a count, a request is retried for the time budget (retry=),
+ * however many tries that takes, and the error says for how long. */
+static void test_retry_by_elapsed_time(void **state)
+{
+    fx *x = *state;
+    fx y = *x;
+    dead_endpoint(y.endpoint, sizeof y.endpoint);
+    setenv("GEODR_S3_TIMEOUTS", "connect=1,retry=1.5,backoff-ms=40,backoff-max-ms=80", 1);
+    gd_storage *s = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    int orc = open_s3(&y, BUCKET, "", &s, &e);
+    setenv("GEODR_S3_TIMEOUTS", FAST_TUNING, 1);
+    if (orc != 0)
+        fail_msg("open: %s", e.msg);
+    double t0 = gd_mono();
+    gd_stat st;
+    assert_int_equal(gd_storage_stat(s, "x", &st, &e), GD_E_NET);
+    double took = gd_mono() - t0;
+    assert_true(e.retryable);
+    assert_true(took >= 1.45 && took < 5);
+    int tries = 0;
+    const char *m = strstr(e.msg, "failed ");
+    assert_non_null(m);
+    assert_int_equal(sscanf(m, "failed %d times", &tries), 1);
+    assert_true(tries >= 12); /* many more than a count of 10 would give in 1.5 s */
+    assert_non_null(strstr(e.msg, "times in 1 s") ? strstr(e.msg, "times in 1 s")
+                                                  : strstr(e.msg, "times in 2 s"));
+    gd_storage_free(s);
+}
+
+/* A listing that goes on and on (new tokens, slowly) ends at its deadline. */
+static void test_list_deadline(void **state)
+{
+    fx *x = *state;
+    for (int i = 0; i < 8; i++) {
+        char n[32];
+        snprintf(n, sizeof n, "slow/o%d", i);
+        put_obj(x->s, n, "1", 1);
+    }
+    setenv("GEODR_S3_TIMEOUTS", FAST_TUNING ",list=0.25", 1);
+    gd_storage *s = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    int orc = open_s3(x, BUCKET, "pre/", &s, &e);
+    setenv("GEODR_S3_TIMEOUTS", FAST_TUNING, 1);
+    if (orc != 0)
+        fail_msg("open: %s", e.msg);
+    x->f->page_size = 1;
+    x->f->list_delay_ms = 100;
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    double t0 = gd_mono();
+    assert_int_equal(gd_storage_list(s, "slow/", list_cb, &b, &e), GD_E_IO);
+    assert_true(gd_mono() - t0 < 0.7);
+    assert_non_null(strstr(e.msg, "was still listing after"));
+    x->f->list_delay_ms = 0;
+    x->f->page_size = 1000;
+    gd_buf_free(&b);
+    gd_storage_free(s);
+}
+
+static void fake_add_upload(fake *f, const char *key, int64_t age_s)
+{
+    pthread_mutex_lock(&f->mu);
+    f->ups = gd_realloc(f->ups, (f->n_ups + 1) * sizeof *f->ups);
+    fupload *up = &f->ups[f->n_ups++];
+    memset(up, 0, sizeof *up);
+    snprintf(up->id, sizeof up->id, "old+%d/&x", ++f->next_upload);
+    up->key = gd_strdup(key);
+    up->initiated = time(NULL) - age_s;
+    pthread_mutex_unlock(&f->mu);
+}
+
+static bool fake_has_upload(fake *f, const char *key)
+{
+    bool found = false;
+    pthread_mutex_lock(&f->mu);
+    for (size_t i = 0; i < f->n_ups; i++)
+        found = found || strcmp(f->ups[i].key, key) == 0;
+    pthread_mutex_unlock(&f->mu);
+    return found;
+}
+
+/* The first object committed sweeps geodr's stale multipart uploads under
+ * the prefix, and only those; it happens once per storage. */
+static void test_stale_uploads_swept(void **state)
+{
+    fx *x = *state;
+    const int64_t day = 86400;
+    fake_add_upload(x->f, "pre/shop/backup/20260101T000000Z/t.c1", 2 * day);
+    fake_add_upload(x->f, "pre/shop/binlog/0001-0002", day + 60);
+    fake_add_upload(x->f, "pre/shop/backup/20260102T000000Z/t.c1", day - 600); /* may be live */
+    fake_add_upload(x->f, "pre/other-tool/big.iso", 3 * day);                  /* not geodr's */
+    fake_add_upload(x->f, "elsewhere/shop/backup/x/t.c1", 3 * day); /* not under prefix */
+    put_obj(x->s, "shop/instance.json", "{}", 2);
+    assert_int_equal(fake_count(x->f, "GET", "uploads"), 1);
+    assert_int_equal(fake_count(x->f, "DELETE", "uploadId="), 2);
+    assert_false(fake_has_upload(x->f, "pre/shop/backup/20260101T000000Z/t.c1"));
+    assert_false(fake_has_upload(x->f, "pre/shop/binlog/0001-0002"));
+    assert_true(fake_has_upload(x->f, "pre/shop/backup/20260102T000000Z/t.c1"));
+    assert_true(fake_has_upload(x->f, "pre/other-tool/big.iso"));
+    assert_true(fake_has_upload(x->f, "elsewhere/shop/backup/x/t.c1"));
+    put_obj(x->s, "shop/instance.json", "{}", 2);
+    assert_int_equal(fake_count(x->f, "GET", "uploads"), 1); /* once per storage */
+    assert_int_equal(x->f->bad_sigs, 0);
+}
+
+/* An upload whose abort failed (the endpoint was away) is aborted after
+ * the next object this storage commits. */
+static void test_failed_abort_retried(void **state)
+{
+    fx *x = *state;
+    size_t big = 9 * 1024 * 1024;
+    char *src = pattern(big, 5);
+    gd_writer *w = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    assert_int_equal(gd_storage_open_write(x->s, "shop/backup/s1/t.c1", &w, &e), 0);
+    assert_int_equal(gd_writer_write(w, src, big, &e), 0);
+    fake_add_fault(x->f, "DELETE", F_STATUS, 503, "ServiceUnavailable", 4);
+    gd_writer_abort(w);
+    assert_true(fake_has_upload(x->f, "pre/shop/backup/s1/t.c1"));
+    put_obj(x->s, "shop/x", "1", 1);
+    assert_false(fake_has_upload(x->f, "pre/shop/backup/s1/t.c1"));
+    free(src);
+}
+
 static void test_credentials(void **state)
 {
     fx *x = *state;
@@ -1818,6 +2000,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_pagination, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multipart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreachable_endpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_by_elapsed_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_uploads_swept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_abort_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_early, setup, teardown),

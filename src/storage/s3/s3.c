@@ -67,16 +67,19 @@ void gd_s3_tuning_defaults(gd_s3_tuning *t)
 {
     t->connect_ms = 10000;
     t->stall_s = 30;
-    t->attempts = 10;
+    t->attempts = 0;
+    t->retry_ms = 120000;
     t->backoff_ms = 200;
     t->backoff_max_ms = 8000;
+    t->list_ms = 3600000;
+    t->stale_upload_s = 86400;
 }
 
 int gd_s3_tuning_parse(const char *spec, gd_s3_tuning *t, gd_err *err)
 {
     const char *help = "GEODR_S3_TIMEOUTS: expected comma-separated key=value with keys connect "
-                       "(seconds), stall (whole seconds >= 1), attempts (1-100), backoff-ms, "
-                       "backoff-max-ms";
+                       "(seconds), stall (whole seconds >= 1), retry (seconds), attempts (1-100), "
+                       "backoff-ms, backoff-max-ms, list (seconds), stale-upload (seconds)";
     char *dup = gd_strdup(spec);
     int rc = 0;
     char *next = NULL;
@@ -110,6 +113,12 @@ int gd_s3_tuning_parse(const char *spec, gd_s3_tuning *t, gd_err *err)
             t->stall_s = (long)v;
         } else if (strcmp(tok, "attempts") == 0 && v >= 1 && v <= 100) {
             t->attempts = (int)v;
+        } else if (strcmp(tok, "retry") == 0 && v > 0) {
+            t->retry_ms = (long)(v * 1000);
+        } else if (strcmp(tok, "list") == 0 && v > 0) {
+            t->list_ms = (long)(v * 1000);
+        } else if (strcmp(tok, "stale-upload") == 0 && v >= 1) {
+            t->stale_upload_s = (long)v;
         } else if (strcmp(tok, "backoff-ms") == 0) {
             t->backoff_ms = (long)v;
         } else if (strcmp(tok, "backoff-max-ms") == 0) {
@@ -327,6 +336,13 @@ typedef struct s3_storage {
     uint64_t next_writer;
     uint64_t *waiting; /* writer numbers waiting for a permit */
     size_t n_waiting, cap_waiting;
+    atomic_bool swept; /* stale multipart uploads looked for (sweep_uploads) */
+    /* Our own uploads whose abort failed (the endpoint was away): aborted
+     * again after the next successful commit.  Under mu. */
+    struct s3_orphan {
+        char *key, *id_q;
+    } * orphans;
+    size_t n_orphans;
 } s3_storage;
 
 /* A part upload may start: waits for one of the storage's permits.  The
@@ -679,6 +695,9 @@ static void s3_perform(s3_storage *s, CURL *h, const s3_req *q, s3_resp *r)
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, s->t.stall_s);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* curl's default since 7.50.2; said here because a request and its
+     * answer are small writes that Nagle would hold back (docs/s3.md). */
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
     curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "geodr");
@@ -792,7 +811,9 @@ typedef struct s3_op {
     bool missing_ok;    /* a 404 other than NoSuchBucket is success (remove) */
     bool body_errors;   /* a 200 may carry an <Error> (CompleteMultipartUpload) */
     bool cleanup;       /* when the storage is cancelled, still one attempt (abort) */
+    bool once;          /* best effort: one attempt, never retried */
     int attempts;       /* out: attempts made */
+    double started;     /* out: gd_mono() of the first attempt */
     char code[64];      /* out: S3 error code of the last answer, if any */
 } s3_op;
 
@@ -995,6 +1016,23 @@ static long backoff_ms(const gd_s3_tuning *t, int attempt)
     return half + (long)(s3_rand() % (uint64_t)(d - half + 1));
 }
 
+/* The pause before the try after `attempt`, or -1 when the request has used
+ * its budget.  The budget is elapsed time (t->retry_ms since the first try,
+ * at `started`), not a count, so an outage shorter than it is ridden out
+ * whatever the backoff and the connect timeouts add up to: the last pause
+ * is shortened so that one try falls at the end of the budget.  A count
+ * (t->attempts) applies too when set. */
+static long retry_pause_ms(const gd_s3_tuning *t, int attempt, double started)
+{
+    if (t->attempts > 0 && attempt >= t->attempts)
+        return -1;
+    long left = t->retry_ms - (long)((gd_mono() - started) * 1000);
+    if (left <= 0)
+        return -1;
+    long ms = backoff_ms(t, attempt);
+    return ms < left ? ms : left;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
@@ -1007,10 +1045,10 @@ static int net_error(const gd_storage *st, const s3_storage *s, const s3_op *op,
 {
     char tg[1200];
     return gd_err_set(err, GD_E_NET,
-                      "cannot %s %s in region %s: the S3 endpoint %s failed %d times (last: %s); "
-                      "it may be down or unreachable: try again later",
+                      "cannot %s %s in region %s: the S3 endpoint %s failed %d times in %.0f s "
+                      "(last: %s); it may be down or unreachable: try again later",
                       op->what, op_target(op, tg, sizeof tg), st->name, s->endpoint, op->attempts,
-                      why);
+                      gd_mono() - op->started, why);
 }
 
 static bool st_cancelled(const gd_storage *st)
@@ -1040,6 +1078,7 @@ static int s3_call(const gd_storage *st, s3_storage *s, const s3_req *q, s3_resp
 {
     char why[CURL_ERROR_SIZE + 64] = "";
     op->attempts = 0;
+    op->started = gd_mono();
     /* The owner's cancel also cuts a transfer in progress. */
     s3_req qc = *q;
     if (st->cancel != NULL && q->cancelled == NULL && !op->cleanup) {
@@ -1059,13 +1098,14 @@ static int s3_call(const gd_storage *st, s3_storage *s, const s3_req *q, s3_resp
         int c = s3_classify(st, s, op, r, why, sizeof why, err);
         if (c != S3_RETRY)
             return c;
-        if (attempt >= s->t.attempts)
+        long ms = op->once ? -1 : retry_pause_ms(&s->t, attempt, op->started);
+        if (ms < 0)
             break;
-        long ms = backoff_ms(&s->t, attempt);
         char tg[1200];
-        gd_debug("region %s: %s (%s %s) failed (%s); retrying in %ld ms (attempt %d/%d)", st->name,
-                 q->method, op->what, op_target(op, tg, sizeof tg), why, ms, attempt + 1,
-                 s->t.attempts);
+        gd_debug("region %s: %s (%s %s) failed (%s); retrying in %ld ms (attempt %d, %.0f s of "
+                 "%ld)",
+                 st->name, q->method, op->what, op_target(op, tg, sizeof tg), why, ms, attempt + 1,
+                 gd_mono() - op->started, s->t.retry_ms / 1000);
         if (pause_cancellable(st, ms))
             continue; /* the check at the top reports it */
     }
@@ -1150,6 +1190,114 @@ static int s3_entry_cmp(const void *a, const void *b)
  * promises name order.  Memory is one entry per object under the prefix,
  * as in the posix driver. */
 
+typedef struct s3_listing {
+    const char *prefix; /* as asked, after the storage's prefix */
+    const char *opname; /* "objects under 'P'", for messages */
+    s3_entry *ents;
+    size_t n, cap;
+} s3_listing;
+
+/* Adds the <Contents> of one ListObjectsV2 page to l. */
+static int list_page(gd_storage *st, const s3_storage *s, s3_listing *l, const gd_buf *body,
+                     gd_err *err)
+{
+    size_t plen = strlen(s->prefix);
+    const char *p = body->data, *end = body->data + body->len;
+    gd_buf key;
+    gd_buf_init(&key, 0);
+    int rc = 0;
+    for (;;) {
+        const char *c, *v;
+        size_t cn, vn;
+        const char *next = gd_s3_xml_find(p, end, "Contents", &c, &cn);
+        if (next == NULL)
+            break;
+        p = next;
+        const char *ce = c + cn;
+        gd_buf_reset(&key);
+        if (gd_s3_xml_find(c, ce, "Key", &v, &vn) == NULL || gd_s3_xml_unescape(v, vn, &key) != 0) {
+            rc = gd_err_set(err, GD_E_IO,
+                            "cannot list %s in region %s: a <Contents> without a readable <Key> "
+                            "in the answer of %s",
+                            l->opname, st->name, s->endpoint);
+            goto out;
+        }
+        gd_stat sst = {0};
+        if (gd_s3_xml_find(c, ce, "Size", &v, &vn) == NULL || !parse_u64(v, vn, &sst.size)) {
+            rc = gd_err_set(err, GD_E_IO,
+                            "cannot list %s in region %s: object %.200s has no valid <Size> in "
+                            "the answer of %s",
+                            l->opname, st->name, key.data, s->endpoint);
+            goto out;
+        }
+        if (gd_s3_xml_find(c, ce, "LastModified", &v, &vn) != NULL)
+            (void)gd_s3_parse_iso8601(v, vn, &sst.mtime_us);
+        if (key.len < plen || strncmp(key.data, s->prefix, plen) != 0)
+            continue;
+        const char *name = key.data + plen;
+        /* Keys that are not object names (e.g. "dir/" markers made by
+         * other tools, or '.'-leading parts) are not ours. */
+        if (!gd_storage_name_ok(name) || strncmp(name, l->prefix, strlen(l->prefix)) != 0)
+            continue;
+        if (l->n == l->cap) {
+            l->cap = l->cap ? 2 * l->cap : 256;
+            l->ents = gd_realloc(l->ents, l->cap * sizeof *l->ents);
+        }
+        l->ents[l->n].name = gd_strdup(name);
+        l->ents[l->n].st = sst;
+        l->n++;
+    }
+out:
+    gd_buf_free(&key);
+    return rc;
+}
+
+/* The continuation token of a page that says it is truncated (*next), NULL
+ * at the last page.  A token must move the listing on: the same one twice
+ * (a broken or hostile endpoint) would list forever; so would endless
+ * pages, and a listing slower than t.list_ms. */
+static int list_next_token(gd_storage *st, const s3_storage *s, const s3_listing *l,
+                           const gd_buf *body, const char *token, int pages, double t0, char **next,
+                           gd_err *err)
+{
+    const char *v, *end = body->data + body->len;
+    size_t vn;
+    *next = NULL;
+    if (gd_s3_xml_find(body->data, end, "IsTruncated", &v, &vn) == NULL || vn != 4 ||
+        strncmp(v, "true", 4) != 0)
+        return 0;
+    gd_buf t;
+    gd_buf_init(&t, 0);
+    if (gd_s3_xml_find(body->data, end, "NextContinuationToken", &v, &vn) == NULL || vn == 0 ||
+        gd_s3_xml_unescape(v, vn, &t) != 0) {
+        gd_buf_free(&t);
+        return gd_err_set(err, GD_E_IO,
+                          "cannot list %s in region %s: the S3 endpoint %s said the listing is "
+                          "truncated but sent no NextContinuationToken",
+                          l->opname, st->name, s->endpoint);
+    }
+    const char *why = NULL;
+    char slow[160];
+    if (token != NULL && strcmp(token, t.data) == 0) {
+        why = "sent the same continuation token twice (a broken listing)";
+    } else if (pages > S3_LIST_MAX_PAGES) {
+        why = "sent more pages than any listing needs";
+    } else if ((gd_mono() - t0) * 1000 > (double)s->t.list_ms) {
+        snprintf(slow, sizeof slow,
+                 "was still listing after %ld s (%d pages; GEODR_S3_TIMEOUTS list= sets the limit)",
+                 s->t.list_ms / 1000, pages);
+        why = slow;
+    }
+    if (why != NULL) {
+        gd_buf_free(&t);
+        return gd_err_set(err, GD_E_IO,
+                          "cannot list %s in region %s: the S3 endpoint %s %s; check the endpoint",
+                          l->opname, st->name, s->endpoint, why);
+    }
+    *next = t.data;
+    return 0;
+}
+
 static int s3_list(gd_storage *st, const char *prefix, gd_list_fn fn, void *ctx, gd_err *err)
 {
     s3_storage *s = st->self;
@@ -1163,22 +1311,18 @@ static int s3_list(gd_storage *st, const char *prefix, gd_list_fn fn, void *ctx,
             return gd_err_set(err, GD_E_INVALID, "invalid prefix '%.200s' for listing region %s",
                               prefix, st->name);
     }
+    char opname[300];
+    snprintf(opname, sizeof opname, "objects under '%.200s'", prefix);
+    s3_listing l = {.prefix = prefix, .opname = opname};
     char *full = gd_asprintf("%s%s", s->prefix, prefix);
-    size_t plen = strlen(s->prefix);
     char *token = NULL;
-    s3_entry *ents = NULL;
-    size_t nv = 0, cap = 0;
-    gd_buf qs, key;
+    gd_buf qs;
     gd_buf_init(&qs, 0);
-    gd_buf_init(&key, 0);
     s3_resp r;
     resp_init(&r);
     int rc = 0;
-    char opname[300];
-    snprintf(opname, sizeof opname, "objects under '%.200s'", prefix);
-    int pages = 0;
-
-    for (;;) {
+    double t0 = gd_mono();
+    for (int pages = 1;; pages++) {
         /* Sorted and encoded: sent as is, and canonical too. */
         gd_buf_reset(&qs);
         if (token != NULL) {
@@ -1201,99 +1345,33 @@ static int s3_list(gd_storage *st, const char *prefix, gd_list_fn fn, void *ctx,
                             opname, st->name, s->endpoint);
             goto out;
         }
-        const char *p = r.body.data, *end = r.body.data + r.body.len;
-        for (;;) {
-            const char *c, *v;
-            size_t cn, vn;
-            const char *next = gd_s3_xml_find(p, end, "Contents", &c, &cn);
-            if (next == NULL)
-                break;
-            p = next;
-            const char *ce = c + cn;
-            gd_buf_reset(&key);
-            if (gd_s3_xml_find(c, ce, "Key", &v, &vn) == NULL ||
-                gd_s3_xml_unescape(v, vn, &key) != 0) {
-                rc = gd_err_set(err, GD_E_IO,
-                                "cannot list %s in region %s: a <Contents> without a readable "
-                                "<Key> in the answer of %s",
-                                opname, st->name, s->endpoint);
-                goto out;
-            }
-            gd_stat sst = {0};
-            if (gd_s3_xml_find(c, ce, "Size", &v, &vn) == NULL || !parse_u64(v, vn, &sst.size)) {
-                rc = gd_err_set(err, GD_E_IO,
-                                "cannot list %s in region %s: object %.200s has no valid <Size> "
-                                "in the answer of %s",
-                                opname, st->name, key.data, s->endpoint);
-                goto out;
-            }
-            if (gd_s3_xml_find(c, ce, "LastModified", &v, &vn) != NULL)
-                (void)gd_s3_parse_iso8601(v, vn, &sst.mtime_us);
-            if (key.len < plen || strncmp(key.data, s->prefix, plen) != 0)
-                continue;
-            const char *name = key.data + plen;
-            /* Keys that are not object names (e.g. "dir/" markers made by
-             * other tools, or '.'-leading parts) are not ours. */
-            if (!gd_storage_name_ok(name) || strncmp(name, prefix, strlen(prefix)) != 0)
-                continue;
-            if (nv == cap) {
-                cap = cap ? 2 * cap : 256;
-                ents = gd_realloc(ents, cap * sizeof *ents);
-            }
-            ents[nv].name = gd_strdup(name);
-            ents[nv].st = sst;
-            nv++;
-        }
-        const char *v;
-        size_t vn;
-        bool truncated = gd_s3_xml_find(r.body.data, end, "IsTruncated", &v, &vn) != NULL &&
-                         vn == 4 && strncmp(v, "true", 4) == 0;
-        if (!truncated)
-            break;
-        gd_buf t;
-        gd_buf_init(&t, 0);
-        if (gd_s3_xml_find(r.body.data, end, "NextContinuationToken", &v, &vn) == NULL || vn == 0 ||
-            gd_s3_xml_unescape(v, vn, &t) != 0) {
-            gd_buf_free(&t);
-            rc = gd_err_set(err, GD_E_IO,
-                            "cannot list %s in region %s: the S3 endpoint %s said the listing "
-                            "is truncated but sent no NextContinuationToken",
-                            opname, st->name, s->endpoint);
+        char *next = NULL;
+        rc = list_page(st, s, &l, &r.body, err);
+        if (rc == 0)
+            rc = list_next_token(st, s, &l, &r.body, token, pages, t0, &next, err);
+        if (rc != 0)
             goto out;
-        }
-        /* A token must move the listing on: the same one twice (a broken or
-         * hostile endpoint) would list forever. */
-        bool repeated = token != NULL && t.data != NULL && strcmp(token, t.data) == 0;
-        if (repeated || ++pages > S3_LIST_MAX_PAGES) {
-            gd_buf_free(&t);
-            rc = gd_err_set(err, GD_E_IO,
-                            "cannot list %s in region %s: the S3 endpoint %s %s; check the "
-                            "endpoint",
-                            opname, st->name, s->endpoint,
-                            repeated ? "sent the same continuation token twice (a broken listing)"
-                                     : "sent more pages than any listing needs");
-            goto out;
-        }
         free(token);
-        token = t.data;
+        token = next;
+        if (token == NULL)
+            break;
     }
-    if (nv > 1)
-        qsort(ents, nv, sizeof *ents, s3_entry_cmp);
-    for (size_t i = 0; i < nv; i++) {
-        if (i > 0 && strcmp(ents[i].name, ents[i - 1].name) == 0)
+    if (l.n > 1)
+        qsort(l.ents, l.n, sizeof *l.ents, s3_entry_cmp);
+    for (size_t i = 0; i < l.n; i++) {
+        if (i > 0 && strcmp(l.ents[i].name, l.ents[i - 1].name) == 0)
             continue; /* a key repeated across pages */
-        rc = fn(ctx, ents[i].name, &ents[i].st);
+        rc = fn(ctx, l.ents[i].name, &l.ents[i].st);
         if (rc != 0)
             goto out;
     }
 out:
-    for (size_t i = 0; i < nv; i++)
-        free(ents[i].name);
-    free(ents);
+    for (size_t i = 0; i < l.n; i++)
+        free(l.ents[i].name);
+    free(l.ents);
     free(token);
     free(full);
     gd_buf_free(&qs);
-    gd_buf_free(&key);
     resp_free(&r);
     return rc;
 }
@@ -1444,7 +1522,7 @@ static void *reader_main(void *arg)
     char why[CURL_ERROR_SIZE + 64] = "";
     int rc = 0;
     int attempt = 0, total_attempts = 0;
-    s3_op op = {.what = "read", .name = rd->name};
+    s3_op op = {.what = "read", .name = rd->name, .started = gd_mono()};
 
     for (;;) {
         attempt++;
@@ -1500,14 +1578,16 @@ static void *reader_main(void *arg)
             rc = c;
             break;
         }
-        if (rd->delivered > before)
+        if (rd->delivered > before) {
             attempt = 1; /* progress: the budget starts again */
-        if (attempt >= s->t.attempts || total_attempts >= S3_READ_ATTEMPTS_MAX) {
+            op.started = gd_mono();
+        }
+        long ms = retry_pause_ms(&s->t, attempt, op.started);
+        if (ms < 0 || total_attempts >= S3_READ_ATTEMPTS_MAX) {
             op.attempts = total_attempts;
             rc = net_error(rd->st, s, &op, why, &e);
             break;
         }
-        long ms = backoff_ms(&s->t, attempt);
         gd_debug("region %s: GET of object %s failed at byte %" PRIu64 " (%s); retrying in %ld ms",
                  rd->st->name, rd->name, rd->delivered, why, ms);
         if (reader_pause(rd, ms)) {
@@ -1621,6 +1701,198 @@ static int s3_open_read(gd_storage *st, const char *name, gd_reader **out, gd_er
     }
     *out = &rd->r;
     return 0;
+}
+
+/* ---- stale multipart uploads ----
+ *
+ * A multipart upload cut off by an outage or a killed process stays in
+ * the bucket, invisible but billed, until something aborts it.  The first
+ * object this storage commits (the endpoint works again) sweeps them:
+ * ListMultipartUploads under the region's prefix, and AbortMultipartUpload
+ * for each one that geodr made (its key is an object name under the
+ * prefix with geodr's layout, INSTANCE/backup/... or INSTANCE/binlog/...,
+ * the only places geodr writes objects large enough to be uploaded in
+ * parts) and that was initiated more than t.stale_upload_s ago (24 h by
+ * default: no upload of geodr runs that long, so one in progress right
+ * now, in this process or another, is never touched).  Best effort: a
+ * failure or an endpoint without the call (s3rver) is logged with
+ * --verbose and changes nothing else. */
+
+#define S3_SWEEP_MAX_PAGES 100
+
+/* AbortMultipartUpload of upload id_q (URI-encoded) of key; a missing
+ * upload is success.  once: a single try (best effort), else retried as
+ * any request, and tried once even when the storage is cancelled. */
+static int upload_abort(gd_storage *st, s3_storage *s, const char *key, const char *id_q, bool once,
+                        gd_err *err)
+{
+    char *qs = gd_asprintf("uploadId=%s", id_q);
+    s3_req q = {.method = "DELETE", .key = key, .query = qs};
+    s3_resp r;
+    resp_init(&r);
+    s3_op op = {.what = "abort the multipart upload of",
+                .name = key + strlen(s->prefix),
+                .missing_ok = true,
+                .cleanup = true,
+                .once = once};
+    int rc = s3_call(st, s, &q, &r, &op, err);
+    resp_free(&r);
+    free(qs);
+    return rc;
+}
+
+static void orphan_add(s3_storage *s, const char *key, const char *id_q)
+{
+    pthread_mutex_lock(&s->mu);
+    s->orphans = gd_realloc(s->orphans, (s->n_orphans + 1) * sizeof *s->orphans);
+    s->orphans[s->n_orphans].key = gd_strdup(key);
+    s->orphans[s->n_orphans].id_q = gd_strdup(id_q);
+    s->n_orphans++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Our own uploads whose abort failed earlier: tried once more each (the
+ * endpoint has just accepted an object); those failing again are kept. */
+static void orphans_abort(gd_storage *st, s3_storage *s)
+{
+    pthread_mutex_lock(&s->mu);
+    struct s3_orphan *v = s->orphans;
+    size_t n = s->n_orphans;
+    s->orphans = NULL;
+    s->n_orphans = 0;
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < n; i++) {
+        gd_err e;
+        gd_err_clear(&e);
+        if (upload_abort(st, s, v[i].key, v[i].id_q, true, &e) == 0)
+            gd_info("region %s: aborted the multipart upload of %s left by an earlier failure",
+                    st->name, v[i].key + strlen(s->prefix));
+        else
+            orphan_add(s, v[i].key, v[i].id_q);
+        free(v[i].key);
+        free(v[i].id_q);
+    }
+    free(v);
+}
+
+static bool geodr_upload_key(const s3_storage *s, const char *key)
+{
+    size_t plen = strlen(s->prefix);
+    if (strncmp(key, s->prefix, plen) != 0 || !gd_storage_name_ok(key + plen))
+        return false;
+    const char *slash = strchr(key + plen, '/');
+    return slash != NULL &&
+           (strncmp(slash, "/backup/", 8) == 0 || strncmp(slash, "/binlog/", 8) == 0);
+}
+
+/* Aborts the upload if it is geodr's and stale; *aborted counts it. */
+static void sweep_one(gd_storage *st, s3_storage *s, const char *up, size_t un, int *aborted)
+{
+    const char *v;
+    size_t vn;
+    gd_buf key, id;
+    gd_buf_init(&key, 0);
+    gd_buf_init(&id, 0);
+    int64_t init_us = 0;
+    if (gd_s3_xml_find(up, up + un, "Key", &v, &vn) == NULL ||
+        gd_s3_xml_unescape(v, vn, &key) != 0 || key.data == NULL ||
+        gd_s3_xml_find(up, up + un, "UploadId", &v, &vn) == NULL || vn == 0 ||
+        gd_s3_xml_unescape(v, vn, &id) != 0 ||
+        gd_s3_xml_find(up, up + un, "Initiated", &v, &vn) == NULL ||
+        gd_s3_parse_iso8601(v, vn, &init_us) != 0)
+        goto out;
+    int64_t age_s = (gd_now_us() - init_us) / 1000000;
+    if (!geodr_upload_key(s, key.data) || age_s < s->t.stale_upload_s)
+        goto out;
+    gd_buf qs;
+    gd_buf_init(&qs, 0);
+    gd_sigv4_uri_encode(&qs, id.data, id.len, false);
+    gd_err e;
+    gd_err_clear(&e);
+    if (upload_abort(st, s, key.data, qs.data, true, &e) == 0) {
+        (*aborted)++;
+        gd_info("region %s: aborted a multipart upload of %s left over for %" PRId64
+                " s (an interrupted write)",
+                st->name, key.data + strlen(s->prefix), age_s);
+    } else {
+        gd_debug("region %s: %s", st->name, e.msg);
+    }
+    gd_buf_free(&qs);
+out:
+    gd_buf_free(&key);
+    gd_buf_free(&id);
+}
+
+static void sweep_uploads(gd_storage *st, s3_storage *s)
+{
+    gd_buf qs, km, im;
+    gd_buf_init(&qs, 0);
+    gd_buf_init(&km, 0);
+    gd_buf_init(&im, 0);
+    s3_resp r;
+    resp_init(&r);
+    int aborted = 0;
+    for (int page = 0; page < S3_SWEEP_MAX_PAGES; page++) {
+        /* Sorted and encoded, as the signer wants it. */
+        gd_buf_reset(&qs);
+        if (km.len > 0) {
+            gd_buf_append(&qs, "key-marker=", 11);
+            gd_sigv4_uri_encode(&qs, km.data, km.len, false);
+            gd_buf_append(&qs, "&", 1);
+        }
+        gd_buf_append(&qs, "prefix=", 7);
+        gd_sigv4_uri_encode(&qs, s->prefix, strlen(s->prefix), false);
+        if (im.len > 0) {
+            gd_buf_append(&qs, "&upload-id-marker=", 18);
+            gd_sigv4_uri_encode(&qs, im.data, im.len, false);
+        }
+        gd_buf_append(&qs, "&uploads=", 9);
+        s3_req q = {.method = "GET", .key = NULL, .query = qs.data};
+        s3_op op = {.what = "list", .target = "multipart uploads", .once = true};
+        gd_err e;
+        gd_err_clear(&e);
+        if (s3_call(st, s, &q, &r, &op, &e) != 0) {
+            gd_debug("region %s: stale multipart uploads not looked for: %s", st->name, e.msg);
+            break;
+        }
+        if (r.body_truncated || r.body.data == NULL ||
+            strstr(r.body.data, "<ListMultipartUploadsResult") == NULL) {
+            gd_debug("region %s: stale multipart uploads not looked for: the S3 endpoint %s "
+                     "does not list them",
+                     st->name, s->endpoint);
+            break;
+        }
+        const char *p = r.body.data, *end = r.body.data + r.body.len, *v;
+        size_t vn;
+        while ((p = gd_s3_xml_find(p, end, "Upload", &v, &vn)) != NULL)
+            sweep_one(st, s, v, vn, &aborted);
+        if (gd_s3_xml_find(r.body.data, end, "IsTruncated", &v, &vn) == NULL || vn != 4 ||
+            strncmp(v, "true", 4) != 0)
+            break;
+        gd_buf before;
+        gd_buf_init(&before, 0);
+        gd_buf_appendf(&before, "%s/%s", km.data ? km.data : "", im.data ? im.data : "");
+        gd_buf_reset(&km);
+        gd_buf_reset(&im);
+        if (gd_s3_xml_find(r.body.data, end, "NextKeyMarker", &v, &vn) != NULL)
+            (void)gd_s3_xml_unescape(v, vn, &km);
+        if (gd_s3_xml_find(r.body.data, end, "NextUploadIdMarker", &v, &vn) != NULL)
+            (void)gd_s3_xml_unescape(v, vn, &im);
+        gd_buf after;
+        gd_buf_init(&after, 0);
+        gd_buf_appendf(&after, "%s/%s", km.data ? km.data : "", im.data ? im.data : "");
+        bool stuck = km.len == 0 || strcmp(before.data, after.data) == 0;
+        gd_buf_free(&before);
+        gd_buf_free(&after);
+        if (stuck)
+            break; /* markers that do not move the listing on */
+    }
+    if (aborted > 0)
+        gd_debug("region %s: %d stale multipart upload(s) aborted", st->name, aborted);
+    resp_free(&r);
+    gd_buf_free(&qs);
+    gd_buf_free(&km);
+    gd_buf_free(&im);
 }
 
 /* ---- writer ---- */
@@ -1907,22 +2179,15 @@ static void mp_abort(s3_writer *w)
 {
     if (w->upload_id == NULL)
         return;
-    char *qs = gd_asprintf("uploadId=%s", w->upload_id_q);
-    s3_req q = {.method = "DELETE", .key = w->key, .query = qs};
-    s3_resp r;
-    resp_init(&r);
-    s3_op op = {.what = "abort the multipart upload of",
-                .name = w->name,
-                .missing_ok = true,
-                .cleanup = true};
     gd_err e;
     gd_err_clear(&e);
-    if (s3_call(w->st, w->s, &q, &r, &op, &e) != 0)
-        gd_warn("%s; the incomplete upload stays in bucket %s until a lifecycle rule "
+    if (upload_abort(w->st, w->s, w->key, w->upload_id_q, false, &e) != 0) {
+        gd_warn("%s; the incomplete upload stays in bucket %s until this process next writes "
+                "an object there, or a later run finds it 24 h old, or a lifecycle rule "
                 "(AbortIncompleteMultipartUpload) removes it",
                 e.msg, w->s->bucket);
-    resp_free(&r);
-    free(qs);
+        orphan_add(w->s, w->key, w->upload_id_q);
+    }
 }
 
 static void s3_abort(gd_writer *gw)
@@ -1997,8 +2262,7 @@ static int s3_commit(gd_writer *gw, gd_err *err)
         s3_op op = {.what = "write", .name = w->name};
         rc = s3_call(w->st, w->s, &q, &r, &op, err);
         resp_free(&r);
-        writer_free(w);
-        return rc;
+        goto done;
     }
     if (w->len > 0 || w->next_part == 0) {
         rc = part_submit(w, err);
@@ -2012,8 +2276,14 @@ static int s3_commit(gd_writer *gw, gd_err *err)
     rc = mp_complete(w, err);
     if (rc != 0)
         goto fail;
+done:
+    if (rc == 0) {
+        orphans_abort(w->st, w->s);
+        if (!atomic_exchange(&w->s->swept, true))
+            sweep_uploads(w->st, w->s);
+    }
     writer_free(w);
-    return 0;
+    return rc;
 fail:
     s3_abort(gw);
     return rc;
@@ -2068,6 +2338,11 @@ static void s3_free(gd_storage *st)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->part_cv);
     free(s->waiting);
+    for (size_t i = 0; i < s->n_orphans; i++) {
+        free(s->orphans[i].key);
+        free(s->orphans[i].id_q);
+    }
+    free(s->orphans);
     free(s->endpoint);
     free(s->bucket);
     free(s->prefix);

@@ -88,19 +88,26 @@ int gd_s3_parse_iso8601(const char *p, size_t n, int64_t *us);
 typedef struct gd_s3_tuning {
     long connect_ms; /* TCP+TLS connect timeout */
     long stall_s;    /* a transfer slower than 1 byte/s for this long is cut */
-    int attempts;    /* tries per request, first included */
+    int attempts;    /* at most this many tries per request (0: no limit by count) */
+    long retry_ms;   /* a request is retried until this long after its first try */
     long backoff_ms; /* first pause between tries; doubles each time */
     long backoff_max_ms;
+    long list_ms;        /* one listing, all its pages, fails after this long */
+    long stale_upload_s; /* geodr's multipart uploads older than this are aborted */
 } gd_s3_tuning;
 
-/* Defaults: connect 10 s, stall 30 s, 10 attempts, backoff 200 ms doubling
- * to at most 8 s, each pause drawn uniformly from [d/2, d]: an endpoint
- * that is away for about 18-37 s is ridden out. */
+/* Defaults: connect 10 s, stall 30 s, retries for 120 s after the first
+ * try whatever their count (the last pause is shortened so that one try
+ * falls at the end: an endpoint away for less than 2 minutes is ridden
+ * out), backoff 200 ms doubling to at most 8 s, each pause drawn uniformly
+ * from [d/2, d]; a listing fails after 1 h; multipart uploads left over
+ * for 24 h are aborted. */
 void gd_s3_tuning_defaults(gd_s3_tuning *t);
 
 /* Parses GEODR_S3_TIMEOUTS syntax over t: comma-separated key=value with
  * keys connect (seconds, decimals allowed), stall (whole seconds >= 1),
- * attempts (1-100), backoff-ms, backoff-max-ms.  GD_E_CONFIG on anything
+ * retry (seconds), attempts (1-100), backoff-ms, backoff-max-ms, list
+ * (seconds), stale-upload (whole seconds >= 1).  GD_E_CONFIG on anything
  * else. */
 int gd_s3_tuning_parse(const char *spec, gd_s3_tuning *t, gd_err *err);
 
