@@ -29,6 +29,7 @@ static const char help[] =
     "usage: geodr restore INSTANCE [--region R] [--latest | --time T | --gtid G | --fastest | "
     "--set ID]\n"
     "         (--target HOST:PORT --target-user U --target-password-file F\n"
+    "          [--target-ssl-mode M] [--target-ssl-ca F] [--target-ssl-cert F --target-ssl-key F]\n"
     "          | --new-instance DIR --port P)\n"
     "         [--databases A,B] [--tables db.t,...] [--rename old=new,...]\n"
     "         [--replace-existing] [--with-users] [--write-binlog] [--jobs N] [--dry-run]\n"
@@ -46,6 +47,13 @@ static const char help[] =
     "  --set ID              a given set (see 'geodr info INSTANCE')\n"
     "  --target HOST:PORT    an existing server; --target-user and\n"
     "                        --target-password-file say how to log in\n"
+    "  --target-ssl-mode M   TLS to the target: disabled, preferred (default: TLS\n"
+    "                        when offered, certificate not checked), required,\n"
+    "                        verify-ca, verify-identity (docs/tls.md)\n"
+    "  --target-ssl-ca F     the CA certificate (PEM) that signed the target's\n"
+    "                        certificate (verify-ca, verify-identity)\n"
+    "  --target-ssl-cert F, --target-ssl-key F\n"
+    "                        a client certificate and its key, if the target asks\n"
     "  --new-instance DIR    provision a new local MariaDB in DIR listening on\n"
     "  --port P              127.0.0.1:P, left running (details in DIR/client.cnf)\n"
     "  --databases A,B       only these databases\n"
@@ -76,6 +84,10 @@ enum {
     O_TARGET,
     O_TUSER,
     O_TPASS,
+    O_TSSL_MODE,
+    O_TSSL_CA,
+    O_TSSL_CERT,
+    O_TSSL_KEY,
     O_NEW,
     O_PORT,
     O_DBS,
@@ -153,7 +165,8 @@ static bool parse_target_port(const char *target, unsigned *port)
 /* Connection parameters of --target; *host and *pw are the caller's to
  * free (gd_cli_free_password for pw). */
 static int target_conn(const char *target, unsigned port, const char *user, const char *pwfile,
-                       gd_conn_params *tp, char **host, char **pw, gd_err *err)
+                       const gd_tls_opts *tls, gd_conn_params *tp, char **host, char **pw,
+                       gd_err *err)
 {
     const char *colon = strrchr(target, ':');
     *host = colon ? gd_strndup(target, (size_t)(colon - target)) : gd_strdup(target);
@@ -163,19 +176,20 @@ static int target_conn(const char *target, unsigned port, const char *user, cons
                            .port = port,
                            .user = user,
                            .password = *pw,
-                           .password_source = pwfile};
+                           .password_source = pwfile,
+                           .tls = *tls};
     return rc;
 }
 
 /* restore --reset-target: undo what a killed geodr left on the target. */
 static int reset_target_cmd(gd_cli *cli, const char *target, unsigned port, const char *user,
-                            const char *pwfile)
+                            const char *pwfile, const gd_tls_opts *tls)
 {
     gd_conn_params tp;
     char *host = NULL, *pw = NULL, note[512] = "";
     gd_err err;
     gd_err_clear(&err);
-    int rc = target_conn(target, port, user, pwfile, &tp, &host, &pw, &err);
+    int rc = target_conn(target, port, user, pwfile, tls, &tp, &host, &pw, &err);
     if (rc == 0)
         rc = gd_replay_reset_target(&tp, note, sizeof note, &err);
     gd_cli_free_password(pw);
@@ -219,6 +233,10 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                                        {"target", required_argument, NULL, O_TARGET},
                                        {"target-user", required_argument, NULL, O_TUSER},
                                        {"target-password-file", required_argument, NULL, O_TPASS},
+                                       {"target-ssl-mode", required_argument, NULL, O_TSSL_MODE},
+                                       {"target-ssl-ca", required_argument, NULL, O_TSSL_CA},
+                                       {"target-ssl-cert", required_argument, NULL, O_TSSL_CERT},
+                                       {"target-ssl-key", required_argument, NULL, O_TSSL_KEY},
                                        {"new-instance", required_argument, NULL, O_NEW},
                                        {"port", required_argument, NULL, O_PORT},
                                        {"databases", required_argument, NULL, O_DBS},
@@ -236,7 +254,8 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                                        {NULL, 0, NULL, 0}};
     const char *region = NULL, *set = NULL, *target = NULL, *tuser = NULL, *tpass = NULL,
                *newdir = NULL, *time_opt = NULL, *gtid_opt = NULL, *replay_host = NULL;
-    bool reset_target = false;
+    bool reset_target = false, target_tls = false;
+    gd_tls_opts ttls = {.prefix = "--target-ssl-"};
     unsigned port = 0;
     gd_restore_opts o = {0};
     char *renames = NULL;
@@ -291,6 +310,20 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         case O_TPASS:
             tpass = optarg;
             break;
+        case O_TSSL_MODE:
+            if (!gd_tls_mode_parse(optarg, &ttls.mode))
+                return gd_cli_usage("restore",
+                                    "--target-ssl-mode %s: must be disabled, "
+                                    "preferred, required, verify-ca or verify-identity",
+                                    optarg);
+            target_tls = true;
+            break;
+        case O_TSSL_CA:
+        case O_TSSL_CERT:
+        case O_TSSL_KEY:
+            *(c == O_TSSL_CA ? &ttls.ca : c == O_TSSL_CERT ? &ttls.cert : &ttls.key) = optarg;
+            target_tls = true;
+            break;
         case O_NEW:
             newdir = optarg;
             break;
@@ -342,11 +375,17 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     unsigned tport = 3306;
     if (target && !parse_target_port(target, &tport))
         return gd_cli_usage("restore", "--target HOST:PORT: the port must be 1-65535");
+    char tlsmsg[600];
+    if (target_tls && !target)
+        return gd_cli_usage("restore", "--target-ssl-* apply to --target only (a --new-instance "
+                                       "is reached over its local socket)");
+    if (!gd_tls_check(&ttls, tlsmsg, sizeof tlsmsg))
+        return gd_cli_usage("restore", "%s", tlsmsg);
     if (reset_target) {
         if (!target || !tuser || !tpass)
             return gd_cli_usage("restore", "--reset-target needs --target, --target-user and "
                                            "--target-password-file");
-        return reset_target_cmd(cli, target, tport, tuser, tpass);
+        return reset_target_cmd(cli, target, tport, tuser, tpass, &ttls);
     }
     long long stop = fastest || set ? GD_PITR_NONE : GD_PITR_LATEST;
     gd_gtid_pos stop_gtid;
@@ -401,7 +440,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     if (rc == 0 && o.jobs == 0)
         o.jobs = ic->jobs;
     if (rc == 0 && target)
-        rc = target_conn(target, tport, tuser, tpass, &tp, &host, &pw, &err);
+        rc = target_conn(target, tport, tuser, tpass, &ttls, &tp, &host, &pw, &err);
     /* The plan (set, segments) and every check that needs no target. */
     json_t *plan = NULL;
     bool replay = false;
