@@ -100,8 +100,8 @@ static int no_tls_error(const gd_conn_params *p, const char *ctx, gd_err *err)
     const char *pre = tls_prefix(&p->tls);
     return gd_err_set(err, GD_E_AUTH,
                       "%s: the server does not offer TLS but %smode = %s: configure TLS on the "
-                      "server (its ssl_cert and ssl_key settings), or set %smode = preferred to "
-                      "accept a connection without TLS",
+                      "server (its ssl_cert and ssl_key settings); only on a network you trust, "
+                      "%smode = preferred connects without TLS",
                       ctx, pre, gd_tls_mode_name(p->tls.mode), pre);
 }
 
