@@ -192,6 +192,53 @@ static int wait_applied(MYSQL *m, gd_binlog_server *srv, const gd_replay_opts *o
     }
 }
 
+/* With TLS (a target on another machine): writes the binlog server's
+ * certificate where the target's server can read it (its secure_file_priv
+ * directory, else its tmpdir) and returns the CHANGE MASTER options that pin
+ * it; "" without TLS.  The certificate travels over the target connection,
+ * which --target-ssl-mode protects.  Caller frees *clause. */
+static int pin_clause(MYSQL *m, gd_binlog_server *srv, char **clause, gd_err *err)
+{
+    const char *pem = gd_binlog_server_cert_pem(srv);
+    *clause = gd_strdup("");
+    if (pem == NULL)
+        return 0;
+    MYSQL_RES *res = NULL;
+    char tok[GD_TOKEN_LEN + 1];
+    int rc = gd_random_token(tok, err);
+    if (rc == 0)
+        rc = gd_sql_query(m, &res, err, "SELECT @@GLOBAL.secure_file_priv, @@GLOBAL.tmpdir");
+    if (rc != 0)
+        return rc;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    const char *dir = row && row[0] && row[0][0] ? row[0] : row && row[1] ? row[1] : "/tmp";
+    size_t dlen = strcspn(dir, ":"); /* tmpdir may be a list */
+    while (dlen > 1 && dir[dlen - 1] == '/')
+        dlen--;
+    char *path = gd_asprintf("%.*s/geodr-replay-%s.pem", (int)dlen, dir, tok);
+    mysql_free_result(res);
+    char *epem = gd_sql_escape(m, pem), *epath = gd_sql_escape(m, path);
+    rc = gd_sql(m, err, "SELECT '%s' INTO DUMPFILE '%s'", epem, epath);
+    if (rc != 0)
+        gd_err_prefix(err,
+                      "a replay into a target on another machine (--replay-host) pins the "
+                      "certificate of geodr's binlog server on the target by writing it to %s "
+                      "with SELECT ... INTO DUMPFILE: grant the target user the FILE privilege "
+                      "(and let secure_file_priv allow that directory), or run the restore on "
+                      "the target's machine without --replay-host",
+                      path);
+    else {
+        free(*clause);
+        *clause = gd_asprintf(", MASTER_SSL = 1, MASTER_SSL_CA = '%s', "
+                              "MASTER_SSL_VERIFY_SERVER_CERT = 1",
+                              epath);
+    }
+    free(epem);
+    free(epath);
+    free(path);
+    return rc;
+}
+
 int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
                   const gd_replay_opts *opts, gd_replay_result *res, gd_err *err)
 {
@@ -201,7 +248,7 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     double t0 = gd_mono();
     MYSQL *m = NULL;
     gd_binlog_server *srv = NULL;
-    char *old_threads = NULL, *old_mode = NULL, *old_sid = NULL;
+    char *old_threads = NULL, *old_mode = NULL, *old_sid = NULL, *pin = NULL;
     bool replica_set = false;
     gd_progress *prog = NULL;
     char pw[GD_TOKEN_LEN + 1];
@@ -222,9 +269,11 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
                                 .user = "geodr_replay",
                                 .password = pw,
                                 .server_id = GEODR_REPLAY_SERVER_ID,
-                                .listen = opts->listen};
+                                .listen = opts->listen,
+                                .tls = opts->listen != NULL};
     unsigned port = 0;
-    if ((rc = gd_binlog_server_start(&so, &srv, &port, err)) != 0)
+    if ((rc = gd_binlog_server_start(&so, &srv, &port, err)) != 0 ||
+        (rc = pin_clause(m, srv, &pin, err)) != 0)
         goto out;
     gd_debug("binlog server listening on %s port %u", opts->listen ? opts->listen : "127.0.0.1",
              port);
@@ -251,8 +300,8 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
              m, err, pw,
              "CHANGE MASTER TO MASTER_HOST = '%s', MASTER_PORT = %u, "
              "MASTER_USER = 'geodr_replay', MASTER_PASSWORD = '%s', MASTER_USE_GTID = "
-             "slave_pos, MASTER_CONNECT_RETRY = 1",
-             opts->listen ? opts->listen : "127.0.0.1", port, pw)) != 0 ||
+             "slave_pos, MASTER_CONNECT_RETRY = 1%s",
+             opts->listen ? opts->listen : "127.0.0.1", port, pw, pin)) != 0 ||
         (rc = gd_sql(m, err, "START SLAVE")) != 0)
         goto out;
     /* pw stays until the binlog server is stopped: the replica logs in again
@@ -292,6 +341,7 @@ out:
     free(old_threads);
     free(old_mode);
     free(old_sid);
+    free(pin);
     res->seconds = gd_mono() - t0;
     return rc;
 }

@@ -12,6 +12,29 @@ require_geodr
 require_cmd openssl
 tmpdir_new
 
+# expect_fail NAME PATTERN CMD...: CMD exits ${EXPECT_RC:-1} with PATTERN in
+# its output and no password in it.
+expect_fail() {
+    local name="$1" pat="$2" out rc
+    shift 2
+    out="$("$@" 2>&1)" && rc=0 || rc=$?
+    is "$name: fails" "$rc" "${EXPECT_RC:-1}"
+    like "$name: ... saying so" "$out" "$pat"
+    [[ -z "${SHOW_MSG:-}" ]] || note "$out"
+    if grep -qF -e "$SRC_PASS" -e "$DST_PASS" <<<"$out"; then
+        not_ok "$name: ... with no password in the message"
+    else
+        ok "$name: ... with no password in the message"
+    fi
+}
+conf_with() { # FILE SSL-LINES...: shop with other ssl- settings
+    local f="$1"
+    shift
+    write_config "$f" shop src "$WORK/region"
+    geodr_config_add "$f" "$@"
+}
+
+
 # ---- certificates: CA, server cert for 127.0.0.1, one for another name,
 # and an unrelated CA.
 pki="$WORK/pki"
@@ -77,27 +100,36 @@ check "restore --latest to a TLS-only target with --target-ssl-mode verify-ca" \
 is "the target holds the source's rows, archived ones included" \
     "$(checksum_all dst d)" "$(checksum_all src d)"
 
-# expect_fail NAME PATTERN CMD...: CMD exits ${EXPECT_RC:-1} with PATTERN in
-# its output and no password in it.
-expect_fail() {
-    local name="$1" pat="$2" out rc
-    shift 2
-    out="$("$@" 2>&1)" && rc=0 || rc=$?
-    is "$name: fails" "$rc" "${EXPECT_RC:-1}"
-    like "$name: ... saying so" "$out" "$pat"
-    [[ -z "${SHOW_MSG:-}" ]] || note "$out"
-    if grep -qF -e "$SRC_PASS" -e "$DST_PASS" <<<"$out"; then
-        not_ok "$name: ... with no password in the message"
-    else
-        ok "$name: ... with no password in the message"
-    fi
-}
-conf_with() { # FILE SSL-LINES...: shop with other ssl- settings
-    local f="$1"
-    shift
-    write_config "$f" shop src "$WORK/region"
-    geodr_config_add "$f" "$@"
-}
+# A target on another machine (--replay-host): the binlog server offers only
+# TLS, with a certificate made at start that the target pins (written to it
+# over the verified target connection, MASTER_SSL_VERIFY_SERVER_CERT = 1).
+mdb_sql src "INSERT INTO d.t VALUES (4,'replayed over TLS');"
+"$GEODR" --config "$cfg" --quiet archive shop --interval 0.2 >>"$WORK/archive.log" 2>&1 &
+ARCH_PID=$!
+wait_for 60 archive_holds "$cfg" shop src || note "archive did not catch up"
+kill -TERM "$ARCH_PID"
+wait "$ARCH_PID" 2>/dev/null || true
+out="$("$GEODR" --config "$cfg" --verbose restore shop --latest "${tls_target[@]}" \
+    --target-ssl-mode verify-ca --target-ssl-ca "$pki/ca.pem" --replay-host 127.0.0.1 \
+    --replace-existing 2>&1)" && rc=0 || rc=$?
+is "restore --latest with --replay-host: replication from geodr's binlog server over TLS" "$rc" 0 ||
+    note "$(tail -n 20 <<<"$out")"
+like "... the target's replica connected over TLS" "$out" \
+    "binlog server: a client connected over TLSv1\.[23]"
+is "... and the target holds every row" "$(checksum_all dst d)" "$(checksum_all src d)"
+pin="$(find "$DST_DIR/tmp" -name 'geodr-replay-*.pem' | head -n 1)"
+is "... the pinned certificate names the replay address" \
+    "$(openssl x509 -in "$pin" -noout -ext subjectAltName 2>/dev/null | tail -n 1 | tr -d ' ')" \
+    "IPAddress:127.0.0.1"
+mdb_sql dst "CREATE USER nofile@'%' IDENTIFIED BY '$DST_PASS'; GRANT ALL ON *.* TO nofile@'%';
+    REVOKE FILE ON *.* FROM nofile@'%';"
+expect_fail "--replay-host with a target user without the FILE privilege" \
+    "pins the certificate of geodr's binlog server on the target .*grant the target user the FILE privilege" \
+    "$GEODR" --config "$cfg" --quiet restore shop --latest --target "127.0.0.1:$DST_PORT" \
+    --target-user nofile --target-password-file "$DST_PASSFILE" --target-ssl-mode verify-ca \
+    --target-ssl-ca "$pki/ca.pem" --replay-host 127.0.0.1 --replace-existing
+is "... and the target is left without a replica configuration" \
+    "$(mdb_sql dst 'SHOW ALL SLAVES STATUS' | wc -l)" 0
 
 conf_with "$WORK/disabled.conf" "ssl-mode = disabled"
 expect_fail "ssl-mode = disabled against a TLS-only source" \
