@@ -109,11 +109,31 @@ ARCH_PID=$!
 wait_for 60 archive_holds "$cfg" shop src || note "archive did not catch up"
 kill -TERM "$ARCH_PID"
 wait "$ARCH_PID" 2>/dev/null || true
-out="$("$GEODR" --config "$cfg" --verbose restore shop --latest "${tls_target[@]}" \
-    --target-ssl-mode verify-ca --target-ssl-ca "$pki/ca.pem" --replay-host 127.0.0.1 \
-    --replace-existing 2>&1)" && rc=0 || rc=$?
+# The replica is held back 3 s so the test can knock first: a client without
+# TLS is refused, one with TLS is asked for the one-time password.  The
+# target's general log shows the CHANGE MASTER geodr sent.
+mdb_sql dst "SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1;"
+GEODR_TEST_REPLICA_DELAY_MS=3000 "$GEODR" --config "$cfg" --verbose restore shop --latest \
+    "${tls_target[@]}" --target-ssl-mode verify-ca --target-ssl-ca "$pki/ca.pem" \
+    --replay-host 127.0.0.1 --replace-existing >"$WORK/replay-tls.out" 2>&1 &
+rpid=$!
+listening() { grep -q "binlog server listening on 127.0.0.1 port" "$WORK/replay-tls.out"; }
+wait_for 120 listening || note "the binlog server did not start: $(tail -n 5 "$WORK/replay-tls.out")"
+bport="$(grep -o 'binlog server listening on 127.0.0.1 port [0-9]*' "$WORK/replay-tls.out" | awk '{print $NF}')"
+like "a client without TLS is refused by the binlog server" \
+    "$(mariadb --no-defaults --skip-ssl -h127.0.0.1 -P"${bport:-1}" -ugeodr_replay -px -e 'SELECT 1' 2>&1)" \
+    "accepts only TLS connections"
+like "a client with TLS gets to the login (and no further without the password)" \
+    "$(mariadb --no-defaults --ssl -h127.0.0.1 -P"${bport:-1}" -ugeodr_replay -px -e 'SELECT 1' 2>&1)" \
+    "Access denied \(geodr binlog server\)"
+wait "$rpid" && rc=0 || rc=$?
+out="$(cat "$WORK/replay-tls.out")"
 is "restore --latest with --replay-host: replication from geodr's binlog server over TLS" "$rc" 0 ||
     note "$(tail -n 20 <<<"$out")"
+like "... CHANGE MASTER pins the binlog server's certificate" \
+    "$(mdb_sql dst "SELECT argument FROM mysql.general_log WHERE argument LIKE 'CHANGE MASTER%'")" \
+    "MASTER_SSL = 1, MASTER_SSL_CA = '[^']*/geodr-replay-[^']*\.pem', MASTER_SSL_VERIFY_SERVER_CERT = 1"
+mdb_sql dst "SET GLOBAL general_log = 0;"
 like "... the target's replica connected over TLS" "$out" \
     "binlog server: a client connected over TLSv1\.[23]"
 is "... and the target holds every row" "$(checksum_all dst d)" "$(checksum_all src d)"
