@@ -68,7 +68,9 @@ static const char help[] =
     "  --replay-host ADDR    with replay into a --target on another machine: the\n"
     "                        IPv4 address of this machine the target reaches it at\n"
     "                        (geodr's binlog server listens there; default\n"
-    "                        127.0.0.1, which only a target on this machine reaches)\n"
+    "                        127.0.0.1, which only a target on this machine reaches);\n"
+    "                        the replication then runs over TLS with a certificate\n"
+    "                        the target pins (its user needs the FILE privilege)\n"
     "  --jobs N              parallel connections (default: the instance's jobs)\n"
     "  --dry-run             check everything and print the plan; write nothing\n"
     "  --reset-target        only undo what a killed geodr left on --target during a\n"
@@ -296,9 +298,9 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                 fprintf(stderr,
                         "geodr: warning: --replay-host %s: the binlog server will be reachable "
                         "from every network of this machine for the length of the replay; it "
-                        "accepts only a one-time user and a random password, sent to the target "
-                        "in CHANGE MASTER (not encrypted on the wire). Prefer the one address "
-                        "the target reaches this machine at, on a private network\n",
+                        "accepts only a one-time user and a random password, and only over TLS. "
+                        "Prefer the one address the target reaches this machine at, on a "
+                        "private network\n",
                         optarg);
             break;
         case O_TARGET:

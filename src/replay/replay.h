@@ -24,7 +24,10 @@ typedef struct gd_replay_opts {
     const gd_gtid_pos *stop_gtid; /* or up to and including this position (may be NULL) */
     bool progress;
     const char *listen;                /* address the target reaches geodr's binlog server at
-                                        * (geodr listens on it); NULL: 127.0.0.1 */
+                                        * (geodr listens on it); NULL: 127.0.0.1.  Set: the
+                                        * target is on another machine, and the replication
+                                        * runs over TLS with the certificate pinned
+                                        * (docs/tls.md; the target user needs FILE) */
     const volatile sig_atomic_t *stop; /* set (by a signal handler): stop, undo the
                                         * target's replica configuration, and
                                         * fail with GD_E_CANCEL; may be NULL */
