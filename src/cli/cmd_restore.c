@@ -183,6 +183,27 @@ static int target_conn(const char *target, unsigned port, const char *user, cons
     return rc;
 }
 
+/* One --target-ssl-* option into t; false for a mode that is not one. */
+static bool target_tls_arg(int opt, const char *arg, gd_tls_opts *t)
+{
+    if (opt == O_TSSL_MODE)
+        return gd_tls_mode_parse(arg, &t->mode);
+    *(opt == O_TSSL_CA ? &t->ca : opt == O_TSSL_CERT ? &t->cert : &t->key) = arg;
+    return true;
+}
+
+/* The --target-ssl-* options together: 0, or the usage error's exit code. */
+static int check_target_tls(bool given, const char *target, const gd_tls_opts *t)
+{
+    char msg[600];
+    if (given && !target)
+        return gd_cli_usage("restore", "--target-ssl-* apply to --target only (a --new-instance "
+                                       "is reached over its local socket)");
+    if (!gd_tls_check(t, msg, sizeof msg))
+        return gd_cli_usage("restore", "%s", msg);
+    return 0;
+}
+
 /* restore --reset-target: undo what a killed geodr left on the target. */
 static int reset_target_cmd(gd_cli *cli, const char *target, unsigned port, const char *user,
                             const char *pwfile, const gd_tls_opts *tls)
@@ -313,17 +334,14 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
             tpass = optarg;
             break;
         case O_TSSL_MODE:
-            if (!gd_tls_mode_parse(optarg, &ttls.mode))
+        case O_TSSL_CA:
+        case O_TSSL_CERT:
+        case O_TSSL_KEY:
+            if (!target_tls_arg(c, optarg, &ttls))
                 return gd_cli_usage("restore",
                                     "--target-ssl-mode %s: must be disabled, "
                                     "preferred, required, verify-ca or verify-identity",
                                     optarg);
-            target_tls = true;
-            break;
-        case O_TSSL_CA:
-        case O_TSSL_CERT:
-        case O_TSSL_KEY:
-            *(c == O_TSSL_CA ? &ttls.ca : c == O_TSSL_CERT ? &ttls.cert : &ttls.key) = optarg;
             target_tls = true;
             break;
         case O_NEW:
@@ -377,12 +395,8 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     unsigned tport = 3306;
     if (target && !parse_target_port(target, &tport))
         return gd_cli_usage("restore", "--target HOST:PORT: the port must be 1-65535");
-    char tlsmsg[600];
-    if (target_tls && !target)
-        return gd_cli_usage("restore", "--target-ssl-* apply to --target only (a --new-instance "
-                                       "is reached over its local socket)");
-    if (!gd_tls_check(&ttls, tlsmsg, sizeof tlsmsg))
-        return gd_cli_usage("restore", "%s", tlsmsg);
+    if ((c = check_target_tls(target_tls, target, &ttls)) != 0)
+        return c;
     if (reset_target) {
         if (!target || !tuser || !tpass)
             return gd_cli_usage("restore", "--reset-target needs --target, --target-user and "

@@ -342,6 +342,29 @@ static bool env_name_ok(const char *s)
     return true;
 }
 
+/* ssl-mode, ssl-ca, ssl-cert, ssl-key (how they go together is checked when
+ * the section ends). */
+static int ssl_key(parse_state *st, gd_instance_cfg *ic, const char *k, const char *v, int line,
+                   gd_err *err)
+{
+    if (strcmp(k, "ssl-mode") == 0) {
+        if (!gd_tls_mode_parse(v, &ic->ssl_mode))
+            return cfg_err(err, st, line,
+                           "ssl-mode = %.64s: must be disabled, preferred, required, verify-ca or "
+                           "verify-identity (docs/tls.md)",
+                           v);
+        return 0;
+    }
+    if (v[0] != '/')
+        return cfg_err(err, st, line, "%s = %.200s: must be an absolute path (starting with '/')",
+                       k, v);
+    char **f = strcmp(k, "ssl-ca") == 0     ? &ic->ssl_ca
+               : strcmp(k, "ssl-cert") == 0 ? &ic->ssl_cert
+                                            : &ic->ssl_key;
+    *f = gd_strdup(v);
+    return 0;
+}
+
 static int instance_key(parse_state *st, const char *key, const char *v, int line, gd_err *err)
 {
     gd_instance_cfg *ic = &st->c->instances[st->idx];
@@ -380,21 +403,8 @@ static int instance_key(parse_state *st, const char *key, const char *v, int lin
         ic->password_env = gd_strdup(v);
     } else if (strcmp(k, "key-file") == 0) {
         ic->key_file = gd_strdup(v);
-    } else if (strcmp(k, "ssl-mode") == 0) {
-        if (!gd_tls_mode_parse(v, &ic->ssl_mode))
-            return cfg_err(err, st, line,
-                           "ssl-mode = %.64s: must be disabled, preferred, required, verify-ca or "
-                           "verify-identity (docs/tls.md)",
-                           v);
-    } else if (strcmp(k, "ssl-ca") == 0 || strcmp(k, "ssl-cert") == 0 ||
-               strcmp(k, "ssl-key") == 0) {
-        if (v[0] != '/')
-            return cfg_err(err, st, line,
-                           "%s = %.200s: must be an absolute path (starting with '/')", k, v);
-        char **f = strcmp(k, "ssl-ca") == 0     ? &ic->ssl_ca
-                   : strcmp(k, "ssl-cert") == 0 ? &ic->ssl_cert
-                                                : &ic->ssl_key;
-        *f = gd_strdup(v);
+    } else if (strncmp(k, "ssl-", 4) == 0) {
+        return ssl_key(st, ic, k, v, line, err);
     } else if (strcmp(k, "home-region") == 0) {
         ic->home_region = gd_strdup(v);
     } else if (strcmp(k, "retention-days") == 0) {

@@ -208,4 +208,13 @@ EXPECT_RC=2 expect_fail "--target-ssl-ca with --target-ssl-mode required (a usag
     "$GEODR" --config "$cfg" --quiet restore shop --fastest "${plain_target[@]}" \
     --target-ssl-mode required --target-ssl-ca "$pki/ca.pem" --dry-run
 
+EXPECT_RC=2 expect_fail "--target-ssl-mode with a mode that is not one (a usage error)" \
+    "--target-ssl-mode verify-full: must be disabled, preferred, required, verify-ca or verify-identity" \
+    "$GEODR" --config "$cfg" --quiet restore shop --fastest "${plain_target[@]}" \
+    --target-ssl-mode verify-full --dry-run
+EXPECT_RC=2 expect_fail "--target-ssl-* with --new-instance (a usage error)" \
+    "--target-ssl-\* apply to --target only" \
+    "$GEODR" --config "$cfg" --quiet restore shop --fastest --new-instance "$WORK/n" --port 1 \
+    --target-ssl-mode required --dry-run
+
 tap_done
