@@ -55,6 +55,15 @@ int gd_sql_error(MYSQL *m, gd_err *err, const char *context)
     }
 }
 
+/* tls_options() maps the modes onto Connector/C 3.3's options (docs/tls.md).
+ * 3.4 changed their meaning: there MYSQL_OPT_SSL_VERIFY_SERVER_CERT = 0
+ * turns off every check, the CA's included, and so does
+ * MARIADB_TLS_DISABLE_PEER_VERIFICATION in the environment, so verify-ca
+ * would silently stop verifying.  Stop the build rather than ship that. */
+#if MARIADB_PACKAGE_VERSION_ID >= 30400
+#error "MariaDB Connector/C 3.4 or newer: review tls_options() in src/mysql/conn.c (docs/tls.md)"
+#endif
+
 static const char *tls_prefix(const gd_tls_opts *t)
 {
     return t->prefix ? t->prefix : "ssl-";
