@@ -180,6 +180,10 @@ check "no ssl- keys (preferred): TLS, since the TLS-only source accepts nothing 
 conf_with "$WORK/identity.conf" "ssl-mode = verify-identity" "ssl-ca = $pki/ca.pem"
 check "verify-identity with a certificate naming 127.0.0.1" \
     "$GEODR" --config "$WORK/identity.conf" --quiet backup shop
+conf_with "$WORK/sysca.conf" "ssl-mode = verify-identity"
+expect_fail "verify-identity without ssl-ca: the system's CA store does not know the test CA" \
+    "TLS failed \(.*\): with ssl-mode = verify-identity, set ssl-ca to the CA that signed" \
+    "$GEODR" --config "$WORK/sysca.conf" --quiet backup shop
 mdb_restart src "${badname_args[@]}"
 check "verify-ca does not look at the name" "$GEODR" --config "$cfg" --quiet backup shop
 expect_fail "verify-identity with a certificate for another name" \
