@@ -397,6 +397,12 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         return gd_cli_usage("restore", "--target HOST:PORT: the port must be 1-65535");
     if ((c = check_target_tls(target_tls, target, &ttls)) != 0)
         return c;
+    if (replay_host && target && ttls.mode < GD_TLS_VERIFY_CA)
+        fprintf(stderr,
+                "geodr: warning: --replay-host with --target-ssl-mode %s: the certificate the "
+                "target pins for geodr's binlog server goes over a target connection that is not "
+                "authenticated; use --target-ssl-mode verify-ca or verify-identity\n",
+                gd_tls_mode_name(ttls.mode));
     if (reset_target) {
         if (!target || !tuser || !tpass)
             return gd_cli_usage("restore", "--reset-target needs --target, --target-user and "

@@ -387,7 +387,8 @@ static int send_greeting(conn *c, const uint8_t scramble[20])
 /* With TLS on, the client's first answer must be the SSL request (its
  * capabilities with CLIENT_SSL, nothing else): then the TLS handshake, and
  * the real handshake response comes through TLS.  A client that does not
- * ask for TLS is refused before it can send a password. */
+ * ask for TLS is refused without its login (sent in the clear) being
+ * looked at. */
 static int start_tls(conn *c)
 {
     if (c->s->tls == NULL)

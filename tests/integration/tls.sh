@@ -212,6 +212,10 @@ EXPECT_RC=2 expect_fail "--target-ssl-ca with --target-ssl-mode required (a usag
     "$GEODR" --config "$cfg" --quiet restore shop --fastest "${plain_target[@]}" \
     --target-ssl-mode required --target-ssl-ca "$pki/ca.pem" --dry-run
 
+like "--replay-host without a verified target connection: a warning" \
+    "$("$GEODR" --config "$cfg" restore shop --fastest "${plain_target[@]}" --replay-host 127.0.0.1 \
+        --replace-existing --dry-run 2>&1)" \
+    "warning: --replay-host with --target-ssl-mode preferred: .*use --target-ssl-mode verify-ca"
 EXPECT_RC=2 expect_fail "--target-ssl-mode with a mode that is not one (a usage error)" \
     "--target-ssl-mode verify-full: must be disabled, preferred, required, verify-ca or verify-identity" \
     "$GEODR" --config "$cfg" --quiet restore shop --fastest "${plain_target[@]}" \
