@@ -480,7 +480,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     bool subset = o.ndatabases || o.ntables;
     o.replay_follows = replay;
     if (rc == 0 && replay && !subset && target && !o.dry_run)
-        rc = gd_replay_check_target(&tp, &err);
+        rc = gd_replay_check_target(&tp, replay_host != NULL, &err);
     if (rc == 0 && newdir) {
         if (!o.dry_run) {
             if (!cli->quiet && !cli->json)

@@ -1,5 +1,6 @@
 #include "replay/replay.h"
 
+#include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +16,68 @@
 
 #define GEODR_REPLAY_SERVER_ID 4294967000u
 
-int gd_replay_check_target(const gd_conn_params *target, gd_err *err)
+/* Where the pinned certificate goes on the target: its secure_file_priv
+ * directory, else the first directory of its tmpdir (no trailing '/').
+ * Caller frees *dir. */
+static int pin_dir(MYSQL *m, char **dir, gd_err *err)
+{
+    MYSQL_RES *res = NULL;
+    int rc = gd_sql_query(m, &res, err, "SELECT @@GLOBAL.secure_file_priv, @@GLOBAL.tmpdir");
+    if (rc != 0)
+        return rc;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    const char *d = row && row[0] && row[0][0] ? row[0] : row && row[1] ? row[1] : "/tmp";
+    size_t n = strcspn(d, ":"); /* tmpdir may be a list */
+    while (n > 1 && d[n - 1] == '/')
+        n--;
+    *dir = gd_strndup(d, n);
+    mysql_free_result(res);
+    return 0;
+}
+
+static void pin_error(gd_err *err, const char *where)
+{
+    gd_err_prefix(err,
+                  "a replay into a target on another machine (--replay-host) pins the "
+                  "certificate of geodr's binlog server on the target by writing it to %s with "
+                  "SELECT ... INTO DUMPFILE: grant the target user the FILE privilege (and let "
+                  "secure_file_priv allow that directory), or run the restore on the target's "
+                  "machine without --replay-host",
+                  where);
+}
+
+/* Whether the pin can be written, without writing anything: DUMPFILE into
+ * "<dir>/." (the directory itself) passes the FILE privilege and
+ * secure_file_priv checks and then stops at "file exists". */
+static int pin_probe(MYSQL *m, gd_err *err)
+{
+    char *dir = NULL;
+    int rc = pin_dir(m, &dir, err);
+    if (rc != 0)
+        return rc;
+    char *probe = gd_asprintf("%s/.", dir);
+    char *ep = gd_sql_escape(m, probe);
+    char *q = gd_asprintf("SELECT 1 INTO DUMPFILE '%s'", ep);
+    if (mysql_real_query(m, q, strlen(q)) == 0) {
+        rc = gd_err_set(err, GD_E_STATE, "%s: wrote a file where a directory should be", q);
+    } else if (mysql_errno(m) != ER_FILE_EXISTS_ERROR) {
+        rc = gd_sql_error(m, err, q);
+        pin_error(err, dir);
+    }
+    free(q);
+    free(ep);
+    free(probe);
+    free(dir);
+    return rc;
+}
+
+int gd_replay_check_target(const gd_conn_params *target, bool pin, gd_err *err)
 {
     MYSQL *m = NULL;
     MYSQL_RES *res = NULL;
     int rc = gd_conn_open(target, &m, err);
+    if (rc == 0 && pin)
+        rc = pin_probe(m, err);
     if (rc == 0)
         rc = gd_sql_query(m, &res, err, "SHOW ALL SLAVES STATUS");
     if (rc == 0 && mysql_num_rows(res) > 0) {
@@ -193,41 +251,27 @@ static int wait_applied(MYSQL *m, gd_binlog_server *srv, const gd_replay_opts *o
 }
 
 /* With TLS (a target on another machine): writes the binlog server's
- * certificate where the target's server can read it (its secure_file_priv
- * directory, else its tmpdir) and returns the CHANGE MASTER options that pin
- * it; "" without TLS.  The certificate travels over the target connection,
- * which --target-ssl-mode protects.  Caller frees *clause. */
+ * certificate where pin_dir() says and returns the CHANGE MASTER options that
+ * pin it; "" without TLS.  The certificate travels over the target
+ * connection, which --target-ssl-mode protects.  Caller frees *clause. */
 static int pin_clause(MYSQL *m, gd_binlog_server *srv, char **clause, gd_err *err)
 {
     const char *pem = gd_binlog_server_cert_pem(srv);
     *clause = gd_strdup("");
     if (pem == NULL)
         return 0;
-    MYSQL_RES *res = NULL;
-    char tok[GD_TOKEN_LEN + 1];
+    char tok[GD_TOKEN_LEN + 1], *dir = NULL;
     int rc = gd_random_token(tok, err);
     if (rc == 0)
-        rc = gd_sql_query(m, &res, err, "SELECT @@GLOBAL.secure_file_priv, @@GLOBAL.tmpdir");
+        rc = pin_dir(m, &dir, err);
     if (rc != 0)
         return rc;
-    MYSQL_ROW row = mysql_fetch_row(res);
-    const char *dir = row && row[0] && row[0][0] ? row[0] : row && row[1] ? row[1] : "/tmp";
-    size_t dlen = strcspn(dir, ":"); /* tmpdir may be a list */
-    while (dlen > 1 && dir[dlen - 1] == '/')
-        dlen--;
-    char *path = gd_asprintf("%.*s/geodr-replay-%s.pem", (int)dlen, dir, tok);
-    mysql_free_result(res);
+    char *path = gd_asprintf("%s/geodr-replay-%s.pem", dir, tok);
     char *epem = gd_sql_escape(m, pem), *epath = gd_sql_escape(m, path);
     rc = gd_sql(m, err, "SELECT '%s' INTO DUMPFILE '%s'", epem, epath);
-    if (rc != 0)
-        gd_err_prefix(err,
-                      "a replay into a target on another machine (--replay-host) pins the "
-                      "certificate of geodr's binlog server on the target by writing it to %s "
-                      "with SELECT ... INTO DUMPFILE: grant the target user the FILE privilege "
-                      "(and let secure_file_priv allow that directory), or run the restore on "
-                      "the target's machine without --replay-host",
-                      path);
-    else {
+    if (rc != 0) {
+        pin_error(err, path);
+    } else {
         free(*clause);
         *clause = gd_asprintf(", MASTER_SSL = 1, MASTER_SSL_CA = '%s', "
                               "MASTER_SSL_VERIFY_SERVER_CERT = 1",
@@ -236,6 +280,7 @@ static int pin_clause(MYSQL *m, gd_binlog_server *srv, char **clause, gd_err *er
     free(epem);
     free(epath);
     free(path);
+    free(dir);
     return rc;
 }
 

@@ -40,9 +40,12 @@ typedef struct gd_replay_result {
     double seconds;
 } gd_replay_result;
 
-/* Checks that the target has no replication configured (nothing is
- * changed). */
-int gd_replay_check_target(const gd_conn_params *target, gd_err *err);
+/* Checks that the target has no replication configured, and with pin (a
+ * replay with opts.listen set) that the target user can write the binlog
+ * server's certificate for the target to pin (FILE privilege,
+ * secure_file_priv), so a refusal comes before the load.  Nothing is
+ * changed or written. */
+int gd_replay_check_target(const gd_conn_params *target, bool pin, gd_err *err);
 
 /* Undoes what a replay left on a target when geodr was killed (SIGKILL,
  * power loss) before it could: stops and removes geodr's replica

@@ -139,7 +139,8 @@ is "... the pinned certificate names the replay address" \
     "$(openssl x509 -in "$pin" -noout -ext subjectAltName 2>/dev/null | tail -n 1 | tr -d ' ')" \
     "IPAddress:127.0.0.1"
 mdb_sql dst "CREATE USER nofile@'%' IDENTIFIED BY '$DST_PASS'; GRANT ALL ON *.* TO nofile@'%';
-    REVOKE FILE ON *.* FROM nofile@'%';"
+    REVOKE FILE ON *.* FROM nofile@'%';
+    INSERT INTO d.t VALUES (100, 'kept');"
 expect_fail "--replay-host with a target user without the FILE privilege" \
     "pins the certificate of geodr's binlog server on the target .*grant the target user the FILE privilege" \
     "$GEODR" --config "$cfg" --quiet restore shop --latest --target "127.0.0.1:$DST_PORT" \
@@ -147,6 +148,19 @@ expect_fail "--replay-host with a target user without the FILE privilege" \
     --target-ssl-ca "$pki/ca.pem" --replay-host 127.0.0.1 --replace-existing
 is "... and the target is left without a replica configuration" \
     "$(mdb_sql dst 'SHOW ALL SLAVES STATUS' | wc -l)" 0
+is "... and the refusal comes before the load (the target's table was not replaced)" \
+    "$(mdb_sql dst 'SELECT v FROM d.t WHERE id = 100')" kept
+
+# With secure_file_priv set on the target, the certificate goes there.
+mkdir -p "$WORK/dstfiles"
+mdb_restart dst "${good_args[@]}" --secure-file-priv="$WORK/dstfiles"
+check "restore --latest with --replay-host into a target with secure_file_priv" \
+    "$GEODR" --config "$cfg" --quiet restore shop --latest "${tls_target[@]}" \
+    --target-ssl-mode verify-ca --target-ssl-ca "$pki/ca.pem" --replay-host 127.0.0.1 \
+    --replace-existing
+is "... the pinned certificate is in the secure_file_priv directory" \
+    "$(find "$WORK/dstfiles" -name 'geodr-replay-*.pem' | wc -l)" 1
+is "... and the target holds every row" "$(checksum_all dst d)" "$(checksum_all src d)"
 
 conf_with "$WORK/disabled.conf" "ssl-mode = disabled"
 expect_fail "ssl-mode = disabled against a TLS-only source" \
