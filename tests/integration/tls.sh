@@ -162,6 +162,18 @@ is "... the pinned certificate is in the secure_file_priv directory" \
     "$(find "$WORK/dstfiles" -name 'geodr-replay-*.pem' | wc -l)" 1
 is "... and the target holds every row" "$(checksum_all dst d)" "$(checksum_all src d)"
 
+# Chosen databases to a point in time replay into geodr's local scratch
+# instance: loopback, no TLS needed there, even with --replay-host.
+out="$("$GEODR" --config "$cfg" --verbose restore shop --latest --databases d --rename d=sub \
+    "${tls_target[@]}" --target-ssl-mode verify-ca --target-ssl-ca "$pki/ca.pem" \
+    --replay-host 127.0.0.1 2>&1)" && rc=0 || rc=$?
+is "restore --databases --latest with --replay-host into a TLS-only target" "$rc" 0 ||
+    note "$(tail -n 20 <<<"$out")"
+unlike "... the scratch instance replays over loopback (no pin, no TLS)" "$out" \
+    "connected over TLS"
+is "... and the target holds the database under its new name" \
+    "$(checksum_all dst sub | sed 's/^sub\./d./')" "$(checksum_all src d)"
+
 conf_with "$WORK/disabled.conf" "ssl-mode = disabled"
 expect_fail "ssl-mode = disabled against a TLS-only source" \
     "accepts this login only over TLS \(require_secure_transport = ON\) but ssl-mode = disabled: set ssl-mode = verify-ca" \
