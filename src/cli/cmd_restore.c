@@ -31,6 +31,7 @@ static const char help[] =
     "usage: geodr restore INSTANCE [--region R] [--latest | --time T | --gtid G | --fastest | "
     "--set ID]\n"
     "         (--target HOST:PORT --target-user U --target-password-file F\n"
+    "          [--target-ssl-mode M] [--target-ssl-ca F] [--target-ssl-cert F --target-ssl-key F]\n"
     "          | --new-instance DIR --port P)\n"
     "         [--databases A,B] [--tables db.t,...] [--rename old=new,...]\n"
     "         [--replace-existing] [--with-users] [--write-binlog] [--jobs N] [--dry-run]\n"
@@ -48,6 +49,13 @@ static const char help[] =
     "  --set ID              a given set (see 'geodr info INSTANCE')\n"
     "  --target HOST:PORT    an existing server; --target-user and\n"
     "                        --target-password-file say how to log in\n"
+    "  --target-ssl-mode M   TLS to the target: disabled, preferred (default: TLS\n"
+    "                        when offered, certificate not checked), required,\n"
+    "                        verify-ca, verify-identity (docs/tls.md)\n"
+    "  --target-ssl-ca F     the CA certificate (PEM) that signed the target's\n"
+    "                        certificate (verify-ca, verify-identity)\n"
+    "  --target-ssl-cert F, --target-ssl-key F\n"
+    "                        a client certificate and its key, if the target asks\n"
     "  --new-instance DIR    provision a new local MariaDB in DIR listening on\n"
     "  --port P              127.0.0.1:P, left running (details in DIR/client.cnf)\n"
     "  --databases A,B       only these databases\n"
@@ -62,7 +70,9 @@ static const char help[] =
     "  --replay-host ADDR    with replay into a --target on another machine: the\n"
     "                        IPv4 address of this machine the target reaches it at\n"
     "                        (geodr's binlog server listens there; default\n"
-    "                        127.0.0.1, which only a target on this machine reaches)\n"
+    "                        127.0.0.1, which only a target on this machine reaches);\n"
+    "                        the replication then runs over TLS with a certificate\n"
+    "                        the target pins (its user needs the FILE privilege)\n"
     "  --replay-stall-timeout S  fail when the target has not been able to read from\n"
     "                        geodr's binlog server for S seconds (default 60)\n"
     "  --jobs N              parallel connections (default: the instance's jobs)\n"
@@ -80,6 +90,10 @@ enum {
     O_TARGET,
     O_TUSER,
     O_TPASS,
+    O_TSSL_MODE,
+    O_TSSL_CA,
+    O_TSSL_CERT,
+    O_TSSL_KEY,
     O_NEW,
     O_PORT,
     O_DBS,
@@ -158,7 +172,8 @@ static bool parse_target_port(const char *target, unsigned *port)
 /* Connection parameters of --target; *host and *pw are the caller's to
  * free (gd_cli_free_password for pw). */
 static int target_conn(const char *target, unsigned port, const char *user, const char *pwfile,
-                       gd_conn_params *tp, char **host, char **pw, gd_err *err)
+                       const gd_tls_opts *tls, gd_conn_params *tp, char **host, char **pw,
+                       gd_err *err)
 {
     const char *colon = strrchr(target, ':');
     *host = colon ? gd_strndup(target, (size_t)(colon - target)) : gd_strdup(target);
@@ -168,19 +183,41 @@ static int target_conn(const char *target, unsigned port, const char *user, cons
                            .port = port,
                            .user = user,
                            .password = *pw,
-                           .password_source = pwfile};
+                           .password_source = pwfile,
+                           .tls = *tls};
     return rc;
+}
+
+/* One --target-ssl-* option into t; false for a mode that is not one. */
+static bool target_tls_arg(int opt, const char *arg, gd_tls_opts *t)
+{
+    if (opt == O_TSSL_MODE)
+        return gd_tls_mode_parse(arg, &t->mode);
+    *(opt == O_TSSL_CA ? &t->ca : opt == O_TSSL_CERT ? &t->cert : &t->key) = arg;
+    return true;
+}
+
+/* The --target-ssl-* options together: 0, or the usage error's exit code. */
+static int check_target_tls(bool given, const char *target, const gd_tls_opts *t)
+{
+    char msg[600];
+    if (given && !target)
+        return gd_cli_usage("restore", "--target-ssl-* apply to --target only (a --new-instance "
+                                       "is reached over its local socket)");
+    if (!gd_tls_check(t, msg, sizeof msg))
+        return gd_cli_usage("restore", "%s", msg);
+    return 0;
 }
 
 /* restore --reset-target: undo what a killed geodr left on the target. */
 static int reset_target_cmd(gd_cli *cli, const char *target, unsigned port, const char *user,
-                            const char *pwfile)
+                            const char *pwfile, const gd_tls_opts *tls)
 {
     gd_conn_params tp;
     char *host = NULL, *pw = NULL, note[512] = "";
     gd_err err;
     gd_err_clear(&err);
-    int rc = target_conn(target, port, user, pwfile, &tp, &host, &pw, &err);
+    int rc = target_conn(target, port, user, pwfile, tls, &tp, &host, &pw, &err);
     if (rc == 0)
         rc = gd_replay_reset_target(&tp, note, sizeof note, &err);
     gd_cli_free_password(pw);
@@ -226,6 +263,10 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                                        {"target", required_argument, NULL, O_TARGET},
                                        {"target-user", required_argument, NULL, O_TUSER},
                                        {"target-password-file", required_argument, NULL, O_TPASS},
+                                       {"target-ssl-mode", required_argument, NULL, O_TSSL_MODE},
+                                       {"target-ssl-ca", required_argument, NULL, O_TSSL_CA},
+                                       {"target-ssl-cert", required_argument, NULL, O_TSSL_CERT},
+                                       {"target-ssl-key", required_argument, NULL, O_TSSL_KEY},
                                        {"new-instance", required_argument, NULL, O_NEW},
                                        {"port", required_argument, NULL, O_PORT},
                                        {"databases", required_argument, NULL, O_DBS},
@@ -244,7 +285,8 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                                        {NULL, 0, NULL, 0}};
     const char *region = NULL, *set = NULL, *target = NULL, *tuser = NULL, *tpass = NULL,
                *newdir = NULL, *time_opt = NULL, *gtid_opt = NULL, *replay_host = NULL;
-    bool reset_target = false;
+    bool reset_target = false, target_tls = false;
+    gd_tls_opts ttls = {.prefix = "--target-ssl-"};
     unsigned port = 0;
     int stall_s = 0;
     gd_restore_opts o = {0};
@@ -286,9 +328,9 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
                 fprintf(stderr,
                         "geodr: warning: --replay-host %s: the binlog server will be reachable "
                         "from every network of this machine for the length of the replay; it "
-                        "accepts only a one-time user and a random password, sent to the target "
-                        "in CHANGE MASTER (not encrypted on the wire). Prefer the one address "
-                        "the target reaches this machine at, on a private network\n",
+                        "accepts only a one-time user and a random password, and only over TLS. "
+                        "Prefer the one address the target reaches this machine at, on a "
+                        "private network\n",
                         optarg);
             break;
         case O_STALL:
@@ -304,6 +346,17 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
             break;
         case O_TPASS:
             tpass = optarg;
+            break;
+        case O_TSSL_MODE:
+        case O_TSSL_CA:
+        case O_TSSL_CERT:
+        case O_TSSL_KEY:
+            if (!target_tls_arg(c, optarg, &ttls))
+                return gd_cli_usage("restore",
+                                    "--target-ssl-mode %s: must be disabled, "
+                                    "preferred, required, verify-ca or verify-identity",
+                                    optarg);
+            target_tls = true;
             break;
         case O_NEW:
             newdir = optarg;
@@ -356,11 +409,19 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     unsigned tport = 3306;
     if (target && !parse_target_port(target, &tport))
         return gd_cli_usage("restore", "--target HOST:PORT: the port must be 1-65535");
+    if ((c = check_target_tls(target_tls, target, &ttls)) != 0)
+        return c;
+    if (replay_host && target && ttls.mode < GD_TLS_VERIFY_CA)
+        fprintf(stderr,
+                "geodr: warning: --replay-host with --target-ssl-mode %s: the certificate the "
+                "target pins for geodr's binlog server goes over a target connection that is not "
+                "authenticated; use --target-ssl-mode verify-ca or verify-identity\n",
+                gd_tls_mode_name(ttls.mode));
     if (reset_target) {
         if (!target || !tuser || !tpass)
             return gd_cli_usage("restore", "--reset-target needs --target, --target-user and "
                                            "--target-password-file");
-        return reset_target_cmd(cli, target, tport, tuser, tpass);
+        return reset_target_cmd(cli, target, tport, tuser, tpass, &ttls);
     }
     long long stop = fastest || set ? GD_PITR_NONE : GD_PITR_LATEST;
     gd_gtid_pos stop_gtid;
@@ -420,7 +481,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     if (rc == 0 && o.jobs == 0)
         o.jobs = ic->jobs;
     if (rc == 0 && target)
-        rc = target_conn(target, tport, tuser, tpass, &tp, &host, &pw, &err);
+        rc = target_conn(target, tport, tuser, tpass, &ttls, &tp, &host, &pw, &err);
     /* The plan (set, segments) and every check that needs no target. */
     json_t *plan = NULL;
     bool replay = false;
@@ -442,7 +503,7 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     bool subset = o.ndatabases || o.ntables;
     o.replay_follows = replay;
     if (rc == 0 && replay && !subset && target && !o.dry_run)
-        rc = gd_replay_check_target(&tp, &err);
+        rc = gd_replay_check_target(&tp, replay_host != NULL, &err);
     if (rc == 0 && newdir) {
         if (!o.dry_run) {
             if (!cli->quiet && !cli->json)

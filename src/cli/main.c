@@ -120,6 +120,7 @@ int gd_cli_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **pa
     p->user = ic->user;
     p->password = *password;
     p->password_source = source;
+    p->tls = gd_instance_tls(ic);
     return 0;
 }
 

@@ -46,6 +46,10 @@ static const char *const instance_keys[] = {
     "archive-server-id",
     "archive-interval",
     "copy-bandwidth",
+    "ssl-mode",
+    "ssl-ca",
+    "ssl-cert",
+    "ssl-key",
 };
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -338,6 +342,29 @@ static bool env_name_ok(const char *s)
     return true;
 }
 
+/* ssl-mode, ssl-ca, ssl-cert, ssl-key (how they go together is checked when
+ * the section ends). */
+static int ssl_key(parse_state *st, gd_instance_cfg *ic, const char *k, const char *v, int line,
+                   gd_err *err)
+{
+    if (strcmp(k, "ssl-mode") == 0) {
+        if (!gd_tls_mode_parse(v, &ic->ssl_mode))
+            return cfg_err(err, st, line,
+                           "ssl-mode = %.64s: must be disabled, preferred, required, verify-ca or "
+                           "verify-identity (docs/tls.md)",
+                           v);
+        return 0;
+    }
+    if (v[0] != '/')
+        return cfg_err(err, st, line, "%s = %.200s: must be an absolute path (starting with '/')",
+                       k, v);
+    char **f = strcmp(k, "ssl-ca") == 0     ? &ic->ssl_ca
+               : strcmp(k, "ssl-cert") == 0 ? &ic->ssl_cert
+                                            : &ic->ssl_key;
+    *f = gd_strdup(v);
+    return 0;
+}
+
 static int instance_key(parse_state *st, const char *key, const char *v, int line, gd_err *err)
 {
     gd_instance_cfg *ic = &st->c->instances[st->idx];
@@ -376,6 +403,8 @@ static int instance_key(parse_state *st, const char *key, const char *v, int lin
         ic->password_env = gd_strdup(v);
     } else if (strcmp(k, "key-file") == 0) {
         ic->key_file = gd_strdup(v);
+    } else if (strncmp(k, "ssl-", 4) == 0) {
+        return ssl_key(st, ic, k, v, line, err);
     } else if (strcmp(k, "home-region") == 0) {
         ic->home_region = gd_strdup(v);
     } else if (strcmp(k, "retention-days") == 0) {
@@ -506,6 +535,12 @@ static int end_section(parse_state *st, gd_err *err)
                            "password-file (line %d) and password-env (line %d) are both set in "
                            "[instance %s]: keep only one",
                            lf, le, ic->name);
+        }
+        gd_tls_opts tls = gd_instance_tls(ic);
+        char msg[600];
+        if (!gd_tls_check(&tls, msg, sizeof msg)) {
+            int l = key_line_of(m, "ssl-mode");
+            return cfg_err(err, st, l ? l : ic->line, "[instance %s]: %s", ic->name, msg);
         }
         if (ic->cross_region_backup && ic->n_copy_regions == 0)
             return cfg_err(err, st, key_line_of(m, "cross-region-backup"),
@@ -759,6 +794,9 @@ void gd_config_free(gd_config *c)
         free(ic->password_file);
         free(ic->password_env);
         free(ic->key_file);
+        free(ic->ssl_ca);
+        free(ic->ssl_cert);
+        free(ic->ssl_key);
         free(ic->home_region);
         for (size_t j = 0; j < ic->n_copy_regions; j++)
             free(ic->copy_regions[j]);
@@ -801,6 +839,12 @@ const gd_region_cfg *gd_config_region(const gd_config *c, const char *name, gd_e
                c->path);
     gd_buf_free(&b);
     return NULL;
+}
+
+gd_tls_opts gd_instance_tls(const gd_instance_cfg *ic)
+{
+    return (gd_tls_opts){
+        .mode = ic->ssl_mode, .ca = ic->ssl_ca, .cert = ic->ssl_cert, .key = ic->ssl_key};
 }
 
 int gd_instance_password(const gd_instance_cfg *ic, char **out, gd_err *err)

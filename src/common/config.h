@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "common/tls.h"
 
 #define GD_DEFAULT_CONFIG "/etc/geodr/geodr.conf"
 
@@ -47,6 +48,8 @@ typedef struct gd_instance_cfg {
     unsigned archive_server_id;        /* replica server id of the archiver; 0: derived */
     double archive_interval;           /* seconds between segment commits, default 1 */
     unsigned long long copy_bandwidth; /* bytes/s for copies to copy regions, 0: no limit */
+    gd_tls_mode ssl_mode;              /* default preferred */
+    char *ssl_ca, *ssl_cert, *ssl_key; /* file names; NULL when not set */
     int line;
 } gd_instance_cfg;
 
@@ -70,6 +73,9 @@ void gd_config_free(gd_config *c);
 /* Lookups; on failure err lists the names that exist. */
 const gd_instance_cfg *gd_config_instance(const gd_config *c, const char *name, gd_err *err);
 const gd_region_cfg *gd_config_region(const gd_config *c, const char *name, gd_err *err);
+
+/* The instance's TLS settings for gd_conn_params (strings point into ic). */
+gd_tls_opts gd_instance_tls(const gd_instance_cfg *ic);
 
 /* The instance's password from password-file or password-env ("" when
  * neither is set).  Caller frees (and should gd_wipe) the string. */

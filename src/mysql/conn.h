@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "common/error.h"
+#include "common/tls.h"
 
 typedef struct gd_conn_params {
     const char *what; /* "instance shop", "target 10.0.0.7:3306": for messages */
@@ -19,12 +20,22 @@ typedef struct gd_conn_params {
     const char *password_source; /* "password file X", for messages; may be NULL */
     unsigned timeout_s;          /* connect timeout, default 10 */
     unsigned read_timeout_s;     /* 0: none (wait as long as the server takes) */
+    gd_tls_opts tls;             /* zero: ssl-mode preferred, no files */
 } gd_conn_params;
 
 /* Connects; charset utf8mb4, session time_zone '+00:00'.  Errors:
  * GD_E_NET when the server cannot be reached, GD_E_AUTH when access is
  * denied, GD_E_MYSQL otherwise.  LOAD DATA LOCAL is off: a server that asks
- * for a local file gets a refusal. */
+ * for a local file gets a refusal.
+ *
+ * TLS follows p->tls (docs/tls.md): GD_E_INVALID for settings that
+ * contradict each other or files that cannot be read (nothing is sent);
+ * GD_E_AUTH when the server's certificate is refused (wrong CA, a name that
+ * does not match) or when the server does not offer TLS and the mode needs
+ * it: no statement is ever sent on such a connection.  With ssl-mode
+ * disabled, a server that refuses the login and accepts it over TLS (MariaDB
+ * answers "access denied" to a plain login under require_secure_transport)
+ * gets a message saying so; that costs one more login attempt. */
 int gd_conn_open(const gd_conn_params *p, MYSQL **out, gd_err *err);
 
 /* The loader's LOAD DATA LOCAL handler (Connector/C's infile callbacks). */

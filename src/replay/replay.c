@@ -1,5 +1,6 @@
 #include "replay/replay.h"
 
+#include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +16,68 @@
 
 #define GEODR_REPLAY_SERVER_ID 4294967000u
 
-int gd_replay_check_target(const gd_conn_params *target, gd_err *err)
+/* Where the pinned certificate goes on the target: its secure_file_priv
+ * directory, else the first directory of its tmpdir (no trailing '/').
+ * Caller frees *dir. */
+static int pin_dir(MYSQL *m, char **dir, gd_err *err)
+{
+    MYSQL_RES *res = NULL;
+    int rc = gd_sql_query(m, &res, err, "SELECT @@GLOBAL.secure_file_priv, @@GLOBAL.tmpdir");
+    if (rc != 0)
+        return rc;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    const char *d = row && row[0] && row[0][0] ? row[0] : row && row[1] ? row[1] : "/tmp";
+    size_t n = strcspn(d, ":"); /* tmpdir may be a list */
+    while (n > 1 && d[n - 1] == '/')
+        n--;
+    *dir = gd_strndup(d, n);
+    mysql_free_result(res);
+    return 0;
+}
+
+static void pin_error(gd_err *err, const char *where)
+{
+    gd_err_prefix(err,
+                  "a replay into a target on another machine (--replay-host) pins the "
+                  "certificate of geodr's binlog server on the target by writing it to %s with "
+                  "SELECT ... INTO DUMPFILE: grant the target user the FILE privilege (and let "
+                  "secure_file_priv allow that directory), or run the restore on the target's "
+                  "machine without --replay-host",
+                  where);
+}
+
+/* Whether the pin can be written, without writing anything: DUMPFILE into
+ * "<dir>/." (the directory itself) passes the FILE privilege and
+ * secure_file_priv checks and then stops at "file exists". */
+static int pin_probe(MYSQL *m, gd_err *err)
+{
+    char *dir = NULL;
+    int rc = pin_dir(m, &dir, err);
+    if (rc != 0)
+        return rc;
+    char *probe = gd_asprintf("%s/.", dir);
+    char *ep = gd_sql_escape(m, probe);
+    char *q = gd_asprintf("SELECT 1 INTO DUMPFILE '%s'", ep);
+    if (mysql_real_query(m, q, strlen(q)) == 0) {
+        rc = gd_err_set(err, GD_E_STATE, "%s: wrote a file where a directory should be", q);
+    } else if (mysql_errno(m) != ER_FILE_EXISTS_ERROR) {
+        rc = gd_sql_error(m, err, q);
+        pin_error(err, dir);
+    }
+    free(q);
+    free(ep);
+    free(probe);
+    free(dir);
+    return rc;
+}
+
+int gd_replay_check_target(const gd_conn_params *target, bool pin, gd_err *err)
 {
     MYSQL *m = NULL;
     MYSQL_RES *res = NULL;
     int rc = gd_conn_open(target, &m, err);
+    if (rc == 0 && pin)
+        rc = pin_probe(m, err);
     if (rc == 0)
         rc = gd_sql_query(m, &res, err, "SHOW ALL SLAVES STATUS");
     if (rc == 0 && mysql_num_rows(res) > 0) {
@@ -212,6 +270,40 @@ static int wait_applied(MYSQL *m, gd_binlog_server *srv, const gd_replay_opts *o
     }
 }
 
+/* With TLS (a target on another machine): writes the binlog server's
+ * certificate where pin_dir() says and returns the CHANGE MASTER options that
+ * pin it; "" without TLS.  The certificate travels over the target
+ * connection, which --target-ssl-mode protects.  Caller frees *clause. */
+static int pin_clause(MYSQL *m, gd_binlog_server *srv, char **clause, gd_err *err)
+{
+    const char *pem = gd_binlog_server_cert_pem(srv);
+    *clause = gd_strdup("");
+    if (pem == NULL)
+        return 0;
+    char tok[GD_TOKEN_LEN + 1], *dir = NULL;
+    int rc = gd_random_token(tok, err);
+    if (rc == 0)
+        rc = pin_dir(m, &dir, err);
+    if (rc != 0)
+        return rc;
+    char *path = gd_asprintf("%s/geodr-replay-%s.pem", dir, tok);
+    char *epem = gd_sql_escape(m, pem), *epath = gd_sql_escape(m, path);
+    rc = gd_sql(m, err, "SELECT '%s' INTO DUMPFILE '%s'", epem, epath);
+    if (rc != 0) {
+        pin_error(err, path);
+    } else {
+        free(*clause);
+        *clause = gd_asprintf(", MASTER_SSL = 1, MASTER_SSL_CA = '%s', "
+                              "MASTER_SSL_VERIFY_SERVER_CERT = 1",
+                              epath);
+    }
+    free(epem);
+    free(epath);
+    free(path);
+    free(dir);
+    return rc;
+}
+
 int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
                   const gd_replay_opts *opts, gd_replay_result *res, gd_err *err)
 {
@@ -221,7 +313,7 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     double t0 = gd_mono();
     MYSQL *m = NULL;
     gd_binlog_server *srv = NULL;
-    char *old_threads = NULL, *old_mode = NULL, *old_sid = NULL;
+    char *old_threads = NULL, *old_mode = NULL, *old_sid = NULL, *pin = NULL;
     bool replica_set = false;
     gd_progress *prog = NULL;
     char pw[GD_TOKEN_LEN + 1];
@@ -242,9 +334,11 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
                                 .user = "geodr_replay",
                                 .password = pw,
                                 .server_id = GEODR_REPLAY_SERVER_ID,
-                                .listen = opts->listen};
+                                .listen = opts->listen,
+                                .tls = opts->listen != NULL};
     unsigned port = 0;
-    if ((rc = gd_binlog_server_start(&so, &srv, &port, err)) != 0)
+    if ((rc = gd_binlog_server_start(&so, &srv, &port, err)) != 0 ||
+        (rc = pin_clause(m, srv, &pin, err)) != 0)
         goto out;
     gd_debug("binlog server listening on %s port %u", opts->listen ? opts->listen : "127.0.0.1",
              port);
@@ -267,8 +361,8 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
              m, err, pw,
              "CHANGE MASTER TO MASTER_HOST = '%s', MASTER_PORT = %u, "
              "MASTER_USER = 'geodr_replay', MASTER_PASSWORD = '%s', MASTER_USE_GTID = "
-             "slave_pos, MASTER_CONNECT_RETRY = 1",
-             opts->listen ? opts->listen : "127.0.0.1", port, pw)) != 0 ||
+             "slave_pos, MASTER_CONNECT_RETRY = 1%s",
+             opts->listen ? opts->listen : "127.0.0.1", port, pw, pin)) != 0 ||
         (rc = gd_sql(m, err, "START SLAVE")) != 0)
         goto out;
     /* pw stays until the binlog server is stopped: the replica logs in again
@@ -308,6 +402,7 @@ out:
     free(old_threads);
     free(old_mode);
     free(old_sid);
+    free(pin);
     res->seconds = gd_mono() - t0;
     return rc;
 }

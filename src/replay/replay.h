@@ -24,7 +24,10 @@ typedef struct gd_replay_opts {
     const gd_gtid_pos *stop_gtid; /* or up to and including this position (may be NULL) */
     bool progress;
     const char *listen;                /* address the target reaches geodr's binlog server at
-                                        * (geodr listens on it); NULL: 127.0.0.1 */
+                                        * (geodr listens on it); NULL: 127.0.0.1.  Set: the
+                                        * target is on another machine, and the replication
+                                        * runs over TLS with the certificate pinned
+                                        * (docs/tls.md; the target user needs FILE) */
     int stall_s; /* fail when the target's IO thread has not been connected to
                   * the binlog server for this long (0: 60 s) */
     const volatile sig_atomic_t *stop; /* set (by a signal handler): stop, undo the
@@ -39,9 +42,12 @@ typedef struct gd_replay_result {
     double seconds;
 } gd_replay_result;
 
-/* Checks that the target has no replication configured (nothing is
- * changed). */
-int gd_replay_check_target(const gd_conn_params *target, gd_err *err);
+/* Checks that the target has no replication configured, and with pin (a
+ * replay with opts.listen set) that the target user can write the binlog
+ * server's certificate for the target to pin (FILE privilege,
+ * secure_file_priv), so a refusal comes before the load.  Nothing is
+ * changed or written. */
+int gd_replay_check_target(const gd_conn_params *target, bool pin, gd_err *err);
 
 /* Undoes what a replay left on a target when geodr was killed (SIGKILL,
  * power loss) before it could: stops and removes geodr's replica

@@ -15,19 +15,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "io/key.h"
 #include "mysql/binlog.h"
 #include "repo/segment.h"
+#include "replay/server_tls.h"
 
 /* Protocol constants (MariaDB/MySQL client-server protocol). */
 #define CLIENT_LONG_PASSWORD 1u
 #define CLIENT_LONG_FLAG 4u
 #define CLIENT_CONNECT_WITH_DB 8u
 #define CLIENT_PROTOCOL_41 512u
+#define CLIENT_SSL 2048u
 #define CLIENT_TRANSACTIONS 8192u
 #define CLIENT_SECURE_CONNECTION 32768u
 #define CLIENT_PLUGIN_AUTH (1u << 19)
@@ -58,11 +62,14 @@ struct gd_binlog_server {
     pthread_mutex_t lock;
     gd_binlog_server_state st;
     uint8_t checksum_alg;
+    SSL_CTX *tls;  /* o.tls: the generated key and certificate */
+    char *tls_pem; /* that certificate, PEM */
 };
 
 typedef struct conn {
     gd_binlog_server *s;
     int fd;
+    SSL *ssl; /* after the replica's SSL request: every byte goes through it */
     uint8_t seq;
     gd_buf in;
     gd_buf out;
@@ -75,28 +82,57 @@ typedef struct conn {
 
 /* ---- packets ---- */
 
+/* 0 when c has bytes to read (on the socket or decrypted in TLS), 1 when
+ * not yet (200 ms passed: look again), -1 when the server stops or the
+ * login deadline passed. */
+static int wait_readable(conn *c)
+{
+    if (c->ssl && SSL_pending(c->ssl) > 0)
+        return 0;
+    struct pollfd pf = {c->fd, POLLIN, 0};
+    int r = poll(&pf, 1, 200);
+    if (atomic_load(&c->s->stop))
+        return -1;
+    if (c->deadline > 0 && gd_mono() > c->deadline) {
+        gd_debug("binlog server: a connection did not log in and ask for the binlog within "
+                 "%.0f s; closed",
+                 AUTH_TIMEOUT_S);
+        return -1;
+    }
+    return r > 0 ? 0 : 1;
+}
+
+/* One read of at most n bytes: the count, 0 when nothing came yet (a TLS
+ * record not complete within the socket's 200 ms receive timeout), -1 when
+ * the connection is closed or broken. */
+static ssize_t read_some(conn *c, void *p, size_t n)
+{
+    if (c->ssl) {
+        int k = SSL_read(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+        if (k > 0)
+            return k;
+        int e = SSL_get_error(c->ssl, k);
+        ERR_clear_error();
+        return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+    }
+    ssize_t k = read(c->fd, p, n);
+    if (k < 0 && errno == EINTR)
+        return 0;
+    return k <= 0 ? -1 : k;
+}
+
 static int read_full(conn *c, void *p, size_t n)
 {
     uint8_t *b = p;
     while (n > 0) {
-        struct pollfd pf = {c->fd, POLLIN, 0};
-        int r = poll(&pf, 1, 200);
-        if (atomic_load(&c->s->stop))
+        int w = wait_readable(c);
+        if (w < 0)
             return -1;
-        if (c->deadline > 0 && gd_mono() > c->deadline) {
-            gd_debug("binlog server: a connection did not log in and ask for the binlog within "
-                     "%.0f s; closed",
-                     AUTH_TIMEOUT_S);
-            return -1;
-        }
-        if (r <= 0)
+        if (w > 0)
             continue;
-        ssize_t k = read(c->fd, b, n);
-        if (k <= 0) {
-            if (k < 0 && errno == EINTR)
-                continue;
+        ssize_t k = read_some(c, b, n);
+        if (k < 0)
             return -1;
-        }
         b += k;
         n -= (size_t)k;
     }
@@ -107,12 +143,24 @@ static int write_full(conn *c, const void *p, size_t n)
 {
     const uint8_t *b = p;
     while (n > 0) {
-        ssize_t k = send(c->fd, b, n, MSG_NOSIGNAL);
-        if (k < 0) {
-            if (errno == EINTR)
+        ssize_t k;
+        if (c->ssl) {
+            int w = SSL_write(c->ssl, b, n > INT32_MAX ? INT32_MAX : (int)n);
+            int e = w > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, w);
+            ERR_clear_error();
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                if (atomic_load(&c->s->stop))
+                    return -1;
                 continue;
-            return -1;
+            }
+            k = w > 0 ? w : -1;
+        } else {
+            k = send(c->fd, b, n, MSG_NOSIGNAL);
+            if (k < 0 && errno == EINTR)
+                continue;
         }
+        if (k < 0)
+            return -1;
         b += k;
         n -= (size_t)k;
     }
@@ -307,16 +355,13 @@ static bool native_ok(const char *pw, const uint8_t scramble[20], const uint8_t 
     return diff == 0;
 }
 
-static int handshake(conn *c)
+/* The server's first packet (protocol v10), with CLIENT_SSL when the
+ * server offers TLS. */
+static int send_greeting(conn *c, const uint8_t scramble[20])
 {
-    uint8_t scramble[20];
-    if (gd_random(scramble, sizeof scramble, NULL) != 0)
-        return -1;
-    for (int i = 0; i < 20; i++) /* printable, no NUL */
-        scramble[i] = (uint8_t)(33 + scramble[i] % 94);
     uint32_t caps = CLIENT_LONG_PASSWORD | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB |
                     CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION |
-                    CLIENT_PLUGIN_AUTH;
+                    CLIENT_PLUGIN_AUTH | (c->s->tls ? CLIENT_SSL : 0);
     gd_buf *b = &c->out;
     gd_buf_reset(b);
     uint8_t v10 = 10;
@@ -336,7 +381,58 @@ static int handshake(conn *c)
     gd_buf_append(b, &z, 1);
     gd_buf_append(b, NATIVE_PLUGIN, sizeof NATIVE_PLUGIN);
     c->seq = 0;
-    if (send_packet(c, (uint8_t *)b->data, b->len) != 0 || read_packet(c) != 0)
+    return send_packet(c, (uint8_t *)b->data, b->len);
+}
+
+/* With TLS on, the client's first answer must be the SSL request (its
+ * capabilities with CLIENT_SSL, nothing else): then the TLS handshake, and
+ * the real handshake response comes through TLS.  A client that does not
+ * ask for TLS is refused without its login (sent in the clear) being
+ * looked at. */
+static int start_tls(conn *c)
+{
+    if (c->s->tls == NULL)
+        return 0;
+    const uint8_t *p = (const uint8_t *)c->in.data;
+    if (c->in.len < 4 || !(p[1] & (CLIENT_SSL >> 8))) {
+        send_err(c, 1045, "28000",
+                 "geodr's binlog server accepts only TLS connections (CHANGE MASTER ... "
+                 "MASTER_SSL = 1)");
+        return -1;
+    }
+    /* Reads time out every 200 ms so a stalled TLS record cannot keep the
+     * thread from seeing the stop flag or the login deadline. */
+    struct timeval tv = {0, 200000};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    c->ssl = SSL_new(c->s->tls);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
+        return -1;
+    for (;;) {
+        int r = SSL_accept(c->ssl);
+        if (r == 1)
+            break;
+        int e = SSL_get_error(c->ssl, r);
+        ERR_clear_error();
+        if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || wait_readable(c) < 0) {
+            gd_debug("binlog server: a TLS handshake failed; connection closed");
+            return -1;
+        }
+    }
+    gd_debug("binlog server: a client connected over %s (%s)", SSL_get_version(c->ssl),
+             SSL_get_cipher(c->ssl));
+    return read_packet(c);
+}
+
+static int handshake(conn *c)
+{
+    uint8_t scramble[20];
+    if (gd_random(scramble, sizeof scramble, NULL) != 0)
+        return -1;
+    for (int i = 0; i < 20; i++) /* printable, no NUL */
+        scramble[i] = (uint8_t)(33 + scramble[i] % 94);
+    gd_buf *b = &c->out;
+    uint8_t z = 0;
+    if (send_greeting(c, scramble) != 0 || read_packet(c) != 0 || start_tls(c) != 0)
         return -1;
 
     /* Handshake response 41. */
@@ -632,14 +728,13 @@ static void dump(conn *c)
         pthread_mutex_unlock(&s->lock);
     }
     /* Keep the connection open until the replica or geodr closes it. */
-    while (!atomic_load(&s->stop)) {
-        struct pollfd pf = {c->fd, POLLIN, 0};
-        int r = poll(&pf, 1, 200);
-        if (r > 0) {
-            uint8_t tmp[256];
-            if (read(c->fd, tmp, sizeof tmp) <= 0)
-                break;
-        }
+    for (;;) {
+        int w = wait_readable(c);
+        if (w < 0)
+            break;
+        uint8_t tmp[256];
+        if (w == 0 && read_some(c, tmp, sizeof tmp) < 0)
+            break;
     }
 }
 
@@ -675,6 +770,11 @@ static void serve_conn(gd_binlog_server *s, int fd)
         }
     }
 out:
+    if (c.ssl) {
+        SSL_shutdown(c.ssl);
+        SSL_free(c.ssl);
+        ERR_clear_error();
+    }
     gd_buf_free(&c.in);
     gd_buf_free(&c.out);
     gd_buf_free(&c.wq);
@@ -768,6 +868,8 @@ int gd_binlog_server_start(const gd_binlog_server_opts *o, gd_binlog_server **ou
     s->lfd = -1;
     pthread_mutex_init(&s->lock, NULL);
     int rc = archive_checksum(s, err);
+    if (rc == 0 && o->tls)
+        rc = gd_replay_tls_new(o->listen ? o->listen : "127.0.0.1", &s->tls, &s->tls_pem, err);
     if (rc != 0)
         goto fail;
     s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -795,6 +897,8 @@ int gd_binlog_server_start(const gd_binlog_server_opts *o, gd_binlog_server **ou
 fail:
     if (s->lfd >= 0)
         close(s->lfd);
+    SSL_CTX_free(s->tls);
+    free(s->tls_pem);
     pthread_mutex_destroy(&s->lock);
     free(s);
     return rc;
@@ -814,6 +918,13 @@ void gd_binlog_server_stop(gd_binlog_server *s)
     atomic_store(&s->stop, true);
     pthread_join(s->thread, NULL);
     close(s->lfd);
+    SSL_CTX_free(s->tls);
+    free(s->tls_pem);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+const char *gd_binlog_server_cert_pem(const gd_binlog_server *s)
+{
+    return s->tls_pem;
 }

@@ -1,7 +1,8 @@
 /* The binlog server (docs/replay.md): geodr as a replication primary.
  *
- * It listens on a loopback port, accepts a replica's connection (protocol
- * v10 handshake, mysql_native_password with a one-time password), answers
+ * It listens on a loopback port (or the address it is given), accepts a
+ * replica's connection (protocol v10 handshake, with TLS when asked: then
+ * only over TLS; mysql_native_password with a one-time password), answers
  * the setup queries a MariaDB replica sends, and on COM_BINLOG_DUMP streams
  * the archived segments of one region: from the GTID position the replica
  * asks for (its gtid_slave_pos) through the last transaction that committed
@@ -34,6 +35,7 @@ typedef struct gd_binlog_server_opts {
     const char *password;         /* its one-time password */
     uint32_t server_id;           /* ours (must differ from the replica's) */
     const char *listen;           /* IPv4 address to listen on; NULL: 127.0.0.1 */
+    bool tls;                     /* offer TLS and accept nothing else (server_tls.h) */
 } gd_binlog_server_opts;
 
 typedef struct gd_binlog_server_state {
@@ -49,6 +51,9 @@ typedef struct gd_binlog_server_state {
 int gd_binlog_server_start(const gd_binlog_server_opts *o, gd_binlog_server **out, unsigned *port,
                            gd_err *err);
 void gd_binlog_server_state_get(gd_binlog_server *s, gd_binlog_server_state *out);
+/* With o.tls: the server's generated certificate (PEM) that the replica
+ * must pin; NULL without TLS.  Valid until gd_binlog_server_stop. */
+const char *gd_binlog_server_cert_pem(const gd_binlog_server *s);
 /* Stops the thread, closes every connection, frees s. */
 void gd_binlog_server_stop(gd_binlog_server *s);
 

@@ -214,8 +214,12 @@ int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
         rc = gd_sql(m, err, "SET GLOBAL replicate_wild_do_table = '%s'", q);
         free(q);
     }
+    /* The scratch instance is on this machine: its replica reaches the
+     * binlog server on loopback, whatever --replay-host says for targets. */
+    gd_replay_opts po = *popts;
+    po.listen = NULL;
     if (rc == 0)
-        rc = gd_replay_run(repo, plan, &sp, popts, rres, err);
+        rc = gd_replay_run(repo, plan, &sp, &po, rres, err);
     /* 3. Copy into the target through a temporary repository. */
     gd_storage *st = NULL;
     if (rc == 0)

@@ -268,6 +268,43 @@ static void test_retention_ranges(void **state)
     free(path);
 }
 
+static void test_ssl_keys(void **state)
+{
+    (void)state;
+    expect_error(REGION_HOME INST_HEAD "ssl-mode = verify-full\n", GD_E_CONFIG, 7,
+                 "ssl-mode = verify-full",
+                 "disabled, preferred, required, verify-ca or verify-identity");
+    expect_error(REGION_HOME INST_HEAD "ssl-mode = verify-ca\n", GD_E_CONFIG, 7,
+                 "ssl-mode = verify-ca needs ssl-ca", NULL);
+    expect_error(REGION_HOME INST_HEAD "ssl-ca = /etc/ca.pem\n", GD_E_CONFIG, 4,
+                 "ssl-ca is set but ssl-mode = preferred does not check",
+                 "set ssl-mode = verify-ca");
+    expect_error(REGION_HOME INST_HEAD "ssl-mode = disabled\nssl-cert = /c.pem\nssl-key = /k.pem\n",
+                 GD_E_CONFIG, 7, "ssl-mode = disabled but ssl-cert is set", NULL);
+    expect_error(REGION_HOME INST_HEAD "ssl-mode = required\nssl-cert = /c.pem\n", GD_E_CONFIG, 7,
+                 "ssl-cert is set without ssl-key", NULL);
+    expect_error(REGION_HOME INST_HEAD "ssl-key = key.pem\n", GD_E_CONFIG, 7, "ssl-key = key.pem",
+                 "absolute path");
+
+    char *path = write_file(REGION_HOME INST_HEAD "ssl-mode = Verify-Identity\nssl-ca = /ca.pem\n"
+                                                  "ssl-cert = /c.pem\nssl-key = /k.pem\n"
+                                                  "[instance crm]\nuser = u\nhome-region = home\n");
+    gd_config *c = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    assert_int_equal(gd_config_load(path, &c, &e), 0);
+    gd_tls_opts t = gd_instance_tls(&c->instances[0]);
+    assert_int_equal(t.mode, GD_TLS_VERIFY_IDENTITY);
+    assert_string_equal(t.ca, "/ca.pem");
+    assert_string_equal(t.cert, "/c.pem");
+    assert_string_equal(t.key, "/k.pem");
+    t = gd_instance_tls(&c->instances[1]);
+    assert_int_equal(t.mode, GD_TLS_PREFERRED); /* the default */
+    assert_null(t.ca);
+    gd_config_free(c);
+    free(path);
+}
+
 static void test_unknown_key(void **state)
 {
     (void)state;
@@ -583,7 +620,8 @@ int main(void)
         cmocka_unit_test(test_duplicates),         cmocka_unit_test(test_bad_boolean),
         cmocka_unit_test(test_malformed_line),     cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_empty_and_comments), cmocka_unit_test(test_config_path_env),
-        cmocka_unit_test(test_instance_password),  cmocka_unit_test(test_ini_parse),
+        cmocka_unit_test(test_instance_password),  cmocka_unit_test(test_ssl_keys),
+        cmocka_unit_test(test_ini_parse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
