@@ -28,8 +28,8 @@ typedef struct gd_replay_opts {
                                         * target is on another machine, and the replication
                                         * runs over TLS with the certificate pinned
                                         * (docs/tls.md; the target user needs FILE) */
-    int stall_s; /* fail when the target's IO thread has not been connected to
-                  * the binlog server for this long (0: 60 s) */
+    int stall_s;                       /* fail when the target's IO thread has not been connected to
+                                        * the binlog server for this long (0: 60 s) */
     const volatile sig_atomic_t *stop; /* set (by a signal handler): stop, undo the
                                         * target's replica configuration, and
                                         * fail with GD_E_CANCEL; may be NULL */

@@ -83,7 +83,11 @@ note "big.t: $(mdb_sql src "SELECT ROUND(SUM(LENGTH(v)) / 1048576) FROM big.t") 
 before_sets="$(sets)"
 before="$(stored)"
 sleep 1.1 # a new second: a new set id
-"$GEODR" --config "$cfg" --verbose backup shop >"$WORK/outage.out" 2>&1 &
+# The pause before the manifest keeps the backup running until the endpoint
+# is down even when the data went up before the listing saw it: at least
+# the commit meets the outage.
+GEODR_TEST_PAUSE=backup-commit=3000 "$GEODR" --config "$cfg" --verbose backup shop \
+    >"$WORK/outage.out" 2>&1 &
 bpid=$!
 t0=$SECONDS
 until (($(stored) >= before + 3)) || ! kill -0 "$bpid" 2>/dev/null || ((SECONDS - t0 > 120)); do

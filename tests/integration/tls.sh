@@ -110,7 +110,7 @@ wait "$ARCH_PID" 2>/dev/null || true
 # TLS is refused, one with TLS is asked for the one-time password.  The
 # target's general log shows the CHANGE MASTER geodr sent.
 mdb_sql dst "SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1;"
-GEODR_TEST_REPLICA_DELAY_MS=3000 "$GEODR" --config "$cfg" --verbose restore shop --latest \
+GEODR_TEST_PAUSE=replica-start=3000 "$GEODR" --config "$cfg" --verbose restore shop --latest \
     "${tls_target[@]}" --target-ssl-mode verify-ca --target-ssl-ca "$pki/ca.pem" \
     --replay-host 127.0.0.1 --replace-existing >"$WORK/replay-tls.out" 2>&1 &
 rpid=$!
