@@ -272,12 +272,14 @@ static int wait_applied(MYSQL *m, gd_binlog_server *srv, const gd_replay_opts *o
 
 /* With TLS (a target on another machine): writes the binlog server's
  * certificate where pin_dir() says and returns the CHANGE MASTER options that
- * pin it; "" without TLS.  The certificate travels over the target
- * connection, which --target-ssl-mode protects.  Caller frees *clause. */
+ * pin it; without TLS (loopback) MASTER_SSL = 0, said explicitly because
+ * newer servers turn replica TLS on by default and geodr's loopback binlog
+ * server offers none.  The certificate travels over the target connection,
+ * which --target-ssl-mode protects.  Caller frees *clause. */
 static int pin_clause(MYSQL *m, gd_binlog_server *srv, char **clause, gd_err *err)
 {
     const char *pem = gd_binlog_server_cert_pem(srv);
-    *clause = gd_strdup("");
+    *clause = gd_strdup(", MASTER_SSL = 0");
     if (pem == NULL)
         return 0;
     char tok[GD_TOKEN_LEN + 1], *dir = NULL;
