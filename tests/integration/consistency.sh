@@ -52,6 +52,10 @@ geodr_config_add "$cfg" "chunk-rows = 1000" "jobs = 4" "archive-interval = 0.3"
 "$GEODR" --config "$cfg" --quiet archive bank >>"$WORK/archive.log" 2>&1 &
 ARCH_PID=$!
 on_exit 'kill -9 $ARCH_PID 2>/dev/null || true'
+# An archiver with nothing archived starts at the source's position when it
+# connects: the set must come after that to be rolled forward.
+archiving() { compgen -G "$WORK/region/bank/binlog/*.segment" >/dev/null; }
+check "the archiver is archiving before the backup starts" wait_for 60 archiving
 check "backup under a transfer workload" "$GEODR" --config "$cfg" --quiet backup bank
 during="$(mdb_sql src 'SELECT COUNT(*) FROM bank.transfers')"
 sleep 1
