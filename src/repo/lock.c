@@ -42,9 +42,11 @@ typedef struct entry {
 } entry;
 
 typedef struct listing {
-    const char *prefix;
+    char *prefix; /* <instance>/locks/ */
     entry *v;
     size_t n, cap;
+    int64_t newest_us; /* the newest write listed: the storage's "now" for a
+                        * caller that has just written its own entry */
 } listing;
 
 static int lease_seconds(void)
@@ -89,6 +91,8 @@ static int list_cb(void *ctx, const char *name, const gd_stat *st)
     }
     e.name = gd_strdup(name);
     e.mtime_us = st->mtime_us;
+    if (e.mtime_us > l->newest_us)
+        l->newest_us = e.mtime_us;
     l->v[l->n++] = e;
     return 0;
 }
@@ -98,16 +102,15 @@ static void listing_free(listing *l)
     for (size_t i = 0; i < l->n; i++)
         free(l->v[i].name);
     free(l->v);
+    free(l->prefix);
     memset(l, 0, sizeof *l);
 }
 
-static int list_entries(gd_storage *st, const char *instance, listing *out, char **prefix,
-                        gd_err *err)
+static int list_entries(gd_storage *st, const char *instance, listing *out, gd_err *err)
 {
-    *prefix = gd_asprintf("%s/locks/", instance);
     memset(out, 0, sizeof *out);
-    out->prefix = *prefix;
-    int rc = gd_storage_list(st, *prefix, list_cb, out, err);
+    out->prefix = gd_asprintf("%s/locks/", instance);
+    int rc = gd_storage_list(st, out->prefix, list_cb, out, err);
     if (rc != 0)
         listing_free(out);
     return rc;
@@ -265,9 +268,9 @@ static void remove_quietly(gd_storage *st, const char *name)
 }
 
 /* Lists and finds our own entry's mtime: the storage's "now". */
-static int list_with_self(gd_lock *l, listing *ls, char **prefix, int64_t *now_us, gd_err *err)
+static int list_with_self(gd_lock *l, listing *ls, int64_t *now_us, gd_err *err)
 {
-    int rc = list_entries(l->st, l->instance, ls, prefix, err);
+    int rc = list_entries(l->st, l->instance, ls, err);
     if (rc != 0)
         return rc;
     const entry *me = find(ls, l->name);
@@ -363,17 +366,14 @@ int gd_lock_take(gd_storage *st, const char *instance, const char *kind, const c
         if ((rc = write_entry(l, err)) != 0)
             break;
         listing ls;
-        char *prefix = NULL;
         int64_t now_us = 0;
-        if ((rc = list_with_self(l, &ls, &prefix, &now_us, err)) != 0) {
-            free(prefix);
+        if ((rc = list_with_self(l, &ls, &now_us, err)) != 0) {
             remove_quietly(st, l->name);
             break;
         }
         const entry *holder = live_other(l, &ls, kind, now_us);
         if (holder == NULL) {
             listing_free(&ls);
-            free(prefix);
             if ((rc = start_renewal(l, err)) == 0) {
                 *out = l;
                 return 0;
@@ -387,11 +387,9 @@ int gd_lock_take(gd_storage *st, const char *instance, const char *kind, const c
         if (attempt >= 4 && gd_mono() >= deadline) {
             rc = busy_error(l, holder, now_us, err);
             listing_free(&ls);
-            free(prefix);
             break;
         }
         listing_free(&ls);
-        free(prefix);
         sleep_random_ms(50, attempt < 4 ? 400 : 1000);
     }
     lock_free(l);
@@ -414,23 +412,18 @@ int gd_lock_take_read(gd_storage *st, const char *instance, const char *op, json
      * after our write and sees the lease. */
     while (rc == 0) {
         listing ls;
-        char *prefix = NULL;
         int64_t now_us = 0;
-        if ((rc = list_with_self(l, &ls, &prefix, &now_us, err)) != 0) {
-            free(prefix);
+        if ((rc = list_with_self(l, &ls, &now_us, err)) != 0)
             break;
-        }
         const entry *exp = live_other(l, &ls, "expire", now_us);
         if (exp == NULL) {
             listing_free(&ls);
-            free(prefix);
             *out = l;
             return 0;
         }
         if (gd_mono() >= deadline)
             rc = busy_error(l, exp, now_us, err);
         listing_free(&ls);
-        free(prefix);
         if (rc == 0)
             sleep_random_ms(300, 700);
     }
@@ -481,17 +474,10 @@ int gd_lock_read_leases(gd_storage *st, const char *instance, json_t **out, gd_e
 {
     *out = NULL;
     listing ls;
-    char *prefix = NULL;
-    int rc = list_entries(st, instance, &ls, &prefix, err);
-    free(prefix);
+    int rc = list_entries(st, instance, &ls, err);
     if (rc != 0)
         return rc;
-    /* The newest write in the listing stands in for the storage's now: the
-     * caller (expire) has just written its own entry. */
-    int64_t now_us = 0;
-    for (size_t i = 0; i < ls.n; i++)
-        if (ls.v[i].mtime_us > now_us)
-            now_us = ls.v[i].mtime_us;
+    int64_t now_us = ls.newest_us;
     json_t *arr = json_array();
     for (size_t i = 0; i < ls.n && rc == 0; i++) {
         const entry *e = &ls.v[i];
@@ -533,17 +519,11 @@ int gd_lock_live(gd_storage *st, const char *instance, const char *kind, bool *o
 {
     *out = false;
     listing ls;
-    char *prefix = NULL;
-    int rc = list_entries(st, instance, &ls, &prefix, err);
-    free(prefix);
+    int rc = list_entries(st, instance, &ls, err);
     if (rc != 0)
         return rc;
-    int64_t now_us = 0;
     for (size_t i = 0; i < ls.n; i++)
-        if (ls.v[i].mtime_us > now_us)
-            now_us = ls.v[i].mtime_us;
-    for (size_t i = 0; i < ls.n; i++)
-        if (strcmp(ls.v[i].kind, kind) == 0 && !stale(&ls.v[i], now_us))
+        if (strcmp(ls.v[i].kind, kind) == 0 && !stale(&ls.v[i], ls.newest_us))
             *out = true;
     listing_free(&ls);
     return 0;
