@@ -1,4 +1,4 @@
-/* The binlog archiver (docs/archive.md).
+/* The binlog archiver (docs/archive-and-pitr.md).
  *
  * Connects to the source as a replica (MariaDB GTID dump protocol: the
  * source streams its binlog events from a GTID position), and writes the

@@ -1,4 +1,4 @@
-/* The logical backup engine (docs/backup.md).
+/* The logical backup engine (docs/backup-restore.md).
  *
  * N worker connections share one consistent snapshot: the control
  * connection holds FLUSH TABLES WITH READ LOCK only while every worker

@@ -1,5 +1,5 @@
 /* Replay of archived binlog onto a restored server by the server's own
- * replication (docs/replay.md): geodr starts its binlog server, points the
+ * replication (docs/archive-and-pitr.md): geodr starts its binlog server, points the
  * target at it (CHANGE MASTER ... MASTER_USE_GTID=slave_pos after setting
  * gtid_slave_pos to the backup set's position), lets the target's parallel
  * SQL threads apply, waits until the target's gtid_slave_pos holds the last

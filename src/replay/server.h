@@ -1,4 +1,4 @@
-/* The binlog server (docs/replay.md): geodr as a replication primary.
+/* The binlog server (docs/archive-and-pitr.md): geodr as a replication primary.
  *
  * It listens on a loopback port (or the address it is given), accepts a
  * replica's connection (protocol v10 handshake, with TLS when asked: then

@@ -1,4 +1,4 @@
-/* Restore of a logical backup set into a server (docs/restore.md).
+/* Restore of a logical backup set into a server (docs/backup-restore.md).
  *
  * Order: databases, tables, then the rows of every chunk loaded in parallel
  * with LOAD DATA LOCAL INFILE fed straight from the repository pipeline by a
