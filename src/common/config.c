@@ -9,48 +9,40 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/defaults.h"
 #include "common/util.h"
 
 #define CONFIG_MAX_BYTES ((size_t)1 << 20)
 
-static const char *const region_keys[] = {
-    "type",    "path",    "endpoint", "bucket", "prefix", "region", "credentials-file",
-    "profile", "ca-file",
-};
-static const char *const s3_only_keys[] = {
-    "endpoint", "bucket", "prefix", "region", "credentials-file", "profile", "ca-file",
-};
-static const char *const instance_keys[] = {
-    "host",
-    "port",
-    "socket",
-    "user",
-    "password-file",
-    "password-env",
-    "key-file",
-    "home-region",
-    "retention-days",
-    "cross-region-backup",
-    "copy-regions",
-    "copy-retention-days",
-    "cross-region-log-backup",
-    "jobs",
-    "compress-level",
-    "chunk-rows",
-    "archive-server-id",
-    "archive-interval",
-    "copy-bandwidth",
-    "ssl-mode",
-    "ssl-ca",
-    "ssl-cert",
-    "ssl-key",
-};
+/* Every key of a section is one row of its table (below the parsers): how
+ * its value is read, where it goes, its range and its default.  A default is
+ * written as the value would be in the file and parsed like one, so the
+ * defaults live here and nowhere else (common/defaults.h names the ones code
+ * outside the config needs). */
+struct parse_state;
+struct key_def;
+typedef int (*key_parse_fn)(struct parse_state *st, void *sec, const struct key_def *d,
+                            const char *v, int line, gd_err *err);
+typedef struct key_def {
+    const char *key;
+    key_parse_fn parse;
+    size_t off, size;   /* the field in gd_region_cfg / gd_instance_cfg */
+    long long min, max; /* whole numbers */
+    const char *what;   /* what a number's range is of, for its message */
+    const char *dflt;   /* default value, as written in the file (NULL: none) */
+    bool empty_ok;      /* "key =" means the empty string */
+    bool s3_only;       /* regions: a key of type = s3 only */
+} key_def;
+
+#define MAX_SECTION_KEYS 32
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
 enum { SEC_NONE, SEC_REGION, SEC_INSTANCE };
@@ -62,7 +54,7 @@ typedef struct key_line {
 } key_line;
 
 typedef struct section_meta {
-    key_line keys[N_ELEMS(instance_keys)];
+    key_line keys[MAX_SECTION_KEYS];
     size_t n;
 } section_meta;
 
@@ -174,19 +166,18 @@ static size_t edit_distance(const char *a, const char *b)
 }
 
 static int unknown_key(gd_err *err, const parse_state *st, int line, const char *key,
-                       const char *const *keys, size_t n, const char *sec_kind,
-                       const char *sec_name)
+                       const key_def *keys, size_t n, const char *sec_kind, const char *sec_name)
 {
     gd_buf list;
     gd_buf_init(&list, 0);
     const char *best = NULL;
     size_t best_d = 3;
     for (size_t i = 0; i < n; i++) {
-        gd_buf_appendf(&list, "%s%s", i ? ", " : "", keys[i]);
-        size_t d = edit_distance(key, keys[i]);
+        gd_buf_appendf(&list, "%s%s", i ? ", " : "", keys[i].key);
+        size_t d = edit_distance(key, keys[i].key);
         if (d < best_d) {
             best_d = d;
-            best = keys[i];
+            best = keys[i].key;
         }
     }
     char hint[128] = "";
@@ -198,12 +189,11 @@ static int unknown_key(gd_err *err, const parse_state *st, int line, const char 
     return rc;
 }
 
-/* Returns the canonical key string (from the table) or NULL. */
-static const char *find_key(const char *key, const char *const *keys, size_t n)
+static const key_def *find_key(const char *key, const key_def *keys, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(key, keys[i]) == 0)
-            return keys[i];
+        if (strcmp(key, keys[i].key) == 0)
+            return &keys[i];
     }
     return NULL;
 }
@@ -222,69 +212,125 @@ static int record_key(gd_err *err, const parse_state *st, section_meta *m, const
     return 0;
 }
 
-static int region_key(parse_state *st, const char *key, const char *v, int line, gd_err *err)
-{
-    gd_region_cfg *r = &st->c->regions[st->idx];
-    const char *k = find_key(key, region_keys, N_ELEMS(region_keys));
-    if (k == NULL)
-        return unknown_key(err, st, line, key, region_keys, N_ELEMS(region_keys), "region",
-                           r->name);
-    int rc = record_key(err, st, &st->rmeta[st->idx], k, line, "region", r->name);
-    if (rc != 0)
-        return rc;
-    if (v[0] == '\0' && strcmp(k, "prefix") != 0)
-        return cfg_err(err, st, line, "%s has no value: write '%s = VALUE' or remove the line", k,
-                       k);
+/* ---- value parsers: each reads v into the field d names ---- */
 
-    if (strcmp(k, "type") == 0) {
-        if (strcmp(v, "posix") == 0)
-            r->type = GD_REGION_POSIX;
-        else if (strcmp(v, "s3") == 0)
-            r->type = GD_REGION_S3;
-        else
-            return cfg_err(err, st, line, "type = %.64s: must be posix or s3", v);
-    } else if (strcmp(k, "path") == 0) {
-        if (v[0] != '/')
-            return cfg_err(err, st, line,
-                           "path = %.200s: must be an absolute path (starting with '/')", v);
-        r->path = gd_strdup(v);
-    } else if (strcmp(k, "endpoint") == 0) {
-        if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
-            return cfg_err(err, st, line,
-                           "endpoint = %.200s: must be a URL starting with https:// (or http://)",
-                           v);
-        r->endpoint = gd_strdup(v);
-    } else if (strcmp(k, "bucket") == 0) {
-        if (strchr(v, '/') != NULL)
-            return cfg_err(err, st, line,
-                           "bucket = %.200s: a bucket name has no '/': put the path in 'prefix'",
-                           v);
-        r->bucket = gd_strdup(v);
-    } else if (strcmp(k, "prefix") == 0) {
-        if (v[0] == '/')
-            return cfg_err(err, st, line,
-                           "prefix = %.200s: must not start with '/' (write e.g. 'geodr/')", v);
-        r->prefix = gd_strdup(v);
-    } else if (strcmp(k, "region") == 0) {
-        r->region = gd_strdup(v);
-    } else if (strcmp(k, "credentials-file") == 0) {
-        r->credentials_file = gd_strdup(v);
-    } else if (strcmp(k, "profile") == 0) {
-        free(r->profile);
-        r->profile = gd_strdup(v);
-    } else if (strcmp(k, "ca-file") == 0) {
-        r->ca_file = gd_strdup(v);
-    }
+#define FIELD(sec, d, type) ((type *)(void *)((char *)(sec) + (d)->off))
+
+static int parse_string(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                        gd_err *err)
+{
+    (void)st, (void)line, (void)err;
+    char **f = FIELD(sec, d, char *);
+    free(*f);
+    *f = gd_strdup(v);
     return 0;
 }
 
-static int int_key(const parse_state *st, int line, const char *k, const char *v, long long min,
-                   long long max, const char *what, long long *out, gd_err *err)
+static int parse_abs_path(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                          gd_err *err)
 {
-    if (!parse_ll(v, min, max, out))
-        return cfg_err(err, st, line, "%s = %.64s: must be a whole number %lld-%lld%s", k, v, min,
-                       max, what);
+    if (v[0] != '/')
+        return cfg_err(err, st, line, "%s = %.200s: must be an absolute path (starting with '/')",
+                       d->key, v);
+    return parse_string(st, sec, d, v, line, err);
+}
+
+static int parse_whole(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                       gd_err *err)
+{
+    long long x;
+    if (!parse_ll(v, d->min, d->max, &x))
+        return cfg_err(err, st, line, "%s = %.64s: must be a whole number %lld-%lld%s", d->key, v,
+                       d->min, d->max, d->what ? d->what : "");
+    if (d->size == sizeof(long long))
+        *FIELD(sec, d, long long) = x;
+    else /* int or unsigned: the range fits either */
+        *FIELD(sec, d, int32_t) = (int32_t)(uint32_t)x;
     return 0;
+}
+
+static int parse_seconds(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                         gd_err *err)
+{
+    char *end = NULL;
+    double x = strtod(v, &end);
+    if (end == v || *end != '\0' || !(x >= (double)d->min / 10 && x <= (double)d->max))
+        return cfg_err(err, st, line,
+                       "%s = %.64s: must be a number of seconds from %g to %lld (for example 1 "
+                       "or 0.5)",
+                       d->key, v, (double)d->min / 10, d->max);
+    *FIELD(sec, d, double) = x;
+    return 0;
+}
+
+static int parse_bytes_rate(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                            gd_err *err)
+{
+    char *end = NULL;
+    double x = strtod(v, &end), mult = 1;
+    if (end && (*end == 'K' || *end == 'k'))
+        mult = 1024, end++;
+    else if (end && (*end == 'M' || *end == 'm'))
+        mult = 1024.0 * 1024, end++;
+    else if (end && (*end == 'G' || *end == 'g'))
+        mult = 1024.0 * 1024 * 1024, end++;
+    if (end == v || *end != '\0' || !(x >= 0) || x * mult > 1e15)
+        return cfg_err(err, st, line,
+                       "%s = %.64s: must be bytes per second, optionally with K, M or G (for "
+                       "example 50M); 0 means no limit",
+                       d->key, v);
+    *FIELD(sec, d, unsigned long long) = (unsigned long long)(x * mult);
+    return 0;
+}
+
+static int parse_onoff(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                       gd_err *err)
+{
+    if (!parse_bool(v, FIELD(sec, d, bool)))
+        return cfg_err(err, st, line,
+                       "%s = %.64s: must be on or off (also accepted: yes/no, true/false, 1/0)",
+                       d->key, v);
+    return 0;
+}
+
+static int parse_region_type(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                             gd_err *err)
+{
+    gd_region_type *t = FIELD(sec, d, gd_region_type);
+    if (strcmp(v, "posix") == 0)
+        *t = GD_REGION_POSIX;
+    else if (strcmp(v, "s3") == 0)
+        *t = GD_REGION_S3;
+    else
+        return cfg_err(err, st, line, "type = %.64s: must be posix or s3", v);
+    return 0;
+}
+
+static int parse_endpoint(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                          gd_err *err)
+{
+    if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+        return cfg_err(err, st, line,
+                       "endpoint = %.200s: must be a URL starting with https:// (or http://)", v);
+    return parse_string(st, sec, d, v, line, err);
+}
+
+static int parse_bucket(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                        gd_err *err)
+{
+    if (strchr(v, '/') != NULL)
+        return cfg_err(err, st, line,
+                       "bucket = %.200s: a bucket name has no '/': put the path in 'prefix'", v);
+    return parse_string(st, sec, d, v, line, err);
+}
+
+static int parse_prefix(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                        gd_err *err)
+{
+    if (v[0] == '/')
+        return cfg_err(err, st, line,
+                       "prefix = %.200s: must not start with '/' (write e.g. 'geodr/')", v);
+    return parse_string(st, sec, d, v, line, err);
 }
 
 /* Splits "a, b,c" into names; checks syntax and duplicates (existence is
@@ -342,136 +388,115 @@ static bool env_name_ok(const char *s)
     return true;
 }
 
-/* ssl-mode, ssl-ca, ssl-cert, ssl-key (how they go together is checked when
- * the section ends). */
-static int ssl_key(parse_state *st, gd_instance_cfg *ic, const char *k, const char *v, int line,
-                   gd_err *err)
+static int parse_env_name(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                          gd_err *err)
 {
-    if (strcmp(k, "ssl-mode") == 0) {
-        if (!gd_tls_mode_parse(v, &ic->ssl_mode))
-            return cfg_err(err, st, line,
-                           "ssl-mode = %.64s: must be disabled, preferred, required, verify-ca or "
-                           "verify-identity (docs/tls.md)",
-                           v);
-        return 0;
-    }
-    if (v[0] != '/')
-        return cfg_err(err, st, line, "%s = %.200s: must be an absolute path (starting with '/')",
-                       k, v);
-    char **f = strcmp(k, "ssl-ca") == 0     ? &ic->ssl_ca
-               : strcmp(k, "ssl-cert") == 0 ? &ic->ssl_cert
-                                            : &ic->ssl_key;
-    *f = gd_strdup(v);
+    if (!env_name_ok(v))
+        return cfg_err(err, st, line,
+                       "%s = %.64s: must be the name of an environment variable (letters, "
+                       "digits, '_'), not the password itself",
+                       d->key, v);
+    return parse_string(st, sec, d, v, line, err);
+}
+
+/* ssl-mode (how it goes with ssl-ca, -cert, -key is checked when the section
+ * ends). */
+static int parse_ssl_mode(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                          gd_err *err)
+{
+    if (!gd_tls_mode_parse(v, FIELD(sec, d, gd_tls_mode)))
+        return cfg_err(err, st, line,
+                       "ssl-mode = %.64s: must be disabled, preferred, required, verify-ca or "
+                       "verify-identity (docs/tls.md)",
+                       v);
     return 0;
 }
 
-static int instance_key(parse_state *st, const char *key, const char *v, int line, gd_err *err)
+static int parse_copy_list(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                           gd_err *err)
 {
-    gd_instance_cfg *ic = &st->c->instances[st->idx];
-    const char *k = find_key(key, instance_keys, N_ELEMS(instance_keys));
-    if (k == NULL)
-        return unknown_key(err, st, line, key, instance_keys, N_ELEMS(instance_keys), "instance",
-                           ic->name);
-    int rc = record_key(err, st, &st->imeta[st->idx], k, line, "instance", ic->name);
+    (void)d;
+    return parse_copy_regions(st, sec, v, line, err);
+}
+
+#define RF(f) offsetof(gd_region_cfg, f), sizeof(((gd_region_cfg *)0)->f)
+#define IF(f) offsetof(gd_instance_cfg, f), sizeof(((gd_instance_cfg *)0)->f)
+
+static const key_def region_keys[] = {
+    {"type", parse_region_type, RF(type)},
+    {"path", parse_abs_path, RF(path)},
+    {"endpoint", parse_endpoint, RF(endpoint), .s3_only = true},
+    {"bucket", parse_bucket, RF(bucket), .s3_only = true},
+    {"prefix", parse_prefix, RF(prefix), .empty_ok = true, .s3_only = true},
+    {"region", parse_string, RF(region), .s3_only = true},
+    {"credentials-file", parse_string, RF(credentials_file), .s3_only = true},
+    {"profile", parse_string, RF(profile), .s3_only = true},
+    {"ca-file", parse_string, RF(ca_file), .s3_only = true},
+};
+
+static const key_def instance_keys[] = {
+    {"host", parse_string, IF(host), .dflt = "127.0.0.1"},
+    {"port", parse_whole, IF(port), 1, 65535, .dflt = "3306"},
+    {"socket", parse_string, IF(socket)},
+    {"user", parse_string, IF(user)},
+    {"password-file", parse_string, IF(password_file)},
+    {"password-env", parse_env_name, IF(password_env)},
+    {"key-file", parse_string, IF(key_file)},
+    {"home-region", parse_string, IF(home_region)},
+    {"retention-days", parse_whole, IF(retention_days), 1, 35, " for the home region",
+     GD_STR(GD_DEFAULT_RETENTION_DAYS)},
+    {"cross-region-backup", parse_onoff, IF(cross_region_backup)},
+    {"copy-regions", parse_copy_list, IF(copy_regions)},
+    {"copy-retention-days", parse_whole, IF(copy_retention_days), 7, 1825, " for copy regions",
+     GD_STR(GD_DEFAULT_COPY_RETENTION_DAYS)},
+    {"cross-region-log-backup", parse_onoff, IF(cross_region_log_backup)},
+    {"jobs", parse_whole, IF(jobs), 1, GD_MAX_JOBS, "", GD_STR(GD_DEFAULT_JOBS)},
+    {"compress-level", parse_whole, IF(compress_level), 1, 19, " (zstd level)",
+     GD_STR(GD_DEFAULT_COMPRESS_LEVEL)},
+    {"chunk-rows", parse_whole, IF(chunk_rows), 1000, 100000000, "", GD_STR(GD_DEFAULT_CHUNK_ROWS)},
+    {"archive-server-id", parse_whole, IF(archive_server_id), 1, 4294967295LL,
+     " (a server id no server in the replication topology uses)"},
+    /* seconds: min is in tenths */
+    {"archive-interval", parse_seconds, IF(archive_interval), 1, 300, .dflt = "1"},
+    {"copy-bandwidth", parse_bytes_rate, IF(copy_bandwidth)},
+    {"ssl-mode", parse_ssl_mode, IF(ssl_mode), .dflt = "preferred"},
+    {"ssl-ca", parse_abs_path, IF(ssl_ca)},
+    {"ssl-cert", parse_abs_path, IF(ssl_cert)},
+    {"ssl-key", parse_abs_path, IF(ssl_key)},
+};
+
+_Static_assert(N_ELEMS(instance_keys) <= MAX_SECTION_KEYS, "section_meta holds every key");
+_Static_assert(N_ELEMS(region_keys) <= MAX_SECTION_KEYS, "section_meta holds every key");
+
+/* One key of the section being read: known, not set twice, read by its
+ * row's parser. */
+static int section_key(parse_state *st, const char *key, const char *v, int line, gd_err *err)
+{
+    bool region = st->kind == SEC_REGION;
+    const key_def *keys = region ? region_keys : instance_keys;
+    size_t n = region ? N_ELEMS(region_keys) : N_ELEMS(instance_keys);
+    const char *kind = region ? "region" : "instance";
+    void *sec = region ? (void *)&st->c->regions[st->idx] : (void *)&st->c->instances[st->idx];
+    const char *name = region ? st->c->regions[st->idx].name : st->c->instances[st->idx].name;
+    section_meta *m = region ? &st->rmeta[st->idx] : &st->imeta[st->idx];
+    const key_def *d = find_key(key, keys, n);
+    if (d == NULL)
+        return unknown_key(err, st, line, key, keys, n, kind, name);
+    int rc = record_key(err, st, m, d->key, line, kind, name);
     if (rc != 0)
         return rc;
-    if (v[0] == '\0')
-        return cfg_err(err, st, line, "%s has no value: write '%s = VALUE' or remove the line", k,
-                       k);
+    if (v[0] == '\0' && !d->empty_ok)
+        return cfg_err(err, st, line, "%s has no value: write '%s = VALUE' or remove the line",
+                       d->key, d->key);
+    return d->parse(st, sec, d, v, line, err);
+}
 
-    long long x = 0;
-    bool b = false;
-    if (strcmp(k, "host") == 0) {
-        free(ic->host);
-        ic->host = gd_strdup(v);
-    } else if (strcmp(k, "port") == 0) {
-        if ((rc = int_key(st, line, k, v, 1, 65535, "", &x, err)) != 0)
-            return rc;
-        ic->port = (unsigned)x;
-    } else if (strcmp(k, "socket") == 0) {
-        ic->socket = gd_strdup(v);
-    } else if (strcmp(k, "user") == 0) {
-        ic->user = gd_strdup(v);
-    } else if (strcmp(k, "password-file") == 0) {
-        ic->password_file = gd_strdup(v);
-    } else if (strcmp(k, "password-env") == 0) {
-        if (!env_name_ok(v))
-            return cfg_err(err, st, line,
-                           "password-env = %.64s: must be the name of an environment variable "
-                           "(letters, digits, '_'), not the password itself",
-                           v);
-        ic->password_env = gd_strdup(v);
-    } else if (strcmp(k, "key-file") == 0) {
-        ic->key_file = gd_strdup(v);
-    } else if (strncmp(k, "ssl-", 4) == 0) {
-        return ssl_key(st, ic, k, v, line, err);
-    } else if (strcmp(k, "home-region") == 0) {
-        ic->home_region = gd_strdup(v);
-    } else if (strcmp(k, "retention-days") == 0) {
-        if ((rc = int_key(st, line, k, v, 1, 35, " for the home region", &x, err)) != 0)
-            return rc;
-        ic->retention_days = (int)x;
-    } else if (strcmp(k, "copy-retention-days") == 0) {
-        if ((rc = int_key(st, line, k, v, 7, 1825, " for copy regions", &x, err)) != 0)
-            return rc;
-        ic->copy_retention_days = (int)x;
-    } else if (strcmp(k, "jobs") == 0) {
-        if ((rc = int_key(st, line, k, v, 1, 64, "", &x, err)) != 0)
-            return rc;
-        ic->jobs = (int)x;
-    } else if (strcmp(k, "compress-level") == 0) {
-        if ((rc = int_key(st, line, k, v, 1, 19, " (zstd level)", &x, err)) != 0)
-            return rc;
-        ic->compress_level = (int)x;
-    } else if (strcmp(k, "archive-server-id") == 0) {
-        if ((rc = int_key(st, line, k, v, 1, 4294967295LL,
-                          " (a server id no server in the replication topology uses)", &x, err)) !=
-            0)
-            return rc;
-        ic->archive_server_id = (unsigned)x;
-    } else if (strcmp(k, "archive-interval") == 0) {
-        char *end = NULL;
-        double d = strtod(v, &end);
-        if (end == v || *end != '\0' || !(d >= 0.1 && d <= 300))
-            return cfg_err(err, st, line,
-                           "%s = %.64s: must be a number of seconds from 0.1 to 300 (for "
-                           "example 1 or 0.5)",
-                           k, v);
-        ic->archive_interval = d;
-    } else if (strcmp(k, "copy-bandwidth") == 0) {
-        char *end = NULL;
-        double d = strtod(v, &end);
-        double mult = 1;
-        if (end && (*end == 'K' || *end == 'k'))
-            mult = 1024, end++;
-        else if (end && (*end == 'M' || *end == 'm'))
-            mult = 1024.0 * 1024, end++;
-        else if (end && (*end == 'G' || *end == 'g'))
-            mult = 1024.0 * 1024 * 1024, end++;
-        if (end == v || *end != '\0' || !(d >= 0) || d * mult > 1e15)
-            return cfg_err(err, st, line,
-                           "%s = %.64s: must be bytes per second, optionally with K, M or G "
-                           "(for example 50M); 0 means no limit",
-                           k, v);
-        ic->copy_bandwidth = (unsigned long long)(d * mult);
-    } else if (strcmp(k, "chunk-rows") == 0) {
-        if ((rc = int_key(st, line, k, v, 1000, 100000000, "", &x, err)) != 0)
-            return rc;
-        ic->chunk_rows = x;
-    } else if (strcmp(k, "cross-region-backup") == 0 || strcmp(k, "cross-region-log-backup") == 0) {
-        if (!parse_bool(v, &b))
-            return cfg_err(err, st, line,
-                           "%s = %.64s: must be on or off (also accepted: yes/no, true/false, "
-                           "1/0)",
-                           k, v);
-        if (strcmp(k, "cross-region-backup") == 0)
-            ic->cross_region_backup = b;
-        else
-            ic->cross_region_log_backup = b;
-    } else if (strcmp(k, "copy-regions") == 0) {
-        return parse_copy_regions(st, ic, v, line, err);
-    }
-    return 0;
+/* The defaults of a new section, parsed from the table. */
+static void section_defaults(parse_state *st, void *sec, const key_def *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (keys[i].dflt && keys[i].parse(st, sec, &keys[i], keys[i].dflt, 0, NULL) != 0)
+            abort(); /* a default that does not parse is a bug in this table */
 }
 
 /* Checks that need the whole section. */
@@ -484,13 +509,13 @@ static int end_section(parse_state *st, gd_err *err)
             return cfg_err(err, st, r->line,
                            "[region %s] has no type: add 'type = posix' or 'type = s3'", r->name);
         if (r->type == GD_REGION_POSIX) {
-            for (size_t i = 0; i < N_ELEMS(s3_only_keys); i++) {
-                int l = key_line_of(m, s3_only_keys[i]);
+            for (size_t i = 0; i < N_ELEMS(region_keys); i++) {
+                int l = region_keys[i].s3_only ? key_line_of(m, region_keys[i].key) : 0;
                 if (l != 0)
                     return cfg_err(err, st, l,
                                    "%s is an s3 setting but [region %s] has type = posix: remove "
                                    "it or set type = s3",
-                                   s3_only_keys[i], r->name);
+                                   region_keys[i].key, r->name);
             }
             if (r->path == NULL)
                 return cfg_err(err, st, r->line,
@@ -669,14 +694,7 @@ static int begin_section(parse_state *st, const char *section, int line, gd_err 
         memset(&st->imeta[c->n_instances], 0, sizeof st->imeta[0]);
         ic->name = gd_strdup(name);
         ic->line = line;
-        ic->host = gd_strdup("127.0.0.1");
-        ic->port = 3306;
-        ic->retention_days = 7;
-        ic->copy_retention_days = 7;
-        ic->jobs = 4;
-        ic->compress_level = 1;
-        ic->chunk_rows = 500000;
-        ic->archive_interval = 1.0;
+        section_defaults(st, ic, instance_keys, N_ELEMS(instance_keys));
         st->idx = c->n_instances++;
     }
     st->kind = kind;
@@ -693,10 +711,8 @@ static int on_ini(void *ctx, const char *section, const char *key, const char *v
             return rc;
         return begin_section(st, section, line, err);
     }
-    if (st->kind == SEC_REGION)
-        return region_key(st, key, value, line, err);
-    if (st->kind == SEC_INSTANCE)
-        return instance_key(st, key, value, line, err);
+    if (st->kind != SEC_NONE)
+        return section_key(st, key, value, line, err);
     return cfg_err(err, st, line,
                    "'%.64s' is outside any section: put it under [region NAME] or "
                    "[instance NAME]",

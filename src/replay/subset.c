@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "backup/backup.h"
+#include "common/defaults.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -228,7 +229,8 @@ int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
         rc = gd_repo_open(st, "scratch", NULL, true, 1, &tmprepo, err);
     gd_backup_result br;
     if (rc == 0) {
-        gd_backup_opts bo = {.jobs = ropts->jobs, .chunk_rows = 500000, .progress = false};
+        gd_backup_opts bo = {
+            .jobs = ropts->jobs, .chunk_rows = GD_DEFAULT_CHUNK_ROWS, .progress = false};
         rc = gd_backup_run(tmprepo, &sp, &bo, &br, err);
     }
     if (rc == 0) {
