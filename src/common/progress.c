@@ -1,6 +1,5 @@
 #include "common/progress.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/periodic.h"
 #include "common/util.h"
 
 struct gd_progress {
@@ -16,13 +16,13 @@ struct gd_progress {
     uint64_t total_bytes, total_items;
     _Atomic uint64_t bytes, rows, items;
     bool enabled;
-    atomic_bool stop;
-    pthread_t thread;
+    gd_periodic *redraw; /* the line, once a second */
     double t0;
 };
 
-static void draw(gd_progress *p)
+static void draw(void *arg)
 {
+    gd_progress *p = arg;
     double el = gd_mono() - p->t0;
     uint64_t b = atomic_load(&p->bytes);
     char bs[32], rate[32], eta[32] = "";
@@ -39,19 +39,6 @@ static void draw(gd_progress *p)
     fflush(stderr);
 }
 
-static void *run(void *arg)
-{
-    gd_progress *p = arg;
-    while (!atomic_load(&p->stop)) {
-        struct timespec ts = {0, 200 * 1000 * 1000};
-        for (int i = 0; i < 5 && !atomic_load(&p->stop); i++)
-            nanosleep(&ts, NULL);
-        if (!atomic_load(&p->stop))
-            draw(p);
-    }
-    return NULL;
-}
-
 gd_progress *gd_progress_start(const char *verb, const char *item_name, uint64_t total_bytes,
                                uint64_t total_items, bool enabled)
 {
@@ -62,7 +49,7 @@ gd_progress *gd_progress_start(const char *verb, const char *item_name, uint64_t
     p->total_items = total_items;
     p->t0 = gd_mono();
     p->enabled = enabled && isatty(STDERR_FILENO);
-    if (p->enabled && pthread_create(&p->thread, NULL, run, p) != 0)
+    if (p->enabled && gd_periodic_start(1.0, draw, p, &p->redraw) != 0)
         p->enabled = false;
     return p;
 }
@@ -86,8 +73,7 @@ void gd_progress_stop(gd_progress *p)
     if (p == NULL)
         return;
     if (p->enabled) {
-        atomic_store(&p->stop, true);
-        pthread_join(p->thread, NULL);
+        gd_periodic_stop(p->redraw);
         fprintf(stderr, "\r\033[K");
         fflush(stderr);
     }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/periodic.h"
 #include "common/util.h"
 #include "io/key.h"
 #include "repo/repo.h"
@@ -26,10 +27,9 @@ struct gd_lock {
     char *kind;
     json_t *entry;
     int lease_s;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t th;
-    bool th_running, stop, lost;
+    pthread_mutex_t mu;   /* guards entry, last_ok, lost, warned */
+    gd_periodic *renewal; /* rewrites the entry every lease/4 */
+    bool lost, warned;
     double last_ok; /* gd_mono() of the last successful write */
 };
 
@@ -146,41 +146,22 @@ static int write_entry(gd_lock *l, gd_err *err)
     return rc;
 }
 
-static void *renew_main(void *arg)
+/* One renewal (the periodic worker calls it every lease/4): rewrites the
+ * entry; a lease not renewed for its whole length is lost. */
+static void renew(void *arg)
 {
     gd_lock *l = arg;
-    bool warned = false;
+    gd_err e;
+    gd_err_clear(&e);
+    int rc = write_entry(l, &e);
     pthread_mutex_lock(&l->mu);
-    while (!l->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = (int64_t)l->lease_s * 250000000; /* lease / 4 */
-        ts.tv_sec += (time_t)(ns / 1000000000);
-        ts.tv_nsec += (long)(ns % 1000000000);
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&l->cv, &l->mu, &ts);
-        if (l->stop)
-            break;
-        pthread_mutex_unlock(&l->mu);
-        gd_err e;
-        gd_err_clear(&e);
-        int rc = write_entry(l, &e);
-        pthread_mutex_lock(&l->mu);
-        if (rc != 0 && !warned) {
-            gd_warn("cannot renew the %s lock of instance %s in region %s: %s", l->kind,
-                    l->instance, l->st->name, e.msg);
-            warned = true;
-        }
-        if (rc == 0)
-            warned = false;
-        if (gd_mono() - l->last_ok > l->lease_s)
-            l->lost = true;
-    }
+    if (rc != 0 && !l->warned)
+        gd_warn("cannot renew the %s lock of instance %s in region %s: %s", l->kind, l->instance,
+                l->st->name, e.msg);
+    l->warned = rc != 0;
+    if (gd_mono() - l->last_ok > l->lease_s)
+        l->lost = true;
     pthread_mutex_unlock(&l->mu);
-    return NULL;
 }
 
 /* This machine's boot id: with the host name it tells whether a holder's
@@ -242,7 +223,6 @@ static gd_lock *lock_new(gd_storage *st, const char *instance, const char *kind,
         json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:i}", "kind", kind, "host", host, "boot", boot,
                   "pid", (json_int_t)getpid(), "started", now, "op", op, "lease_s", l->lease_s);
     pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
     return l;
 }
 
@@ -251,7 +231,6 @@ static void lock_free(gd_lock *l)
     if (l == NULL)
         return;
     pthread_mutex_destroy(&l->mu);
-    pthread_cond_destroy(&l->cv);
     json_decref(l->entry);
     free(l->name);
     free(l->kind);
@@ -347,9 +326,8 @@ static void sleep_random_ms(int lo, int hi)
 
 static int start_renewal(gd_lock *l, gd_err *err)
 {
-    if (pthread_create(&l->th, NULL, renew_main, l) != 0)
+    if (gd_periodic_start(l->lease_s / 4.0, renew, l, &l->renewal) != 0)
         return gd_err_set(err, GD_E_NOMEM, "cannot start the lock renewal thread");
-    l->th_running = true;
     return 0;
 }
 
@@ -459,13 +437,7 @@ void gd_lock_release(gd_lock *l)
 {
     if (l == NULL)
         return;
-    if (l->th_running) {
-        pthread_mutex_lock(&l->mu);
-        l->stop = true;
-        pthread_cond_signal(&l->cv);
-        pthread_mutex_unlock(&l->mu);
-        pthread_join(l->th, NULL);
-    }
+    gd_periodic_stop(l->renewal);
     remove_quietly(l->st, l->name);
     lock_free(l);
 }

@@ -6,12 +6,15 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/periodic.h"
 #include "common/util.h"
 
 static void test_buf_append_and_terminate(void **state)
@@ -330,22 +333,48 @@ static void test_strings_and_files(void **state)
     unlink(path);
 }
 
+static void count_call(void *ctx)
+{
+    atomic_fetch_add((atomic_int *)ctx, 1);
+}
+
+/* The periodic worker calls on its clock, at once when kicked, and stops
+ * without waiting out its interval. */
+static void test_periodic(void **state)
+{
+    (void)state;
+    atomic_int n = 0;
+    gd_periodic *p = NULL;
+    assert_int_equal(gd_periodic_start(0.05, count_call, &n, &p), 0);
+    struct timespec ts = {0, 330 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    gd_periodic_stop(p);
+    int got = atomic_load(&n);
+    assert_true(got >= 3 && got <= 7);
+    atomic_store(&n, 0);
+    assert_int_equal(gd_periodic_start(100, count_call, &n, &p), 0);
+    gd_periodic_kick(p);
+    for (int i = 0; i < 100 && atomic_load(&n) == 0; i++) {
+        struct timespec t = {0, 10 * 1000 * 1000};
+        nanosleep(&t, NULL);
+    }
+    assert_int_equal(atomic_load(&n), 1);
+    double t0 = gd_mono();
+    gd_periodic_stop(p);
+    assert_true(gd_mono() - t0 < 1.0);
+    assert_int_equal(atomic_load(&n), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buf_append_and_terminate),
-        cmocka_unit_test(test_buf_max_limit),
-        cmocka_unit_test(test_buf_growth),
-        cmocka_unit_test(test_strlcpy),
-        cmocka_unit_test(test_hex_roundtrip),
-        cmocka_unit_test(test_unhex_rejects),
-        cmocka_unit_test(test_fmt_time),
-        cmocka_unit_test(test_fmt_bytes),
-        cmocka_unit_test(test_err_first_wins),
-        cmocka_unit_test(test_err_sys),
-        cmocka_unit_test(test_err_prefix),
-        cmocka_unit_test(test_err_redact),
-        cmocka_unit_test(test_code_names),
+        cmocka_unit_test(test_periodic),          cmocka_unit_test(test_buf_append_and_terminate),
+        cmocka_unit_test(test_buf_max_limit),     cmocka_unit_test(test_buf_growth),
+        cmocka_unit_test(test_strlcpy),           cmocka_unit_test(test_hex_roundtrip),
+        cmocka_unit_test(test_unhex_rejects),     cmocka_unit_test(test_fmt_time),
+        cmocka_unit_test(test_fmt_bytes),         cmocka_unit_test(test_err_first_wins),
+        cmocka_unit_test(test_err_sys),           cmocka_unit_test(test_err_prefix),
+        cmocka_unit_test(test_err_redact),        cmocka_unit_test(test_code_names),
         cmocka_unit_test(test_strings_and_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
