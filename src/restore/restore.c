@@ -1,122 +1,16 @@
 #include "restore/restore.h"
 
-#include <stdatomic.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <limits.h>
 #include <time.h>
 
-#include <mysqld_error.h>
-
 #include "common/log.h"
-#include "common/nameidx.h"
-#include "common/pool.h"
-#include "common/progress.h"
 #include "common/util.h"
 #include "repo/setcheck.h"
-
-/* Tables with fewer bytes of rows keep their secondary indexes in CREATE
- * TABLE (bench/many-tables: a deferred ALTER costs ~6 ms a table). */
-#define DEFER_KEYS_MIN ((unsigned long long)8 << 20)
-
-typedef struct rtable {
-    json_t *jt;      /* manifest entry */
-    const char *db;  /* source database */
-    const char *tdb; /* target database (after rename) */
-    const char *name;
-    char *load_sql;              /* the LOAD DATA LOCAL INFILE statement */
-    char *add_keys;              /* "ADD KEY ..., ADD KEY ..." deferred until loaded, or NULL */
-    unsigned long long raw_size; /* of its rows, all chunks */
-    atomic_int chunks_left;
-    size_t first_job, njobs; /* its chunks: jobs[first_job .. first_job + njobs) */
-} rtable;
-
-typedef struct rjob {
-    rtable *t;
-    const char *object;
-    const char *sha256;
-    unsigned long long rows, raw_size;
-    unsigned long long enum_errors; /* "data truncated" warnings to expect */
-} rjob;
-
-typedef struct rctx {
-    gd_repo *repo;
-    const char *set_id;
-    const gd_conn_params *target;
-    const volatile sig_atomic_t *stop;
-    rjob *jobs; /* every chunk, table by table */
-    size_t njobs;
-    rtable **order; /* the pool's jobs: tables, biggest first */
-    gd_progress *progress;
-    atomic_ullong rows;
-} rctx;
-
-typedef struct rworker {
-    rctx *c;
-    MYSQL *m;
-    gd_pool *pool;
-    /* the infile being streamed */
-    rjob *job;
-    bool loading; /* inside geodr's LOAD DATA statement */
-    gd_obj_reader *rd;
-    gd_err ierr;
-} rworker;
-
-/* ---- LOAD DATA LOCAL INFILE fed from the repository ---- */
-
-static int infile_init(void **ptr, const char *filename, void *userdata)
-{
-    rworker *w = userdata;
-    *ptr = w;
-    (void)filename; /* the worker knows which job it runs */
-    /* Only during geodr's own LOAD DATA: a request at any other statement
-     * is the server's, not ours, and gets nothing. */
-    if (!w->loading || w->rd != NULL) {
-        gd_err_set(&w->ierr, GD_E_AUTH,
-                   "the target asked for a local file outside geodr's LOAD DATA; refused");
-        return 1;
-    }
-    char *name = gd_repo_object_name(w->c->repo, w->c->set_id, w->job->object);
-    int rc = gd_obj_open(w->c->repo, name, w->job->sha256, &w->rd, &w->ierr);
-    free(name);
-    return rc == 0 ? 0 : 1;
-}
-
-static int infile_read(void *ptr, char *buf, unsigned int len)
-{
-    rworker *w = ptr;
-    if (gd_pool_cancelled(w->pool)) {
-        gd_err_set(&w->ierr, GD_E_CANCEL, "cancelled");
-        return -1;
-    }
-    if (w->c->stop && *w->c->stop) {
-        gd_err_set(&w->ierr, GD_E_CANCEL,
-                   "interrupted: the restore stopped part way; the target holds part of the "
-                   "set");
-        return -1;
-    }
-    ssize_t n = gd_obj_read(w->rd, buf, len, &w->ierr);
-    if (n < 0)
-        return -1;
-    gd_progress_add(w->c->progress, (uint64_t)n, 0);
-    return (int)n;
-}
-
-static void infile_end(void *ptr)
-{
-    rworker *w = ptr;
-    gd_obj_close(w->rd);
-    w->rd = NULL;
-}
-
-static int infile_error(void *ptr, char *msg, unsigned int len)
-{
-    rworker *w = ptr;
-    snprintf(msg, len, "%s", w->ierr.msg[0] ? w->ierr.msg : "geodr: read failed");
-    return 2000; /* CR_UNKNOWN_ERROR */
-}
+#include "restore/restore.intern.h"
 
 int gd_restore_defer_keys(const char *create, char **without, char **add_keys)
 {
@@ -177,166 +71,6 @@ int gd_restore_defer_keys(const char *create, char **without, char **add_keys)
     *without = keep.data;
     *add_keys = keys.data;
     return 0;
-}
-
-/* After the last chunk of a table: build its deferred secondary indexes in
- * one ALTER (InnoDB sorts each index once instead of inserting row by row). */
-static int finish_table(rworker *w, rtable *t, gd_err *err)
-{
-    if (atomic_fetch_sub(&t->chunks_left, 1) != 1 || t->add_keys == NULL)
-        return 0;
-    char *qd = gd_ident(t->tdb), *qt = gd_ident(t->name);
-    int rc = gd_sql(w->m, err, "ALTER TABLE %s.%s %s", qd, qt, t->add_keys);
-    free(qd);
-    free(qt);
-    return rc;
-}
-
-/* Whether a LOAD DATA warning is one that cannot mean a changed value
- * (docs/backup-restore.md, "Warnings during a restore"). */
-static bool harmless_warning(const char *level, unsigned code)
-{
-    if (strcmp(level, "Note") == 0)
-        return true;
-    switch (code) {
-    case ER_WARN_DEPRECATED_SYNTAX:  /* 1287: about the statement, not a value */
-    case ER_BINLOG_UNSAFE_STATEMENT: /* 1592: about the binary log */
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* Every warning but the harmless ones fails the load, except "data
- * truncated" (1265) up to the number of ENUM error values '' the chunk holds
- * (the backup counted them: each warns once when loaded by its index and
- * comes back as it was).  Counted, not read from the message: messages are
- * in the server's language, and only max_error_count of them are listed
- * (any not listed counts as a 1265, so one more than expected fails). */
-static int check_load_warnings(MYSQL *m, const rjob *j, gd_err *err)
-{
-    unsigned nwarn = mysql_warning_count(m);
-    MYSQL_RES *res = NULL;
-    gd_err e2;
-    gd_err_clear(&e2);
-    if (gd_sql_query(m, &res, &e2, "SHOW WARNINGS") != 0)
-        return gd_err_set(err, GD_E_MYSQL,
-                          "loading %s.%s from %s: the target reported %u warning(s) that could "
-                          "not be read (%s); the restore stops because a value may have changed",
-                          j->t->tdb, j->t->name, j->object, nwarn, e2.msg);
-    MYSQL_ROW row;
-    unsigned shown = 0;
-    unsigned long long truncated = 0;
-    char first[512] = "", first_trunc[512] = "";
-    while ((row = mysql_fetch_row(res)) != NULL) {
-        shown++;
-        const char *level = row[0] ? row[0] : "?", *msg = row[2] ? row[2] : "";
-        unsigned code = row[1] ? (unsigned)strtoul(row[1], NULL, 10) : 0;
-        if (harmless_warning(level, code))
-            continue;
-        if (code == WARN_DATA_TRUNCATED) {
-            if (truncated++ == 0)
-                snprintf(first_trunc, sizeof first_trunc, "%s %u: %s", level, code, msg);
-        } else if (first[0] == '\0') {
-            snprintf(first, sizeof first, "%s %u: %s", level, code, msg);
-        }
-    }
-    mysql_free_result(res);
-    truncated += nwarn > shown ? nwarn - shown : 0;
-    if (first[0] == '\0' && truncated > j->enum_errors && first_trunc[0] != '\0')
-        gd_strlcpy(first, first_trunc, sizeof first);
-    if (first[0] == '\0' && truncated > j->enum_errors)
-        snprintf(first, sizeof first, "%u warnings, %u of them listed", nwarn, shown);
-    if (first[0] == '\0')
-        return 0;
-    char *qd = gd_ident(j->t->tdb), *qt = gd_ident(j->t->name);
-    int rc = gd_err_set(err, GD_E_STATE,
-                        "loading %s.%s from %s (chunk of %llu rows): the target changed values: "
-                        "%s (of %u warnings); the restore stopped. Check that the target's "
-                        "version, settings and table definition accept the data "
-                        "(docs/backup-restore.md)",
-                        qd, qt, j->object, j->rows, first, nwarn);
-    free(qd);
-    free(qt);
-    return rc;
-}
-
-static int load_job(rworker *w, rjob *j, gd_err *err)
-{
-    w->job = j;
-    gd_err_clear(&w->ierr);
-    const char *sql = j->t->load_sql;
-    int rc = 0;
-    /* Loads of chunks of one table can deadlock each other in InnoDB (an
-     * empty table is loaded in bulk mode under a table lock).  Each LOAD is
-     * one autocommit transaction, rolled back whole on a deadlock, so it is
-     * simply run again. */
-    int q = 0;
-    for (int attempt = 0;; attempt++) {
-        w->loading = true;
-        q = mysql_real_query(w->m, sql, strlen(sql));
-        w->loading = false;
-        unsigned no = q ? mysql_errno(w->m) : 0;
-        if (!q || w->ierr.code != GD_OK || attempt >= 20 ||
-            (no != ER_LOCK_DEADLOCK && no != ER_LOCK_WAIT_TIMEOUT))
-            break;
-        gd_debug("loading %s.%s from %s: %s, retrying", j->t->tdb, j->t->name, j->object,
-                 mysql_error(w->m));
-        struct timespec ts = {0, (long)(50 + 50 * attempt) * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    if (q != 0) {
-        if (w->ierr.code != GD_OK) {
-            if (err)
-                *err = w->ierr;
-            rc = w->ierr.code;
-        } else {
-            char ctx[512];
-            snprintf(ctx, sizeof ctx, "loading %s.%s from %s", j->t->tdb, j->t->name, j->object);
-            rc = gd_sql_error(w->m, err, ctx);
-        }
-        goto out;
-    }
-    if (w->ierr.code != GD_OK) {
-        if (err)
-            *err = w->ierr;
-        rc = w->ierr.code;
-        goto out;
-    }
-    unsigned long long affected = (unsigned long long)mysql_affected_rows(w->m);
-    if (mysql_warning_count(w->m) > 0 && (rc = check_load_warnings(w->m, j, err)) != 0)
-        goto out;
-    if (affected != j->rows) {
-        rc = gd_err_set(err, GD_E_CORRUPT,
-                        "loading %s.%s from %s: %llu rows loaded, manifest says %llu", j->t->tdb,
-                        j->t->name, j->object, affected, j->rows);
-        goto out;
-    }
-    atomic_fetch_add(&w->c->rows, affected);
-    gd_progress_add(w->c->progress, 0, affected);
-out:
-    return rc;
-}
-
-/* One pool job is one table: its chunks load one after another, tables in
- * parallel.  Concurrent LOADs into one InnoDB table hung in MariaDB 10.11
- * (loads of 1 KiB rows spinning on futexes for minutes in s3.sh, with and
- * without the empty-table bulk path), so a table is never loaded by two
- * connections at once; tables are handed out biggest first. */
-static int restore_job(gd_pool *pool, void *wv, size_t job, gd_err *err)
-{
-    rworker *w = wv;
-    w->pool = pool;
-    rtable *t = w->c->order[job];
-    int rc = 0;
-    for (size_t k = 0; rc == 0 && k < t->njobs; k++) {
-        rc = load_job(w, &w->c->jobs[t->first_job + k], err);
-        if (rc == 0)
-            rc = finish_table(w, t, err);
-        if (rc == 0 && k + 1 < t->njobs && gd_pool_cancelled(pool))
-            rc = GD_E_CANCEL;
-    }
-    return rc;
 }
 
 /* ---- selection and renames ---- */
@@ -511,48 +245,6 @@ static int cmp_table_size(const void *a, const void *b)
     return x->raw_size < y->raw_size ? 1 : x->raw_size > y->raw_size ? -1 : 0;
 }
 
-/* A column written as its ENUM/SET index (backup: "forms") is loaded into
- * a variable and set from it: a bare number would match a member named
- * like it. */
-static bool index_form(const rtable *t, const char *col)
-{
-    return strcmp(gd_json_str(json_object_get(t->jt, "forms"), col, ""), "index") == 0;
-}
-
-static char *make_load_sql(const rtable *t)
-{
-    char *qdb = gd_ident(t->tdb), *qt = gd_ident(t->name);
-    gd_buf b, set;
-    gd_buf_init(&b, 0);
-    gd_buf_init(&set, 0);
-    gd_buf_appendf(&b,
-                   "LOAD DATA LOCAL INFILE 'geodr' INTO TABLE %s.%s CHARACTER SET binary FIELDS "
-                   "TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (",
-                   qdb, qt);
-    json_t *cols = json_object_get(t->jt, "columns");
-    size_t i;
-    json_t *v;
-    json_array_foreach(cols, i, v)
-    {
-        char *qc = gd_ident(json_string_value(v));
-        if (index_form(t, json_string_value(v))) {
-            gd_buf_appendf(&b, "%s@gd_%zu", i ? "," : "", i);
-            gd_buf_appendf(&set, "%s%s = CAST(@gd_%zu AS UNSIGNED)", set.len ? ", " : " SET ", qc,
-                           i);
-        } else {
-            gd_buf_appendf(&b, "%s%s", i ? "," : "", qc);
-        }
-        free(qc);
-    }
-    gd_buf_append(&b, ")", 1);
-    if (set.len)
-        gd_buf_append(&b, set.data, set.len);
-    gd_buf_free(&set);
-    free(qdb);
-    free(qt);
-    return b.data;
-}
-
 /* A signal asked the restore to stop (opts->stop): checked between steps. */
 static int interrupted(const gd_restore_opts *opts, gd_err *err)
 {
@@ -563,404 +255,406 @@ static int interrupted(const gd_restore_opts *opts, gd_err *err)
                       "set");
 }
 
-int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore_opts *opts,
-                   gd_restore_result *res, gd_err *err)
-{
-    rctx c = {.repo = repo, .target = target, .stop = opts->stop};
-    char *set_id = NULL, *schema_text = NULL;
-    json_t *manifest = NULL, *schema = NULL;
-    rtable *rts = NULL;
-    size_t nrt = 0;
-    gd_nameidx rix; /* rts by exact (db, name) */
-    gd_nameidx_init(&rix);
-    gd_nameidx existing; /* the target's tables in the databases restored into */
-    gd_nameidx_init(&existing);
-    MYSQL_RES *existing_names = NULL;
-    MYSQL *m = NULL;
-    int jobs = opts->jobs > 0 ? opts->jobs : 1;
-    rworker *ws = gd_calloc((size_t)jobs, sizeof *ws);
-    double t0 = gd_mono();
-    memset(res, 0, sizeof *res);
+/* ---- the run, phase by phase ---- */
 
-    /* 1. Everything that can be checked without touching the target. */
-    int rc = gd_restore_pick_set(repo, opts->set_id, &set_id, &manifest, err);
+/* 1a. The set: its manifest, its schema object, both checked; the
+ * databases asked for are in it. */
+static int read_set(rctx *c, gd_err *err)
+{
+    const gd_restore_opts *opts = c->opts;
+    int rc = gd_restore_pick_set(c->repo, opts->set_id, &c->set_id, &c->manifest, err);
     if (rc != 0)
-        goto out;
-    c.set_id = set_id;
-    gd_strlcpy(res->set_id, set_id, sizeof res->set_id);
-    gd_strlcpy(res->gtid, gd_json_str(manifest, "gtid", ""), sizeof res->gtid);
-    if (strcmp(gd_json_str(manifest, "method", ""), "logical") != 0) {
-        rc = gd_err_set(err, GD_E_STATE,
-                        "set %s was taken with method '%s', which this "
-                        "geodr cannot restore",
-                        set_id, gd_json_str(manifest, "method", "?"));
-        goto out;
-    }
-    json_t *sch = json_object_get(manifest, "schema");
-    char *sname = gd_repo_object_name(repo, set_id, gd_json_str(sch, "object", ""));
-    rc = gd_obj_read_all(repo, sname, gd_json_str(sch, "sha256", ""), GD_SCHEMA_MAX, &schema_text,
-                         NULL, err);
+        return rc;
+    if (strcmp(gd_json_str(c->manifest, "method", ""), "logical") != 0)
+        return gd_err_set(err, GD_E_STATE,
+                          "set %s was taken with method '%s', which this geodr cannot restore",
+                          c->set_id, gd_json_str(c->manifest, "method", "?"));
+    json_t *sch = json_object_get(c->manifest, "schema");
+    char *sname = gd_repo_object_name(c->repo, c->set_id, gd_json_str(sch, "object", ""));
+    rc = gd_obj_read_all(c->repo, sname, gd_json_str(sch, "sha256", ""), GD_SCHEMA_MAX,
+                         &c->schema_text, NULL, err);
     free(sname);
     if (rc != 0)
-        goto out;
+        return rc;
     json_error_t je;
-    schema = json_loads(schema_text, 0, &je);
-    if (schema == NULL) {
-        rc = gd_err_set(err, GD_E_CORRUPT, "schema of set %s is not valid JSON", set_id);
-        goto out;
-    }
+    if ((c->schema = json_loads(c->schema_text, 0, &je)) == NULL)
+        return gd_err_set(err, GD_E_CORRUPT, "schema of set %s is not valid JSON", c->set_id);
     /* A set written wrong (no columns for a table, columns that are not its
      * CREATE TABLE's) would load NULLs or shifted values: refuse it whole. */
-    {
-        json_t *problems = json_array();
-        if (gd_set_check(manifest, schema, problems) > 0) {
-            char *msg = gd_set_check_message(problems);
-            rc = gd_err_set(err, GD_E_CORRUPT,
-                            "set %s cannot be restored as it was taken: %s; nothing was "
-                            "written to the target. Restore another set (geodr verify %s "
-                            "names the good ones) and take a new backup",
-                            set_id, msg, repo->instance);
-            free(msg);
-        }
-        json_decref(problems);
-        if (rc != 0)
-            goto out;
+    json_t *problems = json_array();
+    if (gd_set_check(c->manifest, c->schema, problems) > 0) {
+        char *msg = gd_set_check_message(problems);
+        rc = gd_err_set(err, GD_E_CORRUPT,
+                        "set %s cannot be restored as it was taken: %s; nothing was written to "
+                        "the target. Restore another set (geodr verify %s names the good ones) "
+                        "and take a new backup",
+                        c->set_id, msg, c->repo->instance);
+        free(msg);
     }
-    for (size_t i = 0; i < opts->ndatabases; i++) {
+    json_decref(problems);
+    for (size_t i = 0; rc == 0 && i < opts->ndatabases; i++) {
         bool found = false;
         size_t k;
         json_t *d;
-        json_array_foreach(json_object_get(schema, "databases"), k, d) found |=
+        json_array_foreach(json_object_get(c->schema, "databases"), k, d) found |=
             strcmp(gd_json_str(d, "name", ""), opts->databases[i]) == 0;
-        if (!found) {
+        if (!found)
             rc = gd_err_set(err, GD_E_NOTFOUND, "database %s is not in set %s", opts->databases[i],
-                            set_id);
-            goto out;
-        }
+                            c->set_id);
     }
-    bool legacy = json_object_get(manifest, "nontransactional_locked") == NULL;
-    json_t *tables = json_object_get(manifest, "tables");
-    rts = gd_calloc(json_array_size(tables) + 1, sizeof *rts);
+    c->legacy = json_object_get(c->manifest, "nontransactional_locked") == NULL;
+    return rc;
+}
+
+/* One table of the manifest that the restore takes: its chunks become jobs. */
+static int add_table(rctx *c, json_t *jt, gd_err *err)
+{
+    const char *db = gd_json_str(jt, "db", ""), *name = gd_json_str(jt, "name", "");
+    /* Not as of the set's position: dumped after the lock
+     * (--no-lock-nontransactional), or by a geodr before 0.2, which dumped
+     * every table but InnoDB's after the lock. */
+    bool inconsistent = json_is_false(json_object_get(jt, "consistent")) ||
+                        (c->legacy && strcasecmp(gd_json_str(jt, "engine", ""), "InnoDB") != 0);
+    if (c->opts->replay_follows && inconsistent)
+        return gd_err_set(err, GD_E_STATE,
+                          "table %s.%s (engine %s) of set %s was dumped outside the set's "
+                          "snapshot (taken with --no-lock-nontransactional, or by a geodr before "
+                          "0.2), so binlog cannot be replayed onto it; restore this set without "
+                          "replay (--set %s or --fastest), leave the table out, or use a set "
+                          "taken with the default lock",
+                          db, name, gd_json_str(jt, "engine", "?"), c->set_id, c->set_id);
+    rtable *t = &c->rts[c->nrt++];
+    t->jt = jt;
+    t->db = db;
+    t->tdb = target_db(c->opts, db);
+    t->name = name;
+    t->load_sql = restore_load_sql(t);
+    json_t *chunks = json_object_get(jt, "chunks");
+    atomic_init(&t->chunks_left, (int)json_array_size(chunks));
+    t->first_job = c->njobs;
+    t->njobs = json_array_size(chunks);
+    size_t k;
+    json_t *ch;
+    json_array_foreach(chunks, k, ch)
+    {
+        c->jobs = gd_realloc(c->jobs, (c->njobs + 1) * sizeof *c->jobs);
+        rjob *j = &c->jobs[c->njobs++];
+        j->t = t;
+        j->object = gd_json_str(ch, "object", "");
+        j->sha256 = gd_json_str(ch, "sha256", "");
+        j->rows = (unsigned long long)gd_json_int(ch, "rows", 0);
+        j->raw_size = (unsigned long long)gd_json_int(ch, "raw_size", 0);
+        /* Sets before geodr 0.2 held ENUM values as text and did not count
+         * error values: their 1265 warnings are accepted as then. */
+        j->enum_errors =
+            c->legacy ? ULLONG_MAX : (unsigned long long)gd_json_int(ch, "enum_errors", 0);
+        c->total_bytes += j->raw_size;
+        t->raw_size += j->raw_size;
+    }
+    return 0;
+}
+
+/* 1b. The tables the options choose, their jobs, and the order the loaders
+ * take them in (biggest first); the tables asked for are in the set. */
+static int plan_tables(rctx *c, gd_err *err)
+{
+    const gd_restore_opts *opts = c->opts;
+    json_t *tables = json_object_get(c->manifest, "tables");
+    c->rts = gd_calloc(json_array_size(tables) + 1, sizeof *c->rts);
     size_t i;
     json_t *jt;
-    unsigned long long total_bytes = 0;
+    int rc = 0;
     json_array_foreach(tables, i, jt)
     {
-        const char *db = gd_json_str(jt, "db", ""), *name = gd_json_str(jt, "name", "");
-        if (!want_table(opts, db, name))
-            continue;
-        /* Not as of the set's position: dumped after the lock
-         * (--no-lock-nontransactional), or by a geodr before 0.2, which
-         * dumped every table but InnoDB's after the lock. */
-        bool inconsistent = json_is_false(json_object_get(jt, "consistent")) ||
-                            (legacy && strcasecmp(gd_json_str(jt, "engine", ""), "InnoDB") != 0);
-        if (opts->replay_follows && inconsistent) {
-            rc = gd_err_set(err, GD_E_STATE,
-                            "table %s.%s (engine %s) of set %s was dumped outside the set's "
-                            "snapshot (taken with --no-lock-nontransactional, or by a geodr before "
-                            "0.2), so binlog cannot be "
-                            "replayed onto it; restore this set without replay (--set %s or "
-                            "--fastest), leave the table out, or use a set taken with the "
-                            "default lock",
-                            db, name, gd_json_str(jt, "engine", "?"), set_id, set_id);
-            goto out;
-        }
-        rtable *t = &rts[nrt++];
-        t->jt = jt;
-        t->db = db;
-        t->tdb = target_db(opts, db);
-        t->name = name;
-        t->load_sql = make_load_sql(t);
-        size_t k;
-        json_t *ch;
-        atomic_init(&t->chunks_left, (int)json_array_size(json_object_get(jt, "chunks")));
-        t->first_job = c.njobs;
-        t->njobs = json_array_size(json_object_get(jt, "chunks"));
-        json_array_foreach(json_object_get(jt, "chunks"), k, ch)
-        {
-            c.jobs = gd_realloc(c.jobs, (c.njobs + 1) * sizeof *c.jobs);
-            rjob *j = &c.jobs[c.njobs++];
-            j->t = t;
-            j->object = gd_json_str(ch, "object", "");
-            j->sha256 = gd_json_str(ch, "sha256", "");
-            j->rows = (unsigned long long)gd_json_int(ch, "rows", 0);
-            j->raw_size = (unsigned long long)gd_json_int(ch, "raw_size", 0);
-            /* Sets before geodr 0.2 held ENUM values as text and did not
-             * count error values: their 1265 warnings are accepted as then. */
-            j->enum_errors =
-                legacy ? ULLONG_MAX : (unsigned long long)gd_json_int(ch, "enum_errors", 0);
-            total_bytes += j->raw_size;
-            t->raw_size += j->raw_size;
-        }
+        if (rc == 0 && want_table(opts, gd_json_str(jt, "db", ""), gd_json_str(jt, "name", "")))
+            rc = add_table(c, jt, err);
     }
-    for (size_t r = 0; r < nrt; r++)
-        gd_nameidx_add(&rix, rts[r].db, rts[r].name, r);
-    gd_nameidx_seal(&rix);
+    if (rc != 0)
+        return rc;
+    for (size_t r = 0; r < c->nrt; r++)
+        gd_nameidx_add(&c->rix, c->rts[r].db, c->rts[r].name, r);
+    gd_nameidx_seal(&c->rix);
     for (size_t k = 0; k < opts->ntables; k++) {
         bool found = false;
-        for (size_t r = 0; r < nrt && !found; r++) {
-            char *full = gd_asprintf("%s.%s", rts[r].db, rts[r].name);
+        for (size_t r = 0; r < c->nrt && !found; r++) {
+            char *full = gd_asprintf("%s.%s", c->rts[r].db, c->rts[r].name);
             found = strcmp(full, opts->tables[k]) == 0;
             free(full);
         }
-        if (!found) {
-            rc = gd_err_set(err, GD_E_NOTFOUND, "table %s is not in set %s", opts->tables[k],
-                            set_id);
-            goto out;
-        }
+        if (!found)
+            return gd_err_set(err, GD_E_NOTFOUND, "table %s is not in set %s", opts->tables[k],
+                              c->set_id);
     }
-    c.order = gd_calloc(nrt + 1, sizeof *c.order);
-    for (size_t k = 0; k < nrt; k++)
-        c.order[k] = &rts[k];
-    qsort(c.order, nrt, sizeof *c.order, cmp_table_size);
+    c->order = gd_calloc(c->nrt + 1, sizeof *c->order);
+    for (size_t k = 0; k < c->nrt; k++)
+        c->order[k] = &c->rts[k];
+    qsort(c->order, c->nrt, sizeof *c->order, cmp_table_size);
+    return 0;
+}
 
-    /* 2. The target: reachable, and nothing of ours would be overwritten.
-     * (No target: a dry run for an instance not provisioned yet.) */
-    if (target && (rc = gd_conn_open(target, &m, err)) != 0)
-        goto out;
-    if (m && (rc = target_tables(m, rts, nrt, &existing, &existing_names, err)) != 0)
-        goto out;
-    for (size_t k = 0; m && k < nrt; k++) {
-        bool exists = gd_nameidx_find(&existing, rts[k].tdb, rts[k].name, NULL);
-        if (exists && !opts->replace_existing) {
+/* 2. The target: reachable, and nothing of ours would be overwritten. */
+static int check_target(rctx *c, gd_err *err)
+{
+    int rc = gd_conn_open(c->target, &c->m, err);
+    if (rc == 0)
+        rc = target_tables(c->m, c->rts, c->nrt, &c->existing, &c->existing_names, err);
+    for (size_t k = 0; rc == 0 && k < c->nrt; k++) {
+        const rtable *t = &c->rts[k];
+        if (gd_nameidx_find(&c->existing, t->tdb, t->name, NULL) && !c->opts->replace_existing)
             rc = gd_err_set(err, GD_E_EXISTS,
                             "target is not empty: table %s.%s already exists (restore into an "
                             "empty server, choose --rename %s=NEWDB, or pass "
                             "--replace-existing to drop and recreate it)",
-                            rts[k].tdb, rts[k].name, rts[k].db);
-            goto out;
-        }
+                            t->tdb, t->name, t->db);
     }
-    if (opts->dry_run || m == NULL) {
-        res->tables = nrt;
-        res->chunks = c.njobs;
-        res->bytes = total_bytes;
-        goto out;
-    }
+    return rc;
+}
 
-    /* 3. Databases and tables. */
-    if ((rc = gd_sql(m, err,
-                     "SET SESSION foreign_key_checks = 0, sql_mode = "
-                     "'NO_AUTO_VALUE_ON_ZERO'")) != 0)
-        goto out;
-    if (!opts->write_binlog) {
+/* 3a. The control connection's session, and the databases. */
+static int create_databases(rctx *c, gd_err *err)
+{
+    int rc =
+        gd_sql(c->m, err, "SET SESSION foreign_key_checks = 0, sql_mode = 'NO_AUTO_VALUE_ON_ZERO'");
+    if (rc != 0)
+        return rc;
+    if (!c->opts->write_binlog) {
         gd_err e2;
         gd_err_clear(&e2);
-        if (gd_sql(m, &e2, "SET SESSION sql_log_bin = 0") != 0)
+        if (gd_sql(c->m, &e2, "SET SESSION sql_log_bin = 0") != 0)
             gd_warn("the target writes the restore to its binary log: %s", e2.msg);
     }
+    size_t i;
     json_t *d;
-    json_array_foreach(json_object_get(schema, "databases"), i, d)
+    json_array_foreach(json_object_get(c->schema, "databases"), i, d)
     {
         const char *db = gd_json_str(d, "name", "");
-        if (!want_db(opts, db))
+        if (!want_db(c->opts, db))
             continue;
         const char *create = gd_json_str(d, "create", "");
-        char *qsrc = gd_ident(db), *qdst = gd_ident(target_db(opts, db));
+        char *qsrc = gd_ident(db), *qdst = gd_ident(target_db(c->opts, db));
         size_t skip = strlen("CREATE DATABASE ") + strlen(qsrc);
         const char *rest = strlen(create) >= skip ? create + skip : "";
-        rc = gd_sql(m, err, "CREATE DATABASE IF NOT EXISTS %s%s", qdst, rest);
+        rc = gd_sql(c->m, err, "CREATE DATABASE IF NOT EXISTS %s%s", qdst, rest);
         free(qsrc);
         free(qdst);
         if (rc != 0)
-            goto out;
+            return rc;
     }
-    json_array_foreach(json_object_get(schema, "tables"), i, d)
-    {
-        const char *db = gd_json_str(d, "db", ""), *name = gd_json_str(d, "name", "");
-        if (!want_table(opts, db, name))
-            continue;
-        const char *tdb = target_db(opts, db);
-        if ((rc = interrupted(opts, err)) != 0)
-            goto out;
-        if (opts->replace_existing) {
-            char *qd = gd_ident(tdb), *qt = gd_ident(name);
-            rc = gd_sql(m, err, "DROP TABLE IF EXISTS %s.%s", qd, qt);
-            free(qd);
-            free(qt);
-            if (rc != 0)
-                goto out;
-        }
-        /* Plain secondary indexes are built after the rows are loaded. */
-        const char *create = gd_json_str(d, "create", "");
-        char *without = NULL;
-        rtable *rt = NULL;
-        size_t rk;
-        if (gd_nameidx_find(&rix, db, name, &rk))
-            rt = &rts[rk];
-        /* Plain secondary indexes of a big table are built after its rows
-         * (one sort per index); for a small one the extra ALTER costs more
-         * than it saves. */
-        if (rt && rt->raw_size >= DEFER_KEYS_MIN &&
-            gd_restore_defer_keys(create, &without, &rt->add_keys) == 0)
-            create = without;
-        rc = run_ddl(m, d, tdb, create, err);
-        free(without);
-        if (rc != 0)
-            goto out;
-    }
+    return 0;
+}
 
-    json_array_foreach(json_object_get(schema, "sequences"), i, d)
-    {
-        const char *db = gd_json_str(d, "db", ""), *name = gd_json_str(d, "name", "");
-        if (!want_table(opts, db, name))
-            continue;
-        const char *tdb = target_db(opts, db);
+/* 3b. One table: dropped first with --replace-existing; the plain secondary
+ * indexes of a big table are built after its rows (one sort per index; for
+ * a small one the extra ALTER costs more than it saves). */
+static int create_table(rctx *c, json_t *d, gd_err *err)
+{
+    const char *db = gd_json_str(d, "db", ""), *name = gd_json_str(d, "name", "");
+    const char *tdb = target_db(c->opts, db);
+    int rc = interrupted(c->opts, err);
+    if (rc == 0 && c->opts->replace_existing) {
         char *qd = gd_ident(tdb), *qt = gd_ident(name);
-        if (opts->replace_existing)
-            rc = gd_sql(m, err, "DROP SEQUENCE IF EXISTS %s.%s", qd, qt);
-        if (rc == 0)
-            rc = run_ddl(m, d, tdb, gd_json_str(d, "create", ""), err);
-        if (rc == 0)
-            rc = gd_sql(m, err, "DO SETVAL(%s.%s, %lld, 0)", qd, qt,
-                        strtoll(gd_json_str(d, "next", "1"), NULL, 10));
+        rc = gd_sql(c->m, err, "DROP TABLE IF EXISTS %s.%s", qd, qt);
         free(qd);
         free(qt);
-        if (rc != 0)
-            goto out;
     }
-
-    /* 4. Rows, in parallel. */
-    bool versioned = false;
-    for (size_t k = 0; k < nrt; k++)
-        versioned |= json_is_true(json_object_get(rts[k].jt, "versioned"));
-    for (int k = 0; k < jobs; k++) {
-        ws[k].c = &c;
-        gd_infile_handler h = {infile_init, infile_read, infile_end, infile_error, &ws[k]};
-        if ((rc = gd_conn_open_loader(target, &h, &ws[k].m, err)) != 0)
-            goto out;
-        if ((rc = gd_sql(ws[k].m, err,
-                         "SET SESSION foreign_key_checks = 0, unique_checks = 0, sql_mode = "
-                         "'NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES', net_read_timeout = 3600, "
-                         "max_error_count = 65535")) != 0)
-            goto out;
-        if (!opts->write_binlog) {
-            gd_err e2;
-            gd_err_clear(&e2);
-            gd_sql(ws[k].m, &e2, "SET SESSION sql_log_bin = 0"); /* warned above */
-        }
-        /* History rows of system-versioned tables keep their row start and
-         * end times (MariaDB 10.11+). */
-        if (versioned &&
-            (rc = gd_sql(ws[k].m, err, "SET SESSION system_versioning_insert_history = ON")) != 0) {
-            gd_err_prefix(err, "the target cannot load the history of system-versioned tables "
-                               "(it needs MariaDB 10.11 or later, and secure_timestamp = NO, or "
-                               "the BINLOG REPLAY privilege)");
-            goto out;
-        }
-    }
-    if ((rc = interrupted(opts, err)) != 0)
-        goto out;
-    c.progress = gd_progress_start("restore", "tables", total_bytes, nrt, opts->progress);
-    rc = gd_pool_run(ws, sizeof *ws, jobs, nrt, restore_job, c.progress, err);
-    gd_progress_stop(c.progress);
-    c.progress = NULL;
     if (rc != 0)
-        goto out;
+        return rc;
+    const char *create = gd_json_str(d, "create", "");
+    char *without = NULL;
+    size_t rk;
+    rtable *rt = gd_nameidx_find(&c->rix, db, name, &rk) ? &c->rts[rk] : NULL;
+    if (rt && rt->raw_size >= DEFER_KEYS_MIN &&
+        gd_restore_defer_keys(create, &without, &rt->add_keys) == 0)
+        create = without;
+    rc = run_ddl(c->m, d, tdb, create, err);
+    free(without);
+    return rc;
+}
 
-    /* 5. Routines, triggers, events. */
-    if ((rc = interrupted(opts, err)) != 0)
-        goto out;
+/* 3c. A sequence, and the next value it hands out. */
+static int create_sequence(rctx *c, json_t *d, gd_err *err)
+{
+    const char *tdb = target_db(c->opts, gd_json_str(d, "db", ""));
+    char *qd = gd_ident(tdb), *qt = gd_ident(gd_json_str(d, "name", ""));
+    int rc = 0;
+    if (c->opts->replace_existing)
+        rc = gd_sql(c->m, err, "DROP SEQUENCE IF EXISTS %s.%s", qd, qt);
+    if (rc == 0)
+        rc = run_ddl(c->m, d, tdb, gd_json_str(d, "create", ""), err);
+    if (rc == 0)
+        rc = gd_sql(c->m, err, "DO SETVAL(%s.%s, %lld, 0)", qd, qt,
+                    strtoll(gd_json_str(d, "next", "1"), NULL, 10));
+    free(qd);
+    free(qt);
+    return rc;
+}
+
+/* 3. Databases, tables and sequences, before any row. */
+static int create_tables(rctx *c, gd_err *err)
+{
+    int rc = create_databases(c, err);
+    static const char *const kinds[] = {"tables", "sequences"};
+    for (size_t k = 0; rc == 0 && k < 2; k++) {
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(c->schema, kinds[k]), i, d)
+        {
+            if (rc != 0 ||
+                !want_table(c->opts, gd_json_str(d, "db", ""), gd_json_str(d, "name", "")))
+                continue;
+            rc = k == 0 ? create_table(c, d, err) : create_sequence(c, d, err);
+        }
+    }
+    return rc;
+}
+
+/* 5. Routines, triggers (a trigger follows its table), events. */
+static int create_code(rctx *c, gd_err *err)
+{
+    const gd_restore_opts *opts = c->opts;
     static const char *const kinds[] = {"routines", "triggers", "events"};
     for (size_t k = 0; k < 3; k++) {
-        json_array_foreach(json_object_get(schema, kinds[k]), i, d)
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(c->schema, kinds[k]), i, d)
         {
             const char *db = gd_json_str(d, "db", "");
-            if (!want_whole_db(opts, db)) {
-                /* a trigger follows its table */
-                if (k != 1 || !want_db(opts, db))
-                    continue;
-                if (!want_table(opts, db, gd_json_str(d, "on", "")))
-                    continue;
-            }
-            if ((rc = run_ddl(m, d, target_db(opts, db), gd_json_str(d, "create", ""), err)) != 0)
-                goto out;
-        }
-    }
-    /* 6. Views, after routines (a view may call a function) and retried
-     * (one view may use another). */
-    {
-        json_t *views = json_object_get(schema, "views");
-        size_t nv = json_array_size(views);
-        bool *done = gd_calloc(nv + 1, sizeof *done);
-        size_t left = 0;
-        for (size_t k = 0; k < nv; k++) {
-            json_t *v = json_array_get(views, k);
-            done[k] = !want_whole_db(opts, gd_json_str(v, "db", ""));
-            left += !done[k];
-        }
-        gd_err last;
-        gd_err_clear(&last);
-        while (left > 0) {
-            size_t before = left;
-            for (size_t k = 0; k < nv; k++) {
-                if (done[k])
-                    continue;
-                json_t *v = json_array_get(views, k);
-                const char *db = gd_json_str(v, "db", "");
-                char *sql = requalify(gd_json_str(v, "create", ""), db, target_db(opts, db));
-                gd_err_clear(&last);
-                if (run_ddl(m, v, target_db(opts, db), sql, &last) == 0) {
-                    done[k] = true;
-                    left--;
-                }
-                free(sql);
-            }
-            if (left == before) {
-                if (err)
-                    *err = last;
-                rc = last.code ? last.code : GD_E_MYSQL;
-                break;
-            }
-        }
-        free(done);
-        if (rc != 0)
-            goto out;
-    }
-    if (opts->with_users) {
-        json_array_foreach(json_object_get(schema, "users"), i, d)
-        {
-            const char *create = gd_json_str(d, "create", "");
-            gd_err e2;
-            gd_err_clear(&e2);
-            if (gd_sql(m, &e2, "%s", create) != 0) {
-                gd_warn("user %s@%s not created: %s", gd_json_str(d, "user", ""),
-                        gd_json_str(d, "host", ""), e2.msg);
+            if (!want_whole_db(opts, db) &&
+                (k != 1 || !want_db(opts, db) || !want_table(opts, db, gd_json_str(d, "on", ""))))
                 continue;
-            }
-            size_t g;
-            json_t *gv;
-            json_array_foreach(json_object_get(d, "grants"), g, gv)
-            {
-                if ((rc = gd_sql(m, err, "%s", json_string_value(gv))) != 0)
-                    goto out;
-            }
+            int rc = run_ddl(c->m, d, target_db(opts, db), gd_json_str(d, "create", ""), err);
+            if (rc != 0)
+                return rc;
         }
     }
-    res->rows = atomic_load(&c.rows);
-    res->tables = nrt;
-    res->chunks = c.njobs;
-    res->bytes = total_bytes;
-out:
-    res->seconds = gd_mono() - t0;
-    for (int k = 0; k < jobs; k++)
-        gd_conn_close(ws[k].m);
-    free(ws);
-    gd_conn_close(m);
-    for (size_t k = 0; k < nrt; k++) {
-        free(rts[k].load_sql);
-        free(rts[k].add_keys);
+    return 0;
+}
+
+/* 6. Views, after routines (a view may call a function), retried while
+ * some succeed (one view may use another). */
+static int create_views(rctx *c, gd_err *err)
+{
+    const gd_restore_opts *opts = c->opts;
+    json_t *views = json_object_get(c->schema, "views");
+    size_t nv = json_array_size(views), left = 0;
+    bool *done = gd_calloc(nv + 1, sizeof *done);
+    for (size_t k = 0; k < nv; k++) {
+        done[k] = !want_whole_db(opts, gd_json_str(json_array_get(views, k), "db", ""));
+        left += !done[k];
     }
-    free(rts);
-    gd_nameidx_free(&rix);
-    gd_nameidx_free(&existing);
-    if (existing_names)
-        mysql_free_result(existing_names);
-    free(c.jobs);
-    free(c.order);
-    json_decref(schema);
-    json_decref(manifest);
-    free(schema_text);
-    free(set_id);
+    int rc = 0;
+    gd_err last;
+    gd_err_clear(&last);
+    while (left > 0) {
+        size_t before = left;
+        for (size_t k = 0; k < nv; k++) {
+            if (done[k])
+                continue;
+            json_t *v = json_array_get(views, k);
+            const char *db = gd_json_str(v, "db", "");
+            char *sql = requalify(gd_json_str(v, "create", ""), db, target_db(opts, db));
+            gd_err_clear(&last);
+            if (run_ddl(c->m, v, target_db(opts, db), sql, &last) == 0) {
+                done[k] = true;
+                left--;
+            }
+            free(sql);
+        }
+        if (left == before) {
+            if (err)
+                *err = last;
+            rc = last.code ? last.code : GD_E_MYSQL;
+            break;
+        }
+    }
+    free(done);
+    return rc;
+}
+
+/* 7. Users and grants (--with-users): a user that cannot be created is
+ * warned about; a grant that fails stops the restore. */
+static int create_users(rctx *c, gd_err *err)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(c->schema, "users"), i, d)
+    {
+        gd_err e2;
+        gd_err_clear(&e2);
+        if (gd_sql(c->m, &e2, "%s", gd_json_str(d, "create", "")) != 0) {
+            gd_warn("user %s@%s not created: %s", gd_json_str(d, "user", ""),
+                    gd_json_str(d, "host", ""), e2.msg);
+            continue;
+        }
+        size_t g;
+        json_t *gv;
+        json_array_foreach(json_object_get(d, "grants"), g, gv)
+        {
+            int rc = gd_sql(c->m, err, "%s", json_string_value(gv));
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static void rctx_free(rctx *c)
+{
+    for (int k = 0; k < c->nws; k++)
+        gd_conn_close(c->ws[k].m);
+    free(c->ws);
+    gd_conn_close(c->m);
+    for (size_t k = 0; k < c->nrt; k++) {
+        free(c->rts[k].load_sql);
+        free(c->rts[k].add_keys);
+    }
+    free(c->rts);
+    gd_nameidx_free(&c->rix);
+    gd_nameidx_free(&c->existing);
+    if (c->existing_names)
+        mysql_free_result(c->existing_names);
+    free(c->jobs);
+    free(c->order);
+    json_decref(c->schema);
+    json_decref(c->manifest);
+    free(c->schema_text);
+    free(c->set_id);
+}
+
+int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore_opts *opts,
+                   gd_restore_result *res, gd_err *err)
+{
+    rctx c = {.repo = repo, .opts = opts, .target = target, .stop = opts->stop};
+    gd_nameidx_init(&c.rix);
+    gd_nameidx_init(&c.existing);
+    c.nws = opts->jobs > 0 ? opts->jobs : 1;
+    c.ws = gd_calloc((size_t)c.nws, sizeof *c.ws);
+    double t0 = gd_mono();
+    memset(res, 0, sizeof *res);
+
+    /* Everything that can be checked without touching the target, then the
+     * target (none: a dry run for an instance not provisioned yet), then
+     * the writes, each phase only after the one before succeeded. */
+    int rc = read_set(&c, err);
+    if (rc == 0) {
+        gd_strlcpy(res->set_id, c.set_id, sizeof res->set_id);
+        gd_strlcpy(res->gtid, gd_json_str(c.manifest, "gtid", ""), sizeof res->gtid);
+        rc = plan_tables(&c, err);
+    }
+    if (rc == 0 && target)
+        rc = check_target(&c, err);
+    if (rc == 0 && target && !opts->dry_run) {
+        if ((rc = create_tables(&c, err)) == 0 && (rc = restore_open_loaders(&c, err)) == 0 &&
+            (rc = interrupted(opts, err)) == 0 && (rc = restore_load_rows(&c, err)) == 0 &&
+            (rc = interrupted(opts, err)) == 0 && (rc = create_code(&c, err)) == 0 &&
+            (rc = create_views(&c, err)) == 0 && opts->with_users)
+            rc = create_users(&c, err);
+        res->rows = atomic_load(&c.rows);
+    }
+    res->tables = c.nrt;
+    res->chunks = c.njobs;
+    res->bytes = c.total_bytes;
+    res->seconds = gd_mono() - t0;
+    rctx_free(&c);
     return rc;
 }
