@@ -69,6 +69,17 @@ static const char *tls_prefix(const gd_tls_opts *t)
     return t->prefix ? t->prefix : "ssl-";
 }
 
+/* Only authentication methods that never hand the password itself to the
+ * server: an active attacker who stripped or terminated TLS could otherwise
+ * switch the login to mysql_clear_password or dialog and read it (geodr
+ * checks the cipher only after the login). */
+#define GD_AUTH_PLUGINS "mysql_native_password,client_ed25519,caching_sha2_password"
+
+static void restrict_auth(MYSQL *m)
+{
+    mysql_optionsv(m, MARIADB_OPT_RESTRICTED_AUTH, GD_AUTH_PLUGINS);
+}
+
 /* Sets the client library's TLS options from p->tls.  Connector/C 3.3
  * (Debian 12) uses TLS only when asked (MYSQL_OPT_SSL_ENFORCE), checks the
  * chain only when a CA is given and the host name only with
@@ -93,6 +104,7 @@ static int tls_options(MYSQL *m, const gd_conn_params *p, gd_err *err)
     }
     my_bool use = t->mode != GD_TLS_DISABLED;
     my_bool verify = t->mode == GD_TLS_VERIFY_IDENTITY;
+    restrict_auth(m);
     mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &use);
     mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
     if (t->ca)
@@ -126,6 +138,7 @@ static bool tls_only_server(const gd_conn_params *p, const char *host, const cha
     unsigned timeout = p->timeout_s ? p->timeout_s : 10;
     my_bool on = 1, off = 0;
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    restrict_auth(m);
     mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
     mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
     bool yes = mysql_real_connect(m, host, p->user, p->password ? p->password : "", NULL, p->port,

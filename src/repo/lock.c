@@ -131,16 +131,27 @@ static const entry *find(const listing *l, const char *name)
     return NULL;
 }
 
+/* Writes the entry.  The holder counts its lease from the moment the write
+ * started (the storage stamps it later, so others count from later), and
+ * holds it only while less than half a lease has passed since: a write that
+ * succeeds after that may come after another process judged the entry
+ * stale and took over, so the lease is lost for good (never revived by a
+ * late success). */
 static int write_entry(gd_lock *l, gd_err *err)
 {
     pthread_mutex_lock(&l->mu);
     char *text = json_dumps(l->entry, JSON_COMPACT | JSON_SORT_KEYS);
     pthread_mutex_unlock(&l->mu);
+    if (text == NULL)
+        return gd_err_set(err, GD_E_NOMEM, "cannot serialise the lock entry %s", l->name);
+    double t0 = gd_mono();
     int rc = gd_storage_put_all(l->st, l->name, text, strlen(text), err);
     free(text);
     if (rc == 0) {
         pthread_mutex_lock(&l->mu);
-        l->last_ok = gd_mono();
+        if (l->last_ok > 0 && t0 - l->last_ok > l->lease_s / 2.0)
+            l->lost = true;
+        l->last_ok = t0;
         pthread_mutex_unlock(&l->mu);
     }
     return rc;
@@ -159,7 +170,7 @@ static void renew(void *arg)
         gd_warn("cannot renew the %s lock of instance %s in region %s: %s", l->kind, l->instance,
                 l->st->name, e.msg);
     l->warned = rc != 0;
-    if (gd_mono() - l->last_ok > l->lease_s)
+    if (gd_mono() - l->last_ok > l->lease_s / 2.0)
         l->lost = true;
     pthread_mutex_unlock(&l->mu);
 }
@@ -181,6 +192,14 @@ static void boot_id(char *out, size_t size)
 /* A holder that ran on this machine and whose process is gone (killed, or
  * the machine's restarted service) holds nothing: no need to wait out its
  * lease.  Anything unreadable counts as alive. */
+/* This process's pid namespace ("pid:[4026531836]"): two containers of one
+ * machine can share its host name and boot id but not their pids. */
+static void pid_ns(char *out, size_t size)
+{
+    ssize_t n = readlink("/proc/self/ns/pid", out, size - 1);
+    out[n > 0 ? n : 0] = '\0';
+}
+
 static bool holder_dead_here(gd_lock *l, const entry *e)
 {
     char *text = NULL;
@@ -194,6 +213,8 @@ static bool holder_dead_here(gd_lock *l, const entry *e)
                 strcmp(gd_json_str(j, "host", "?"), gd_json_str(mine, "host", "")) == 0 &&
                 gd_json_str(mine, "boot", "")[0] != '\0' &&
                 strcmp(gd_json_str(j, "boot", ""), gd_json_str(mine, "boot", "")) == 0 &&
+                gd_json_str(mine, "pidns", "")[0] != '\0' &&
+                strcmp(gd_json_str(j, "pidns", ""), gd_json_str(mine, "pidns", "")) == 0 &&
                 kill((pid_t)pid, 0) != 0 && errno == ESRCH;
     json_decref(j);
     return dead;
@@ -217,11 +238,17 @@ static gd_lock *lock_new(gd_storage *st, const char *instance, const char *kind,
     l->kind = gd_strdup(kind);
     l->lease_s = lease_seconds();
     l->name = gd_asprintf("%s/locks/%s.L%d.%s", instance, kind, l->lease_s, hex);
-    char boot[64];
+    char boot[64], ns[64];
     boot_id(boot, sizeof boot);
-    l->entry =
-        json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:i}", "kind", kind, "host", host, "boot", boot,
-                  "pid", (json_int_t)getpid(), "started", now, "op", op, "lease_s", l->lease_s);
+    pid_ns(ns, sizeof ns);
+    for (char *p = host; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '?'; /* JSON strings are UTF-8; a host name need not be */
+    l->entry = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:i}", "kind", kind, "host", host,
+                         "boot", boot, "pidns", ns, "pid", (json_int_t)getpid(), "started", now,
+                         "op", op, "lease_s", l->lease_s);
+    if (l->entry == NULL) /* op not UTF-8: still a valid entry */
+        l->entry = json_pack("{s:s, s:s}", "kind", kind, "host", host);
     pthread_mutex_init(&l->mu, NULL);
     return l;
 }
@@ -352,7 +379,11 @@ int gd_lock_take(gd_storage *st, const char *instance, const char *kind, const c
         const entry *holder = live_other(l, &ls, kind, now_us);
         if (holder == NULL) {
             listing_free(&ls);
-            if ((rc = start_renewal(l, err)) == 0) {
+            /* A listing that took long (a slow region) leaves little of the
+             * lease: renew once before the caller relies on it. */
+            if (gd_mono() - l->last_ok > l->lease_s / 4.0 && (rc = write_entry(l, err)) == 0)
+                rc = gd_lock_check(l, err);
+            if (rc == 0 && (rc = start_renewal(l, err)) == 0) {
                 *out = l;
                 return 0;
             }
@@ -379,8 +410,10 @@ int gd_lock_take_read(gd_storage *st, const char *instance, const char *op, json
 {
     *out = NULL;
     gd_lock *l = lock_new(st, instance, "read", op, err);
-    if (l == NULL)
+    if (l == NULL) {
+        json_decref(detail);
         return GD_E_NOMEM;
+    }
     json_object_set_new(l->entry, "detail", detail ? detail : json_null());
     double deadline = gd_mono() + wait_s;
     int rc = write_entry(l, err);
@@ -422,14 +455,15 @@ int gd_lock_check(gd_lock *l, gd_err *err)
     if (l == NULL)
         return 0;
     pthread_mutex_lock(&l->mu);
-    bool lost = l->lost || gd_mono() - l->last_ok > l->lease_s;
+    bool lost = l->lost || gd_mono() - l->last_ok > l->lease_s / 2.0;
     pthread_mutex_unlock(&l->mu);
     if (lost)
         return gd_err_set(err, GD_E_STATE,
                           "the %s lock of instance %s in region %s could not be renewed for "
-                          "%d s: another process may have taken it over, so nothing more is "
-                          "committed (check the region's reachability and run it again)",
-                          l->kind, l->instance, l->st->name, l->lease_s);
+                          "%d s (half its lease): another process may take it over, so "
+                          "nothing more is committed (check the region's reachability and "
+                          "run it again)",
+                          l->kind, l->instance, l->st->name, l->lease_s / 2);
     return 0;
 }
 

@@ -34,7 +34,7 @@
 typedef struct gd_lock gd_lock;
 
 /* Default lease (seconds); GEODR_LOCK_LEASE_S overrides it (tests). */
-#define GD_LOCK_LEASE_S 120
+#define GD_LOCK_LEASE_S 300
 
 /* Takes an exclusive lock of kind on instance in st.  op is a short
  * description for the holder's entry and for the error another taker sees

@@ -210,8 +210,8 @@ static bool listed(json_t *arr, const char *id)
 
 /* Segments no kept set needs: entirely before the oldest kept set, or
  * all of them when no set is kept and they are past the boundary. */
-static int remove_segments(gd_repo *r, json_t *segs, gd_set *oldest_kept, int64_t boundary,
-                           bool dry_run, unsigned long long *removed, gd_err *err)
+static int remove_segments(gd_repo *r, gd_lock *lk, json_t *segs, gd_set *oldest_kept,
+                           int64_t boundary, bool dry_run, unsigned long long *removed, gd_err *err)
 {
     size_t i;
     json_t *s;
@@ -229,8 +229,11 @@ static int remove_segments(gd_repo *r, json_t *segs, gd_set *oldest_kept, int64_
         (*removed)++;
         if (dry_run)
             continue;
+        int rc = gd_lock_check(lk, err); /* never remove on a lost lock */
+        if (rc != 0)
+            return rc;
         char *obj = gd_asprintf("%s/binlog/%s", r->instance, gd_json_str(s, "object", ""));
-        int rc = gd_storage_remove(r->st, gd_json_str(s, "record", ""), err); /* record first */
+        rc = gd_storage_remove(r->st, gd_json_str(s, "record", ""), err); /* record first */
         if (rc == 0)
             rc = gd_storage_remove(r->st, obj, err);
         free(obj);
@@ -242,7 +245,7 @@ static int remove_segments(gd_repo *r, json_t *segs, gd_set *oldest_kept, int64_
 
 /* Expire with the region's expire lock held (or a dry run).  only_set: remove
  * just that set when the plan expires it (gd_repo_expire_set). */
-static int expire_run(gd_repo *r, int retention_days, int64_t now_s, bool dry_run,
+static int expire_run(gd_repo *r, gd_lock *lk, int retention_days, int64_t now_s, bool dry_run,
                       const char *only_set, json_t **report, gd_err *err)
 {
     gd_set *sets = NULL;
@@ -268,13 +271,14 @@ static int expire_run(gd_repo *r, int retention_days, int64_t now_s, bool dry_ru
     size_t oldest_kept = plan_sets(sets, n, segs, boundary, &ls, keep, expire, held);
     bool whole = only_set == NULL;
     for (size_t i = 0; rc == 0 && !dry_run && i < n; i++)
-        if (listed(expire, sets[i].id) && (whole || strcmp(sets[i].id, only_set) == 0))
+        if (listed(expire, sets[i].id) && (whole || strcmp(sets[i].id, only_set) == 0) &&
+            (rc = gd_lock_check(lk, err)) == 0)
             rc = remove_set(r, &sets[i], err);
     unsigned long long segs_removed = 0, leftovers = 0;
     /* A lease that protects everything (a restore still planning) keeps every
      * segment too; the next run removes them. */
     if (rc == 0 && whole && !ls.all)
-        rc = remove_segments(r, segs, oldest_kept < n ? &sets[oldest_kept] : NULL, boundary,
+        rc = remove_segments(r, lk, segs, oldest_kept < n ? &sets[oldest_kept] : NULL, boundary,
                              dry_run, &segs_removed, err);
     bool writer = false;
     if (rc == 0 && whole && !dry_run)
@@ -305,7 +309,7 @@ static int expire_locked(gd_repo *r, int retention_days, int64_t now_s, bool dry
     if (!dry_run && (rc = gd_lock_take(r->st, r->instance, "expire", "expire", 30, &lk, err)) != 0)
         return rc;
     gd_test_pause("expire-locked");
-    rc = expire_run(r, retention_days, now_s, dry_run, only_set, report, err);
+    rc = expire_run(r, lk, retention_days, now_s, dry_run, only_set, report, err);
     gd_lock_release(lk);
     return rc;
 }

@@ -25,7 +25,7 @@ fake() {
     fake_n=$((fake_n + 1))
     FAKE_RECORD="$WORK/fake$fake_n.got"
     python3 "$GEODR_SRC/tests/integration/tools/fake_infile_server.py" "$WORK/fake$fake_n.port" \
-        "$FAKE_RECORD" "$WORK/key" "$1" 2>>"$WORK/fake.log" &
+        "$FAKE_RECORD" "$WORK/key" "$1" ${2:+"$2"} 2>>"$WORK/fake.log" &
     local pid=$!
     on_exit "kill $pid 2>/dev/null || true"
     wait_for 10 test -s "$WORK/fake$fake_n.port" || die "the fake server did not start"
@@ -55,6 +55,15 @@ out="$("$GEODR" --config "$cfg" restore shop --latest --target "127.0.0.1:$FAKE_
     --target-password-file "$WORK/fake.pass" 2>&1)" && rc=0 || rc=$?
 is "a target asking for a file on a loader connection: the restore fails" "$rc" 1
 is "... and the target got no byte of the file" "$(wc -c <"$FAKE_RECORD")" 0
+
+# A server (or an attacker in the middle) that asks for the password in
+# clear text at login (mysql_clear_password) gets nothing: geodr allows only
+# methods that never send the password itself.
+fake 'never' clear-password
+out="$("$GEODR" --config "$cfg" restore shop --latest --dry-run --target "127.0.0.1:$FAKE_PORT" \
+    --target-user root --target-password-file "$WORK/fake.pass" 2>&1)" && rc=0 || rc=$?
+is "a target asking for the password in clear text: the restore fails" "$rc" 1
+is "... and it got no byte of the password" "$(wc -c <"$FAKE_RECORD")" 0
 
 # --new-instance: no account logs in over TCP without a password, during the
 # restore or after it (issue 10 finding 2); a failed restore leaves no server.

@@ -5,7 +5,11 @@ matching ASK (a regular expression) with a LOAD DATA LOCAL INFILE request for
 FILE.  Every byte a client sends back for such a request is appended to
 RECORD; a client that refuses sends an empty packet and RECORD stays empty.
 
-usage: fake_infile_server.py PORTFILE RECORD FILE ASK
+With a fifth argument "clear-password" it instead asks every client at
+login to switch to mysql_clear_password (what an attacker in the middle of
+a stripped TLS connection would do) and records what the client sends.
+
+usage: fake_infile_server.py PORTFILE RECORD FILE ASK [clear-password]
 Writes the port it listens on (127.0.0.1, a free port) to PORTFILE.
 """
 import os
@@ -16,6 +20,7 @@ import sys
 import threading
 
 portfile, record, wanted, ask = sys.argv[1], sys.argv[2], sys.argv[3], re.compile(sys.argv[4])
+clear_password = len(sys.argv) > 5 and sys.argv[5] == "clear-password"
 
 CAPS = (0x00000001 | 0x00000004 | 0x00000008 | 0x00000200 | 0x00008000 | 0x00000080
         | 0x00010000 | 0x00020000 | 0x00080000)  # long pw, long flag, connect db, protocol 41,
@@ -73,6 +78,11 @@ def serve(conn):
               + b"mysql_native_password\x00")
         conn.sendall(packet(0, hs))
         seq, _ = read_packet(conn)
+        if clear_password:
+            conn.sendall(packet(seq + 1, b"\xfemysql_clear_password\x00"))
+            seq, sent = read_packet(conn)
+            with open(record, "ab") as f:
+                f.write(sent)
         conn.sendall(ok(seq + 1))
         while True:
             seq, body = read_packet(conn)
