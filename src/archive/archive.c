@@ -45,8 +45,9 @@ typedef struct arch {
     double last_event; /* monotonic time of the last real event */
     /* Commit times.  live: the stream has reached the source's position at
      * connect, so each transaction arrives as it commits.  clock_off: the source's clock minus
-     * ours, at its largest (receive times stay upper bounds).  ts_max: the running maximum of event
-     * timestamps and of the commit times given so far. */
+     * our boot clock (gd_boottime: never stepped), at its largest (receive times stay upper
+     * bounds).  ts_max: the running maximum of event timestamps and of the commit times given so
+     * far. */
     bool live;
     gd_gtid_pos live_at; /* the source's @@gtid_binlog_pos at connect */
     double clock_off;
@@ -187,7 +188,7 @@ static uint32_t commit_time(arch *a)
 {
     uint32_t t = a->ts_max;
     if (a->live) {
-        double u = (double)gd_now_us() / 1e6 + a->clock_off;
+        double u = gd_boottime() + a->clock_off;
         if (u > (double)t && u < (double)UINT32_MAX)
             t = (uint32_t)u;
     }
@@ -316,7 +317,11 @@ static int check_source(MYSQL *m, gd_err *err)
 static int source_clock(arch *a, MYSQL *m, gd_err *err)
 {
     MYSQL_RES *res = NULL;
-    double before = (double)gd_now_us() / 1e6;
+    /* the offset is taken against a clock that never steps (the wall clock
+     * may be stepped back by NTP or a VM resume, which would make receive
+     * times too early: no longer upper bounds) and keeps counting across a
+     * suspend */
+    double before = gd_boottime();
     int rc = gd_sql_query(m, &res, err,
                           "SELECT @@GLOBAL.gtid_binlog_pos, TIMESTAMPDIFF(MICROSECOND, "
                           "'1970-01-01', UTC_TIMESTAMP(6))");

@@ -187,6 +187,13 @@ void gd_test_pause(const char *point)
     }
 }
 
+double gd_boottime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 double gd_mono(void)
 {
     struct timespec ts;

@@ -45,6 +45,10 @@ int gd_buf_reserve(gd_buf *b, size_t extra);
  * seconds. */
 int64_t gd_now_us(void);
 double gd_mono(void);
+/* Seconds since boot, suspended time included, never stepped
+ * (CLOCK_BOOTTIME): for offsets to another machine's clock that must not
+ * move when this one's wall clock is set. */
+double gd_boottime(void);
 
 /* The time retention decisions are made at, in seconds since the epoch:
  * the wall clock, or GEODR_NOW (seconds) when set: the tests' injectable
