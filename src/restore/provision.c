@@ -1,7 +1,8 @@
 /* A new local MariaDB instance for `geodr restore --new-instance DIR --port P`:
- * DIR/data (mariadb-install-db), DIR/my.cnf, DIR/mariadbd.sock,
- * DIR/mariadbd.err, DIR/mariadbd.pid, and after gd_instance_secure()
- * DIR/client.cnf (mode 0600) with the generated root password. */
+ * DIR/data (mariadb-install-db), DIR/my.cnf, DIR/run/mariadbd.sock,
+ * DIR/run/mariadbd.err, DIR/run/mariadbd.pid, and after gd_instance_secure()
+ * DIR/client.cnf (mode 0600) with the generated root password.  DIR stays
+ * geodr's; the server's account owns only DIR/data and DIR/run. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -48,7 +49,7 @@ static int run_to_log(char *const argv[], const char *log, gd_err *err)
     if (pid < 0)
         return gd_err_sys(err, errno, "cannot start %s", argv[0]);
     if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -107,14 +108,8 @@ static int reachable_by(const char *dir, const struct passwd *pw, gd_err *err)
     return rc;
 }
 
-/* When geodr runs as root: the account the server runs as, its folder given
- * to it.  NULL (and 0) when geodr runs as another user: the server runs as
- * that user. */
-static int server_account(const char *abs, struct passwd **out, gd_err *err)
+static int run_as_account(const char *abs, const char *run, struct passwd **out, gd_err *err)
 {
-    *out = NULL;
-    if (geteuid() != 0)
-        return 0;
     struct passwd *pw = getpwnam(RUN_AS_USER);
     if (pw == NULL)
         return gd_err_set(err, GD_E_STATE,
@@ -122,13 +117,33 @@ static int server_account(const char *abs, struct passwd **out, gd_err *err)
                           "instance's server as (a server never runs as root): install "
                           "mariadb-server, which creates it, or run geodr as another user",
                           RUN_AS_USER);
-    int rc = reachable_by(abs, pw, err);
+    if (chmod(abs, 0711) != 0) /* passable to the server's account, not listable */
+        return gd_err_sys(err, errno, "cannot set the mode of %s", abs);
+    int rc = reachable_by(run, pw, err);
     if (rc != 0)
         return rc;
-    if (chown(abs, pw->pw_uid, pw->pw_gid) != 0)
-        return gd_err_sys(err, errno, "cannot give %s to user %s", abs, RUN_AS_USER);
+    if (chown(run, pw->pw_uid, pw->pw_gid) != 0)
+        return gd_err_sys(err, errno, "cannot give %s to user %s", run, RUN_AS_USER);
     *out = pw;
     return 0;
+}
+
+/* The server's own folder DIR/run (socket, pid file, error log), and with
+ * DIR/data the only ones it may write: DIR itself stays geodr's, so nothing
+ * the server's account does (a symlink planted in DIR by any process of
+ * that shared account) can redirect a file geodr writes as root there
+ * (my.cnf, install.log, client.cnf).  When geodr runs as root: *out is the
+ * account the server runs as; NULL when geodr runs as another user, which
+ * the server then runs as. */
+static int server_account(const char *abs, struct passwd **out, gd_err *err)
+{
+    *out = NULL;
+    char *run = gd_asprintf("%s/run", abs);
+    int rc = mkdir(run, 0700) == 0 ? 0 : gd_err_sys(err, errno, "cannot create %s", run);
+    if (rc == 0 && geteuid() == 0)
+        rc = run_as_account(abs, run, out, err);
+    free(run);
+    return rc;
 }
 
 int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, gd_err *err)
@@ -157,23 +172,26 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
     if ((rc = server_account(abs, &run_as, err)) != 0)
         return rc;
     out->port = port;
-    out->socket = gd_asprintf("%s/mariadbd.sock", abs);
+    out->socket = gd_asprintf("%s/run/mariadbd.sock", abs);
     out->cnf = gd_asprintf("%s/my.cnf", abs);
     out->client_cnf = gd_asprintf("%s/client.cnf", abs);
     char *datadir = gd_asprintf("%s/data", abs);
     char *log = gd_asprintf("%s/install.log", abs);
-    char *errlog = gd_asprintf("%s/mariadbd.err", abs);
+    char *errlog = gd_asprintf("%s/run/mariadbd.err", abs);
     char *user_opt = run_as ? gd_asprintf("--user=%s", run_as->pw_name) : NULL;
     gd_buf cnf;
     gd_buf_init(&cnf, 0);
     gd_buf_appendf(&cnf,
                    "# written by geodr restore --new-instance\n[mariadbd]\ndatadir=%s\n"
-                   "socket=%s\nport=%u\nbind-address=127.0.0.1\npid-file=%s/mariadbd.pid\n"
+                   "socket=%s\nport=%u\nbind-address=127.0.0.1\npid-file=%s/run/mariadbd.pid\n"
                    "log-error=%s\nlocal-infile=1\nmax-allowed-packet=1G\nskip-name-resolve\n"
                    "innodb-buffer-pool-size=256M\ninnodb-log-file-size=256M\n%s",
                    datadir, out->socket, port, abs, errlog, run_as ? "user=" RUN_AS_USER "\n" : "");
     {
-        FILE *f = fopen(out->cnf, "w");
+        int fd = open(out->cnf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (f == NULL && fd >= 0)
+            close(fd);
         if (f == NULL || fwrite(cnf.data, 1, cnf.len, f) != cnf.len || fclose(f) != 0) {
             rc = gd_err_sys(err, errno, "cannot write %s", out->cnf);
             goto out;
@@ -303,7 +321,7 @@ int gd_instance_secure(gd_instance_new *inst, gd_err *err)
         gd_wipe(pw, sizeof pw);
         return rc;
     }
-    int fd = open(inst->client_cnf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open(inst->client_cnf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         gd_wipe(pw, sizeof pw);
         return gd_err_sys(err, errno, "cannot write %s", inst->client_cnf);

@@ -88,7 +88,10 @@ check "restore --new-instance" "$GEODR" --config "$cfg" --quiet restore shop --l
 on_exit "mariadb-admin --defaults-file='$WORK/newinst/client.cnf' shutdown >/dev/null 2>&1 || true"
 if [[ $(id -u) -eq 0 ]]; then
     is "geodr runs as root, the new instance's server does not (it runs as mysql)" \
-        "$(ps -o user= -p "$(cat "$WORK/newinst/mariadbd.pid")")" mysql
+        "$(ps -o user= -p "$(cat "$WORK/newinst/run/mariadbd.pid")")" mysql
+    is "... which owns only its data and run folders, not the one geodr writes my.cnf and client.cnf in" \
+        "$(stat -c %U "$WORK/newinst" "$WORK/newinst/data" "$WORK/newinst/run" "$WORK/newinst/client.cnf" | tr '\n' ' ')" \
+        "root mysql mysql root "
     mkdir -m 700 "$WORK/closed"
     out="$("$GEODR" --config "$cfg" restore shop --latest --new-instance "$WORK/closed/inst" \
         --port "$(free_port)" 2>&1)" && rc=0 || rc=$?
@@ -97,6 +100,7 @@ if [[ $(id -u) -eq 0 ]]; then
         "runs as user mysql \\(never as root\\), which cannot pass through .*/closed \\(mode 0700\\).*chmod o\\+x"
 else
     skip "the server's user (geodr does not run as root)"
+    skip "the server's folders (geodr does not run as root)"
     skip "a folder the server's user cannot reach (geodr does not run as root)"
     skip "a folder the server's user cannot reach: message"
 fi
