@@ -146,15 +146,14 @@ int gd_replay_reset_target(const gd_conn_params *target, char *note, size_t note
 }
 
 /* Reads one column of SHOW SLAVE STATUS by name into out (size bytes). */
-static void slave_status(MYSQL *m, const char *const *cols, char **out, size_t ncols)
+static int slave_status(MYSQL *m, const char *const *cols, char **out, size_t ncols, gd_err *err)
 {
     for (size_t i = 0; i < ncols; i++)
         out[i][0] = '\0';
     MYSQL_RES *res = NULL;
-    gd_err e;
-    gd_err_clear(&e);
-    if (gd_sql_query(m, &res, &e, "SHOW SLAVE STATUS") != 0)
-        return;
+    int rc = gd_sql_query(m, &res, err, "SHOW SLAVE STATUS");
+    if (rc != 0)
+        return rc;
     MYSQL_ROW row = mysql_fetch_row(res);
     unsigned nf = mysql_num_fields(res);
     MYSQL_FIELD *f = mysql_fetch_fields(res);
@@ -163,6 +162,7 @@ static void slave_status(MYSQL *m, const char *const *cols, char **out, size_t n
             if (strcmp(f[k].name, cols[i]) == 0 && row[k])
                 gd_strlcpy(out[i], row[k], 1024);
     mysql_free_result(res);
+    return 0;
 }
 
 /* True when some GTID of the plan's segments has the target's server id:
@@ -220,7 +220,11 @@ static int wait_applied(MYSQL *m, gd_binlog_server *srv, const gd_replay_opts *o
         }
         gd_progress_add(prog, st.bytes - shown, 0);
         shown = st.bytes;
-        slave_status(m, cols, vals, 6);
+        /* the control connection lost is not the replica's stall */
+        if ((rc = slave_status(m, cols, vals, 6, err)) != 0) {
+            gd_err_prefix(err, "lost the connection that watches the target's replication");
+            return rc;
+        }
         if (b0[0] && strcmp(b0, "0") != 0) {
             rc = gd_err_set(err, GD_E_MYSQL,
                             "the target failed to apply archived binlog: error %s: %s", b0, b1);
