@@ -23,7 +23,7 @@
 #include "common/util.h"
 #include "io/key.h"
 #include "repo/repo.h"
-#include "repo/retention.h"
+#include "region/retention.h"
 #include "repo/setcheck.h"
 #include "storage/storage.h"
 

@@ -37,7 +37,7 @@
 #include "storage/s3/s3.h"
 #include "storage/storage.h"
 #include "repo/repo.h"
-#include "repo/retention.h"
+#include "region/retention.h"
 
 /* ------------------------------------------------------------ SigV4 -- */
 
