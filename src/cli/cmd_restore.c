@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "common/util.h"
 #include "repo/lock.h"
+#include "repo/plan.h"
 #include "replay/replay.h"
 #include "repo/segment.h"
 #include "replay/subset.h"

@@ -22,6 +22,7 @@
 
 #include "common/util.h"
 #include "io/key.h"
+#include "repo/plan.h"
 #include "repo/repo.h"
 #include "region/retention.h"
 #include "repo/setcheck.h"

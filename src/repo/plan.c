@@ -1,4 +1,7 @@
-/* The binlog archive's chain and the recovery windows it gives. */
+/* The binlog archive's chain, the recovery windows it gives, and restore
+ * plans within them. */
+#include "repo/plan.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
