@@ -19,7 +19,13 @@
  * instance moved to format 2 (the descriptor names the last of them), which
  * are read with a warning that they are not authenticated.  Unencrypted
  * instances have no secret: their sha256 trailers detect corruption, not
- * forgery. */
+ * forgery.
+ *
+ * Where it is defined: descriptor.c (open, close, the instance descriptor,
+ * format 1 and 2), record.c (checked JSON records, JSON helpers), object.c
+ * (the object pipeline), set.c (sets and manifests), segment_index.c
+ * (segment records), plan.c (windows and plans, repo/plan.h); what these
+ * files share is in repo_intern.h. */
 #ifndef GD_REPO_REPO_H
 #define GD_REPO_REPO_H
 
