@@ -12,6 +12,7 @@
 #include "replay/replay.h"
 #include "repo/segment.h"
 #include "replay/subset.h"
+#include "restore/provision.h"
 #include "restore/restore.h"
 
 static volatile sig_atomic_t g_stop;

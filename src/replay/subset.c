@@ -14,6 +14,7 @@
 #include "backup/backup.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "restore/provision.h"
 
 /* A free loopback port for the scratch instance. */
 static unsigned free_port(void)

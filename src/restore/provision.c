@@ -2,6 +2,8 @@
  * DIR/data (mariadb-install-db), DIR/my.cnf, DIR/mariadbd.sock,
  * DIR/mariadbd.err, DIR/mariadbd.pid, and after gd_instance_secure()
  * DIR/client.cnf (mode 0600) with the generated root password. */
+#include "restore/provision.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +20,6 @@
 #include "common/util.h"
 #include "io/key.h"
 #include "mysql/conn.h"
-#include "restore/restore.h"
 
 static int dir_is_empty_or_missing(const char *dir, gd_err *err)
 {
