@@ -46,16 +46,23 @@ static json_t *summary(fx_region *f)
     return s;
 }
 
-static json_t *plan(fx_region *f, long long stop, const char *gtid, const char *set)
+/* gd_repo_plan with the stop GTID given as text (may be NULL). */
+static int run_plan(fx_region *f, long long stop, const char *gtid, const char *set, json_t **p,
+                    gd_err *e)
 {
     gd_gtid_pos g;
     if (gtid)
         assert_int_equal(gd_gtid_pos_parse(gtid, &g, NULL), 0);
+    *p = NULL;
+    gd_err_clear(e);
+    return gd_repo_plan(f->r, stop, gtid ? &g : NULL, set, p, e);
+}
+
+static json_t *plan(fx_region *f, long long stop, const char *gtid, const char *set)
+{
     json_t *p = NULL;
     gd_err e;
-    gd_err_clear(&e);
-    int rc = gd_repo_plan(f->r, stop, gtid ? &g : NULL, set, &p, &e);
-    if (rc != 0)
+    if (run_plan(f, stop, gtid, set, &p, &e) != 0)
         fail_msg("plan: %s", e.msg);
     return p;
 }
@@ -63,13 +70,9 @@ static json_t *plan(fx_region *f, long long stop, const char *gtid, const char *
 /* The plan fails with code, and its message holds want. */
 static void plan_fails(fx_region *f, long long stop, const char *gtid, int code, const char *want)
 {
-    gd_gtid_pos g;
-    if (gtid)
-        assert_int_equal(gd_gtid_pos_parse(gtid, &g, NULL), 0);
     json_t *p = NULL;
     gd_err e;
-    gd_err_clear(&e);
-    assert_int_equal(gd_repo_plan(f->r, stop, gtid ? &g : NULL, NULL, &p, &e), code);
+    assert_int_equal(run_plan(f, stop, gtid, NULL, &p, &e), code);
     assert_null(p);
     if (strstr(e.msg, want) == NULL)
         fail_msg("message '%s' lacks '%s'", e.msg, want);
@@ -226,10 +229,7 @@ static void fastest_and_set(void **state)
     assert_int_equal(nsegs(p), 2);
     json_decref(p);
     gd_err e;
-    gd_err_clear(&e);
-    p = NULL;
-    assert_int_equal(gd_repo_plan(f->r, GD_PITR_NONE, NULL, "20991231T000000Z", &p, &e),
-                     GD_E_NOTFOUND);
+    assert_int_equal(run_plan(f, GD_PITR_NONE, NULL, "20991231T000000Z", &p, &e), GD_E_NOTFOUND);
     assert_null(p);
 }
 
