@@ -7,7 +7,7 @@
 
 #include "archive/archive.h"
 #include "archive/compact.h"
-#include "repo/copy.h"
+#include "region/ship.h"
 #include "cli/cli.h"
 #include "common/log.h"
 #include "common/util.h"

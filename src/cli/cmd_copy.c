@@ -6,8 +6,8 @@
 #include "cli/cli.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "repo/copy.h"
-#include "repo/retention.h"
+#include "region/copy.h"
+#include "region/retention.h"
 
 int gd_cli_copy_regions(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home, int jobs,
                         int64_t since_us, json_t *report)

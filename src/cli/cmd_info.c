@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "common/pool.h"
 #include "common/util.h"
+#include "repo/plan.h"
 #include "repo/setcheck.h"
 
 static json_t *set_summary(json_t *mf, const char *id)

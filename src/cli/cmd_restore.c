@@ -8,9 +8,11 @@
 #include "cli/cli.h"
 #include "common/util.h"
 #include "repo/lock.h"
+#include "repo/plan.h"
 #include "replay/replay.h"
 #include "repo/segment.h"
 #include "replay/subset.h"
+#include "restore/provision.h"
 #include "restore/restore.h"
 
 static volatile sig_atomic_t g_stop;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "repo/copy.h"
+#include "region/copy.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "io/key.h"

@@ -23,27 +23,9 @@
 #include "common/util.h"
 #include "io/key.h"
 #include "mysql/binlog.h"
+#include "mysql/wire.h"
 #include "repo/segment.h"
 #include "replay/server_tls.h"
-
-/* Protocol constants (MariaDB/MySQL client-server protocol). */
-#define CLIENT_LONG_PASSWORD 1u
-#define CLIENT_LONG_FLAG 4u
-#define CLIENT_CONNECT_WITH_DB 8u
-#define CLIENT_PROTOCOL_41 512u
-#define CLIENT_SSL 2048u
-#define CLIENT_TRANSACTIONS 8192u
-#define CLIENT_SECURE_CONNECTION 32768u
-#define CLIENT_PLUGIN_AUTH (1u << 19)
-#define CLIENT_PLUGIN_AUTH_LENENC_DATA (1u << 21)
-#define COM_QUIT 0x01
-#define COM_QUERY 0x03
-#define COM_PING 0x0e
-#define COM_BINLOG_DUMP 0x12
-#define COM_REGISTER_SLAVE 0x15
-#define MAX_PACKET_CHUNK 0xffffffu
-#define SERVER_VERSION "5.5.5-10.11.99-MariaDB-geodr"
-#define NATIVE_PLUGIN "mysql_native_password"
 
 /* Connections served at once: the target's replica (it may reconnect)
  * and whoever else reaches the port, who cannot log in and is dropped after
@@ -68,442 +50,10 @@ struct gd_binlog_server {
 
 typedef struct conn {
     gd_binlog_server *s;
-    int fd;
-    SSL *ssl; /* after the replica's SSL request: every byte goes through it */
-    uint8_t seq;
-    gd_buf in;
-    gd_buf out;
-    gd_buf wq;  /* packets not yet sent */
-    bool batch; /* while dumping: send wq in WQ_FLUSH pieces, not per packet */
+    gd_wire w;
     gd_gtid_pos connect_state;
     bool binlog_crc; /* the replica asked for checksums (@master_binlog_checksum) */
-    double deadline; /* gd_mono() by which the login and setup must be done; 0: none */
 } conn;
-
-/* ---- packets ---- */
-
-/* 0 when c has bytes to read (on the socket or decrypted in TLS), 1 when
- * not yet (200 ms passed: look again), -1 when the server stops or the
- * login deadline passed. */
-static int wait_readable(conn *c)
-{
-    if (c->ssl && SSL_pending(c->ssl) > 0)
-        return 0;
-    struct pollfd pf = {c->fd, POLLIN, 0};
-    int r = poll(&pf, 1, 200);
-    if (atomic_load(&c->s->stop))
-        return -1;
-    if (c->deadline > 0 && gd_mono() > c->deadline) {
-        gd_debug("binlog server: a connection did not log in and ask for the binlog within "
-                 "%.0f s; closed",
-                 AUTH_TIMEOUT_S);
-        return -1;
-    }
-    return r > 0 ? 0 : 1;
-}
-
-/* One read of at most n bytes: the count, 0 when nothing came yet (a TLS
- * record not complete within the socket's 200 ms receive timeout), -1 when
- * the connection is closed or broken. */
-static ssize_t read_some(conn *c, void *p, size_t n)
-{
-    if (c->ssl) {
-        int k = SSL_read(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
-        if (k > 0)
-            return k;
-        int e = SSL_get_error(c->ssl, k);
-        ERR_clear_error();
-        return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
-    }
-    ssize_t k = read(c->fd, p, n);
-    if (k < 0 && errno == EINTR)
-        return 0;
-    return k <= 0 ? -1 : k;
-}
-
-static int read_full(conn *c, void *p, size_t n)
-{
-    uint8_t *b = p;
-    while (n > 0) {
-        int w = wait_readable(c);
-        if (w < 0)
-            return -1;
-        if (w > 0)
-            continue;
-        ssize_t k = read_some(c, b, n);
-        if (k < 0)
-            return -1;
-        b += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-static int write_full(conn *c, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t k;
-        if (c->ssl) {
-            int w = SSL_write(c->ssl, b, n > INT32_MAX ? INT32_MAX : (int)n);
-            int e = w > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, w);
-            ERR_clear_error();
-            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                if (atomic_load(&c->s->stop))
-                    return -1;
-                continue;
-            }
-            k = w > 0 ? w : -1;
-        } else {
-            k = send(c->fd, b, n, MSG_NOSIGNAL);
-            if (k < 0 && errno == EINTR)
-                continue;
-        }
-        if (k < 0)
-            return -1;
-        b += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* Reads one logical packet (joining 16 MiB pieces) into c->in. */
-static int read_packet(conn *c)
-{
-    gd_buf_reset(&c->in);
-    for (;;) {
-        uint8_t h[4];
-        if (read_full(c, h, 4) != 0)
-            return -1;
-        size_t len = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16;
-        c->seq = (uint8_t)(h[3] + 1);
-        if (gd_buf_reserve(&c->in, len) != 0)
-            return -1;
-        if (read_full(c, c->in.data + c->in.len, len) != 0)
-            return -1;
-        c->in.len += len;
-        if (len < MAX_PACKET_CHUNK)
-            return 0;
-    }
-}
-
-/* A dump sends its events in writes of about this size: one system call and
- * a few full TCP segments for hundreds of small events, instead of two
- * writes (header, body) per event on a TCP_NODELAY socket. */
-#define WQ_FLUSH ((size_t)256 << 10)
-
-static int flush_wq(conn *c)
-{
-    int rc = write_full(c, c->wq.data, c->wq.len);
-    gd_buf_reset(&c->wq);
-    return rc;
-}
-
-/* Queues one packet piece (header, then the body in one or two spans);
- * sends the queue unless batching and it is still small. */
-static int queue_piece(conn *c, const void *a, size_t an, const void *b, size_t bn)
-{
-    size_t k = an + bn;
-    uint8_t h[4] = {(uint8_t)k, (uint8_t)(k >> 8), (uint8_t)(k >> 16), c->seq++};
-    if (gd_buf_append(&c->wq, h, 4) != 0 || gd_buf_append(&c->wq, a, an) != 0 ||
-        gd_buf_append(&c->wq, b, bn) != 0)
-        return -1;
-    return !c->batch || c->wq.len >= WQ_FLUSH ? flush_wq(c) : 0;
-}
-
-/* Sends p as one logical packet (split into 16 MiB pieces). */
-static int send_packet(conn *c, const uint8_t *p, size_t n)
-{
-    for (;;) {
-        size_t k = n < MAX_PACKET_CHUNK ? n : MAX_PACKET_CHUNK;
-        if (queue_piece(c, p, k, NULL, 0) != 0)
-            return -1;
-        p += k;
-        n -= k;
-        if (k < MAX_PACKET_CHUNK)
-            return 0;
-        if (n == 0) /* an exact multiple ends with an empty piece */
-            return send_packet(c, p, 0);
-    }
-}
-
-static void put_lenenc(gd_buf *b, uint64_t v)
-{
-    uint8_t t[9];
-    size_t n;
-    if (v < 251) {
-        t[0] = (uint8_t)v;
-        n = 1;
-    } else if (v < 65536) {
-        t[0] = 0xfc;
-        t[1] = (uint8_t)v;
-        t[2] = (uint8_t)(v >> 8);
-        n = 3;
-    } else if (v < 16777216) {
-        t[0] = 0xfd;
-        for (int i = 0; i < 3; i++)
-            t[1 + i] = (uint8_t)(v >> (8 * i));
-        n = 4;
-    } else {
-        t[0] = 0xfe;
-        for (int i = 0; i < 8; i++)
-            t[1 + i] = (uint8_t)(v >> (8 * i));
-        n = 9;
-    }
-    gd_buf_append(b, t, n);
-}
-
-static void put_lenstr(gd_buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    put_lenenc(b, n);
-    gd_buf_append(b, s, n);
-}
-
-static int send_ok(conn *c)
-{
-    static const uint8_t ok[] = {0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00};
-    return send_packet(c, ok, sizeof ok);
-}
-
-static int send_err(conn *c, unsigned code, const char *state, const char *msg)
-{
-    gd_buf_reset(&c->out);
-    uint8_t h[3] = {0xff, (uint8_t)code, (uint8_t)(code >> 8)};
-    gd_buf_append(&c->out, h, 3);
-    gd_buf_append(&c->out, "#", 1);
-    gd_buf_append(&c->out, state, 5);
-    gd_buf_append(&c->out, msg, strlen(msg));
-    return send_packet(c, (uint8_t *)c->out.data, c->out.len);
-}
-
-static int send_eof(conn *c)
-{
-    static const uint8_t eof[] = {0xfe, 0x00, 0x00, 0x02, 0x00};
-    return send_packet(c, eof, sizeof eof);
-}
-
-/* A result set of text columns; values NULL mean SQL NULL. */
-static int send_result(conn *c, const char *const *names, const char *const *values, size_t ncol,
-                       bool has_row)
-{
-    gd_buf_reset(&c->out);
-    put_lenenc(&c->out, ncol);
-    if (send_packet(c, (uint8_t *)c->out.data, c->out.len) != 0)
-        return -1;
-    for (size_t i = 0; i < ncol; i++) {
-        gd_buf_reset(&c->out);
-        put_lenstr(&c->out, "def");
-        put_lenstr(&c->out, "");
-        put_lenstr(&c->out, "");
-        put_lenstr(&c->out, "");
-        put_lenstr(&c->out, names[i]);
-        put_lenstr(&c->out, names[i]);
-        static const uint8_t fixed[] = {0x0c, 0x21, 0x00, 0x00, 0x01, 0x00, 0x00,
-                                        0xfd, 0x00, 0x00, 0x1f, 0x00, 0x00};
-        gd_buf_append(&c->out, fixed, sizeof fixed);
-        if (send_packet(c, (uint8_t *)c->out.data, c->out.len) != 0)
-            return -1;
-    }
-    if (send_eof(c) != 0)
-        return -1;
-    if (has_row) {
-        gd_buf_reset(&c->out);
-        for (size_t i = 0; i < ncol; i++) {
-            if (values[i] == NULL) {
-                uint8_t null = 0xfb;
-                gd_buf_append(&c->out, &null, 1);
-            } else {
-                put_lenstr(&c->out, values[i]);
-            }
-        }
-        if (send_packet(c, (uint8_t *)c->out.data, c->out.len) != 0)
-            return -1;
-    }
-    return send_eof(c);
-}
-
-/* ---- handshake and authentication ---- */
-
-static void sha1(const void *a, size_t an, const void *b, size_t bn, uint8_t out[20])
-{
-    EVP_MD_CTX *x = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(x, EVP_sha1(), NULL);
-    EVP_DigestUpdate(x, a, an);
-    if (b)
-        EVP_DigestUpdate(x, b, bn);
-    unsigned int n = 20;
-    EVP_DigestFinal_ex(x, out, &n);
-    EVP_MD_CTX_free(x);
-}
-
-/* mysql_native_password: the client sends SHA1(pw) XOR SHA1(scramble +
- * SHA1(SHA1(pw))). */
-static bool native_ok(const char *pw, const uint8_t scramble[20], const uint8_t *resp, size_t rlen)
-{
-    if (pw[0] == '\0')
-        return rlen == 0;
-    if (rlen != 20)
-        return false;
-    uint8_t h1[20], h2[20], h3[20];
-    sha1(pw, strlen(pw), NULL, 0, h1);
-    sha1(h1, 20, NULL, 0, h2);
-    sha1(scramble, 20, h2, 20, h3);
-    uint8_t diff = 0;
-    for (int i = 0; i < 20; i++)
-        diff |= (uint8_t)((h1[i] ^ h3[i]) ^ resp[i]);
-    return diff == 0;
-}
-
-/* The server's first packet (protocol v10), with CLIENT_SSL when the
- * server offers TLS. */
-static int send_greeting(conn *c, const uint8_t scramble[20])
-{
-    uint32_t caps = CLIENT_LONG_PASSWORD | CLIENT_LONG_FLAG | CLIENT_CONNECT_WITH_DB |
-                    CLIENT_PROTOCOL_41 | CLIENT_TRANSACTIONS | CLIENT_SECURE_CONNECTION |
-                    CLIENT_PLUGIN_AUTH | (c->s->tls ? CLIENT_SSL : 0);
-    gd_buf *b = &c->out;
-    gd_buf_reset(b);
-    uint8_t v10 = 10;
-    gd_buf_append(b, &v10, 1);
-    gd_buf_append(b, SERVER_VERSION, sizeof SERVER_VERSION);
-    uint8_t id[4] = {1, 0, 0, 0};
-    gd_buf_append(b, id, 4);
-    gd_buf_append(b, scramble, 8);
-    uint8_t z = 0;
-    gd_buf_append(b, &z, 1);
-    uint8_t tail[] = {(uint8_t)caps,         (uint8_t)(caps >> 8),  0x21, 0x02, 0x00,
-                      (uint8_t)(caps >> 16), (uint8_t)(caps >> 24), 21};
-    gd_buf_append(b, tail, sizeof tail);
-    uint8_t reserved[10] = {0};
-    gd_buf_append(b, reserved, sizeof reserved);
-    gd_buf_append(b, scramble + 8, 12);
-    gd_buf_append(b, &z, 1);
-    gd_buf_append(b, NATIVE_PLUGIN, sizeof NATIVE_PLUGIN);
-    c->seq = 0;
-    return send_packet(c, (uint8_t *)b->data, b->len);
-}
-
-/* With TLS on, the client's first answer must be the SSL request (its
- * capabilities with CLIENT_SSL, nothing else): then the TLS handshake, and
- * the real handshake response comes through TLS.  A client that does not
- * ask for TLS is refused without its login (sent in the clear) being
- * looked at. */
-static int start_tls(conn *c)
-{
-    if (c->s->tls == NULL)
-        return 0;
-    const uint8_t *p = (const uint8_t *)c->in.data;
-    if (c->in.len < 4 || !(p[1] & (CLIENT_SSL >> 8))) {
-        send_err(c, 1045, "28000",
-                 "geodr's binlog server accepts only TLS connections (CHANGE MASTER ... "
-                 "MASTER_SSL = 1)");
-        return -1;
-    }
-    /* Reads time out every 200 ms so a stalled TLS record cannot keep the
-     * thread from seeing the stop flag or the login deadline. */
-    struct timeval tv = {0, 200000};
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    c->ssl = SSL_new(c->s->tls);
-    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
-        return -1;
-    for (;;) {
-        int r = SSL_accept(c->ssl);
-        if (r == 1)
-            break;
-        int e = SSL_get_error(c->ssl, r);
-        ERR_clear_error();
-        if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) || wait_readable(c) < 0) {
-            gd_debug("binlog server: a TLS handshake failed; connection closed");
-            return -1;
-        }
-    }
-    gd_debug("binlog server: a client connected over %s (%s)", SSL_get_version(c->ssl),
-             SSL_get_cipher(c->ssl));
-    return read_packet(c);
-}
-
-static int handshake(conn *c)
-{
-    uint8_t scramble[20];
-    if (gd_random(scramble, sizeof scramble, NULL) != 0)
-        return -1;
-    for (int i = 0; i < 20; i++) /* printable, no NUL */
-        scramble[i] = (uint8_t)(33 + scramble[i] % 94);
-    gd_buf *b = &c->out;
-    uint8_t z = 0;
-    if (send_greeting(c, scramble) != 0 || read_packet(c) != 0 || start_tls(c) != 0)
-        return -1;
-
-    /* Handshake response 41. */
-    const uint8_t *p = (const uint8_t *)c->in.data, *end = p + c->in.len;
-    if (c->in.len < 32)
-        return -1;
-    uint32_t ccaps =
-        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    p += 32;
-    const uint8_t *user = p;
-    while (p < end && *p)
-        p++;
-    if (p >= end)
-        return -1;
-    size_t ulen = (size_t)(p - user);
-    p++;
-    const uint8_t *resp = p;
-    size_t rlen = 0;
-    if (ccaps & CLIENT_PLUGIN_AUTH_LENENC_DATA) {
-        if (p >= end || *p >= 251)
-            return -1;
-        rlen = *p++;
-        resp = p;
-    } else if (ccaps & CLIENT_SECURE_CONNECTION) {
-        if (p >= end)
-            return -1;
-        rlen = *p++;
-        resp = p;
-    } else {
-        while (p + rlen < end && p[rlen])
-            rlen++;
-    }
-    if (resp + rlen > end)
-        return -1;
-    p = resp + rlen;
-    if ((ccaps & CLIENT_CONNECT_WITH_DB) && p < end) {
-        while (p < end && *p)
-            p++;
-        p++;
-    }
-    const char *plugin = NATIVE_PLUGIN;
-    char pbuf[64] = "";
-    if ((ccaps & CLIENT_PLUGIN_AUTH) && p < end) {
-        size_t k = 0;
-        while (p < end && *p && k + 1 < sizeof pbuf)
-            pbuf[k++] = (char)*p++;
-        pbuf[k] = '\0';
-        plugin = pbuf;
-    }
-    uint8_t resp2[64];
-    if (strcmp(plugin, NATIVE_PLUGIN) != 0) {
-        /* Ask the client to switch to mysql_native_password. */
-        gd_buf_reset(b);
-        uint8_t fe = 0xfe;
-        gd_buf_append(b, &fe, 1);
-        gd_buf_append(b, NATIVE_PLUGIN, sizeof NATIVE_PLUGIN);
-        gd_buf_append(b, scramble, 20);
-        gd_buf_append(b, &z, 1);
-        if (send_packet(c, (uint8_t *)b->data, b->len) != 0 || read_packet(c) != 0)
-            return -1;
-        rlen = c->in.len < sizeof resp2 ? c->in.len : sizeof resp2;
-        memcpy(resp2, c->in.data, rlen);
-        resp = resp2;
-    }
-    bool user_ok = ulen == strlen(c->s->o.user) && memcmp(user, c->s->o.user, ulen) == 0;
-    if (!user_ok || !native_ok(c->s->o.password, scramble, resp, rlen)) {
-        send_err(c, 1045, "28000", "Access denied (geodr binlog server)");
-        return -1;
-    }
-    return send_ok(c);
-}
 
 /* ---- queries of the replica's setup ---- */
 
@@ -527,11 +77,11 @@ static int on_query(conn *c, const char *q)
             int rc = gd_gtid_pos_parse(s, &c->connect_state, &err);
             free(s);
             if (rc != 0)
-                return send_err(c, 1941, "HY000", err.msg);
+                return gd_wire_send_err(&c->w, 1941, "HY000", err.msg);
         }
         if (strcasestr(q, "@master_binlog_checksum"))
             c->binlog_crc = c->s->checksum_alg == 1;
-        return send_ok(c);
+        return gd_wire_send_ok(&c->w);
     }
     if (starts(q, "SHOW VARIABLES LIKE 'SERVER_ID'") || starts(q, "SELECT @@GLOBAL.SERVER_ID") ||
         starts(q, "SELECT @@SERVER_ID")) {
@@ -539,40 +89,40 @@ static int on_query(conn *c, const char *q)
         if (starts(q, "SHOW")) {
             const char *names[] = {"Variable_name", "Value"};
             const char *vals[] = {"server_id", num};
-            return send_result(c, names, vals, 2, true);
+            return gd_wire_send_result(&c->w, names, vals, 2, true);
         }
         const char *names[] = {"@@server_id"};
         const char *vals[] = {num};
-        return send_result(c, names, vals, 1, true);
+        return gd_wire_send_result(&c->w, names, vals, 1, true);
     }
     if (starts(q, "SHOW")) {
         const char *names[] = {"Variable_name", "Value"};
-        return send_result(c, names, NULL, 2, false);
+        return gd_wire_send_result(&c->w, names, NULL, 2, false);
     }
     if (starts(q, "SELECT UNIX_TIMESTAMP()")) {
         snprintf(num, sizeof num, "%lld", (long long)time(NULL));
         const char *names[] = {"UNIX_TIMESTAMP()"};
         const char *vals[] = {num};
-        return send_result(c, names, vals, 1, true);
+        return gd_wire_send_result(&c->w, names, vals, 1, true);
     }
     if (starts(q, "SELECT @master_binlog_checksum")) {
         const char *names[] = {"@master_binlog_checksum"};
         const char *vals[] = {c->s->checksum_alg == 1 ? "CRC32" : "NONE"};
-        return send_result(c, names, vals, 1, true);
+        return gd_wire_send_result(&c->w, names, vals, 1, true);
     }
     if (starts(q, "SELECT @@GLOBAL.gtid_domain_id")) {
         const char *names[] = {"@@GLOBAL.gtid_domain_id"};
         const char *vals[] = {"0"};
-        return send_result(c, names, vals, 1, true);
+        return gd_wire_send_result(&c->w, names, vals, 1, true);
     }
     if (starts(q, "SELECT")) {
         gd_debug("binlog server: answering NULL to: %s", q);
         const char *names[] = {"value"};
         const char *vals[] = {NULL};
-        return send_result(c, names, vals, 1, true);
+        return gd_wire_send_result(&c->w, names, vals, 1, true);
     }
     gd_debug("binlog server: accepting: %s", q);
-    return send_ok(c);
+    return gd_wire_send_ok(&c->w);
 }
 
 /* ---- the dump ---- */
@@ -591,12 +141,12 @@ static void set_failed(gd_binlog_server *s, const gd_err *e)
 static int send_event(conn *c, const uint8_t *ev, size_t n)
 {
     uint8_t ok = 0;
-    if (n + 1 < MAX_PACKET_CHUNK) /* one piece: no copy into c->out */
-        return queue_piece(c, &ok, 1, ev, n);
-    gd_buf_reset(&c->out);
-    if (gd_buf_append(&c->out, &ok, 1) != 0 || gd_buf_append(&c->out, ev, n) != 0)
+    if (n + 1 < GD_WIRE_MAX_CHUNK) /* one piece: no copy into c->w.out */
+        return gd_wire_queue_piece(&c->w, &ok, 1, ev, n);
+    gd_buf_reset(&c->w.out);
+    if (gd_buf_append(&c->w.out, &ok, 1) != 0 || gd_buf_append(&c->w.out, ev, n) != 0)
         return -1;
-    return send_packet(c, (uint8_t *)c->out.data, c->out.len);
+    return gd_wire_send_packet(&c->w, (uint8_t *)c->w.out.data, c->w.out.len);
 }
 
 /* An artificial ROTATE to "geodr-bin.<seq>", telling the replica a new
@@ -705,13 +255,13 @@ static void dump(conn *c)
     size_t i;
     json_t *seg;
     bool complete = true;
-    c->batch = true;
+    c->w.batch = true;
     json_array_foreach(s->o.segments, i, seg)
     {
         serve_rc r = serve_segment(c, seg, &g, &skipping, &past);
         /* each segment's events leave before the next is read, and all of
          * them before the dump is marked done */
-        if (r != SERVE_FAIL && flush_wq(c) != 0) {
+        if (r != SERVE_FAIL && gd_wire_flush(&c->w) != 0) {
             r = SERVE_STOP; /* the replica went away */
             past = false;
         }
@@ -729,56 +279,60 @@ static void dump(conn *c)
     }
     /* Keep the connection open until the replica or geodr closes it. */
     for (;;) {
-        int w = wait_readable(c);
+        int w = gd_wire_wait_readable(&c->w);
         if (w < 0)
             break;
         uint8_t tmp[256];
-        if (w == 0 && read_some(c, tmp, sizeof tmp) < 0)
+        if (w == 0 && gd_wire_read_some(&c->w, tmp, sizeof tmp) < 0)
             break;
     }
 }
 
+/* What a replica that does not log in is told. */
+static void refuse_login(conn *c, int why)
+{
+    if (why == GD_WIRE_LOGIN_NO_TLS)
+        gd_wire_send_err(&c->w, 1045, "28000",
+                         "geodr's binlog server accepts only TLS connections (CHANGE MASTER ... "
+                         "MASTER_SSL = 1)");
+    else if (why == GD_WIRE_LOGIN_DENIED)
+        gd_wire_send_err(&c->w, 1045, "28000", "Access denied (geodr binlog server)");
+}
+
 static void serve_conn(gd_binlog_server *s, int fd)
 {
-    conn c = {.s = s, .fd = fd, .deadline = gd_mono() + AUTH_TIMEOUT_S};
-    gd_buf_init(&c.in, (size_t)1 << 30);
-    gd_buf_init(&c.out, (size_t)1 << 30);
-    gd_buf_init(&c.wq, (size_t)1 << 30);
-    if (handshake(&c) != 0)
+    conn c = {.s = s};
+    gd_wire_init(&c.w, fd, &s->stop, "binlog server", AUTH_TIMEOUT_S);
+    int login = gd_wire_login(&c.w, s->tls, s->o.user, s->o.password);
+    if (login != GD_WIRE_LOGIN_OK) {
+        refuse_login(&c, login);
         goto out;
+    }
     for (;;) {
-        if (read_packet(&c) != 0 || c.in.len == 0)
+        if (gd_wire_read_packet(&c.w) != 0 || c.w.in.len == 0)
             break;
-        uint8_t cmd = (uint8_t)c.in.data[0];
-        if (cmd == COM_QUIT)
+        uint8_t cmd = (uint8_t)c.w.in.data[0];
+        if (cmd == GD_COM_QUIT)
             break;
-        if (cmd == COM_QUERY) {
-            char *q = gd_strndup(c.in.data + 1, c.in.len - 1);
+        if (cmd == GD_COM_QUERY) {
+            char *q = gd_strndup(c.w.in.data + 1, c.w.in.len - 1);
             int rc = on_query(&c, q);
             free(q);
             if (rc != 0)
                 break;
-        } else if (cmd == COM_REGISTER_SLAVE || cmd == COM_PING) {
-            if (send_ok(&c) != 0)
+        } else if (cmd == GD_COM_REGISTER_SLAVE || cmd == GD_COM_PING) {
+            if (gd_wire_send_ok(&c.w) != 0)
                 break;
-        } else if (cmd == COM_BINLOG_DUMP) {
-            c.deadline = 0; /* the dump may run as long as the archive takes */
+        } else if (cmd == GD_COM_BINLOG_DUMP) {
+            c.w.deadline = 0; /* the dump may run as long as the archive takes */
             dump(&c);
             break;
         } else {
-            send_err(&c, 1047, "08S01", "Unknown command (geodr binlog server)");
+            gd_wire_send_err(&c.w, 1047, "08S01", "Unknown command (geodr binlog server)");
         }
     }
 out:
-    if (c.ssl) {
-        SSL_shutdown(c.ssl);
-        SSL_free(c.ssl);
-        ERR_clear_error();
-    }
-    gd_buf_free(&c.in);
-    gd_buf_free(&c.out);
-    gd_buf_free(&c.wq);
-    close(fd);
+    gd_wire_close(&c.w);
 }
 
 typedef struct conn_arg {

@@ -15,6 +15,7 @@
 #include "common/defaults.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "restore/provision.h"
 
 /* A free loopback port for the scratch instance. */
 static unsigned free_port(void)

@@ -19,7 +19,13 @@
  * instance moved to format 2 (the descriptor names the last of them), which
  * are read with a warning that they are not authenticated.  Unencrypted
  * instances have no secret: their sha256 trailers detect corruption, not
- * forgery. */
+ * forgery.
+ *
+ * Where it is defined: descriptor.c (open, close, the instance descriptor,
+ * format 1 and 2), record.c (checked JSON records, JSON helpers), object.c
+ * (the object pipeline), set.c (sets and manifests), segment_index.c
+ * (segment records), plan.c (windows and plans, repo/plan.h); what these
+ * files share is in repo_intern.h. */
 #ifndef GD_REPO_REPO_H
 #define GD_REPO_REPO_H
 
@@ -192,34 +198,6 @@ long long gd_segment_first_seq(json_t *rec);
 /* True when outer's counter range contains inner's. */
 bool gd_segment_covers(json_t *outer, json_t *inner);
 
-/* Summary of the binlog archive and the recovery windows of the instance in
- * this region, as JSON:
- *   {"segments", "transactions", "raw_bytes", "stored_bytes", "first_time",
- *    "last_time", "gtid_pos",
- *    "gaps": [{"before_seq", "expected", "found"}],
- *    "windows": [{"from", "from_s", "to", "to_s", "set", "gtid_from", "gtid_to"}]}
- * A window runs from the end of the oldest backup set that a contiguous run
- * of segments rolls forward, to the commit time of the run's last
- * transaction.  A gap in the chain ends one window; the next starts at the
- * first set taken after the gap. */
-int gd_repo_archive_summary(gd_repo *r, json_t **out, gd_err *err);
-
-/* A restore plan: which set to load and which segments to replay.
- *   stop_time_s >= 0: replay transactions that commit at or before it
- *   stop_time_s == GD_PITR_LATEST: replay to the end of the archive
- *   stop_time_s == GD_PITR_NONE: no replay (the newest set, or set_id)
- *   stop_gtid (not NULL, with stop_time_s == GD_PITR_LATEST): replay up to and
- *   including that GTID position
- * set_id (may be NULL) forces the set.  The plan is JSON:
- *   {"set", "set_gtid", "set_end", "set_end_s", "segments": [index records],
- *    "replay": bool}
- * A point outside every recovery window fails with GD_E_INVALID and a
- * message that prints the windows. */
-#define GD_PITR_LATEST (-1)
-#define GD_PITR_NONE (-2)
-int gd_repo_plan(gd_repo *r, long long stop_time_s, const gd_gtid_pos *stop_gtid,
-                 const char *set_id, json_t **out, gd_err *err);
-
 /* ---- manifests ---- */
 /* Writes <set>/manifest: the JSON text followed by a trailer line
  * "sha256 <hex of every byte before the trailer>\n".  This commits the set. */
@@ -231,5 +209,9 @@ int gd_manifest_read(gd_repo *r, const char *set_id, json_t **out, gd_err *err);
 /* JSON helpers tolerant of missing fields. */
 const char *gd_json_str(json_t *o, const char *key, const char *dflt);
 long long gd_json_int(json_t *o, const char *key, long long dflt);
+
+/* The recovery windows and restore plans (repo/plan.h) are part of what
+ * this header declares, for the files that included it for them. */
+#include "repo/plan.h"
 
 #endif

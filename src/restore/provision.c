@@ -3,6 +3,8 @@
  * DIR/run/mariadbd.err, DIR/run/mariadbd.pid, and after gd_instance_secure()
  * DIR/client.cnf (mode 0600) with the generated root password.  DIR stays
  * geodr's; the server's account owns only DIR/data and DIR/run. */
+#include "restore/provision.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +21,6 @@
 #include "common/util.h"
 #include "io/key.h"
 #include "mysql/conn.h"
-#include "restore/restore.h"
 
 static int dir_is_empty_or_missing(const char *dir, gd_err *err)
 {
@@ -146,6 +147,71 @@ static int server_account(const char *abs, struct passwd **out, gd_err *err)
     return rc;
 }
 
+/* Starts mariadbd on the instance's my.cnf, in a session of its own with
+ * its output to /dev/null; its pid in inst->pid. */
+static int start_server(gd_instance_new *inst, gd_err *err)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return gd_err_sys(err, errno, "cannot start mariadbd");
+    if (pid == 0) {
+        setsid();
+        int fd = open("/dev/null", O_RDWR);
+        if (fd >= 0) {
+            dup2(fd, 0);
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        char *a1 = gd_asprintf("--defaults-file=%s", inst->cnf);
+        const char *bin = find_mariadbd();
+        char *argv[] = {(char *)bin, a1, NULL};
+        execv(bin, argv);
+        execvp("mariadbd", argv);
+        _exit(127);
+    }
+    inst->pid = pid;
+    return 0;
+}
+
+/* Waits (at most 60 s) until the new server answers on its socket, then
+ * creates root@127.0.0.1 with no usable password. */
+static int wait_answering(gd_instance_new *inst, const char *errlog, gd_err *err)
+{
+    pid_t pid = inst->pid;
+    gd_conn_params p = {.what = "the new instance",
+                        .socket = inst->socket,
+                        .user = inst->admin_user,
+                        .password = "",
+                        .timeout_s = 2};
+    for (int i = 0; i < 600; i++) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return gd_err_set(err, GD_E_STATE, "mariadbd for the new instance exited: see %s",
+                              errlog);
+        MYSQL *m = NULL;
+        gd_err e;
+        gd_err_clear(&e);
+        if (gd_conn_open(&p, &m, &e) == 0) {
+            /* root@127.0.0.1 exists from the start (views and routines of
+             * the set name it as their definer) but no password matches
+             * 'invalid' until gd_instance_secure() sets one. */
+            int rc = gd_sql(m, err,
+                            "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED VIA "
+                            "mysql_native_password USING 'invalid'");
+            if (rc == 0)
+                rc = gd_sql(m, err,
+                            "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION");
+            gd_conn_close(m);
+            return rc;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGTERM);
+    return gd_err_set(err, GD_E_STATE,
+                      "mariadbd for the new instance did not start in 60 s: see %s", errlog);
+}
+
 int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, gd_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -215,62 +281,8 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
         if (rc != 0)
             goto out;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        rc = gd_err_sys(err, errno, "cannot start mariadbd");
-        goto out;
-    }
-    if (pid == 0) {
-        setsid();
-        int fd = open("/dev/null", O_RDWR);
-        if (fd >= 0) {
-            dup2(fd, 0);
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        char *a1 = gd_asprintf("--defaults-file=%s", out->cnf);
-        const char *bin = find_mariadbd();
-        char *argv[] = {(char *)bin, a1, NULL};
-        execv(bin, argv);
-        execvp("mariadbd", argv);
-        _exit(127);
-    }
-    out->pid = pid;
-    /* Wait until it answers on the socket. */
-    gd_conn_params p = {.what = "the new instance",
-                        .socket = out->socket,
-                        .user = out->admin_user,
-                        .password = "",
-                        .timeout_s = 2};
-    for (int i = 0; i < 600; i++) {
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            rc =
-                gd_err_set(err, GD_E_STATE, "mariadbd for the new instance exited: see %s", errlog);
-            goto out;
-        }
-        MYSQL *m = NULL;
-        gd_err e;
-        gd_err_clear(&e);
-        if (gd_conn_open(&p, &m, &e) == 0) {
-            /* root@127.0.0.1 exists from the start (views and routines of
-             * the set name it as their definer) but no password matches
-             * 'invalid' until gd_instance_secure() sets one. */
-            rc = gd_sql(m, err,
-                        "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED VIA "
-                        "mysql_native_password USING 'invalid'");
-            if (rc == 0)
-                rc = gd_sql(m, err,
-                            "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION");
-            gd_conn_close(m);
-            goto out;
-        }
-        struct timespec ts = {0, 100 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    kill(pid, SIGTERM);
-    rc = gd_err_set(err, GD_E_STATE, "mariadbd for the new instance did not start in 60 s: see %s",
-                    errlog);
+    if ((rc = start_server(out, err)) == 0)
+        rc = wait_answering(out, errlog, err);
 out:
     gd_buf_free(&cnf);
     free(user_opt);

@@ -22,8 +22,9 @@
 
 #include "common/util.h"
 #include "io/key.h"
+#include "region/retention.h"
+#include "repo/plan.h"
 #include "repo/repo.h"
-#include "repo/retention.h"
 #include "repo/setcheck.h"
 #include "storage/storage.h"
 

@@ -36,8 +36,8 @@
 #include "storage/s3.h"
 #include "storage/s3/s3.h"
 #include "storage/storage.h"
+#include "region/retention.h"
 #include "repo/repo.h"
-#include "repo/retention.h"
 
 /* ------------------------------------------------------------ SigV4 -- */
 

@@ -1,4 +1,7 @@
-/* The binlog archive's chain and the recovery windows it gives. */
+/* The binlog archive's chain, the recovery windows it gives, and restore
+ * plans within them. */
+#include "repo/plan.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,10 +143,144 @@ static char *windows_text(json_t *summary, const gd_set *sets, size_t nsets, con
     return b.data;
 }
 
+/* A damaged set is never guessed around: it is named, unless the plan is
+ * for another set (given with set_id) that reads well. */
+static int refuse_damaged(const gd_set *sets, size_t nsets, const char *set_id, const gd_err *bad,
+                          gd_err *err)
+{
+    for (size_t i = 0; set_id && i < nsets; i++)
+        if (strcmp(sets[i].id, set_id) == 0)
+            return 0;
+    if (err)
+        *err = *bad;
+    gd_err_prefix(err, "%s",
+                  set_id ? "the chosen backup set cannot be used"
+                         : "a backup set cannot be used (restore another "
+                           "one with --set ID)");
+    return bad->code;
+}
+
+/* Whether a contiguous run of segments from set sp reaches the stop point;
+ * the run goes to use (cleared first). */
+static bool reaches(const gd_set *sp, json_t *segs, long long stop_time_s,
+                    const gd_gtid_pos *stop_gtid, json_t *use)
+{
+    size_t n = json_array_size(segs);
+    /* the first segment with something after the set */
+    size_t first = n;
+    for (size_t i = 0; i < n; i++) {
+        gd_gtid_pos gp;
+        if (gd_gtid_pos_parse(gd_json_str(json_array_get(segs, i), "gtid_pos", ""), &gp, NULL) ==
+                0 &&
+            !gd_gtid_pos_le(&gp, &sp->pos)) {
+            first = i;
+            break;
+        }
+    }
+    bool ok = true;
+    long long reach = sp->end_s;
+    bool reach_gtid = stop_gtid && gd_gtid_pos_le(stop_gtid, &sp->pos);
+    json_array_clear(use);
+    if (first < n && !reach_gtid) {
+        gd_gtid_pos prev;
+        ok = gd_gtid_pos_parse(gd_json_str(json_array_get(segs, first), "prev_gtid_pos", ""), &prev,
+                               NULL) == 0 &&
+             gd_gtid_pos_le(&prev, &sp->pos);
+        for (size_t i = first; ok && i < n; i++) {
+            json_t *s = json_array_get(segs, i);
+            if (i > first) {
+                json_t *p = json_array_get(segs, i - 1);
+                if (strcmp(gd_json_str(p, "gtid_pos", ""), gd_json_str(s, "prev_gtid_pos", "")) !=
+                    0)
+                    break; /* a gap: the run ends here */
+            }
+            json_array_append(use, s);
+            reach = gd_json_int(s, "last_time_s", reach);
+            if (stop_time_s >= 0 && gd_json_int(s, "first_time_s", 0) > stop_time_s)
+                break; /* this one already starts after the stop point */
+            gd_gtid_pos sg;
+            if (stop_gtid && gd_gtid_pos_parse(gd_json_str(s, "gtid_pos", ""), &sg, NULL) == 0 &&
+                gd_gtid_pos_le(stop_gtid, &sg)) {
+                reach_gtid = true;
+                break; /* this one holds the stop GTID */
+            }
+        }
+    }
+    return ok && (stop_gtid ? reach_gtid : (stop_time_s < 0 || reach >= stop_time_s));
+}
+
+/* The error for a stop point outside every recovery window: it prints
+ * them. */
+static int outside_windows(gd_repo *r, long long stop_time_s, const gd_gtid_pos *stop_gtid,
+                           const char *set_id, const gd_set *sets, size_t nsets, gd_err *err)
+{
+    json_t *sum = NULL;
+    gd_err e2;
+    gd_err_clear(&e2);
+    char *wt = gd_repo_archive_summary(r, &sum, &e2) == 0
+                   ? windows_text(sum, sets, nsets, r->instance)
+                   : gd_strdup("unknown");
+    char when[32], point[1100];
+    gd_fmt_time(stop_time_s * 1000000, false, when, sizeof when);
+    if (stop_gtid) {
+        char g[1024];
+        gd_gtid_pos_format(stop_gtid, g, sizeof g);
+        snprintf(point, sizeof point, "restore point GTID %s is", g);
+    } else if (stop_time_s >= 0) {
+        snprintf(point, sizeof point, "restore time %s UTC is", when);
+    } else {
+        snprintf(point, sizeof point, "the latest point is");
+    }
+    int rc = gd_err_set(err, GD_E_INVALID,
+                        "%s outside the recovery window of instance %s in region %s%s: %s", point,
+                        r->instance, r->st->name, set_id ? " (from the given set)" : "", wt);
+    free(wt);
+    json_decref(sum);
+    return rc;
+}
+
+/* The set chosen: its id, position and end. */
+static void fill_set(json_t *plan, const gd_set *chosen)
+{
+    char g[1024];
+    gd_gtid_pos_format(&chosen->pos, g, sizeof g);
+    json_object_set_new(plan, "set", json_string(chosen->id));
+    json_object_set_new(plan, "set_gtid", json_string(g));
+    json_object_set_new(plan, "set_end", json_string(gd_json_str(chosen->mf, "end", "")));
+    json_object_set_new(plan, "set_end_s", json_integer(chosen->end_s));
+}
+
+/* The set a plan starts from and the segments it replays (into plan), or
+ * NULL when the stop point is outside every window. */
+static const gd_set *choose(const gd_set *sets, size_t nsets, const gd_set *chosen, json_t *segs,
+                            long long stop_time_s, const gd_gtid_pos *stop_gtid, json_t *plan)
+{
+    json_t *use = json_object_get(plan, "segments");
+    if (stop_time_s == GD_PITR_NONE ||
+        (json_array_size(segs) == 0 && stop_time_s == GD_PITR_LATEST)) {
+        json_object_set_new(plan, "replay", json_false());
+        return chosen ? chosen : &sets[nsets - 1];
+    }
+    /* Candidates: sets (newest first) from which a contiguous run of
+     * segments reaches the stop point. */
+    for (size_t k = nsets; k-- > 0;) {
+        const gd_set *sp = chosen ? chosen : &sets[k];
+        bool before = (stop_time_s < 0 || sp->end_s <= stop_time_s) &&
+                      (stop_gtid == NULL || gd_gtid_pos_le(&sp->pos, stop_gtid));
+        if (before && reaches(sp, segs, stop_time_s, stop_gtid, use)) {
+            json_object_set_new(plan, "replay", json_true());
+            return sp;
+        }
+        if (chosen)
+            break;
+    }
+    return NULL;
+}
+
 int gd_repo_plan(gd_repo *r, long long stop_time_s, const gd_gtid_pos *stop_gtid,
                  const char *set_id, json_t **out, gd_err *err)
 {
-    json_t *segs = NULL, *summary = NULL, *plan = NULL;
+    json_t *segs = NULL, *plan = NULL;
     gd_set *sets = NULL;
     size_t nsets = 0;
     gd_err bad;
@@ -151,25 +288,10 @@ int gd_repo_plan(gd_repo *r, long long stop_time_s, const gd_gtid_pos *stop_gtid
     int rc = gd_repo_list_segments(r, &segs, NULL, err);
     if (rc == 0)
         rc = load_sets(r, &sets, &nsets, &bad, err);
+    if (rc == 0 && bad.code != GD_OK)
+        rc = refuse_damaged(sets, nsets, set_id, &bad, err);
     if (rc != 0)
         goto out;
-    if (bad.code != GD_OK) {
-        /* Never guess around a damaged set: name it.  (A named good set
-         * restores: gd_manifest_read of it succeeded above.) */
-        bool named_ok = false;
-        for (size_t i = 0; set_id && i < nsets; i++)
-            named_ok |= strcmp(sets[i].id, set_id) == 0;
-        if (!named_ok) {
-            if (err)
-                *err = bad;
-            gd_err_prefix(err, "%s",
-                          set_id ? "the chosen backup set cannot be used"
-                                 : "a backup set cannot be used (restore another "
-                                   "one with --set ID)");
-            rc = bad.code;
-            goto out;
-        }
-    }
     if (nsets == 0) {
         rc = gd_err_set(err, GD_E_NOTFOUND,
                         "no backup set of instance %s in region %s: run 'geodr backup %s' first",
@@ -177,125 +299,27 @@ int gd_repo_plan(gd_repo *r, long long stop_time_s, const gd_gtid_pos *stop_gtid
         goto out;
     }
     const gd_set *chosen = NULL;
-    if (set_id) {
-        for (size_t i = 0; i < nsets; i++)
-            if (strcmp(sets[i].id, set_id) == 0)
-                chosen = &sets[i];
-        if (chosen == NULL) {
-            rc = gd_err_set(err, GD_E_NOTFOUND,
-                            "backup set %s of instance %s does not exist in region %s (see "
-                            "'geodr info %s')",
-                            set_id, r->instance, r->st->name, r->instance);
-            goto out;
-        }
+    for (size_t i = 0; set_id && i < nsets; i++)
+        if (strcmp(sets[i].id, set_id) == 0)
+            chosen = &sets[i];
+    if (set_id && chosen == NULL) {
+        rc = gd_err_set(err, GD_E_NOTFOUND,
+                        "backup set %s of instance %s does not exist in region %s (see "
+                        "'geodr info %s')",
+                        set_id, r->instance, r->st->name, r->instance);
+        goto out;
     }
-    size_t n = json_array_size(segs);
-    json_t *use = json_array();
-    plan = json_pack("{s:o}", "segments", use);
-    if (stop_time_s == GD_PITR_NONE || (n == 0 && stop_time_s == GD_PITR_LATEST)) {
-        if (chosen == NULL)
-            chosen = &sets[nsets - 1];
-        json_object_set_new(plan, "replay", json_false());
-        goto fill;
+    plan = json_pack("{s:o}", "segments", json_array());
+    chosen = choose(sets, nsets, chosen, segs, stop_time_s, stop_gtid, plan);
+    if (chosen == NULL) {
+        rc = outside_windows(r, stop_time_s, stop_gtid, set_id, sets, nsets, err);
+        goto out;
     }
-    /* Candidates: sets (newest first) from which a contiguous run of
-     * segments reaches the stop point. */
-    for (size_t k = nsets; k-- > 0;) {
-        const gd_set *sp = chosen ? chosen : &sets[k];
-        if ((stop_time_s >= 0 && sp->end_s > stop_time_s) ||
-            (stop_gtid && !gd_gtid_pos_le(&sp->pos, stop_gtid))) {
-            if (chosen)
-                break;
-            continue;
-        }
-        /* the first segment with something after the set */
-        size_t first = n;
-        for (size_t i = 0; i < n; i++) {
-            gd_gtid_pos gp;
-            if (gd_gtid_pos_parse(gd_json_str(json_array_get(segs, i), "gtid_pos", ""), &gp,
-                                  NULL) == 0 &&
-                !gd_gtid_pos_le(&gp, &sp->pos)) {
-                first = i;
-                break;
-            }
-        }
-        bool ok = true;
-        long long reach = sp->end_s;
-        bool reach_gtid = stop_gtid && gd_gtid_pos_le(stop_gtid, &sp->pos);
-        json_array_clear(use);
-        if (first < n && !reach_gtid) {
-            gd_gtid_pos prev;
-            ok = gd_gtid_pos_parse(gd_json_str(json_array_get(segs, first), "prev_gtid_pos", ""),
-                                   &prev, NULL) == 0 &&
-                 gd_gtid_pos_le(&prev, &sp->pos);
-            for (size_t i = first; ok && i < n; i++) {
-                json_t *s = json_array_get(segs, i);
-                if (i > first) {
-                    json_t *p = json_array_get(segs, i - 1);
-                    if (strcmp(gd_json_str(p, "gtid_pos", ""),
-                               gd_json_str(s, "prev_gtid_pos", "")) != 0)
-                        break; /* a gap: the run ends here */
-                }
-                json_array_append(use, s);
-                reach = gd_json_int(s, "last_time_s", reach);
-                if (stop_time_s >= 0 && gd_json_int(s, "first_time_s", 0) > stop_time_s)
-                    break; /* this one already starts after the stop point */
-                gd_gtid_pos sg;
-                if (stop_gtid &&
-                    gd_gtid_pos_parse(gd_json_str(s, "gtid_pos", ""), &sg, NULL) == 0 &&
-                    gd_gtid_pos_le(stop_gtid, &sg)) {
-                    reach_gtid = true;
-                    break; /* this one holds the stop GTID */
-                }
-            }
-        }
-        if (ok && (stop_gtid ? reach_gtid : (stop_time_s < 0 || reach >= stop_time_s))) {
-            chosen = sp;
-            json_object_set_new(plan, "replay", json_true());
-            goto fill;
-        }
-        if (chosen)
-            break;
-    }
-    summary = NULL;
-    {
-        json_t *sum = NULL;
-        gd_err e2;
-        gd_err_clear(&e2);
-        char *wt = gd_repo_archive_summary(r, &sum, &e2) == 0
-                       ? windows_text(sum, sets, nsets, r->instance)
-                       : gd_strdup("unknown");
-        char when[32], point[1100];
-        gd_fmt_time(stop_time_s * 1000000, false, when, sizeof when);
-        if (stop_gtid) {
-            char g[1024];
-            gd_gtid_pos_format(stop_gtid, g, sizeof g);
-            snprintf(point, sizeof point, "restore point GTID %s is", g);
-        } else if (stop_time_s >= 0) {
-            snprintf(point, sizeof point, "restore time %s UTC is", when);
-        } else {
-            snprintf(point, sizeof point, "the latest point is");
-        }
-        rc = gd_err_set(err, GD_E_INVALID,
-                        "%s outside the recovery window of instance %s in region %s%s: %s", point,
-                        r->instance, r->st->name, set_id ? " (from the given set)" : "", wt);
-        free(wt);
-        json_decref(sum);
-    }
-    goto out;
-fill : {
-    char g[1024];
-    gd_gtid_pos_format(&chosen->pos, g, sizeof g);
-    json_object_set_new(plan, "set", json_string(chosen->id));
-    json_object_set_new(plan, "set_gtid", json_string(g));
-    json_object_set_new(plan, "set_end", json_string(gd_json_str(chosen->mf, "end", "")));
-    json_object_set_new(plan, "set_end_s", json_integer(chosen->end_s));
+    fill_set(plan, chosen);
     *out = plan;
     plan = NULL;
-}
 out:
     json_decref(plan);
-    json_decref(summary);
     json_decref(segs);
     gd_repo_sets_free(sets, nsets);
     return rc;

@@ -1,4 +1,4 @@
-#include "repo/retention.h"
+#include "region/retention.h"
 
 #include <stdlib.h>
 #include <string.h>

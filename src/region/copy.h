@@ -1,0 +1,43 @@
+/* The copier: brings a copy region's repository up to date with the home
+ * region's (docs/regions.md).  Objects are copied as stored bytes (already
+ * compressed and encrypted: the copy region holds the same instance
+ * descriptor, so the same key reads it), verified against the SHA-256 the
+ * manifest or segment record gives, and the manifest or record is written
+ * last.  Resumable: what the copy region already holds is not copied again.
+ * Only sets started after the copy region was enabled for the instance
+ * (its copy.json) are copied. */
+#ifndef GD_REGION_COPY_H
+#define GD_REGION_COPY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "repo/repo.h"
+
+typedef struct gd_copy_opts {
+    int jobs;           /* parallel object transfers */
+    uint64_t bandwidth; /* bytes/s over all transfers, 0: no limit */
+    bool sets;          /* copy backup sets */
+    bool segments;      /* copy binlog segments */
+    int64_t since_us;   /* when copies to the region started; 0: read its copy.json */
+} gd_copy_opts;
+
+typedef struct gd_copy_stats {
+    unsigned long long sets, objects, skipped, bytes, segments;
+    long long last_seq; /* the newest segment of the home region this pass handled */
+} gd_copy_stats;
+
+/* Prepares a copy region for an instance: writes the home region's
+ * instance descriptor there when missing (so the same key applies), or
+ * checks that the one there is the same (GD_E_AUTH if not), and copy.json
+ * (the moment copies start: since_us, or now when 0) when missing; that
+ * moment in *since_out (may be NULL).  No key is needed: objects are copied
+ * as stored.  Takes ownership of dst (a storage), returns the repository
+ * opened for raw copies (gd_repo_open_raw) in *out. */
+int gd_copy_region_open(gd_repo *home, gd_storage *dst, int64_t since_us, int64_t *since_out,
+                        gd_repo **out, gd_err *err);
+
+int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stats *st, gd_err *err);
+
+#endif
