@@ -108,7 +108,7 @@ int gd_archive_compact(gd_repo *r, const gd_compact_opts *o, gd_compact_stats *s
 {
     memset(st, 0, sizeof *st);
     json_t *live = NULL, *covered = NULL;
-    int rc = gd_repo_prune_covered(r, o->grace_s, &st->removed, err);
+    int rc = gd_repo_prune_covered(r, NULL, o->grace_s, &st->removed, err);
     if (rc == 0)
         rc = gd_repo_list_segments(r, &live, &covered, err);
     size_t n = json_array_size(live);

@@ -399,6 +399,16 @@ int gd_copy_segment(gd_repo *home, gd_repo *dst, json_t *rec, gd_xfer *c, gd_err
     return rc;
 }
 
+/* Whether home's (authenticated) list of records holds this record name. */
+static bool home_has(json_t *src, const char *record)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(src, i,
+                       s) if (strcmp(gd_json_str(s, "record", ""), record) == 0) return true;
+    return false;
+}
+
 static int copy_segments(gd_repo *home, gd_repo *dst, long long since, gd_xfer *c,
                          gd_copy_stats *st, gd_err *err)
 {
@@ -435,8 +445,11 @@ static int copy_segments(gd_repo *home, gd_repo *dst, long long since, gd_xfer *
         json_t *h;
         json_array_foreach(have, k, h)
         {
-            /* held as is, or inside a wider record the copy region has */
-            if (gd_segment_covers(h, s))
+            /* held as is, or inside a wider record the copy region has that
+             * home has too (a wider name planted in the copy region alone
+             * must not stop the copies) */
+            if (gd_segment_covers(h, s) &&
+                (gd_segment_covers(s, h) || home_has(src, gd_json_str(h, "record", ""))))
                 present = true;
         }
         if (present)
@@ -457,7 +470,7 @@ static int copy_segments(gd_repo *home, gd_repo *dst, long long since, gd_xfer *
      * any other): what they cover goes once they are an hour old, as at
      * home, so the copy region's archive stays as compact as the home's. */
     if (rc == 0)
-        rc = gd_repo_prune_covered(dst, COPY_GRACE_S, NULL, err);
+        rc = gd_repo_prune_covered(dst, home, COPY_GRACE_S, NULL, err);
 out:
     json_decref(src);
     json_decref(have);

@@ -191,8 +191,14 @@ int gd_repo_list_segments(gd_repo *r, json_t **out, json_t **covered, gd_err *er
 int gd_repo_list_segment_ranges(gd_repo *r, json_t **out, json_t **covered, gd_err *err);
 /* Removes the segments (object, then record) that a merged record covers,
  * once that record is older than grace_s (compaction's second step; works
- * on a repository opened raw).  Counts them in *removed (may be NULL). */
-int gd_repo_prune_covered(gd_repo *r, int64_t grace_s, unsigned long long *removed, gd_err *err);
+ * on a repository opened raw).  A merged record is trusted to stand for
+ * what it covers only when it reads through auth (the same record name in a
+ * repository opened with the key: r itself at home, the home region for a
+ * copy region), says what its name says, and its object in r has the size
+ * it gives; a listing alone (a planted name) never removes anything.
+ * Counts them in *removed (may be NULL). */
+int gd_repo_prune_covered(gd_repo *r, gd_repo *auth, int64_t grace_s, unsigned long long *removed,
+                          gd_err *err);
 /* The first counter a segment record covers ("first_seq", else "seq"). */
 long long gd_segment_first_seq(json_t *rec);
 /* True when outer's counter range contains inner's. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/pool.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
@@ -206,8 +207,34 @@ int gd_repo_list_segment_ranges(gd_repo *r, json_t **out, json_t **covered, gd_e
     return list_records(r, false, out, covered, err);
 }
 
-int gd_repo_prune_covered(gd_repo *r, int64_t grace_s, unsigned long long *removed, gd_err *err)
+/* Whether a merged record may stand for what it covers (gd_repo_prune_covered). */
+static bool cover_sound(gd_repo *r, gd_repo *auth, json_t *cover)
 {
+    const char *rname = gd_json_str(cover, "record", "");
+    json_t *rec = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    bool ok = gd_repo_get_record(auth, rname, "geodr-segment", &rec, &e) == 0 &&
+              check_segment_record(auth, rname, rec, &e) == 0;
+    if (ok) {
+        char *obj = gd_asprintf("%s/binlog/%s", r->instance, gd_json_str(rec, "object", ""));
+        gd_stat st;
+        ok = gd_storage_stat(r->st, obj, &st, &e) == 0 &&
+             (long long)st.size == gd_json_int(rec, "size", -1);
+        free(obj);
+    }
+    if (!ok)
+        gd_warn("merged segment record %s in region %s is not used to remove what it covers: %s",
+                rname, r->st->name, e.msg[0] ? e.msg : "its object's size differs");
+    json_decref(rec);
+    return ok;
+}
+
+int gd_repo_prune_covered(gd_repo *r, gd_repo *auth, int64_t grace_s, unsigned long long *removed,
+                          gd_err *err)
+{
+    if (auth == NULL)
+        auth = r;
     json_t *live = NULL, *cov = NULL, *leases = NULL;
     gd_lock *lk = NULL;
     int rc = gd_repo_list_segment_ranges(r, &live, &cov, err);
@@ -244,6 +271,16 @@ int gd_repo_prune_covered(gd_repo *r, int64_t grace_s, unsigned long long *remov
         int64_t mt = cover ? gd_json_int(cover, "mtime_us", 0) : 0;
         if (mt <= 0 || now - mt < grace_s * 1000000)
             continue; /* a restore that listed before the merge may still read it */
+        if (json_is_false(json_object_get(cover, "sound")))
+            continue;
+        if (json_object_get(cover, "sound") == NULL) { /* checked once per cover */
+            bool ok = cover_sound(r, auth, cover);
+            json_object_set_new(cover, "sound", json_boolean(ok));
+            if (!ok)
+                continue;
+        }
+        if ((rc = gd_lock_check(lk, err)) != 0)
+            break;
         json_t *rec = NULL;
         const char *rname = gd_json_str(c, "record", "");
         gd_err e;

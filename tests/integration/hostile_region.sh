@@ -99,6 +99,17 @@ if [[ -n "$rec" ]]; then
         ok "... and expire removed no set through it" test -f "$WORK/region/shop/backup/$set1/manifest"
         cp "$WORK/record.good" "$rec"
     done
+    # A planted empty record whose name "covers" every counter: compaction's
+    # pruning must not take it for a merge and delete the real segments.
+    nseg_before="$(ls "$WORK"/region/shop/binlog/ | wc -l)"
+    planted="$WORK/region/shop/binlog/000000000001-999999999999.segment"
+    : >"$planted"
+    touch -d '3 hours ago' "$planted"
+    "$GEODR" --config "$cfg" --quiet compact shop --min-segments 1000 --grace 0 >"$WORK/planted.out" 2>&1 || true
+    rm -f "$planted"
+    is "a planted covering record: compaction removed no segment" \
+        "$(ls "$WORK"/region/shop/binlog/ | wc -l)" "$nseg_before"
+    check "... and the archive verifies" "$GEODR" --config "$cfg" --quiet verify shop
 else
     not_ok "a 20 MiB segment record: the archive wrote a record to replace" "$(ls -R "$WORK/region/shop")"
 fi
