@@ -45,7 +45,7 @@ typedef struct rctx {
     gd_repo *repo;
     const char *set_id;
     const gd_conn_params *target;
-    const volatile sig_atomic_t *stop;
+    const gd_cancel *stop;
     rjob *jobs; /* every chunk, table by table */
     size_t njobs;
     rtable **order; /* the pool's jobs: tables, biggest first */
@@ -91,7 +91,7 @@ static int infile_read(void *ptr, char *buf, unsigned int len)
         gd_err_set(&w->ierr, GD_E_CANCEL, "cancelled");
         return -1;
     }
-    if (w->c->stop && *w->c->stop) {
+    if (gd_cancel_requested(w->c->stop)) {
         gd_err_set(&w->ierr, GD_E_CANCEL,
                    "interrupted: the restore stopped part way; the target holds part of the "
                    "set");
@@ -556,7 +556,7 @@ static char *make_load_sql(const rtable *t)
 /* A signal asked the restore to stop (opts->stop): checked between steps. */
 static int interrupted(const gd_restore_opts *opts, gd_err *err)
 {
-    if (opts->stop == NULL || !*opts->stop)
+    if (!gd_cancel_requested(opts->stop))
         return 0;
     return gd_err_set(err, GD_E_CANCEL,
                       "interrupted: the restore stopped part way; the target holds part of the "
