@@ -1,5 +1,5 @@
 /* archive: the binlog archiver of an instance, run in the foreground until
- * the ctx's cancel token is set (docs/archive.md), with one shipper per copy
+ * the ctx's cancel token is set (docs/archive-and-pitr.md), with one shipper per copy
  * region when cross-region-log-backup is on (docs/regions.md).
  *
  * Phases: "archive" (PHASE_BEGIN once the repository is open: from then on

@@ -1,6 +1,6 @@
 /* backup: a consistent full backup of an instance into its home region,
  * then copies to its copy regions (cross-region-backup) and retention in
- * every region (docs/backup.md, docs/regions.md, docs/retention.md).
+ * every region (docs/backup-restore.md, docs/regions.md).
  *
  * Phases, each announced by PHASE_BEGIN/PHASE_END events whose data is the
  * gd_backup_outcome so far:

@@ -1,4 +1,4 @@
-/* expire: retention in every region of an instance (docs/retention.md);
+/* expire: retention in every region of an instance (docs/backup-restore.md);
  * geodr backup runs it at its end. */
 #ifndef GD_COMMAND_EXPIRE_H
 #define GD_COMMAND_EXPIRE_H

@@ -4,7 +4,7 @@
  * the released instances (found in a region, no longer configured).
  *
  * The document's layout is the stable --json output of geodr info
- * (docs/cli.md); the server serves the same document. */
+ * (docs/backup-restore.md); the server serves the same document. */
 #ifndef GD_COMMAND_INFO_H
 #define GD_COMMAND_INFO_H
 

@@ -1,6 +1,6 @@
 /* restore: a backup set, optionally rolled forward through the binlog
  * archive, into an existing server (--target) or a new local instance
- * (docs/restore.md, docs/pitr.md).
+ * (docs/backup-restore.md, docs/archive-and-pitr.md).
  *
  * A caller fills a gd_restore_request with what the user asked for (the
  * options, as given), has it checked and parsed by gd_command_restore_check

@@ -30,7 +30,7 @@ typedef struct gd_replay_opts {
                             * (docs/tls.md; the target user needs FILE) */
     int stall_s;           /* fail when the target's IO thread has not been connected to
                             * the binlog server for this long (0: 60 s) */
-    const gd_cancel *stop; /* set (by a signal handler): stop, undo the
+    const gd_cancel *stop; /* the run's token, once set: stop, undo the
                             * target's replica configuration, and
                             * fail with GD_E_CANCEL; may be NULL */
 } gd_replay_opts;

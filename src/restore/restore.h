@@ -30,7 +30,7 @@ typedef struct gd_restore_opts {
     bool replace_existing; /* drop and recreate tables that exist */
     bool with_users;       /* restore saved users and grants */
     bool dry_run;          /* check and print the plan, write nothing */
-    const gd_cancel *stop; /* set by a signal handler: stop loading
+    const gd_cancel *stop; /* the run's token (a signal, a server): stop loading
                             * (GD_E_CANCEL); may be NULL */
     bool replay_follows;   /* archived binlog will be replayed on top: every
                             * chosen table must be as of the set's position */
