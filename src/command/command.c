@@ -22,12 +22,15 @@ void gd_command_say(const gd_command_ctx *ctx, gd_cmd_event_kind kind, const cha
 {
     if (ctx == NULL || ctx->on_event == NULL)
         return;
-    char msg[1024];
+    /* Whole, however long (a path in a note): no fixed buffer. */
+    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
     va_end(ap);
-    gd_command_emit(ctx, kind, op, NULL, msg, NULL);
+    gd_command_emit(ctx, kind, op, NULL, msg ? msg : fmt, NULL);
+    free(msg);
 }
 
 bool gd_command_int(const char *s, long long min, long long max, long long *out)
