@@ -372,6 +372,7 @@ int gd_command_restore(const gd_command_ctx *ctx, gd_restore_request *rq, gd_res
                       "inspection: remove it before trying again)",
                       out->inst.dir);
     }
+    rq->load.set_id = NULL; /* it pointed into the plan */
     json_decref(r.plan);
     gd_lock_release(r.lease);
     gd_repo_close(r.repo);

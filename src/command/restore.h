@@ -49,8 +49,9 @@ typedef struct gd_restore_request {
     int stall_s;             /* 0: the default */
     bool reset_target;       /* only undo what a killed geodr left on target */
     /* What to load and how (databases, tables, replace_existing,
-     * with_users, jobs (0: the instance's), dry_run, write_binlog); the
-     * rename arrays are filled by the check, the rest by the run.
+     * with_users, jobs (0: the instance's), dry_run, write_binlog).  The
+     * check fills the rename arrays; the run fills set_id (for its length
+     * only), jobs when 0, stop (the ctx's token) and progress.
      * gd_command_restore_request_free frees its vectors. */
     gd_restore_opts load;
     /* Filled by gd_command_restore_check: */
