@@ -377,13 +377,13 @@ static int session(arch *a, const gd_conn_params *src, bool *progressed, gd_err 
     gd_info("archiving from GTID position '%s' (server id %u)", pos, a->o->server_id);
     a->last_event = gd_mono();
     for (;;) {
-        if (*a->o->stop)
+        if (gd_cancel_requested(a->o->stop))
             break;
         if (a->o->idle_exit_s > 0 && !a->grp.open && gd_mono() - a->last_event >= a->o->idle_exit_s)
             break;
         unsigned long len = mysql_net_read_packet(m);
         if (len == packet_error) {
-            if (*a->o->stop)
+            if (gd_cancel_requested(a->o->stop))
                 break;
             unsigned no = mysql_errno(m);
             if (no == ER_MASTER_FATAL_ERROR_READING_BINLOG || no == 1236)
@@ -478,7 +478,7 @@ out:
 typedef struct compactor {
     gd_repo *repo;
     double every_s;
-    const volatile sig_atomic_t *stop;
+    const gd_cancel *stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool done;
@@ -497,11 +497,11 @@ static void *compact_main(void *arg)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += (time_t)c->every_s;
-        while (!c->done && !*c->stop) {
+        while (!c->done && !gd_cancel_requested(c->stop)) {
             if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0)
                 break;
         }
-        if (c->done || *c->stop)
+        if (c->done || gd_cancel_requested(c->stop))
             break;
         pthread_mutex_unlock(&c->mu);
         gd_compact_opts co = {
@@ -564,7 +564,7 @@ int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_op
     compactor comp;
     bool compacting = rc == 0 && compactor_start(&comp, repo, opts);
     double backoff = 1;
-    while (rc == 0 && !*opts->stop) {
+    while (rc == 0 && !gd_cancel_requested(opts->stop)) {
         bool progressed = false;
         gd_err e;
         gd_err_clear(&e);
@@ -580,7 +580,7 @@ int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_op
             backoff = 1;
         gd_warn("%s; reconnecting in %.0f s", e.msg, backoff);
         stats->reconnects++;
-        for (double t = 0; t < backoff && !*opts->stop; t += 0.1) {
+        for (double t = 0; t < backoff && !gd_cancel_requested(opts->stop); t += 0.1) {
             struct timespec ts = {0, 100 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }

@@ -14,10 +14,10 @@
 #ifndef GD_ARCHIVE_ARCHIVE_H
 #define GD_ARCHIVE_ARCHIVE_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/cancel.h"
 #include "common/error.h"
 #include "mysql/conn.h"
 #include "repo/repo.h"
@@ -29,7 +29,7 @@ typedef struct gd_archive_opts {
     double heartbeat_s;     /* source heartbeat period when idle */
     double idle_exit_s;     /* > 0: stop after this long without events (tests) */
     double compact_every_s; /* > 0: a compaction pass this often (own thread) */
-    const volatile sig_atomic_t *stop; /* set by a signal handler: finish and return */
+    const gd_cancel *stop;  /* the run's token: once set, finish and return */
     /* Called (may be NULL) with each segment record once it is committed,
      * its name under "record" (the shippers of the copy regions). */
     void (*on_segment)(void *ctx, json_t *record);
@@ -41,7 +41,7 @@ typedef struct gd_archive_stats {
     char gtid_pos[1024]; /* archived position at return */
 } gd_archive_stats;
 
-/* Runs until *opts->stop is set (returns 0 after committing what is
+/* Runs until opts->stop is set (returns 0 after committing what is
  * complete), or a permanent error (binlog disabled or not ROW, GTID no
  * longer on the source, access denied).  Transient errors (network, source
  * restart) are retried with backoff. */

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backup/backup.h"
 #include "cli/cli.h"
+#include "command/backup.h"
 #include "common/util.h"
 
 static const char help[] =
@@ -22,6 +22,65 @@ static const char help[] =
     "                 and the set cannot be replayed onto them)\n"
     "  --json         print the result as JSON\n";
 
+/* The copy report as --json shows it (geodr copy too). */
+json_t *gd_cli_copy_json(const gd_copy_report *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->n; i++) {
+        const gd_region_copy *c = &r->v[i];
+        json_t *j =
+            json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I}", "region", c->region, "ok", c->ok,
+                      "sets", (json_int_t)c->stats.sets, "objects", (json_int_t)c->stats.objects,
+                      "skipped", (json_int_t)c->stats.skipped, "bytes", (json_int_t)c->stats.bytes,
+                      "segments", (json_int_t)c->stats.segments);
+        if (!c->ok)
+            json_object_set_new(j, "error", json_string(c->error));
+        json_array_append_new(a, j);
+    }
+    return a;
+}
+
+/* The backup's result, printed once it is copied (before retention runs). */
+static void print_backup(gd_cli *cli, const gd_backup_outcome *out, const char *name)
+{
+    const gd_backup_result *res = &out->set;
+    if (cli->json) {
+        gd_cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:o}",
+                                    "instance", name, "region", out->region, "set", res->set_id,
+                                    "gtid", res->gtid, "tables", (json_int_t)res->tables, "rows",
+                                    (json_int_t)res->rows, "raw_bytes", (json_int_t)res->raw_bytes,
+                                    "stored_bytes", (json_int_t)res->stored_bytes, "seconds",
+                                    res->seconds, "copies", gd_cli_copy_json(&out->copies)));
+        return;
+    }
+    char raw[32], stored[32];
+    gd_fmt_bytes(res->raw_bytes, raw, sizeof raw);
+    gd_fmt_bytes(res->stored_bytes, stored, sizeof stored);
+    printf("backup %s of instance %s committed in region %s: %llu tables, %llu rows, %s "
+           "of data stored as %s, %.1f s, GTID position %s\n",
+           res->set_id, name, out->region, res->tables, res->rows, raw, stored, res->seconds,
+           res->gtid[0] ? res->gtid : "(none)");
+    for (size_t i = 0; i < out->copies.n; i++) {
+        if (out->copies.v[i].ok)
+            printf("copied to region %s (%lld objects)\n", out->copies.v[i].region,
+                   (long long)out->copies.v[i].stats.objects);
+    }
+}
+
+typedef struct backup_printer {
+    gd_cli *cli;
+    const char *name;
+} backup_printer;
+
+static void backup_event(void *ctx, const gd_cmd_event *ev)
+{
+    backup_printer *p = ctx;
+    if (ev->kind == GD_EVENT_PHASE_END && strcmp(ev->phase, "copy") == 0)
+        print_backup(p->cli, ev->data, p->name);
+    else
+        gd_cli_on_event(p->cli, ev);
+}
+
 int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {{"jobs", required_argument, NULL, 'j'},
@@ -37,7 +96,7 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "j:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'j':
-            if (!gd_cli_int(optarg, 1, 256, &num))
+            if (!gd_command_int(optarg, 1, 256, &num))
                 return gd_cli_usage("backup", "--jobs must be 1-256");
             jobs = (int)num;
             break;
@@ -56,77 +115,30 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
     }
     if (optind != argc - 1)
         return gd_cli_usage("backup", "name one instance");
-    const char *name = argv[optind];
+    gd_backup_request rq = {.instance = argv[optind],
+                            .jobs = jobs,
+                            .with_users = with_users,
+                            .no_lock_nontransactional = no_lock_nontx};
+    backup_printer printer = {.cli = cli, .name = rq.instance};
     gd_err err;
     gd_err_clear(&err);
-    gd_repo *repo = NULL;
-    char *pw = NULL;
-    const gd_instance_cfg *ic = NULL;
-    int rc = gd_cli_instance(cli, name, &ic, &err);
-    gd_conn_params src;
-    if (rc == 0)
-        rc = gd_cli_instance_conn(ic, &src, &pw, &err);
-    if (rc == 0)
-        rc = gd_cli_open_repo(cli, ic, NULL, true, &repo, &err);
-    gd_backup_result res;
-    /* A copy region enabled before this backup started copies it, even when
-     * it is first reached after the backup (nothing waits on a region that
-     * is down before the backup starts). */
-    int64_t started_us = gd_now_us();
-    if (rc == 0) {
-        gd_backup_opts o = {.jobs = jobs ? jobs : ic->jobs,
-                            .chunk_rows = ic->chunk_rows,
-                            .with_users = with_users,
-                            .no_lock_nontransactional = no_lock_nontx,
-                            .progress = !cli->quiet && !cli->json};
-        rc = gd_backup_run(repo, &src, &o, &res, &err);
-    }
-    gd_cli_free_password(pw);
-    if (rc != 0) {
-        gd_repo_close(repo);
+    gd_command_ctx ctx;
+    gd_backup_outcome out;
+    memset(&out, 0, sizeof out);
+    if (gd_cli_ctx(cli, backup_event, &printer, &ctx, &err) != 0 ||
+        gd_command_backup(&ctx, &rq, &out, &err) != 0) {
+        gd_backup_outcome_free(&out);
         return gd_cli_fail(cli, &err);
     }
-    json_t *copies = json_array();
-    int failed = 0;
-    if (ic->cross_region_backup)
-        failed = gd_cli_copy_regions(cli, ic, repo, jobs ? jobs : ic->jobs, started_us, copies);
-    if (cli->json) {
-        gd_cli_print_json(json_pack(
-            "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:o}", "instance", name, "region",
-            repo->st->name, "set", res.set_id, "gtid", res.gtid, "tables", (json_int_t)res.tables,
-            "rows", (json_int_t)res.rows, "raw_bytes", (json_int_t)res.raw_bytes, "stored_bytes",
-            (json_int_t)res.stored_bytes, "seconds", res.seconds, "copies", copies));
-    } else {
-        char raw[32], stored[32];
-        gd_fmt_bytes(res.raw_bytes, raw, sizeof raw);
-        gd_fmt_bytes(res.stored_bytes, stored, sizeof stored);
-        printf("backup %s of instance %s committed in region %s: %llu tables, %llu rows, %s "
-               "of data stored as %s, %.1f s, GTID position %s\n",
-               res.set_id, name, repo->st->name, res.tables, res.rows, raw, stored, res.seconds,
-               res.gtid[0] ? res.gtid : "(none)");
-        size_t i;
-        json_t *cp;
-        json_array_foreach(copies, i, cp)
-        {
-            if (json_is_true(json_object_get(cp, "ok")))
-                printf("copied to region %s (%lld objects)\n", gd_json_str(cp, "region", ""),
-                       gd_json_int(cp, "objects", 0));
-        }
-        json_decref(copies);
-    }
-    /* Retention after each backup, in every region of the instance. */
-    json_t *exp = json_array();
-    gd_cli_expire_instance(cli, ic, false, exp);
-    json_decref(exp);
-    if (failed) {
-        gd_repo_close(repo);
+    int rc = GD_EXIT_OK;
+    if (out.copies.failed) {
         fprintf(stderr,
                 "geodr: error: backup %s is committed in region %s, but copying it to "
                 "%d copy region(s) failed (see above): run 'geodr copy %s' when the "
                 "region is reachable\n",
-                res.set_id, ic->home_region, failed, name);
-        return GD_EXIT_FAIL;
+                out.set.set_id, out.region, out.copies.failed, rq.instance);
+        rc = GD_EXIT_FAIL;
     }
-    gd_repo_close(repo);
-    return GD_EXIT_OK;
+    gd_backup_outcome_free(&out);
+    return rc;
 }

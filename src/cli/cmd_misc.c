@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "io/key.h"
+#include "command/keygen.h"
 
 int gd_cmd_keygen(gd_cli *cli, int argc, char **argv)
 {
@@ -17,7 +17,7 @@ int gd_cmd_keygen(gd_cli *cli, int argc, char **argv)
         return gd_cli_usage("keygen", "name the file to write");
     gd_err err;
     gd_err_clear(&err);
-    if (gd_keygen_file(argv[1], &err) != 0)
+    if (gd_command_keygen(argv[1], &err) != 0)
         return gd_cli_fail(cli, &err);
     if (cli->json)
         gd_cli_print_json(json_pack("{s:s}", "key_file", argv[1]));

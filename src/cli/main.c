@@ -6,12 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "region/copy.h"
 #include "common/log.h"
-#include "common/util.h"
-#include "io/key.h"
-#include "storage/s3.h"
-#include "storage/storage.h"
 
 static const char usage[] =
     "usage: geodr [--config FILE] [--json] [--quiet] [--verbose] COMMAND [ARGS]\n"
@@ -42,94 +37,60 @@ int gd_cli_config(gd_cli *cli, gd_err *err)
     return gd_config_load(gd_config_path(cli->config_opt), &cli->cfg, err);
 }
 
-int gd_cli_instance(gd_cli *cli, const char *name, const gd_instance_cfg **ic, gd_err *err)
+/* The run's cancel token: one run per process. */
+static gd_cancel g_cancel;
+static bool g_twice_kills;
+static struct sigaction g_old_int, g_old_term;
+
+/* SIGINT/SIGTERM ask the run to stop cleanly; with g_twice_kills a second
+ * one ends the process at once. */
+static void on_signal(int sig)
+{
+    if (g_twice_kills && gd_cancel_requested(&g_cancel)) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    gd_cancel_request(&g_cancel);
+}
+
+void gd_cli_trap_signals(bool twice_kills, bool restart)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigemptyset(&sa.sa_mask);
+    g_twice_kills = twice_kills;
+    sigaction(SIGINT, &sa, &g_old_int);
+    sigaction(SIGTERM, &sa, &g_old_term);
+}
+
+void gd_cli_untrap_signals(void)
+{
+    sigaction(SIGINT, &g_old_int, NULL);
+    sigaction(SIGTERM, &g_old_term, NULL);
+}
+
+void gd_cli_on_event(void *ctx, const gd_cmd_event *ev)
+{
+    gd_cli *cli = ctx;
+    if (ev->kind == GD_EVENT_NOTE && !cli->quiet && !cli->json)
+        fprintf(stderr, "geodr: %s\n", ev->msg);
+    else if (ev->kind == GD_EVENT_WARNING)
+        fprintf(stderr, "geodr: warning: %s\n", ev->msg);
+}
+
+int gd_cli_ctx(gd_cli *cli, gd_cmd_event_fn on_event, void *event_ctx, gd_command_ctx *ctx,
+               gd_err *err)
 {
     int rc = gd_cli_config(cli, err);
-    if (rc != 0)
-        return rc;
-    *ic = gd_config_instance(cli->cfg, name, err);
-    return *ic ? 0 : (err && err->code ? err->code : GD_E_NOTFOUND);
-}
-
-int gd_cli_open_storage(const gd_region_cfg *rc, gd_storage **out, gd_err *err)
-{
-    if (rc->type == GD_REGION_POSIX)
-        return gd_storage_posix_open(rc->name, rc->path, out, err);
-    return gd_storage_s3_open(rc, out, err);
-}
-
-static int instance_storage(gd_cli *cli, const gd_instance_cfg *ic, const char *region,
-                            gd_storage **st, gd_err *err)
-{
-    const gd_region_cfg *rc = gd_config_region(cli->cfg, region ? region : ic->home_region, err);
-    if (rc == NULL)
-        return err ? err->code : GD_E_NOTFOUND;
-    return gd_cli_open_storage(rc, st, err);
-}
-
-int gd_cli_open_repo(gd_cli *cli, const gd_instance_cfg *ic, const char *region, bool create,
-                     gd_repo **out, gd_err *err)
-{
-    gd_storage *st = NULL;
-    int r = instance_storage(cli, ic, region, &st, err);
-    if (r != 0)
-        return r;
-    return gd_repo_open(st, ic->name, ic->key_file, create, ic->compress_level, out, err);
-}
-
-int gd_cli_open_copy_region(gd_cli *cli, const gd_instance_cfg *ic, gd_repo *home,
-                            const char *region, int64_t since_us, int64_t *since_out,
-                            const atomic_bool *cancel, gd_repo **out, gd_err *err)
-{
-    gd_storage *st = NULL;
-    int r = instance_storage(cli, ic, region, &st, err);
-    if (r != 0)
-        return r;
-    st->cancel = cancel;
-    return gd_copy_region_open(home, st, since_us, since_out, out, err);
-}
-
-int gd_cli_open_repo_raw(gd_cli *cli, const gd_instance_cfg *ic, const char *region, gd_repo **out,
-                         gd_err *err)
-{
-    gd_storage *st = NULL;
-    int r = instance_storage(cli, ic, region, &st, err);
-    if (r != 0)
-        return r;
-    return gd_repo_open_raw(st, ic->name, false, out, err);
-}
-
-int gd_cli_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **password, gd_err *err)
-{
-    int rc = gd_instance_password(ic, password, err);
-    if (rc != 0)
-        return rc;
-    static char what[300], source[600];
-    snprintf(what, sizeof what, "instance %s", ic->name);
-    if (ic->password_file)
-        snprintf(source, sizeof source, "password-file %s", ic->password_file);
-    else if (ic->password_env)
-        snprintf(source, sizeof source, "environment variable %s (password-env)", ic->password_env);
-    else
-        snprintf(source, sizeof source, "the config (no password-file or password-env set)");
-    memset(p, 0, sizeof *p);
-    p->what = what;
-    p->host = ic->socket && ic->socket[0] && (!ic->host || !ic->host[0]) ? NULL : ic->host;
-    p->port = ic->port;
-    p->socket = ic->socket;
-    p->user = ic->user;
-    p->password = *password;
-    p->password_source = source;
-    p->tls = gd_instance_tls(ic);
-    return 0;
-}
-
-void gd_cli_free_password(char *pw)
-{
-    if (pw) {
-        gd_wipe(pw, strlen(pw));
-        free(pw);
-    }
+    *ctx = (gd_command_ctx){.cfg = cli->cfg,
+                            .cancel = &g_cancel,
+                            .progress = !cli->quiet && !cli->json,
+                            .on_event = on_event ? on_event : gd_cli_on_event,
+                            .event_ctx = on_event ? event_ctx : cli};
+    return rc;
 }
 
 int gd_cli_fail(gd_cli *cli, const gd_err *err)
@@ -165,53 +126,24 @@ void gd_cli_print_json(json_t *j)
     json_decref(j);
 }
 
-bool gd_cli_int(const char *s, long long min, long long max, long long *out)
-{
-    if (s == NULL || *s == '\0')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
+/* The commands: name and function. */
+static const struct {
+    const char *name;
+    int (*run)(gd_cli *cli, int argc, char **argv);
+} commands[] = {
+    {"backup", gd_cmd_backup}, {"restore", gd_cmd_restore}, {"info", gd_cmd_info},
+    {"verify", gd_cmd_verify}, {"archive", gd_cmd_archive}, {"expire", gd_cmd_expire},
+    {"copy", gd_cmd_copy},     {"compact", gd_cmd_compact}, {"cat", gd_cmd_cat},
+    {"keygen", gd_cmd_keygen},
+};
 
-bool gd_cli_real(const char *s, double min, double max, double *out)
+static int version(gd_cli *cli)
 {
-    if (s == NULL || *s == '\0')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || *end != '\0' || !(v >= min && v <= max))
-        return false;
-    *out = v;
-    return true;
-}
-
-char **gd_cli_split(const char *s, size_t *n)
-{
-    size_t cap = 4;
-    char **v = gd_calloc(cap, sizeof *v);
-    *n = 0;
-    const char *p = s;
-    while (*p) {
-        const char *e = strchr(p, ',');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l > 0) {
-            if (*n == cap) {
-                cap *= 2;
-                v = gd_realloc(v, cap * sizeof *v);
-            }
-            v[(*n)++] = gd_strndup(p, l);
-        }
-        p += l;
-        if (*p == ',')
-            p++;
-    }
-    return v;
+    if (cli->json)
+        gd_cli_print_json(json_pack("{s:s}", "version", GEODR_VERSION));
+    else
+        printf("geodr %s\n", GEODR_VERSION);
+    return GD_EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -250,34 +182,14 @@ int main(int argc, char **argv)
         return argc < 2 ? GD_EXIT_USAGE : GD_EXIT_OK;
     }
     const char *cmd = argv[1];
-    int rc;
-    if (strcmp(cmd, "backup") == 0)
-        rc = gd_cmd_backup(&cli, argc - 1, argv + 1);
-    else if (strcmp(cmd, "restore") == 0)
-        rc = gd_cmd_restore(&cli, argc - 1, argv + 1);
-    else if (strcmp(cmd, "info") == 0)
-        rc = gd_cmd_info(&cli, argc - 1, argv + 1);
-    else if (strcmp(cmd, "verify") == 0)
-        rc = gd_cmd_verify(&cli, argc - 1, argv + 1);
-    else if (strcmp(cmd, "archive") == 0)
-        rc = gd_cmd_archive(&cli, argc - 1, argv + 1);
-    else if (strcmp(cmd, "expire") == 0)
-        rc = gd_cmd_expire(&cli, argc - 1, argv + 1);
-    else if (strcmp(cmd, "copy") == 0)
-        rc = gd_cmd_copy(&cli, argc - 1, argv + 1);
-    else if (strcmp(cmd, "compact") == 0)
-        rc = gd_cmd_compact(&cli, argc - 1, argv + 1);
-    else if (strcmp(cmd, "cat") == 0)
-        rc = gd_cmd_cat(&cli, argc - 1, argv + 1);
-    else if (strcmp(cmd, "keygen") == 0)
-        rc = gd_cmd_keygen(&cli, argc - 1, argv + 1);
-    else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        if (cli.json)
-            gd_cli_print_json(json_pack("{s:s}", "version", GEODR_VERSION));
-        else
-            printf("geodr %s\n", GEODR_VERSION);
-        rc = GD_EXIT_OK;
-    } else {
+    int rc = -1;
+    for (size_t i = 0; rc < 0 && i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(cmd, commands[i].name) == 0)
+            rc = commands[i].run(&cli, argc - 1, argv + 1);
+    }
+    if (rc < 0 && (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)) {
+        rc = version(&cli);
+    } else if (rc < 0) {
         fprintf(stderr, "geodr: unknown command '%s'\n\n%s", cmd, usage);
         rc = GD_EXIT_USAGE;
     }

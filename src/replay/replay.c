@@ -203,7 +203,7 @@ static int wait_applied(MYSQL *m, gd_binlog_server *srv, const gd_replay_opts *o
     int stall_s = opts->stall_s > 0 ? opts->stall_s : 60;
     double io_down_since = -1;
     for (;;) {
-        if (opts->stop && *opts->stop) {
+        if (gd_cancel_requested(opts->stop)) {
             rc = gd_err_set(err, GD_E_CANCEL,
                             "interrupted: the replay was stopped and the target's replica "
                             "configuration and settings were put back as they were; it holds "

@@ -9,10 +9,10 @@
 #define GD_REPLAY_REPLAY_H
 
 #include <jansson.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/cancel.h"
 #include "common/error.h"
 #include "common/gtid.h"
 #include "mysql/conn.h"
@@ -23,16 +23,16 @@ typedef struct gd_replay_opts {
     int64_t stop_time_s;          /* replay transactions committed at or before this; <0: all */
     const gd_gtid_pos *stop_gtid; /* or up to and including this position (may be NULL) */
     bool progress;
-    const char *listen;                /* address the target reaches geodr's binlog server at
-                                        * (geodr listens on it); NULL: 127.0.0.1.  Set: the
-                                        * target is on another machine, and the replication
-                                        * runs over TLS with the certificate pinned
-                                        * (docs/tls.md; the target user needs FILE) */
-    int stall_s;                       /* fail when the target's IO thread has not been connected to
-                                        * the binlog server for this long (0: 60 s) */
-    const volatile sig_atomic_t *stop; /* set (by a signal handler): stop, undo the
-                                        * target's replica configuration, and
-                                        * fail with GD_E_CANCEL; may be NULL */
+    const char *listen;    /* address the target reaches geodr's binlog server at
+                            * (geodr listens on it); NULL: 127.0.0.1.  Set: the
+                            * target is on another machine, and the replication
+                            * runs over TLS with the certificate pinned
+                            * (docs/tls.md; the target user needs FILE) */
+    int stall_s;           /* fail when the target's IO thread has not been connected to
+                            * the binlog server for this long (0: 60 s) */
+    const gd_cancel *stop; /* the run's token, once set: stop, undo the
+                            * target's replica configuration, and
+                            * fail with GD_E_CANCEL; may be NULL */
 } gd_replay_opts;
 
 typedef struct gd_replay_result {

@@ -40,7 +40,7 @@ static int infile_read(void *ptr, char *buf, unsigned int len)
         gd_err_set(&w->ierr, GD_E_CANCEL, "cancelled");
         return -1;
     }
-    if (w->c->stop && *w->c->stop) {
+    if (gd_cancel_requested(w->c->stop)) {
         gd_err_set(&w->ierr, GD_E_CANCEL,
                    "interrupted: the restore stopped part way; the target holds part of the "
                    "set");

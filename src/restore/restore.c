@@ -248,7 +248,7 @@ static int cmp_table_size(const void *a, const void *b)
 /* A signal asked the restore to stop (opts->stop): checked between steps. */
 static int interrupted(const gd_restore_opts *opts, gd_err *err)
 {
-    if (opts->stop == NULL || !*opts->stop)
+    if (!gd_cancel_requested(opts->stop))
         return 0;
     return gd_err_set(err, GD_E_CANCEL,
                       "interrupted: the restore stopped part way; the target holds part of the "

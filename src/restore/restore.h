@@ -9,9 +9,9 @@
 #ifndef GD_RESTORE_RESTORE_H
 #define GD_RESTORE_RESTORE_H
 
-#include <signal.h>
 #include <stdbool.h>
 
+#include "common/cancel.h"
 #include "common/error.h"
 #include "mysql/conn.h"
 #include "repo/repo.h"
@@ -27,16 +27,16 @@ typedef struct gd_restore_opts {
     char **rename_from; /* database renames, parallel arrays */
     char **rename_to;
     size_t nrenames;
-    bool replace_existing;             /* drop and recreate tables that exist */
-    bool with_users;                   /* restore saved users and grants */
-    bool dry_run;                      /* check and print the plan, write nothing */
-    const volatile sig_atomic_t *stop; /* set by a signal handler: stop loading
-                                        * (GD_E_CANCEL); may be NULL */
-    bool replay_follows;               /* archived binlog will be replayed on top: every
-                                        * chosen table must be as of the set's position */
-    bool write_binlog;                 /* log the restore in the target's binlog
-                                        * (default: sql_log_bin = 0 when the target
-                                        * user may set it) */
+    bool replace_existing; /* drop and recreate tables that exist */
+    bool with_users;       /* restore saved users and grants */
+    bool dry_run;          /* check and print the plan, write nothing */
+    const gd_cancel *stop; /* the run's token (a signal, a server): stop loading
+                            * (GD_E_CANCEL); may be NULL */
+    bool replay_follows;   /* archived binlog will be replayed on top: every
+                            * chosen table must be as of the set's position */
+    bool write_binlog;     /* log the restore in the target's binlog
+                            * (default: sql_log_bin = 0 when the target
+                            * user may set it) */
 } gd_restore_opts;
 
 typedef struct gd_restore_result {

@@ -41,7 +41,7 @@ typedef struct rctx {
     gd_repo *repo;
     const gd_restore_opts *opts;
     const gd_conn_params *target;
-    const volatile sig_atomic_t *stop;
+    const gd_cancel *stop;
     char *set_id;
     json_t *manifest, *schema;
     char *schema_text;

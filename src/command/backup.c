@@ -1,0 +1,74 @@
+#include "command/backup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "command/expire.h"
+#include "command/open.h"
+#include "common/util.h"
+
+static const char OP[] = "backup";
+
+/* The set, committed in the home region. */
+static int phase_backup(const gd_command_ctx *ctx, const gd_instance_cfg *ic,
+                        const gd_backup_request *rq, gd_repo *repo, const gd_conn_params *src,
+                        gd_backup_outcome *out, gd_err *err)
+{
+    gd_command_emit(ctx, GD_EVENT_PHASE_BEGIN, OP, "backup", NULL, NULL);
+    gd_backup_opts o = {.jobs = rq->jobs ? rq->jobs : ic->jobs,
+                        .chunk_rows = ic->chunk_rows,
+                        .with_users = rq->with_users,
+                        .no_lock_nontransactional = rq->no_lock_nontransactional,
+                        .progress = ctx->progress};
+    int rc = gd_backup_run(repo, src, &o, &out->set, err);
+    if (rc == 0) {
+        out->region = gd_strdup(repo->st->name);
+        gd_command_emit(ctx, GD_EVENT_PHASE_END, OP, "backup", NULL, out);
+    }
+    return rc;
+}
+
+int gd_command_backup(const gd_command_ctx *ctx, const gd_backup_request *rq,
+                      gd_backup_outcome *out, gd_err *err)
+{
+    memset(out, 0, sizeof *out);
+    gd_repo *repo = NULL;
+    const gd_instance_cfg *ic = NULL;
+    int rc = gd_command_instance(ctx->cfg, rq->instance, &ic, err);
+    char *pw = NULL;
+    gd_conn_params src;
+    if (rc == 0)
+        rc = gd_command_instance_conn(ic, &src, &pw, err);
+    if (rc == 0)
+        rc = gd_command_open_repo(ctx->cfg, ic, NULL, true, &repo, err);
+    /* A copy region enabled before this backup started copies it, even when
+     * it is first reached after the backup (nothing waits on a region that
+     * is down before the backup starts). */
+    int64_t started_us = gd_now_us();
+    if (rc == 0)
+        rc = phase_backup(ctx, ic, rq, repo, &src, out, err);
+    gd_command_free_password(pw);
+    if (rc != 0) {
+        gd_repo_close(repo);
+        return rc;
+    }
+    gd_command_emit(ctx, GD_EVENT_PHASE_BEGIN, OP, "copy", NULL, NULL);
+    if (ic->cross_region_backup)
+        gd_command_copy_regions(ctx, ic, repo, rq->jobs ? rq->jobs : ic->jobs, started_us,
+                                &out->copies);
+    gd_command_emit(ctx, GD_EVENT_PHASE_END, OP, "copy", NULL, out);
+    /* Retention after each backup, in every region of the instance. */
+    gd_command_emit(ctx, GD_EVENT_PHASE_BEGIN, OP, "retention", NULL, NULL);
+    json_t *exp = json_array();
+    gd_command_expire_instance(ctx, ic, false, exp);
+    json_decref(exp);
+    gd_command_emit(ctx, GD_EVENT_PHASE_END, OP, "retention", NULL, out);
+    gd_repo_close(repo);
+    return 0;
+}
+
+void gd_backup_outcome_free(gd_backup_outcome *out)
+{
+    free(out->region);
+    gd_copy_report_free(&out->copies);
+}

@@ -1,0 +1,74 @@
+#include "command/expire.h"
+
+#include <string.h>
+
+#include "command/open.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "region/retention.h"
+
+int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg *ic, bool dry_run,
+                               json_t *report)
+{
+    int failed = 0;
+    int64_t now = gd_clock_now_s();
+    for (size_t i = 0; i <= ic->n_copy_regions; i++) {
+        const char *region = i == 0 ? ic->home_region : ic->copy_regions[i - 1];
+        int days = i == 0 ? ic->retention_days : ic->copy_retention_days;
+        gd_err err;
+        gd_err_clear(&err);
+        gd_repo *repo = NULL;
+        json_t *rep = NULL;
+        int rc = gd_command_open_repo(ctx->cfg, ic, region, false, &repo, &err);
+        if (rc == GD_E_NOTFOUND) {
+            gd_repo_close(repo);
+            continue; /* nothing of this instance there */
+        }
+        if (rc == 0)
+            rc = gd_repo_expire(repo, days, now, dry_run, &rep, &err);
+        gd_repo_close(repo);
+        if (rc != 0) {
+            gd_error("expire in region %s: %s", region, err.msg);
+            rep = json_pack("{s:s, s:s}", "region", region, "error", err.msg);
+            failed++;
+        }
+        json_object_set_new(rep, "instance", json_string(ic->name));
+        json_array_append_new(report, rep);
+    }
+    return failed;
+}
+
+int gd_command_expire(const gd_command_ctx *ctx, const char *only, bool dry_run, json_t **report,
+                      int *failed, gd_err *err)
+{
+    *report = NULL;
+    *failed = 0;
+    if (only && gd_config_instance(ctx->cfg, only, err) == NULL)
+        return err->code ? err->code : GD_E_NOTFOUND;
+    *report = json_array();
+    for (size_t i = 0; i < ctx->cfg->n_instances; i++) {
+        const gd_instance_cfg *ic = &ctx->cfg->instances[i];
+        if (only && strcmp(ic->name, only) != 0)
+            continue;
+        *failed += gd_command_expire_instance(ctx, ic, dry_run, *report);
+    }
+    return 0;
+}
+
+int gd_command_expire_set(const gd_command_ctx *ctx, const char *instance, const char *region,
+                          const char *set, const char **region_out, gd_err *err)
+{
+    const gd_instance_cfg *ic = NULL;
+    int rc = gd_command_instance(ctx->cfg, instance, &ic, err);
+    if (rc != 0)
+        return rc;
+    const char *rname = region ? region : ic->home_region;
+    int days = strcmp(rname, ic->home_region) == 0 ? ic->retention_days : ic->copy_retention_days;
+    gd_repo *repo = NULL;
+    rc = gd_command_open_repo(ctx->cfg, ic, rname, false, &repo, err);
+    if (rc == 0)
+        rc = gd_repo_expire_set(repo, set, days, gd_clock_now_s(), err);
+    gd_repo_close(repo);
+    *region_out = rname;
+    return rc;
+}

@@ -1,0 +1,28 @@
+/* expire: retention in every region of an instance (docs/backup-restore.md);
+ * geodr backup runs it at its end. */
+#ifndef GD_COMMAND_EXPIRE_H
+#define GD_COMMAND_EXPIRE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "command/command.h"
+#include "common/error.h"
+
+/* Retention in the home region and every copy region of one instance;
+ * appends one report per region that holds the instance to the array
+ * report: the repository's expire report (region/retention.h) with
+ * "instance", or {"region", "error", "instance"} for a region that failed
+ * (also logged).  Returns the number of regions that failed. */
+int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg *ic, bool dry_run,
+                               json_t *report);
+/* The same for every configured instance, or only the one named (which
+ * must exist).  Fills *report (a new array) and *failed. */
+int gd_command_expire(const gd_command_ctx *ctx, const char *only, bool dry_run, json_t **report,
+                      int *failed, gd_err *err);
+/* Removes one set if and only if retention allows it now, from region
+ * (NULL: home); the region's name in *region_out (borrowed from the config). */
+int gd_command_expire_set(const gd_command_ctx *ctx, const char *instance, const char *region,
+                          const char *set, const char **region_out, gd_err *err);
+
+#endif

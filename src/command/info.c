@@ -1,0 +1,248 @@
+#include "command/info.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "command/open.h"
+#include "common/util.h"
+#include "repo/setcheck.h"
+
+static json_t *set_summary(json_t *mf, const char *id)
+{
+    json_t *t = json_object_get(mf, "totals");
+    json_t *sm = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:s}", "set", id, "method",
+        gd_json_str(mf, "method", "?"), "start", gd_json_str(mf, "start", ""), "end",
+        gd_json_str(mf, "end", ""), "gtid", gd_json_str(mf, "gtid", ""), "tables",
+        (json_int_t)gd_json_int(t, "tables", 0), "rows", (json_int_t)gd_json_int(t, "rows", 0),
+        "raw_bytes", (json_int_t)gd_json_int(t, "raw_bytes", 0), "stored_bytes",
+        (json_int_t)gd_json_int(t, "stored_bytes", 0), "seconds",
+        json_real_value(json_object_get(t, "seconds")), "cipher",
+        gd_json_str(mf, "cipher", "none"));
+    json_object_set_new(sm, "lock_seconds",
+                        json_real(json_real_value(json_object_get(mf, "lock_seconds"))));
+    json_object_set_new(sm, "nontransactional_tables",
+                        json_integer(gd_json_int(mf, "nontransactional_tables", 0)));
+    json_object_set_new(
+        sm, "nontransactional_locked",
+        json_boolean(!json_is_false(json_object_get(mf, "nontransactional_locked"))));
+    /* A set written wrong (repo/setcheck.h; the manifest alone, no key
+     * needed): restore refuses it, verify names the tables. */
+    json_t *problems = json_array();
+    if (gd_set_check(mf, NULL, problems) > 0) {
+        char *msg = gd_set_check_message(problems);
+        json_object_set_new(sm, "unusable", json_string(msg));
+        free(msg);
+    }
+    json_decref(problems);
+    return sm;
+}
+
+/* The committed sets and the binlog archive of one instance in one region:
+ * {"region", "sets", "archive"}; a region that cannot be read gets "error"
+ * (a copy region being down must not hide the others). */
+static int region_info(const gd_config *cfg, const gd_instance_cfg *ic, const char *region,
+                       json_t **out, gd_err *err)
+{
+    gd_repo *repo = NULL;
+    json_t *j = json_pack("{s:s}", "region", region ? region : ic->home_region);
+    json_t *sets = json_array();
+    json_object_set_new(j, "sets", sets);
+    gd_err e;
+    gd_err_clear(&e);
+    /* With the instance's key, every manifest and record listed is
+     * authenticated (a set planted by a region writer shows as an error,
+     * not as a restorable set); without one they are only checksummed. */
+    bool authenticated = ic->key_file != NULL;
+    int rc = authenticated ? gd_command_open_repo(cfg, ic, region, false, &repo, &e)
+                           : gd_command_open_repo_raw(cfg, ic, region, &repo, &e);
+    json_object_set_new(j, "authenticated", json_boolean(authenticated));
+    if (rc == GD_E_NOTFOUND) {
+        *out = j;
+        return 0;
+    }
+    if (rc != 0) {
+        if (region == NULL) {
+            json_decref(j);
+            *err = e;
+            return rc;
+        }
+        json_object_set_new(j, "error", json_string(e.msg));
+        *out = j;
+        return 0;
+    }
+    char **ids = NULL;
+    size_t n = 0;
+    rc = gd_repo_list_sets(repo, &ids, &n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        json_t *mf = NULL;
+        gd_err me;
+        gd_err_clear(&me);
+        if (gd_manifest_read(repo, ids[i], &mf, &me) != 0) {
+            json_array_append_new(sets, json_pack("{s:s, s:s}", "set", ids[i], "error", me.msg));
+            continue;
+        }
+        json_t *sm = set_summary(mf, ids[i]);
+        json_object_set_new(sm, "end_us", json_integer(gd_json_int(mf, "end_us", 0)));
+        json_array_append_new(sets, sm);
+        json_decref(mf);
+    }
+    gd_strv_free(ids, n);
+    json_t *arch = NULL;
+    if (rc == 0 && (rc = gd_repo_archive_summary(repo, &arch, err)) == 0)
+        json_object_set_new(j, "archive", arch);
+    gd_repo_close(repo);
+    if (rc != 0) {
+        json_decref(j);
+        return rc;
+    }
+    *out = j;
+    return 0;
+}
+
+static long long newest_set_end_s(json_t *r)
+{
+    json_t *sets = json_object_get(r, "sets");
+    size_t n = json_array_size(sets);
+    return n ? gd_json_int(json_array_get(sets, n - 1), "end_us", 0) / 1000000 : 0;
+}
+
+/* How far a copy region is behind the home region: newest set and newest
+ * archived transaction, in seconds, and the stored bytes of home segments it
+ * does not hold yet. */
+static void add_lag(json_t *home, json_t *copy)
+{
+    json_t *ha = json_object_get(home, "archive"), *ca = json_object_get(copy, "archive");
+    /* A copy region without sets is not "behind by the age of the epoch":
+     * its lag is unknown (null), and info says it holds no set. */
+    bool copy_has_sets = json_array_size(json_object_get(copy, "sets")) > 0;
+    long long set_lag = newest_set_end_s(home) - newest_set_end_s(copy);
+    long long log_lag = 0, bytes = 0;
+    /* Binlog lag only once the copy region holds some (it only takes the
+     * segments its own sets need). */
+    if (ha && ca && gd_json_int(ha, "segments", 0) > 0 && gd_json_int(ca, "segments", 0) > 0) {
+        long long hl = gd_json_int(ha, "last_time_s", 0);
+        long long cl = ca ? gd_json_int(ca, "last_time_s", 0) : 0;
+        log_lag = cl ? hl - cl : 0;
+        bytes = gd_json_int(ha, "stored_bytes", 0) - (ca ? gd_json_int(ca, "stored_bytes", 0) : 0);
+    }
+    json_object_set_new(
+        copy, "lag",
+        json_pack("{s:o, s:I, s:I}", "sets_seconds",
+                  copy_has_sets ? json_integer(set_lag > 0 ? set_lag : 0) : json_null(),
+                  "log_seconds", (json_int_t)(log_lag > 0 ? log_lag : 0), "bytes",
+                  (json_int_t)(bytes > 0 ? bytes : 0)));
+}
+
+static int instance_info(const gd_config *cfg, const gd_instance_cfg *ic, json_t **out, gd_err *err)
+{
+    json_t *home = NULL;
+    int rc = region_info(cfg, ic, NULL, &home, err);
+    if (rc != 0)
+        return rc;
+    json_t *j = json_pack(
+        "{s:s, s:s, s:i, s:s, s:b, s:O, s:O}", "name", ic->name, "host", ic->host ? ic->host : "",
+        "port", (int)ic->port, "region", ic->home_region, "encrypted", ic->key_file != NULL, "sets",
+        json_object_get(home, "sets"), "archive",
+        json_object_get(home, "archive") ? json_object_get(home, "archive") : json_null());
+    json_t *copies = json_array();
+    for (size_t i = 0; i < ic->n_copy_regions; i++) {
+        json_t *c = NULL;
+        if ((rc = region_info(cfg, ic, ic->copy_regions[i], &c, err)) != 0)
+            break;
+        add_lag(home, c);
+        json_array_append_new(copies, c);
+    }
+    json_object_set_new(j, "copies", copies);
+    json_object_set(j, "authenticated", json_object_get(home, "authenticated"));
+    json_decref(home);
+    if (rc != 0) {
+        json_decref(j);
+        return rc;
+    }
+    *out = j;
+    return 0;
+}
+
+struct released_ctx {
+    const gd_config *cfg;
+    const char *region;
+    json_t *out;
+    gd_storage *st;
+};
+
+static int released_cb(void *ctx, const char *name, const gd_stat *st)
+{
+    (void)st;
+    struct released_ctx *c = ctx;
+    const char *slash = strchr(name, '/');
+    if (slash == NULL || strcmp(slash, "/instance.json") != 0)
+        return 0;
+    char *inst = gd_strndup(name, (size_t)(slash - name));
+    bool configured = false;
+    for (size_t i = 0; i < c->cfg->n_instances; i++)
+        configured |= strcmp(c->cfg->instances[i].name, inst) == 0;
+    if (!configured) {
+        /* count its sets without a key: manifests are plain */
+        gd_repo tmp = {.st = c->st, .instance = inst};
+        char **ids = NULL;
+        size_t n = 0;
+        gd_repo_list_sets(&tmp, &ids, &n, NULL);
+        json_array_append_new(c->out, json_pack("{s:s, s:s, s:I}", "name", inst, "region",
+                                                c->region, "sets", (json_int_t)n));
+        gd_strv_free(ids, n);
+    }
+    free(inst);
+    return 0;
+}
+
+/* Instances found in a configured region that the config no longer names:
+ * their sets stay until they expire. */
+static json_t *released_instances(const gd_config *cfg)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; i < cfg->n_regions; i++) {
+        const gd_region_cfg *rc = &cfg->regions[i];
+        gd_storage *st = NULL;
+        gd_err e;
+        gd_err_clear(&e);
+        if (gd_command_open_storage(rc, &st, &e) != 0)
+            continue;
+        struct released_ctx c = {.cfg = cfg, .region = rc->name, .out = out, .st = st};
+        gd_storage_list(st, "", released_cb, &c, &e);
+        gd_storage_free(st);
+    }
+    return out;
+}
+
+int gd_command_info(const gd_command_ctx *ctx, const char *only, bool released, json_t **instances,
+                    json_t **released_out, gd_err *err)
+{
+    const gd_config *cfg = ctx->cfg;
+    *instances = NULL;
+    *released_out = released ? released_instances(cfg) : NULL;
+    json_t *all = json_array();
+    for (size_t i = 0; i < cfg->n_instances; i++) {
+        const gd_instance_cfg *ic = &cfg->instances[i];
+        if (only && strcmp(ic->name, only) != 0)
+            continue;
+        json_t *j = NULL;
+        int rc = instance_info(cfg, ic, &j, err);
+        if (rc != 0) {
+            json_decref(all);
+            json_decref(*released_out);
+            *released_out = NULL;
+            return rc;
+        }
+        json_array_append_new(all, j);
+    }
+    if (only && json_array_size(all) == 0) {
+        json_decref(all);
+        json_decref(*released_out);
+        *released_out = NULL;
+        gd_config_instance(cfg, only, err);
+        return err->code ? err->code : GD_E_NOTFOUND;
+    }
+    *instances = all;
+    return 0;
+}

@@ -1,0 +1,25 @@
+/* info: the document geodr info prints (and --json shows as is): for each
+ * configured instance its sets, binlog archive and recovery windows in its
+ * home region, and each copy region with how far it is behind; optionally
+ * the released instances (found in a region, no longer configured).
+ *
+ * The document's layout is the stable --json output of geodr info
+ * (docs/backup-restore.md); the server serves the same document. */
+#ifndef GD_COMMAND_INFO_H
+#define GD_COMMAND_INFO_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "command/command.h"
+#include "common/error.h"
+
+/* *instances: a new array, one object per configured instance (only that
+ * one when only is not NULL: GD_E_NOTFOUND when it is not configured);
+ * with released, *released_out: a new array [{name, region, sets}], else
+ * NULL.  A copy region that cannot be read is reported in the document; a
+ * home region that cannot be read fails the call. */
+int gd_command_info(const gd_command_ctx *ctx, const char *only, bool released, json_t **instances,
+                    json_t **released_out, gd_err *err);
+
+#endif

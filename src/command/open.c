@@ -1,0 +1,99 @@
+#include "command/open.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "region/copy.h"
+#include "region/ship.h"
+#include "storage/s3.h"
+
+int gd_command_open_storage(const gd_region_cfg *rc, gd_storage **out, gd_err *err)
+{
+    if (rc->type == GD_REGION_POSIX)
+        return gd_storage_posix_open(rc->name, rc->path, out, err);
+    return gd_storage_s3_open(rc, out, err);
+}
+
+static int instance_storage(const gd_config *cfg, const gd_instance_cfg *ic, const char *region,
+                            gd_storage **st, gd_err *err)
+{
+    const gd_region_cfg *rc = gd_config_region(cfg, region ? region : ic->home_region, err);
+    if (rc == NULL)
+        return err ? err->code : GD_E_NOTFOUND;
+    return gd_command_open_storage(rc, st, err);
+}
+
+int gd_command_open_repo(const gd_config *cfg, const gd_instance_cfg *ic, const char *region,
+                         bool create, gd_repo **out, gd_err *err)
+{
+    gd_storage *st = NULL;
+    int r = instance_storage(cfg, ic, region, &st, err);
+    if (r != 0)
+        return r;
+    return gd_repo_open(st, ic->name, ic->key_file, create, ic->compress_level, out, err);
+}
+
+int gd_command_open_copy_region(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
+                                const char *region, int64_t since_us, int64_t *since_out,
+                                const atomic_bool *cancel, gd_repo **out, gd_err *err)
+{
+    gd_storage *st = NULL;
+    int r = instance_storage(cfg, ic, region, &st, err);
+    if (r != 0)
+        return r;
+    st->cancel = cancel;
+    return gd_copy_region_open(home, st, since_us, since_out, out, err);
+}
+
+int gd_command_open_repo_raw(const gd_config *cfg, const gd_instance_cfg *ic, const char *region,
+                             gd_repo **out, gd_err *err)
+{
+    gd_storage *st = NULL;
+    int r = instance_storage(cfg, ic, region, &st, err);
+    if (r != 0)
+        return r;
+    return gd_repo_open_raw(st, ic->name, false, out, err);
+}
+
+int gd_command_instance(const gd_config *cfg, const char *name, const gd_instance_cfg **ic,
+                        gd_err *err)
+{
+    *ic = gd_config_instance(cfg, name, err);
+    return *ic ? 0 : (err && err->code ? err->code : GD_E_NOTFOUND);
+}
+
+int gd_command_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **password,
+                             gd_err *err)
+{
+    int rc = gd_instance_password(ic, password, err);
+    if (rc != 0)
+        return rc;
+    static char what[300], source[600];
+    snprintf(what, sizeof what, "instance %s", ic->name);
+    if (ic->password_file)
+        snprintf(source, sizeof source, "password-file %s", ic->password_file);
+    else if (ic->password_env)
+        snprintf(source, sizeof source, "environment variable %s (password-env)", ic->password_env);
+    else
+        snprintf(source, sizeof source, "the config (no password-file or password-env set)");
+    memset(p, 0, sizeof *p);
+    p->what = what;
+    p->host = ic->socket && ic->socket[0] && (!ic->host || !ic->host[0]) ? NULL : ic->host;
+    p->port = ic->port;
+    p->socket = ic->socket;
+    p->user = ic->user;
+    p->password = *password;
+    p->password_source = source;
+    p->tls = gd_instance_tls(ic);
+    return 0;
+}
+
+void gd_command_free_password(char *pw)
+{
+    if (pw) {
+        gd_wipe(pw, strlen(pw));
+        free(pw);
+    }
+}

@@ -1,0 +1,45 @@
+/* From the config to open storage, repositories and connections: the one
+ * factory every operation uses (src/command/command.h).
+ *
+ * Repositories returned here are the caller's to gd_repo_close (that frees
+ * their storage too); a storage from gd_command_open_storage is the caller's
+ * to gd_storage_free. */
+#ifndef GD_COMMAND_OPEN_H
+#define GD_COMMAND_OPEN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "mysql/conn.h"
+#include "repo/repo.h"
+#include "storage/storage.h"
+
+/* Opens a region's storage (posix or s3). */
+int gd_command_open_storage(const gd_region_cfg *rc, gd_storage **out, gd_err *err);
+/* Opens the repository of an instance in a region (NULL: its home region). */
+int gd_command_open_repo(const gd_config *cfg, const gd_instance_cfg *ic, const char *region,
+                         bool create, gd_repo **out, gd_err *err);
+/* A copy region of the instance, prepared for copies (gd_copy_region_open;
+ * since_us, since_out as there), its storage's cancel flag set to cancel
+ * (may be NULL). */
+int gd_command_open_copy_region(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
+                                const char *region, int64_t since_us, int64_t *since_out,
+                                const atomic_bool *cancel, gd_repo **out, gd_err *err);
+/* The same for raw copies (gd_repo_open_raw): no key needed or derived. */
+int gd_command_open_repo_raw(const gd_config *cfg, const gd_instance_cfg *ic, const char *region,
+                             gd_repo **out, gd_err *err);
+/* Finds an instance of the config by name. */
+int gd_command_instance(const gd_config *cfg, const char *name, const gd_instance_cfg **ic,
+                        gd_err *err);
+/* Connection parameters of a configured instance; *password must be freed
+ * with gd_command_free_password.  Not thread-safe: p's descriptions point
+ * to static buffers (one instance connected at a time per process). */
+int gd_command_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **password,
+                             gd_err *err);
+/* Wipes and frees a password (NULL: nothing). */
+void gd_command_free_password(char *pw);
+
+#endif

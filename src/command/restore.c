@@ -1,0 +1,398 @@
+#include "command/restore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "command/open.h"
+#include "common/util.h"
+#include "repo/lock.h"
+#include "repo/segment.h"
+#include "replay/subset.h"
+
+static const char OP[] = "restore";
+
+/* ----------------------------------------------------------- the request */
+
+const char *gd_command_restore_replay_host_warning(const char *host)
+{
+    if (host && (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0))
+        return "the binlog server will be reachable from every network of this machine for "
+               "the length of the replay; it accepts only a one-time user and a random "
+               "password, and only over TLS. Prefer the one address the target reaches this "
+               "machine at, on a private network";
+    return NULL;
+}
+
+int gd_command_restore_parse_time(const char *s, long long *out, gd_err *err)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *p = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+    if (p == NULL)
+        p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (p == NULL)
+        return gd_err_set(err, GD_E_INVALID,
+                          "--time '%s': expected 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC unless a "
+                          "zone like +02:00 follows)",
+                          s);
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    while (*p == ' ')
+        p++;
+    long off = 0;
+    if (*p == '+' || *p == '-') {
+        int hh = 0, mm = 0;
+        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2 || hh > 14 || mm > 59)
+            return gd_err_set(err, GD_E_INVALID, "--time '%s': bad zone offset", s);
+        off = (*p == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
+        p += 6;
+    } else if (*p == 'Z') {
+        p++;
+    } else if (strncmp(p, "UTC", 3) == 0) {
+        p += 3;
+    }
+    if (*p != '\0')
+        return gd_err_set(err, GD_E_INVALID, "--time '%s': unexpected '%s' at the end", s, p);
+    *out = (long long)timegm(&tm) - off;
+    return 0;
+}
+
+/* The port of "HOST:PORT" (3306 without one); false when out of range. */
+static bool parse_target_port(const char *target, unsigned *port)
+{
+    const char *colon = strrchr(target, ':');
+    long long p = 3306;
+    if (colon && !gd_command_int(colon + 1, 1, 65535, &p))
+        return false;
+    *port = (unsigned)p;
+    return true;
+}
+
+/* "old=new,..." into the load options' rename arrays. */
+static int parse_renames(const char *renames, gd_restore_opts *o, gd_err *err)
+{
+    size_t n = 0;
+    char **v = gd_command_split(renames, &n);
+    int rc = 0;
+    o->rename_from = gd_calloc(n + 1, sizeof(char *));
+    o->rename_to = gd_calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *eq = strchr(v[i], '=');
+        if (eq == NULL || eq == v[i] || eq[1] == '\0') {
+            rc = gd_err_set(err, GD_E_INVALID, "--rename takes old=new, got '%s'", v[i]);
+            break;
+        }
+        o->rename_from[i] = gd_strndup(v[i], (size_t)(eq - v[i]));
+        o->rename_to[i] = gd_strdup(eq + 1);
+        o->nrenames = i + 1;
+    }
+    gd_strv_free(v, n);
+    return rc;
+}
+
+/* Where the restore goes and how it logs in to a target. */
+static int check_where(const gd_command_ctx *ctx, gd_restore_request *rq, gd_err *err)
+{
+    char msg[600];
+    rq->target_port = 3306;
+    if (rq->target && !parse_target_port(rq->target, &rq->target_port))
+        return gd_err_set(err, GD_E_INVALID, "--target HOST:PORT: the port must be 1-65535");
+    if (rq->target_tls_given && !rq->target)
+        return gd_err_set(err, GD_E_INVALID,
+                          "--target-ssl-* apply to --target only (a --new-instance is reached "
+                          "over its local socket)");
+    if (!gd_tls_check(&rq->target_tls, msg, sizeof msg))
+        return gd_err_set(err, GD_E_INVALID, "%s", msg);
+    if (rq->replay_host && rq->target && rq->target_tls.mode < GD_TLS_VERIFY_CA)
+        gd_command_say(ctx, GD_EVENT_WARNING, OP,
+                       "--replay-host with --target-ssl-mode %s: the certificate the target "
+                       "pins for geodr's binlog server goes over a target connection that is "
+                       "not authenticated; use --target-ssl-mode verify-ca or verify-identity",
+                       gd_tls_mode_name(rq->target_tls.mode));
+    return 0;
+}
+
+int gd_command_restore_check(const gd_command_ctx *ctx, gd_restore_request *rq, gd_err *err)
+{
+    if (rq->instance == NULL)
+        return gd_err_set(err, GD_E_INVALID, "name one instance");
+    if (rq->points > 1)
+        return gd_err_set(err, GD_E_INVALID,
+                          "choose one of --latest, --time, --gtid, --fastest, --set");
+    int rc = check_where(ctx, rq, err);
+    if (rc != 0)
+        return rc;
+    if (rq->reset_target) {
+        if (!rq->target || !rq->target_user || !rq->target_password_file)
+            return gd_err_set(err, GD_E_INVALID,
+                              "--reset-target needs --target, --target-user and "
+                              "--target-password-file");
+        return 0;
+    }
+    rq->stop = rq->fastest || rq->set ? GD_PITR_NONE : GD_PITR_LATEST;
+    if (rq->gtid) {
+        gd_err ge;
+        gd_err_clear(&ge);
+        if (gd_gtid_pos_parse(rq->gtid, &rq->stop_gtid, &ge) != 0 || rq->stop_gtid.n == 0)
+            return gd_err_set(err, GD_E_INVALID, "--gtid %s",
+                              ge.msg[0] ? ge.msg : "needs a position");
+    }
+    if (rq->time && gd_command_restore_parse_time(rq->time, &rq->stop, err) != 0)
+        return GD_E_INVALID;
+    if (!!rq->target == !!rq->new_instance)
+        return gd_err_set(err, GD_E_INVALID,
+                          "choose where to restore: --target HOST:PORT or --new-instance DIR "
+                          "--port P");
+    if (rq->target && (!rq->target_user || !rq->target_password_file))
+        return gd_err_set(err, GD_E_INVALID,
+                          "--target needs --target-user and --target-password-file");
+    if (rq->new_instance && !rq->port)
+        return gd_err_set(err, GD_E_INVALID, "--new-instance needs --port P");
+    if (rq->renames)
+        return parse_renames(rq->renames, &rq->load, err);
+    return 0;
+}
+
+/* Connection parameters of the target; *host and *pw are the caller's to
+ * free (gd_command_free_password for pw). */
+static int target_conn(const gd_restore_request *rq, gd_conn_params *tp, char **host, char **pw,
+                       gd_err *err)
+{
+    const char *colon = strrchr(rq->target, ':');
+    *host = colon ? gd_strndup(rq->target, (size_t)(colon - rq->target)) : gd_strdup(rq->target);
+    int rc = gd_read_secret_file(rq->target_password_file, pw, err);
+    *tp = (gd_conn_params){.what = "the target",
+                           .host = *host,
+                           .port = rq->target_port,
+                           .user = rq->target_user,
+                           .password = *pw,
+                           .password_source = rq->target_password_file,
+                           .tls = rq->target_tls};
+    return rc;
+}
+
+int gd_command_restore_reset_target(const gd_restore_request *rq, char *note, size_t notelen,
+                                    gd_err *err)
+{
+    gd_conn_params tp;
+    char *host = NULL, *pw = NULL;
+    int rc = target_conn(rq, &tp, &host, &pw, err);
+    if (rc == 0)
+        rc = gd_replay_reset_target(&tp, note, notelen, err);
+    gd_command_free_password(pw);
+    free(host);
+    return rc;
+}
+
+/* --------------------------------------------------------------- the run */
+
+typedef struct restore_run {
+    const gd_command_ctx *ctx;
+    gd_restore_request *rq;
+    gd_restore_outcome *out;
+    gd_repo *repo;
+    gd_lock *lease;
+    json_t *plan;
+    gd_conn_params tp;
+    char *host, *pw;
+    bool subset; /* chosen objects: a replay goes through a scratch instance */
+} restore_run;
+
+/* The repository, a read lease on it, and the target's login. */
+static int phase_open(restore_run *r, gd_err *err)
+{
+    const gd_instance_cfg *ic = NULL;
+    int rc = gd_command_instance(r->ctx->cfg, r->rq->instance, &ic, err);
+    if (rc == 0)
+        rc = gd_command_open_repo(r->ctx->cfg, ic, r->rq->region, false, &r->repo, err);
+    /* A read lease keeps expire away from what this restore reads: all of
+     * the instance until the plan is made, then its set (repo/lock.h). */
+    if (rc == 0)
+        rc =
+            gd_lock_take_read(r->repo->st, r->repo->instance, "restore", NULL, 600, &r->lease, err);
+    if (rc == 0 && r->rq->load.jobs == 0)
+        r->rq->load.jobs = ic->jobs;
+    if (rc == 0 && r->rq->target)
+        rc = target_conn(r->rq, &r->tp, &r->host, &r->pw, err);
+    if (rc == 0)
+        r->out->region = gd_strdup(r->repo->st->name);
+    return rc;
+}
+
+/* The set and the segments to replay, from the repository alone. */
+static int phase_plan(restore_run *r, gd_err *err)
+{
+    gd_restore_request *rq = r->rq;
+    int rc =
+        gd_repo_plan(r->repo, rq->stop, rq->gtid ? &rq->stop_gtid : NULL, rq->set, &r->plan, err);
+    if (rc != 0)
+        return rc;
+    rq->load.set_id = gd_json_str(r->plan, "set", NULL);
+    rc = gd_lock_set_detail(r->lease, json_pack("{s:s}", "set", rq->load.set_id), err);
+    gd_test_pause("restore-planned");
+    json_t *segs = json_object_get(r->plan, "segments");
+    r->out->segments = json_array_size(segs);
+    r->out->replay = json_is_true(json_object_get(r->plan, "replay")) && r->out->segments > 0;
+    size_t k;
+    json_t *sg;
+    json_array_foreach(segs, k, sg) r->out->segment_size +=
+        (unsigned long long)gd_json_int(sg, "raw_size", 0);
+    return rc;
+}
+
+/* Every segment the replay needs is read and checked before anything
+ * touches the target: a missing or damaged one stops here. */
+static int check_segments(gd_repo *repo, json_t *plan, gd_err *err)
+{
+    size_t k;
+    json_t *sg;
+    json_array_foreach(json_object_get(plan, "segments"), k, sg)
+    {
+        char *sname = gd_asprintf("%s/binlog/%s", repo->instance, gd_json_str(sg, "object", ""));
+        int rc = gd_obj_verify(repo, sname, gd_json_str(sg, "sha256", ""), err);
+        if (rc == 0)
+            rc = gd_ctimes_check(sg, err); /* what the stop point is read from */
+        free(sname);
+        if (rc != 0) {
+            gd_err_prefix(err, "the binlog archive cannot be replayed (nothing was written to "
+                               "the target; restore to an earlier point, or from another "
+                               "region)");
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* What needs no write: the segments, and that the target can replay. */
+static int phase_check(restore_run *r, gd_err *err)
+{
+    const gd_restore_request *rq = r->rq;
+    int rc = 0;
+    if (r->out->replay)
+        rc = check_segments(r->repo, r->plan, err);
+    r->subset = rq->load.ndatabases || rq->load.ntables;
+    r->rq->load.replay_follows = r->out->replay;
+    if (rc == 0 && r->out->replay && !r->subset && rq->target && !rq->load.dry_run)
+        rc = gd_replay_check_target(&r->tp, rq->replay_host != NULL, err);
+    return rc;
+}
+
+static int phase_provision(restore_run *r, gd_err *err)
+{
+    const gd_restore_request *rq = r->rq;
+    gd_command_say(r->ctx, GD_EVENT_NOTE, OP,
+                   "provisioning a new MariaDB instance in %s on port %u", rq->new_instance,
+                   rq->port);
+    int rc = gd_instance_provision(rq->new_instance, rq->port, &r->out->inst, err);
+    r->out->provisioned = r->out->inst.pid > 0;
+    r->tp.what = "the new instance";
+    r->tp.socket = r->out->inst.socket;
+    r->tp.user = r->out->inst.admin_user;
+    r->tp.password = "";
+    return rc;
+}
+
+/* Load, then replay: the only writes to the target. */
+static int phase_write(restore_run *r, gd_err *err)
+{
+    gd_restore_request *rq = r->rq;
+    gd_restore_opts *o = &rq->load;
+    gd_restore_outcome *out = r->out;
+    o->stop = r->ctx->cancel;
+    o->progress = r->ctx->progress;
+    gd_replay_opts ro = {.stop = r->ctx->cancel,
+                         .parallel = o->jobs,
+                         .stop_time_s = rq->stop >= 0 ? rq->stop : -1,
+                         .stop_gtid = rq->gtid ? &rq->stop_gtid : NULL,
+                         .progress = o->progress,
+                         .listen = rq->replay_host,
+                         .stall_s = rq->stall_s};
+    int rc;
+    if (out->replay && r->subset && !o->dry_run)
+        rc = gd_replay_subset(r->repo, r->plan, &r->tp, o, &ro, &out->load, &out->replayed, err);
+    else
+        rc = gd_restore_run(r->repo, rq->new_instance && o->dry_run ? NULL : &r->tp, o, &out->load,
+                            err);
+    if (rc == 0 && out->replay && !r->subset && !o->dry_run)
+        rc = gd_replay_run(r->repo, r->plan, &r->tp, &ro, &out->replayed, err);
+    if (rc != 0 && gd_cancel_requested(r->ctx->cancel)) {
+        if (strstr(err->msg, "interrupted") == NULL) {
+            gd_err_clear(err);
+            rc = gd_err_set(err, GD_E_CANCEL,
+                            "interrupted: the restore stopped part way; the target holds part "
+                            "of the set");
+        }
+        char m2[sizeof err->msg];
+        snprintf(m2, sizeof m2, "%s; restore again into an empty server", err->msg);
+        gd_strlcpy(err->msg, m2, sizeof err->msg);
+    }
+    return rc;
+}
+
+typedef int (*restore_phase)(restore_run *r, gd_err *err);
+
+/* Runs one named phase between its events. */
+static int run_phase(restore_run *r, const char *name, restore_phase fn, gd_err *err)
+{
+    gd_command_emit(r->ctx, GD_EVENT_PHASE_BEGIN, OP, name, NULL, NULL);
+    int rc = fn(r, err);
+    gd_command_emit(r->ctx, GD_EVENT_PHASE_END, OP, name, NULL, r->out);
+    return rc;
+}
+
+int gd_command_restore(const gd_command_ctx *ctx, gd_restore_request *rq, gd_restore_outcome *out,
+                       gd_err *err)
+{
+    memset(out, 0, sizeof *out);
+    restore_run r = {.ctx = ctx, .rq = rq, .out = out};
+    bool provision = rq->new_instance && !rq->load.dry_run;
+    int rc = phase_open(&r, err);
+    if (rc == 0)
+        rc = run_phase(&r, "plan", phase_plan, err);
+    if (rc == 0)
+        rc = run_phase(&r, "check", phase_check, err);
+    if (rc == 0 && provision)
+        rc = run_phase(&r, "provision", phase_provision, err);
+    if (rc == 0)
+        rc = run_phase(&r, "write", phase_write, err);
+    if (rc == 0 && provision)
+        rc = gd_instance_secure(&out->inst, err);
+    gd_command_free_password(r.pw);
+    free(r.host);
+    /* Nothing geodr started stays running after a failure. */
+    if (rc != 0 && out->inst.pid > 0) {
+        gd_instance_stop(&out->inst);
+        gd_err_prefix(err,
+                      "the new instance in %s was stopped (its directory is left for "
+                      "inspection: remove it before trying again)",
+                      out->inst.dir);
+    }
+    rq->load.set_id = NULL; /* it pointed into the plan */
+    json_decref(r.plan);
+    gd_lock_release(r.lease);
+    gd_repo_close(r.repo);
+    return rc;
+}
+
+void gd_command_restore_outcome_free(gd_restore_outcome *out)
+{
+    free(out->region);
+    gd_instance_new_free(&out->inst);
+    memset(out, 0, sizeof *out);
+}
+
+void gd_command_restore_request_free(gd_restore_request *rq)
+{
+    gd_restore_opts *o = &rq->load;
+    gd_strv_free(o->databases, o->ndatabases);
+    gd_strv_free(o->tables, o->ntables);
+    gd_strv_free(o->rename_from, o->nrenames);
+    gd_strv_free(o->rename_to, o->nrenames);
+    o->databases = o->tables = o->rename_from = o->rename_to = NULL;
+    o->ndatabases = o->ntables = o->nrenames = 0;
+}

@@ -1,0 +1,50 @@
+/* verify: every object of a backup set (default: every set, and every
+ * binlog segment) read back from a region and checked: its SHA-256, and
+ * when the key is at hand its decoding and authentication; then each set's
+ * own consistency (repo/setcheck.h).  Without the instance's key the stored
+ * bytes are hashed only (hash_only). */
+#ifndef GD_COMMAND_VERIFY_H
+#define GD_COMMAND_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "command/command.h"
+#include "common/error.h"
+
+/* One bad object or table. */
+typedef struct gd_verify_bad {
+    char *object; /* "t.c1" chunk, "manifest", "table db.t", a segment name */
+    char *error;
+} gd_verify_bad;
+
+typedef struct gd_verify_bads {
+    gd_verify_bad *v;
+    size_t n, cap;
+} gd_verify_bads;
+
+typedef struct gd_verify_set {
+    char *id;
+    gd_verify_bads bad;
+} gd_verify_set;
+
+typedef struct gd_verify_outcome {
+    char *region;
+    gd_verify_set *sets; /* in set order */
+    size_t nsets;
+    bool binlog;             /* the binlog archive was verified (no set named) */
+    size_t segments;         /* segments read back */
+    gd_verify_bads segs_bad; /* bad segments */
+    unsigned long long objects, bad;
+    bool hash_only; /* no key: stored bytes hashed, nothing decrypted */
+    bool encrypted;
+} gd_verify_outcome;
+
+/* set NULL: every set and the binlog archive.  Fails when the region holds
+ * no set (nothing to restore from) or cannot be read; bad objects do not
+ * fail the call: out->bad counts them. */
+int gd_command_verify(const gd_command_ctx *ctx, const char *instance, const char *region,
+                      const char *set, gd_verify_outcome *out, gd_err *err);
+void gd_verify_outcome_free(gd_verify_outcome *out);
+
+#endif
