@@ -8,6 +8,7 @@
 #include "common/util.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
+#include "io/key.h"
 #include "repo/repo_intern.h"
 
 #define DESC_MAX (1024 * 1024)
@@ -136,7 +137,9 @@ bool gd_repo_legacy_name(const gd_repo *r, const char *name)
             if (end == p)
                 return false;
         }
-        return *end == '.' && last >= 0 && last <= r->v1_last_seq;
+        /* counters start at 1: without a format 1 part (v1_last_seq 0) no
+         * segment is legacy, a planted counter 0 included */
+        return *end == '.' && last >= 1 && last <= r->v1_last_seq;
     }
     return false;
 }
@@ -319,11 +322,71 @@ json_t *gd_repo_descriptor_parse(const char *text)
     return j;
 }
 
+/* How a stored record ends: 1 with a MAC (format 2), 0 with a SHA-256 that
+ * matches (format 1), -1 when it cannot be read or its checksum is wrong. */
+static int record_form(gd_repo *r, const char *name)
+{
+    char *text = NULL;
+    size_t len = 0, body = 0;
+    const char *hex = NULL;
+    int form = -1;
+    if (gd_storage_get_all(r->st, name, GD_MANIFEST_MAX, &text, &len, NULL) == 0) {
+        gd_trailer_kind k = gd_record_split_trailer(text, len, &body, &hex);
+        char want[65];
+        if (k == GD_TRAILER_MAC)
+            form = 1;
+        else if (k == GD_TRAILER_SHA &&
+                 (gd_sha256_hex(text, body, want), memcmp(want, hex, 64) == 0))
+            form = 0;
+    }
+    free(text);
+    return form;
+}
+
+/* Where format 1 ends: the newest set and segment counter whose records are
+ * format 1 records that read (a name alone, planted to stretch the
+ * boundary, does not count; nor does a set named after tomorrow).  A MAC'd
+ * newest record means the descriptor is an old one put back: refused. */
+static int format1_end(gd_repo *r, char **ids, size_t n, json_t *live, const char **last_set,
+                       long long *last_seq, gd_err *err)
+{
+    char tomorrow[32];
+    gd_fmt_time_compact(gd_now_us() + 86400LL * 1000000, tomorrow, sizeof tomorrow);
+    *last_set = "";
+    *last_seq = 0;
+    int form = -1;
+    for (size_t i = n; i-- > 0 && form != 0;) {
+        if (strcmp(ids[i], tomorrow) > 0)
+            continue;
+        char *mf = gd_asprintf("%s/backup/%s/manifest", r->instance, ids[i]);
+        form = record_form(r, mf);
+        free(mf);
+        if (form == 1)
+            break;
+        if (form == 0)
+            *last_set = ids[i];
+    }
+    for (size_t i = json_array_size(live); form != 1 && i-- > 0;) {
+        json_t *x = json_array_get(live, i);
+        if ((form = record_form(r, gd_json_str(x, "record", ""))) == 0) {
+            *last_seq = gd_json_int(x, "seq", 0);
+            break;
+        }
+    }
+    if (form == 1)
+        return gd_err_set(err, GD_E_AUTH,
+                          "%s/instance.json in region %s says repository format 1, but the region "
+                          "holds authenticated (format 2) records: the descriptor was replaced by "
+                          "an older one; restore %s/instance.json from another region",
+                          r->instance, r->st->name, r->instance);
+    return 0;
+}
+
 /* Moves a format 1 encrypted instance to format 2 before its first format 2
  * record is written: the descriptor gets the format 2 key check, a MAC, and
- * where format 1 ends (the newest set and segment counter there now), so
- * that only those may go without a MAC from now on.  Another process may
- * have moved it meanwhile: then its descriptor is adopted. */
+ * where format 1 ends (format1_end), so that only those may go without a
+ * MAC from now on.  Under the instance's init lock: another process may
+ * have moved it meanwhile, and then its descriptor is adopted. */
 int gd_repo_upgrade_descriptor(gd_repo *r, gd_err *err)
 {
     char *dname = gd_asprintf("%s/instance.json", r->instance), *text = NULL;
@@ -331,7 +394,10 @@ int gd_repo_upgrade_descriptor(gd_repo *r, gd_err *err)
     size_t n = 0, len = 0;
     json_t *j = NULL, *live = NULL;
     gd_trailer_kind kind;
-    int rc = read_descriptor(r->st, dname, &text, &len, &j, &kind, err);
+    gd_lock *lk = NULL;
+    int rc = gd_lock_take(r->st, r->instance, "init", "move to format 2", 60, &lk, err);
+    if (rc == 0)
+        rc = read_descriptor(r->st, dname, &text, &len, &j, &kind, err);
     if (rc == 0 && gd_json_int(j, "version", 0) >= 2) {
         if (strcmp(gd_json_str(j, "key-check", ""), r->key.check_v2) != 0)
             rc = gd_err_set(err, GD_E_AUTH, "%s in region %s changed to another key meanwhile",
@@ -344,31 +410,27 @@ int gd_repo_upgrade_descriptor(gd_repo *r, gd_err *err)
         rc = gd_repo_list_sets(r, &ids, &n, err);
     if (rc == 0)
         rc = gd_repo_list_segment_ranges(r, &live, NULL, err);
+    const char *last_set = "";
+    long long last = 0;
+    if (rc == 0)
+        rc = format1_end(r, ids, n, live, &last_set, &last, err);
     if (rc != 0)
         goto out;
-    long long last = 0;
-    size_t i;
-    json_t *x;
-    json_array_foreach(live, i, x)
-    {
-        if (gd_json_int(x, "seq", 0) > last)
-            last = gd_json_int(x, "seq", 0);
-    }
     json_object_set_new(j, "version", json_integer(2));
     json_object_set_new(j, "key-check", json_string(r->key.check_v2));
     json_object_set_new(
-        j, "format1",
-        json_pack("{s:s, s:I}", "last_set", n ? ids[n - 1] : "", "last_seq", (json_int_t)last));
+        j, "format1", json_pack("{s:s, s:I}", "last_set", last_set, "last_seq", (json_int_t)last));
     if ((rc = gd_record_put(r, dname, j, err)) != 0)
         goto out;
     free(r->v1_last_set);
-    r->v1_last_set = gd_strdup(n ? ids[n - 1] : "");
+    r->v1_last_set = gd_strdup(last_set);
     r->v1_last_seq = last;
     r->format = 2;
     gd_info("instance %s in region %s moved to repository format 2 (authenticated records); "
-            "its %zu older set(s) and segments up to %lld stay readable, unauthenticated",
-            r->instance, r->st->name, n, last);
+            "its sets up to %s and segments up to %lld stay readable, unauthenticated",
+            r->instance, r->st->name, last_set[0] ? last_set : "(none)", last);
 out:
+    gd_lock_release(lk);
     gd_strv_free(ids, n);
     json_decref(live);
     json_decref(j);

@@ -238,6 +238,7 @@ dst_clean "... and nothing was written to the target"
 rm -rf "$V1/backup/99991231T000000Z"
 # The next backup moves the instance to format 2; the old sets stay
 # readable (warned), a new unauthenticated set is refused.
+cp "$V1/instance.json" "$WORK/v1.descriptor"
 check "format 1: a backup moves it to format 2" "$GEODR" --config "$v1cfg" --quiet backup shop
 is "... the descriptor is format 2" "$(python3 "$GDREPO" body "$V1/instance.json" version)" 2
 is "... and names the last format 1 set" \
@@ -251,6 +252,15 @@ is "... whose descriptor is now the home region's format 2 one" \
 out="$("$GEODR" --config "$v1cfg" verify shop --region far 2>&1)" && rc=0 || rc=$?
 is "... and every set verifies there" "$rc" 0
 is "... all three of them" "$(grep -c ': OK$' <<<"$out")" 3
+# The old format 1 descriptor put back (a bucket snapshot, a region writer):
+# the next writer must not move the instance "again" and take the format 2
+# sets for format 1 ones.
+cp "$V1/instance.json" "$WORK/v2.descriptor"
+cp "$WORK/v1.descriptor" "$V1/instance.json"
+out="$("$GEODR" --config "$v1cfg" backup shop 2>&1)" && rc=0 || rc=$?
+is "a format 1 descriptor put back after the move: backup refused" "$rc" 1
+like "... saying the descriptor was replaced by an older one" "$out" "replaced by an older one"
+cp "$WORK/v2.descriptor" "$V1/instance.json"
 cp -a "$V1/backup/$setB" "$V1/backup/99991231T000000Z"
 python3 "$GDREPO" forge "$V1/backup/99991231T000000Z/manifest" 'j["set"] = "99991231T000000Z"'
 out="$("$GEODR" --config "$v1cfg" verify shop 99991231T000000Z 2>&1)" && rc=0 || rc=$?
