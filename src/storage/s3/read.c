@@ -278,6 +278,16 @@ static ssize_t s3_read(gd_reader *gr, void *buf, size_t n, gd_err *err)
     return (ssize_t)got;
 }
 
+static void reader_free(s3_reader *rd)
+{
+    pthread_mutex_destroy(&rd->mu);
+    pthread_cond_destroy(&rd->cv);
+    free(rd->ring);
+    free(rd->name);
+    free(rd->key);
+    free(rd);
+}
+
 static void s3_close(gd_reader *gr)
 {
     s3_reader *rd = gr->self;
@@ -286,12 +296,7 @@ static void s3_close(gd_reader *gr)
     pthread_cond_broadcast(&rd->cv);
     pthread_mutex_unlock(&rd->mu);
     pthread_join(rd->th, NULL);
-    pthread_mutex_destroy(&rd->mu);
-    pthread_cond_destroy(&rd->cv);
-    free(rd->ring);
-    free(rd->name);
-    free(rd->key);
-    free(rd);
+    reader_free(rd);
 }
 
 static const gd_reader_ops s3_reader_ops = {
@@ -318,12 +323,7 @@ int gd_s3_open_read(gd_storage *st, const char *name, gd_reader **out, gd_err *e
     gd_err_clear(&rd->err);
     int e = pthread_create(&rd->th, NULL, reader_main, rd);
     if (e != 0) {
-        pthread_mutex_destroy(&rd->mu);
-        pthread_cond_destroy(&rd->cv);
-        free(rd->ring);
-        free(rd->name);
-        free(rd->key);
-        free(rd);
+        reader_free(rd);
         return gd_err_sys(err, e, "cannot start a thread to read object %s in region %s", name,
                           st->name);
     }
