@@ -106,23 +106,6 @@ static bool hdr_is(const char *line, size_t n, const char *name, const char **va
     return true;
 }
 
-bool gd_s3_parse_u64(const char *p, size_t n, uint64_t *out)
-{
-    if (n == 0 || n > 20)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        uint64_t d = (uint64_t)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return true;
-}
-
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 {
     s3_resp *r = ctx;

@@ -44,31 +44,24 @@ static int list_page(gd_storage *st, const s3_storage *s, s3_listing *l, const g
     gd_buf_init(&key, 0);
     int rc = 0;
     for (;;) {
-        const char *c, *v;
-        size_t cn, vn;
-        const char *next = gd_s3_xml_find(p, end, "Contents", &c, &cn);
-        if (next == NULL)
+        gd_stat sst;
+        int got = gd_s3_xml_contents(&p, end, &key, &sst);
+        if (got == 0)
             break;
-        p = next;
-        const char *ce = c + cn;
-        gd_buf_reset(&key);
-        if (gd_s3_xml_find(c, ce, "Key", &v, &vn) == NULL || gd_s3_xml_unescape(v, vn, &key) != 0) {
+        if (got == S3_XML_NO_KEY) {
             rc = gd_err_set(err, GD_E_IO,
                             "cannot list %s in region %s: a <Contents> without a readable <Key> "
                             "in the answer of %s",
                             l->opname, st->name, s->endpoint);
             goto out;
         }
-        gd_stat sst = {0};
-        if (gd_s3_xml_find(c, ce, "Size", &v, &vn) == NULL || !gd_s3_parse_u64(v, vn, &sst.size)) {
+        if (got == S3_XML_NO_SIZE) {
             rc = gd_err_set(err, GD_E_IO,
                             "cannot list %s in region %s: object %.200s has no valid <Size> in "
                             "the answer of %s",
                             l->opname, st->name, key.data, s->endpoint);
             goto out;
         }
-        if (gd_s3_xml_find(c, ce, "LastModified", &v, &vn) != NULL)
-            (void)gd_s3_parse_iso8601(v, vn, &sst.mtime_us);
         if (key.len < plen || strncmp(key.data, s->prefix, plen) != 0)
             continue;
         const char *name = key.data + plen;
@@ -97,15 +90,13 @@ static int list_next_token(gd_storage *st, const s3_storage *s, const s3_listing
                            const gd_buf *body, const char *token, int pages, double t0, char **next,
                            gd_err *err)
 {
-    const char *v, *end = body->data + body->len;
-    size_t vn;
+    const char *end = body->data + body->len;
     *next = NULL;
     if (!gd_s3_xml_truncated(body->data, end))
         return 0;
     gd_buf t;
     gd_buf_init(&t, 0);
-    if (gd_s3_xml_find(body->data, end, "NextContinuationToken", &v, &vn) == NULL || vn == 0 ||
-        gd_s3_xml_unescape(v, vn, &t) != 0) {
+    if (!gd_s3_xml_value(body->data, end, "NextContinuationToken", &t)) {
         gd_buf_free(&t);
         return gd_err_set(err, GD_E_IO,
                           "cannot list %s in region %s: the S3 endpoint %s said the listing is "

@@ -158,10 +158,6 @@ void gd_s3_handle_put(s3_storage *s, CURL *h);
 void gd_s3_resp_init(s3_resp *r);
 void gd_s3_resp_free(s3_resp *r);
 
-/* n decimal digits (1-20, no sign) to *out; false on anything else or an
- * overflow. */
-bool gd_s3_parse_u64(const char *p, size_t n, uint64_t *out);
-
 /* One attempt of q with handle h.  The outcome is in r (cc, status,
  * headers, body); nothing is classified. */
 void gd_s3_perform(s3_storage *s, CURL *h, const s3_req *q, s3_resp *r);
@@ -191,6 +187,31 @@ int gd_s3_call(const gd_storage *st, s3_storage *s, const s3_req *q, s3_resp *r,
 /* The unescaped text of the first <tag> of b, made one printable line, in
  * out (size bytes); "" when there is none. */
 void gd_s3_xml_text(const gd_buf *b, const char *tag, char *out, size_t size);
+
+/* n decimal digits (1-20, no sign) to *out; false on anything else or an
+ * overflow (headers and XML answers). */
+bool gd_s3_parse_u64(const char *p, size_t n, uint64_t *out);
+
+/* Appends to out the unescaped text of the first <tag> in [p, end); false
+ * when there is none, it is empty or its escapes are malformed (out may
+ * then hold a part of it). */
+bool gd_s3_xml_value(const char *p, const char *end, const char *tag, gd_buf *out);
+
+/* What gd_s3_xml_contents returns for a <Contents> it cannot use. */
+enum { S3_XML_NO_KEY = -1, S3_XML_NO_SIZE = -2 };
+
+/* The next <Contents> of a ListObjectsV2 page, from *p on: its <Key>
+ * (unescaped, into key, reset first), <Size> and <LastModified> (0 when
+ * absent or unreadable) into st.  Returns 1 with *p moved past it, 0 when
+ * none is left, S3_XML_NO_KEY for one without a readable <Key>,
+ * S3_XML_NO_SIZE for one without a valid <Size> (key holds its key). */
+int gd_s3_xml_contents(const char **p, const char *end, gd_buf *key, gd_stat *st);
+
+/* One <Upload> of a ListMultipartUploads answer ([p, end) is its content):
+ * its <Key> and <UploadId> (unescaped, appended to key and id) and
+ * <Initiated>; false when one is missing or unreadable. */
+bool gd_s3_xml_upload(const char *p, const char *end, gd_buf *key, gd_buf *id,
+                      int64_t *initiated_us);
 
 /* True when [p, end) says <IsTruncated>true</IsTruncated>. */
 bool gd_s3_xml_truncated(const char *p, const char *end);

@@ -152,18 +152,11 @@ static bool geodr_upload_key(const s3_storage *s, const char *key)
 /* Aborts the upload if it is geodr's and stale; *aborted counts it. */
 static void sweep_one(gd_storage *st, s3_storage *s, const char *up, size_t un, int *aborted)
 {
-    const char *v;
-    size_t vn;
     gd_buf key, id;
     gd_buf_init(&key, 0);
     gd_buf_init(&id, 0);
     int64_t init_us = 0;
-    if (gd_s3_xml_find(up, up + un, "Key", &v, &vn) == NULL ||
-        gd_s3_xml_unescape(v, vn, &key) != 0 || key.data == NULL ||
-        gd_s3_xml_find(up, up + un, "UploadId", &v, &vn) == NULL || vn == 0 ||
-        gd_s3_xml_unescape(v, vn, &id) != 0 ||
-        gd_s3_xml_find(up, up + un, "Initiated", &v, &vn) == NULL ||
-        gd_s3_parse_iso8601(v, vn, &init_us) != 0)
+    if (!gd_s3_xml_upload(up, up + un, &key, &id, &init_us))
         goto out;
     int64_t age_s = (gd_now_us() - init_us) / 1000000;
     if (!geodr_upload_key(s, key.data) || age_s < s->t.stale_upload_s)
@@ -237,10 +230,8 @@ static void sweep_uploads(gd_storage *st, s3_storage *s)
         gd_buf_appendf(&before, "%s/%s", km.data ? km.data : "", im.data ? im.data : "");
         gd_buf_reset(&km);
         gd_buf_reset(&im);
-        if (gd_s3_xml_find(r.body.data, end, "NextKeyMarker", &v, &vn) != NULL)
-            (void)gd_s3_xml_unescape(v, vn, &km);
-        if (gd_s3_xml_find(r.body.data, end, "NextUploadIdMarker", &v, &vn) != NULL)
-            (void)gd_s3_xml_unescape(v, vn, &im);
+        (void)gd_s3_xml_value(r.body.data, end, "NextKeyMarker", &km);
+        (void)gd_s3_xml_value(r.body.data, end, "NextUploadIdMarker", &im);
         gd_buf after;
         gd_buf_init(&after, 0);
         gd_buf_appendf(&after, "%s/%s", km.data ? km.data : "", im.data ? im.data : "");
@@ -396,13 +387,10 @@ static int mp_create(s3_writer *w, gd_err *err)
     s3_op op = {.what = "start a multipart upload of", .name = w->name};
     int rc = gd_s3_call(w->st, w->s, &q, &r, &op, err);
     if (rc == 0) {
-        const char *v;
-        size_t vn;
         gd_buf id;
         gd_buf_init(&id, 0);
         if (r.body.data == NULL ||
-            gd_s3_xml_find(r.body.data, r.body.data + r.body.len, "UploadId", &v, &vn) == NULL ||
-            vn == 0 || gd_s3_xml_unescape(v, vn, &id) != 0) {
+            !gd_s3_xml_value(r.body.data, r.body.data + r.body.len, "UploadId", &id)) {
             gd_buf_free(&id);
             rc = gd_err_set(err, GD_E_IO,
                             "cannot write object %s in region %s: the S3 endpoint %s sent no "

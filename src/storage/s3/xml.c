@@ -3,8 +3,9 @@
  * CompleteMultipartUpload, <Error>) are flat, small (bounded by
  * S3_XML_MAX in http.c) and only a few known tags are looked up in them,
  * so a tag finder and an entity decoder are all it takes (no DTDs, no
- * namespaces to resolve, nothing fetched).  Also the one XML body geodr
- * sends (CompleteMultipartUpload) and the ISO 8601 dates of the answers. */
+ * namespaces to resolve, nothing fetched; neither libxml2 nor expat is
+ * linked).  Also the one XML body geodr sends (CompleteMultipartUpload)
+ * and the numbers and ISO 8601 dates found in answers and headers. */
 #include "storage/s3/s3.intern.h"
 
 #include <stdio.h>
@@ -234,4 +235,60 @@ void gd_s3_xml_complete_body(gd_buf *body, char *const *etags, int n)
         gd_buf_append(body, "</ETag></Part>", 14);
     }
     gd_buf_append(body, "</CompleteMultipartUpload>", 26);
+}
+
+bool gd_s3_parse_u64(const char *p, size_t n, uint64_t *out)
+{
+    if (n == 0 || n > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(p[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+bool gd_s3_xml_value(const char *p, const char *end, const char *tag, gd_buf *out)
+{
+    const char *v;
+    size_t vn;
+    return gd_s3_xml_find(p, end, tag, &v, &vn) != NULL && vn > 0 &&
+           gd_s3_xml_unescape(v, vn, out) == 0;
+}
+
+int gd_s3_xml_contents(const char **p, const char *end, gd_buf *key, gd_stat *st)
+{
+    const char *c, *v;
+    size_t cn, vn;
+    const char *next = gd_s3_xml_find(*p, end, "Contents", &c, &cn);
+    if (next == NULL)
+        return 0;
+    *p = next;
+    const char *ce = c + cn;
+    gd_buf_reset(key);
+    memset(st, 0, sizeof *st);
+    if (gd_s3_xml_find(c, ce, "Key", &v, &vn) == NULL || gd_s3_xml_unescape(v, vn, key) != 0)
+        return S3_XML_NO_KEY;
+    if (gd_s3_xml_find(c, ce, "Size", &v, &vn) == NULL || !gd_s3_parse_u64(v, vn, &st->size))
+        return S3_XML_NO_SIZE;
+    if (gd_s3_xml_find(c, ce, "LastModified", &v, &vn) != NULL)
+        (void)gd_s3_parse_iso8601(v, vn, &st->mtime_us);
+    return 1;
+}
+
+bool gd_s3_xml_upload(const char *p, const char *end, gd_buf *key, gd_buf *id,
+                      int64_t *initiated_us)
+{
+    const char *v;
+    size_t vn;
+    return gd_s3_xml_find(p, end, "Key", &v, &vn) != NULL && gd_s3_xml_unescape(v, vn, key) == 0 &&
+           key->data != NULL && gd_s3_xml_value(p, end, "UploadId", id) &&
+           gd_s3_xml_find(p, end, "Initiated", &v, &vn) != NULL &&
+           gd_s3_parse_iso8601(v, vn, initiated_us) == 0;
 }
