@@ -6,7 +6,7 @@
  * other services) and x-amz-content-sha256 is sent and signed.  OpenSSL
  * does the hashing; nothing here allocates outside the gd_bufs passed in
  * (and small temporaries), nothing keeps state. */
-#include "storage/s3/s3.h"
+#include "storage/s3/sigv4.h"
 
 #include <stdlib.h>
 #include <string.h>
