@@ -366,7 +366,7 @@ static void test_tuning(void **state)
     assert_int_equal(t.attempts, 0);
     assert_int_equal(t.retry_ms, 120000);
     assert_int_equal(t.list_ms, 3600000);
-    assert_int_equal(t.stale_upload_s, 86400);
+    assert_int_equal(t.stale_upload_s, 7 * 86400);
     gd_err e;
     gd_err_clear(&e);
     assert_int_equal(gd_s3_tuning_parse("connect=0.5, stall=2,attempts=3,backoff-ms=5,"
@@ -1800,18 +1800,21 @@ static bool fake_has_upload(fake *f, const char *key)
     return found;
 }
 
-/* The first object committed sweeps geodr's stale multipart uploads under
- * the prefix, and only those; it happens once per storage. */
+/* The first data object committed sweeps geodr's stale multipart uploads
+ * under the prefix, and only those; it happens once per storage, and never
+ * on the commit of another object (a lock entry must be quick). */
 static void test_stale_uploads_swept(void **state)
 {
     fx *x = *state;
-    const int64_t day = 86400;
-    fake_add_upload(x->f, "pre/shop/backup/20260101T000000Z/t.c1", 2 * day);
-    fake_add_upload(x->f, "pre/shop/binlog/0001-0002", day + 60);
-    fake_add_upload(x->f, "pre/shop/backup/20260102T000000Z/t.c1", day - 600); /* may be live */
-    fake_add_upload(x->f, "pre/other-tool/big.iso", 3 * day);                  /* not geodr's */
-    fake_add_upload(x->f, "elsewhere/shop/backup/x/t.c1", 3 * day); /* not under prefix */
-    put_obj(x->s, "shop/instance.json", "{}", 2);
+    const int64_t week = 7 * 86400;
+    fake_add_upload(x->f, "pre/shop/backup/20260101T000000Z/t.c1", 2 * week);
+    fake_add_upload(x->f, "pre/shop/binlog/0001-0002", week + 60);
+    fake_add_upload(x->f, "pre/shop/backup/20260102T000000Z/t.c1", week - 600); /* may be live */
+    fake_add_upload(x->f, "pre/other-tool/big.iso", 3 * week);                  /* not geodr's */
+    fake_add_upload(x->f, "elsewhere/shop/backup/x/t.c1", 3 * week); /* not under prefix */
+    put_obj(x->s, "shop/locks/backup.L300.0011223344556677", "{}", 2);
+    assert_int_equal(fake_count(x->f, "GET", "uploads"), 0);
+    put_obj(x->s, "shop/backup/20260103T000000Z/data/0-0.tsv.zst", "{}", 2);
     assert_int_equal(fake_count(x->f, "GET", "uploads"), 1);
     assert_int_equal(fake_count(x->f, "DELETE", "uploadId="), 2);
     assert_false(fake_has_upload(x->f, "pre/shop/backup/20260101T000000Z/t.c1"));
@@ -1819,7 +1822,7 @@ static void test_stale_uploads_swept(void **state)
     assert_true(fake_has_upload(x->f, "pre/shop/backup/20260102T000000Z/t.c1"));
     assert_true(fake_has_upload(x->f, "pre/other-tool/big.iso"));
     assert_true(fake_has_upload(x->f, "elsewhere/shop/backup/x/t.c1"));
-    put_obj(x->s, "shop/instance.json", "{}", 2);
+    put_obj(x->s, "shop/backup/20260103T000000Z/data/0-1.tsv.zst", "{}", 2);
     assert_int_equal(fake_count(x->f, "GET", "uploads"), 1); /* once per storage */
     assert_int_equal(x->f->bad_sigs, 0);
 }

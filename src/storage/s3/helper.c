@@ -28,7 +28,7 @@ void gd_s3_tuning_defaults(gd_s3_tuning *t)
     t->backoff_ms = 200;
     t->backoff_max_ms = 8000;
     t->list_ms = 3600000;
-    t->stale_upload_s = 86400;
+    t->stale_upload_s = 7 * 86400;
 }
 
 int gd_s3_tuning_parse(const char *spec, gd_s3_tuning *t, gd_err *err)

@@ -76,7 +76,7 @@ static void part_permit_give(s3_storage *s)
  * for each one that geodr made (its key is an object name under the
  * prefix with geodr's layout, INSTANCE/backup/... or INSTANCE/binlog/...,
  * the only places geodr writes objects large enough to be uploaded in
- * parts) and that was initiated more than t.stale_upload_s ago (24 h by
+ * parts) and that was initiated more than t.stale_upload_s ago (7 days by
  * default: no upload of geodr runs that long, so one in progress right
  * now, in this process or another, is never touched).  Best effort: a
  * failure or an endpoint without the call (s3rver) is logged with
@@ -105,9 +105,17 @@ static int upload_abort(gd_storage *st, s3_storage *s, const char *key, const ch
     return rc;
 }
 
+/* At most this many remembered (each is retried at every commit; the rest
+ * are left to the sweep of stale uploads or a lifecycle rule). */
+#define ORPHANS_MAX 64
+
 static void orphan_add(s3_storage *s, const char *key, const char *id_q)
 {
     pthread_mutex_lock(&s->mu);
+    if (s->n_orphans >= ORPHANS_MAX) {
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
     s->orphans = gd_realloc(s->orphans, (s->n_orphans + 1) * sizeof *s->orphans);
     s->orphans[s->n_orphans].key = gd_strdup(key);
     s->orphans[s->n_orphans].id_q = gd_strdup(id_q);
@@ -131,7 +139,7 @@ static void orphans_abort(gd_storage *st, s3_storage *s)
         if (upload_abort(st, s, v[i].key, v[i].id_q, true, &e) == 0)
             gd_info("region %s: aborted the multipart upload of %s left by an earlier failure",
                     st->name, v[i].key + strlen(s->prefix));
-        else
+        else if (e.retryable) /* a refusal (no permission) will not change */
             orphan_add(s, v[i].key, v[i].id_q);
         free(v[i].key);
         free(v[i].id_q);
@@ -534,7 +542,7 @@ static void mp_abort(s3_writer *w)
     gd_err_clear(&e);
     if (upload_abort(w->st, w->s, w->key, w->upload_id_q, false, &e) != 0) {
         gd_warn("%s; the incomplete upload stays in bucket %s until this process next writes "
-                "an object there, or a later run finds it 24 h old, or a lifecycle rule "
+                "an object there, or a later run finds it 7 days old, or a lifecycle rule "
                 "(AbortIncompleteMultipartUpload) removes it",
                 e.msg, w->s->bucket);
         orphan_add(w->s, w->key, w->upload_id_q);
@@ -615,7 +623,9 @@ static int s3_commit(gd_writer *gw, gd_err *err)
 done:
     if (rc == 0) {
         orphans_abort(w->st, w->s);
-        if (!atomic_exchange(&w->s->swept, true))
+        /* on the first data object only: never on the path of a lock entry,
+         * which must be quick */
+        if (geodr_upload_key(w->s, w->key) && !atomic_exchange(&w->s->swept, true))
             sweep_uploads(w->st, w->s);
     }
     writer_free(w);
