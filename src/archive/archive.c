@@ -11,6 +11,7 @@
 
 #include "archive/compact.h"
 #include "common/log.h"
+#include "common/retry.h"
 #include "common/util.h"
 #include "repo/lock.h"
 #include "mysql/binlog.h"
@@ -563,7 +564,10 @@ int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_op
     rc = start_position(&a, src, err);
     compactor comp;
     bool compacting = rc == 0 && compactor_start(&comp, repo, opts);
-    double backoff = 1;
+    /* reconnects: 1 s doubling to 30 s, from 1 s again after a session that
+     * archived something */
+    gd_retry rt;
+    gd_retry_start(&rt, &(gd_retry_policy){.first_ms = 1000, .max_ms = 30000});
     while (rc == 0 && !gd_cancel_requested(opts->stop)) {
         bool progressed = false;
         gd_err e;
@@ -577,14 +581,11 @@ int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_op
             break;
         }
         if (progressed)
-            backoff = 1;
-        gd_warn("%s; reconnecting in %.0f s", e.msg, backoff);
+            gd_retry_restart(&rt);
+        long ms = gd_retry_next(&rt); /* no budget: never -1 */
+        gd_warn("%s; reconnecting in %.0f s", e.msg, (double)ms / 1000);
         stats->reconnects++;
-        for (double t = 0; t < backoff && !gd_cancel_requested(opts->stop); t += 0.1) {
-            struct timespec ts = {0, 100 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-        backoff = backoff * 2 > 30 ? 30 : backoff * 2;
+        gd_retry_sleep(ms, opts->stop ? &opts->stop->flag : NULL);
         rc = 0;
     }
     if (compacting)
