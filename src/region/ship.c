@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/retry.h"
 #include "common/util.h"
 #include "region/copy.h"
 #include "region/copy_intern.h"
@@ -87,7 +88,12 @@ static void *ship(void *arg)
     gd_copy_opts o = {.jobs = 1, .bandwidth = s->bandwidth, .sets = false, .segments = true};
     bool synced = false, failing = false, tidy = false;
     long long shipped = 0; /* every home segment up to this one is in the copy region */
-    double backoff = 1, next_warn = 0, retry_at = 0, tidy_at = gd_mono() + SHIP_TIDY_S;
+    double next_warn = 0, retry_at = 0, tidy_at = gd_mono() + SHIP_TIDY_S;
+    /* a failing region is tried again after 1 s doubling to 10 s, from 1 s
+     * again once it caught up; the wait is ship_wait's (a new record or a
+     * stop wakes it) */
+    gd_retry rt;
+    gd_retry_start(&rt, &(gd_retry_policy){.first_ms = 1000, .max_ms = 10000});
     for (;;) {
         bool stopping = false, overflowed = false;
         json_t *batch = ship_wait(s, synced, synced ? tidy_at : retry_at, &stopping, &overflowed);
@@ -153,12 +159,11 @@ static void *ship(void *arg)
                 gd_warn("%s (retrying; the other regions are not affected)", e.msg);
                 next_warn = gd_mono() + 30;
             }
-            retry_at = gd_mono() + backoff;
-            backoff = backoff * 2 > 10 ? 10 : backoff * 2;
+            retry_at = gd_mono() + (double)gd_retry_next(&rt) / 1000;
         } else if (failing && synced) {
             gd_info("region %s caught up with the binlog archive", s->region);
             failing = false;
-            backoff = 1;
+            gd_retry_restart(&rt);
             next_warn = 0;
         }
         if (stopping && (synced || atomic_load(&s->cancel)))
