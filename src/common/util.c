@@ -87,6 +87,7 @@ void gd_buf_init(gd_buf *b, size_t max)
     b->len = 0;
     b->cap = 0;
     b->max = max ? max : GD_BUF_DEFAULT_MAX;
+    b->bounded = max != 0;
 }
 
 void gd_buf_free(gd_buf *b)
@@ -105,8 +106,13 @@ void gd_buf_reset(gd_buf *b)
 
 int gd_buf_reserve(gd_buf *b, size_t extra)
 {
-    if (extra > b->max || b->len > b->max - extra)
-        return GD_E_NOMEM;
+    if (extra > b->max || b->len > b->max - extra) {
+        if (b->bounded)
+            return GD_E_NOMEM;
+        fprintf(stderr, "geodr: internal error: a buffer of geodr's own grew past %zu bytes\n",
+                b->max);
+        abort();
+    }
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return 0;

@@ -24,14 +24,21 @@ char *gd_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * so truncation is detectable (>= dstsize). */
 size_t gd_strlcpy(char *dst, const char *src, size_t dstsize);
 
-/* Growable byte buffer.  len <= cap <= max; appends beyond max fail with
- * GD_E_NOMEM and leave the buffer unchanged.  data is always NUL-terminated
- * (one extra byte is kept) so text can be used as a C string. */
+/* Growable byte buffer.  data is always NUL-terminated (one extra byte is
+ * kept) so text can be used as a C string.  One policy, by how it was made:
+ *  - gd_buf_init(b, 0): geodr's own text (SQL, messages, JSON it builds).
+ *    An append cannot fail: running out of memory aborts (as gd_malloc
+ *    does), and so does passing the 1 GiB guard (a bug, not an input), so
+ *    callers need not check the result.
+ *  - gd_buf_init(b, max): a buffer whose size an input decides (a record
+ *    read from a region, a client's packet).  Appends beyond max fail with
+ *    GD_E_NOMEM, leave the buffer unchanged, and must be checked. */
 typedef struct gd_buf {
     char *data;
     size_t len;
     size_t cap;
-    size_t max; /* 0 means the default hard limit (1 GiB) */
+    size_t max;   /* the bound, or the 1 GiB guard */
+    bool bounded; /* made with a max: appends beyond it fail instead of aborting */
 } gd_buf;
 
 void gd_buf_init(gd_buf *b, size_t max);

@@ -36,7 +36,7 @@ void gd_wire_init(gd_wire *w, int fd, const atomic_bool *stop, const char *who,
                    .deadline = gd_mono() + login_timeout_s,
                    .login_timeout_s = login_timeout_s};
     gd_buf_init(&w->in, (size_t)1 << 30);
-    gd_buf_init(&w->out, (size_t)1 << 30);
+    gd_buf_init(&w->out, 0); /* our own answers: unbounded by policy (util.h) */
     gd_buf_init(&w->wq, (size_t)1 << 30);
 }
 
