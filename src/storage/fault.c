@@ -42,6 +42,7 @@ struct gd_fault {
     bool persist;           /* fail every call of the kind from fail_at on */
     int code;               /* GD_E_NET or GD_E_IO */
     char *region;           /* environment hook: wrap only this region */
+    bool trace;             /* print every call to stderr */
     bool report;            /* environment hook: print counts at exit */
     char *report_path;      /* ... to this file instead of stderr */
     atomic_uint_fast64_t calls[FK_N];
@@ -80,7 +81,7 @@ static int bad_spec(gd_err *err, const char *spec, const char *tok)
     return gd_err_set(err, GD_E_CONFIG,
                       "GEODR_FAULT '%.200s': cannot use '%.100s' (want KIND=N with KIND one of "
                       "open_read, read, open_write, write, commit, stat, list, remove; or "
-                      "error=net|io, persist, region=NAME, count, count=FILE)",
+                      "error=net|io, persist, trace, region=NAME, count, count=FILE)",
                       spec, tok);
 }
 
@@ -92,6 +93,10 @@ static int parse_token(gd_fault *f, const char *spec, char *tok, gd_err *err)
         *eq = '\0';
     if (strcmp(tok, "persist") == 0 && val == NULL) {
         f->persist = true;
+        return 0;
+    }
+    if (strcmp(tok, "trace") == 0 && val == NULL) {
+        f->trace = true;
         return 0;
     }
     if (strcmp(tok, "count") == 0) {
@@ -188,6 +193,9 @@ static int tick(gd_storage *s, gd_fault_kind k, const char *name, gd_err *err)
         fs->inner->cancel = s->cancel;
     uint64_t n = atomic_fetch_add(&f->calls[k], 1) + 1;
     uint64_t at = f->fail_at[k];
+    if (f->trace)
+        fprintf(stderr, "geodr: GEODR_FAULT: %s %llu %s in region %s\n", kind_names[k],
+                (unsigned long long)n, name ? name : "-", s->name);
     if (at == 0 || n < at || (n > at && !f->persist))
         return 0;
     atomic_fetch_add(&f->fired, 1);

@@ -146,8 +146,9 @@ int gd_storage_posix_open(const char *region, const char *root, gd_storage **out
  * (gd_fault) holds what to fail and the counters; it is thread-safe, may be
  * shared by several storages and must outlive them.  spec: comma-separated
  * KIND=N (KIND: open_read read open_write write commit stat list remove; N
- * from 1), error=net|io, persist (fail every call from the Nth on),
- * region=NAME and count[=FILE] (both used by the environment hook only). */
+ * from 1), error=net|io, persist (fail every call from the Nth on), trace
+ * (print every call to stderr), region=NAME and count[=FILE] (both used by the environment hook
+ * only). */
 typedef enum gd_fault_kind {
     GD_FAULT_OPEN_READ,
     GD_FAULT_READ,

@@ -1,0 +1,146 @@
+#!/bin/bash
+# Storage faults at every call (src/storage/fault.c, GEODR_FAULT; see
+# docs/testing.md): for backup (home region), archive (home region) and copy
+# (copy region), a run without faults first counts the storage calls of each
+# kind, then every call index of every kind is failed in turn (odd indexes
+# with a retryable network error, even ones with an I/O error).  After each
+# failing run: the run completed, or exited 1 with an error message; nothing
+# partial is visible (info shows no set that fails and no gap in the archive,
+# verify reads every committed set and segment); and the next run without
+# faults completes, after which everything verifies again.  The data is one
+# small table, so every index of every kind is tried (about 300 runs, well
+# under two minutes); FAULT_STEP=k tries every k-th index only.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_geodr
+tmpdir_new
+STEP="${FAULT_STEP:-1}"
+KINDS=(open_read read open_write write commit stat list remove)
+
+mdb_start src
+mdb_sql src "CREATE DATABASE shop;
+CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;
+INSERT INTO shop.t SELECT seq, MD5(seq) FROM shop.seq_1_to_200;" >/dev/null
+write_key "$WORK/key"
+# configs NAME: a home region of its own for each part of the test (so that
+# verify reads only that part's sets): $home, and $copy with a copy region.
+configs() {
+    home="$WORK/$1.conf"
+    copy="$WORK/$1-copy.conf"
+    write_config "$home" shop src "$WORK/$1-home" "$WORK/key"
+    geodr_config_add "$home" "archive-interval = 0.2"
+    cp "$home" "$copy"
+    geodr_config_add "$copy" "copy-regions = far" "cross-region-backup = on" "cross-region-log-backup = on"
+    geodr_config_add "$copy" "" "[region far]" "type = posix" "path = $WORK/$1-far"
+}
+
+# consistent CONFIG REGION: every region of CONFIG shows no error, no set
+# that fails and no gap in its archive, and verify reads all of REGION (the
+# one the faults were in).
+consistent() {
+    local cfg="$1" region="$2"
+    "$GEODR" --config "$cfg" --json info shop | python3 -c '
+import json, sys
+i = json.load(sys.stdin)["instances"][0]
+bad = []
+for r in [dict(i, region="home")] + i.get("copies", []):
+    if "error" in r:
+        bad.append("region %s: %s" % (r["region"], r["error"]))
+    for s in r.get("sets", []):
+        if "error" in s or "unusable" in s:
+            bad.append("region %s: set %s: %s" % (r["region"], s["set"], s.get("error") or s.get("unusable")))
+    a = r.get("archive") or {}
+    if a.get("gaps"):
+        bad.append("region %s: archive gaps %s" % (r["region"], a["gaps"]))
+if bad:
+    sys.exit("\n".join(bad))
+' || return 1
+    "$GEODR" --config "$cfg" --quiet verify shop --region "$region" >/dev/null
+}
+
+# A new transaction and a new segment of it in the home region.
+new_segment() {
+    mdb_sql src "INSERT INTO shop.t VALUES ($((RANDOM + 1000)), 'new') ON DUPLICATE KEY UPDATE v = 'again'" >/dev/null
+    "$GEODR" --config "$home" --quiet archive shop --idle-exit 0.3 --compact-every 0 >/dev/null 2>&1
+}
+# What copy has to copy: a new set and a new segment in the home region.
+new_set_and_segment() {
+    "$GEODR" --config "$home" --quiet backup shop >/dev/null 2>&1
+    new_segment
+}
+prep_none() { :; }
+prep_insert() {
+    mdb_sql src "INSERT INTO shop.t VALUES ($((RANDOM + 40000)), 'new') ON DUPLICATE KEY UPDATE v = 'again'" >/dev/null
+}
+
+# faults NAME CONFIG REGION PREP ARGS...: runs `geodr --config CONFIG ARGS`
+# (after PREP) once to count the calls to REGION, then once per call index
+# of each kind with that call failing, each followed by a run without
+# faults.  One TAP line per kind.
+faults() {
+    local name="$1" cfg="$2" region="$3" prep="$4" kind n i err out out2 rc fired problems runs failed
+    shift 4
+    "$prep"
+    if GEODR_FAULT="count=$WORK/counts,region=$region" "$GEODR" --config "$cfg" --quiet "$@" >"$WORK/out" 2>&1 &&
+        consistent "$cfg" "$region" >>"$WORK/out" 2>&1; then
+        ok "$name without faults: $(grep -v '^fired' "$WORK/counts" | tr '\n' ' ')"
+    else
+        not_ok "$name without faults" "$(cat "$WORK/out")"
+        return 0
+    fi
+    cp "$WORK/counts" "$WORK/counts.$name"
+    for kind in "${KINDS[@]}"; do
+        n="$(awk -v k="$kind" '$1 == k { print $2 }' "$WORK/counts.$name")"
+        if ((n == 0)); then
+            skip "$name: no $kind call to fail" "the run makes none"
+            continue
+        fi
+        problems=""
+        runs=0
+        failed=0
+        for ((i = 1; i <= n; i += STEP)); do
+            err=net
+            ((i % 2)) || err=io
+            "$prep"
+            rc=0
+            out="$(GEODR_FAULT="$kind=$i,error=$err,region=$region,count=$WORK/fired" \
+                timeout -k 5 60 "$GEODR" --config "$cfg" --quiet "$@" 2>&1)" || rc=$?
+            fired="$(awk '$1 == "fired" { print $2 }' "$WORK/fired" 2>/dev/null || echo '?')"
+            runs=$((runs + 1))
+            # (a) completed, or failed with a clear error (no crash, no hang).
+            if ((rc == 1)) && [[ "$out" == *"error: "*"injected fault"* ]]; then
+                failed=$((failed + 1))
+            elif ((rc != 0)); then
+                problems+="$kind=$i ($err): exit status $rc, no error naming the fault: $out"$'\n'
+            fi
+            # (b) nothing partial visible.
+            if ! out2="$(consistent "$cfg" "$region" 2>&1)"; then
+                problems+="$kind=$i ($err, fired $fired, exit $rc): after the failing run: $out2"$'\n'
+            fi
+            # (c) the next run completes, and all of it verifies.
+            if ! out2="$(timeout -k 5 60 "$GEODR" --config "$cfg" --quiet "$@" 2>&1)"; then
+                problems+="$kind=$i ($err, fired $fired): the next run failed: $out2"$'\n'
+            elif ! out2="$(consistent "$cfg" "$region" 2>&1)"; then
+                problems+="$kind=$i ($err, fired $fired): after the next run: $out2"$'\n'
+            fi
+        done
+        if [[ -z "$problems" ]]; then
+            ok "$name: each of $runs failing $kind calls (of $n) leaves nothing partial ($failed runs failed naming the fault, the others completed), and the next run completes"
+        else
+            not_ok "$name: failing $kind calls leave nothing partial, and the next run completes" "$problems"
+        fi
+    done
+}
+
+configs backup
+faults backup "$home" home prep_none backup shop
+configs archive
+check "a set for the archive to start from" "$GEODR" --config "$home" --quiet backup shop
+faults archive "$home" home prep_insert archive shop --idle-exit 0.3 --compact-every 0
+configs copy
+# The copy region takes the sets started after it is first reached
+# (docs/regions.md).
+check "the copy region is reached" "$GEODR" --config "$copy" --quiet copy shop
+faults copy "$copy" far new_set_and_segment copy shop
+
+tap_done
