@@ -9,6 +9,10 @@
  * nothing; a failed write poisons its writer (the commit then fails and
  * aborts the wrapped writer, as the posix driver does after a short write);
  * a failed commit aborts the wrapped writer, so nothing becomes visible.
+ * Except with "lost": then a failed commit or remove is carried out and only
+ * its reply is lost, as when a network driver's connection drops after the
+ * store acted (the one case where a failed commit leaves the object
+ * visible; callers must cope with it on S3).
  *
  * Counters are atomics in the gd_fault plan, shared by every storage it
  * wraps, so "the 7th commit" means the 7th of the process whatever thread or
@@ -42,6 +46,7 @@ struct gd_fault {
     bool persist;           /* fail every call of the kind from fail_at on */
     int code;               /* GD_E_NET or GD_E_IO */
     char *region;           /* environment hook: wrap only this region */
+    bool lost;              /* a failed commit or remove is done, only its reply is lost */
     bool trace;             /* print every call to stderr */
     bool report;            /* environment hook: print counts at exit */
     char *report_path;      /* ... to this file instead of stderr */
@@ -81,7 +86,7 @@ static int bad_spec(gd_err *err, const char *spec, const char *tok)
     return gd_err_set(err, GD_E_CONFIG,
                       "GEODR_FAULT '%.200s': cannot use '%.100s' (want KIND=N with KIND one of "
                       "open_read, read, open_write, write, commit, stat, list, remove; or "
-                      "error=net|io, persist, trace, region=NAME, count, count=FILE)",
+                      "error=net|io, persist, lost, trace, region=NAME, count, count=FILE)",
                       spec, tok);
 }
 
@@ -93,6 +98,10 @@ static int parse_token(gd_fault *f, const char *spec, char *tok, gd_err *err)
         *eq = '\0';
     if (strcmp(tok, "persist") == 0 && val == NULL) {
         f->persist = true;
+        return 0;
+    }
+    if (strcmp(tok, "lost") == 0 && val == NULL) {
+        f->lost = true;
         return 0;
     }
     if (strcmp(tok, "trace") == 0 && val == NULL) {
@@ -207,6 +216,11 @@ static int tick(gd_storage *s, gd_fault_kind k, const char *name, gd_err *err)
     return gd_err_set(err, f->code, "%s in region %s", msg, s->name);
 }
 
+static gd_fault *fs_plan(gd_storage *s)
+{
+    return ((ft_storage *)s->self)->f;
+}
+
 /* ---- writer ---- */
 
 static void ft_writer_free(ft_writer *fw)
@@ -233,10 +247,12 @@ static int ft_commit(gd_writer *w, gd_err *err)
     if (rc == 0 && fw->failed)
         rc = gd_err_set(err, GD_E_IO, "cannot commit object %s in region %s: a write failed",
                         fw->name, fw->s->name);
-    if (rc != 0)
-        gd_writer_abort(fw->inner);
-    else
+    if (rc == 0)
         rc = gd_writer_commit(fw->inner, err);
+    else if (fs_plan(fw->s)->lost && !fw->failed)
+        gd_writer_commit(fw->inner, NULL); /* done, but the caller hears it failed */
+    else
+        gd_writer_abort(fw->inner);
     ft_writer_free(fw);
     return rc;
 }
@@ -338,6 +354,8 @@ static int ft_remove(gd_storage *s, const char *name, gd_err *err)
 {
     ft_storage *fs = s->self;
     int rc = tick(s, GD_FAULT_REMOVE, name, err);
+    if (rc != 0 && fs->f->lost)
+        gd_storage_remove(fs->inner, name, NULL); /* done, but the caller hears it failed */
     return rc != 0 ? rc : gd_storage_remove(fs->inner, name, err);
 }
 

@@ -145,10 +145,15 @@ int gd_storage_posix_open(const char *region, const char *root, gd_storage **out
  * commit or a commit after a failed write leaves nothing visible).  A plan
  * (gd_fault) holds what to fail and the counters; it is thread-safe, may be
  * shared by several storages and must outlive them.  spec: comma-separated
- * KIND=N (KIND: open_read read open_write write commit stat list remove; N
- * from 1), error=net|io, persist (fail every call from the Nth on), trace
- * (print every call to stderr), region=NAME and count[=FILE] (both used by the environment hook
- * only). */
+ *   KIND=N     fail the Nth call of KIND (open_read read open_write write
+ *              commit stat list remove; N from 1)
+ *   error=net|io   GD_E_NET, retryable (the default), or GD_E_IO
+ *   persist    fail every call of KIND from the Nth on
+ *   lost       a failed commit or remove is carried out and only its reply
+ *              is lost (as when a connection drops after S3 acted): the
+ *              object is visible, or gone, though the call failed
+ *   trace      print every call to stderr
+ *   region=NAME, count[=FILE]   used by gd_storage_fault_from_env only */
 typedef enum gd_fault_kind {
     GD_FAULT_OPEN_READ,
     GD_FAULT_READ,

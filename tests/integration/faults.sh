@@ -1,33 +1,40 @@
 #!/bin/bash
 # Storage faults at every call (src/storage/fault.c, GEODR_FAULT; see
-# docs/testing.md): for backup (home region), archive (home region) and copy
-# (copy region), a run without faults first counts the storage calls of each
-# kind, then every call index of every kind is failed in turn (odd indexes
-# with a retryable network error, even ones with an I/O error).  After each
-# failing run: the run completed, or exited 1 with an error message; nothing
-# partial is visible (info shows no set that fails and no gap in the archive,
-# verify reads every committed set and segment); and the next run without
-# faults completes, after which everything verifies again.  The data is one
-# small table, so every index of every kind is tried (about 300 runs, well
-# under two minutes); FAULT_STEP=k tries every k-th index only.
+# docs/testing.md): for backup (home region; a new one, then one with sets),
+# archive (home region) and copy (copy region; a new one, then one with
+# sets), a run without faults first counts the storage calls of each kind,
+# then every call index of every kind is failed in turn (alternately with a
+# retryable network error and an I/O error), and commits and removes once
+# more with the reply lost after the store acted.  After each failing run:
+# the run completed, or exited 1 with an error naming the fault; nothing
+# partial is visible (info shows no set that fails and no gap in any
+# region's archive, verify reads every committed set and segment of the
+# region); and the next run without faults completes, after which all of it
+# verifies again.  The data is one small table and the runs make at most a
+# dozen calls of a kind, so every index is tried (about 200 failing runs,
+# 2-2.5 minutes on a busy 2-core machine); FAULT_STEP=k tries every k-th.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_geodr
 tmpdir_new
 STEP="${FAULT_STEP:-1}"
-KINDS=(open_read read open_write write commit stat list remove)
+# Call kinds to fail; KIND+lost: the call is carried out and only its reply
+# is lost (the object is there, or gone, though the call failed).
+ALL_KINDS="open_read read open_write write commit stat list remove commit+lost remove+lost"
 
 mdb_start src
 mdb_sql src "CREATE DATABASE shop;
 CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;
 INSERT INTO shop.t SELECT seq, MD5(seq) FROM shop.seq_1_to_200;" >/dev/null
 write_key "$WORK/key"
-# configs NAME: a home region of its own for each part of the test (so that
-# verify reads only that part's sets): $home, and $copy with a copy region.
+# configs NAME [KEY_FILE]: a home region of its own for each part of the test
+# (so that verify reads only that part's sets): $home, and $copy with a copy
+# region.  Unencrypted but for one part: deriving the key costs 0.1 s in
+# every process, and the storage calls do not depend on it.
 configs() {
     home="$WORK/$1.conf"
     copy="$WORK/$1-copy.conf"
-    write_config "$home" shop src "$WORK/$1-home" "$WORK/key"
+    write_config "$home" shop src "$WORK/$1-home" "${2:-}"
     geodr_config_add "$home" "archive-interval = 0.2"
     cp "$home" "$copy"
     geodr_config_add "$copy" "copy-regions = far" "cross-region-backup = on" "cross-region-log-backup = on"
@@ -36,13 +43,14 @@ configs() {
 
 # consistent CONFIG REGION: every region of CONFIG shows no error, no set
 # that fails and no gap in its archive, and verify reads all of REGION (the
-# one the faults were in).
+# one the faults were in) when it holds a set.
 consistent() {
-    local cfg="$1" region="$2"
-    "$GEODR" --config "$cfg" --json info shop | python3 -c '
+    local cfg="$1" region="$2" nsets
+    nsets="$("$GEODR" --config "$cfg" --json info shop | python3 -c '
 import json, sys
 i = json.load(sys.stdin)["instances"][0]
 bad = []
+nsets = 0
 for r in [dict(i, region="home")] + i.get("copies", []):
     if "error" in r:
         bad.append("region %s: %s" % (r["region"], r["error"]))
@@ -52,16 +60,19 @@ for r in [dict(i, region="home")] + i.get("copies", []):
     a = r.get("archive") or {}
     if a.get("gaps"):
         bad.append("region %s: archive gaps %s" % (r["region"], a["gaps"]))
+    if r["region"] == sys.argv[1]:
+        nsets = len(r.get("sets", []))
 if bad:
     sys.exit("\n".join(bad))
-' || return 1
-    "$GEODR" --config "$cfg" --quiet verify shop --region "$region" >/dev/null
+print(nsets)
+' "$region")" || return 1
+    ((nsets == 0)) || "$GEODR" --config "$cfg" --quiet verify shop --region "$region" >/dev/null
 }
 
 # A new transaction and a new segment of it in the home region.
 new_segment() {
     mdb_sql src "INSERT INTO shop.t VALUES ($((RANDOM + 1000)), 'new') ON DUPLICATE KEY UPDATE v = 'again'" >/dev/null
-    "$GEODR" --config "$home" --quiet archive shop --idle-exit 0.3 --compact-every 0 >/dev/null 2>&1
+    "$GEODR" --config "$home" --quiet archive shop --idle-exit 0.2 --compact-every 0 >/dev/null 2>&1
 }
 # What copy has to copy: a new set and a new segment in the home region.
 new_set_and_segment() {
@@ -75,10 +86,12 @@ prep_insert() {
 
 # faults NAME CONFIG REGION PREP ARGS...: runs `geodr --config CONFIG ARGS`
 # (after PREP) once to count the calls to REGION, then once per call index
-# of each kind with that call failing, each followed by a run without
-# faults.  One TAP line per kind.
+# of each kind in $KINDS (default: $ALL_KINDS) with that call failing, each
+# followed by a run without faults.  One TAP line per kind.
 faults() {
-    local name="$1" cfg="$2" region="$3" prep="$4" kind n i err out out2 rc fired problems runs failed
+    local name="$1" cfg="$2" region="$3" prep="$4" kind spec n i err out out2 rc fired problems runs failed
+    local -a kinds
+    read -ra kinds <<<"${KINDS:-$ALL_KINDS}"
     shift 4
     "$prep"
     if GEODR_FAULT="count=$WORK/counts,region=$region" "$GEODR" --config "$cfg" --quiet "$@" >"$WORK/out" 2>&1 &&
@@ -89,8 +102,8 @@ faults() {
         return 0
     fi
     cp "$WORK/counts" "$WORK/counts.$name"
-    for kind in "${KINDS[@]}"; do
-        n="$(awk -v k="$kind" '$1 == k { print $2 }' "$WORK/counts.$name")"
+    for kind in "${kinds[@]}"; do
+        n="$(awk -v k="${kind%+lost}" '$1 == k { print $2 }' "$WORK/counts.$name")"
         if ((n == 0)); then
             skip "$name: no $kind call to fail" "the run makes none"
             continue
@@ -100,10 +113,12 @@ faults() {
         failed=0
         for ((i = 1; i <= n; i += STEP)); do
             err=net
-            ((i % 2)) || err=io
+            ((runs % 2 == 0)) || err=io
+            spec="${kind%+lost}=$i,error=$err"
+            [[ "$kind" != *+lost ]] || spec+=",lost"
             "$prep"
             rc=0
-            out="$(GEODR_FAULT="$kind=$i,error=$err,region=$region,count=$WORK/fired" \
+            out="$(GEODR_FAULT="$spec,region=$region,count=$WORK/fired" \
                 timeout -k 5 60 "$GEODR" --config "$cfg" --quiet "$@" 2>&1)" || rc=$?
             fired="$(awk '$1 == "fired" { print $2 }' "$WORK/fired" 2>/dev/null || echo '?')"
             runs=$((runs + 1))
@@ -132,15 +147,34 @@ faults() {
     done
 }
 
+# Backup into a new region (the repository and instance descriptors are
+# written first; encrypted: the descriptor holds the key check), then into
+# one that holds sets.
+prep_new_home() { rm -rf "$WORK/backup-new-home"; }
+configs backup-new "$WORK/key"
+KINDS="commit commit+lost" faults "backup (new region, encrypted)" "$home" home prep_new_home backup shop
+configs backup-new
+faults "backup (new region)" "$home" home prep_new_home backup shop
 configs backup
+check "a first backup" "$GEODR" --config "$home" --quiet backup shop
 faults backup "$home" home prep_none backup shop
+
 configs archive
 check "a set for the archive to start from" "$GEODR" --config "$home" --quiet backup shop
-faults archive "$home" home prep_insert archive shop --idle-exit 0.3 --compact-every 0
+check "a first archive run" "$GEODR" --config "$home" --quiet archive shop --idle-exit 0.2 --compact-every 0
+faults archive "$home" home prep_insert archive shop --idle-exit 0.2 --compact-every 0
+
+# The first copy into a new copy region (descriptors and copy.json), then
+# copies of new sets and segments.
 configs copy
+check "a set to copy" "$GEODR" --config "$home" --quiet backup shop
+prep_new_far() { rm -rf "$WORK/copy-far"; }
+faults "copy (new region)" "$copy" far prep_new_far copy shop
 # The copy region takes the sets started after it is first reached
 # (docs/regions.md).
 check "the copy region is reached" "$GEODR" --config "$copy" --quiet copy shop
+new_set_and_segment
+check "a first copy" "$GEODR" --config "$copy" --quiet copy shop
 faults copy "$copy" far new_set_and_segment copy shop
 
 tap_done

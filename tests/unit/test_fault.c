@@ -133,6 +133,18 @@ static void test_failed_write_poisons_commit(void **state)
     assert_int_equal(gd_fault_fired(fx->f), 1);
 }
 
+/* lost: the commit and the remove are carried out, only the reply fails. */
+static void test_lost_reply(void **state)
+{
+    fixture *fx = open_with(state, "commit=1,remove=1,lost");
+    gd_err e;
+    assert_int_equal(put(fx, "a", &e), GD_E_NET);
+    assert_entries(fx, "a");
+    assert_int_equal(gd_storage_remove(fx->s, "a", NULL), GD_E_NET);
+    assert_entries(fx, "");
+    assert_int_equal(gd_fault_fired(fx->f), 2);
+}
+
 static int count_cb(void *ctx, const char *name, const gd_stat *st)
 {
     (void)name;
@@ -244,6 +256,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_nth_commit_fails, teardown),
         cmocka_unit_test_teardown(test_failed_write_poisons_commit, teardown),
+        cmocka_unit_test_teardown(test_lost_reply, teardown),
         cmocka_unit_test_teardown(test_other_kinds, teardown),
         cmocka_unit_test_teardown(test_reads_pass_through, teardown),
         cmocka_unit_test(test_bad_specs),
