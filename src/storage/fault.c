@@ -59,20 +59,20 @@ typedef struct ft_storage {
     gd_fault *f;
 } ft_storage;
 
-typedef struct ft_writer {
-    gd_writer w;
+/* A wrapped reader or writer. */
+typedef struct ft_stream {
+    union {
+        gd_reader r;
+        gd_writer w;
+    } outer; /* what the caller holds */
+    union {
+        gd_reader *r;
+        gd_writer *w;
+    } inner;
     gd_storage *s;
-    gd_writer *inner;
     char *name;
-    bool failed; /* an injected write failure: commit must fail too */
-} ft_writer;
-
-typedef struct ft_reader {
-    gd_reader r;
-    gd_storage *s;
-    gd_reader *inner;
-    char *name;
-} ft_reader;
+    bool failed; /* writer: an injected write failure; commit must fail too */
+} ft_stream;
 
 /* ---- the plan ---- */
 
@@ -221,47 +221,67 @@ static gd_fault *fs_plan(gd_storage *s)
     return ((ft_storage *)s->self)->f;
 }
 
-/* ---- writer ---- */
+static gd_storage *fs_inner(gd_storage *s)
+{
+    return ((ft_storage *)s->self)->inner;
+}
 
-static void ft_writer_free(ft_writer *fw)
+/* ---- readers and writers ---- */
+
+static void ft_stream_free(ft_stream *fw)
 {
     free(fw->name);
     free(fw);
 }
 
+/* Counts the open of kind k; on success *st is a new stream for name whose
+ * inner reader or writer the caller sets. */
+static int ft_stream_open(gd_storage *s, gd_fault_kind k, const char *name, ft_stream **st,
+                          gd_err *err)
+{
+    *st = NULL;
+    int rc = tick(s, k, name, err);
+    if (rc != 0)
+        return rc;
+    *st = gd_calloc(1, sizeof **st);
+    (*st)->s = s;
+    (*st)->name = gd_strdup(name);
+    return 0;
+}
+
 static int ft_write(gd_writer *w, const void *buf, size_t n, gd_err *err)
 {
-    ft_writer *fw = w->self;
+    ft_stream *fw = w->self;
     int rc = tick(fw->s, GD_FAULT_WRITE, fw->name, err);
     if (rc != 0) {
         fw->failed = true;
         return rc;
     }
-    return gd_writer_write(fw->inner, buf, n, err);
+    return gd_writer_write(fw->inner.w, buf, n, err);
 }
 
 static int ft_commit(gd_writer *w, gd_err *err)
 {
-    ft_writer *fw = w->self;
+    ft_stream *fw = w->self;
     int rc = tick(fw->s, GD_FAULT_COMMIT, fw->name, err);
     if (rc == 0 && fw->failed)
         rc = gd_err_set(err, GD_E_IO, "cannot commit object %s in region %s: a write failed",
                         fw->name, fw->s->name);
     if (rc == 0)
-        rc = gd_writer_commit(fw->inner, err);
+        rc = gd_writer_commit(fw->inner.w, err);
     else if (fs_plan(fw->s)->lost && !fw->failed)
-        gd_writer_commit(fw->inner, NULL); /* done, but the caller hears it failed */
+        gd_writer_commit(fw->inner.w, NULL); /* done, but the caller hears it failed */
     else
-        gd_writer_abort(fw->inner);
-    ft_writer_free(fw);
+        gd_writer_abort(fw->inner.w);
+    ft_stream_free(fw);
     return rc;
 }
 
 static void ft_abort(gd_writer *w)
 {
-    ft_writer *fw = w->self;
-    gd_writer_abort(fw->inner);
-    ft_writer_free(fw);
+    ft_stream *fw = w->self;
+    gd_writer_abort(fw->inner.w);
+    ft_stream_free(fw);
 }
 
 static const gd_writer_ops ft_writer_ops = {
@@ -272,41 +292,32 @@ static const gd_writer_ops ft_writer_ops = {
 
 static int ft_open_write(gd_storage *s, const char *name, gd_writer **out, gd_err *err)
 {
-    ft_storage *fs = s->self;
-    gd_writer *inner = NULL;
+    ft_stream *fw = NULL;
     *out = NULL;
-    int rc = tick(s, GD_FAULT_OPEN_WRITE, name, err);
-    if (rc == 0)
-        rc = gd_storage_open_write(fs->inner, name, &inner, err);
+    int rc = ft_stream_open(s, GD_FAULT_OPEN_WRITE, name, &fw, err);
+    if (rc == 0 && (rc = gd_storage_open_write(fs_inner(s), name, &fw->inner.w, err)) != 0)
+        ft_stream_free(fw);
     if (rc != 0)
         return rc;
-    ft_writer *fw = gd_calloc(1, sizeof *fw);
-    fw->w.ops = &ft_writer_ops;
-    fw->w.self = fw;
-    fw->s = s;
-    fw->inner = inner;
-    fw->name = gd_strdup(name);
-    *out = &fw->w;
+    fw->outer.w = (gd_writer){.ops = &ft_writer_ops, .self = fw};
+    *out = &fw->outer.w;
     return 0;
 }
 
-/* ---- reader ---- */
-
 static ssize_t ft_read(gd_reader *r, void *buf, size_t n, gd_err *err)
 {
-    ft_reader *fr = r->self;
+    ft_stream *fr = r->self;
     int rc = tick(fr->s, GD_FAULT_READ, fr->name, err);
     if (rc != 0)
         return rc;
-    return gd_reader_read(fr->inner, buf, n, err);
+    return gd_reader_read(fr->inner.r, buf, n, err);
 }
 
 static void ft_close(gd_reader *r)
 {
-    ft_reader *fr = r->self;
-    gd_reader_close(fr->inner);
-    free(fr->name);
-    free(fr);
+    ft_stream *fr = r->self;
+    gd_reader_close(fr->inner.r);
+    ft_stream_free(fr);
 }
 
 static const gd_reader_ops ft_reader_ops = {
@@ -316,21 +327,15 @@ static const gd_reader_ops ft_reader_ops = {
 
 static int ft_open_read(gd_storage *s, const char *name, gd_reader **out, gd_err *err)
 {
-    ft_storage *fs = s->self;
-    gd_reader *inner = NULL;
+    ft_stream *fr = NULL;
     *out = NULL;
-    int rc = tick(s, GD_FAULT_OPEN_READ, name, err);
-    if (rc == 0)
-        rc = gd_storage_open_read(fs->inner, name, &inner, err);
+    int rc = ft_stream_open(s, GD_FAULT_OPEN_READ, name, &fr, err);
+    if (rc == 0 && (rc = gd_storage_open_read(fs_inner(s), name, &fr->inner.r, err)) != 0)
+        ft_stream_free(fr);
     if (rc != 0)
         return rc;
-    ft_reader *fr = gd_calloc(1, sizeof *fr);
-    fr->r.ops = &ft_reader_ops;
-    fr->r.self = fr;
-    fr->s = s;
-    fr->inner = inner;
-    fr->name = gd_strdup(name);
-    *out = &fr->r;
+    fr->outer.r = (gd_reader){.ops = &ft_reader_ops, .self = fr};
+    *out = &fr->outer.r;
     return 0;
 }
 
