@@ -13,7 +13,7 @@
 # which all of it verifies again.  The data is one small table and the runs
 # make at most a dozen calls of a kind, so every index of the calls that
 # change or list a region is tried, and every 2nd of those that only read
-# (about 200 failing runs, 2.5 minutes on a busy 2-core machine).
+# (about 210 failing runs, 2.5 minutes on a busy 2-core machine).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_geodr
