@@ -10,7 +10,8 @@
 # fault named; nothing partial is visible (info shows no set that fails and
 # no gap in any region's archive, verify reads every committed set and
 # segment of the region); and the next run without faults completes, after
-# which all of it verifies again.  The data is one small table and the runs
+# which all of it verifies again and nothing is missing (the home archive
+# reaches the source's GTID position, the copy region's the home's).  The data is one small table and the runs
 # make at most a dozen calls of a kind, so every index of the calls that
 # change or list a region is tried, and every 2nd of those that only read
 # (about 210 failing runs, 2.5 minutes on a busy 2-core machine).
@@ -72,6 +73,30 @@ print(nsets)
     ((nsets == 0)) || "$GEODR" --config "$cfg" --quiet verify shop --region "$region" >/dev/null
 }
 
+# archive_pos CONFIG REGION: the GTID position REGION's archive reaches.
+archive_pos() {
+    "$GEODR" --config "$1" --json info shop | python3 -c '
+import json, sys
+i = json.load(sys.stdin)["instances"][0]
+r = i if sys.argv[1] == "home" else [c for c in i["copies"] if c["region"] == sys.argv[1]][0]
+print((r.get("archive") or {}).get("gtid_pos", ""))
+' "$2"
+}
+# Nothing lost: the home archive holds every transaction of the source, and
+# the copy region every segment of the home archive.
+home_has_all() {
+    local want got
+    want="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
+    got="$(archive_pos "$home" home)"
+    [[ "$got" == "$want" ]] || { echo "the home archive reaches '$got', the source '$want'"; return 1; }
+}
+far_has_all() {
+    local want got
+    want="$(archive_pos "$copy" home)"
+    got="$(archive_pos "$copy" far)"
+    [[ "$got" == "$want" ]] || { echo "the copy region's archive reaches '$got', the home's '$want'"; return 1; }
+}
+
 # A new transaction and a new segment of it in the home region.
 new_segment() {
     mdb_sql src "INSERT INTO shop.t VALUES ($((RANDOM + 1000)), 'new') ON DUPLICATE KEY UPDATE v = 'again'" >/dev/null
@@ -90,9 +115,10 @@ prep_insert() {
 # faults NAME CONFIG REGION PREP ARGS...: runs `geodr --config CONFIG ARGS`
 # (after PREP) once to count the calls to REGION, then once per call index
 # of each kind in $KINDS (default: $ALL_KINDS) with that call failing, each
-# followed by a run without faults.  One TAP line per kind.
+# followed by a run without faults and the checks named in $AFTER.  One TAP
+# line per kind.
 faults() {
-    local name="$1" cfg="$2" region="$3" prep="$4" kind spec n i step err out out2 rc fired problems runs failed
+    local name="$1" cfg="$2" region="$3" prep="$4" kind spec n i step err out out2 rc fired problems runs failed after
     local -a kinds
     read -ra kinds <<<"${KINDS:-$ALL_KINDS}"
     shift 4
@@ -143,6 +169,9 @@ faults() {
             elif ! out2="$(consistent "$cfg" "$region" 2>&1)"; then
                 problems+="$kind=$i ($err, fired $fired): after the next run: $out2"$'\n'
             fi
+            for after in ${AFTER:-}; do
+                out2="$("$after" 2>&1)" || problems+="$kind=$i ($err, fired $fired): after the next run: $out2"$'\n'
+            done
         done
         if [[ -z "$problems" ]]; then
             ok "$name: $runs failing $kind calls (of $n) each leave nothing partial ($failed runs failed naming the fault, the others completed), and the next run completes"
@@ -167,13 +196,13 @@ faults backup "$home" home prep_none backup shop
 configs archive
 check "a set for the archive to start from" "$GEODR" --config "$home" --quiet backup shop
 check "a first archive run" "$GEODR" --config "$home" --quiet archive shop --idle-exit 0.2 --compact-every 0
-faults archive "$home" home prep_insert archive shop --idle-exit 0.2 --compact-every 0
+AFTER=home_has_all faults archive "$home" home prep_insert archive shop --idle-exit 0.2 --compact-every 0
 
 # The archiver's shippers copying each new segment to a copy region.
 configs ship
 check "a set in both regions" "$GEODR" --config "$copy" --quiet backup shop
 check "a first archive run, shipping" "$GEODR" --config "$copy" --quiet archive shop --idle-exit 0.2 --compact-every 0
-faults "archive (shipping)" "$copy" far prep_insert archive shop --idle-exit 0.2 --compact-every 0
+AFTER="home_has_all far_has_all" faults "archive (shipping)" "$copy" far prep_insert archive shop --idle-exit 0.2 --compact-every 0
 
 # The first copy into a new copy region (descriptors and copy.json), then
 # copies of new sets and segments.
@@ -186,6 +215,6 @@ faults "copy (new region)" "$copy" far prep_new_far copy shop
 check "the copy region is reached" "$GEODR" --config "$copy" --quiet copy shop
 new_set_and_segment
 check "a first copy" "$GEODR" --config "$copy" --quiet copy shop
-faults copy "$copy" far new_set_and_segment copy shop
+AFTER=far_has_all faults copy "$copy" far new_set_and_segment copy shop
 
 tap_done
