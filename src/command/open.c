@@ -11,9 +11,11 @@
 
 int gd_command_open_storage(const gd_region_cfg *rc, gd_storage **out, gd_err *err)
 {
-    if (rc->type == GD_REGION_POSIX)
-        return gd_storage_posix_open(rc->name, rc->path, out, err);
-    return gd_storage_s3_open(rc, out, err);
+    int r = rc->type == GD_REGION_POSIX ? gd_storage_posix_open(rc->name, rc->path, out, err)
+                                        : gd_storage_s3_open(rc, out, err);
+    /* tests only: GEODR_FAULT wraps the region in the fault driver
+     * (docs/testing.md); nothing happens without it */
+    return r != 0 ? r : gd_storage_fault_from_env(out, err);
 }
 
 static int instance_storage(const gd_config *cfg, const gd_instance_cfg *ic, const char *region,

@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "common/error.h"
@@ -137,5 +138,49 @@ bool gd_storage_name_ok(const char *name);
 /* Drivers. */
 /* posix: objects are files under root (created if missing, mode 0700). */
 int gd_storage_posix_open(const char *region, const char *root, gd_storage **out, gd_err *err);
+
+/* fault (tests only; docs/testing.md): wraps another storage, counts its
+ * calls per kind and fails the Nth call of a kind with GD_E_NET (or GD_E_IO)
+ * before the wrapped driver sees it, keeping the contracts above (a failed
+ * commit or a commit after a failed write leaves nothing visible).  A plan
+ * (gd_fault) holds what to fail and the counters; it is thread-safe, may be
+ * shared by several storages and must outlive them.  spec: comma-separated
+ *   KIND=N     fail the Nth call of KIND (open_read read open_write write
+ *              commit stat list remove; N from 1)
+ *   error=net|io   GD_E_NET, retryable (the default), or GD_E_IO
+ *   persist    fail every call of KIND from the Nth on
+ *   lost       a failed commit or remove is carried out and only its reply
+ *              is lost (as when a connection drops after S3 acted): the
+ *              object is visible, or gone, though the call failed
+ *   trace      print every call to stderr
+ *   region=NAME, count[=FILE]   used by gd_storage_fault_from_env only */
+typedef enum gd_fault_kind {
+    GD_FAULT_OPEN_READ,
+    GD_FAULT_READ,
+    GD_FAULT_OPEN_WRITE,
+    GD_FAULT_WRITE,
+    GD_FAULT_COMMIT,
+    GD_FAULT_STAT,
+    GD_FAULT_LIST,
+    GD_FAULT_REMOVE,
+    GD_FAULT_KINDS
+} gd_fault_kind;
+typedef struct gd_fault gd_fault;
+int gd_fault_new(const char *spec, gd_fault **out, gd_err *err); /* GD_E_CONFIG on a bad spec */
+void gd_fault_free(gd_fault *f);                                 /* NULL allowed */
+uint64_t gd_fault_calls(const gd_fault *f, gd_fault_kind k);     /* calls made, failed included */
+uint64_t gd_fault_fired(const gd_fault *f);                      /* failures injected */
+const char *gd_fault_kind_name(gd_fault_kind k);
+/* Writes "KIND N" lines for every kind, then "fired N". */
+int gd_fault_report(const gd_fault *f, FILE *out);
+/* Takes inner (freed with the result); never fails. */
+gd_storage *gd_storage_fault_open(gd_storage *inner, gd_fault *f);
+/* The hook where regions' storages are opened: when the environment variable
+ * GEODR_FAULT holds a spec (read once per process), replaces *s by a fault
+ * storage wrapping it (unless region=NAME names another region), with one
+ * plan for the whole process; count[=FILE] prints the counts (stderr or
+ * FILE) at exit.  A bad spec frees *s, sets it NULL and returns GD_E_CONFIG.
+ * Without the variable it does nothing. */
+int gd_storage_fault_from_env(gd_storage **s, gd_err *err);
 
 #endif
