@@ -60,7 +60,7 @@ int gd_command_backup(const gd_command_ctx *ctx, const gd_backup_request *rq,
     /* Retention after each backup, in every region of the instance. */
     gd_command_emit(ctx, GD_EVENT_PHASE_BEGIN, OP, "retention", NULL, NULL);
     json_t *exp = json_array();
-    gd_command_expire_instance(ctx, ic, false, exp);
+    gd_command_expire_instance(ctx, ic, false, true, exp);
     json_decref(exp);
     gd_command_emit(ctx, GD_EVENT_PHASE_END, OP, "retention", NULL, out);
     gd_repo_close(repo);

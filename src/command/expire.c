@@ -8,7 +8,7 @@
 #include "region/retention.h"
 
 int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg *ic, bool dry_run,
-                               json_t *report)
+                               bool after_backup, json_t *report)
 {
     int failed = 0;
     int64_t now = gd_clock_now_s();
@@ -28,7 +28,12 @@ int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg 
             rc = gd_repo_expire(repo, days, now, dry_run, &rep, &err);
         gd_repo_close(repo);
         if (rc != 0) {
-            gd_error("expire in region %s: %s", region, err.msg);
+            if (after_backup) /* the backup is committed: not its failure */
+                gd_warn("retention in region %s did not run (the backup is committed; it runs "
+                        "again after the next backup or with 'geodr expire'): %s",
+                        region, err.msg);
+            else
+                gd_error("expire in region %s: %s", region, err.msg);
             rep = json_pack("{s:s, s:s}", "region", region, "error", err.msg);
             failed++;
         }
@@ -50,7 +55,7 @@ int gd_command_expire(const gd_command_ctx *ctx, const char *only, bool dry_run,
         const gd_instance_cfg *ic = &ctx->cfg->instances[i];
         if (only && strcmp(ic->name, only) != 0)
             continue;
-        *failed += gd_command_expire_instance(ctx, ic, dry_run, *report);
+        *failed += gd_command_expire_instance(ctx, ic, dry_run, false, *report);
     }
     return 0;
 }

@@ -13,9 +13,10 @@
  * appends one report per region that holds the instance to the array
  * report: the repository's expire report (region/retention.h) with
  * "instance", or {"region", "error", "instance"} for a region that failed
- * (also logged).  Returns the number of regions that failed. */
+ * (also logged: as an error, or with after_backup as a warning that says
+ * the backup is committed).  Returns the number of regions that failed. */
 int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg *ic, bool dry_run,
-                               json_t *report);
+                               bool after_backup, json_t *report);
 /* The same for every configured instance, or only the one named (which
  * must exist).  Fills *report (a new array) and *failed. */
 int gd_command_expire(const gd_command_ctx *ctx, const char *only, bool dry_run, json_t **report,

@@ -314,10 +314,10 @@ static void fuzz_region_readers(void **state)
     }
     /* each case ends quickly: no reader spins on hostile content */
     double per = (gd_mono() - t0) / (double)(iters > 0 ? iters : 1);
-    print_message("%ld cases, %.1f ms each\n", iters, per * 1000);
+    print_message("# %ld cases, %.1f ms each\n", iters, per * 1000);
     assert_true(per < 2.0);
     /* and most hostile content gets past the front door to the parsers */
-    print_message("%ld reached a restore plan\n", planned);
+    print_message("# %ld reached a restore plan\n", planned);
     assert_true(planned > iters / 4);
     w->st = NULL;
     gd_repo_close(w);
