@@ -113,3 +113,22 @@ bool gd_storage_name_ok(const char *name)
     }
     return true;
 }
+
+static int listed_cmp(const void *a, const void *b)
+{
+    return strcmp(((const gd_listed *)a)->name, ((const gd_listed *)b)->name);
+}
+
+int gd_storage_list_emit(gd_listed *v, size_t n, gd_list_fn fn, void *ctx)
+{
+    if (n > 1)
+        qsort(v, n, sizeof *v, listed_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (i == 0 || strcmp(v[i].name, v[i - 1].name) != 0)
+            rc = fn(ctx, v[i].name, &v[i].st);
+    for (size_t i = 0; i < n; i++)
+        free(v[i].name);
+    free(v);
+    return rc;
+}

@@ -132,6 +132,18 @@ static inline void gd_writer_abort(gd_writer *w)
 int gd_storage_get_all(gd_storage *s, const char *name, size_t max, char **out, size_t *len,
                        gd_err *err);
 int gd_storage_put_all(gd_storage *s, const char *name, const void *p, size_t n, gd_err *err);
+/* What a driver's list gathers before it calls back: every object under the
+ * prefix with its stat.  Drivers gather all, then hand them to
+ * gd_storage_list_emit, which keeps the contract's name order. */
+typedef struct gd_listed {
+    char *name; /* owned */
+    gd_stat st;
+} gd_listed;
+/* Sorts v by name and calls fn for each, once per name (a name listed
+ * twice, as an S3 key repeated across pages, is given once); returns fn's
+ * first nonzero value.  Frees every name and v itself. */
+int gd_storage_list_emit(gd_listed *v, size_t n, gd_list_fn fn, void *ctx);
+
 /* Validates an object name (see above). */
 bool gd_storage_name_ok(const char *name);
 

@@ -421,13 +421,8 @@ out:
     return rc;
 }
 
-typedef struct px_entry {
-    char *name;
-    gd_stat st;
-} px_entry;
-
 typedef struct px_list {
-    px_entry *v;
+    gd_listed *v;
     size_t n, cap;
     const char *prefix;
     size_t prefix_len;
@@ -494,11 +489,6 @@ static void px_walk(int dirfd, gd_buf *rel, px_list *l)
     closedir(d);
 }
 
-static int px_entry_cmp(const void *a, const void *b)
-{
-    return strcmp(((const px_entry *)a)->name, ((const px_entry *)b)->name);
-}
-
 static int px_list_fn(gd_storage *s, const char *prefix, gd_list_fn fn, void *ctx, gd_err *err)
 {
     const px_storage *p = s->self;
@@ -545,13 +535,9 @@ static int px_list_fn(gd_storage *s, const char *prefix, gd_list_fn fn, void *ct
                         prefix, s->name, p->root, l.err_path);
         goto out;
     }
-    if (l.n > 1)
-        qsort(l.v, l.n, sizeof l.v[0], px_entry_cmp);
-    for (size_t i = 0; i < l.n; i++) {
-        rc = fn(ctx, l.v[i].name, &l.v[i].st);
-        if (rc != 0)
-            goto out;
-    }
+    rc = gd_storage_list_emit(l.v, l.n, fn, ctx);
+    l.v = NULL;
+    l.n = 0;
 
 out:
     for (size_t i = 0; i < l.n; i++)

@@ -11,16 +11,6 @@
 /* 100 million keys at 1000 a page: more is a broken endpoint. */
 #define S3_LIST_MAX_PAGES 100000
 
-typedef struct s3_entry {
-    char *name;
-    gd_stat st;
-} s3_entry;
-
-static int s3_entry_cmp(const void *a, const void *b)
-{
-    return strcmp(((const s3_entry *)a)->name, ((const s3_entry *)b)->name);
-}
-
 /* All pages are gathered and sorted before the first callback: S3 returns
  * keys in byte order, but not every S3-compatible server does (s3rver walks
  * its directory tree, which puts "a/b" before "a-b"), and the contract
@@ -30,7 +20,7 @@ static int s3_entry_cmp(const void *a, const void *b)
 typedef struct s3_listing {
     const char *prefix; /* as asked, after the storage's prefix */
     const char *opname; /* "objects under 'P'", for messages */
-    s3_entry *ents;
+    gd_listed *ents;
     size_t n, cap;
 } s3_listing;
 
@@ -183,15 +173,9 @@ int gd_s3_list(gd_storage *st, const char *prefix, gd_list_fn fn, void *ctx, gd_
         if (token == NULL)
             break;
     }
-    if (l.n > 1)
-        qsort(l.ents, l.n, sizeof *l.ents, s3_entry_cmp);
-    for (size_t i = 0; i < l.n; i++) {
-        if (i > 0 && strcmp(l.ents[i].name, l.ents[i - 1].name) == 0)
-            continue; /* a key repeated across pages */
-        rc = fn(ctx, l.ents[i].name, &l.ents[i].st);
-        if (rc != 0)
-            goto out;
-    }
+    rc = gd_storage_list_emit(l.ents, l.n, fn, ctx);
+    l.ents = NULL;
+    l.n = 0;
 out:
     for (size_t i = 0; i < l.n; i++)
         free(l.ents[i].name);
