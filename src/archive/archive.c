@@ -585,7 +585,7 @@ int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_op
         long ms = gd_retry_next(&rt); /* no budget: never -1 */
         gd_warn("%s; reconnecting in %.0f s", e.msg, (double)ms / 1000);
         stats->reconnects++;
-        gd_retry_sleep(ms, opts->stop ? &opts->stop->flag : NULL);
+        gd_retry_sleep(ms, opts->stop);
         rc = 0;
     }
     if (compacting)

@@ -20,7 +20,7 @@ typedef struct region_opener {
     const char *region;
 } region_opener;
 
-static int open_copy_region(void *ctx, const atomic_bool *cancel, gd_repo **dst, gd_err *err)
+static int open_copy_region(void *ctx, const gd_cancel *cancel, gd_repo **dst, gd_err *err)
 {
     region_opener *ro = ctx;
     return gd_command_open_copy_region(ro->cfg, ro->ic, ro->home, ro->region, 0, NULL, cancel, dst,

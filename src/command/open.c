@@ -39,7 +39,7 @@ int gd_command_open_repo(const gd_config *cfg, const gd_instance_cfg *ic, const 
 
 int gd_command_open_copy_region(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
                                 const char *region, int64_t since_us, int64_t *since_out,
-                                const atomic_bool *cancel, gd_repo **out, gd_err *err)
+                                const gd_cancel *cancel, gd_repo **out, gd_err *err)
 {
     gd_storage *st = NULL;
     int r = instance_storage(cfg, ic, region, &st, err);

@@ -27,7 +27,7 @@ int gd_command_open_repo(const gd_config *cfg, const gd_instance_cfg *ic, const 
  * (may be NULL). */
 int gd_command_open_copy_region(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
                                 const char *region, int64_t since_us, int64_t *since_out,
-                                const atomic_bool *cancel, gd_repo **out, gd_err *err);
+                                const gd_cancel *cancel, gd_repo **out, gd_err *err);
 /* The same for raw copies (gd_repo_open_raw): no key needed or derived. */
 int gd_command_open_repo_raw(const gd_config *cfg, const gd_instance_cfg *ic, const char *region,
                              gd_repo **out, gd_err *err);

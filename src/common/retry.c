@@ -67,12 +67,12 @@ static void sleep_ms(long ms)
     }
 }
 
-bool gd_retry_sleep(long ms, const atomic_bool *cancel)
+bool gd_retry_sleep(long ms, const gd_cancel *cancel)
 {
     for (long left = ms; left > 0; left -= 100) {
-        if (cancel != NULL && atomic_load(cancel))
+        if (gd_cancel_requested(cancel))
             return true;
         sleep_ms(left < 100 ? left : 100);
     }
-    return cancel != NULL && atomic_load(cancel);
+    return gd_cancel_requested(cancel);
 }

@@ -28,6 +28,8 @@
 #define GD_COMMON_RETRY_H
 
 #include <stdatomic.h>
+
+#include "common/cancel.h"
 #include <stdbool.h>
 
 typedef struct gd_retry_policy {
@@ -63,6 +65,6 @@ long gd_retry_delay_ms(const gd_retry_policy *p, int failures);
 
 /* Sleeps ms milliseconds in slices of 100 ms, returning early when *cancel
  * turns true (cancel may be NULL).  True when cancelled. */
-bool gd_retry_sleep(long ms, const atomic_bool *cancel);
+bool gd_retry_sleep(long ms, const gd_cancel *cancel);
 
 #endif

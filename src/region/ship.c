@@ -23,10 +23,10 @@ struct gd_shipper {
     json_t *queue;   /* records committed in the home region since the last look */
     bool overflowed; /* records were dropped from a full queue: list again */
     bool stop, done;
-    bool behind;        /* set when the thread ends: the region is not in step */
-    long long shipped;  /* set when the thread ends: last segment in the region */
-    long long latest;   /* highest segment seq handed over by the archiver */
-    atomic_bool cancel; /* the region's storage gives up its retries */
+    bool behind;       /* set when the thread ends: the region is not in step */
+    long long shipped; /* set when the thread ends: last segment in the region */
+    long long latest;  /* highest segment seq handed over by the archiver */
+    gd_cancel cancel;  /* the region's storage gives up its retries */
     pthread_t thread;
 };
 
@@ -155,7 +155,7 @@ static void *ship(void *arg)
         if (rc != 0) {
             synced = false;
             failing = true;
-            if (gd_mono() >= next_warn && !atomic_load(&s->cancel)) {
+            if (gd_mono() >= next_warn && !gd_cancel_requested(&s->cancel)) {
                 gd_warn("%s (retrying; the other regions are not affected)", e.msg);
                 next_warn = gd_mono() + 30;
             }
@@ -166,7 +166,7 @@ static void *ship(void *arg)
             gd_retry_restart(&rt);
             next_warn = 0;
         }
-        if (stopping && (synced || atomic_load(&s->cancel)))
+        if (stopping && (synced || gd_cancel_requested(&s->cancel)))
             break;
     }
     pthread_mutex_lock(&s->mu);
@@ -264,7 +264,7 @@ int gd_shippers_stop(gd_shipper **v, size_t n)
             gd_warn("region %s does not answer: stopping without the last binlog segments "
                     "there",
                     s->region);
-            atomic_store(&s->cancel, true);
+            gd_cancel_request(&s->cancel);
         }
         if (s->thread)
             pthread_join(s->thread, NULL);

@@ -23,7 +23,7 @@
  * gd_shipper_stop ships what it was handed (unless the region is failing),
  * waiting at most a few seconds for it, then joins. */
 typedef struct gd_shipper gd_shipper;
-typedef int (*gd_region_opener)(void *ctx, const atomic_bool *cancel, gd_repo **dst, gd_err *err);
+typedef int (*gd_region_opener)(void *ctx, const gd_cancel *cancel, gd_repo **dst, gd_err *err);
 int gd_shipper_start(gd_repo *home, const char *region, gd_region_opener open, void *open_ctx,
                      uint64_t bandwidth, gd_shipper **out, gd_err *err);
 /* A segment record (with its "record" name) was committed in the home

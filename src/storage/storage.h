@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "common/cancel.h"
 #include "common/error.h"
 
 typedef struct gd_storage gd_storage;
@@ -66,10 +67,11 @@ struct gd_storage {
     const gd_storage_ops *ops;
     char *name; /* region name, for messages */
     void *self;
-    /* When set (may be NULL) and true, a network driver stops retrying and
-     * fails its calls with GD_E_CANCEL: an owner that must stop now (the
-     * archiver's shippers) does not wait out a retry budget. */
-    const atomic_bool *cancel;
+    /* The owner's token (may be NULL; common/cancel.h): once it is set, a
+     * network driver stops retrying and fails its calls with GD_E_CANCEL,
+     * so an owner that must stop now (the archiver's shippers) does not
+     * wait out a retry budget. */
+    const gd_cancel *cancel;
 };
 struct gd_reader {
     const gd_reader_ops *ops;

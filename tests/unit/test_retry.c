@@ -121,7 +121,7 @@ static void *cancel_later(void *arg)
 {
     struct timespec ts = {0, 50 * 1000 * 1000};
     nanosleep(&ts, NULL);
-    atomic_store((atomic_bool *)arg, true);
+    gd_cancel_request(arg);
     return NULL;
 }
 
@@ -130,7 +130,7 @@ static void *cancel_later(void *arg)
 static void sleep_stops_on_cancel(void **state)
 {
     (void)state;
-    atomic_bool cancel = false;
+    gd_cancel cancel = {false};
     double t0 = gd_mono();
     assert_false(gd_retry_sleep(0, &cancel));
     assert_false(gd_retry_sleep(-5, &cancel));

@@ -569,7 +569,7 @@ int gd_s3_net_error(const gd_storage *st, const s3_storage *s, const s3_op *op, 
 
 bool gd_s3_cancelled(const gd_storage *st)
 {
-    return st->cancel != NULL && atomic_load(st->cancel);
+    return gd_cancel_requested(st->cancel);
 }
 
 static bool st_cancel_cb(void *ctx)
