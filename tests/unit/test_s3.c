@@ -778,6 +778,275 @@ static int fobj_cmp(const void *a, const void *b)
 }
 
 /* Handles one request; returns false to close the connection. */
+/* ---- the fake's answers, one per kind of request (under f->mu); each
+ * returns the status it sent ---- */
+
+static void upload_drop(fake *f, size_t ui)
+{
+    fupload *up = &f->ups[ui];
+    for (size_t i = 0; i < up->n; i++)
+        free(up->parts[i].data);
+    free(up->parts);
+    free(up->key);
+    f->ups[ui] = f->ups[--f->n_ups];
+}
+
+/* ListMultipartUploads: one page */
+static int serve_list_uploads(fake *f, int fd, hreq *r)
+{
+    char *prefix = qget(r, "prefix");
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    gd_buf_appendf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult>"
+                       "<Bucket>bkt</Bucket><IsTruncated>false</IsTruncated>");
+    for (size_t i = 0; i < f->n_ups; i++) {
+        if (prefix && strncmp(f->ups[i].key, prefix, strlen(prefix)) != 0)
+            continue;
+        time_t t = (time_t)f->ups[i].initiated;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char when[40];
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+        gd_buf_append(&b, "<Upload><Key>", 13);
+        xml_escape(&b, f->ups[i].key);
+        gd_buf_append(&b, "</Key><UploadId>", 16);
+        xml_escape(&b, f->ups[i].id);
+        gd_buf_appendf(&b, "</UploadId><Initiated>%s</Initiated></Upload>", when);
+    }
+    gd_buf_append(&b, "</ListMultipartUploadsResult>", 29);
+    reply(fd, 200, "", b.data, b.len, false);
+    gd_buf_free(&b);
+    free(prefix);
+    return 200;
+}
+
+/* ListObjectsV2 */
+static int serve_list_objects(fake *f, int fd, hreq *r)
+{
+    if (f->list_delay_ms > 0) {
+        pthread_mutex_unlock(&f->mu);
+        usleep((useconds_t)f->list_delay_ms * 1000);
+        pthread_mutex_lock(&f->mu);
+    }
+    char *prefix = qget(r, "prefix");
+    char *tok = qget(r, "continuation-token");
+    const char *after = tok && !f->stuck_token ? tok + 4 : ""; /* "tok&" + last key */
+    qsort(f->objs, f->n_objs, sizeof *f->objs, fobj_cmp);
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    gd_buf_appendf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult "
+                       "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>bkt</Name>");
+    int n = 0;
+    bool trunc = false;
+    const char *last = NULL;
+    for (size_t i = 0; i < f->n_objs; i++) {
+        const fobj *o = &f->objs[i];
+        if (prefix && strncmp(o->key, prefix, strlen(prefix)) != 0)
+            continue;
+        if (strcmp(o->key, after) <= 0)
+            continue;
+        if (f->hide_key[0] && strcmp(o->key, f->hide_key) == 0)
+            continue;
+        if (n == f->page_size) {
+            trunc = true;
+            break;
+        }
+        if (f->stuck_token)
+            trunc = true;
+        gd_buf_append(&b, "<Contents><Key>", 15);
+        xml_escape(&b, o->key);
+        gd_buf_appendf(&b,
+                       "</Key><LastModified>2026-01-02T03:04:05.678Z</LastModified>"
+                       "<ETag>&quot;x&quot;</ETag><Size>%zu</Size><StorageClass>STANDARD"
+                       "</StorageClass></Contents>",
+                       o->len);
+        last = o->key;
+        n++;
+    }
+    gd_buf_appendf(&b, "<KeyCount>%d</KeyCount><IsTruncated>%s</IsTruncated>", n,
+                   trunc ? "true" : "false");
+    if (trunc) {
+        gd_buf_append(&b, "<NextContinuationToken>tok&amp;", 31);
+        xml_escape(&b, last);
+        gd_buf_append(&b, "</NextContinuationToken>", 24);
+    }
+    gd_buf_append(&b, "</ListBucketResult>", 19);
+    reply(fd, 200, "", b.data, b.len, false);
+    gd_buf_free(&b);
+    free(prefix);
+    free(tok);
+    return 200;
+}
+
+/* CreateMultipartUpload */
+static int serve_initiate(fake *f, int fd, const char *key)
+{
+    f->ups = gd_realloc(f->ups, (f->n_ups + 1) * sizeof *f->ups);
+    fupload *up = &f->ups[f->n_ups++];
+    memset(up, 0, sizeof *up);
+    snprintf(up->id, sizeof up->id, "up+%d/&x", ++f->next_upload);
+    up->key = gd_strdup(key);
+    up->initiated = time(NULL);
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    gd_buf_appendf(&b, "<InitiateMultipartUploadResult><Bucket>bkt</Bucket><Key>");
+    xml_escape(&b, key);
+    gd_buf_append(&b, "</Key><UploadId>", 16);
+    xml_escape(&b, up->id);
+    gd_buf_append(&b, "</UploadId></InitiateMultipartUploadResult>", 43);
+    reply(fd, 200, "", b.data, b.len, false);
+    gd_buf_free(&b);
+    return 200;
+}
+
+/* CompleteMultipartUpload: assemble the listed parts in order */
+static int serve_complete(fake *f, int fd, hreq *r, const char *key, size_t ui)
+{
+    fupload *up = &f->ups[ui];
+    int status = 200;
+    gd_buf all;
+    gd_buf_init(&all, 0);
+    const char *q = r->body;
+    int expect = 1;
+    bool bad = false;
+    const char *v;
+    size_t vn;
+    const char *pe;
+    while ((pe = gd_s3_xml_find(q, r->body + r->blen, "Part", &v, &vn)) != NULL) {
+        const char *nv;
+        size_t nn;
+        if (!gd_s3_xml_find(v, v + vn, "PartNumber", &nv, &nn) || atoi(nv) != expect) {
+            bad = true;
+            break;
+        }
+        const fpart *found = NULL;
+        for (size_t i = 0; i < up->n; i++)
+            if (up->parts[i].num == expect)
+                found = &up->parts[i];
+        const char *ev;
+        size_t en;
+        char want[64];
+        snprintf(want, sizeof want, "\"part-%d-%zu\"", expect, found ? found->len : 0);
+        if (!found || !gd_s3_xml_find(v, v + vn, "ETag", &ev, &en) || en != strlen(want) ||
+            strncmp(ev, want, en) != 0) {
+            bad = true;
+            break;
+        }
+        gd_buf_append(&all, found->data, found->len);
+        expect++;
+        q = pe;
+    }
+    if (bad || expect == 1) {
+        status = 400;
+        reply_error(fd, 400, "InvalidPart", false);
+    } else {
+        fake_put(f, key, all.data, all.len);
+        const char *ok = "<CompleteMultipartUploadResult><ETag>&quot;mp&quot;</ETag>"
+                         "</CompleteMultipartUploadResult>";
+        reply(fd, 200, "", ok, strlen(ok), false);
+        for (size_t i = 0; i < up->n; i++)
+            free(up->parts[i].data);
+        free(up->parts);
+        free(up->key);
+        f->ups[ui] = f->ups[--f->n_ups];
+    }
+    gd_buf_free(&all);
+    return status;
+}
+
+/* UploadPart, CompleteMultipartUpload, AbortMultipartUpload */
+static int serve_upload_op(fake *f, int fd, hreq *r, const char *key, bool head)
+{
+    int status = 200;
+    char *id = qget(r, "uploadId");
+    fupload *up = NULL;
+    size_t ui = 0;
+    for (size_t i = 0; i < f->n_ups; i++)
+        if (strcmp(f->ups[i].id, id) == 0 && strcmp(f->ups[i].key, key) == 0) {
+            up = &f->ups[i];
+            ui = i;
+        }
+    if (up == NULL) {
+        status = 404;
+        reply_error(fd, 404, "NoSuchUpload", head);
+    } else if (strcmp(r->method, "PUT") == 0) {
+        char *pn = qget(r, "partNumber");
+        up->parts = gd_realloc(up->parts, (up->n + 1) * sizeof *up->parts);
+        fpart *pt = &up->parts[up->n++];
+        pt->num = atoi(pn);
+        pt->data = gd_malloc(r->blen + 1);
+        memcpy(pt->data, r->body, r->blen);
+        pt->len = r->blen;
+        char eh[300];
+        snprintf(eh, sizeof eh, "ETag: \"part-%d-%zu\"\r\n", pt->num, pt->len);
+        reply(fd, 200, eh, "", 0, false);
+        free(pn);
+    } else if (strcmp(r->method, "POST") == 0) {
+        status = serve_complete(f, fd, r, key, ui);
+    } else if (strcmp(r->method, "DELETE") == 0) {
+        upload_drop(f, ui);
+        status = 204;
+        reply(fd, 204, "", "", 0, false);
+    }
+    free(id);
+    return status;
+}
+
+/* GetObject and HeadObject (Range, If-Match; F_CUT sends half and closes) */
+static int serve_get(fake *f, int fd, hreq *r, const char *key, bool head, fault ft, bool *keep)
+{
+    int status = 200;
+    const char *rg = hget(r, "range");
+    int i = fake_obj_find(f, key);
+    const char *im = hget(r, "if-match");
+    if (i < 0) {
+        status = 404;
+        if (head)
+            reply(fd, 404, "", "", 0, true);
+        else
+            reply_error(fd, 404, "NoSuchKey", false);
+    } else if (im && strcmp(im, f->objs[i].etag) != 0) {
+        status = 412;
+        reply_error(fd, 412, "PreconditionFailed", head);
+    } else {
+        const fobj *o = &f->objs[i];
+        size_t start = 0;
+        if (rg && strncmp(rg, "bytes=", 6) == 0)
+            start = (size_t)strtoull(rg + 6, NULL, 10);
+        char lm[64];
+        struct tm tm;
+        time_t mt = (time_t)o->mtime;
+        gmtime_r(&mt, &tm);
+        strftime(lm, sizeof lm, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        char eh[512];
+        if (start > 0 && start >= o->len) {
+            status = 416;
+            reply_error(fd, 416, "InvalidRange", head);
+        } else {
+            status = start > 0 ? 206 : 200;
+            if (start > 0)
+                snprintf(eh, sizeof eh,
+                         "ETag: %s\r\nLast-Modified: %s\r\nContent-Range: bytes %zu-%zu/%zu\r\n",
+                         o->etag, lm, start, o->len - 1, o->len);
+            else
+                snprintf(eh, sizeof eh, "ETag: %s\r\nLast-Modified: %s\r\n", o->etag, lm);
+            size_t blen = o->len - start;
+            if (ft.kind == F_CUT && !head) {
+                /* full length announced, half sent, then closed */
+                char hh[1024];
+                int hn = snprintf(hh, sizeof hh, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n",
+                                  status, blen, eh);
+                send_all(fd, hh, (size_t)hn);
+                send_all(fd, o->data + start, blen / 2);
+                *keep = false;
+            } else {
+                reply(fd, status, eh, o->data + start, blen, head);
+            }
+        }
+    }
+    return status;
+}
+
 static bool handle(fake *f, int fd, hreq *r)
 {
     char why[600] = "";
@@ -842,187 +1111,16 @@ static bool handle(fake *f, int fd, hreq *r)
         status = 404;
         reply_error(fd, 404, "NoSuchBucket", head);
     } else if (key == NULL && strcmp(r->method, "GET") == 0 && qhas(r, "uploads")) {
-        /* ListMultipartUploads: one page */
-        char *prefix = qget(r, "prefix");
-        gd_buf b;
-        gd_buf_init(&b, 0);
-        gd_buf_appendf(&b,
-                       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListMultipartUploadsResult>"
-                       "<Bucket>bkt</Bucket><IsTruncated>false</IsTruncated>");
-        for (size_t i = 0; i < f->n_ups; i++) {
-            if (prefix && strncmp(f->ups[i].key, prefix, strlen(prefix)) != 0)
-                continue;
-            time_t t = (time_t)f->ups[i].initiated;
-            struct tm tm;
-            gmtime_r(&t, &tm);
-            char when[40];
-            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-            gd_buf_append(&b, "<Upload><Key>", 13);
-            xml_escape(&b, f->ups[i].key);
-            gd_buf_append(&b, "</Key><UploadId>", 16);
-            xml_escape(&b, f->ups[i].id);
-            gd_buf_appendf(&b, "</UploadId><Initiated>%s</Initiated></Upload>", when);
-        }
-        gd_buf_append(&b, "</ListMultipartUploadsResult>", 29);
-        reply(fd, 200, "", b.data, b.len, false);
-        gd_buf_free(&b);
-        free(prefix);
+        status = serve_list_uploads(f, fd, r);
     } else if (key == NULL && strcmp(r->method, "GET") == 0) {
-        /* ListObjectsV2 */
-        if (f->list_delay_ms > 0) {
-            pthread_mutex_unlock(&f->mu);
-            usleep((useconds_t)f->list_delay_ms * 1000);
-            pthread_mutex_lock(&f->mu);
-        }
-        char *prefix = qget(r, "prefix");
-        char *tok = qget(r, "continuation-token");
-        const char *after = tok && !f->stuck_token ? tok + 4 : ""; /* "tok&" + last key */
-        qsort(f->objs, f->n_objs, sizeof *f->objs, fobj_cmp);
-        gd_buf b;
-        gd_buf_init(&b, 0);
-        gd_buf_appendf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult "
-                           "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>bkt</Name>");
-        int n = 0;
-        bool trunc = false;
-        const char *last = NULL;
-        for (size_t i = 0; i < f->n_objs; i++) {
-            const fobj *o = &f->objs[i];
-            if (prefix && strncmp(o->key, prefix, strlen(prefix)) != 0)
-                continue;
-            if (strcmp(o->key, after) <= 0)
-                continue;
-            if (f->hide_key[0] && strcmp(o->key, f->hide_key) == 0)
-                continue;
-            if (n == f->page_size) {
-                trunc = true;
-                break;
-            }
-            if (f->stuck_token)
-                trunc = true;
-            gd_buf_append(&b, "<Contents><Key>", 15);
-            xml_escape(&b, o->key);
-            gd_buf_appendf(&b,
-                           "</Key><LastModified>2026-01-02T03:04:05.678Z</LastModified>"
-                           "<ETag>&quot;x&quot;</ETag><Size>%zu</Size><StorageClass>STANDARD"
-                           "</StorageClass></Contents>",
-                           o->len);
-            last = o->key;
-            n++;
-        }
-        gd_buf_appendf(&b, "<KeyCount>%d</KeyCount><IsTruncated>%s</IsTruncated>", n,
-                       trunc ? "true" : "false");
-        if (trunc) {
-            gd_buf_append(&b, "<NextContinuationToken>tok&amp;", 31);
-            xml_escape(&b, last);
-            gd_buf_append(&b, "</NextContinuationToken>", 24);
-        }
-        gd_buf_append(&b, "</ListBucketResult>", 19);
-        reply(fd, 200, "", b.data, b.len, false);
-        gd_buf_free(&b);
-        free(prefix);
-        free(tok);
+        status = serve_list_objects(f, fd, r);
     } else if (key == NULL) {
         status = 405;
         reply_error(fd, 405, "MethodNotAllowed", head);
     } else if (strcmp(r->method, "POST") == 0 && qhas(r, "uploads")) {
-        f->ups = gd_realloc(f->ups, (f->n_ups + 1) * sizeof *f->ups);
-        fupload *up = &f->ups[f->n_ups++];
-        memset(up, 0, sizeof *up);
-        snprintf(up->id, sizeof up->id, "up+%d/&x", ++f->next_upload);
-        up->key = gd_strdup(key);
-        up->initiated = time(NULL);
-        gd_buf b;
-        gd_buf_init(&b, 0);
-        gd_buf_appendf(&b, "<InitiateMultipartUploadResult><Bucket>bkt</Bucket><Key>");
-        xml_escape(&b, key);
-        gd_buf_append(&b, "</Key><UploadId>", 16);
-        xml_escape(&b, up->id);
-        gd_buf_append(&b, "</UploadId></InitiateMultipartUploadResult>", 43);
-        reply(fd, 200, "", b.data, b.len, false);
-        gd_buf_free(&b);
+        status = serve_initiate(f, fd, key);
     } else if (qhas(r, "uploadId")) {
-        char *id = qget(r, "uploadId");
-        fupload *up = NULL;
-        size_t ui = 0;
-        for (size_t i = 0; i < f->n_ups; i++)
-            if (strcmp(f->ups[i].id, id) == 0 && strcmp(f->ups[i].key, key) == 0) {
-                up = &f->ups[i];
-                ui = i;
-            }
-        if (up == NULL) {
-            status = 404;
-            reply_error(fd, 404, "NoSuchUpload", head);
-        } else if (strcmp(r->method, "PUT") == 0) {
-            char *pn = qget(r, "partNumber");
-            up->parts = gd_realloc(up->parts, (up->n + 1) * sizeof *up->parts);
-            fpart *pt = &up->parts[up->n++];
-            pt->num = atoi(pn);
-            pt->data = gd_malloc(r->blen + 1);
-            memcpy(pt->data, r->body, r->blen);
-            pt->len = r->blen;
-            char eh[300];
-            snprintf(eh, sizeof eh, "ETag: \"part-%d-%zu\"\r\n", pt->num, pt->len);
-            reply(fd, 200, eh, "", 0, false);
-            free(pn);
-        } else if (strcmp(r->method, "POST") == 0) {
-            /* complete: assemble the listed parts in order */
-            gd_buf all;
-            gd_buf_init(&all, 0);
-            const char *q = r->body;
-            int expect = 1;
-            bool bad = false;
-            const char *v;
-            size_t vn;
-            const char *pe;
-            while ((pe = gd_s3_xml_find(q, r->body + r->blen, "Part", &v, &vn)) != NULL) {
-                const char *nv;
-                size_t nn;
-                if (!gd_s3_xml_find(v, v + vn, "PartNumber", &nv, &nn) || atoi(nv) != expect) {
-                    bad = true;
-                    break;
-                }
-                const fpart *found = NULL;
-                for (size_t i = 0; i < up->n; i++)
-                    if (up->parts[i].num == expect)
-                        found = &up->parts[i];
-                const char *ev;
-                size_t en;
-                char want[64];
-                snprintf(want, sizeof want, "\"part-%d-%zu\"", expect, found ? found->len : 0);
-                if (!found || !gd_s3_xml_find(v, v + vn, "ETag", &ev, &en) || en != strlen(want) ||
-                    strncmp(ev, want, en) != 0) {
-                    bad = true;
-                    break;
-                }
-                gd_buf_append(&all, found->data, found->len);
-                expect++;
-                q = pe;
-            }
-            if (bad || expect == 1) {
-                status = 400;
-                reply_error(fd, 400, "InvalidPart", false);
-            } else {
-                fake_put(f, key, all.data, all.len);
-                const char *ok = "<CompleteMultipartUploadResult><ETag>&quot;mp&quot;</ETag>"
-                                 "</CompleteMultipartUploadResult>";
-                reply(fd, 200, "", ok, strlen(ok), false);
-                for (size_t i = 0; i < up->n; i++)
-                    free(up->parts[i].data);
-                free(up->parts);
-                free(up->key);
-                f->ups[ui] = f->ups[--f->n_ups];
-            }
-            gd_buf_free(&all);
-        } else if (strcmp(r->method, "DELETE") == 0) {
-            for (size_t i = 0; i < up->n; i++)
-                free(up->parts[i].data);
-            free(up->parts);
-            free(up->key);
-            f->ups[ui] = f->ups[--f->n_ups];
-            status = 204;
-            reply(fd, 204, "", "", 0, false);
-        }
-        free(id);
+        status = serve_upload_op(f, fd, r, key, head);
     } else if (strcmp(r->method, "PUT") == 0) {
         fake_put(f, key, r->body, r->blen);
         char eh[100];
@@ -1033,55 +1131,7 @@ static bool handle(fake *f, int fd, hreq *r)
         status = 204;
         reply(fd, 204, "", "", 0, false);
     } else if (strcmp(r->method, "GET") == 0 || head) {
-        int i = fake_obj_find(f, key);
-        const char *im = hget(r, "if-match");
-        if (i < 0) {
-            status = 404;
-            if (head)
-                reply(fd, 404, "", "", 0, true);
-            else
-                reply_error(fd, 404, "NoSuchKey", false);
-        } else if (im && strcmp(im, f->objs[i].etag) != 0) {
-            status = 412;
-            reply_error(fd, 412, "PreconditionFailed", head);
-        } else {
-            const fobj *o = &f->objs[i];
-            size_t start = 0;
-            if (rg && strncmp(rg, "bytes=", 6) == 0)
-                start = (size_t)strtoull(rg + 6, NULL, 10);
-            char lm[64];
-            struct tm tm;
-            time_t mt = (time_t)o->mtime;
-            gmtime_r(&mt, &tm);
-            strftime(lm, sizeof lm, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-            char eh[512];
-            if (start > 0 && start >= o->len) {
-                status = 416;
-                reply_error(fd, 416, "InvalidRange", head);
-            } else {
-                status = start > 0 ? 206 : 200;
-                if (start > 0)
-                    snprintf(
-                        eh, sizeof eh,
-                        "ETag: %s\r\nLast-Modified: %s\r\nContent-Range: bytes %zu-%zu/%zu\r\n",
-                        o->etag, lm, start, o->len - 1, o->len);
-                else
-                    snprintf(eh, sizeof eh, "ETag: %s\r\nLast-Modified: %s\r\n", o->etag, lm);
-                size_t blen = o->len - start;
-                if (ft.kind == F_CUT && !head) {
-                    /* full length announced, half sent, then closed */
-                    char hh[1024];
-                    int hn =
-                        snprintf(hh, sizeof hh, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n",
-                                 status, blen, eh);
-                    send_all(fd, hh, (size_t)hn);
-                    send_all(fd, o->data + start, blen / 2);
-                    keep = false;
-                } else {
-                    reply(fd, status, eh, o->data + start, blen, head);
-                }
-            }
-        }
+        status = serve_get(f, fd, r, key, head, ft, &keep);
     } else {
         status = 405;
         reply_error(fd, 405, "MethodNotAllowed", head);
