@@ -281,10 +281,9 @@ static int expire_run(gd_repo *r, gd_lock *lk, int retention_days, int64_t now_s
         rc = remove_segments(r, lk, segs, oldest_kept < n ? &sets[oldest_kept] : NULL, boundary,
                              dry_run, &segs_removed, err);
     bool writer = false;
+    static const char *const writers[] = {"backup", "copy", NULL};
     if (rc == 0 && whole && !dry_run)
-        rc = gd_lock_live(r->st, r->instance, "backup", &writer, err);
-    if (rc == 0 && whole && !writer && !dry_run)
-        rc = gd_lock_live(r->st, r->instance, "copy", &writer, err);
+        rc = gd_lock_live(r->st, r->instance, writers, &writer, err);
     /* leftovers of killed backups; never while a backup or copy writes */
     if (rc == 0 && whole && !writer)
         rc = remove_leftovers(r, now_s, dry_run, &leftovers, err);

@@ -521,7 +521,8 @@ int gd_lock_read_leases(gd_storage *st, const char *instance, json_t **out, gd_e
     return 0;
 }
 
-int gd_lock_live(gd_storage *st, const char *instance, const char *kind, bool *out, gd_err *err)
+int gd_lock_live(gd_storage *st, const char *instance, const char *const *kinds, bool *out,
+                 gd_err *err)
 {
     *out = false;
     listing ls;
@@ -529,8 +530,9 @@ int gd_lock_live(gd_storage *st, const char *instance, const char *kind, bool *o
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < ls.n; i++)
-        if (strcmp(ls.v[i].kind, kind) == 0 && !stale(&ls.v[i], ls.newest_us))
-            *out = true;
+        for (const char *const *k = kinds; *k; k++)
+            if (strcmp(ls.v[i].kind, *k) == 0 && !stale(&ls.v[i], ls.newest_us))
+                *out = true;
     listing_free(&ls);
     return 0;
 }

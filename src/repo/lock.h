@@ -68,8 +68,10 @@ void gd_lock_release(gd_lock *l);
  * of their details, JSON null for a lease that protects everything. */
 int gd_lock_read_leases(gd_storage *st, const char *instance, json_t **out, gd_err *err);
 
-/* True when a live entry of kind exists (expire skips killed-backup
- * leftovers while a backup or copy runs). */
-int gd_lock_live(gd_storage *st, const char *instance, const char *kind, bool *out, gd_err *err);
+/* True when a live entry of any of the kinds (a NULL-terminated list)
+ * exists, from one listing (expire skips killed-backup leftovers while a
+ * backup or copy runs). */
+int gd_lock_live(gd_storage *st, const char *instance, const char *const *kinds, bool *out,
+                 gd_err *err);
 
 #endif

@@ -127,8 +127,13 @@ int gd_storage_list_emit(gd_listed *v, size_t n, gd_list_fn fn, void *ctx)
     for (size_t i = 0; i < n && rc == 0; i++)
         if (i == 0 || strcmp(v[i].name, v[i - 1].name) != 0)
             rc = fn(ctx, v[i].name, &v[i].st);
+    gd_listed_free(v, n);
+    return rc;
+}
+
+void gd_listed_free(gd_listed *v, size_t n)
+{
     for (size_t i = 0; i < n; i++)
         free(v[i].name);
     free(v);
-    return rc;
 }

@@ -145,6 +145,8 @@ typedef struct gd_listed {
  * twice, as an S3 key repeated across pages, is given once); returns fn's
  * first nonzero value.  Frees every name and v itself. */
 int gd_storage_list_emit(gd_listed *v, size_t n, gd_list_fn fn, void *ctx);
+/* Frees what a listing gathered when it stops before emitting. */
+void gd_listed_free(gd_listed *v, size_t n);
 
 /* Validates an object name (see above). */
 bool gd_storage_name_ok(const char *name);

@@ -540,9 +540,7 @@ static int px_list_fn(gd_storage *s, const char *prefix, gd_list_fn fn, void *ct
     l.n = 0;
 
 out:
-    for (size_t i = 0; i < l.n; i++)
-        free(l.v[i].name);
-    free(l.v);
+    gd_listed_free(l.v, l.n);
     free(l.err_path);
     free(start);
     gd_buf_free(&rel);

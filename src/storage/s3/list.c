@@ -177,9 +177,7 @@ int gd_s3_list(gd_storage *st, const char *prefix, gd_list_fn fn, void *ctx, gd_
     l.ents = NULL;
     l.n = 0;
 out:
-    for (size_t i = 0; i < l.n; i++)
-        free(l.ents[i].name);
-    free(l.ents);
+    gd_listed_free(l.ents, l.n);
     free(token);
     free(full);
     gd_buf_free(&qs);
