@@ -124,37 +124,35 @@ static int seg_commit(arch *a, gd_err *err)
         seg_abort(a);
         return rc;
     }
-    char prev[1024], now[1024], first[64], last[64], t1[32], t2[32];
-    gd_gtid_pos_format(&a->pos, prev, sizeof prev);
-    gd_gtid_pos_format(&a->s.pos, now, sizeof now);
-    gd_gtid_format(&a->s.first, first, sizeof first);
-    gd_gtid_format(&a->s.last, last, sizeof last);
-    gd_fmt_time((int64_t)a->s.first_time * 1000000, false, t1, sizeof t1);
-    gd_fmt_time((int64_t)a->s.last_time * 1000000, false, t2, sizeof t2);
-    const char *base = strrchr(a->s.name, '/');
-    json_t *j = json_pack(
-        "{s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:s}",
-        "format", "geodr-segment", "version", GD_REPO_FORMAT_VERSION, "seq",
-        (json_int_t)a->next_seq, "object", base ? base + 1 : a->s.name, "first_gtid", first,
-        "last_gtid", last, "prev_gtid_pos", prev, "gtid_pos", now, "first_time", t1, "first_time_s",
-        (json_int_t)a->s.first_time, "last_time", t2, "last_time_s", (json_int_t)a->s.last_time,
-        "transactions", (json_int_t)a->s.txns, "events", (json_int_t)a->s.events, "raw_size",
-        (json_int_t)info.raw_size, "size", (json_int_t)info.size, "sha256", info.sha256);
-    gd_ctimes_set(j, gd_ctimes_str(&a->s.ct), a->s.how);
-    char *iname = gd_repo_segment_name(a->repo, a->next_seq, ".segment");
+    gd_segment rec = {.first_seq = a->next_seq,
+                      .seq = a->next_seq,
+                      .record = gd_repo_segment_name(a->repo, a->next_seq, ".segment"),
+                      .object = gd_strdup(a->s.name),
+                      .first_gtid = a->s.first,
+                      .last_gtid = a->s.last,
+                      .first_time_s = a->s.first_time,
+                      .last_time_s = a->s.last_time,
+                      .transactions = a->s.txns,
+                      .events = a->s.events,
+                      .raw_size = info.raw_size,
+                      .size = info.size,
+                      .commit_times = gd_strdup(gd_ctimes_str(&a->s.ct)),
+                      .ct_how = a->s.how};
+    memcpy(rec.sha256, info.sha256, sizeof rec.sha256);
+    gd_segment_set_pos(&rec, &a->pos, &a->s.pos);
     rc = gd_lock_check(a->lk, err);
     if (rc == 0)
-        rc = gd_repo_put_record(a->repo, iname, j, err);
-    if (rc == 0 && a->o->on_segment) {
-        json_object_set_new(j, "record", json_string(iname));
-        a->o->on_segment(a->o->on_segment_ctx, j);
-    }
-    free(iname);
-    json_decref(j);
+        rc = gd_segment_write(a->repo, &rec, err);
+    if (rc == 0 && a->o->on_segment)
+        a->o->on_segment(a->o->on_segment_ctx, &rec);
+    gd_segment_free(&rec);
     if (rc != 0) {
         seg_abort(a);
         return rc;
     }
+    char first[64], last[64];
+    gd_gtid_format(&a->s.first, first, sizeof first);
+    gd_gtid_format(&a->s.last, last, sizeof last);
     gd_debug("segment %llu committed: %lu transactions, %s .. %s", a->next_seq, a->s.txns, first,
              last);
     a->pos = a->s.pos;
@@ -432,18 +430,17 @@ out:
  * the source's current position. */
 static int start_position(arch *a, const gd_conn_params *src, gd_err *err)
 {
-    json_t *segs = NULL;
+    gd_segments segs = {0};
     int rc = gd_repo_list_segments(a->repo, &segs, NULL, err);
     if (rc != 0)
         return rc;
-    size_t n = json_array_size(segs);
     const char *pos = NULL;
     char *owned = NULL;
-    if (n > 0) {
-        json_t *last = json_array_get(segs, n - 1);
-        a->next_seq = (unsigned long long)gd_json_int(last, "seq", 0) + 1;
-        pos = gd_json_str(last, "gtid_pos", "");
-        a->ts_max = (uint32_t)gd_json_int(last, "last_time_s", 0);
+    if (segs.n > 0) {
+        const gd_segment *last = &segs.v[segs.n - 1];
+        a->next_seq = last->seq + 1;
+        gd_segment_pos(last, &a->pos);
+        a->ts_max = (uint32_t)last->last_time_s;
     } else {
         a->next_seq = 1;
         char **ids = NULL;
@@ -467,10 +464,11 @@ static int start_position(arch *a, const gd_conn_params *src, gd_err *err)
         }
         pos = owned;
     }
-    rc = gd_gtid_pos_parse(pos, &a->pos, err);
+    if (pos != NULL)
+        rc = gd_gtid_pos_parse(pos, &a->pos, err);
 out:
     free(owned);
-    json_decref(segs);
+    gd_segments_free(&segs);
     return rc;
 }
 

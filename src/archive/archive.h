@@ -21,6 +21,7 @@
 #include "common/error.h"
 #include "mysql/conn.h"
 #include "repo/repo.h"
+#include "repo/segment.h"
 
 typedef struct gd_archive_opts {
     uint32_t server_id;     /* replica server id (must be unique in the topology) */
@@ -32,7 +33,7 @@ typedef struct gd_archive_opts {
     const gd_cancel *stop;  /* the run's token: once set, finish and return */
     /* Called (may be NULL) with each segment record once it is committed,
      * its name under "record" (the shippers of the copy regions). */
-    void (*on_segment)(void *ctx, json_t *record);
+    void (*on_segment)(void *ctx, const gd_segment *record);
     void *on_segment_ctx;
 } gd_archive_opts;
 

@@ -33,7 +33,7 @@ typedef struct shippers {
     size_t n;
 } shippers;
 
-static void notify_shippers(void *ctx, json_t *record)
+static void notify_shippers(void *ctx, const gd_segment *record)
 {
     shippers *sh = ctx;
     for (size_t i = 0; i < sh->n; i++)

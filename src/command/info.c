@@ -5,6 +5,7 @@
 
 #include "command/open.h"
 #include "common/util.h"
+#include "repo/plan.h"
 #include "repo/setcheck.h"
 
 static json_t *set_summary(json_t *mf, const char *id)
@@ -41,6 +42,52 @@ static json_t *set_summary(json_t *mf, const char *id)
 /* The committed sets and the binlog archive of one instance in one region:
  * {"region", "sets", "archive"}; a region that cannot be read gets "error"
  * (a copy region being down must not hide the others). */
+/* A time as info prints it ("" for 0: none). */
+static json_t *time_json(int64_t s)
+{
+    char t[32] = "";
+    if (s != 0)
+        gd_fmt_time(s * 1000000, false, t, sizeof t);
+    return json_string(t);
+}
+
+static json_t *pos_json(const gd_gtid_pos *p)
+{
+    char t[GD_GTID_POS_MAX * 64];
+    gd_gtid_pos_format(p, t, sizeof t);
+    return json_string(t);
+}
+
+/* The archive summary as "info --json" prints it (docs/archive-and-pitr.md). */
+static json_t *archive_json(const gd_archive_summary *a)
+{
+    json_t *gaps = json_array(), *windows = json_array();
+    for (size_t i = 0; i < a->ngaps; i++) {
+        const gd_gap *g = &a->gaps[i];
+        json_array_append_new(gaps, json_pack("{s:I, s:o, s:o, s:o, s:o}", "before_seq",
+                                              (json_int_t)g->before_seq, "expected",
+                                              pos_json(&g->expected), "found", pos_json(&g->found),
+                                              "after_time", time_json(g->after_time_s),
+                                              "before_time", time_json(g->before_time_s)));
+    }
+    for (size_t i = 0; i < a->nwindows; i++) {
+        const gd_window *w = &a->windows[i];
+        json_array_append_new(
+            windows,
+            json_pack("{s:o, s:I, s:o, s:I, s:s, s:o, s:o}", "from", time_json(w->from_s), "from_s",
+                      (json_int_t)w->from_s, "to", time_json(w->to_s), "to_s", (json_int_t)w->to_s,
+                      "set", w->set, "gtid_from", pos_json(&w->from), "gtid_to", pos_json(&w->to)));
+    }
+    bool any = a->segments > 0;
+    return json_pack("{s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:o}", "segments",
+                     (json_int_t)a->segments, "transactions", (json_int_t)a->transactions,
+                     "raw_bytes", (json_int_t)a->raw_bytes, "stored_bytes",
+                     (json_int_t)a->stored_bytes, "first_time",
+                     time_json(any ? a->first_time_s : 0), "last_time",
+                     time_json(any ? a->last_time_s : 0), "last_time_s", (json_int_t)a->last_time_s,
+                     "gtid_pos", pos_json(&a->pos), "gaps", gaps, "windows", windows);
+}
+
 static int region_info(const gd_config *cfg, const gd_instance_cfg *ic, const char *region,
                        json_t **out, gd_err *err)
 {
@@ -88,9 +135,11 @@ static int region_info(const gd_config *cfg, const gd_instance_cfg *ic, const ch
         json_decref(mf);
     }
     gd_strv_free(ids, n);
-    json_t *arch = NULL;
-    if (rc == 0 && (rc = gd_repo_archive_summary(repo, &arch, err)) == 0)
-        json_object_set_new(j, "archive", arch);
+    gd_archive_summary arch;
+    if (rc == 0 && (rc = gd_repo_archive_summary(repo, &arch, err)) == 0) {
+        json_object_set_new(j, "archive", archive_json(&arch));
+        gd_archive_summary_free(&arch);
+    }
     gd_repo_close(repo);
     if (rc != 0) {
         json_decref(j);

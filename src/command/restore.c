@@ -197,7 +197,7 @@ typedef struct restore_run {
     gd_restore_outcome *out;
     gd_repo *repo;
     gd_lock *lease;
-    json_t *plan;
+    gd_plan plan;
     gd_conn_params tp;
     char *host, *pw;
     bool subset; /* chosen objects: a replay goes through a scratch instance */
@@ -232,32 +232,25 @@ static int phase_plan(restore_run *r, gd_err *err)
         gd_repo_plan(r->repo, rq->stop, rq->gtid ? &rq->stop_gtid : NULL, rq->set, &r->plan, err);
     if (rc != 0)
         return rc;
-    rq->load.set_id = gd_json_str(r->plan, "set", NULL);
-    rc = gd_lock_set_detail(r->lease, json_pack("{s:s}", "set", rq->load.set_id), err);
+    rq->load.set_id = r->plan.set;
+    rc = gd_lock_narrow(r->lease, rq->load.set_id, err);
     gd_test_pause("restore-planned");
-    json_t *segs = json_object_get(r->plan, "segments");
-    r->out->segments = json_array_size(segs);
-    r->out->replay = json_is_true(json_object_get(r->plan, "replay")) && r->out->segments > 0;
-    size_t k;
-    json_t *sg;
-    json_array_foreach(segs, k, sg) r->out->segment_size +=
-        (unsigned long long)gd_json_int(sg, "raw_size", 0);
+    r->out->segments = r->plan.segs.n;
+    r->out->replay = r->plan.replay && r->out->segments > 0;
+    for (size_t k = 0; k < r->plan.segs.n; k++)
+        r->out->segment_size += r->plan.segs.v[k].raw_size;
     return rc;
 }
 
 /* Every segment the replay needs is read and checked before anything
  * touches the target: a missing or damaged one stops here. */
-static int check_segments(gd_repo *repo, json_t *plan, gd_err *err)
+static int check_segments(gd_repo *repo, const gd_plan *plan, gd_err *err)
 {
-    size_t k;
-    json_t *sg;
-    json_array_foreach(json_object_get(plan, "segments"), k, sg)
-    {
-        char *sname = gd_asprintf("%s/binlog/%s", repo->instance, gd_json_str(sg, "object", ""));
-        int rc = gd_obj_verify(repo, sname, gd_json_str(sg, "sha256", ""), err);
+    for (size_t k = 0; k < plan->segs.n; k++) {
+        const gd_segment *sg = &plan->segs.v[k];
+        int rc = gd_obj_verify(repo, sg->object, sg->sha256, err);
         if (rc == 0)
             rc = gd_ctimes_check(sg, err); /* what the stop point is read from */
-        free(sname);
         if (rc != 0) {
             gd_err_prefix(err, "the binlog archive cannot be replayed (nothing was written to "
                                "the target; restore to an earlier point, or from another "
@@ -274,7 +267,7 @@ static int phase_check(restore_run *r, gd_err *err)
     const gd_restore_request *rq = r->rq;
     int rc = 0;
     if (r->out->replay)
-        rc = check_segments(r->repo, r->plan, err);
+        rc = check_segments(r->repo, &r->plan, err);
     r->subset = rq->load.ndatabases || rq->load.ntables;
     r->rq->load.replay_follows = r->out->replay;
     if (rc == 0 && r->out->replay && !r->subset && rq->target && !rq->load.dry_run)
@@ -314,12 +307,12 @@ static int phase_write(restore_run *r, gd_err *err)
                          .stall_s = rq->stall_s};
     int rc;
     if (out->replay && r->subset && !o->dry_run)
-        rc = gd_replay_subset(r->repo, r->plan, &r->tp, o, &ro, &out->load, &out->replayed, err);
+        rc = gd_replay_subset(r->repo, &r->plan, &r->tp, o, &ro, &out->load, &out->replayed, err);
     else
         rc = gd_restore_run(r->repo, rq->new_instance && o->dry_run ? NULL : &r->tp, o, &out->load,
                             err);
     if (rc == 0 && out->replay && !r->subset && !o->dry_run)
-        rc = gd_replay_run(r->repo, r->plan, &r->tp, &ro, &out->replayed, err);
+        rc = gd_replay_run(r->repo, &r->plan, &r->tp, &ro, &out->replayed, err);
     if (rc != 0 && gd_cancel_requested(r->ctx->cancel)) {
         if (strstr(err->msg, "interrupted") == NULL) {
             gd_err_clear(err);
@@ -373,7 +366,7 @@ int gd_command_restore(const gd_command_ctx *ctx, gd_restore_request *rq, gd_res
                       out->inst.dir);
     }
     rq->load.set_id = NULL; /* it pointed into the plan */
-    json_decref(r.plan);
+    gd_plan_free(&r.plan);
     gd_lock_release(r.lease);
     gd_repo_close(r.repo);
     return rc;

@@ -6,6 +6,7 @@
 #include "command/open.h"
 #include "common/pool.h"
 #include "common/util.h"
+#include "repo/segment.h"
 #include "repo/setcheck.h"
 
 /* Objects read back at once by verify: over a WAN, or from a server that
@@ -114,7 +115,7 @@ static size_t verify_objects(gd_repo *repo, verify_job *jobs, size_t n, gd_verif
 /* Reads every archived binlog segment back. */
 static void verify_segments(gd_repo *repo, gd_verify_outcome *out)
 {
-    json_t *segs = NULL;
+    gd_segments segs = {0};
     gd_err e;
     gd_err_clear(&e);
     out->binlog = true;
@@ -123,20 +124,18 @@ static void verify_segments(gd_repo *repo, gd_verify_outcome *out)
         out->bad++;
         return;
     }
-    size_t n = json_array_size(segs), i;
+    size_t n = segs.n;
     verify_job *jobs = gd_calloc(n + 1, sizeof *jobs);
-    json_t *sg;
-    json_array_foreach(segs, i, sg)
-    {
-        jobs[i].name = gd_asprintf("%s/binlog/%s", repo->instance, gd_json_str(sg, "object", ""));
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].name = gd_strdup(segs.v[i].object);
         jobs[i].label = jobs[i].name;
-        jobs[i].sha = gd_json_str(sg, "sha256", "");
+        jobs[i].sha = segs.v[i].sha256;
     }
     out->objects += n;
     out->segments = n;
     out->bad += verify_objects(repo, jobs, n, &out->segs_bad);
     free(jobs);
-    json_decref(segs);
+    gd_segments_free(&segs);
 }
 
 /* The schema object of a set, read once: decoded when it can be (that read

@@ -18,32 +18,16 @@
 
 /* The descriptor (cipher, key check, kdf salt) a copy region holds must be
  * the home region's: the same key then reads both, and objects can move as
- * stored bytes without it. */
-static bool kdf_equal(json_t *a, json_t *b)
-{
-    return (a == NULL && b == NULL) || (a != NULL && b != NULL && json_equal(a, b));
-}
-
-/* 0 when the copy region's descriptor is the home region's (same cipher,
- * kdf and key check), 1 when it is the same key's at an older format (the
+ * stored bytes without it.  0 when the copy region's descriptor is the home
+ * region's (same cipher, kdf and key check), 1 when it is the same key's at an older format (the
  * home region moved to format 2: the copy region gets the home region's
  * descriptor as stored; its reader authenticates it), else an error. */
 static int same_descriptor(gd_repo *home, const char *region, const char *mine, const char *theirs,
                            gd_err *err)
 {
-    json_t *a = gd_repo_descriptor_parse(mine), *b = gd_repo_descriptor_parse(theirs);
-    bool same_key = a && b &&
-                    strcmp(gd_json_str(a, "cipher", ""), gd_json_str(b, "cipher", "")) == 0 &&
-                    kdf_equal(json_object_get(a, "kdf"), json_object_get(b, "kdf"));
-    long long va = gd_json_int(a, "version", 0), vb = gd_json_int(b, "version", 0);
-    bool same = same_key && va == vb &&
-                strcmp(gd_json_str(a, "key-check", ""), gd_json_str(b, "key-check", "")) == 0;
-    json_decref(a);
-    json_decref(b);
-    if (same)
-        return 0;
-    if (same_key && va > vb)
-        return 1;
+    gd_descriptor_match m = gd_repo_descriptor_compare(mine, theirs);
+    if (m != GD_DESC_OTHER)
+        return m == GD_DESC_SAME ? 0 : 1;
     return gd_err_set(err, GD_E_AUTH,
                       "region %s holds instance %s under another key or descriptor than the home "
                       "region %s (their instance.json differ): copies would not be readable with "
@@ -388,31 +372,42 @@ static int copy_sets(gd_repo *home, gd_repo *dst, long long since, const gd_copy
 }
 
 /* One segment: its object, then its record, which commits it there. */
-int gd_copy_segment(gd_repo *home, gd_repo *dst, json_t *rec, gd_xfer *c, gd_err *err)
+int gd_copy_segment(gd_repo *home, gd_repo *dst, const gd_segment *rec, gd_xfer *c, gd_err *err)
 {
-    xfer_add(c, gd_asprintf("%s/binlog/%s", home->instance, gd_json_str(rec, "object", "")),
-             gd_json_str(rec, "sha256", ""), (uint64_t)gd_json_int(rec, "size", 0));
+    xfer_add(c, gd_strdup(rec->object), rec->sha256, rec->size);
     int rc = transfer(c, 1, err);
     xfer_reset(c);
     if (rc == 0)
-        rc = copy_small(home, dst, gd_json_str(rec, "record", ""), err);
+        rc = copy_small(home, dst, rec->record, err);
     return rc;
 }
 
 /* Whether home's (authenticated) list of records holds this record name. */
-static bool home_has(json_t *src, const char *record)
+static bool home_has(const gd_segments *src, const char *record)
 {
-    size_t i;
-    json_t *s;
-    json_array_foreach(src, i,
-                       s) if (strcmp(gd_json_str(s, "record", ""), record) == 0) return true;
+    for (size_t i = 0; i < src->n; i++)
+        if (strcmp(src->v[i].record, record) == 0)
+            return true;
+    return false;
+}
+
+/* Whether the copy region holds s: as is, or inside a wider record the copy
+ * region has that home has too (a wider name planted in the copy region
+ * alone must not stop the copies). */
+static bool copy_holds(const gd_segments *have, const gd_segments *src, const gd_segment *s)
+{
+    for (size_t k = 0; k < have->n; k++) {
+        const gd_segment *h = &have->v[k];
+        if (gd_segment_covers(h, s) && (gd_segment_covers(s, h) || home_has(src, h->record)))
+            return true;
+    }
     return false;
 }
 
 static int copy_segments(gd_repo *home, gd_repo *dst, long long since, gd_xfer *c,
                          gd_copy_stats *st, gd_err *err)
 {
-    json_t *src = NULL, *have = NULL;
+    gd_segments src = {0}, have = {0};
     int rc = gd_repo_list_segments(home, &src, NULL, err);
     /* What the copy region holds: its listing says enough (no record read) */
     if (rc == 0)
@@ -434,34 +429,16 @@ static int copy_segments(gd_repo *home, gd_repo *dst, long long since, gd_xfer *
     }
     gd_strv_free(ids, nids);
     long long since_s = since / 1000000;
-    size_t i;
-    json_t *s;
-    json_array_foreach(src, i, s)
-    {
-        if (gd_json_int(s, "seq", 0) > st->last_seq)
-            st->last_seq = gd_json_int(s, "seq", 0);
-        bool present = false;
-        size_t k;
-        json_t *h;
-        json_array_foreach(have, k, h)
-        {
-            /* held as is, or inside a wider record the copy region has that
-             * home has too (a wider name planted in the copy region alone
-             * must not stop the copies) */
-            if (gd_segment_covers(h, s) &&
-                (gd_segment_covers(s, h) || home_has(src, gd_json_str(h, "record", ""))))
-                present = true;
-        }
-        if (present)
+    for (size_t i = 0; i < src.n; i++) {
+        const gd_segment *s = &src.v[i];
+        if ((long long)s->seq > st->last_seq)
+            st->last_seq = (long long)s->seq;
+        if (copy_holds(&have, &src, s))
             continue;
         gd_gtid_pos gp;
-        if (have_oldest) {
-            if (gd_gtid_pos_parse(gd_json_str(s, "gtid_pos", ""), &gp, NULL) == 0 &&
-                gd_gtid_pos_le(&gp, &oldest))
-                continue;
-        } else if (gd_json_int(s, "last_time_s", 0) < since_s) {
+        gd_segment_pos(s, &gp);
+        if (have_oldest ? gd_gtid_pos_le(&gp, &oldest) : s->last_time_s < since_s)
             continue;
-        }
         if ((rc = gd_copy_segment(home, dst, s, c, err)) != 0)
             break;
         st->segments++;
@@ -472,8 +449,8 @@ static int copy_segments(gd_repo *home, gd_repo *dst, long long since, gd_xfer *
     if (rc == 0)
         rc = gd_repo_prune_covered(dst, home, COPY_GRACE_S, NULL, err);
 out:
-    json_decref(src);
-    json_decref(have);
+    gd_segments_free(&src);
+    gd_segments_free(&have);
     return rc;
 }
 

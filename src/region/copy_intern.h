@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "repo/repo.h"
+#include "repo/segment.h"
 
 /* Objects to move from src to dst as stored bytes, and what moved. */
 typedef struct gd_xfer {
@@ -30,6 +31,6 @@ typedef struct gd_xfer {
 
 /* Copies one segment: its object, then its record, which commits it in dst.
  * c->names must be empty (it is left empty). */
-int gd_copy_segment(gd_repo *home, gd_repo *dst, json_t *rec, gd_xfer *c, gd_err *err);
+int gd_copy_segment(gd_repo *home, gd_repo *dst, const gd_segment *rec, gd_xfer *c, gd_err *err);
 
 #endif

@@ -7,21 +7,19 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "repo/lock.h"
+#include "repo/segment.h"
 
 #define LEFTOVER_AGE_S (24 * 3600)
 
 /* True when some archived segment continues after pos (the set at pos is
  * rolled forward by the archive). */
-static bool rolled_forward(json_t *segs, const gd_gtid_pos *pos)
+static bool rolled_forward(const gd_segments *segs, const gd_gtid_pos *pos)
 {
-    size_t i;
-    json_t *s;
-    json_array_foreach(segs, i, s)
-    {
+    for (size_t i = 0; i < segs->n; i++) {
         gd_gtid_pos gp, prev;
-        if (gd_gtid_pos_parse(gd_json_str(s, "gtid_pos", ""), &gp, NULL) == 0 &&
-            gd_gtid_pos_parse(gd_json_str(s, "prev_gtid_pos", ""), &prev, NULL) == 0 &&
-            !gd_gtid_pos_le(&gp, pos) && gd_gtid_pos_le(&prev, pos))
+        gd_segment_pos(&segs->v[i], &gp);
+        gd_segment_prev_pos(&segs->v[i], &prev);
+        if (!gd_gtid_pos_le(&gp, pos) && gd_gtid_pos_le(&prev, pos))
             return true;
     }
     return false;
@@ -141,7 +139,7 @@ static int remove_leftovers(gd_repo *r, int64_t now_s, bool dry_run, unsigned lo
 /* What the live read leases protect: *all when one protects everything
  * (a restore still planning), else the set ids they name. */
 typedef struct leases {
-    json_t *list; /* JSON array of details (null = everything) */
+    gd_leases list; /* the set each protects (NULL = everything) */
     bool all;
 } leases;
 
@@ -149,29 +147,25 @@ static int load_leases(gd_repo *r, leases *l, gd_err *err)
 {
     memset(l, 0, sizeof *l);
     int rc = gd_lock_read_leases(r->st, r->instance, &l->list, err);
-    if (rc != 0)
-        return rc;
-    size_t i;
-    json_t *d;
-    json_array_foreach(l->list, i, d) l->all |= !json_is_object(d);
-    return 0;
+    for (size_t i = 0; rc == 0 && i < l->list.n; i++)
+        l->all |= l->list.sets[i] == NULL;
+    return rc;
 }
 
 static bool leased(const leases *l, const char *set_id)
 {
     if (l->all)
         return true;
-    size_t i;
-    json_t *d;
-    json_array_foreach(l->list, i,
-                       d) if (strcmp(gd_json_str(d, "set", ""), set_id) == 0) return true;
+    for (size_t i = 0; i < l->list.n; i++)
+        if (strcmp(l->list.sets[i], set_id) == 0)
+            return true;
     return false;
 }
 
 /* The plan: which sets go (expire) and which stay (keep, and of those the
  * ones only a lease keeps); the index of the oldest kept set (n: none). */
-static size_t plan_sets(gd_set *sets, size_t n, json_t *segs, int64_t boundary, const leases *ls,
-                        json_t *keep, json_t *expire, json_t *held)
+static size_t plan_sets(gd_set *sets, size_t n, const gd_segments *segs, int64_t boundary,
+                        const leases *ls, json_t *keep, json_t *expire, json_t *held)
 {
     /* sets are sorted oldest first (names are start times) */
     size_t newest_expired = n;
@@ -210,20 +204,15 @@ static bool listed(json_t *arr, const char *id)
 
 /* Segments no kept set needs: entirely before the oldest kept set, or
  * all of them when no set is kept and they are past the boundary. */
-static int remove_segments(gd_repo *r, gd_lock *lk, json_t *segs, gd_set *oldest_kept,
+static int remove_segments(gd_repo *r, gd_lock *lk, const gd_segments *segs, gd_set *oldest_kept,
                            int64_t boundary, bool dry_run, unsigned long long *removed, gd_err *err)
 {
-    size_t i;
-    json_t *s;
-    json_array_foreach(segs, i, s)
-    {
+    for (size_t i = 0; i < segs->n; i++) {
+        const gd_segment *s = &segs->v[i];
         gd_gtid_pos gp;
-        bool before;
-        if (oldest_kept)
-            before = gd_gtid_pos_parse(gd_json_str(s, "gtid_pos", ""), &gp, NULL) == 0 &&
-                     gd_gtid_pos_le(&gp, &oldest_kept->pos);
-        else
-            before = gd_json_int(s, "last_time_s", 0) < boundary;
+        gd_segment_pos(s, &gp);
+        bool before =
+            oldest_kept ? gd_gtid_pos_le(&gp, &oldest_kept->pos) : s->last_time_s < boundary;
         if (!before)
             continue;
         (*removed)++;
@@ -232,11 +221,9 @@ static int remove_segments(gd_repo *r, gd_lock *lk, json_t *segs, gd_set *oldest
         int rc = gd_lock_check(lk, err); /* never remove on a lost lock */
         if (rc != 0)
             return rc;
-        char *obj = gd_asprintf("%s/binlog/%s", r->instance, gd_json_str(s, "object", ""));
-        rc = gd_storage_remove(r->st, gd_json_str(s, "record", ""), err); /* record first */
+        rc = gd_storage_remove(r->st, s->record, err); /* record first */
         if (rc == 0)
-            rc = gd_storage_remove(r->st, obj, err);
-        free(obj);
+            rc = gd_storage_remove(r->st, s->object, err);
         if (rc != 0)
             return rc;
     }
@@ -250,7 +237,7 @@ static int expire_run(gd_repo *r, gd_lock *lk, int retention_days, int64_t now_s
 {
     gd_set *sets = NULL;
     size_t n = 0;
-    json_t *segs = NULL;
+    gd_segments segs = {0};
     leases ls = {0};
     /* a set whose manifest cannot be read is left out, so never removed:
      * a person should look at it (geodr verify) */
@@ -261,14 +248,14 @@ static int expire_run(gd_repo *r, gd_lock *lk, int retention_days, int64_t now_s
         rc = gd_repo_list_segments(r, &segs, NULL, err);
     if (rc != 0) {
         gd_repo_sets_free(sets, n);
-        json_decref(ls.list);
+        gd_leases_free(&ls.list);
         return rc;
     }
     int64_t boundary = now_s - (int64_t)retention_days * 86400;
     char bstr[32];
     gd_fmt_time(boundary * 1000000, false, bstr, sizeof bstr);
     json_t *keep = json_array(), *expire = json_array(), *held = json_array();
-    size_t oldest_kept = plan_sets(sets, n, segs, boundary, &ls, keep, expire, held);
+    size_t oldest_kept = plan_sets(sets, n, &segs, boundary, &ls, keep, expire, held);
     bool whole = only_set == NULL;
     for (size_t i = 0; rc == 0 && !dry_run && i < n; i++)
         if (listed(expire, sets[i].id) && (whole || strcmp(sets[i].id, only_set) == 0) &&
@@ -278,7 +265,7 @@ static int expire_run(gd_repo *r, gd_lock *lk, int retention_days, int64_t now_s
     /* A lease that protects everything (a restore still planning) keeps every
      * segment too; the next run removes them. */
     if (rc == 0 && whole && !ls.all)
-        rc = remove_segments(r, lk, segs, oldest_kept < n ? &sets[oldest_kept] : NULL, boundary,
+        rc = remove_segments(r, lk, &segs, oldest_kept < n ? &sets[oldest_kept] : NULL, boundary,
                              dry_run, &segs_removed, err);
     bool writer = false;
     static const char *const writers[] = {"backup", "copy", NULL};
@@ -292,8 +279,8 @@ static int expire_run(gd_repo *r, gd_lock *lk, int retention_days, int64_t now_s
                         expire, "held_by_restore", held, "all_held", ls.all, "segments_removed",
                         (json_int_t)segs_removed, "leftovers_removed", (json_int_t)leftovers,
                         "dry_run", dry_run);
-    json_decref(segs);
-    json_decref(ls.list);
+    gd_segments_free(&segs);
+    gd_leases_free(&ls.list);
     gd_repo_sets_free(sets, n);
     return rc;
 }

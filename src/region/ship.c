@@ -20,8 +20,8 @@ struct gd_shipper {
     uint64_t bandwidth;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    json_t *queue;   /* records committed in the home region since the last look */
-    bool overflowed; /* records were dropped from a full queue: list again */
+    gd_segments queue; /* records committed in the home region since the last look */
+    bool overflowed;   /* records were dropped from a full queue: list again */
     bool stop, done;
     bool behind;       /* set when the thread ends: the region is not in step */
     long long shipped; /* set when the thread ends: last segment in the region */
@@ -34,17 +34,17 @@ struct gd_shipper {
 #define SHIP_TIDY_S 60       /* a listing pass this often, for the home's merges */
 #define SHIP_STOP_GRACE_S 10 /* a stop waits this long for the last shipments */
 
-void gd_shipper_notify(gd_shipper *s, json_t *record)
+void gd_shipper_notify(gd_shipper *s, const gd_segment *record)
 {
     if (s == NULL)
         return;
     pthread_mutex_lock(&s->mu);
-    long long seq = gd_json_int(record, "seq", 0);
-    if (seq > s->latest)
-        s->latest = seq;
-    if (json_array_size(s->queue) < SHIP_QUEUE_MAX)
-        json_array_append_new(s->queue, json_deep_copy(record));
-    else
+    if ((long long)record->seq > s->latest)
+        s->latest = (long long)record->seq;
+    if (s->queue.n < SHIP_QUEUE_MAX) {
+        s->queue.v = gd_realloc(s->queue.v, (s->queue.n + 1) * sizeof *s->queue.v);
+        gd_segment_copy(&s->queue.v[s->queue.n++], record);
+    } else
         s->overflowed = true;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
@@ -52,11 +52,11 @@ void gd_shipper_notify(gd_shipper *s, json_t *record)
 
 /* Waits for records (only while in step with the region) or until wake_at;
  * returns them and whether the shipper is stopping. */
-static json_t *ship_wait(gd_shipper *s, bool synced, double wake_at, bool *stopping,
-                         bool *overflowed)
+static gd_segments ship_wait(gd_shipper *s, bool synced, double wake_at, bool *stopping,
+                             bool *overflowed)
 {
     pthread_mutex_lock(&s->mu);
-    while (!s->stop && !(synced && json_array_size(s->queue) > 0) && gd_mono() < wake_at) {
+    while (!s->stop && !(synced && s->queue.n > 0) && gd_mono() < wake_at) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         double wait = wake_at - gd_mono();
@@ -72,8 +72,8 @@ static json_t *ship_wait(gd_shipper *s, bool synced, double wake_at, bool *stopp
     *stopping = s->stop;
     *overflowed = s->overflowed;
     s->overflowed = false;
-    json_t *batch = s->queue;
-    s->queue = json_array();
+    gd_segments batch = s->queue;
+    s->queue = (gd_segments){0};
     pthread_mutex_unlock(&s->mu);
     return batch;
 }
@@ -96,7 +96,8 @@ static void *ship(void *arg)
     gd_retry_start(&rt, &(gd_retry_policy){.first_ms = 1000, .max_ms = 10000});
     for (;;) {
         bool stopping = false, overflowed = false;
-        json_t *batch = ship_wait(s, synced, synced ? tidy_at : retry_at, &stopping, &overflowed);
+        gd_segments batch =
+            ship_wait(s, synced, synced ? tidy_at : retry_at, &stopping, &overflowed);
         if (overflowed)
             synced = false; /* some records never reached the queue */
         if (synced && !stopping && gd_mono() >= tidy_at) {
@@ -107,7 +108,7 @@ static void *ship(void *arg)
         }
         if (stopping && failing) {
             /* the region is down: the next run catches up, not the stop */
-            json_decref(batch);
+            gd_segments_free(&batch);
             break;
         }
         gd_err e;
@@ -133,14 +134,12 @@ static void *ship(void *arg)
                      .bandwidth = s->bandwidth,
                      .t0 = gd_mono(),
                      .present = json_object()};
-        size_t i;
-        json_t *rec;
-        json_array_foreach(batch, i, rec)
-        {
-            long long seq = gd_json_int(rec, "seq", 0);
+        for (size_t i = 0; i < batch.n; i++) {
+            const gd_segment *rec = &batch.v[i];
+            long long seq = (long long)rec->seq;
             if (rc != 0 || !synced || seq <= shipped)
                 continue;
-            if (gd_segment_first_seq(rec) != shipped + 1) {
+            if ((long long)rec->first_seq != shipped + 1) {
                 synced = false; /* a record was missed: list again */
                 break;
             }
@@ -150,7 +149,7 @@ static void *ship(void *arg)
                 gd_err_prefix(&e, "copy of a binlog segment of instance %s to region %s",
                               s->home->instance, s->region);
         }
-        json_decref(batch);
+        gd_segments_free(&batch);
         json_decref(c.present);
         if (rc != 0) {
             synced = false;
@@ -187,7 +186,6 @@ int gd_shipper_start(gd_repo *home, const char *region, gd_region_opener open, v
     s->open = open;
     s->open_ctx = open_ctx;
     s->bandwidth = bandwidth;
-    s->queue = json_array();
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -270,7 +268,7 @@ int gd_shippers_stop(gd_shipper **v, size_t n)
             pthread_join(s->thread, NULL);
         behind += ship_report_behind(s);
         gd_repo_close(s->dst);
-        json_decref(s->queue);
+        gd_segments_free(&s->queue);
         pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->mu);
         free(s->region);

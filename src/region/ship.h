@@ -4,13 +4,13 @@
 #ifndef GD_REGION_SHIP_H
 #define GD_REGION_SHIP_H
 
-#include <jansson.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
 #include "repo/repo.h"
+#include "repo/segment.h"
 
 /* A shipper keeps one copy region's binlog segments up to date in a thread
  * of its own (the archiver runs one per copy region): a slow or unreachable
@@ -26,9 +26,9 @@ typedef struct gd_shipper gd_shipper;
 typedef int (*gd_region_opener)(void *ctx, const gd_cancel *cancel, gd_repo **dst, gd_err *err);
 int gd_shipper_start(gd_repo *home, const char *region, gd_region_opener open, void *open_ctx,
                      uint64_t bandwidth, gd_shipper **out, gd_err *err);
-/* A segment record (with its "record" name) was committed in the home
- * region.  Thread-safe; copies the record. */
-void gd_shipper_notify(gd_shipper *s, json_t *record);
+/* A segment record was committed in the home region.  Thread-safe; copies
+ * the record. */
+void gd_shipper_notify(gd_shipper *s, const gd_segment *record);
 void gd_shipper_stop(gd_shipper *s);
 /* Stops n shippers (NULL entries allowed) with one shared grace period;
  * sets each v[i] to NULL.  Returns how many regions are left behind the

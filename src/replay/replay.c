@@ -167,15 +167,11 @@ static int slave_status(MYSQL *m, const char *const *cols, char **out, size_t nc
 
 /* True when some GTID of the plan's segments has the target's server id:
  * the target would skip those events as its own. */
-static bool server_id_collides(json_t *segs, unsigned long target_id)
+static bool server_id_collides(const gd_segments *segs, unsigned long target_id)
 {
-    size_t i;
-    json_t *s;
-    json_array_foreach(segs, i, s)
-    {
+    for (size_t i = 0; i < segs->n; i++) {
         gd_gtid_pos p;
-        if (gd_gtid_pos_parse(gd_json_str(s, "gtid_pos", ""), &p, NULL) != 0)
-            continue;
+        gd_segment_pos(&segs->v[i], &p);
         for (size_t k = 0; k < p.n; k++)
             if (p.g[k].server == target_id)
                 return true;
@@ -310,12 +306,13 @@ static int pin_clause(MYSQL *m, gd_binlog_server *srv, char **clause, gd_err *er
     return rc;
 }
 
-int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
+int gd_replay_run(gd_repo *repo, const gd_plan *plan, const gd_conn_params *target,
                   const gd_replay_opts *opts, gd_replay_result *res, gd_err *err)
 {
     memset(res, 0, sizeof res[0]);
-    json_t *segs = json_object_get(plan, "segments");
-    const char *start = gd_json_str(plan, "set_gtid", "");
+    const gd_segments *segs = &plan->segs;
+    char start[GD_GTID_POS_MAX * 64];
+    gd_gtid_pos_format(&plan->set_pos, start, sizeof start);
     double t0 = gd_mono();
     MYSQL *m = NULL;
     gd_binlog_server *srv = NULL;
@@ -376,9 +373,8 @@ int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
 
     /* Wait: everything served, and everything served applied. */
     unsigned long long total = 0;
-    size_t i;
-    json_t *s;
-    json_array_foreach(segs, i, s) total += (unsigned long long)gd_json_int(s, "raw_size", 0);
+    for (size_t i = 0; i < segs->n; i++)
+        total += segs->v[i].raw_size;
     prog = gd_progress_start("replay", "transactions", total, 0, opts->progress);
     if ((rc = wait_applied(m, srv, opts, prog, res, err)) != 0)
         goto out;

@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/gtid.h"
 #include "mysql/conn.h"
+#include "repo/plan.h"
 #include "repo/repo.h"
 
 typedef struct gd_replay_opts {
@@ -60,7 +61,7 @@ int gd_replay_reset_target(const gd_conn_params *target, char *note, size_t note
 
 /* Replays plan's segments ({"set_gtid", "segments"} from gd_repo_plan)
  * onto target. */
-int gd_replay_run(gd_repo *repo, json_t *plan, const gd_conn_params *target,
+int gd_replay_run(gd_repo *repo, const gd_plan *plan, const gd_conn_params *target,
                   const gd_replay_opts *opts, gd_replay_result *res, gd_err *err);
 
 #endif

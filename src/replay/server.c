@@ -176,7 +176,8 @@ typedef enum { SERVE_MORE, SERVE_STOP, SERVE_FAIL } serve_rc;
  * the first transaction that committed after the stop time (by the
  * segment's commit times, docs/archive-and-pitr.md "Commit times"), or
  * that the stop GTID position does not hold. */
-static serve_rc serve_segment(conn *c, json_t *seg, gd_group *g, bool *skipping, bool *past)
+static serve_rc serve_segment(conn *c, const gd_segment *seg, gd_group *g, bool *skipping,
+                              bool *past)
 {
     gd_binlog_server *s = c->s;
     gd_seg_reader *rd = NULL;
@@ -192,8 +193,7 @@ static serve_rc serve_segment(conn *c, json_t *seg, gd_group *g, bool *skipping,
         rc = gd_seg_open(s->o.repo, seg, &rd, &x, &e);
     if (rc != 0)
         goto out;
-    if (send_rotate(c, (unsigned long long)gd_json_int(seg, "seq", 0)) != 0 ||
-        send_event(c, x.data, x.size) != 0)
+    if (send_rotate(c, seg->seq) != 0 || send_event(c, x.data, x.size) != 0)
         goto net;
     bool ended;
     if (gd_group_feed(g, &x, &ended, &e) != 0)
@@ -252,13 +252,10 @@ static void dump(conn *c)
     gd_group_init(&g);
     g.checksum_alg = s->checksum_alg;
     bool skipping = false, past = false;
-    size_t i;
-    json_t *seg;
     bool complete = true;
     c->w.batch = true;
-    json_array_foreach(s->o.segments, i, seg)
-    {
-        serve_rc r = serve_segment(c, seg, &g, &skipping, &past);
+    for (size_t i = 0; i < s->o.segments->n; i++) {
+        serve_rc r = serve_segment(c, &s->o.segments->v[i], &g, &skipping, &past);
         /* each segment's events leave before the next is read, and all of
          * them before the dump is marked done */
         if (r != SERVE_FAIL && gd_wire_flush(&c->w) != 0) {
@@ -402,9 +399,9 @@ static void *accept_loop(void *arg)
 static int archive_checksum(gd_binlog_server *s, gd_err *err)
 {
     s->checksum_alg = 1;
-    json_t *seg = json_array_get(s->o.segments, 0);
-    if (seg == NULL)
+    if (s->o.segments->n == 0)
         return 0;
+    const gd_segment *seg = &s->o.segments->v[0];
     gd_seg_reader *rd = NULL;
     gd_event fde;
     int rc = gd_seg_open(s->o.repo, seg, &rd, &fde, err);

@@ -23,12 +23,13 @@
 #include "common/error.h"
 #include "common/gtid.h"
 #include "repo/repo.h"
+#include "repo/segment.h"
 
 typedef struct gd_binlog_server gd_binlog_server;
 
 typedef struct gd_binlog_server_opts {
-    gd_repo *repo;       /* region to serve from (not owned) */
-    json_t *segments;    /* the segment index records to serve, in order (borrowed) */
+    gd_repo *repo;               /* region to serve from (not owned) */
+    const gd_segments *segments; /* the segment records to serve, in order (borrowed) */
     int64_t stop_time_s; /* serve transactions committed in this second or before; <0: no limit */
     const gd_gtid_pos *stop_gtid; /* or up to and including this position (may be NULL) */
     const char *user;             /* the replica's user name */

@@ -145,7 +145,7 @@ static int scratch_databases(MYSQL *m, json_t *manifest, json_t *chosen, json_t 
     return 0;
 }
 
-int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
+int gd_replay_subset(gd_repo *repo, const gd_plan *plan, const gd_conn_params *target,
                      const gd_restore_opts *ropts, const gd_replay_opts *popts,
                      gd_restore_result *res, gd_replay_result *rres, gd_err *err)
 {
@@ -183,7 +183,7 @@ int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
     /* 1. The databases of the chosen objects, as they are named in the set
      * (and those the replication filter cannot tell from them), whole. */
     if (rc == 0)
-        rc = gd_manifest_read(repo, gd_json_str(plan, "set", ""), &manifest, err);
+        rc = gd_manifest_read(repo, plan->set, &manifest, err);
     if (rc == 0 && (rc = gd_conn_open(&sp, &m, err)) == 0) {
         chosen = chosen_databases(manifest, ropts);
         filter = filter_for(chosen);

@@ -14,10 +14,11 @@
 #include "common/error.h"
 #include "mysql/conn.h"
 #include "replay/replay.h"
+#include "repo/plan.h"
 #include "repo/repo.h"
 #include "restore/restore.h"
 
-int gd_replay_subset(gd_repo *repo, json_t *plan, const gd_conn_params *target,
+int gd_replay_subset(gd_repo *repo, const gd_plan *plan, const gd_conn_params *target,
                      const gd_restore_opts *ropts, const gd_replay_opts *popts,
                      gd_restore_result *res, gd_replay_result *rres, gd_err *err);
 

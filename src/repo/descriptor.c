@@ -10,6 +10,7 @@
 #include "repo/repo.h"
 #include "io/key.h"
 #include "repo/repo_intern.h"
+#include "repo/segment.h"
 
 #define DESC_MAX (1024 * 1024)
 
@@ -293,22 +294,10 @@ static int load_descriptor(gd_repo *r, const char *dname, const char *text, size
     return rc;
 }
 
-/* Reads the descriptor as stored: its text, JSON and trailer kind. */
-static int read_descriptor(gd_storage *st, const char *dname, char **text, size_t *len,
-                           json_t **out, gd_trailer_kind *kind, gd_err *err)
-{
-    int rc = gd_storage_get_all(st, dname, DESC_MAX, text, len, err);
-    if (rc != 0)
-        return rc;
-    size_t body;
-    const char *hex = NULL;
-    *kind = gd_record_split_trailer(*text, *len, &body, &hex);
-    if ((*out = gd_repo_descriptor_parse(*text)) == NULL)
-        return gd_err_set(err, GD_E_CORRUPT, "%s in region %s is not valid JSON", dname, st->name);
-    return 0;
-}
-
-json_t *gd_repo_descriptor_parse(const char *text)
+/* The JSON of an instance descriptor's text as stored (format 1: plain
+ * JSON; format 2: JSON and a trailer line), NOT authenticated; NULL when
+ * it is not a JSON object. */
+static json_t *descriptor_parse(const char *text)
 {
     size_t len = strlen(text), body = len;
     const char *hex = NULL;
@@ -320,6 +309,21 @@ json_t *gd_repo_descriptor_parse(const char *text)
         j = NULL;
     }
     return j;
+}
+
+/* Reads the descriptor as stored: its text, JSON and trailer kind. */
+static int read_descriptor(gd_storage *st, const char *dname, char **text, size_t *len,
+                           json_t **out, gd_trailer_kind *kind, gd_err *err)
+{
+    int rc = gd_storage_get_all(st, dname, DESC_MAX, text, len, err);
+    if (rc != 0)
+        return rc;
+    size_t body;
+    const char *hex = NULL;
+    *kind = gd_record_split_trailer(*text, *len, &body, &hex);
+    if ((*out = descriptor_parse(*text)) == NULL)
+        return gd_err_set(err, GD_E_CORRUPT, "%s in region %s is not valid JSON", dname, st->name);
+    return 0;
 }
 
 /* How a stored record ends: 1 with a MAC (format 2), 0 with a SHA-256 that
@@ -347,8 +351,8 @@ static int record_form(gd_repo *r, const char *name)
  * format 1 records that read (a name alone, planted to stretch the
  * boundary, does not count; nor does a set named after tomorrow).  A MAC'd
  * newest record means the descriptor is an old one put back: refused. */
-static int format1_end(gd_repo *r, char **ids, size_t n, json_t *live, const char **last_set,
-                       long long *last_seq, gd_err *err)
+static int format1_end(gd_repo *r, char **ids, size_t n, const gd_segments *live,
+                       const char **last_set, long long *last_seq, gd_err *err)
 {
     char tomorrow[32];
     gd_fmt_time_compact(gd_now_us() + 86400LL * 1000000, tomorrow, sizeof tomorrow);
@@ -366,10 +370,10 @@ static int format1_end(gd_repo *r, char **ids, size_t n, json_t *live, const cha
         if (form == 0)
             *last_set = ids[i];
     }
-    for (size_t i = json_array_size(live); form != 1 && i-- > 0;) {
-        json_t *x = json_array_get(live, i);
-        if ((form = record_form(r, gd_json_str(x, "record", ""))) == 0) {
-            *last_seq = gd_json_int(x, "seq", 0);
+    for (size_t i = live->n; form != 1 && i-- > 0;) {
+        const gd_segment *x = &live->v[i];
+        if ((form = record_form(r, x->record)) == 0) {
+            *last_seq = (long long)x->seq;
             break;
         }
     }
@@ -392,7 +396,8 @@ int gd_repo_upgrade_descriptor(gd_repo *r, gd_err *err)
     char *dname = gd_asprintf("%s/instance.json", r->instance), *text = NULL;
     char **ids = NULL;
     size_t n = 0, len = 0;
-    json_t *j = NULL, *live = NULL;
+    json_t *j = NULL;
+    gd_segments live = {0};
     gd_trailer_kind kind;
     gd_lock *lk = NULL;
     int rc = gd_lock_take(r->st, r->instance, "init", "move to format 2", 60, &lk, err);
@@ -413,7 +418,7 @@ int gd_repo_upgrade_descriptor(gd_repo *r, gd_err *err)
     const char *last_set = "";
     long long last = 0;
     if (rc == 0)
-        rc = format1_end(r, ids, n, live, &last_set, &last, err);
+        rc = format1_end(r, ids, n, &live, &last_set, &last, err);
     if (rc != 0)
         goto out;
     json_object_set_new(j, "version", json_integer(2));
@@ -432,7 +437,7 @@ int gd_repo_upgrade_descriptor(gd_repo *r, gd_err *err)
 out:
     gd_lock_release(lk);
     gd_strv_free(ids, n);
-    json_decref(live);
+    gd_segments_free(&live);
     json_decref(j);
     free(text);
     free(dname);
@@ -567,4 +572,23 @@ void gd_repo_close(gd_repo *r)
     free(r->v1_last_set);
     free(r->instance);
     free(r);
+}
+
+static bool kdf_equal(json_t *a, json_t *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && json_equal(a, b));
+}
+
+gd_descriptor_match gd_repo_descriptor_compare(const char *mine, const char *theirs)
+{
+    json_t *a = descriptor_parse(mine), *b = descriptor_parse(theirs);
+    bool same_key = a && b &&
+                    strcmp(gd_json_str(a, "cipher", ""), gd_json_str(b, "cipher", "")) == 0 &&
+                    kdf_equal(json_object_get(a, "kdf"), json_object_get(b, "kdf"));
+    long long va = gd_json_int(a, "version", 0), vb = gd_json_int(b, "version", 0);
+    bool same = same_key && va == vb &&
+                strcmp(gd_json_str(a, "key-check", ""), gd_json_str(b, "key-check", "")) == 0;
+    json_decref(a);
+    json_decref(b);
+    return same ? GD_DESC_SAME : same_key && va > vb ? GD_DESC_OLDER : GD_DESC_OTHER;
 }

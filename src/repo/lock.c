@@ -405,16 +405,20 @@ int gd_lock_take(gd_storage *st, const char *instance, const char *kind, const c
     return rc;
 }
 
-int gd_lock_take_read(gd_storage *st, const char *instance, const char *op, json_t *detail,
+/* What a read lease's entry says it protects. */
+static json_t *lease_detail(const char *set)
+{
+    return set ? json_pack("{s:s}", "set", set) : json_null();
+}
+
+int gd_lock_take_read(gd_storage *st, const char *instance, const char *op, const char *set,
                       double wait_s, gd_lock **out, gd_err *err)
 {
     *out = NULL;
     gd_lock *l = lock_new(st, instance, "read", op, err);
-    if (l == NULL) {
-        json_decref(detail);
+    if (l == NULL)
         return GD_E_NOMEM;
-    }
-    json_object_set_new(l->entry, "detail", detail ? detail : json_null());
+    json_object_set_new(l->entry, "detail", lease_detail(set));
     double deadline = gd_mono() + wait_s;
     int rc = write_entry(l, err);
     if (rc == 0)
@@ -442,10 +446,10 @@ int gd_lock_take_read(gd_storage *st, const char *instance, const char *op, json
     return rc;
 }
 
-int gd_lock_set_detail(gd_lock *l, json_t *detail, gd_err *err)
+int gd_lock_narrow(gd_lock *l, const char *set, gd_err *err)
 {
     pthread_mutex_lock(&l->mu);
-    json_object_set_new(l->entry, "detail", detail ? detail : json_null());
+    json_object_set_new(l->entry, "detail", lease_detail(set));
     pthread_mutex_unlock(&l->mu);
     return write_entry(l, err);
 }
@@ -476,15 +480,25 @@ void gd_lock_release(gd_lock *l)
     lock_free(l);
 }
 
-int gd_lock_read_leases(gd_storage *st, const char *instance, json_t **out, gd_err *err)
+void gd_leases_free(gd_leases *l)
 {
-    *out = NULL;
+    for (size_t i = 0; l && i < l->n; i++)
+        free(l->sets[i]);
+    if (l) {
+        free(l->sets);
+        *l = (gd_leases){0};
+    }
+}
+
+int gd_lock_read_leases(gd_storage *st, const char *instance, gd_leases *out, gd_err *err)
+{
+    *out = (gd_leases){0};
     listing ls;
     int rc = list_entries(st, instance, &ls, err);
     if (rc != 0)
         return rc;
     int64_t now_us = ls.newest_us;
-    json_t *arr = json_array();
+    gd_leases v = {gd_calloc(ls.n + 1, sizeof(char *)), 0};
     for (size_t i = 0; i < ls.n && rc == 0; i++) {
         const entry *e = &ls.v[i];
         if (strcmp(e->kind, "read") != 0)
@@ -507,17 +521,17 @@ int gd_lock_read_leases(gd_storage *st, const char *instance, json_t **out, gd_e
         }
         json_t *j = json_loads(text, 0, NULL);
         free(text);
-        json_t *d = json_object_get(j, "detail");
+        json_t *set = json_object_get(json_object_get(j, "detail"), "set");
         /* Anything unreadable protects everything. */
-        json_array_append(arr, json_is_object(d) ? d : json_null());
+        v.sets[v.n++] = json_is_string(set) ? gd_strdup(json_string_value(set)) : NULL;
         json_decref(j);
     }
     listing_free(&ls);
     if (rc != 0) {
-        json_decref(arr);
+        gd_leases_free(&v);
         return rc;
     }
-    *out = arr;
+    *out = v;
     return 0;
 }
 

@@ -24,7 +24,6 @@
 #ifndef GD_REPO_LOCK_H
 #define GD_REPO_LOCK_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,15 +45,15 @@ typedef struct gd_lock gd_lock;
 int gd_lock_take(gd_storage *st, const char *instance, const char *kind, const char *op,
                  double wait_s, gd_lock **out, gd_err *err);
 
-/* Takes a shared read lease: protects detail (may be NULL: everything of
- * the instance in this region) from expire and compaction's pruning.
- * detail: {"set": id} keeps that set, and so every segment after it.  Waits (up to wait_s) for a
- * running expire to end. Steals the reference to detail. */
-int gd_lock_take_read(gd_storage *st, const char *instance, const char *op, json_t *detail,
+/* Takes a shared read lease: protects set (NULL: everything of the
+ * instance in this region) from expire and compaction's pruning; a set is
+ * kept, and so every segment after it.  Waits (up to wait_s) for a running
+ * expire to end.  The entry says {"detail": {"set": id}} (or null). */
+int gd_lock_take_read(gd_storage *st, const char *instance, const char *op, const char *set,
                       double wait_s, gd_lock **out, gd_err *err);
-/* Narrows what a read lease protects (once the restore knows its set and
- * segments).  Steals the reference to detail. */
-int gd_lock_set_detail(gd_lock *l, json_t *detail, gd_err *err);
+/* Narrows what a read lease protects to one set (once the restore knows
+ * it). */
+int gd_lock_narrow(gd_lock *l, const char *set, gd_err *err);
 
 /* 0 while the lease is held; GD_E_STATE when renewing it failed for longer
  * than the lease (another process may have taken it over): the holder must
@@ -64,9 +63,15 @@ int gd_lock_check(gd_lock *l, gd_err *err);
 /* Stops renewing and removes the entry (NULL allowed). */
 void gd_lock_release(gd_lock *l);
 
-/* The live read leases of the instance in st (expire's view): a JSON array
- * of their details, JSON null for a lease that protects everything. */
-int gd_lock_read_leases(gd_storage *st, const char *instance, json_t **out, gd_err *err);
+/* The live read leases of the instance in st (expire's view): the set each
+ * protects, NULL for one that protects everything (and for an entry that
+ * cannot be read). */
+typedef struct gd_leases {
+    char **sets;
+    size_t n;
+} gd_leases;
+int gd_lock_read_leases(gd_storage *st, const char *instance, gd_leases *out, gd_err *err);
+void gd_leases_free(gd_leases *l);
 
 /* True when a live entry of any of the kinds (a NULL-terminated list)
  * exists, from one listing (expire skips killed-backup leftovers while a

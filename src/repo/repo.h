@@ -89,11 +89,14 @@ int gd_repo_open(gd_storage *st, const char *instance, const char *key_file, boo
 int gd_repo_open_raw(gd_storage *st, const char *instance, bool create_header, gd_repo **out,
                      gd_err *err);
 void gd_repo_close(gd_repo *r);
-/* The JSON of an instance descriptor's text as stored (format 1: plain
- * JSON; format 2: JSON and a trailer line), NOT authenticated (the copier
- * compares descriptors keyless); NULL when it is not a JSON object.  Caller
- * json_decref()s. */
-json_t *gd_repo_descriptor_parse(const char *text);
+/* How a copy region's instance descriptor (theirs, its text as stored)
+ * compares with the home region's (mine), keyless and NOT authenticated
+ * (the copier moves objects as stored bytes): the same cipher, kdf and key
+ * check (SAME); the same key at an older format (OLDER: the home region
+ * moved to format 2, and the copy region gets its descriptor as stored);
+ * or anything else, another key or not a descriptor (OTHER). */
+typedef enum { GD_DESC_SAME, GD_DESC_OLDER, GD_DESC_OTHER } gd_descriptor_match;
+gd_descriptor_match gd_repo_descriptor_compare(const char *mine, const char *theirs);
 
 /* Lists committed backup set ids (sorted oldest first). Caller frees with
  * gd_strv_free. */
@@ -172,37 +175,7 @@ int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, siz
 int gd_repo_put_record(gd_repo *r, const char *name, json_t *j, gd_err *err);
 int gd_repo_get_record(gd_repo *r, const char *name, const char *format, json_t **out, gd_err *err);
 
-/* ---- binlog segments ----
- *   <instance>/binlog/<seq>.binlog.zst[.gde]   a valid binlog file (events as the source wrote
- * them) <instance>/binlog/<seq>.segment            its index record, written after it: the commit
- * <seq> is a 12-digit decimal counter; a compacted segment is named
- * <first>-<last> after the range of counters it replaces.  The index records form a chain:
- * each names the GTID position before its first event ("prev_gtid_pos"),
- * which equals the previous segment's "gtid_pos"; a mismatch is a gap. */
-char *gd_repo_segment_name(const gd_repo *r, unsigned long long seq, const char *ext);
-/* Reads every committed segment index record, in chain order (a JSON
- * array; caller json_decref()s).  Each gets a "record" member: its object
- * name.  Compaction merges a run of segments into one covering
- * "<first>-<last>" record; the records it covers are not in *out but in
- * *covered (may be NULL), until compaction removes them. */
-int gd_repo_list_segments(gd_repo *r, json_t **out, json_t **covered, gd_err *err);
-/* The same from the listing alone (no record is read): each record as
- * {"first_seq", "seq", "record", "mtime_us"}, from its name and listing. */
-int gd_repo_list_segment_ranges(gd_repo *r, json_t **out, json_t **covered, gd_err *err);
-/* Removes the segments (object, then record) that a merged record covers,
- * once that record is older than grace_s (compaction's second step; works
- * on a repository opened raw).  A merged record is trusted to stand for
- * what it covers only when it reads through auth (the same record name in a
- * repository opened with the key: r itself at home, the home region for a
- * copy region), says what its name says, and its object in r has the size
- * it gives; a listing alone (a planted name) never removes anything.
- * Counts them in *removed (may be NULL). */
-int gd_repo_prune_covered(gd_repo *r, gd_repo *auth, int64_t grace_s, unsigned long long *removed,
-                          gd_err *err);
-/* The first counter a segment record covers ("first_seq", else "seq"). */
-long long gd_segment_first_seq(json_t *rec);
-/* True when outer's counter range contains inner's. */
-bool gd_segment_covers(json_t *outer, json_t *inner);
+/* ---- binlog segments: repo/segment.h ---- */
 
 /* ---- manifests ---- */
 /* Writes <set>/manifest: the JSON text followed by a trailer line
@@ -215,9 +188,5 @@ int gd_manifest_read(gd_repo *r, const char *set_id, json_t **out, gd_err *err);
 /* JSON helpers tolerant of missing fields. */
 const char *gd_json_str(json_t *o, const char *key, const char *dflt);
 long long gd_json_int(json_t *o, const char *key, long long dflt);
-
-/* The recovery windows and restore plans (repo/plan.h) are part of what
- * this header declares, for the files that included it for them. */
-#include "repo/plan.h"
 
 #endif

@@ -51,14 +51,14 @@ static int read_event(gd_seg_reader *rd, gd_buf *b, bool eof_ok, gd_event *ev, g
     return gd_event_parse((uint8_t *)b->data, b->len, ev, err);
 }
 
-int gd_seg_open(gd_repo *r, json_t *record, gd_seg_reader **out, gd_event *fde, gd_err *err)
+int gd_seg_open(gd_repo *r, const gd_segment *s, gd_seg_reader **out, gd_event *fde, gd_err *err)
 {
     gd_seg_reader *rd = gd_calloc(1, sizeof *rd);
-    rd->name = gd_asprintf("%s/binlog/%s", r->instance, gd_json_str(record, "object", ""));
+    rd->name = gd_strdup(s->object);
     gd_buf_init(&rd->fde, 0);
     gd_buf_init(&rd->ev, 0);
     uint8_t magic[GD_BINLOG_MAGIC_LEN];
-    int rc = gd_obj_open(r, rd->name, gd_json_str(record, "sha256", ""), &rd->obj, err);
+    int rc = gd_obj_open(r, rd->name, s->sha256, &rd->obj, err);
     if (rc == 0)
         rc = read_exact(rd, magic, sizeof magic, false, err);
     if (rc == 0 && memcmp(magic, GD_BINLOG_MAGIC, GD_BINLOG_MAGIC_LEN) != 0)
@@ -139,11 +139,11 @@ static int ctimes_entry(gd_ctimes_reader *r, bool first, gd_err *err)
     return 0;
 }
 
-int gd_ctimes_open(gd_ctimes_reader *r, json_t *record, gd_err *err)
+int gd_ctimes_open(gd_ctimes_reader *r, const gd_segment *s, gd_err *err)
 {
     memset(r, 0, sizeof *r);
-    r->p = gd_json_str(record, "commit_times", "");
-    r->name = gd_json_str(record, "object", "?");
+    r->p = s->commit_times ? s->commit_times : "";
+    r->name = s->object ? s->object : "?";
     return ctimes_entry(r, true, err);
 }
 
@@ -161,10 +161,10 @@ int gd_ctimes_delta(gd_ctimes_reader *r, unsigned long long idx, uint32_t *delta
     return ctimes_entry(r, false, err);
 }
 
-int gd_ctimes_check(json_t *record, gd_err *err)
+int gd_ctimes_check(const gd_segment *s, gd_err *err)
 {
     gd_ctimes_reader r;
-    int rc = gd_ctimes_open(&r, record, err);
+    int rc = gd_ctimes_open(&r, s, err);
     unsigned long long last = 0;
     bool any = false;
     while (rc == 0 && r.have) {
@@ -172,10 +172,10 @@ int gd_ctimes_check(json_t *record, gd_err *err)
         any = true;
         rc = ctimes_entry(&r, false, err);
     }
-    long long n = gd_json_int(record, "transactions", 0);
-    if (rc == 0 && any && (n <= 0 || last >= (unsigned long long)n))
+    unsigned long long n = s->transactions;
+    if (rc == 0 && any && last >= n)
         rc = gd_err_set(err, GD_E_CORRUPT,
-                        "record of segment %s: commit_times names transaction %llu of %lld (the "
+                        "record of segment %s: commit_times names transaction %llu of %llu (the "
                         "record is damaged: restore from another region)",
                         r.name, last, n);
     return rc;
@@ -205,10 +205,10 @@ int gd_ctimes_add(gd_ctimes_writer *w, unsigned long long idx, uint32_t delta, g
     return 0;
 }
 
-int gd_ctimes_append(gd_ctimes_writer *w, json_t *record, unsigned long long base, gd_err *err)
+int gd_ctimes_append(gd_ctimes_writer *w, const gd_segment *s, unsigned long long base, gd_err *err)
 {
     gd_ctimes_reader r;
-    int rc = gd_ctimes_open(&r, record, err);
+    int rc = gd_ctimes_open(&r, s, err);
     while (rc == 0 && r.have) {
         if ((rc = gd_ctimes_add(w, base + r.idx, r.delta, err)) == 0)
             rc = ctimes_entry(&r, false, err);
@@ -219,23 +219,4 @@ int gd_ctimes_append(gd_ctimes_writer *w, json_t *record, unsigned long long bas
 const char *gd_ctimes_str(const gd_ctimes_writer *w)
 {
     return w->b.data ? w->b.data : "";
-}
-
-static const char *const how_names[] = {NULL, "events", "received", "mixed"};
-
-unsigned gd_ctimes_how(json_t *record)
-{
-    const char *h = gd_json_str(record, "commit_time", "");
-    for (unsigned i = 1; i < 4; i++)
-        if (strcmp(h, how_names[i]) == 0)
-            return i;
-    return 0;
-}
-
-void gd_ctimes_set(json_t *record, const char *list, unsigned how)
-{
-    if (how == 0 || how > 3)
-        return;
-    json_object_set_new(record, "commit_times", json_string(list));
-    json_object_set_new(record, "commit_time", json_string(how_names[how]));
 }

@@ -1,7 +1,7 @@
 /* A posix region in a temp dir for unit tests of what reads sets and
  * segment records (the planner, retention): sets and segment records are
  * written through the repository's own writer (gd_manifest_write,
- * gd_repo_put_record), so every reader gets past their trailers and checks,
+ * gd_segment_write), so every reader gets past their trailers and checks,
  * as with records a backup or the archiver wrote.  No server is involved:
  * the objects are placeholders, never decoded.
  *
@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "io/key.h"
 #include "repo/repo.h"
+#include "repo/segment.h"
 #include "storage/storage.h"
 
 #define FX_T0 1761955200LL /* 2025-11-01 00:00:00 UTC */
@@ -117,28 +119,29 @@ static inline int fx_add_segment_range(fx_region *f, long long first, long long 
                                        long long t2)
 {
     char *rname = fx_segment_record(f, first, seq);
-    const char *base = strrchr(rname, '/') + 1;
-    char *obj = gd_asprintf("%.*s.binlog.zst", (int)(strlen(base) - strlen(".segment")), base);
-    char *oname = gd_asprintf("%s/binlog/%s", f->r->instance, obj);
-    char ft[32], lt[32];
-    gd_fmt_time(t1 * 1000000, false, ft, sizeof ft);
-    gd_fmt_time(t2 * 1000000, false, lt, sizeof lt);
-    json_t *rec = json_pack("{s:s, s:i, s:I, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:I, "
-                            "s:s}",
-                            "format", "geodr-segment", "version", GD_REPO_FORMAT_VERSION, "seq",
-                            (json_int_t)seq, "object", obj, "prev_gtid_pos", prev, "gtid_pos", pos,
-                            "first_time", ft, "first_time_s", (json_int_t)t1, "last_time", lt,
-                            "last_time_s", (json_int_t)t2, "transactions", (json_int_t)1,
-                            "raw_size", (json_int_t)1, "size", (json_int_t)1, "sha256", "00");
-    if (first != seq)
-        json_object_set_new(rec, "first_seq", json_integer(first));
-    int rc = fx_put_object(f, oname);
+    char *ext = first == seq ? gd_asprintf(".binlog%s", gd_repo_suffix(f->r))
+                             : gd_asprintf("-%012lld.binlog%s", seq, gd_repo_suffix(f->r));
+    gd_segment s = {.first_seq = (unsigned long long)first,
+                    .seq = (unsigned long long)seq,
+                    .record = rname,
+                    .object = gd_repo_segment_name(f->r, (unsigned long long)first, ext),
+                    .first_time_s = t1,
+                    .last_time_s = t2,
+                    .transactions = 1,
+                    .raw_size = 1,
+                    .size = 1};
+    free(ext);
+    gd_sha256_hex("x", 1, s.sha256); /* fx_put_object's bytes */
+    gd_gtid_pos p0, p1;
+    if (gd_gtid_pos_parse(prev, &p0, NULL) != 0 || gd_gtid_pos_parse(pos, &p1, NULL) != 0) {
+        gd_segment_free(&s);
+        return -1;
+    }
+    gd_segment_set_pos(&s, &p0, &p1);
+    int rc = fx_put_object(f, s.object);
     if (rc == 0)
-        rc = gd_repo_put_record(f->r, rname, rec, NULL);
-    json_decref(rec);
-    free(oname);
-    free(obj);
-    free(rname);
+        rc = gd_segment_write(f->r, &s, NULL);
+    gd_segment_free(&s);
     return rc;
 }
 

@@ -25,6 +25,7 @@
 #include "region/retention.h"
 #include "repo/plan.h"
 #include "repo/repo.h"
+#include "repo/segment.h"
 #include "repo/setcheck.h"
 #include "storage/storage.h"
 
@@ -68,7 +69,7 @@ static json_t *seed_segment(long long seq, const char *prev, const char *pos)
                      "first_time_s", (json_int_t)1761955202, "last_time", "2025-11-01 00:00:03",
                      "last_time_s", (json_int_t)1761955203, "transactions", (json_int_t)3, "events",
                      (json_int_t)9, "raw_size", (json_int_t)100, "size", (json_int_t)50, "sha256",
-                     "00");
+                     "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a");
 }
 
 static json_t *seed_descriptor(void)
@@ -235,25 +236,26 @@ static void read_everything(const char *dir)
         }
         gd_repo_sets_free(sets, n);
     }
-    json_t *segs = NULL, *cov = NULL, *sum = NULL, *plan = NULL, *rep = NULL;
+    json_t *rep = NULL;
+    gd_segments segs, cov;
+    gd_archive_summary sum;
+    gd_plan plan;
     if (gd_repo_list_segments(r, &segs, &cov, &e) == 0) {
-        json_decref(segs);
-        json_decref(cov);
+        gd_segments_free(&segs);
+        gd_segments_free(&cov);
     }
     if (gd_repo_archive_summary(r, &sum, &e) == 0)
-        json_decref(sum);
+        gd_archive_summary_free(&sum);
     if (gd_repo_plan(r, GD_PITR_LATEST, NULL, NULL, &plan, &e) == 0) {
         planned++;
-        json_decref(plan);
+        gd_plan_free(&plan);
     } else if (getenv("GEODR_FUZZ_DEBUG")) {
         fprintf(stderr, "plan: %s\n", e.msg);
     }
-    plan = NULL;
     if (gd_repo_plan(r, 1761955202, NULL, NULL, &plan, &e) == 0)
-        json_decref(plan);
-    plan = NULL;
+        gd_plan_free(&plan);
     if (gd_repo_plan(r, GD_PITR_NONE, NULL, SET, &plan, &e) == 0)
-        json_decref(plan);
+        gd_plan_free(&plan);
     if (gd_repo_expire(r, 1, 1861955200, true, &rep, &e) == 0)
         json_decref(rep);
     gd_repo_close(r);

@@ -134,16 +134,20 @@ static void read_lease_waits_for_expire(void **state)
     assert_int_equal(gd_lock_take_read(f->st, "shop", "restore", NULL, 30, &rd, NULL), 0);
     assert_true(gd_mono() - t0 >= 0.5);
     pthread_join(th, NULL);
-    assert_int_equal(gd_lock_set_detail(rd, json_pack("{s:s}", "set", "S1"), NULL), 0);
-    json_t *leases = NULL;
+    gd_leases leases;
     assert_int_equal(gd_lock_read_leases(f->st, "shop", &leases, NULL), 0);
-    assert_int_equal(json_array_size(leases), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(leases, 0), "set")), "S1");
-    json_decref(leases);
+    assert_int_equal(leases.n, 1);
+    assert_null(leases.sets[0]); /* everything, until narrowed */
+    gd_leases_free(&leases);
+    assert_int_equal(gd_lock_narrow(rd, "S1", NULL), 0);
+    assert_int_equal(gd_lock_read_leases(f->st, "shop", &leases, NULL), 0);
+    assert_int_equal(leases.n, 1);
+    assert_string_equal(leases.sets[0], "S1");
+    gd_leases_free(&leases);
     gd_lock_release(rd);
     assert_int_equal(gd_lock_read_leases(f->st, "shop", &leases, NULL), 0);
-    assert_int_equal(json_array_size(leases), 0);
-    json_decref(leases);
+    assert_int_equal(leases.n, 0);
+    gd_leases_free(&leases);
 }
 
 /* An entry of another machine whose lease ran out is taken over. */

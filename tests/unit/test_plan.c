@@ -37,30 +37,38 @@ static int teardown(void **state)
     return 0;
 }
 
-static json_t *summary(fx_region *f)
+static gd_archive_summary summary(fx_region *f)
 {
-    json_t *s = NULL;
+    gd_archive_summary s;
     gd_err e;
     gd_err_clear(&e);
     assert_int_equal(gd_repo_archive_summary(f->r, &s, &e), 0);
     return s;
 }
 
+/* A GTID position as text (for assertions). */
+static const char *pos_text(const gd_gtid_pos *p)
+{
+    static char t[GD_GTID_POS_MAX * 64];
+    gd_gtid_pos_format(p, t, sizeof t);
+    return t;
+}
+
 /* gd_repo_plan with the stop GTID given as text (may be NULL). */
-static int run_plan(fx_region *f, long long stop, const char *gtid, const char *set, json_t **p,
+static int run_plan(fx_region *f, long long stop, const char *gtid, const char *set, gd_plan *p,
                     gd_err *e)
 {
     gd_gtid_pos g;
     if (gtid)
         assert_int_equal(gd_gtid_pos_parse(gtid, &g, NULL), 0);
-    *p = NULL;
+    memset(p, 0, sizeof *p);
     gd_err_clear(e);
     return gd_repo_plan(f->r, stop, gtid ? &g : NULL, set, p, e);
 }
 
-static json_t *plan(fx_region *f, long long stop, const char *gtid, const char *set)
+static gd_plan plan(fx_region *f, long long stop, const char *gtid, const char *set)
 {
-    json_t *p = NULL;
+    gd_plan p;
     gd_err e;
     if (run_plan(f, stop, gtid, set, &p, &e) != 0)
         fail_msg("plan: %s", e.msg);
@@ -70,42 +78,41 @@ static json_t *plan(fx_region *f, long long stop, const char *gtid, const char *
 /* The plan fails with code, and its message holds want. */
 static void plan_fails(fx_region *f, long long stop, const char *gtid, int code, const char *want)
 {
-    json_t *p = NULL;
+    gd_plan p;
     gd_err e;
     assert_int_equal(run_plan(f, stop, gtid, NULL, &p, &e), code);
-    assert_null(p);
+    assert_null(p.set);
     if (strstr(e.msg, want) == NULL)
         fail_msg("message '%s' lacks '%s'", e.msg, want);
 }
 
-static long long seg_seq(json_t *p, size_t i)
+static long long seg_seq(const gd_plan *p, size_t i)
 {
-    return gd_json_int(json_array_get(json_object_get(p, "segments"), i), "seq", -1);
+    return i < p->segs.n ? (long long)p->segs.v[i].seq : -1;
 }
 
-static size_t nsegs(json_t *p)
+static size_t nsegs(const gd_plan *p)
 {
-    return json_array_size(json_object_get(p, "segments"));
+    return p->segs.n;
 }
 
 /* One contiguous run rolling one set forward: one window, from the set's
  * end to the last commit, no gaps; the totals add up. */
 static void one_window(void **state)
 {
-    json_t *s = summary(*state);
-    assert_int_equal(gd_json_int(s, "segments", 0), 2);
-    assert_int_equal(gd_json_int(s, "transactions", 0), 2);
-    assert_string_equal(gd_json_str(s, "gtid_pos", ""), "0-1-16");
-    assert_int_equal(json_array_size(json_object_get(s, "gaps")), 0);
-    json_t *w = json_object_get(s, "windows");
-    assert_int_equal(json_array_size(w), 1);
-    json_t *w0 = json_array_get(w, 0);
-    assert_string_equal(gd_json_str(w0, "set", ""), "20251101T000000Z");
-    assert_int_equal(gd_json_int(w0, "from_s", 0), T(1));
-    assert_int_equal(gd_json_int(w0, "to_s", 0), T(5));
-    assert_string_equal(gd_json_str(w0, "gtid_from", ""), "0-1-10");
-    assert_string_equal(gd_json_str(w0, "gtid_to", ""), "0-1-16");
-    json_decref(s);
+    gd_archive_summary s = summary(*state);
+    assert_int_equal(s.segments, 2);
+    assert_int_equal(s.transactions, 2);
+    assert_string_equal(pos_text(&s.pos), "0-1-16");
+    assert_int_equal(s.ngaps, 0);
+    assert_int_equal(s.nwindows, 1);
+    const gd_window *w0 = &s.windows[0];
+    assert_string_equal(w0->set, "20251101T000000Z");
+    assert_int_equal(w0->from_s, T(1));
+    assert_int_equal(w0->to_s, T(5));
+    assert_string_equal(pos_text(&w0->from), "0-1-10");
+    assert_string_equal(pos_text(&w0->to), "0-1-16");
+    gd_archive_summary_free(&s);
 }
 
 /* A gap in the chain ends the window; the run after it gives a window only
@@ -115,56 +122,55 @@ static void gap_splits_windows(void **state)
 {
     fx_region *f = *state;
     assert_int_equal(fx_add_segment(f, 3, "0-1-20", "0-1-25", T(10), T(11)), 0);
-    json_t *s = summary(f);
-    json_t *gaps = json_object_get(s, "gaps");
-    assert_int_equal(json_array_size(gaps), 1);
-    assert_int_equal(gd_json_int(json_array_get(gaps, 0), "before_seq", 0), 3);
-    assert_string_equal(gd_json_str(json_array_get(gaps, 0), "expected", ""), "0-1-16");
-    assert_string_equal(gd_json_str(json_array_get(gaps, 0), "found", ""), "0-1-20");
-    assert_int_equal(json_array_size(json_object_get(s, "windows")), 1);
-    json_decref(s);
+    gd_archive_summary s = summary(f);
+    assert_int_equal(s.ngaps, 1);
+    assert_int_equal(s.gaps[0].before_seq, 3);
+    assert_string_equal(pos_text(&s.gaps[0].expected), "0-1-16");
+    assert_string_equal(pos_text(&s.gaps[0].found), "0-1-20");
+    assert_int_equal(s.gaps[0].after_time_s, T(5));
+    assert_int_equal(s.nwindows, 1);
+    gd_archive_summary_free(&s);
     /* --latest without a set after the gap: the newest point reachable,
      * the end of the run before it */
-    json_t *p = plan(f, GD_PITR_LATEST, NULL, NULL);
-    assert_string_equal(gd_json_str(p, "set", ""), "20251101T000000Z");
-    assert_int_equal(nsegs(p), 2);
-    assert_int_equal(seg_seq(p, 1), 2);
-    json_decref(p);
+    gd_plan p = plan(f, GD_PITR_LATEST, NULL, NULL);
+    assert_string_equal(p.set, "20251101T000000Z");
+    assert_int_equal(nsegs(&p), 2);
+    assert_int_equal(seg_seq(&p, 1), 2);
+    gd_plan_free(&p);
 
     assert_int_equal(fx_add_set(f, "20251101T000008Z", T(9), "0-1-20"), 0);
     s = summary(f);
-    json_t *w = json_object_get(s, "windows");
-    assert_int_equal(json_array_size(w), 2);
-    assert_string_equal(gd_json_str(json_array_get(w, 1), "set", ""), "20251101T000008Z");
-    assert_int_equal(gd_json_int(json_array_get(w, 1), "from_s", 0), T(9));
-    assert_int_equal(gd_json_int(json_array_get(w, 1), "to_s", 0), T(11));
-    json_decref(s);
+    assert_int_equal(s.nwindows, 2);
+    assert_string_equal(s.windows[1].set, "20251101T000008Z");
+    assert_int_equal(s.windows[1].from_s, T(9));
+    assert_int_equal(s.windows[1].to_s, T(11));
+    gd_archive_summary_free(&s);
     p = plan(f, GD_PITR_LATEST, NULL, NULL);
-    assert_string_equal(gd_json_str(p, "set", ""), "20251101T000008Z");
-    assert_int_equal(nsegs(p), 1);
-    assert_int_equal(seg_seq(p, 0), 3);
-    json_decref(p);
+    assert_string_equal(p.set, "20251101T000008Z");
+    assert_int_equal(nsegs(&p), 1);
+    assert_int_equal(seg_seq(&p, 0), 3);
+    gd_plan_free(&p);
     /* a time in the gap lies in no window: the message lists them */
     plan_fails(f, T(7), NULL, GD_E_INVALID, "outside the recovery window");
     /* a time in the first window still restores from the first set */
     p = plan(f, T(3), NULL, NULL);
-    assert_string_equal(gd_json_str(p, "set", ""), "20251101T000000Z");
-    assert_int_equal(seg_seq(p, 0), 1);
-    json_decref(p);
+    assert_string_equal(p.set, "20251101T000000Z");
+    assert_int_equal(seg_seq(&p, 0), 1);
+    gd_plan_free(&p);
 }
 
 /* --latest: the newest set with the whole chain after it. */
 static void latest(void **state)
 {
-    json_t *p = plan(*state, GD_PITR_LATEST, NULL, NULL);
-    assert_string_equal(gd_json_str(p, "set", ""), "20251101T000000Z");
-    assert_string_equal(gd_json_str(p, "set_gtid", ""), "0-1-10");
-    assert_int_equal(gd_json_int(p, "set_end_s", 0), T(1));
-    assert_true(json_is_true(json_object_get(p, "replay")));
-    assert_int_equal(nsegs(p), 2);
-    assert_int_equal(seg_seq(p, 0), 1);
-    assert_int_equal(seg_seq(p, 1), 2);
-    json_decref(p);
+    gd_plan p = plan(*state, GD_PITR_LATEST, NULL, NULL);
+    assert_string_equal(p.set, "20251101T000000Z");
+    assert_string_equal(pos_text(&p.set_pos), "0-1-10");
+    assert_int_equal(p.set_end_s, T(1));
+    assert_true(p.replay);
+    assert_int_equal(nsegs(&p), 2);
+    assert_int_equal(seg_seq(&p, 0), 1);
+    assert_int_equal(seg_seq(&p, 1), 2);
+    gd_plan_free(&p);
 }
 
 /* --time: the newest set ended at or before the time; the segments from
@@ -176,15 +182,15 @@ static void by_time(void **state)
     /* a newer set, and a segment after it */
     assert_int_equal(fx_add_set(f, "20251101T000006Z", T(6), "0-1-16"), 0);
     assert_int_equal(fx_add_segment(f, 3, "0-1-16", "0-1-19", T(7), T(8)), 0);
-    json_t *p = plan(f, T(3), NULL, NULL);
-    assert_string_equal(gd_json_str(p, "set", ""), "20251101T000000Z");
-    assert_int_equal(seg_seq(p, 0), 1);
-    json_decref(p);
+    gd_plan p = plan(f, T(3), NULL, NULL);
+    assert_string_equal(p.set, "20251101T000000Z");
+    assert_int_equal(seg_seq(&p, 0), 1);
+    gd_plan_free(&p);
     p = plan(f, T(8), NULL, NULL);
-    assert_string_equal(gd_json_str(p, "set", ""), "20251101T000006Z");
-    assert_int_equal(nsegs(p), 1);
-    assert_int_equal(seg_seq(p, 0), 3);
-    json_decref(p);
+    assert_string_equal(p.set, "20251101T000006Z");
+    assert_int_equal(nsegs(&p), 1);
+    assert_int_equal(seg_seq(&p, 0), 3);
+    gd_plan_free(&p);
     plan_fails(f, T(0), NULL, GD_E_INVALID, "restore time");
     plan_fails(f, T(100), NULL, GD_E_INVALID, "outside the recovery window");
 }
@@ -194,18 +200,18 @@ static void by_time(void **state)
 static void by_gtid(void **state)
 {
     fx_region *f = *state;
-    json_t *p = plan(f, GD_PITR_LATEST, "0-1-12", NULL);
-    assert_string_equal(gd_json_str(p, "set", ""), "20251101T000000Z");
-    assert_int_equal(nsegs(p), 1);
-    assert_int_equal(seg_seq(p, 0), 1);
-    json_decref(p);
+    gd_plan p = plan(f, GD_PITR_LATEST, "0-1-12", NULL);
+    assert_string_equal(p.set, "20251101T000000Z");
+    assert_int_equal(nsegs(&p), 1);
+    assert_int_equal(seg_seq(&p, 0), 1);
+    gd_plan_free(&p);
     p = plan(f, GD_PITR_LATEST, "0-1-14", NULL);
-    assert_int_equal(nsegs(p), 2);
-    json_decref(p);
+    assert_int_equal(nsegs(&p), 2);
+    gd_plan_free(&p);
     p = plan(f, GD_PITR_LATEST, "0-1-10", NULL);
-    assert_true(json_is_true(json_object_get(p, "replay")));
-    assert_int_equal(nsegs(p), 0);
-    json_decref(p);
+    assert_true(p.replay);
+    assert_int_equal(nsegs(&p), 0);
+    gd_plan_free(&p);
     plan_fails(f, GD_PITR_LATEST, "0-1-99", GD_E_INVALID, "restore point GTID 0-1-99");
 }
 
@@ -214,23 +220,23 @@ static void fastest_and_set(void **state)
 {
     fx_region *f = *state;
     assert_int_equal(fx_add_set(f, "20251101T000006Z", T(6), "0-1-16"), 0);
-    json_t *p = plan(f, GD_PITR_NONE, NULL, NULL);
-    assert_string_equal(gd_json_str(p, "set", ""), "20251101T000006Z");
-    assert_true(json_is_false(json_object_get(p, "replay")));
-    assert_int_equal(nsegs(p), 0);
-    json_decref(p);
+    gd_plan p = plan(f, GD_PITR_NONE, NULL, NULL);
+    assert_string_equal(p.set, "20251101T000006Z");
+    assert_true(!p.replay);
+    assert_int_equal(nsegs(&p), 0);
+    gd_plan_free(&p);
     p = plan(f, GD_PITR_NONE, NULL, "20251101T000000Z");
-    assert_string_equal(gd_json_str(p, "set", ""), "20251101T000000Z");
-    assert_true(json_is_false(json_object_get(p, "replay")));
-    json_decref(p);
+    assert_string_equal(p.set, "20251101T000000Z");
+    assert_true(!p.replay);
+    gd_plan_free(&p);
     /* --set with --latest: that set, rolled forward */
     p = plan(f, GD_PITR_LATEST, NULL, "20251101T000000Z");
-    assert_string_equal(gd_json_str(p, "set", ""), "20251101T000000Z");
-    assert_int_equal(nsegs(p), 2);
-    json_decref(p);
+    assert_string_equal(p.set, "20251101T000000Z");
+    assert_int_equal(nsegs(&p), 2);
+    gd_plan_free(&p);
     gd_err e;
     assert_int_equal(run_plan(f, GD_PITR_NONE, NULL, "20991231T000000Z", &p, &e), GD_E_NOTFOUND);
-    assert_null(p);
+    assert_null(p.set);
 }
 
 /* A set older than the archive's start is not rolled forward (the chain
@@ -242,14 +248,14 @@ static void chain_must_reach_the_set(void **state)
     assert_non_null(f);
     assert_int_equal(fx_add_set(f, "20251101T000000Z", T(1), "0-1-5"), 0);
     assert_int_equal(fx_add_segment(f, 1, "0-1-10", "0-1-13", T(2), T(3)), 0);
-    json_t *s = summary(f);
-    assert_int_equal(json_array_size(json_object_get(s, "windows")), 0);
-    json_decref(s);
+    gd_archive_summary s = summary(f);
+    assert_int_equal(s.nwindows, 0);
+    gd_archive_summary_free(&s);
     plan_fails(f, GD_PITR_LATEST, NULL, GD_E_INVALID, "there is none");
     /* the set as it is still restores */
-    json_t *p = plan(f, GD_PITR_NONE, NULL, NULL);
-    assert_string_equal(gd_json_str(p, "set", ""), "20251101T000000Z");
-    json_decref(p);
+    gd_plan p = plan(f, GD_PITR_NONE, NULL, NULL);
+    assert_string_equal(p.set, "20251101T000000Z");
+    gd_plan_free(&p);
     fx_close(f);
 
     f = fx_open();
@@ -264,16 +270,15 @@ static void merged_records(void **state)
 {
     fx_region *f = *state;
     assert_int_equal(fx_add_segment_range(f, 1, 2, "0-1-10", "0-1-16", T(2), T(5)), 0);
-    json_t *p = plan(f, GD_PITR_LATEST, NULL, NULL);
-    assert_int_equal(nsegs(p), 1);
-    json_t *s0 = json_array_get(json_object_get(p, "segments"), 0);
-    assert_int_equal(gd_json_int(s0, "first_seq", 0), 1);
-    assert_int_equal(gd_json_int(s0, "seq", 0), 2);
-    json_decref(p);
-    json_t *s = summary(f);
-    assert_int_equal(gd_json_int(s, "segments", 0), 1);
-    assert_int_equal(json_array_size(json_object_get(s, "windows")), 1);
-    json_decref(s);
+    gd_plan p = plan(f, GD_PITR_LATEST, NULL, NULL);
+    assert_int_equal(nsegs(&p), 1);
+    assert_int_equal(p.segs.v[0].first_seq, 1);
+    assert_int_equal(p.segs.v[0].seq, 2);
+    gd_plan_free(&p);
+    gd_archive_summary s = summary(f);
+    assert_int_equal(s.segments, 1);
+    assert_int_equal(s.nwindows, 1);
+    gd_archive_summary_free(&s);
 }
 
 int main(void)

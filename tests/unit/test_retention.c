@@ -156,9 +156,7 @@ static void leased_sets_kept(void **state)
     (void)state;
     fx_region *f = region(false);
     gd_lock *rd = NULL;
-    assert_int_equal(
-        gd_lock_take_read(f->r->st, "shop", "restore", json_pack("{s:s}", "set", A), 5, &rd, NULL),
-        0);
+    assert_int_equal(gd_lock_take_read(f->r->st, "shop", "restore", A, 5, &rd, NULL), 0);
     json_t *rep = expire(f, false);
     assert_true(fx_listed(json_object_get(rep, "keep"), A));
     assert_true(fx_listed(json_object_get(rep, "held_by_restore"), A));
