@@ -39,9 +39,6 @@ static json_t *set_summary(json_t *mf, const char *id)
     return sm;
 }
 
-/* The committed sets and the binlog archive of one instance in one region:
- * {"region", "sets", "archive"}; a region that cannot be read gets "error"
- * (a copy region being down must not hide the others). */
 /* A time as info prints it ("" for 0: none). */
 static json_t *time_json(int64_t s)
 {
@@ -88,6 +85,9 @@ static json_t *archive_json(const gd_archive_summary *a)
                      "gtid_pos", pos_json(&a->pos), "gaps", gaps, "windows", windows);
 }
 
+/* The committed sets and the binlog archive of one instance in one region:
+ * {"region", "sets", "archive"}; a region that cannot be read gets "error"
+ * (a copy region being down must not hide the others). */
 static int region_info(const gd_config *cfg, const gd_instance_cfg *ic, const char *region,
                        json_t **out, gd_err *err)
 {
