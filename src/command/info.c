@@ -247,8 +247,9 @@ static int released_cb(void *ctx, const char *name, const gd_stat *st)
 
 /* Instances found in a configured region that the config no longer names:
  * their sets stay until they expire. */
-static json_t *released_instances(const gd_config *cfg)
+json_t *gd_command_released(const gd_command_ctx *ctx)
 {
+    const gd_config *cfg = ctx->cfg;
     json_t *out = json_array();
     for (size_t i = 0; i < cfg->n_regions; i++) {
         const gd_region_cfg *rc = &cfg->regions[i];
@@ -269,7 +270,7 @@ int gd_command_info(const gd_command_ctx *ctx, const char *only, bool released, 
 {
     const gd_config *cfg = ctx->cfg;
     *instances = NULL;
-    *released_out = released ? released_instances(cfg) : NULL;
+    *released_out = released ? gd_command_released(ctx) : NULL;
     json_t *all = json_array();
     for (size_t i = 0; i < cfg->n_instances; i++) {
         const gd_instance_cfg *ic = &cfg->instances[i];

@@ -22,4 +22,8 @@
 int gd_command_info(const gd_command_ctx *ctx, const char *only, bool released, json_t **instances,
                     json_t **released_out, gd_err *err);
 
+/* The released instances alone: [{name, region, sets}] (a new array; a
+ * region that cannot be listed is left out). */
+json_t *gd_command_released(const gd_command_ctx *ctx);
+
 #endif
