@@ -254,7 +254,7 @@ static void read_everything(const char *dir)
     plan = NULL;
     if (gd_repo_plan(r, GD_PITR_NONE, NULL, SET, &plan, &e) == 0)
         json_decref(plan);
-    if (gd_repo_expire(r, 1, 1861955200, true, &rep, &e) == 0)
+    if (gd_region_expire(r, 1, 1861955200, true, &rep, &e) == 0)
         json_decref(rep);
     gd_repo_close(r);
 }
