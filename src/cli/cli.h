@@ -11,6 +11,7 @@
 #include "command/command.h"
 #include "command/copy.h"
 #include "common/config.h"
+#include "common/defaults.h"
 #include "common/error.h"
 
 typedef struct gd_cli {
@@ -47,6 +48,9 @@ void gd_cli_untrap_signals(void);
 int gd_cli_fail(gd_cli *cli, const gd_err *err);
 /* Usage error: message and hint to --help on stderr, returns GD_EXIT_USAGE. */
 int gd_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The option --jobs N of cmd (1-GD_MAX_CLI_JOBS) into *jobs: 0, or a usage
+ * error's exit code. */
+int gd_cli_jobs(const char *cmd, const char *arg, int *jobs);
 /* Prints a JSON value on stdout (steals the reference). */
 void gd_cli_print_json(json_t *j);
 /* A copy report as --json shows it (backup, copy): a new array. */

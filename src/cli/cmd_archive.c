@@ -6,6 +6,8 @@
 #include "cli/cli.h"
 #include "command/archive.h"
 
+/* clang-format breaks the lines around GD_STR badly */
+// clang-format off
 static const char help[] =
     "usage: geodr archive INSTANCE [--server-id N] [--interval SECONDS] [--idle-exit SECONDS]\n"
     "                     [--compact-every SECONDS]\n"
@@ -22,7 +24,8 @@ static const char help[] =
     "  --interval S        commit a segment at least every S seconds\n"
     "  --idle-exit S       stop after S seconds without a transaction (scripts)\n"
     "  --compact-every S   merge small segments every S seconds, beside the\n"
-    "                      archiving (default 60; 0: never)\n";
+    "                      archiving (default " GD_STR(GD_DEFAULT_COMPACT_EVERY_S) "; 0: never)\n";
+// clang-format on
 
 /* SIGINT/SIGTERM stop the archiver cleanly once it runs. */
 static void archive_event(void *ctx, const gd_cmd_event *ev)
@@ -43,7 +46,7 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
                                        {NULL, 0, NULL, 0}};
     unsigned long server_id = 0;
     long long num = 0;
-    double interval = 0, idle = 0, compact_every = 60;
+    double interval = 0, idle = 0, compact_every = GD_DEFAULT_COMPACT_EVERY_S;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {

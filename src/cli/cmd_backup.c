@@ -90,15 +90,13 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
                                              {NULL, 0, NULL, 0}};
     int jobs = 0;
     bool with_users = false, no_lock_nontx = false;
-    int c;
-    long long num = 0;
+    int c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "j:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'j':
-            if (!gd_command_int(optarg, 1, 256, &num))
-                return gd_cli_usage("backup", "--jobs must be 1-256");
-            jobs = (int)num;
+            if ((rc = gd_cli_jobs("backup", optarg, &jobs)) != 0)
+                return rc;
             break;
         case 'u':
             with_users = true;
@@ -130,7 +128,7 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
         gd_backup_outcome_free(&out);
         return gd_cli_fail(cli, &err);
     }
-    int rc = GD_EXIT_OK;
+    rc = GD_EXIT_OK;
     if (out.copies.failed) {
         fprintf(stderr,
                 "geodr: error: backup %s is committed in region %s, but copying it to "

@@ -11,8 +11,7 @@ int gd_cmd_compact(gd_cli *cli, int argc, char **argv)
                                        {"grace", required_argument, NULL, 'g'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-    gd_compact_opts co = {
-        .min_segments = 32, .small = 4u << 20, .max_merged = 64u << 20, .grace_s = 3600};
+    gd_compact_opts co = GD_COMPACT_DEFAULTS;
     int c;
     long long num = 0;
     optind = 1;
@@ -29,12 +28,15 @@ int gd_cmd_compact(gd_cli *cli, int argc, char **argv)
             co.grace_s = num;
             break;
         case 'h':
+            /* clang-format breaks the lines around GD_STR badly */
+            // clang-format off
             fputs("usage: geodr compact INSTANCE [--min-segments N] [--grace SECONDS]\n\n"
-                  "Merges runs of at least N (default 32) small consecutive binlog segments "
+                  "Merges runs of at least N (default " GD_STR(GD_DEFAULT_COMPACT_MIN_SEGMENTS) ") small consecutive binlog segments "
                   "of INSTANCE's home region into one, and removes segments merged more than "
-                  "--grace seconds ago (default 3600, so restores reading them can finish). "
+                  "--grace seconds ago (default " GD_STR(GD_DEFAULT_COMPACT_GRACE_S) ", so restores reading them can finish). "
                   "geodr archive does this by itself every minute.\n",
                   stdout);
+            // clang-format on
             return GD_EXIT_OK;
         default:
             return gd_cli_usage("compact", "unknown option");

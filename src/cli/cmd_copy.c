@@ -13,15 +13,13 @@ int gd_cmd_copy(gd_cli *cli, int argc, char **argv)
     static const struct option lo[] = {{"jobs", required_argument, NULL, 'j'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-    int jobs = 0, c;
-    long long num = 0;
+    int jobs = 0, c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'j':
-            if (!gd_command_int(optarg, 1, 256, &num))
-                return gd_cli_usage("copy", "--jobs must be 1-256");
-            jobs = (int)num;
+            if ((rc = gd_cli_jobs("copy", optarg, &jobs)) != 0)
+                return rc;
             break;
         case 'h':
             fputs("usage: geodr copy INSTANCE [--jobs N]\n\nBrings every copy region of "

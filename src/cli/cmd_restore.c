@@ -7,6 +7,8 @@
 #include "command/restore.h"
 #include "common/util.h"
 
+/* clang-format breaks the lines around GD_STR badly */
+// clang-format off
 static const char help[] =
     "usage: geodr restore INSTANCE [--region R] [--latest | --time T | --gtid G | --fastest | "
     "--set ID]\n"
@@ -54,12 +56,13 @@ static const char help[] =
     "                        the replication then runs over TLS with a certificate\n"
     "                        the target pins (its user needs the FILE privilege)\n"
     "  --replay-stall-timeout S  fail when the target has not been able to read from\n"
-    "                        geodr's binlog server for S seconds (default 60)\n"
+    "                        geodr's binlog server for S seconds (default " GD_STR(GD_DEFAULT_REPLAY_STALL_S) ")\n"
     "  --jobs N              parallel connections (default: the instance's jobs)\n"
     "  --dry-run             check everything and print the plan; write nothing\n"
     "  --reset-target        only undo what a killed geodr left on --target during a\n"
     "                        replay: geodr's replica configuration, the parallel\n"
     "                        replication settings (to the server's defaults)\n";
+// clang-format on
 
 enum {
     O_REGION = 256,
@@ -196,10 +199,7 @@ static int restore_arg(int c, const char *arg, gd_restore_request *rq, char **re
         rq->load.with_users = true;
         return 0;
     case O_JOBS:
-        if (!gd_command_int(arg, 1, 256, &num))
-            return gd_cli_usage("restore", "--jobs must be 1-256");
-        rq->load.jobs = (int)num;
-        return 0;
+        return gd_cli_jobs("restore", arg, &rq->load.jobs);
     case O_DRY:
         rq->load.dry_run = true;
         return 0;

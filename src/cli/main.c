@@ -115,6 +115,15 @@ int gd_cli_usage(const char *cmd, const char *fmt, ...)
     return GD_EXIT_USAGE;
 }
 
+int gd_cli_jobs(const char *cmd, const char *arg, int *jobs)
+{
+    long long num = 0;
+    if (!gd_command_int(arg, 1, GD_MAX_CLI_JOBS, &num))
+        return gd_cli_usage(cmd, "--jobs must be 1-" GD_STR(GD_MAX_CLI_JOBS));
+    *jobs = (int)num;
+    return 0;
+}
+
 void gd_cli_print_json(json_t *j)
 {
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
