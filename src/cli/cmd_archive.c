@@ -48,8 +48,8 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
     long long num = 0;
     double interval = 0, idle = 0, compact_every = GD_DEFAULT_COMPACT_EVERY_S;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    gd_cli_args args = {.cmd = "archive", .help = help, .lo = lo};
+    while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
         switch (c) {
         case 's':
             if (!gd_command_int(optarg, 1, 4294967295LL, &num))
@@ -70,13 +70,10 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
                 return gd_cli_usage("archive",
                                     "--compact-every must be 1-86400 seconds, or 0 (never)");
             break;
-        case 'h':
-            fputs(help, stdout);
-            return GD_EXIT_OK;
-        default:
-            return gd_cli_usage("archive", "unknown option");
         }
     }
+    if (c == GD_CLI_OPT_EXIT)
+        return args.exit_code;
     if (optind != argc - 1)
         return gd_cli_usage("archive", "name one instance");
     const char *name = argv[optind];

@@ -91,8 +91,8 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
     int jobs = 0;
     bool with_users = false, no_lock_nontx = false;
     int c, rc;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "j:h", longopts, NULL)) != -1) {
+    gd_cli_args args = {.cmd = "backup", .help = help, .lo = longopts, .shorts = "j:h"};
+    while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
         switch (c) {
         case 'j':
             if ((rc = gd_cli_jobs("backup", optarg, &jobs)) != 0)
@@ -104,13 +104,10 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
         case 'L':
             no_lock_nontx = true;
             break;
-        case 'h':
-            fputs(help, stdout);
-            return GD_EXIT_OK;
-        default:
-            return gd_cli_usage("backup", "unknown option");
         }
     }
+    if (c == GD_CLI_OPT_EXIT)
+        return args.exit_code;
     if (optind != argc - 1)
         return gd_cli_usage("backup", "name one instance");
     gd_backup_request rq = {.instance = argv[optind],

@@ -91,7 +91,6 @@ enum {
     O_REPLAY_HOST,
     O_STALL,
     O_RESET,
-    O_HELP
 };
 
 /* One --target-ssl-* option into t; false for a mode that is not one. */
@@ -125,8 +124,7 @@ static void rename_arg(const char *arg, char **renames)
     free(prev);
 }
 
-/* One option into rq: 0, GD_EXIT_OK after --help, or a usage error's exit
- * code. */
+/* One option into rq: 0, or a usage error's exit code. */
 static int restore_arg(int c, const char *arg, gd_restore_request *rq, char **renames)
 {
     long long num = 0;
@@ -240,19 +238,17 @@ static int restore_args(int argc, char **argv, gd_restore_request *rq, char **re
                                        {"replay-host", required_argument, NULL, O_REPLAY_HOST},
                                        {"replay-stall-timeout", required_argument, NULL, O_STALL},
                                        {"reset-target", no_argument, NULL, O_RESET},
-                                       {"help", no_argument, NULL, O_HELP},
+                                       {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        if (c == O_HELP) {
-            fputs(help, stdout);
-            return GD_EXIT_OK;
-        }
+    gd_cli_args args = {.cmd = "restore", .help = help, .lo = lo};
+    while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
         int rc = restore_arg(c, optarg, rq, renames);
         if (rc != 0)
             return rc;
     }
+    if (c == GD_CLI_OPT_EXIT)
+        return args.exit_code;
     rq->instance = optind == argc - 1 ? argv[optind] : NULL;
     return -1;
 }
