@@ -14,7 +14,7 @@ static const char help[] =
     "\n"
     "Streams INSTANCE's binary log as a replica and archives every transaction\n"
     "into its home region, in segments committed at least every --interval\n"
-    "seconds while transactions arrive (default: archive-interval, 1 s).\n"
+    "seconds while transactions arrive (default: archive-interval, " GD_STR(GD_DEFAULT_ARCHIVE_INTERVAL_S) " s).\n"
     "Runs in the foreground until SIGTERM or SIGINT; resumes where it stopped,\n"
     "with no gap and no duplicate. Reconnects by itself when the source\n"
     "restarts or the network drops.\n"
@@ -57,8 +57,9 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
             server_id = (unsigned long)num;
             break;
         case 'i':
-            if (!gd_command_real(optarg, 0.1, 300, &interval))
-                return gd_cli_usage("archive", "--interval must be 0.1-300 seconds");
+            if (!gd_command_real(optarg, 0.1, GD_MAX_ARCHIVE_INTERVAL_S, &interval))
+                return gd_cli_usage("archive", "--interval must be 0.1-%d seconds",
+                                    GD_MAX_ARCHIVE_INTERVAL_S);
             break;
         case 'x':
             if (!gd_command_real(optarg, 0.001, 1e9, &idle))

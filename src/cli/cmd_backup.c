@@ -7,6 +7,8 @@
 #include "command/backup.h"
 #include "common/util.h"
 
+/* clang-format breaks the lines around GD_STR badly */
+// clang-format off
 static const char help[] =
     "usage: geodr backup INSTANCE [--jobs N] [--with-users] [--no-lock-nontransactional]\n"
     "\n"
@@ -14,13 +16,14 @@ static const char help[] =
     "connections share one snapshot (a brief global read lock lines them up and\n"
     "reads the GTID position); big tables are split into primary-key ranges.\n"
     "\n"
-    "  --jobs N       parallel connections (default: the instance's jobs, 4)\n"
+    "  --jobs N       parallel connections (default: the instance's jobs, " GD_STR(GD_DEFAULT_JOBS) ")\n"
     "  --with-users   also save users and grants\n"
     "  --no-lock-nontransactional\n"
     "                 dump MyISAM/Aria tables after releasing the global read lock\n"
     "                 (shorter lock; such tables are then not as of the set's position\n"
     "                 and the set cannot be replayed onto them)\n"
     "  --json         print the result as JSON\n";
+// clang-format on
 
 /* The copy report as --json shows it (geodr copy too). */
 json_t *gd_cli_copy_json(const gd_copy_report *r)

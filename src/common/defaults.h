@@ -11,6 +11,8 @@
 #define GD_DEFAULT_RETENTION_DAYS 7      /* home region, 1-35 */
 #define GD_DEFAULT_COPY_RETENTION_DAYS 7 /* copy regions, 7-1825 */
 #define GD_MAX_CLI_JOBS 256              /* --jobs accepts 1..this (more than jobs =) */
+#define GD_DEFAULT_ARCHIVE_INTERVAL_S 1  /* a segment committed at least this often */
+#define GD_MAX_ARCHIVE_INTERVAL_S 300    /* archive-interval and --interval: 0.1..this */
 
 /* Compaction of the binlog archive (archive/compact.h): what geodr archive
  * runs by itself, and what geodr compact runs without options. */
