@@ -11,6 +11,7 @@
 
 #include "archive/compact.h"
 #include "common/log.h"
+#include "common/periodic.h"
 #include "common/retry.h"
 #include "common/util.h"
 #include "repo/lock.h"
@@ -476,77 +477,38 @@ out:
 
 typedef struct compactor {
     gd_repo *repo;
-    double every_s;
     const gd_cancel *stop;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    pthread_t th;
 } compactor;
 
-/* Merges committed segments every every_s in a thread of its own: a merge
- * reads and rewrites megabytes, and the event loop (the archive's lag) must
- * not wait for it.  It touches committed segments only; the archiver never
- * rewrites those, so the two need no lock. */
-static void *compact_main(void *arg)
+/* One compaction pass (the periodic worker calls it every compact_every_s
+ * in a thread of its own): a merge reads and rewrites megabytes, and the
+ * event loop (the archive's lag) must not wait for it.  It touches committed
+ * segments only; the archiver never rewrites those, so the two need no lock. */
+static void compact_pass(void *arg, gd_periodic_call *call)
 {
+    (void)call;
     compactor *c = arg;
-    pthread_mutex_lock(&c->mu);
-    for (;;) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += (time_t)c->every_s;
-        while (!c->done && !gd_cancel_requested(c->stop)) {
-            if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) != 0)
-                break;
-        }
-        if (c->done || gd_cancel_requested(c->stop))
-            break;
-        pthread_mutex_unlock(&c->mu);
-        gd_compact_opts co = {
-            .min_segments = 32, .small = 4u << 20, .max_merged = 64u << 20, .grace_s = 3600};
-        gd_compact_stats cs;
-        gd_err ce;
-        gd_err_clear(&ce);
-        if (gd_archive_compact(c->repo, &co, &cs, &ce) != 0)
-            gd_warn("compaction of the binlog archive failed (archiving goes on): %s", ce.msg);
-        pthread_mutex_lock(&c->mu);
-    }
-    pthread_mutex_unlock(&c->mu);
-    return NULL;
+    if (gd_cancel_requested(c->stop))
+        return;
+    gd_compact_opts co = GD_COMPACT_DEFAULTS;
+    gd_compact_stats cs;
+    gd_err ce;
+    gd_err_clear(&ce);
+    if (gd_archive_compact(c->repo, &co, &cs, &ce) != 0)
+        gd_warn("compaction of the binlog archive failed (archiving goes on): %s", ce.msg);
 }
 
-static bool compactor_start(compactor *c, gd_repo *repo, const gd_archive_opts *o)
+/* The compaction worker, or NULL when the run does not compact. */
+static gd_periodic *compactor_start(compactor *c, gd_repo *repo, const gd_archive_opts *o)
 {
-    memset(c, 0, sizeof *c);
+    *c = (compactor){.repo = repo, .stop = o->stop};
+    gd_periodic *p = NULL;
     if (o->compact_every_s <= 0)
-        return false;
-    c->repo = repo;
-    c->every_s = o->compact_every_s < 1 ? 1 : o->compact_every_s;
-    c->stop = o->stop;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&c->mu, NULL);
-    if (pthread_create(&c->th, NULL, compact_main, c) == 0)
-        return true;
-    gd_warn("cannot start the compaction thread: the binlog archive is not compacted this run");
-    pthread_cond_destroy(&c->cv);
-    pthread_mutex_destroy(&c->mu);
-    return false;
-}
-
-static void compactor_stop(compactor *c)
-{
-    pthread_mutex_lock(&c->mu);
-    c->done = true;
-    pthread_cond_signal(&c->cv);
-    pthread_mutex_unlock(&c->mu);
-    pthread_join(c->th, NULL);
-    pthread_cond_destroy(&c->cv);
-    pthread_mutex_destroy(&c->mu);
+        return NULL;
+    double every_s = o->compact_every_s < 1 ? 1 : o->compact_every_s;
+    if (gd_periodic_start(every_s, 0, compact_pass, c, &p) != 0)
+        gd_warn("cannot start the compaction thread: the binlog archive is not compacted this run");
+    return p;
 }
 
 int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_opts *opts,
@@ -561,7 +523,7 @@ int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_op
         return rc;
     rc = start_position(&a, src, err);
     compactor comp;
-    bool compacting = rc == 0 && compactor_start(&comp, repo, opts);
+    gd_periodic *compacting = rc == 0 ? compactor_start(&comp, repo, opts) : NULL;
     /* reconnects: 1 s doubling to 30 s, from 1 s again after a session that
      * archived something */
     gd_retry rt;
@@ -586,8 +548,7 @@ int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_op
         gd_retry_sleep(ms, opts->stop);
         rc = 0;
     }
-    if (compacting)
-        compactor_stop(&comp);
+    gd_periodic_stop(compacting);
     gd_gtid_pos_format(&a.pos, stats->gtid_pos, sizeof stats->gtid_pos);
     seg_abort(&a);
     free(a.fde);

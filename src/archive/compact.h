@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "common/defaults.h"
 #include "common/error.h"
 #include "repo/repo.h"
 
@@ -23,6 +24,13 @@ typedef struct gd_compact_opts {
     uint64_t max_merged;   /* a merged segment stays below this raw size (default 64 MiB) */
     int64_t grace_s;       /* covered segments are removed this long after the merge */
 } gd_compact_opts;
+
+/* An initializer: the defaults (common/defaults.h). */
+#define GD_COMPACT_DEFAULTS                                                                        \
+    {                                                                                              \
+        .min_segments = GD_DEFAULT_COMPACT_MIN_SEGMENTS, .small = GD_DEFAULT_COMPACT_SMALL,        \
+        .max_merged = GD_DEFAULT_COMPACT_MAX_MERGED, .grace_s = GD_DEFAULT_COMPACT_GRACE_S         \
+    }
 
 typedef struct gd_compact_stats {
     unsigned long long merged_runs, merged_segments, removed;

@@ -228,7 +228,6 @@ static void ctx_free(ctx *c)
 int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts *opts,
                   gd_backup_result *res, gd_err *err)
 {
-    backup_esc_init();
     ctx c = {.repo = repo, .src = src, .opts = opts};
     int jobs = opts->jobs > 0 ? opts->jobs : 1;
     worker *ws = gd_calloc((size_t)jobs, sizeof *ws);

@@ -76,7 +76,6 @@ typedef struct schema_job {
 } schema_job;
 
 /* dump.c */
-void backup_esc_init(void);
 /* A pool job: dumps chunk job of the context's plan. */
 int backup_dump_chunk(gd_pool *pool, void *wv, size_t job, gd_err *err);
 

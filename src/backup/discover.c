@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "backup/backup.intern.h"
+#include "common/defaults.h"
 #include "common/log.h"
 #include "common/nameidx.h"
 #include "common/util.h"
@@ -196,7 +197,7 @@ int backup_plan_chunks(ctx *c, MYSQL *m, gd_err *err)
 {
     size_t cap = c->ntables + 16;
     c->chunks = gd_calloc(cap, sizeof *c->chunks);
-    long long chunk_rows = c->opts->chunk_rows > 0 ? c->opts->chunk_rows : 500000;
+    long long chunk_rows = c->opts->chunk_rows > 0 ? c->opts->chunk_rows : GD_DEFAULT_CHUNK_ROWS;
     const char *sfx = gd_repo_suffix(c->repo);
     for (size_t i = 0; i < c->ntables; i++) {
         table *t = &c->tables[i];

@@ -14,15 +14,7 @@
 
 /* ---- TSV in LOAD DATA's default escaping ---- */
 
-static uint8_t esc_map[256];
-
-void backup_esc_init(void)
-{
-    esc_map[0] = '0';
-    esc_map['\t'] = 't';
-    esc_map['\n'] = 'n';
-    esc_map['\\'] = '\\';
-}
+static const uint8_t esc_map[256] = {[0] = '0', ['\t'] = 't', ['\n'] = 'n', ['\\'] = '\\'};
 
 /* Index of the first byte of p[0..len) that needs escaping, or len.  Most
  * values have none, so this scan is the hot loop of a backup: 16 bytes at a

@@ -5,12 +5,14 @@
 #ifndef GD_CLI_CLI_H
 #define GD_CLI_CLI_H
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 
 #include "command/command.h"
 #include "command/copy.h"
 #include "common/config.h"
+#include "common/defaults.h"
 #include "common/error.h"
 
 typedef struct gd_cli {
@@ -47,6 +49,30 @@ void gd_cli_untrap_signals(void);
 int gd_cli_fail(gd_cli *cli, const gd_err *err);
 /* Usage error: message and hint to --help on stderr, returns GD_EXIT_USAGE. */
 int gd_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A subcommand's options, parsed one way for every command: getopt_long
+ * over its argv (argv[0] its name, the global options --config, --json,
+ * --quiet and --verbose already taken out by main), long options from lo
+ * (ending in a zero entry; --help is {"help", no_argument, NULL, 'h'}) and
+ * short ones from shorts (NULL: none).  Option arguments are parsed by the
+ * command's switch; options shared by several commands have a gd_cli_*
+ * parser here (gd_cli_jobs). */
+typedef struct gd_cli_args {
+    const char *cmd;         /* the subcommand, for usage errors */
+    const char *help;        /* printed on stdout by --help */
+    const struct option *lo; /* getopt_long's table */
+    const char *shorts;      /* getopt's short options, NULL: none */
+    int exit_code;           /* set when gd_cli_opt returned GD_CLI_OPT_EXIT */
+    bool started;
+} gd_cli_args;
+#define GD_CLI_OPT_END (-1)  /* no more options: the operands start at optind */
+#define GD_CLI_OPT_EXIT (-2) /* --help was printed or a usage error was: return exit_code */
+/* The next option (its value in lo, optarg its argument), or GD_CLI_OPT_END,
+ * or GD_CLI_OPT_EXIT after --help (exit code 0) or an unknown option or a
+ * missing argument (getopt's message, then the usage error: exit code 2). */
+int gd_cli_opt(gd_cli_args *a, int argc, char **argv);
+/* The option --jobs N of cmd (1-GD_MAX_CLI_JOBS) into *jobs: 0, or a usage
+ * error's exit code. */
+int gd_cli_jobs(const char *cmd, const char *arg, int *jobs);
 /* Prints a JSON value on stdout (steals the reference). */
 void gd_cli_print_json(json_t *j);
 /* A copy report as --json shows it (backup, copy): a new array. */

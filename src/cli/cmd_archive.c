@@ -6,13 +6,15 @@
 #include "cli/cli.h"
 #include "command/archive.h"
 
+/* clang-format breaks the lines around GD_STR badly */
+// clang-format off
 static const char help[] =
     "usage: geodr archive INSTANCE [--server-id N] [--interval SECONDS] [--idle-exit SECONDS]\n"
     "                     [--compact-every SECONDS]\n"
     "\n"
     "Streams INSTANCE's binary log as a replica and archives every transaction\n"
     "into its home region, in segments committed at least every --interval\n"
-    "seconds while transactions arrive (default: archive-interval, 1 s).\n"
+    "seconds while transactions arrive (default: archive-interval, " GD_STR(GD_DEFAULT_ARCHIVE_INTERVAL_S) " s).\n"
     "Runs in the foreground until SIGTERM or SIGINT; resumes where it stopped,\n"
     "with no gap and no duplicate. Reconnects by itself when the source\n"
     "restarts or the network drops.\n"
@@ -22,7 +24,8 @@ static const char help[] =
     "  --interval S        commit a segment at least every S seconds\n"
     "  --idle-exit S       stop after S seconds without a transaction (scripts)\n"
     "  --compact-every S   merge small segments every S seconds, beside the\n"
-    "                      archiving (default 60; 0: never)\n";
+    "                      archiving (default " GD_STR(GD_DEFAULT_COMPACT_EVERY_S) "; 0: never)\n";
+// clang-format on
 
 /* SIGINT/SIGTERM stop the archiver cleanly once it runs. */
 static void archive_event(void *ctx, const gd_cmd_event *ev)
@@ -43,10 +46,10 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
                                        {NULL, 0, NULL, 0}};
     unsigned long server_id = 0;
     long long num = 0;
-    double interval = 0, idle = 0, compact_every = 60;
+    double interval = 0, idle = 0, compact_every = GD_DEFAULT_COMPACT_EVERY_S;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    gd_cli_args args = {.cmd = "archive", .help = help, .lo = lo};
+    while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
         switch (c) {
         case 's':
             if (!gd_command_int(optarg, 1, 4294967295LL, &num))
@@ -54,8 +57,9 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
             server_id = (unsigned long)num;
             break;
         case 'i':
-            if (!gd_command_real(optarg, 0.1, 300, &interval))
-                return gd_cli_usage("archive", "--interval must be 0.1-300 seconds");
+            if (!gd_command_real(optarg, 0.1, GD_MAX_ARCHIVE_INTERVAL_S, &interval))
+                return gd_cli_usage("archive", "--interval must be 0.1-%d seconds",
+                                    GD_MAX_ARCHIVE_INTERVAL_S);
             break;
         case 'x':
             if (!gd_command_real(optarg, 0.001, 1e9, &idle))
@@ -67,13 +71,10 @@ int gd_cmd_archive(gd_cli *cli, int argc, char **argv)
                 return gd_cli_usage("archive",
                                     "--compact-every must be 1-86400 seconds, or 0 (never)");
             break;
-        case 'h':
-            fputs(help, stdout);
-            return GD_EXIT_OK;
-        default:
-            return gd_cli_usage("archive", "unknown option");
         }
     }
+    if (c == GD_CLI_OPT_EXIT)
+        return args.exit_code;
     if (optind != argc - 1)
         return gd_cli_usage("archive", "name one instance");
     const char *name = argv[optind];

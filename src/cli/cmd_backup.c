@@ -7,6 +7,8 @@
 #include "command/backup.h"
 #include "common/util.h"
 
+/* clang-format breaks the lines around GD_STR badly */
+// clang-format off
 static const char help[] =
     "usage: geodr backup INSTANCE [--jobs N] [--with-users] [--no-lock-nontransactional]\n"
     "\n"
@@ -14,13 +16,14 @@ static const char help[] =
     "connections share one snapshot (a brief global read lock lines them up and\n"
     "reads the GTID position); big tables are split into primary-key ranges.\n"
     "\n"
-    "  --jobs N       parallel connections (default: the instance's jobs, 4)\n"
+    "  --jobs N       parallel connections (default: the instance's jobs, " GD_STR(GD_DEFAULT_JOBS) ")\n"
     "  --with-users   also save users and grants\n"
     "  --no-lock-nontransactional\n"
     "                 dump MyISAM/Aria tables after releasing the global read lock\n"
     "                 (shorter lock; such tables are then not as of the set's position\n"
     "                 and the set cannot be replayed onto them)\n"
     "  --json         print the result as JSON\n";
+// clang-format on
 
 /* The copy report as --json shows it (geodr copy too). */
 json_t *gd_cli_copy_json(const gd_copy_report *r)
@@ -90,15 +93,13 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
                                              {NULL, 0, NULL, 0}};
     int jobs = 0;
     bool with_users = false, no_lock_nontx = false;
-    int c;
-    long long num = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "j:h", longopts, NULL)) != -1) {
+    int c, rc;
+    gd_cli_args args = {.cmd = "backup", .help = help, .lo = longopts, .shorts = "j:h"};
+    while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
         switch (c) {
         case 'j':
-            if (!gd_command_int(optarg, 1, 256, &num))
-                return gd_cli_usage("backup", "--jobs must be 1-256");
-            jobs = (int)num;
+            if ((rc = gd_cli_jobs("backup", optarg, &jobs)) != 0)
+                return rc;
             break;
         case 'u':
             with_users = true;
@@ -106,13 +107,10 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
         case 'L':
             no_lock_nontx = true;
             break;
-        case 'h':
-            fputs(help, stdout);
-            return GD_EXIT_OK;
-        default:
-            return gd_cli_usage("backup", "unknown option");
         }
     }
+    if (c == GD_CLI_OPT_EXIT)
+        return args.exit_code;
     if (optind != argc - 1)
         return gd_cli_usage("backup", "name one instance");
     gd_backup_request rq = {.instance = argv[optind],
@@ -130,7 +128,7 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
         gd_backup_outcome_free(&out);
         return gd_cli_fail(cli, &err);
     }
-    int rc = GD_EXIT_OK;
+    rc = GD_EXIT_OK;
     if (out.copies.failed) {
         fprintf(stderr,
                 "geodr: error: backup %s is committed in region %s, but copying it to "

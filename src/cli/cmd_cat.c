@@ -12,6 +12,13 @@ static int write_stdout(void *wctx, const void *buf, size_t n, gd_err *err)
     return 0;
 }
 
+static const char help[] =
+    "usage: geodr cat INSTANCE OBJECT [--region R]\n\nWrites the decoded "
+    "(decrypted, decompressed) contents of one object of INSTANCE's repository "
+    "to standard output, e.g. a binlog segment for mariadb-binlog. OBJECT is "
+    "relative to the instance: backup/SET/data/0-0.tsv.zst.gde, "
+    "binlog/000000000001.binlog.zst.gde.\n";
+
 int gd_cmd_cat(gd_cli *cli, int argc, char **argv)
 {
     static const struct option lo[] = {{"region", required_argument, NULL, 'r'},
@@ -19,24 +26,16 @@ int gd_cmd_cat(gd_cli *cli, int argc, char **argv)
                                        {NULL, 0, NULL, 0}};
     const char *region = NULL;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    gd_cli_args args = {.cmd = "cat", .help = help, .lo = lo};
+    while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
         switch (c) {
         case 'r':
             region = optarg;
             break;
-        case 'h':
-            fputs("usage: geodr cat INSTANCE OBJECT [--region R]\n\nWrites the decoded "
-                  "(decrypted, decompressed) contents of one object of INSTANCE's repository "
-                  "to standard output, e.g. a binlog segment for mariadb-binlog. OBJECT is "
-                  "relative to the instance: backup/SET/data/0-0.tsv.zst.gde, "
-                  "binlog/000000000001.binlog.zst.gde.\n",
-                  stdout);
-            return GD_EXIT_OK;
-        default:
-            return gd_cli_usage("cat", "unknown option");
         }
     }
+    if (c == GD_CLI_OPT_EXIT)
+        return args.exit_code;
     if (optind != argc - 2)
         return gd_cli_usage("cat", "name an instance and an object");
     gd_err err;

@@ -5,18 +5,27 @@
 #include "cli/cli.h"
 #include "command/compact.h"
 
+/* clang-format breaks the lines around GD_STR badly */
+// clang-format off
+static const char help[] =
+    "usage: geodr compact INSTANCE [--min-segments N] [--grace SECONDS]\n\n"
+    "Merges runs of at least N (default " GD_STR(GD_DEFAULT_COMPACT_MIN_SEGMENTS) ") small consecutive binlog segments "
+    "of INSTANCE's home region into one, and removes segments merged more than "
+    "--grace seconds ago (default " GD_STR(GD_DEFAULT_COMPACT_GRACE_S) ", so restores reading them can finish). "
+    "geodr archive does this by itself every minute.\n";
+// clang-format on
+
 int gd_cmd_compact(gd_cli *cli, int argc, char **argv)
 {
     static const struct option lo[] = {{"min-segments", required_argument, NULL, 'm'},
                                        {"grace", required_argument, NULL, 'g'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-    gd_compact_opts co = {
-        .min_segments = 32, .small = 4u << 20, .max_merged = 64u << 20, .grace_s = 3600};
+    gd_compact_opts co = GD_COMPACT_DEFAULTS;
     int c;
     long long num = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    gd_cli_args args = {.cmd = "compact", .help = help, .lo = lo};
+    while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
         switch (c) {
         case 'm':
             if (!gd_command_int(optarg, 2, 1000000, &num))
@@ -28,18 +37,10 @@ int gd_cmd_compact(gd_cli *cli, int argc, char **argv)
                 return gd_cli_usage("compact", "--grace must be 0-316224000 seconds (10 years)");
             co.grace_s = num;
             break;
-        case 'h':
-            fputs("usage: geodr compact INSTANCE [--min-segments N] [--grace SECONDS]\n\n"
-                  "Merges runs of at least N (default 32) small consecutive binlog segments "
-                  "of INSTANCE's home region into one, and removes segments merged more than "
-                  "--grace seconds ago (default 3600, so restores reading them can finish). "
-                  "geodr archive does this by itself every minute.\n",
-                  stdout);
-            return GD_EXIT_OK;
-        default:
-            return gd_cli_usage("compact", "unknown option");
         }
     }
+    if (c == GD_CLI_OPT_EXIT)
+        return args.exit_code;
     if (optind != argc - 1)
         return gd_cli_usage("compact", "name one instance");
     gd_err err;

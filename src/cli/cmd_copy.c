@@ -8,35 +8,32 @@
 #include "command/expire.h"
 #include "common/util.h"
 
+static const char copy_help[] =
+    "usage: geodr copy INSTANCE [--jobs N]\n\nBrings every copy region of "
+    "INSTANCE up to date with its home region: backup sets (when "
+    "cross-region-backup = on) and binlog segments (when cross-region-log-backup "
+    "= on). Objects are copied as stored, verified by SHA-256, manifests and "
+    "segment records last; what a region already holds is not copied again. "
+    "geodr backup runs this at its end, geodr archive continuously for "
+    "segments.\n";
+
 int gd_cmd_copy(gd_cli *cli, int argc, char **argv)
 {
     static const struct option lo[] = {{"jobs", required_argument, NULL, 'j'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-    int jobs = 0, c;
-    long long num = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    int jobs = 0, c, rc;
+    gd_cli_args args = {.cmd = "copy", .help = copy_help, .lo = lo};
+    while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
         switch (c) {
         case 'j':
-            if (!gd_command_int(optarg, 1, 256, &num))
-                return gd_cli_usage("copy", "--jobs must be 1-256");
-            jobs = (int)num;
+            if ((rc = gd_cli_jobs("copy", optarg, &jobs)) != 0)
+                return rc;
             break;
-        case 'h':
-            fputs("usage: geodr copy INSTANCE [--jobs N]\n\nBrings every copy region of "
-                  "INSTANCE up to date with its home region: backup sets (when "
-                  "cross-region-backup = on) and binlog segments (when cross-region-log-backup "
-                  "= on). Objects are copied as stored, verified by SHA-256, manifests and "
-                  "segment records last; what a region already holds is not copied again. "
-                  "geodr backup runs this at its end, geodr archive continuously for "
-                  "segments.\n",
-                  stdout);
-            return GD_EXIT_OK;
-        default:
-            return gd_cli_usage("copy", "unknown option");
         }
     }
+    if (c == GD_CLI_OPT_EXIT)
+        return args.exit_code;
     if (optind != argc - 1)
         return gd_cli_usage("copy", "name one instance");
     gd_err err;
@@ -70,6 +67,17 @@ int gd_cmd_copy(gd_cli *cli, int argc, char **argv)
     return failed ? GD_EXIT_FAIL : GD_EXIT_OK;
 }
 
+static const char expire_help[] =
+    "usage: geodr expire [INSTANCE] [--dry-run]\n"
+    "       geodr expire INSTANCE --set ID [--region R]\n\n"
+    "Removes, in every region of the instance (all instances without one), the "
+    "backup sets older than the region's retention (retention-days at home, "
+    "copy-retention-days in copy regions) that the recovery window no longer "
+    "needs, the binlog segments only they needed, and leftovers of killed "
+    "backups. With --set, removes that one set if and only if retention allows "
+    "it now; there is no way to remove an unexpired set. geodr backup runs this "
+    "at its end.\n";
+
 int gd_cmd_expire(gd_cli *cli, int argc, char **argv)
 {
     static const struct option lo[] = {{"dry-run", no_argument, NULL, 'n'},
@@ -80,8 +88,8 @@ int gd_cmd_expire(gd_cli *cli, int argc, char **argv)
     bool dry = false;
     const char *set = NULL, *region = NULL;
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    gd_cli_args args = {.cmd = "expire", .help = expire_help, .lo = lo};
+    while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
         switch (c) {
         case 'n':
             dry = true;
@@ -92,22 +100,10 @@ int gd_cmd_expire(gd_cli *cli, int argc, char **argv)
         case 'r':
             region = optarg;
             break;
-        case 'h':
-            fputs("usage: geodr expire [INSTANCE] [--dry-run]\n"
-                  "       geodr expire INSTANCE --set ID [--region R]\n\n"
-                  "Removes, in every region of the instance (all instances without one), the "
-                  "backup sets older than the region's retention (retention-days at home, "
-                  "copy-retention-days in copy regions) that the recovery window no longer "
-                  "needs, the binlog segments only they needed, and leftovers of killed "
-                  "backups. With --set, removes that one set if and only if retention allows "
-                  "it now; there is no way to remove an unexpired set. geodr backup runs this "
-                  "at its end.\n",
-                  stdout);
-            return GD_EXIT_OK;
-        default:
-            return gd_cli_usage("expire", "unknown option");
         }
     }
+    if (c == GD_CLI_OPT_EXIT)
+        return args.exit_code;
     if (optind < argc - 1 || (set && optind != argc - 1))
         return gd_cli_usage("expire", set ? "--set needs the instance" : "at most one instance");
     gd_err err;

@@ -129,35 +129,38 @@ static void print_human(json_t *inst)
     print_copies(inst);
 }
 
+static const char help[] =
+    "usage: geodr info [INSTANCE] [--all] [--json]\n\nLists configured instances, "
+    "the committed backup sets in their home region (start and end time, GTID "
+    "position, tables, rows, size before and after compression, duration), the "
+    "binlog archive, recovery windows, and each copy region. --all also lists "
+    "released instances: found in a region, no longer in the config.\n";
+
 int gd_cmd_info(gd_cli *cli, int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-        fputs("usage: geodr info [INSTANCE] [--all] [--json]\n\nLists configured instances, "
-              "the committed backup sets in their home region (start and end time, GTID "
-              "position, tables, rows, size before and after compression, duration), the "
-              "binlog archive, recovery windows, and each copy region. --all also lists "
-              "released instances: found in a region, no longer in the config.\n",
-              stdout);
-        return GD_EXIT_OK;
-    }
+    static const struct option lo[] = {
+        {"all", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool all_regions = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--all") == 0) {
+    int c;
+    gd_cli_args args = {.cmd = "info", .help = help, .lo = lo};
+    while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
+        switch (c) {
+        case 'a':
             all_regions = true;
-            for (int k = i; k + 1 <= argc; k++)
-                argv[k] = argv[k + 1];
-            argc--;
             break;
         }
     }
-    if (argc > 2)
+    if (c == GD_CLI_OPT_EXIT)
+        return args.exit_code;
+    if (argc - optind > 1)
         return gd_cli_usage("info", "at most one instance");
+    const char *instance = optind < argc ? argv[optind] : NULL;
     gd_err err;
     gd_err_clear(&err);
     gd_command_ctx ctx;
     json_t *all = NULL, *released = NULL;
     if (gd_cli_ctx(cli, NULL, NULL, &ctx, &err) != 0 ||
-        gd_command_info(&ctx, argc == 2 ? argv[1] : NULL, all_regions, &all, &released, &err) != 0)
+        gd_command_info(&ctx, instance, all_regions, &all, &released, &err) != 0)
         return gd_cli_fail(cli, &err);
     if (cli->json) {
         json_t *o = json_pack("{s:o}", "instances", all);

@@ -7,6 +7,8 @@
 #include "command/restore.h"
 #include "common/util.h"
 
+/* clang-format breaks the lines around GD_STR badly */
+// clang-format off
 static const char help[] =
     "usage: geodr restore INSTANCE [--region R] [--latest | --time T | --gtid G | --fastest | "
     "--set ID]\n"
@@ -54,12 +56,13 @@ static const char help[] =
     "                        the replication then runs over TLS with a certificate\n"
     "                        the target pins (its user needs the FILE privilege)\n"
     "  --replay-stall-timeout S  fail when the target has not been able to read from\n"
-    "                        geodr's binlog server for S seconds (default 60)\n"
+    "                        geodr's binlog server for S seconds (default " GD_STR(GD_DEFAULT_REPLAY_STALL_S) ")\n"
     "  --jobs N              parallel connections (default: the instance's jobs)\n"
     "  --dry-run             check everything and print the plan; write nothing\n"
     "  --reset-target        only undo what a killed geodr left on --target during a\n"
     "                        replay: geodr's replica configuration, the parallel\n"
     "                        replication settings (to the server's defaults)\n";
+// clang-format on
 
 enum {
     O_REGION = 256,
@@ -88,7 +91,6 @@ enum {
     O_REPLAY_HOST,
     O_STALL,
     O_RESET,
-    O_HELP
 };
 
 /* One --target-ssl-* option into t; false for a mode that is not one. */
@@ -122,8 +124,7 @@ static void rename_arg(const char *arg, char **renames)
     free(prev);
 }
 
-/* One option into rq: 0, GD_EXIT_OK after --help, or a usage error's exit
- * code. */
+/* One option into rq: 0, or a usage error's exit code. */
 static int restore_arg(int c, const char *arg, gd_restore_request *rq, char **renames)
 {
     long long num = 0;
@@ -196,10 +197,7 @@ static int restore_arg(int c, const char *arg, gd_restore_request *rq, char **re
         rq->load.with_users = true;
         return 0;
     case O_JOBS:
-        if (!gd_command_int(arg, 1, 256, &num))
-            return gd_cli_usage("restore", "--jobs must be 1-256");
-        rq->load.jobs = (int)num;
-        return 0;
+        return gd_cli_jobs("restore", arg, &rq->load.jobs);
     case O_DRY:
         rq->load.dry_run = true;
         return 0;
@@ -240,19 +238,17 @@ static int restore_args(int argc, char **argv, gd_restore_request *rq, char **re
                                        {"replay-host", required_argument, NULL, O_REPLAY_HOST},
                                        {"replay-stall-timeout", required_argument, NULL, O_STALL},
                                        {"reset-target", no_argument, NULL, O_RESET},
-                                       {"help", no_argument, NULL, O_HELP},
+                                       {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        if (c == O_HELP) {
-            fputs(help, stdout);
-            return GD_EXIT_OK;
-        }
+    gd_cli_args args = {.cmd = "restore", .help = help, .lo = lo};
+    while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
         int rc = restore_arg(c, optarg, rq, renames);
         if (rc != 0)
             return rc;
     }
+    if (c == GD_CLI_OPT_EXIT)
+        return args.exit_code;
     rq->instance = optind == argc - 1 ? argv[optind] : NULL;
     return -1;
 }

@@ -1,3 +1,4 @@
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,36 +42,41 @@ static void print_text(const gd_verify_outcome *out)
         printf("binlog: BAD %s: %s\n", out->segs_bad.v[k].object, out->segs_bad.v[k].error);
 }
 
+static const char help[] =
+    "usage: geodr verify INSTANCE [SET] [--region R] [--json]\n\nReads every object of "
+    "a backup set (default: every set, and every binlog segment) back from the home "
+    "region (or R), checks its SHA-256 and, "
+    "when encrypted, its authentication; names each bad object. Exit 1 if any is "
+    "bad.\n";
+
 int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-        fputs("usage: geodr verify INSTANCE [SET] [--region R] [--json]\n\nReads every object of "
-              "a backup set (default: every set, and every binlog segment) back from the home "
-              "region (or R), checks its SHA-256 and, "
-              "when encrypted, its authentication; names each bad object. Exit 1 if any is "
-              "bad.\n",
-              stdout);
-        return GD_EXIT_OK;
-    }
+    static const struct option lo[] = {{"region", required_argument, NULL, 'r'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
     const char *region = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--region") == 0 && i + 1 < argc) {
-            region = argv[i + 1];
-            for (int k = i; k + 2 <= argc; k++)
-                argv[k] = argv[k + 2];
-            argc -= 2;
+    int c;
+    gd_cli_args args = {.cmd = "verify", .help = help, .lo = lo};
+    while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
+        switch (c) {
+        case 'r':
+            region = optarg;
             break;
         }
     }
-    if (argc < 2 || argc > 3)
+    if (c == GD_CLI_OPT_EXIT)
+        return args.exit_code;
+    int npos = argc - optind;
+    if (npos < 1 || npos > 2)
         return gd_cli_usage("verify", "name an instance and optionally a set");
+    const char *instance = argv[optind], *set = npos == 2 ? argv[optind + 1] : NULL;
     gd_err err;
     gd_err_clear(&err);
     gd_command_ctx ctx;
     gd_verify_outcome out;
     memset(&out, 0, sizeof out);
     if (gd_cli_ctx(cli, NULL, NULL, &ctx, &err) != 0 ||
-        gd_command_verify(&ctx, argv[1], region, argc == 3 ? argv[2] : NULL, &out, &err) != 0) {
+        gd_command_verify(&ctx, instance, region, set, &out, &err) != 0) {
         gd_verify_outcome_free(&out);
         return gd_cli_fail(cli, &err);
     }
@@ -83,16 +89,16 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
                 "could have forged them); the stored bytes were checked against their SHA-256, "
                 "not decrypted, and each table's columns were not compared with its CREATE "
                 "TABLE; set key-file for a full check\n",
-                argv[1]);
+                instance);
     if (cli->json)
-        print_json(argv[1], &out);
+        print_json(instance, &out);
     unsigned long long bad = out.bad;
     gd_verify_outcome_free(&out);
     if (bad) {
         fprintf(stderr,
                 "geodr: error: %llu bad object(s) or table(s) in instance %s: restore from "
                 "another set or region\n",
-                bad, argv[1]);
+                bad, instance);
         return GD_EXIT_FAIL;
     }
     return GD_EXIT_OK;

@@ -115,6 +115,36 @@ int gd_cli_usage(const char *cmd, const char *fmt, ...)
     return GD_EXIT_USAGE;
 }
 
+int gd_cli_opt(gd_cli_args *a, int argc, char **argv)
+{
+    if (!a->started) {
+        optind = 1; /* a fresh scan: main's own parse is not getopt's */
+        a->started = true;
+    }
+    int c = getopt_long(argc, argv, a->shorts ? a->shorts : "", a->lo, NULL);
+    if (c == -1)
+        return GD_CLI_OPT_END;
+    if (c == 'h') {
+        fputs(a->help, stdout);
+        a->exit_code = GD_EXIT_OK;
+        return GD_CLI_OPT_EXIT;
+    }
+    if (c == '?') {
+        a->exit_code = gd_cli_usage(a->cmd, "unknown option");
+        return GD_CLI_OPT_EXIT;
+    }
+    return c;
+}
+
+int gd_cli_jobs(const char *cmd, const char *arg, int *jobs)
+{
+    long long num = 0;
+    if (!gd_command_int(arg, 1, GD_MAX_CLI_JOBS, &num))
+        return gd_cli_usage(cmd, "--jobs must be 1-%d", GD_MAX_CLI_JOBS);
+    *jobs = (int)num;
+    return 0;
+}
+
 void gd_cli_print_json(json_t *j)
 {
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

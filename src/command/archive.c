@@ -74,12 +74,11 @@ int gd_command_archive(const gd_command_ctx *ctx, const gd_archive_request *rq,
 {
     memset(out, 0, sizeof *out);
     gd_repo *repo = NULL;
-    char *pw = NULL;
     const gd_instance_cfg *ic = NULL;
-    gd_conn_params src;
+    gd_instance_conn src = {0};
     int rc = gd_command_instance(ctx->cfg, rq->instance, &ic, err);
     if (rc == 0)
-        rc = gd_command_instance_conn(ic, &src, &pw, err);
+        rc = gd_command_instance_conn(ic, &src, err);
     if (rc == 0)
         rc = gd_command_open_repo(ctx->cfg, ic, NULL, true, &repo, err);
     if (rc == 0) {
@@ -104,11 +103,11 @@ int gd_command_archive(const gd_command_ctx *ctx, const gd_archive_request *rq,
         shippers_start(ctx, ic, repo, &sh);
         o.on_segment = notify_shippers;
         o.on_segment_ctx = &sh;
-        rc = gd_archive_run(repo, &src, &o, &out->stats, err);
+        rc = gd_archive_run(repo, &src.p, &o, &out->stats, err);
         out->behind = shippers_stop(&sh);
         gd_command_emit(ctx, GD_EVENT_PHASE_END, OP, "archive", NULL, out);
     }
-    gd_command_free_password(pw);
+    gd_command_instance_conn_free(&src);
     gd_repo_close(repo);
     return rc;
 }

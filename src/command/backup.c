@@ -35,10 +35,9 @@ int gd_command_backup(const gd_command_ctx *ctx, const gd_backup_request *rq,
     gd_repo *repo = NULL;
     const gd_instance_cfg *ic = NULL;
     int rc = gd_command_instance(ctx->cfg, rq->instance, &ic, err);
-    char *pw = NULL;
-    gd_conn_params src;
+    gd_instance_conn src = {0};
     if (rc == 0)
-        rc = gd_command_instance_conn(ic, &src, &pw, err);
+        rc = gd_command_instance_conn(ic, &src, err);
     if (rc == 0)
         rc = gd_command_open_repo(ctx->cfg, ic, NULL, true, &repo, err);
     /* A copy region enabled before this backup started copies it, even when
@@ -46,8 +45,8 @@ int gd_command_backup(const gd_command_ctx *ctx, const gd_backup_request *rq,
      * is down before the backup starts). */
     int64_t started_us = gd_now_us();
     if (rc == 0)
-        rc = phase_backup(ctx, ic, rq, repo, &src, out, err);
-    gd_command_free_password(pw);
+        rc = phase_backup(ctx, ic, rq, repo, &src.p, out, err);
+    gd_command_instance_conn_free(&src);
     if (rc != 0) {
         gd_repo_close(repo);
         return rc;

@@ -20,15 +20,17 @@ int gd_command_cat(const gd_command_ctx *ctx, const char *instance, const char *
         name = gd_asprintf("%s/%s", ic->name, object);
         rc = gd_obj_open(repo, name, NULL, &rd, err);
     }
-    static char buf[1 << 17];
+    enum { CAT_BUF = 1 << 17 };
+    char *buf = rc == 0 ? gd_malloc(CAT_BUF) : NULL; /* per call: calls may run at once */
     while (rc == 0) {
-        ssize_t n = gd_obj_read(rd, buf, sizeof buf, err);
+        ssize_t n = gd_obj_read(rd, buf, CAT_BUF, err);
         if (n < 0)
             rc = (int)n;
         if (n <= 0)
             break;
         rc = write(wctx, buf, (size_t)n, err);
     }
+    free(buf);
     gd_obj_close(rd);
     free(name);
     gd_repo_close(repo);

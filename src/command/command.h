@@ -8,6 +8,28 @@
  * comes back in a result struct of the operation, its failure in a gd_err.
  * Cancellation is the ctx's token (common/cancel.h): set it to stop a run.
  *
+ * Concurrency (what a caller such as the server may do):
+ *   - Every gd_command_* may run concurrently with any other, on one instance
+ *     or on distinct ones, each call on a thread of the caller's: an
+ *     operation keeps its state in its request, outcome and the stack or
+ *     heap, never in static or global variables (the few process-wide
+ *     things are behind a lock or a once: the key cache of io/key.c, the
+ *     S3 driver's curl_global_init, the GEODR_FAULT hook).
+ *   - What must not run twice on one instance is refused by the region's
+ *     locks (repo/lock.h, docs/locks.md), not queued: a second backup or
+ *     archiver of an instance fails at once naming the first; a second set
+ *     copier into one region, or a second expire of one region, is refused
+ *     the same way; restores and other reads run alongside anything (their
+ *     read leases keep what they read from being expired).
+ *   - Several calls may share one gd_config (read only: it must outlive
+ *     them and not change while they run).  Each call needs its own
+ *     ctx->cancel token (setting a token stops every call that holds it)
+ *     and its own event callback state; ctx->progress draws on the process's
+ *     stderr, so a server leaves it false.
+ *   - Process-wide state an operation relies on and never changes: the
+ *     environment (read with getenv: nobody may setenv while calls run),
+ *     SIGPIPE ignored (the caller's job), the log level (common/log.h).
+ *
  * Layering: command includes engines (backup, restore, replay, archive),
  * repo, mysql, storage and common; nothing below includes command.
  * Design: docs/architecture.md. */

@@ -25,7 +25,7 @@ int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg 
             continue; /* nothing of this instance there */
         }
         if (rc == 0)
-            rc = gd_repo_expire(repo, days, now, dry_run, &rep, &err);
+            rc = gd_region_expire(repo, days, now, dry_run, &rep, &err);
         gd_repo_close(repo);
         if (rc != 0) {
             if (after_backup) /* the backup is committed: not its failure */
@@ -72,7 +72,7 @@ int gd_command_expire_set(const gd_command_ctx *ctx, const char *instance, const
     gd_repo *repo = NULL;
     rc = gd_command_open_repo(ctx->cfg, ic, rname, false, &repo, err);
     if (rc == 0)
-        rc = gd_repo_expire_set(repo, set, days, gd_clock_now_s(), err);
+        rc = gd_region_expire_set(repo, set, days, gd_clock_now_s(), err);
     gd_repo_close(repo);
     *region_out = rname;
     return rc;

@@ -66,30 +66,37 @@ int gd_command_instance(const gd_config *cfg, const char *name, const gd_instanc
     return *ic ? 0 : (err && err->code ? err->code : GD_E_NOTFOUND);
 }
 
-int gd_command_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **password,
-                             gd_err *err)
+int gd_command_instance_conn(const gd_instance_cfg *ic, gd_instance_conn *c, gd_err *err)
 {
-    int rc = gd_instance_password(ic, password, err);
+    memset(c, 0, sizeof *c);
+    int rc = gd_instance_password(ic, &c->password, err);
     if (rc != 0)
         return rc;
-    static char what[300], source[600];
-    snprintf(what, sizeof what, "instance %s", ic->name);
+    snprintf(c->what, sizeof c->what, "instance %s", ic->name);
     if (ic->password_file)
-        snprintf(source, sizeof source, "password-file %s", ic->password_file);
+        snprintf(c->source, sizeof c->source, "password-file %s", ic->password_file);
     else if (ic->password_env)
-        snprintf(source, sizeof source, "environment variable %s (password-env)", ic->password_env);
+        snprintf(c->source, sizeof c->source, "environment variable %s (password-env)",
+                 ic->password_env);
     else
-        snprintf(source, sizeof source, "the config (no password-file or password-env set)");
-    memset(p, 0, sizeof *p);
-    p->what = what;
+        snprintf(c->source, sizeof c->source, "the config (no password-file or password-env set)");
+    gd_conn_params *p = &c->p;
+    p->what = c->what;
     p->host = ic->socket && ic->socket[0] && (!ic->host || !ic->host[0]) ? NULL : ic->host;
     p->port = ic->port;
     p->socket = ic->socket;
     p->user = ic->user;
-    p->password = *password;
-    p->password_source = source;
+    p->password = c->password;
+    p->password_source = c->source;
     p->tls = gd_instance_tls(ic);
     return 0;
+}
+
+void gd_command_instance_conn_free(gd_instance_conn *c)
+{
+    gd_command_free_password(c->password);
+    c->password = NULL;
+    c->p.password = NULL;
 }
 
 void gd_command_free_password(char *pw)

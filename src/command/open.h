@@ -34,11 +34,19 @@ int gd_command_open_repo_raw(const gd_config *cfg, const gd_instance_cfg *ic, co
 /* Finds an instance of the config by name. */
 int gd_command_instance(const gd_config *cfg, const char *name, const gd_instance_cfg **ic,
                         gd_err *err);
-/* Connection parameters of a configured instance; *password must be freed
- * with gd_command_free_password.  Not thread-safe: p's descriptions point
- * to static buffers (one instance connected at a time per process). */
-int gd_command_instance_conn(const gd_instance_cfg *ic, gd_conn_params *p, char **password,
-                             gd_err *err);
+/* Connection parameters of a configured instance with the strings they
+ * point to (p's descriptions and password point into the struct: it must not
+ * be copied or moved once filled). */
+typedef struct gd_instance_conn {
+    gd_conn_params p;
+    char *password;
+    char what[300], source[600];
+} gd_instance_conn;
+/* Fills *c (per call: any number may be open at once); free with
+ * gd_command_instance_conn_free, also after a failure. */
+int gd_command_instance_conn(const gd_instance_cfg *ic, gd_instance_conn *c, gd_err *err);
+/* Wipes the password and frees it (a zeroed c: nothing). */
+void gd_command_instance_conn_free(gd_instance_conn *c);
 /* Wipes and frees a password (NULL: nothing). */
 void gd_command_free_password(char *pw);
 

@@ -457,7 +457,8 @@ static const key_def instance_keys[] = {
     {"archive-server-id", parse_whole, IF(archive_server_id), 1, 4294967295LL,
      " (a server id no server in the replication topology uses)"},
     /* seconds: min is in tenths */
-    {"archive-interval", parse_seconds, IF(archive_interval), 1, 300, .dflt = "1"},
+    {"archive-interval", parse_seconds, IF(archive_interval), 1, GD_MAX_ARCHIVE_INTERVAL_S,
+     .dflt = GD_STR(GD_DEFAULT_ARCHIVE_INTERVAL_S)},
     {"copy-bandwidth", parse_bytes_rate, IF(copy_bandwidth)},
     {"ssl-mode", parse_ssl_mode, IF(ssl_mode), .dflt = "preferred"},
     {"ssl-ca", parse_abs_path, IF(ssl_ca)},

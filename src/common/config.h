@@ -44,7 +44,7 @@ typedef struct gd_instance_cfg {
     bool cross_region_log_backup;      /* default off */
     int jobs;                          /* default backup/restore parallelism, default 4 */
     int compress_level;                /* zstd level 1-19, default 1 */
-    long long chunk_rows;              /* target rows per chunk, default 500000 */
+    long long chunk_rows;              /* target rows per chunk (GD_DEFAULT_CHUNK_ROWS) */
     unsigned archive_server_id;        /* replica server id of the archiver; 0: derived */
     double archive_interval;           /* seconds between segment commits, default 1 */
     unsigned long long copy_bandwidth; /* bytes/s for copies to copy regions, 0: no limit */

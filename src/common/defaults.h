@@ -10,6 +10,21 @@
 #define GD_DEFAULT_COMPRESS_LEVEL 1      /* zstd */
 #define GD_DEFAULT_RETENTION_DAYS 7      /* home region, 1-35 */
 #define GD_DEFAULT_COPY_RETENTION_DAYS 7 /* copy regions, 7-1825 */
+#define GD_MAX_CLI_JOBS 256              /* --jobs accepts 1..this (more than jobs =) */
+#define GD_DEFAULT_ARCHIVE_INTERVAL_S 1  /* a segment committed at least this often */
+#define GD_MAX_ARCHIVE_INTERVAL_S 300    /* archive-interval and --interval: 0.1..this */
+
+/* Compaction of the binlog archive (archive/compact.h): what geodr archive
+ * runs by itself, and what geodr compact runs without options. */
+#define GD_DEFAULT_COMPACT_EVERY_S 60             /* geodr archive: a pass this often */
+#define GD_DEFAULT_COMPACT_MIN_SEGMENTS 32        /* merge a run only when it has this many */
+#define GD_DEFAULT_COMPACT_SMALL (4u << 20)       /* segments below this raw size are merged */
+#define GD_DEFAULT_COMPACT_MAX_MERGED (64u << 20) /* a merged segment stays below this */
+#define GD_DEFAULT_COMPACT_GRACE_S 3600           /* merged-away segments stay this long */
+
+/* Replay of a restore (replay/replay.h): the target's IO thread may stay
+ * disconnected this long before the restore fails. */
+#define GD_DEFAULT_REPLAY_STALL_S 60
 
 /* A number as the config file would write it. */
 #define GD_STR_(x) #x

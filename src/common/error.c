@@ -42,7 +42,8 @@ int gd_err_sys(gd_err *e, int sys_errno, const char *fmt, ...)
     va_end(ap);
     e->sys_errno = sys_errno;
     size_t n = strlen(e->msg);
-    snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror(sys_errno));
+    char sb[128]; /* strerror_r (GNU): strerror may share one buffer between threads */
+    snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror_r(sys_errno, sb, sizeof sb));
     return GD_E_IO;
 }
 

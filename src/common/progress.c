@@ -20,8 +20,9 @@ struct gd_progress {
     double t0;
 };
 
-static void draw(void *arg)
+static void draw(void *arg, gd_periodic_call *call)
 {
+    (void)call;
     gd_progress *p = arg;
     double el = gd_mono() - p->t0;
     uint64_t b = atomic_load(&p->bytes);
@@ -49,7 +50,7 @@ gd_progress *gd_progress_start(const char *verb, const char *item_name, uint64_t
     p->total_items = total_items;
     p->t0 = gd_mono();
     p->enabled = enabled && isatty(STDERR_FILENO);
-    if (p->enabled && gd_periodic_start(1.0, draw, p, &p->redraw) != 0)
+    if (p->enabled && gd_periodic_start(1.0, 0, draw, p, &p->redraw) != 0)
         p->enabled = false;
     return p;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/defaults.h"
 #include "common/gtid.h"
 #include "common/log.h"
 #include "common/pool.h"
@@ -14,7 +15,7 @@
 #include "repo/lock.h"
 
 #define SMALL_MAX (64u * 1024 * 1024)
-#define COPY_GRACE_S 3600 /* merged-away segments stay this long, as at home */
+#define COPY_GRACE_S GD_DEFAULT_COMPACT_GRACE_S /* merged-away segments stay as long as at home */
 
 /* The descriptor (cipher, key check, kdf salt) a copy region holds must be
  * the home region's: the same key then reads both, and objects can move as

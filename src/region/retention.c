@@ -231,7 +231,7 @@ static int remove_segments(gd_repo *r, gd_lock *lk, const gd_segments *segs, gd_
 }
 
 /* Expire with the region's expire lock held (or a dry run).  only_set: remove
- * just that set when the plan expires it (gd_repo_expire_set). */
+ * just that set when the plan expires it (gd_region_expire_set). */
 static int expire_run(gd_repo *r, gd_lock *lk, int retention_days, int64_t now_s, bool dry_run,
                       const char *only_set, json_t **report, gd_err *err)
 {
@@ -300,17 +300,17 @@ static int expire_locked(gd_repo *r, int retention_days, int64_t now_s, bool dry
     return rc;
 }
 
-int gd_repo_expire(gd_repo *r, int retention_days, int64_t now_s, bool dry_run, json_t **report,
-                   gd_err *err)
+int gd_region_expire(gd_repo *r, int retention_days, int64_t now_s, bool dry_run, json_t **report,
+                     gd_err *err)
 {
     return expire_locked(r, retention_days, now_s, dry_run, NULL, report, err);
 }
 
-int gd_repo_expire_set(gd_repo *r, const char *set_id, int retention_days, int64_t now_s,
-                       gd_err *err)
+int gd_region_expire_set(gd_repo *r, const char *set_id, int retention_days, int64_t now_s,
+                         gd_err *err)
 {
     json_t *rep = NULL;
-    int rc = gd_repo_expire(r, retention_days, now_s, true, &rep, err);
+    int rc = gd_region_expire(r, retention_days, now_s, true, &rep, err);
     if (rc != 0)
         return rc;
     bool expired = false, exists = false;

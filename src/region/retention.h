@@ -26,12 +26,12 @@
 /* Computes the plan and, unless dry_run, carries it out.  *report:
  * {"region", "retention_days", "boundary", "keep": [set ids], "expire": [ids],
  *  "segments_removed", "leftovers_removed"}. */
-int gd_repo_expire(gd_repo *r, int retention_days, int64_t now_s, bool dry_run, json_t **report,
-                   gd_err *err);
+int gd_region_expire(gd_repo *r, int retention_days, int64_t now_s, bool dry_run, json_t **report,
+                     gd_err *err);
 
 /* Removes one set only if retention allows it now; otherwise GD_E_STATE with
  * the date it expires, or the reason it is still needed. */
-int gd_repo_expire_set(gd_repo *r, const char *set_id, int retention_days, int64_t now_s,
-                       gd_err *err);
+int gd_region_expire_set(gd_repo *r, const char *set_id, int retention_days, int64_t now_s,
+                         gd_err *err);
 
 #endif

@@ -4,9 +4,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "common/log.h"
+#include "common/periodic.h"
 #include "common/retry.h"
 #include "common/util.h"
 #include "region/copy.h"
@@ -18,16 +18,20 @@ struct gd_shipper {
     gd_region_opener open;
     void *open_ctx;
     uint64_t bandwidth;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    gd_segments queue; /* records committed in the home region since the last look */
-    bool overflowed;   /* records were dropped from a full queue: list again */
-    bool stop, done;
-    bool behind;       /* set when the thread ends: the region is not in step */
-    long long shipped; /* set when the thread ends: last segment in the region */
-    long long latest;  /* highest segment seq handed over by the archiver */
-    gd_cancel cancel;  /* the region's storage gives up its retries */
-    pthread_t thread;
+    gd_periodic *worker; /* calls ship_tick: at once, on each record, on its clock */
+    gd_cancel cancel;    /* the region's storage gives up its retries */
+    pthread_mutex_t mu;  /* guards queue, overflowed, latest */
+    gd_segments queue;   /* records committed in the home region since the last look */
+    bool overflowed;     /* records were dropped from a full queue: list again */
+    long long latest;    /* highest segment seq handed over by the archiver */
+    /* The worker's own (no lock): its calls never overlap, and the stop
+     * reads them after the last call. */
+    bool synced;       /* in step with the region: ship each record as it comes */
+    bool failing;      /* the last pass failed */
+    bool tidy;         /* a listing pass is due for the home's merges */
+    long long shipped; /* every home segment up to this one is in the copy region */
+    double next_warn, retry_at, tidy_at;
+    gd_retry rt; /* a failing region: tried again after 1 s doubling to 10 s */
 };
 
 #define SHIP_QUEUE_MAX 4096  /* beyond it, a listing pass catches up instead */
@@ -46,135 +50,122 @@ void gd_shipper_notify(gd_shipper *s, const gd_segment *record)
         gd_segment_copy(&s->queue.v[s->queue.n++], record);
     } else
         s->overflowed = true;
-    pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+    gd_periodic_kick(s->worker);
 }
 
-/* Waits for records (only while in step with the region) or until wake_at;
- * returns them and whether the shipper is stopping. */
-static gd_segments ship_wait(gd_shipper *s, bool synced, double wake_at, bool *stopping,
-                             bool *overflowed)
+/* Takes the records handed over since the last look into batch (false when
+ * there is nothing to do yet: out of step and before the retry time, or in
+ * step with no record and before the tidy time). */
+static bool ship_take(gd_shipper *s, bool stopping, gd_segments *batch)
 {
     pthread_mutex_lock(&s->mu);
-    while (!s->stop && !(synced && s->queue.n > 0) && gd_mono() < wake_at) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        double wait = wake_at - gd_mono();
-        if (wait > 1.0)
-            wait = 1.0;
-        if (wait < 0.001)
-            wait = 0.001;
-        long long ns = ts.tv_nsec + (long long)(wait * 1e9);
-        ts.tv_sec += (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    double wake_at = s->synced ? s->tidy_at : s->retry_at;
+    bool take = stopping || (s->synced && s->queue.n > 0) || gd_mono() >= wake_at;
+    if (take) {
+        *batch = s->queue;
+        s->queue = (gd_segments){0};
+        if (s->overflowed)
+            s->synced = false; /* some records never reached the queue */
+        s->overflowed = false;
     }
-    *stopping = s->stop;
-    *overflowed = s->overflowed;
-    s->overflowed = false;
-    gd_segments batch = s->queue;
-    s->queue = (gd_segments){0};
     pthread_mutex_unlock(&s->mu);
-    return batch;
+    return take;
 }
 
-/* The shipper's thread.  While it is in step with the copy region it ships
- * each record the archiver hands it (object, then record: two requests, no
- * listing), in order.  After a start, an error or a record out of order it
- * lists both regions once (gd_copy_run) to find where it stands. */
-static void *ship(void *arg)
+/* Ships batch in order while in step (object, then record: two requests,
+ * no listing); first lists both regions (gd_copy_run) when out of step: after
+ * a start, an error or a record out of order. */
+static int ship_batch(gd_shipper *s, const gd_segments *batch, gd_err *e)
+{
+    int rc = 0;
+    if (s->dst == NULL)
+        rc = s->open(s->open_ctx, &s->cancel, &s->dst, e);
+    if (rc == 0 && !s->synced) {
+        gd_copy_opts o = {.jobs = 1, .bandwidth = s->bandwidth, .sets = false, .segments = true};
+        gd_copy_stats st;
+        if ((rc = gd_copy_run(s->home, s->dst, &o, &st, e)) == 0) {
+            s->synced = true;
+            s->shipped = st.last_seq;
+        }
+        if (rc == 0 && s->tidy) {
+            s->tidy = false;
+            s->tidy_at = gd_mono() + SHIP_TIDY_S;
+        }
+    }
+    if (rc != 0)
+        return rc;
+    gd_err_clear(e);
+    gd_xfer c = {.src = s->home,
+                 .dst = s->dst,
+                 .bandwidth = s->bandwidth,
+                 .t0 = gd_mono(),
+                 .present = json_object()};
+    for (size_t i = 0; i < batch->n; i++) {
+        const gd_segment *rec = &batch->v[i];
+        long long seq = (long long)rec->seq;
+        if (seq <= s->shipped)
+            continue;
+        if ((long long)rec->first_seq != s->shipped + 1) {
+            s->synced = false; /* a record was missed: list again */
+            break;
+        }
+        if ((rc = gd_copy_segment(s->home, s->dst, rec, &c, e)) != 0) {
+            gd_err_prefix(e, "copy of a binlog segment of instance %s to region %s",
+                          s->home->instance, s->region);
+            break;
+        }
+        s->shipped = seq;
+    }
+    json_decref(c.present);
+    return rc;
+}
+
+/* One pass: the batch shipped, then the state follows the result. */
+static void ship_pass(gd_shipper *s, const gd_segments *batch, bool stopping)
+{
+    if (s->synced && !stopping && gd_mono() >= s->tidy_at) {
+        /* Mirror the home region's compaction: a pass ships its merged
+         * segments, then what they cover goes after the grace period. */
+        s->synced = false;
+        s->tidy = true;
+    }
+    gd_err e;
+    gd_err_clear(&e);
+    int rc = ship_batch(s, batch, &e);
+    if (rc != 0) {
+        s->synced = false;
+        s->failing = true;
+        if (gd_mono() >= s->next_warn && !gd_cancel_requested(&s->cancel)) {
+            gd_warn("%s (retrying; the other regions are not affected)", e.msg);
+            s->next_warn = gd_mono() + 30;
+        }
+        s->retry_at = gd_mono() + (double)gd_retry_next(&s->rt) / 1000;
+    } else if (s->failing && s->synced) {
+        gd_info("region %s caught up with the binlog archive", s->region);
+        s->failing = false;
+        gd_retry_restart(&s->rt);
+        s->next_warn = 0;
+    }
+}
+
+/* The worker's call: at the start, for each record handed over, at the
+ * retry or tidy time.  A stop ships what was handed over, listing again as
+ * needed, unless the region is failing (the next run catches up, not the
+ * stop) or its requests were cancelled. */
+static void ship_tick(void *arg, gd_periodic_call *call)
 {
     gd_shipper *s = arg;
-    gd_copy_opts o = {.jobs = 1, .bandwidth = s->bandwidth, .sets = false, .segments = true};
-    bool synced = false, failing = false, tidy = false;
-    long long shipped = 0; /* every home segment up to this one is in the copy region */
-    double next_warn = 0, retry_at = 0, tidy_at = gd_mono() + SHIP_TIDY_S;
-    /* a failing region is tried again after 1 s doubling to 10 s, from 1 s
-     * again once it caught up; the wait is ship_wait's (a new record or a
-     * stop wakes it) */
-    gd_retry rt;
-    gd_retry_start(&rt, &(gd_retry_policy){.first_ms = 1000, .max_ms = 10000});
-    for (;;) {
-        bool stopping = false, overflowed = false;
-        gd_segments batch =
-            ship_wait(s, synced, synced ? tidy_at : retry_at, &stopping, &overflowed);
-        if (overflowed)
-            synced = false; /* some records never reached the queue */
-        if (synced && !stopping && gd_mono() >= tidy_at) {
-            /* Mirror the home region's compaction: a pass ships its merged
-             * segments, then what they cover goes after the grace period. */
-            synced = false;
-            tidy = true;
-        }
-        if (stopping && failing) {
-            /* the region is down: the next run catches up, not the stop */
-            gd_segments_free(&batch);
+    if (call->last && s->failing)
+        return;
+    do {
+        gd_segments batch = {0};
+        if (!ship_take(s, call->last, &batch))
             break;
-        }
-        gd_err e;
-        gd_err_clear(&e);
-        int rc = 0;
-        if (s->dst == NULL)
-            rc = s->open(s->open_ctx, &s->cancel, &s->dst, &e);
-        if (rc == 0 && !synced) {
-            gd_copy_stats st;
-            if ((rc = gd_copy_run(s->home, s->dst, &o, &st, &e)) == 0) {
-                synced = true;
-                shipped = st.last_seq;
-            }
-            if (rc == 0 && tidy) {
-                tidy = false;
-                tidy_at = gd_mono() + SHIP_TIDY_S;
-            }
-        }
-        if (rc == 0)
-            gd_err_clear(&e);
-        gd_xfer c = {.src = s->home,
-                     .dst = s->dst,
-                     .bandwidth = s->bandwidth,
-                     .t0 = gd_mono(),
-                     .present = json_object()};
-        for (size_t i = 0; i < batch.n; i++) {
-            const gd_segment *rec = &batch.v[i];
-            long long seq = (long long)rec->seq;
-            if (rc != 0 || !synced || seq <= shipped)
-                continue;
-            if ((long long)rec->first_seq != shipped + 1) {
-                synced = false; /* a record was missed: list again */
-                break;
-            }
-            if ((rc = gd_copy_segment(s->home, s->dst, rec, &c, &e)) == 0)
-                shipped = seq;
-            else
-                gd_err_prefix(&e, "copy of a binlog segment of instance %s to region %s",
-                              s->home->instance, s->region);
-        }
+        ship_pass(s, &batch, call->last);
         gd_segments_free(&batch);
-        json_decref(c.present);
-        if (rc != 0) {
-            synced = false;
-            failing = true;
-            if (gd_mono() >= next_warn && !gd_cancel_requested(&s->cancel)) {
-                gd_warn("%s (retrying; the other regions are not affected)", e.msg);
-                next_warn = gd_mono() + 30;
-            }
-            retry_at = gd_mono() + (double)gd_retry_next(&rt) / 1000;
-        } else if (failing && synced) {
-            gd_info("region %s caught up with the binlog archive", s->region);
-            failing = false;
-            gd_retry_restart(&rt);
-            next_warn = 0;
-        }
-        if (stopping && (synced || gd_cancel_requested(&s->cancel)))
-            break;
-    }
-    pthread_mutex_lock(&s->mu);
-    s->done = true;
-    s->behind = failing || !synced;
-    s->shipped = shipped;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
+    } while (call->last && !s->synced && !s->failing && !gd_cancel_requested(&s->cancel));
+    call->next_s = (s->synced ? s->tidy_at : s->retry_at) - gd_mono();
 }
 
 int gd_shipper_start(gd_repo *home, const char *region, gd_region_opener open, void *open_ctx,
@@ -186,14 +177,11 @@ int gd_shipper_start(gd_repo *home, const char *region, gd_region_opener open, v
     s->open = open;
     s->open_ctx = open_ctx;
     s->bandwidth = bandwidth;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    s->tidy_at = gd_mono() + SHIP_TIDY_S;
+    gd_retry_start(&s->rt, &(gd_retry_policy){.first_ms = 1000, .max_ms = 10000});
     pthread_mutex_init(&s->mu, NULL);
-    if (pthread_create(&s->thread, NULL, ship, s) != 0) {
-        s->thread = 0;
+    if (gd_periodic_start(SHIP_TIDY_S, GD_PERIODIC_AT_ONCE | GD_PERIODIC_LAST_CALL, ship_tick, s,
+                          &s->worker) != 0) {
         gd_shipper_stop(s);
         return gd_err_set(err, GD_E_NOMEM, "cannot start the copy thread for region %s", region);
     }
@@ -201,30 +189,10 @@ int gd_shipper_start(gd_repo *home, const char *region, gd_region_opener open, v
     return 0;
 }
 
-/* Waits (at most until deadline) for the shipper's thread to end; true
- * when it did (or never started). */
-static bool ship_wait_done(gd_shipper *s, double deadline)
-{
-    pthread_mutex_lock(&s->mu);
-    while (s->thread && !s->done && gd_mono() < deadline) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 100 * 1000 * 1000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-    }
-    bool done = !s->thread || s->done;
-    pthread_mutex_unlock(&s->mu);
-    return done;
-}
-
-/* After the thread ended: says how far behind the region is, if it is. */
+/* After the worker ended: says how far behind the region is, if it is. */
 static bool ship_report_behind(const gd_shipper *s)
 {
-    if (!s->thread || !s->behind)
+    if (s->worker == NULL || !(s->failing || !s->synced))
         return false;
     if (s->shipped > 0 && s->latest > s->shipped)
         gd_warn("region %s is behind the home region's binlog archive by %lld segment(s) "
@@ -242,14 +210,9 @@ static bool ship_report_behind(const gd_shipper *s)
 int gd_shippers_stop(gd_shipper **v, size_t n)
 {
     int behind = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] == NULL)
-            continue;
-        pthread_mutex_lock(&v[i]->mu);
-        v[i]->stop = true;
-        pthread_cond_broadcast(&v[i]->cv);
-        pthread_mutex_unlock(&v[i]->mu);
-    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i] != NULL && v[i]->worker != NULL)
+            gd_periodic_request_stop(v[i]->worker);
     /* The last shipments get a few seconds, all regions together; a region
      * that does not answer by then is not waited for (its requests are
      * cancelled): the next run catches up. */
@@ -258,18 +221,16 @@ int gd_shippers_stop(gd_shipper **v, size_t n)
         gd_shipper *s = v[i];
         if (s == NULL)
             continue;
-        if (!ship_wait_done(s, deadline)) {
+        if (s->worker != NULL && !gd_periodic_wait(s->worker, deadline - gd_mono())) {
             gd_warn("region %s does not answer: stopping without the last binlog segments "
                     "there",
                     s->region);
             gd_cancel_request(&s->cancel);
         }
-        if (s->thread)
-            pthread_join(s->thread, NULL);
+        gd_periodic_stop(s->worker);
         behind += ship_report_behind(s);
         gd_repo_close(s->dst);
         gd_segments_free(&s->queue);
-        pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->mu);
         free(s->region);
         free(s);

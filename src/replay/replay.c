@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/defaults.h"
 #include "common/gtid.h"
 #include "common/log.h"
 #include "common/progress.h"
@@ -196,7 +197,7 @@ static int wait_applied(MYSQL *m, gd_binlog_server *srv, const gd_replay_opts *o
      * reach geodr's binlog server at all (a firewall, an address it cannot
      * route) must not wait forever.  A connected IO thread that reads
      * nothing is not a stall: the target may be applying a long ALTER. */
-    int stall_s = opts->stall_s > 0 ? opts->stall_s : 60;
+    int stall_s = opts->stall_s > 0 ? opts->stall_s : GD_DEFAULT_REPLAY_STALL_S;
     double io_down_since = -1;
     for (;;) {
         if (gd_cancel_requested(opts->stop)) {

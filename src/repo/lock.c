@@ -159,8 +159,9 @@ static int write_entry(gd_lock *l, gd_err *err)
 
 /* One renewal (the periodic worker calls it every lease/4): rewrites the
  * entry; a lease not renewed for its whole length is lost. */
-static void renew(void *arg)
+static void renew(void *arg, gd_periodic_call *call)
 {
+    (void)call;
     gd_lock *l = arg;
     gd_err e;
     gd_err_clear(&e);
@@ -353,7 +354,7 @@ static void sleep_random_ms(int lo, int hi)
 
 static int start_renewal(gd_lock *l, gd_err *err)
 {
-    if (gd_periodic_start(l->lease_s / 4.0, renew, l, &l->renewal) != 0)
+    if (gd_periodic_start(l->lease_s / 4.0, 0, renew, l, &l->renewal) != 0)
         return gd_err_set(err, GD_E_NOMEM, "cannot start the lock renewal thread");
     return 0;
 }

@@ -109,9 +109,26 @@ static int reachable_by(const char *dir, const struct passwd *pw, gd_err *err)
     return rc;
 }
 
-static int run_as_account(const char *abs, const char *run, struct passwd **out, gd_err *err)
+/* A user database entry with the strings it points to: per call
+ * (getpwnam and getpwuid share one static buffer). */
+typedef struct pw_entry {
+    struct passwd pw;
+    char buf[4096];
+} pw_entry;
+
+/* The entry of name (NULL: of uid) in *e, or NULL. */
+static struct passwd *pw_lookup(const char *name, uid_t uid, pw_entry *e)
 {
-    struct passwd *pw = getpwnam(RUN_AS_USER);
+    struct passwd *r = NULL;
+    int rc = name ? getpwnam_r(name, &e->pw, e->buf, sizeof e->buf, &r)
+                  : getpwuid_r(uid, &e->pw, e->buf, sizeof e->buf, &r);
+    return rc == 0 ? r : NULL;
+}
+
+static int run_as_account(const char *abs, const char *run, pw_entry *e, struct passwd **out,
+                          gd_err *err)
+{
+    struct passwd *pw = pw_lookup(RUN_AS_USER, 0, e);
     if (pw == NULL)
         return gd_err_set(err, GD_E_STATE,
                           "geodr runs as root and the system has no '%s' user to run the new "
@@ -136,13 +153,13 @@ static int run_as_account(const char *abs, const char *run, struct passwd **out,
  * (my.cnf, install.log, client.cnf).  When geodr runs as root: *out is the
  * account the server runs as; NULL when geodr runs as another user, which
  * the server then runs as. */
-static int server_account(const char *abs, struct passwd **out, gd_err *err)
+static int server_account(const char *abs, pw_entry *e, struct passwd **out, gd_err *err)
 {
     *out = NULL;
     char *run = gd_asprintf("%s/run", abs);
     int rc = mkdir(run, 0700) == 0 ? 0 : gd_err_sys(err, errno, "cannot create %s", run);
     if (rc == 0 && geteuid() == 0)
-        rc = run_as_account(abs, run, out, err);
+        rc = run_as_account(abs, run, e, out, err);
     free(run);
     return rc;
 }
@@ -217,14 +234,15 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
     memset(out, 0, sizeof *out);
     /* unix_socket maps the peer's uid to its name: without one nobody could
      * log in to the new server. */
-    struct passwd *pw = getpwuid(geteuid());
+    pw_entry me;
+    struct passwd *pw = pw_lookup(NULL, geteuid(), &me);
     if (pw == NULL || pw->pw_name == NULL || pw->pw_name[0] == '\0')
         return gd_err_set(err, GD_E_STATE,
                           "the user running geodr (uid %u) has no name in the system's user "
                           "database, which the new instance's socket login needs: run geodr "
                           "as a named user",
                           (unsigned)geteuid());
-    out->admin_user = gd_strdup(pw->pw_name); /* pw is overwritten below */
+    out->admin_user = gd_strdup(pw->pw_name);
     int rc = dir_is_empty_or_missing(dir, err);
     if (rc != 0)
         return rc;
@@ -234,8 +252,9 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
     if (abs == NULL)
         return gd_err_sys(err, errno, "cannot resolve %s", dir);
     out->dir = abs;
+    pw_entry run_as_e;
     struct passwd *run_as = NULL;
-    if ((rc = server_account(abs, &run_as, err)) != 0)
+    if ((rc = server_account(abs, &run_as_e, &run_as, err)) != 0)
         return rc;
     out->port = port;
     out->socket = gd_asprintf("%s/run/mariadbd.sock", abs);

@@ -256,7 +256,7 @@ static void read_everything(const char *dir)
         gd_plan_free(&plan);
     if (gd_repo_plan(r, GD_PITR_NONE, NULL, SET, &plan, &e) == 0)
         gd_plan_free(&plan);
-    if (gd_repo_expire(r, 1, 1861955200, true, &rep, &e) == 0)
+    if (gd_region_expire(r, 1, 1861955200, true, &rep, &e) == 0)
         json_decref(rep);
     gd_repo_close(r);
 }

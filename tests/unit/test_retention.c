@@ -4,7 +4,7 @@
  * newest set and the set the recovery window needs are kept, that sets a
  * restore's read lease protects are kept, that segments before the oldest
  * kept set go (record first, then object), that a dry run removes nothing,
- * and when gd_repo_expire_set refuses. */
+ * and when gd_region_expire_set refuses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,7 +46,7 @@ static json_t *expire(fx_region *f, bool dry_run)
     json_t *rep = NULL;
     gd_err e;
     gd_err_clear(&e);
-    if (gd_repo_expire(f->r, RETENTION, NOW, dry_run, &rep, &e) != 0)
+    if (gd_region_expire(f->r, RETENTION, NOW, dry_run, &rep, &e) != 0)
         fail_msg("expire: %s", e.msg);
     return rep;
 }
@@ -205,7 +205,7 @@ static void dry_run_removes_nothing(void **state)
     fx_close(f);
 }
 
-/* gd_repo_expire_set removes exactly the named set when retention allows
+/* gd_region_expire_set removes exactly the named set when retention allows
  * it, and refuses an unexpired set, the window's set and an unknown one. */
 static void expire_one_set(void **state)
 {
@@ -213,16 +213,16 @@ static void expire_one_set(void **state)
     fx_region *f = region(true);
     gd_err e;
     gd_err_clear(&e);
-    assert_int_equal(gd_repo_expire_set(f->r, C, RETENTION, NOW, &e), GD_E_STATE);
+    assert_int_equal(gd_region_expire_set(f->r, C, RETENTION, NOW, &e), GD_E_STATE);
     assert_non_null(strstr(e.msg, "has not expired"));
     gd_err_clear(&e);
-    assert_int_equal(gd_repo_expire_set(f->r, B, RETENTION, NOW, &e), GD_E_STATE);
+    assert_int_equal(gd_region_expire_set(f->r, B, RETENTION, NOW, &e), GD_E_STATE);
     assert_non_null(strstr(e.msg, "recovery window"));
     gd_err_clear(&e);
-    assert_int_equal(gd_repo_expire_set(f->r, "20991231T000000Z", RETENTION, NOW, &e),
+    assert_int_equal(gd_region_expire_set(f->r, "20991231T000000Z", RETENTION, NOW, &e),
                      GD_E_NOTFOUND);
     gd_err_clear(&e);
-    assert_int_equal(gd_repo_expire_set(f->r, A, RETENTION, NOW, &e), 0);
+    assert_int_equal(gd_region_expire_set(f->r, A, RETENTION, NOW, &e), 0);
     set_gone(f, A);
     assert_true(set_present(f, B) && set_present(f, C));
     /* only the set: the segments are expire's */

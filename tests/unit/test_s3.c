@@ -1589,7 +1589,7 @@ static void test_leftovers_listing_omits_manifest(void **state)
     put_obj(x->s, "shop/backup/20260101T000001Z/data/0-0.tsv.zst", "y", 1); /* a real leftover */
     gd_strlcpy(x->f->hide_key, "pre/shop/backup/20260101T000000Z/manifest", sizeof x->f->hide_key);
     json_t *rep = NULL;
-    assert_int_equal(gd_repo_expire(r, 7, (int64_t)time(NULL) + 7 * 86400, false, &rep, &e), 0);
+    assert_int_equal(gd_region_expire(r, 7, (int64_t)time(NULL) + 7 * 86400, false, &rep, &e), 0);
     gd_stat st;
     assert_int_equal(
         gd_storage_stat(x->s, "shop/backup/20260101T000000Z/data/0-0.tsv.zst", &st, &e), 0);

@@ -333,8 +333,9 @@ static void test_strings_and_files(void **state)
     unlink(path);
 }
 
-static void count_call(void *ctx)
+static void count_call(void *ctx, gd_periodic_call *call)
 {
+    (void)call;
     atomic_fetch_add((atomic_int *)ctx, 1);
 }
 
@@ -345,14 +346,14 @@ static void test_periodic(void **state)
     (void)state;
     atomic_int n = 0;
     gd_periodic *p = NULL;
-    assert_int_equal(gd_periodic_start(0.05, count_call, &n, &p), 0);
+    assert_int_equal(gd_periodic_start(0.05, 0, count_call, &n, &p), 0);
     struct timespec ts = {0, 330 * 1000 * 1000};
     nanosleep(&ts, NULL);
     gd_periodic_stop(p);
     int got = atomic_load(&n);
     assert_true(got >= 3 && got <= 7);
     atomic_store(&n, 0);
-    assert_int_equal(gd_periodic_start(100, count_call, &n, &p), 0);
+    assert_int_equal(gd_periodic_start(100, 0, count_call, &n, &p), 0);
     gd_periodic_kick(p);
     for (int i = 0; i < 100 && atomic_load(&n) == 0; i++) {
         struct timespec t = {0, 10 * 1000 * 1000};
@@ -365,16 +366,88 @@ static void test_periodic(void **state)
     assert_int_equal(atomic_load(&n), 1);
 }
 
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000 * 1000};
+    nanosleep(&t, NULL);
+}
+
+/* A worker that answers its own next time and sees its last call. */
+typedef struct tick_log {
+    atomic_int calls, last_calls;
+    double next_s;        /* what each call answers */
+    atomic_long sleep_ms; /* how long each call takes */
+    double first_at;      /* gd_mono() of the first call */
+} tick_log;
+
+static void tick(void *ctx, gd_periodic_call *call)
+{
+    tick_log *t = ctx;
+    if (atomic_fetch_add(&t->calls, 1) == 0)
+        t->first_at = gd_mono();
+    if (call->last)
+        atomic_fetch_add(&t->last_calls, 1);
+    assert_true(call->next_s == 100); /* told the interval */
+    call->next_s = t->next_s;
+    sleep_ms(atomic_load(&t->sleep_ms));
+}
+
+/* GD_PERIODIC_AT_ONCE calls at the start; call->next_s sets the next call's
+ * time; GD_PERIODIC_LAST_CALL makes exactly one last call on a stop (none
+ * without it); gd_periodic_wait gives up after its timeout while a call
+ * runs, and reports the end once the worker made its last call. */
+static void test_periodic_calls(void **state)
+{
+    (void)state;
+    tick_log t = {.next_s = 0.05};
+    gd_periodic *p = NULL;
+    double t0 = gd_mono();
+    assert_int_equal(gd_periodic_start(100, GD_PERIODIC_AT_ONCE, tick, &t, &p), 0);
+    sleep_ms(330);
+    gd_periodic_stop(p);
+    assert_true(t.first_at - t0 < 0.2);
+    int got = atomic_load(&t.calls);
+    assert_true(got >= 3 && got <= 8);
+    assert_int_equal(atomic_load(&t.last_calls), 0);
+
+    /* next_s <= 0: the next call at once (bounded here by the call's own
+     * 20 ms); the last call comes once, after the one in progress. */
+    t = (tick_log){.next_s = 0, .sleep_ms = 20};
+    assert_int_equal(gd_periodic_start(100, GD_PERIODIC_LAST_CALL, tick, &t, &p), 0);
+    sleep_ms(50);
+    assert_int_equal(atomic_load(&t.calls), 0); /* no AT_ONCE: an interval first */
+    gd_periodic_kick(p);
+    sleep_ms(200);
+    assert_true(atomic_load(&t.calls) >= 3);
+    atomic_store(&t.sleep_ms, 300);
+    sleep_ms(30);
+    gd_periodic_request_stop(p);
+    assert_false(gd_periodic_wait(p, 0.05)); /* a 300 ms call, then the last */
+    assert_true(gd_periodic_wait(p, 2.0));
+    int before = atomic_load(&t.calls);
+    gd_periodic_stop(p);
+    assert_int_equal(atomic_load(&t.last_calls), 1);
+    assert_int_equal(atomic_load(&t.calls), before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_periodic),          cmocka_unit_test(test_buf_append_and_terminate),
-        cmocka_unit_test(test_buf_max_limit),     cmocka_unit_test(test_buf_growth),
-        cmocka_unit_test(test_strlcpy),           cmocka_unit_test(test_hex_roundtrip),
-        cmocka_unit_test(test_unhex_rejects),     cmocka_unit_test(test_fmt_time),
-        cmocka_unit_test(test_fmt_bytes),         cmocka_unit_test(test_err_first_wins),
-        cmocka_unit_test(test_err_sys),           cmocka_unit_test(test_err_prefix),
-        cmocka_unit_test(test_err_redact),        cmocka_unit_test(test_code_names),
+        cmocka_unit_test(test_periodic),
+        cmocka_unit_test(test_periodic_calls),
+        cmocka_unit_test(test_buf_append_and_terminate),
+        cmocka_unit_test(test_buf_max_limit),
+        cmocka_unit_test(test_buf_growth),
+        cmocka_unit_test(test_strlcpy),
+        cmocka_unit_test(test_hex_roundtrip),
+        cmocka_unit_test(test_unhex_rejects),
+        cmocka_unit_test(test_fmt_time),
+        cmocka_unit_test(test_fmt_bytes),
+        cmocka_unit_test(test_err_first_wins),
+        cmocka_unit_test(test_err_sys),
+        cmocka_unit_test(test_err_prefix),
+        cmocka_unit_test(test_err_redact),
+        cmocka_unit_test(test_code_names),
         cmocka_unit_test(test_strings_and_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
