@@ -40,6 +40,8 @@ struct gd_job {
     bool has_last;
     json_t *result;
     char *error_code, *error_message;
+    json_t *stored; /* a job of an earlier process: its description from the
+                     * state database (only id and status are set beside) */
 };
 
 struct gd_jobs {
@@ -47,7 +49,7 @@ struct gd_jobs {
     pthread_cond_t ended; /* CLOCK_MONOTONIC; signalled when a job ends */
     gd_job *jobs;
     size_t max_running, running;
-    bool trimmed;   /* ended jobs were dropped: the state has older ones */
+    bool trimmed;   /* the state has ended jobs older than the list's */
     bool closing;   /* gd_jobs_free began: no new job */
     bool abandoned; /* gd_jobs_free returned: the last job frees js */
     pthread_mutex_t state_mu;
@@ -69,6 +71,44 @@ static const char *status_name(gd_job_status s)
     return "Failed";
 }
 
+static gd_job_status status_parse(const char *s)
+{
+    if (s && strcmp(s, "Succeeded") == 0)
+        return GD_JOB_SUCCEEDED;
+    if (s && strcmp(s, "Cancelled") == 0)
+        return GD_JOB_CANCELLED;
+    return GD_JOB_FAILED; /* Running in the state: no thread of ours runs it */
+}
+
+/* The newest ended jobs of earlier processes, so that describing all jobs
+ * needs no query. */
+static void load_history(gd_jobs *js)
+{
+    json_t *a = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    if (gd_state_jobs(js->state, NULL, GD_JOBS_KEEP, &a, &e) != 0) {
+        gd_warn("jobs: the history in the state database cannot be read: %s", e.msg);
+        return;
+    }
+    gd_job **tail = &js->jobs;
+    size_t i;
+    json_t *o;
+    json_array_foreach(a, i, o)
+    {
+        gd_job *j = gd_calloc(1, sizeof *j);
+        j->js = js;
+        gd_strlcpy(j->id, json_string_value(json_object_get(o, "JobId")), sizeof j->id);
+        j->status = status_parse(json_string_value(json_object_get(o, "Status")));
+        json_object_set_new(o, "Progress", json_null());
+        j->stored = json_incref(o);
+        *tail = j;
+        tail = &j->next;
+    }
+    js->trimmed = json_array_size(a) >= GD_JOBS_KEEP;
+    json_decref(a);
+}
+
 gd_jobs *gd_jobs_new(gd_state *state, size_t max_running)
 {
     gd_jobs *js = gd_calloc(1, sizeof *js);
@@ -81,6 +121,8 @@ gd_jobs *gd_jobs_new(gd_state *state, size_t max_running)
     pthread_condattr_destroy(&ca);
     js->state = state;
     js->max_running = max_running;
+    if (state)
+        load_history(js);
     return js;
 }
 
@@ -91,6 +133,7 @@ static void job_free(gd_job *j)
     json_decref(j->result);
     free(j->error_code);
     free(j->error_message);
+    json_decref(j->stored);
     free(j);
 }
 
@@ -135,7 +178,7 @@ void gd_jobs_free(gd_jobs *js, double wait_s)
     js->abandoned = left > 0;
     pthread_mutex_unlock(&js->mu);
     if (left > 0) /* js belongs to the last job now */
-        gd_warn("jobs: %zu job(s) still running after %.0f s: left to end on their own", left,
+        gd_warn("jobs: %zu job(s) still running after %.1f s: left to end on their own", left,
                 wait_s);
     else
         registry_free(js);
@@ -210,9 +253,9 @@ static void job_finish(gd_job *j, int rc, json_t *result, const gd_err *err)
                        .error_message = msg,
                        .result_json = result_json};
     record(js, &sj);
-    gd_info("job=%s operation=%s instance=%s status=%s duration_s=%.1f%s%s", j->id, j->operation,
+    gd_info("job=%s operation=%s instance=%s status=%s duration_s=%.1f%s%s%s", j->id, j->operation,
             j->instance ? j->instance : "-", status_name(st), (double)(end_us - j->start_us) / 1e6,
-            msg ? " error=" : "", msg ? msg : "");
+            msg ? " error=\"" : "", msg ? msg : "", msg ? "\"" : "");
     free(result_json);
 
     pthread_mutex_lock(&js->mu);
@@ -372,6 +415,8 @@ static json_t *progress_json(const gd_job *j)
 /* Under mu. */
 static json_t *job_json(const gd_job *j)
 {
+    if (j->stored)
+        return json_deep_copy(j->stored);
     gd_state_job sj = {.id = j->id,
                        .operation = j->operation,
                        .instance = j->instance,
@@ -448,14 +493,14 @@ int gd_jobs_describe(gd_jobs *js, const char *id, size_t limit, json_t **out, gd
         if (id ? strcmp(j->id, id) == 0 : json_array_size(list) < limit)
             json_array_append_new(list, job_json(j));
     }
-    merge = merge && (js->trimmed || json_array_size(list) < limit);
+    merge = merge && js->trimmed && json_array_size(list) < limit;
     pthread_mutex_unlock(&js->mu);
 
     int rc = 0;
     if (merge) {
         rc = merge_state(js, list, limit, err);
     } else if (id && json_array_size(list) == 0) {
-        /* an ended job of an earlier process, or one trimmed from memory */
+        /* an ended job trimmed from memory */
         pthread_mutex_lock(&js->state_mu);
         json_t *old = NULL;
         if (js->state && (rc = gd_state_jobs(js->state, id, 1, &old, err)) == 0 &&

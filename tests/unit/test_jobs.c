@@ -426,6 +426,41 @@ static void history_after_restart(void **state)
     json_decref(o);
 }
 
+/* Past GD_JOBS_KEEP ended jobs the oldest leave memory: the default
+ * answer holds the newest GD_JOBS_KEEP, a larger limit and the old ids
+ * still find them in the state database. */
+static void oldest_ended_jobs_read_from_the_state(void **state)
+{
+    fixture *f = *state;
+    gate g = {0};
+    enum { N = GD_JOBS_KEEP + 5 };
+    char(*ids)[40] = gd_calloc(N, 40);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(
+            gd_jobs_start(f->js, "CreateBackup", "shop", job_ok, &g, NULL, ids[i], NULL), 0);
+        if (i == 0)
+            pause_ms(1000); /* the first one older by its StartTime */
+    }
+    for (int i = 0; i < N; i++)
+        json_decref(wait_end(f->js, ids[i]));
+    json_t *o = NULL;
+    assert_int_equal(gd_jobs_describe(f->js, NULL, 0, &o, NULL), 0);
+    assert_int_equal(json_array_size(json_object_get(o, "Jobs")), GD_JOBS_KEEP);
+    json_decref(o);
+    assert_int_equal(gd_jobs_describe(f->js, NULL, 1000, &o, NULL), 0);
+    json_t *jobs = json_object_get(o, "Jobs");
+    assert_int_equal(json_array_size(jobs), N);
+    assert_string_equal(str(json_array_get(jobs, N - 1), "JobId"), ids[0]);
+    json_decref(o);
+    json_t *j = describe(f->js, ids[0]);
+    assert_string_equal(str(j, "Status"), "Succeeded");
+    json_decref(j);
+    gd_err err;
+    gd_err_clear(&err);
+    assert_int_equal(gd_jobs_cancel(f->js, ids[0], &err), GD_E_STATE);
+    free(ids);
+}
+
 static int job_ignores_cancel(void *arg, gd_job *job, json_t **result, gd_err *err)
 {
     (void)job, (void)result, (void)err;
@@ -471,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(max_running_refusal, setup, teardown),
         cmocka_unit_test_setup_teardown(fifty_concurrent_described_while_ending, setup, teardown),
         cmocka_unit_test_setup_teardown(history_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(oldest_ended_jobs_read_from_the_state, setup, teardown),
         cmocka_unit_test_setup_teardown(free_cancels_and_gives_up_at_the_deadline, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
