@@ -47,7 +47,8 @@ gd_jobs *gd_jobs_new(struct gd_state *state, size_t max_running);
 /* Cancels every running job, waits for them (at most wait_s seconds, then
  * returns anyway: their threads end on their own, free what the registry
  * holds when the last one ends, and no longer write to the state
- * database), frees the registry.  NULL allowed. */
+ * database), frees the registry.  NULL allowed.  No other call on js
+ * may run concurrently or follow (stop the API first). */
 void gd_jobs_free(gd_jobs *js, double wait_s);
 
 /* Starts a job: operation ("CreateBackup") and instance (may be NULL) name
