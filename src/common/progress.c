@@ -18,25 +18,51 @@ struct gd_progress {
     bool enabled;
     gd_periodic *redraw; /* the line, once a second */
     double t0;
+    gd_progress_observer observer; /* captured at the start; may be NULL */
+    void *observer_ctx;
 };
+
+/* The observer of this thread: a job's thread installs its own, so that
+ * the engines it calls need not know about jobs. */
+static _Thread_local gd_progress_observer t_observer;
+static _Thread_local void *t_observer_ctx;
+
+void gd_progress_observe(gd_progress_observer fn, void *ctx)
+{
+    t_observer = fn;
+    t_observer_ctx = fn ? ctx : NULL;
+}
+
+void gd_progress_snapshot(const gd_progress *p, gd_progress_snap *out)
+{
+    gd_progress *q = (gd_progress *)p; /* atomic loads take non-const */
+    memcpy(out->verb, p->verb, sizeof out->verb);
+    memcpy(out->item, p->item, sizeof out->item);
+    out->bytes = atomic_load(&q->bytes);
+    out->rows = atomic_load(&q->rows);
+    out->items = atomic_load(&q->items);
+    out->total_bytes = p->total_bytes;
+    out->total_items = p->total_items;
+    out->elapsed_s = gd_mono() - p->t0;
+    out->rate_bps = out->elapsed_s > 0 ? (double)out->bytes / out->elapsed_s : 0;
+    out->eta_s = -1;
+    if (p->total_bytes > out->bytes && out->rate_bps > 0)
+        out->eta_s = (long)((double)(p->total_bytes - out->bytes) / out->rate_bps);
+}
 
 static void draw(void *arg, gd_periodic_call *call)
 {
     (void)call;
-    gd_progress *p = arg;
-    double el = gd_mono() - p->t0;
-    uint64_t b = atomic_load(&p->bytes);
+    gd_progress_snap s;
+    gd_progress_snapshot(arg, &s);
     char bs[32], rate[32], eta[32] = "";
-    gd_fmt_bytes(b, bs, sizeof bs);
-    double bps = el > 0 ? (double)b / el : 0;
-    gd_fmt_bytes((uint64_t)bps, rate, sizeof rate);
-    if (p->total_bytes > b && bps > 0) {
-        long s = (long)((double)(p->total_bytes - b) / bps);
-        snprintf(eta, sizeof eta, ", ETA %ld:%02ld", s / 60, s % 60);
-    }
-    fprintf(stderr, "\r\033[K%s: %s, %llu rows, %llu/%llu %s, %s/s%s", p->verb, bs,
-            (unsigned long long)atomic_load(&p->rows), (unsigned long long)atomic_load(&p->items),
-            (unsigned long long)p->total_items, p->item, rate, eta);
+    gd_fmt_bytes(s.bytes, bs, sizeof bs);
+    gd_fmt_bytes((uint64_t)s.rate_bps, rate, sizeof rate);
+    if (s.eta_s >= 0)
+        snprintf(eta, sizeof eta, ", ETA %ld:%02ld", s.eta_s / 60, s.eta_s % 60);
+    fprintf(stderr, "\r\033[K%s: %s, %llu rows, %llu/%llu %s, %s/s%s", s.verb, bs,
+            (unsigned long long)s.rows, (unsigned long long)s.items,
+            (unsigned long long)s.total_items, s.item, rate, eta);
     fflush(stderr);
 }
 
@@ -49,6 +75,10 @@ gd_progress *gd_progress_start(const char *verb, const char *item_name, uint64_t
     p->total_bytes = total_bytes;
     p->total_items = total_items;
     p->t0 = gd_mono();
+    p->observer = t_observer;
+    p->observer_ctx = t_observer_ctx;
+    if (p->observer)
+        p->observer(p->observer_ctx, p, GD_PROGRESS_STARTED);
     p->enabled = enabled && isatty(STDERR_FILENO);
     if (p->enabled && gd_periodic_start(1.0, 0, draw, p, &p->redraw) != 0)
         p->enabled = false;
@@ -73,6 +103,8 @@ void gd_progress_stop(gd_progress *p)
 {
     if (p == NULL)
         return;
+    if (p->observer)
+        p->observer(p->observer_ctx, p, GD_PROGRESS_STOPPING);
     if (p->enabled) {
         gd_periodic_stop(p->redraw);
         fprintf(stderr, "\r\033[K");
