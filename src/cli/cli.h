@@ -70,7 +70,7 @@ typedef struct gd_cli_args {
  * or GD_CLI_OPT_EXIT after --help (exit code 0) or an unknown option or a
  * missing argument (getopt's message, then the usage error: exit code 2). */
 int gd_cli_opt(gd_cli_args *a, int argc, char **argv);
-/* The option --jobs N of cmd (1-GD_MAX_CLI_JOBS) into *jobs: 0, or a usage
+/* The option --jobs N of cmd (1-GD_MAX_JOBS) into *jobs: 0, or a usage
  * error's exit code. */
 int gd_cli_jobs(const char *cmd, const char *arg, int *jobs);
 /* Prints a JSON value on stdout (steals the reference). */

@@ -139,8 +139,8 @@ int gd_cli_opt(gd_cli_args *a, int argc, char **argv)
 int gd_cli_jobs(const char *cmd, const char *arg, int *jobs)
 {
     long long num = 0;
-    if (!gd_command_int(arg, 1, GD_MAX_CLI_JOBS, &num))
-        return gd_cli_usage(cmd, "--jobs must be 1-%d", GD_MAX_CLI_JOBS);
+    if (!gd_command_int(arg, 1, GD_MAX_JOBS, &num))
+        return gd_cli_usage(cmd, "--jobs must be 1-%d", GD_MAX_JOBS);
     *jobs = (int)num;
     return 0;
 }

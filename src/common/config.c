@@ -45,7 +45,7 @@ typedef struct key_def {
 #define MAX_SECTION_KEYS 32
 #define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
 
-enum { SEC_NONE, SEC_REGION, SEC_INSTANCE };
+enum { SEC_NONE, SEC_REGION, SEC_INSTANCE, SEC_SERVER };
 
 /* Where each key of a section was set (for duplicates and late messages). */
 typedef struct key_line {
@@ -65,6 +65,7 @@ typedef struct parse_state {
     size_t idx;
     section_meta *rmeta; /* parallel to c->regions */
     section_meta *imeta; /* parallel to c->instances */
+    section_meta smeta;  /* [server] */
 } parse_state;
 
 static int key_line_of(const section_meta *m, const char *key)
@@ -183,8 +184,8 @@ static int unknown_key(gd_err *err, const parse_state *st, int line, const char 
     char hint[128] = "";
     if (best != NULL)
         snprintf(hint, sizeof hint, " (did you mean '%s'?)", best);
-    int rc = cfg_err(err, st, line, "unknown key '%.64s' in [%s %s]%s; valid keys are: %s", key,
-                     sec_kind, sec_name, hint, list.data);
+    int rc = cfg_err(err, st, line, "unknown key '%.64s' in [%s%s%s]%s; valid keys are: %s", key,
+                     sec_kind, sec_name[0] ? " " : "", sec_name, hint, list.data);
     gd_buf_free(&list);
     return rc;
 }
@@ -204,8 +205,8 @@ static int record_key(gd_err *err, const parse_state *st, section_meta *m, const
     int first = key_line_of(m, key);
     if (first != 0)
         return cfg_err(err, st, line,
-                       "duplicate key '%s' in [%s %s] (first set on line %d): keep only one", key,
-                       sec_kind, sec_name, first);
+                       "duplicate key '%s' in [%s%s%s] (first set on line %d): keep only one", key,
+                       sec_kind, sec_name[0] ? " " : "", sec_name, first);
     m->keys[m->n].key = key;
     m->keys[m->n].line = line;
     m->n++;
@@ -412,6 +413,31 @@ static int parse_ssl_mode(parse_state *st, void *sec, const key_def *d, const ch
     return 0;
 }
 
+static int parse_window(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                        gd_err *err)
+{
+    gd_instance_cfg *ic = sec;
+    gd_err e;
+    gd_err_clear(&e);
+    if (gd_backup_window_parse(v, &ic->backup_window, &e) != 0)
+        return cfg_err(err, st, line, "%s = %.64s: %s", d->key, v, e.msg);
+    ic->backup_window_set = true;
+    return 0;
+}
+
+static int parse_listen(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                        gd_err *err)
+{
+    const char *colon = strrchr(v, ':');
+    long long port;
+    if (colon == NULL || colon == v || !parse_ll(colon + 1, 0, 65535, &port) ||
+        (v[0] == '[' && colon[-1] != ']'))
+        return cfg_err(err, st, line,
+                       "%s = %.64s: must be ADDRESS:PORT (e.g. 127.0.0.1:7480 or [::1]:7480)",
+                       d->key, v);
+    return parse_string(st, sec, d, v, line, err);
+}
+
 static int parse_copy_list(parse_state *st, void *sec, const key_def *d, const char *v, int line,
                            gd_err *err)
 {
@@ -464,22 +490,48 @@ static const key_def instance_keys[] = {
     {"ssl-ca", parse_abs_path, IF(ssl_ca)},
     {"ssl-cert", parse_abs_path, IF(ssl_cert)},
     {"ssl-key", parse_abs_path, IF(ssl_key)},
+    {"backup-window", parse_window, 0, 0},
+};
+
+#define SF(f) offsetof(gd_server_cfg, f), sizeof(((gd_server_cfg *)0)->f)
+
+static const key_def server_keys[] = {
+    {"listen", parse_listen, SF(listen), .dflt = GD_DEFAULT_LISTEN},
+    {"token-file", parse_abs_path, SF(token_file)},
+    {"state-dir", parse_abs_path, SF(state_dir), .dflt = GD_DEFAULT_STATE_DIR},
+    {"tls-cert-file", parse_abs_path, SF(tls_cert_file)},
+    {"tls-key-file", parse_abs_path, SF(tls_key_file)},
+    {"backup-retry-interval", parse_whole, SF(backup_retry_s), 1, 86400,
+     " (seconds between tries after a failed backup)", GD_STR(GD_DEFAULT_BACKUP_RETRY_S)},
+    {"max-jobs", parse_whole, SF(max_jobs), 1, 256, " (jobs the server runs at once)",
+     GD_STR(GD_DEFAULT_SERVER_JOBS)},
 };
 
 _Static_assert(N_ELEMS(instance_keys) <= MAX_SECTION_KEYS, "section_meta holds every key");
 _Static_assert(N_ELEMS(region_keys) <= MAX_SECTION_KEYS, "section_meta holds every key");
+_Static_assert(N_ELEMS(server_keys) <= MAX_SECTION_KEYS, "section_meta holds every key");
 
 /* One key of the section being read: known, not set twice, read by its
  * row's parser. */
 static int section_key(parse_state *st, const char *key, const char *v, int line, gd_err *err)
 {
-    bool region = st->kind == SEC_REGION;
-    const key_def *keys = region ? region_keys : instance_keys;
-    size_t n = region ? N_ELEMS(region_keys) : N_ELEMS(instance_keys);
-    const char *kind = region ? "region" : "instance";
-    void *sec = region ? (void *)&st->c->regions[st->idx] : (void *)&st->c->instances[st->idx];
-    const char *name = region ? st->c->regions[st->idx].name : st->c->instances[st->idx].name;
-    section_meta *m = region ? &st->rmeta[st->idx] : &st->imeta[st->idx];
+    const key_def *keys;
+    size_t n;
+    const char *kind, *name;
+    void *sec;
+    section_meta *m;
+    if (st->kind == SEC_REGION) {
+        keys = region_keys, n = N_ELEMS(region_keys), kind = "region";
+        sec = &st->c->regions[st->idx], name = st->c->regions[st->idx].name;
+        m = &st->rmeta[st->idx];
+    } else if (st->kind == SEC_INSTANCE) {
+        keys = instance_keys, n = N_ELEMS(instance_keys), kind = "instance";
+        sec = &st->c->instances[st->idx], name = st->c->instances[st->idx].name;
+        m = &st->imeta[st->idx];
+    } else {
+        keys = server_keys, n = N_ELEMS(server_keys), kind = "server", name = "";
+        sec = &st->c->server, m = &st->smeta;
+    }
     const key_def *d = find_key(key, keys, n);
     if (d == NULL)
         return unknown_key(err, st, line, key, keys, n, kind, name);
@@ -542,6 +594,13 @@ static int end_section(parse_state *st, gd_err *err)
             if (r->profile == NULL)
                 r->profile = gd_strdup("default");
         }
+    } else if (st->kind == SEC_SERVER) {
+        const gd_server_cfg *sc = &st->c->server;
+        if (!!sc->tls_cert_file != !!sc->tls_key_file)
+            return cfg_err(err, st, sc->line,
+                           "[server] has %s but not %s: give both for TLS, or neither",
+                           sc->tls_cert_file ? "tls-cert-file" : "tls-key-file",
+                           sc->tls_cert_file ? "tls-key-file" : "tls-cert-file");
     } else if (st->kind == SEC_INSTANCE) {
         gd_instance_cfg *ic = &st->c->instances[st->idx];
         section_meta *m = &st->imeta[st->idx];
@@ -646,17 +705,31 @@ static int begin_section(parse_state *st, const char *section, int line, gd_err 
     const char *sp = strchr(section, ' ');
     size_t kl = sp ? (size_t)(sp - section) : strlen(section);
     int kind = SEC_NONE;
+    if (strncmp(section, "server ", 7) == 0)
+        return cfg_err(err, st, line, "[%.64s]: [server] has no name: write [server]", section);
+    if (strcmp(section, "server") == 0) {
+        if (c->server.present)
+            return cfg_err(err, st, line,
+                           "duplicate section [server] (first on line %d): merge them into one",
+                           c->server.line);
+        c->server.present = true;
+        c->server.line = line;
+        st->kind = SEC_SERVER;
+        return 0;
+    }
     if (kl == 6 && strncmp(section, "region", 6) == 0)
         kind = SEC_REGION;
     else if (kl == 8 && strncmp(section, "instance", 8) == 0)
         kind = SEC_INSTANCE;
     if (kind == SEC_NONE)
         return cfg_err(err, st, line,
-                       "unknown section [%.64s]: expected [region NAME] or [instance NAME]",
+                       "unknown section [%.64s]: expected [region NAME], [instance NAME] or "
+                       "[server]",
                        section);
     const char *kname = kind == SEC_REGION ? "region" : "instance";
     if (sp == NULL)
         return cfg_err(err, st, line, "[%s] needs a name: write [%s NAME]", kname, kname);
+
     const char *name = sp + 1;
     if (strchr(name, ' ') != NULL || !section_name_ok(name))
         return cfg_err(err, st, line,
@@ -768,6 +841,7 @@ int gd_config_load(const char *path, gd_config **out, gd_err *err)
     c->path = gd_strdup(path);
     st.c = c;
     st.path = path;
+    section_defaults(&st, &c->server, server_keys, N_ELEMS(server_keys));
     rc = gd_ini_parse_named(text, path, on_ini, &st, err);
     if (rc == 0)
         rc = end_section(&st, err);
@@ -790,6 +864,11 @@ void gd_config_free(gd_config *c)
 {
     if (c == NULL)
         return;
+    free(c->server.listen);
+    free(c->server.token_file);
+    free(c->server.state_dir);
+    free(c->server.tls_cert_file);
+    free(c->server.tls_key_file);
     for (size_t i = 0; i < c->n_regions; i++) {
         gd_region_cfg *r = &c->regions[i];
         free(r->name);
@@ -886,4 +965,46 @@ int gd_instance_password(const gd_instance_cfg *ic, char **out, gd_err *err)
     }
     *out = gd_strdup("");
     return 0;
+}
+
+/* ---- backup windows ---- */
+
+/* "HH:MM" (or "HH:MMZ") at *p; advances *p. */
+static bool parse_hhmm(const char **p, int *min)
+{
+    const char *s = *p;
+    if (s[0] < '0' || s[0] > '2' || s[1] < '0' || s[1] > '9' || s[2] != ':' || s[3] < '0' ||
+        s[3] > '5' || s[4] < '0' || s[4] > '9')
+        return false;
+    int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 23)
+        return false;
+    s += 5;
+    if (*s == 'Z')
+        s++;
+    *min = h * 60 + m;
+    *p = s;
+    return true;
+}
+
+int gd_backup_window_parse(const char *s, gd_backup_window *out, gd_err *err)
+{
+    const char *p = s;
+    gd_backup_window w;
+    if (!parse_hhmm(&p, &w.start_min) || *p++ != '-' || !parse_hhmm(&p, &w.end_min) || *p != '\0')
+        return gd_err_set(err, GD_E_INVALID,
+                          "backup window '%s' is not HH:MM-HH:MM (UTC, e.g. 02:00-03:00)", s);
+    if (w.start_min == w.end_min)
+        return gd_err_set(err, GD_E_INVALID,
+                          "backup window '%s' is empty: give a start and a later end "
+                          "(e.g. 02:00-03:00)",
+                          s);
+    *out = w;
+    return 0;
+}
+
+void gd_backup_window_format(const gd_backup_window *w, char *out, size_t size)
+{
+    snprintf(out, size, "%02d:%02d-%02d:%02d", w->start_min / 60, w->start_min % 60,
+             w->end_min / 60, w->end_min % 60);
 }

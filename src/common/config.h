@@ -26,6 +26,19 @@ typedef struct gd_region_cfg {
     int line; /* where the section starts, for messages */
 } gd_region_cfg;
 
+/* A daily backup window in UTC (backup-window = HH:MM-HH:MM; the server's
+ * schedule, docs/server.md). */
+typedef struct gd_backup_window {
+    int start_min; /* minutes after 00:00 UTC, 0-1439 */
+    int end_min;   /* the same; before start_min: the window crosses midnight */
+} gd_backup_window;
+
+/* Parses "HH:MM-HH:MM" (a trailing 'Z' on each time is accepted, as the
+ * managed services write it); an empty window (start = end) is refused. */
+int gd_backup_window_parse(const char *s, gd_backup_window *out, gd_err *err);
+/* "HH:MM-HH:MM" (out: at least 12 bytes). */
+void gd_backup_window_format(const gd_backup_window *w, char *out, size_t size);
+
 typedef struct gd_instance_cfg {
     char *name;
     char *host;          /* default "127.0.0.1" */
@@ -50,8 +63,23 @@ typedef struct gd_instance_cfg {
     unsigned long long copy_bandwidth; /* bytes/s for copies to copy regions, 0: no limit */
     gd_tls_mode ssl_mode;              /* default preferred */
     char *ssl_ca, *ssl_cert, *ssl_key; /* file names; NULL when not set */
+    gd_backup_window backup_window;    /* geodr server's daily backup */
+    bool backup_window_set;            /* false: a default fixed per instance */
     int line;
 } gd_instance_cfg;
+
+/* [server]: geodr server (docs/server.md). */
+typedef struct gd_server_cfg {
+    bool present;        /* the section is in the file */
+    char *listen;        /* default 127.0.0.1:7480 */
+    char *token_file;    /* required by geodr server */
+    char *state_dir;     /* default /var/lib/geodr */
+    char *tls_cert_file; /* both or neither */
+    char *tls_key_file;
+    int backup_retry_s; /* after a failed backup, default 1200 */
+    int max_jobs;       /* jobs at once, default 8 */
+    int line;
+} gd_server_cfg;
 
 typedef struct gd_config {
     char *path;
@@ -59,6 +87,7 @@ typedef struct gd_config {
     size_t n_regions;
     gd_instance_cfg *instances;
     size_t n_instances;
+    gd_server_cfg server;
 } gd_config;
 
 /* Which file to read: explicit (from --config) if not NULL, else

@@ -5,12 +5,11 @@
 #define GD_COMMON_DEFAULTS_H
 
 #define GD_DEFAULT_JOBS 4                /* parallel connections of a backup or restore */
-#define GD_MAX_JOBS 64                   /* jobs = and --jobs accept 1..this */
+#define GD_MAX_JOBS 64                   /* jobs = and --jobs accept 1..this (one limit) */
 #define GD_DEFAULT_CHUNK_ROWS 500000     /* target rows per data object */
 #define GD_DEFAULT_COMPRESS_LEVEL 1      /* zstd */
 #define GD_DEFAULT_RETENTION_DAYS 7      /* home region, 1-35 */
 #define GD_DEFAULT_COPY_RETENTION_DAYS 7 /* copy regions, 7-1825 */
-#define GD_MAX_CLI_JOBS 256              /* --jobs accepts 1..this (more than jobs =) */
 #define GD_DEFAULT_ARCHIVE_INTERVAL_S 1  /* a segment committed at least this often */
 #define GD_MAX_ARCHIVE_INTERVAL_S 300    /* archive-interval and --interval: 0.1..this */
 
@@ -25,6 +24,10 @@
 /* Replay of a restore (replay/replay.h): the target's IO thread may stay
  * disconnected this long before the restore fails. */
 #define GD_DEFAULT_REPLAY_STALL_S 60
+#define GD_DEFAULT_LISTEN "127.0.0.1:7480"    /* geodr server's API */
+#define GD_DEFAULT_STATE_DIR "/var/lib/geodr" /* geodr server's state database */
+#define GD_DEFAULT_BACKUP_RETRY_S 1200        /* after a failed backup: 20 minutes */
+#define GD_DEFAULT_SERVER_JOBS 8              /* server jobs at once */
 
 /* A number as the config file would write it. */
 #define GD_STR_(x) #x

@@ -5,40 +5,6 @@
 
 #define DAY_S 86400
 
-/* "HH:MM" (or "HH:MMZ") at *p; advances *p. */
-static bool parse_hhmm(const char **p, int *min)
-{
-    const char *s = *p;
-    if (s[0] < '0' || s[0] > '2' || s[1] < '0' || s[1] > '9' || s[2] != ':' || s[3] < '0' ||
-        s[3] > '5' || s[4] < '0' || s[4] > '9')
-        return false;
-    int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
-    if (h > 23)
-        return false;
-    s += 5;
-    if (*s == 'Z')
-        s++;
-    *min = h * 60 + m;
-    *p = s;
-    return true;
-}
-
-int gd_backup_window_parse(const char *s, gd_backup_window *out, gd_err *err)
-{
-    const char *p = s;
-    gd_backup_window w;
-    if (!parse_hhmm(&p, &w.start_min) || *p++ != '-' || !parse_hhmm(&p, &w.end_min) || *p != '\0')
-        return gd_err_set(err, GD_E_INVALID,
-                          "backup window '%s' is not HH:MM-HH:MM (UTC, e.g. 02:00-03:00)", s);
-    if (w.start_min == w.end_min)
-        return gd_err_set(err, GD_E_INVALID,
-                          "backup window '%s' is empty: give a start and a later end "
-                          "(e.g. 02:00-03:00)",
-                          s);
-    *out = w;
-    return 0;
-}
-
 void gd_backup_window_default(const char *instance, gd_backup_window *out)
 {
     uint32_t h = 2166136261u; /* FNV-1a of the name: fixed per instance */
@@ -46,12 +12,6 @@ void gd_backup_window_default(const char *instance, gd_backup_window *out)
         h = (h ^ (uint8_t)*c) * 16777619u;
     out->start_min = 60 + (int)(h % 240);
     out->end_min = (out->start_min + 60) % 1440;
-}
-
-void gd_backup_window_format(const gd_backup_window *w, char *out, size_t size)
-{
-    snprintf(out, size, "%02d:%02d-%02d:%02d", w->start_min / 60, w->start_min % 60,
-             w->end_min / 60, w->end_min % 60);
 }
 
 int64_t gd_backup_window_last_start(const gd_backup_window *w, int64_t now_s)

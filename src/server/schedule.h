@@ -2,9 +2,9 @@
  * functions of the configured window, what the instance's history says and
  * the time, so the rules are tested without a clock.
  *
- *   - A daily window "HH:MM-HH:MM" (UTC; it may cross midnight).  Without
- *     one, a start fixed per instance in 01:00-05:00 (from its name), one
- *     hour long.
+ *   - A daily window (backup-window, common/config.h; UTC; it may cross
+ *     midnight).  Without one, a start fixed per instance in 01:00-05:00
+ *     (from its name), one hour long.
  *   - An instance without any backup is backed up at once.
  *   - Otherwise one backup per day: due at the window's start once the
  *     newest successful backup is older than that start; a window missed
@@ -16,25 +16,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/config.h"
 #include "common/error.h"
 
-#define GD_BACKUP_RETRY_S (20 * 60) /* after a failed backup */
 #define GD_EXPIRE_EVERY_S 3600      /* retention runs this often, and after each backup */
 
-typedef struct gd_backup_window {
-    int start_min; /* minutes after 00:00 UTC, 0-1439 */
-    int end_min;   /* the same; before start_min: the window crosses midnight */
-} gd_backup_window;
-
-/* Parses "HH:MM-HH:MM" (a trailing 'Z' on each time is accepted, as the
- * managed services write it); an empty window (start = end) is refused. */
-int gd_backup_window_parse(const char *s, gd_backup_window *out, gd_err *err);
 /* The default window of an instance: one hour from a start in 01:00-05:00
  * that its name fixes (so instances sharing a server do not all start at
  * once, and a restart does not move it). */
 void gd_backup_window_default(const char *instance, gd_backup_window *out);
-/* "HH:MM-HH:MM" (out: at least 12 bytes). */
-void gd_backup_window_format(const gd_backup_window *w, char *out, size_t size);
 
 /* What the schedule needs to know of an instance's backups. */
 typedef struct gd_backup_history {

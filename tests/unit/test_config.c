@@ -609,6 +609,54 @@ static void test_ini_parse(void **state)
     assert_int_equal(gd_ini_parse("", ini_cb, &r, NULL), 0);
 }
 
+/* [server] and backup-window (docs/server.md): defaults without the
+ * section, every key read, and the mistakes refused with their line. */
+static void test_server_section(void **state)
+{
+    (void)state;
+    char *path = write_file(REGION_HOME INST_HEAD);
+    gd_config *c = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    assert_int_equal(gd_config_load(path, &c, &e), 0);
+    assert_false(c->server.present);
+    assert_string_equal(c->server.listen, "127.0.0.1:7480");
+    assert_string_equal(c->server.state_dir, "/var/lib/geodr");
+    assert_null(c->server.token_file);
+    assert_int_equal(c->server.backup_retry_s, 1200);
+    assert_false(c->instances[0].backup_window_set);
+    gd_config_free(c);
+    free(path);
+    path = write_file(REGION_HOME INST_HEAD "backup-window = 23:30Z-00:30Z\n"
+                                            "[server]\nlisten = [::1]:0\ntoken-file = /etc/t\n"
+                                            "state-dir = /srv/state\nbackup-retry-interval = 5\n"
+                                            "tls-cert-file = /c.pem\ntls-key-file = /k.pem\n");
+    assert_int_equal(gd_config_load(path, &c, &e), 0);
+    assert_true(c->server.present);
+    assert_string_equal(c->server.listen, "[::1]:0");
+    assert_string_equal(c->server.token_file, "/etc/t");
+    assert_int_equal(c->server.backup_retry_s, 5);
+    assert_true(c->instances[0].backup_window_set);
+    assert_int_equal(c->instances[0].backup_window.start_min, 23 * 60 + 30);
+    assert_int_equal(c->instances[0].backup_window.end_min, 30);
+    gd_config_free(c);
+    free(path);
+    expect_error(REGION_HOME INST_HEAD "backup-window = 2-3\n", GD_E_CONFIG, 7, "backup-window",
+                 "HH:MM-HH:MM");
+    expect_error(REGION_HOME INST_HEAD "backup-window = 02:00-02:00\n", GD_E_CONFIG, 7, "empty",
+                 NULL);
+    expect_error("[server]\nlisten = 7480\n", GD_E_CONFIG, 2, "listen", "ADDRESS:PORT");
+    expect_error("[server]\nlisten = host:99999\n", GD_E_CONFIG, 2, "listen", NULL);
+    expect_error("[server]\ntoken-file = token\n", GD_E_CONFIG, 2, "token-file", "absolute");
+    expect_error("[server]\nbackup-retry-interval = 0\n", GD_E_CONFIG, 2, "backup-retry-interval",
+                 "1-86400");
+    expect_error("[server]\ntls-cert-file = /c.pem\n", GD_E_CONFIG, 1, "tls-key-file", NULL);
+    expect_error("[server]\n[server]\n", GD_E_CONFIG, 2, "duplicate section [server]", NULL);
+    expect_error("[server main]\n", GD_E_CONFIG, 1, "[server] has no name", NULL);
+    expect_error("[server]\nlisen = 1.2.3.4:5\n", GD_E_CONFIG, 2, "unknown key 'lisen' in [server]",
+                 "did you mean 'listen'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -621,7 +669,7 @@ int main(void)
         cmocka_unit_test(test_malformed_line),     cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_empty_and_comments), cmocka_unit_test(test_config_path_env),
         cmocka_unit_test(test_instance_password),  cmocka_unit_test(test_ssl_keys),
-        cmocka_unit_test(test_ini_parse),
+        cmocka_unit_test(test_ini_parse),          cmocka_unit_test(test_server_section),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "common/defaults.h"
 #include "server/schedule.h"
 
 #define D0 1764460800LL /* 2025-11-30 00:00:00 UTC */
@@ -59,7 +60,7 @@ static void next_backup(void **state)
 {
     (void)state;
     gd_backup_window w = {.start_min = 120, .end_min = 180}; /* 02:00-03:00 */
-    const int64_t R = GD_BACKUP_RETRY_S;
+    const int64_t R = GD_DEFAULT_BACKUP_RETRY_S;
     /* none yet: at once */
     gd_backup_history h = {0};
     assert_int_equal(gd_backup_next(&w, &h, AT(14, 0), R), AT(14, 0));
