@@ -87,6 +87,8 @@ int backup_cmp_chunk_size(const void *a, const void *b);
 
 /* schema.c */
 void *backup_schema_thread(void *arg); /* a schema_job: capture_schema in a thread */
-int backup_write_schema(ctx *c, json_t *schema, json_t *manifest, gd_err *err);
+/* Writes the set's schema object; fills its manifest entry (entry->object
+ * is then owned by the entry). */
+int backup_write_schema(ctx *c, json_t *schema, gd_mf_object *entry, gd_err *err);
 
 #endif

@@ -25,7 +25,7 @@ static int load_sets(gd_repo *r, gd_set **out, size_t *n, gd_err *bad, gd_err *e
             v[k++] = v[i];
         } else {
             free(v[i].id);
-            json_decref(v[i].mf);
+            gd_manifest_free(v[i].mf);
         }
     }
     *n = k;
@@ -52,7 +52,8 @@ static void add_window(json_t *windows, json_t *segs, size_t a, size_t b, const 
         return;
     long long to_s = gd_json_int(last, "last_time_s", 0);
     const char *to_str = gd_json_str(last, "last_time", "");
-    const char *best_end = gd_json_str(best->mf, "end", "");
+    char best_end[32];
+    gd_fmt_time(best->mf->end_us, false, best_end, sizeof best_end);
     char gfrom[1024];
     gd_gtid_pos_format(&best->pos, gfrom, sizeof gfrom);
     json_array_append_new(windows, json_pack("{s:s, s:I, s:s, s:I, s:s, s:s, s:s}", "from",
@@ -134,8 +135,11 @@ static char *windows_text(json_t *summary, const gd_set *sets, size_t nsets, con
                        "(run 'geodr archive %s' for point-in-time restore); backup sets "
                        "end at ",
                        instance);
-        for (size_t k = 0; k < nsets; k++)
-            gd_buf_appendf(&b, "%s%s UTC", k ? ", " : "", gd_json_str(sets[k].mf, "end", ""));
+        for (size_t k = 0; k < nsets; k++) {
+            char end[32];
+            gd_fmt_time(sets[k].mf->end_us, false, end, sizeof end);
+            gd_buf_appendf(&b, "%s%s UTC", k ? ", " : "", end);
+        }
         gd_buf_appendf(&b, " (use --set ID or --fastest)");
     } else {
         gd_buf_appendf(&b, " (UTC)");
@@ -246,7 +250,9 @@ static void fill_set(json_t *plan, const gd_set *chosen)
     gd_gtid_pos_format(&chosen->pos, g, sizeof g);
     json_object_set_new(plan, "set", json_string(chosen->id));
     json_object_set_new(plan, "set_gtid", json_string(g));
-    json_object_set_new(plan, "set_end", json_string(gd_json_str(chosen->mf, "end", "")));
+    char end[32];
+    gd_fmt_time(chosen->mf->end_us, false, end, sizeof end);
+    json_object_set_new(plan, "set_end", json_string(end));
     json_object_set_new(plan, "set_end_s", json_integer(chosen->end_s));
 }
 
