@@ -110,17 +110,20 @@ static bool sha256_ok(const char *s)
     return strlen(s) == 64 && strspn(s, "0123456789abcdefABCDEF") == 64;
 }
 
-/* An object entry: the schema object (chunk false) or a table's chunk. */
+/* An object entry: the schema object (chunk false) or a table's chunk;
+ * what names it in messages. */
 static int object_entry(dec *d, json_t *o, bool chunk, const char *what, gd_mf_object *out)
 {
-    if (!json_is_object(o))
-        return bad(d, "%s is not an object", what);
+    char where[sizeof d->where];
+    memcpy(where, d->where, sizeof where);
+    snprintf(d->where, sizeof d->where, "%s%s: ", where, what);
     char *sha = NULL;
-    int rc = str_field(d, o, "object", NULL, &out->object);
+    int rc =
+        json_is_object(o) ? str_field(d, o, "object", NULL, &out->object) : bad(d, "not an object");
     if (rc == 0 && !object_name_ok(out->object))
-        rc = bad(d, "%s names object '%s', not one inside the set", what, out->object);
+        rc = bad(d, "object '%s' is not a name inside the set", out->object);
     if (rc == 0 && (rc = str_field(d, o, "sha256", NULL, &sha)) == 0 && !sha256_ok(sha))
-        rc = bad(d, "%s's sha256 '%s' is not 64 hex digits", what, sha);
+        rc = bad(d, "sha256 '%s' is not 64 hex digits", sha);
     if (rc == 0)
         memcpy(out->sha256, sha, 65);
     free(sha);
@@ -132,6 +135,7 @@ static int object_entry(dec *d, json_t *o, bool chunk, const char *what, gd_mf_o
         rc = count_field(d, o, "rows", true, &out->rows);
     if (rc == 0 && chunk)
         rc = count_field(d, o, "enum_errors", false, &out->enum_errors);
+    memcpy(d->where, where, sizeof where);
     return rc;
 }
 
