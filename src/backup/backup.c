@@ -164,25 +164,9 @@ static int dump_data(ctx *c, MYSQL *m, worker *ws, int jobs, snap_pos *sp, json_
     return rc;
 }
 
-/* A table's columns as the manifest holds them, with the form each is
- * written in. */
-static void manifest_columns(const table *t, gd_mf_table *mt)
-{
-    mt->ncolumns = json_array_size(t->columns);
-    mt->columns = gd_calloc(mt->ncolumns + 1, sizeof *mt->columns);
-    for (size_t k = 0; k < mt->ncolumns; k++) {
-        gd_mf_column *col = &mt->columns[k];
-        col->name = gd_strdup(json_string_value(json_array_get(t->columns, k)));
-        const char *form = json_string_value(json_object_get(t->forms, col->name));
-        col->form = form == NULL                 ? GD_MF_FORM_TEXT
-                    : strcmp(form, "index") == 0 ? GD_MF_FORM_INDEX
-                                                 : GD_MF_FORM_BINARY;
-    }
-}
-
 /* The manifest's tables: each with its chunks back at their index (the
  * workers took them biggest first); the totals of rows and bytes. */
-static void manifest_tables(const ctx *c, gd_manifest *m)
+static void manifest_tables(ctx *c, gd_manifest *m)
 {
     m->ntables = c->ntables;
     m->tables = gd_calloc(c->ntables + 1, sizeof *m->tables);
@@ -192,7 +176,11 @@ static void manifest_tables(const ctx *c, gd_manifest *m)
         mt->db = gd_strdup(t->db);
         mt->name = gd_strdup(t->name);
         mt->engine = gd_strdup(t->engine);
-        manifest_columns(t, mt);
+        /* the manifest takes them over */
+        mt->columns = t->columns;
+        mt->ncolumns = t->ncolumns;
+        t->columns = NULL;
+        t->ncolumns = 0;
         mt->rows = atomic_load(&t->rows);
         mt->versioned = t->versioned; /* rows include history */
         /* Not as of the set's position: a point-in-time restore of it would
@@ -225,9 +213,10 @@ static void ctx_free(ctx *c)
         free(t->engine);
         free(t->pk);
         gd_buf_free(&t->select_cols);
-        json_decref(t->forms);
         free(t->enum_cols);
-        json_decref(t->columns);
+        for (size_t k = 0; k < t->ncolumns; k++)
+            free(t->columns[k].name);
+        free(t->columns);
     }
     free(c->tables);
     for (size_t k = 0; k < c->nchunks; k++) {
