@@ -446,12 +446,12 @@ static int start_position(arch *a, const gd_conn_params *src, gd_err *err)
         a->next_seq = 1;
         char **ids = NULL;
         size_t ns = 0;
-        json_t *mf = NULL;
+        gd_manifest *mf = NULL;
         if ((rc = gd_repo_list_sets(a->repo, &ids, &ns, err)) != 0)
             goto out;
         if (ns > 0 && gd_manifest_read(a->repo, ids[ns - 1], &mf, err) == 0) {
-            owned = gd_strdup(gd_json_str(mf, "gtid", ""));
-            json_decref(mf);
+            owned = gd_strdup(mf->gtid);
+            gd_manifest_free(mf);
         }
         gd_strv_free(ids, ns);
         if (owned == NULL) {

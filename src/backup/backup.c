@@ -164,44 +164,44 @@ static int dump_data(ctx *c, MYSQL *m, worker *ws, int jobs, snap_pos *sp, json_
     return rc;
 }
 
-/* The manifest's "tables": each with its chunks back at their index (the
+/* The manifest's tables: each with its chunks back at their index (the
  * workers took them biggest first); the totals of rows and bytes. */
-static json_t *tables_json(const ctx *c, unsigned long long *rows, unsigned long long *raw,
-                           unsigned long long *stored)
+static void manifest_tables(ctx *c, gd_manifest *m)
 {
-    json_t *tarr = json_array();
+    m->ntables = c->ntables;
+    m->tables = gd_calloc(c->ntables + 1, sizeof *m->tables);
     for (size_t i = 0; i < c->ntables; i++) {
         table *t = &c->tables[i];
-        json_t *jt = json_pack("{s:s, s:s, s:s, s:O, s:I, s:o}", "db", t->db, "name", t->name,
-                               "engine", t->engine, "columns", t->columns, "rows",
-                               (json_int_t)atomic_load(&t->rows), "chunks", json_array());
-        if (t->versioned)
-            json_object_set_new(jt, "versioned", json_true()); /* rows include history */
-        if (t->forms)
-            json_object_set_new(jt, "forms", json_incref(t->forms));
+        gd_mf_table *mt = &m->tables[i];
+        mt->db = gd_strdup(t->db);
+        mt->name = gd_strdup(t->name);
+        mt->engine = gd_strdup(t->engine);
+        /* the manifest takes them over */
+        mt->columns = t->columns;
+        mt->ncolumns = t->ncolumns;
+        t->columns = NULL;
+        t->ncolumns = 0;
+        mt->rows = atomic_load(&t->rows);
+        mt->versioned = t->versioned; /* rows include history */
         /* Not as of the set's position: a point-in-time restore of it would
          * replay changes it already holds. */
-        if (!t->transactional && c->opts->no_lock_nontransactional)
-            json_object_set_new(jt, "consistent", json_false());
-        json_t *arr = json_object_get(jt, "chunks");
-        for (int ci = 0; ci < t->nchunks; ci++)
-            json_array_append_new(arr, json_null());
-        json_array_append_new(tarr, jt);
+        mt->consistent = t->transactional || !c->opts->no_lock_nontransactional;
+        mt->nchunks = (size_t)t->nchunks;
+        mt->chunks = gd_calloc(mt->nchunks + 1, sizeof *mt->chunks);
     }
     for (size_t k = 0; k < c->nchunks; k++) {
         chunk *ch = &c->chunks[k];
-        json_t *arr = json_object_get(json_array_get(tarr, (size_t)ch->t->idx), "chunks");
-        json_t *jc = json_pack("{s:s, s:I, s:I, s:I, s:s}", "object", ch->object, "rows",
-                               (json_int_t)ch->rows, "raw_size", (json_int_t)ch->info.raw_size,
-                               "size", (json_int_t)ch->info.size, "sha256", ch->info.sha256);
-        if (ch->enum_errors)
-            json_object_set_new(jc, "enum_errors", json_integer((json_int_t)ch->enum_errors));
-        json_array_set_new(arr, (size_t)ch->idx, jc);
-        *rows += ch->rows;
-        *raw += ch->info.raw_size;
-        *stored += ch->info.size;
+        gd_mf_object *o = &m->tables[ch->t->idx].chunks[ch->idx];
+        *o = (gd_mf_object){.object = gd_strdup(ch->object),
+                            .raw_size = ch->info.raw_size,
+                            .size = ch->info.size,
+                            .rows = ch->rows,
+                            .enum_errors = ch->enum_errors};
+        memcpy(o->sha256, ch->info.sha256, sizeof o->sha256);
+        m->totals.rows += ch->rows;
+        m->totals.raw_bytes += ch->info.raw_size;
+        m->totals.stored_bytes += ch->info.size;
     }
-    return tarr;
 }
 
 static void ctx_free(ctx *c)
@@ -213,9 +213,10 @@ static void ctx_free(ctx *c)
         free(t->engine);
         free(t->pk);
         gd_buf_free(&t->select_cols);
-        json_decref(t->forms);
         free(t->enum_cols);
-        json_decref(t->columns);
+        for (size_t k = 0; k < t->ncolumns; k++)
+            free(t->columns[k].name);
+        free(t->columns);
     }
     free(c->tables);
     for (size_t k = 0; k < c->nchunks; k++) {
@@ -232,7 +233,8 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
     int jobs = opts->jobs > 0 ? opts->jobs : 1;
     worker *ws = gd_calloc((size_t)jobs, sizeof *ws);
     MYSQL *m = NULL;
-    json_t *manifest = NULL, *schema = NULL;
+    gd_manifest *manifest = NULL;
+    json_t *schema = NULL;
     snap_pos sp = {0};
     char *version = NULL;
     gd_lock *lk = NULL;
@@ -263,64 +265,52 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
     size_t nontx_tables = 0;
     for (size_t i = 0; i < c.ntables; i++)
         nontx_tables += !c.tables[i].transactional;
-    manifest = json_object();
-    int64_t end_us = gd_now_us();
-    char t1[32], t2[32];
-    gd_fmt_time(start_us, false, t1, sizeof t1);
-    gd_fmt_time(end_us, false, t2, sizeof t2);
-    json_object_set_new(manifest, "format", json_string("geodr-manifest"));
-    json_object_set_new(manifest, "version", json_integer(GD_REPO_FORMAT_VERSION));
-    json_object_set_new(manifest, "set", json_string(res->set_id));
-    json_object_set_new(manifest, "instance", json_string(repo->instance));
-    json_object_set_new(manifest, "method", json_string("logical"));
-    json_object_set_new(manifest, "start", json_string(t1));
-    json_object_set_new(manifest, "end", json_string(t2));
-    json_object_set_new(manifest, "start_us", json_integer(start_us));
-    json_object_set_new(manifest, "end_us", json_integer(end_us));
-    json_object_set_new(manifest, "gtid", json_string(sp.gtid));
-    json_object_set_new(manifest, "binlog_file", json_string(sp.binlog_file ? sp.binlog_file : ""));
-    json_object_set_new(manifest, "binlog_pos",
-                        json_integer(sp.binlog_pos ? strtoll(sp.binlog_pos, NULL, 10) : 0));
-    json_object_set_new(manifest, "server_version", json_string(version));
-    json_object_set_new(manifest, "cipher", json_string(repo->encrypted ? "aes-256-gcm" : "none"));
-    json_object_set_new(manifest, "compression", json_string("zstd"));
-    json_object_set_new(manifest, "lock_seconds", json_real(sp.lock_s));
-    json_object_set_new(manifest, "nontransactional_tables",
-                        json_integer((json_int_t)nontx_tables));
-    json_object_set_new(manifest, "nontransactional_locked",
-                        json_boolean(!opts->no_lock_nontransactional));
-    unsigned long long rows = 0, raw = 0, stored = 0;
-    json_object_set_new(manifest, "tables", tables_json(&c, &rows, &raw, &stored));
+    manifest = gd_calloc(1, sizeof *manifest);
+    *manifest = (gd_manifest){
+        .set = gd_strdup(res->set_id),
+        .instance = gd_strdup(repo->instance),
+        .method = gd_strdup("logical"),
+        .start_us = start_us,
+        .end_us = gd_now_us(),
+        .gtid = gd_strdup(sp.gtid),
+        .binlog_file = gd_strdup(sp.binlog_file ? sp.binlog_file : ""),
+        .binlog_pos = sp.binlog_pos ? strtoll(sp.binlog_pos, NULL, 10) : 0,
+        .server_version = gd_strdup(version),
+        .cipher = gd_strdup(repo->encrypted ? "aes-256-gcm" : "none"),
+        .compression = gd_strdup("zstd"),
+        .lock_seconds = sp.lock_s,
+        .nontransactional_tables = nontx_tables,
+        .nontransactional_locked = !opts->no_lock_nontransactional,
+    };
+    manifest->has_pos = gd_gtid_pos_parse(manifest->gtid, &manifest->pos, NULL) == 0;
+    manifest_tables(&c, manifest);
     /* The set checks itself before it commits (repo/setcheck.h): every
      * table's columns against its CREATE TABLE, the row counts. */
-    json_t *problems = json_array();
-    if (gd_set_check(manifest, schema, problems) > 0) {
-        char *msg = gd_set_check_message(problems);
+    gd_set_problems problems = {0};
+    if (gd_set_check(manifest, schema, &problems) > 0) {
+        char *msg = gd_set_check_message(&problems);
         rc = gd_err_set(err, GD_E_STATE,
                         "backup %s failed its own check, nothing was committed: %s (please "
                         "report this with the table's SHOW CREATE TABLE)",
                         res->set_id, msg);
         free(msg);
     }
-    json_decref(problems);
-    if (rc != 0 || (rc = backup_write_schema(&c, schema, manifest, err)) != 0)
+    gd_set_problems_free(&problems);
+    if (rc != 0 || (rc = backup_write_schema(&c, schema, &manifest->schema, err)) != 0)
         goto out;
-    json_t *sch = json_object_get(manifest, "schema");
-    raw += (unsigned long long)gd_json_int(sch, "raw_size", 0);
-    stored += (unsigned long long)gd_json_int(sch, "size", 0);
-    res->seconds = gd_mono() - t0;
-    json_object_set_new(manifest, "totals",
-                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "rows", (json_int_t)rows,
-                                  "raw_bytes", (json_int_t)raw, "stored_bytes", (json_int_t)stored,
-                                  "tables", (json_int_t)c.ntables, "objects",
-                                  (json_int_t)(c.nchunks + 1), "seconds", res->seconds));
+    gd_mf_totals *tot = &manifest->totals;
+    tot->raw_bytes += manifest->schema.raw_size;
+    tot->stored_bytes += manifest->schema.size;
+    tot->tables = c.ntables;
+    tot->objects = c.nchunks + 1;
+    tot->seconds = res->seconds = gd_mono() - t0;
     gd_test_pause("backup-commit");
     if ((rc = gd_lock_check(lk, err)) != 0 ||
         (rc = gd_manifest_write(repo, res->set_id, manifest, err)) != 0)
         goto out;
-    res->rows = rows;
-    res->raw_bytes = raw;
-    res->stored_bytes = stored;
+    res->rows = tot->rows;
+    res->raw_bytes = tot->raw_bytes;
+    res->stored_bytes = tot->stored_bytes;
     res->tables = c.ntables;
     res->objects = c.nchunks + 1;
     gd_strlcpy(res->gtid, sp.gtid, sizeof res->gtid);
@@ -330,7 +320,7 @@ out:
     free(ws);
     gd_conn_close(m);
     ctx_free(&c);
-    json_decref(manifest);
+    gd_manifest_free(manifest);
     json_decref(schema);
     free(sp.gtid);
     free(sp.binlog_file);

@@ -12,6 +12,7 @@
 #include "common/pool.h"
 #include "common/progress.h"
 #include "common/util.h"
+#include "repo/manifest.h"
 
 #define SYSTEM_DBS "'mysql','information_schema','performance_schema','sys'"
 #define CHUNK_BYTES_TARGET ((unsigned long long)64 << 20)
@@ -22,11 +23,11 @@ typedef struct table {
     int idx;
     char *db, *name, *engine;
     unsigned long long rows_est, data_len;
-    gd_buf select_cols; /* "`a`,CAST(`f` AS DOUBLE),..." */
-    json_t *columns;    /* load column names */
-    char *pk;           /* single integer primary key column, or NULL */
+    gd_buf select_cols;    /* "`a`,CAST(`f` AS DOUBLE),..." */
+    gd_mf_column *columns; /* load column names, the form each is written in */
+    size_t ncolumns;
+    char *pk; /* single integer primary key column, or NULL */
     bool pk_unsigned;
-    json_t *forms;       /* column -> "binary" | "index" where not plain text */
     unsigned *enum_cols; /* positions of ENUM columns (written as their index) */
     int nenum;
     bool row_time_cols; /* has explicit ROW START / ROW END columns */
@@ -86,6 +87,8 @@ int backup_cmp_chunk_size(const void *a, const void *b);
 
 /* schema.c */
 void *backup_schema_thread(void *arg); /* a schema_job: capture_schema in a thread */
-int backup_write_schema(ctx *c, json_t *schema, json_t *manifest, gd_err *err);
+/* Writes the set's schema object; fills its manifest entry (entry->object
+ * is then owned by the entry). */
+int backup_write_schema(ctx *c, json_t *schema, gd_mf_object *entry, gd_err *err);
 
 #endif

@@ -15,31 +15,31 @@
 /* How one column's value is written so that LOAD DATA (CHARACTER SET
  * binary) turns it back into the same value (docs/backup-restore.md,
  * "Types"); the form is recorded per column in the manifest. */
-static const char *append_select_expr(gd_buf *b, const char *qcol, const char *data_type)
+static gd_mf_form append_select_expr(gd_buf *b, const char *qcol, const char *data_type)
 {
     if (strcmp(data_type, "float") == 0) {
         /* the text protocol prints FLOAT with 6 significant digits, which
          * does not round-trip; DOUBLE's 17 do */
         gd_buf_appendf(b, "CAST(%s AS DOUBLE)", qcol);
-        return NULL;
+        return GD_MF_FORM_TEXT;
     }
     if (strcmp(data_type, "inet6") == 0 || strcmp(data_type, "uuid") == 0) {
         /* a binary string of 16 bytes loads as the packed value; the text
          * form would be taken for it when it is 16 characters long */
         gd_buf_appendf(b, "CAST(%s AS BINARY(16))", qcol);
-        return "binary";
+        return GD_MF_FORM_BINARY;
     }
     if (strcmp(data_type, "inet4") == 0) {
         gd_buf_appendf(b, "CAST(%s AS BINARY(4))", qcol);
-        return "binary";
+        return GD_MF_FORM_BINARY;
     }
     if (strcmp(data_type, "enum") == 0 || strcmp(data_type, "set") == 0) {
         /* the number: the error value '' and a member '' print alike */
         gd_buf_appendf(b, "CAST(%s AS UNSIGNED)", qcol);
-        return "index";
+        return GD_MF_FORM_INDEX;
     }
     gd_buf_append(b, qcol, strlen(qcol));
-    return NULL;
+    return GD_MF_FORM_TEXT;
 }
 
 static void add_column(table *t, const char *name, const char *data_type)
@@ -47,17 +47,13 @@ static void add_column(table *t, const char *name, const char *data_type)
     char *qc = gd_ident(name);
     if (t->select_cols.len)
         gd_buf_append(&t->select_cols, ",", 1);
-    const char *form = append_select_expr(&t->select_cols, qc, data_type);
+    gd_mf_form form = append_select_expr(&t->select_cols, qc, data_type);
     free(qc);
-    json_array_append_new(t->columns, json_string(name));
+    t->columns = gd_realloc(t->columns, (t->ncolumns + 1) * sizeof *t->columns);
+    t->columns[t->ncolumns++] = (gd_mf_column){.name = gd_strdup(name), .form = form};
     if (strcmp(data_type, "enum") == 0) {
         t->enum_cols = gd_realloc(t->enum_cols, (size_t)(t->nenum + 1) * sizeof *t->enum_cols);
-        t->enum_cols[t->nenum++] = (unsigned)json_array_size(t->columns) - 1;
-    }
-    if (form) {
-        if (t->forms == NULL)
-            t->forms = json_object();
-        json_object_set_new(t->forms, name, json_string(form));
+        t->enum_cols[t->nenum++] = (unsigned)t->ncolumns - 1;
     }
 }
 
@@ -108,7 +104,6 @@ int backup_load_tables(ctx *c, MYSQL *m, gd_err *err)
         t->versioned = strcmp(row[5], "SYSTEM VERSIONED") == 0;
         t->transactional = strcmp(row[6], "YES") == 0;
         gd_buf_init(&t->select_cols, 0);
-        t->columns = json_array();
         gd_nameidx_add(&ix, t->db, t->name, i);
         i++;
     }
@@ -182,7 +177,7 @@ int backup_load_tables(ctx *c, MYSQL *m, gd_err *err)
             free(t->pk);
             t->pk = NULL;
         }
-        if (json_array_size(t->columns) == 0)
+        if (t->ncolumns == 0)
             return gd_err_set(err, GD_E_STATE,
                               "table %s.%s: the server reported no columns for it "
                               "(information_schema.COLUMNS); nothing was written",

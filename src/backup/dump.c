@@ -83,11 +83,11 @@ int backup_dump_chunk(gd_pool *pool, void *wv, size_t job, gd_err *err)
         goto out;
     }
     unsigned nf = mysql_num_fields(res);
-    if (nf == 0 || nf != json_array_size(t->columns)) {
+    if (nf == 0 || nf != t->ncolumns) {
         rc = gd_err_set(err, GD_E_STATE,
                         "table %s.%s: the server returned %u columns, the backup expected %zu "
                         "(was the table altered during the backup? nothing was committed)",
-                        t->db, t->name, nf, json_array_size(t->columns));
+                        t->db, t->name, nf, t->ncolumns);
         goto out;
     }
     MYSQL_ROW row;

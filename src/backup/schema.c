@@ -242,7 +242,7 @@ void *backup_schema_thread(void *arg)
     return NULL;
 }
 
-int backup_write_schema(ctx *c, json_t *schema, json_t *manifest, gd_err *err)
+int backup_write_schema(ctx *c, json_t *schema, gd_mf_object *entry, gd_err *err)
 {
     char *text = json_dumps(schema, JSON_COMPACT | JSON_SORT_KEYS);
     if (text == NULL)
@@ -259,11 +259,11 @@ int backup_write_schema(ctx *c, json_t *schema, json_t *manifest, gd_err *err)
         else
             gd_obj_abort(w);
     }
-    if (rc == 0)
-        json_object_set_new(manifest, "schema",
-                            json_pack("{s:s, s:I, s:I, s:s}", "object", rel, "raw_size",
-                                      (json_int_t)info.raw_size, "size", (json_int_t)info.size,
-                                      "sha256", info.sha256));
+    if (rc == 0) {
+        *entry = (gd_mf_object){.object = rel, .raw_size = info.raw_size, .size = info.size};
+        memcpy(entry->sha256, info.sha256, sizeof entry->sha256);
+        rel = NULL;
+    }
     free(name);
     free(rel);
     free(text);

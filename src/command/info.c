@@ -8,34 +8,30 @@
 #include "repo/plan.h"
 #include "repo/setcheck.h"
 
-static json_t *set_summary(json_t *mf, const char *id)
+static json_t *set_summary(const gd_manifest *mf, const char *id)
 {
-    json_t *t = json_object_get(mf, "totals");
+    const gd_mf_totals *t = &mf->totals;
+    char start[32], end[32];
+    gd_fmt_time(mf->start_us, false, start, sizeof start);
+    gd_fmt_time(mf->end_us, false, end, sizeof end);
     json_t *sm = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:s}", "set", id, "method",
-        gd_json_str(mf, "method", "?"), "start", gd_json_str(mf, "start", ""), "end",
-        gd_json_str(mf, "end", ""), "gtid", gd_json_str(mf, "gtid", ""), "tables",
-        (json_int_t)gd_json_int(t, "tables", 0), "rows", (json_int_t)gd_json_int(t, "rows", 0),
-        "raw_bytes", (json_int_t)gd_json_int(t, "raw_bytes", 0), "stored_bytes",
-        (json_int_t)gd_json_int(t, "stored_bytes", 0), "seconds",
-        json_real_value(json_object_get(t, "seconds")), "cipher",
-        gd_json_str(mf, "cipher", "none"));
-    json_object_set_new(sm, "lock_seconds",
-                        json_real(json_real_value(json_object_get(mf, "lock_seconds"))));
+        "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:s}", "set", id, "method", mf->method,
+        "start", start, "end", end, "gtid", mf->gtid, "tables", (json_int_t)t->tables, "rows",
+        (json_int_t)t->rows, "raw_bytes", (json_int_t)t->raw_bytes, "stored_bytes",
+        (json_int_t)t->stored_bytes, "seconds", t->seconds, "cipher", mf->cipher);
+    json_object_set_new(sm, "lock_seconds", json_real(mf->lock_seconds));
     json_object_set_new(sm, "nontransactional_tables",
-                        json_integer(gd_json_int(mf, "nontransactional_tables", 0)));
-    json_object_set_new(
-        sm, "nontransactional_locked",
-        json_boolean(!json_is_false(json_object_get(mf, "nontransactional_locked"))));
+                        json_integer((json_int_t)mf->nontransactional_tables));
+    json_object_set_new(sm, "nontransactional_locked", json_boolean(mf->nontransactional_locked));
     /* A set written wrong (repo/setcheck.h; the manifest alone, no key
      * needed): restore refuses it, verify names the tables. */
-    json_t *problems = json_array();
-    if (gd_set_check(mf, NULL, problems) > 0) {
-        char *msg = gd_set_check_message(problems);
+    gd_set_problems problems = {0};
+    if (gd_set_check(mf, NULL, &problems) > 0) {
+        char *msg = gd_set_check_message(&problems);
         json_object_set_new(sm, "unusable", json_string(msg));
         free(msg);
     }
-    json_decref(problems);
+    gd_set_problems_free(&problems);
     return sm;
 }
 
@@ -122,7 +118,7 @@ static int region_info(const gd_config *cfg, const gd_instance_cfg *ic, const ch
     size_t n = 0;
     rc = gd_repo_list_sets(repo, &ids, &n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        json_t *mf = NULL;
+        gd_manifest *mf = NULL;
         gd_err me;
         gd_err_clear(&me);
         if (gd_manifest_read(repo, ids[i], &mf, &me) != 0) {
@@ -130,9 +126,9 @@ static int region_info(const gd_config *cfg, const gd_instance_cfg *ic, const ch
             continue;
         }
         json_t *sm = set_summary(mf, ids[i]);
-        json_object_set_new(sm, "end_us", json_integer(gd_json_int(mf, "end_us", 0)));
+        json_object_set_new(sm, "end_us", json_integer(mf->end_us));
         json_array_append_new(sets, sm);
-        json_decref(mf);
+        gd_manifest_free(mf);
     }
     gd_strv_free(ids, n);
     gd_archive_summary arch;

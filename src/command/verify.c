@@ -71,18 +71,13 @@ static void job_add(verify_job **jobs, size_t *n, size_t *cap, char *name, const
 }
 
 /* A job for every chunk of every table of the set's manifest. */
-static void chunk_jobs(gd_repo *repo, const char *id, json_t *mf, verify_job **jobs, size_t *n,
-                       size_t *cap)
+static void chunk_jobs(gd_repo *repo, const char *id, const gd_manifest *mf, verify_job **jobs,
+                       size_t *n, size_t *cap)
 {
-    size_t k, c;
-    json_t *t, *ch;
-    json_array_foreach(json_object_get(mf, "tables"), k, t)
-    {
-        json_array_foreach(json_object_get(t, "chunks"), c, ch)
-        {
-            const char *rel = gd_json_str(ch, "object", "");
-            job_add(jobs, n, cap, gd_repo_object_name(repo, id, rel), rel,
-                    gd_json_str(ch, "sha256", ""));
+    for (size_t k = 0; k < mf->ntables; k++) {
+        for (size_t c = 0; c < mf->tables[k].nchunks; c++) {
+            const gd_mf_object *ch = &mf->tables[k].chunks[c];
+            job_add(jobs, n, cap, gd_manifest_object_name(repo, id, ch), ch->object, ch->sha256);
         }
     }
 }
@@ -142,21 +137,19 @@ static void verify_segments(gd_repo *repo, gd_verify_outcome *out)
  * checks its hash and authentication too, and gives the CREATE TABLEs the
  * set check compares with: *schema); without the key of an encrypted set
  * its stored bytes are hashed with the chunks (a job). */
-static void schema_check(gd_repo *repo, const char *id, json_t *mf, json_t **schema,
+static void schema_check(gd_repo *repo, const char *id, const gd_manifest *mf, json_t **schema,
                          verify_job **jobs, size_t *nj, size_t *cap, gd_verify_bads *bad)
 {
-    json_t *sch = json_object_get(mf, "schema");
-    const char *sobj = gd_json_str(sch, "object", "");
+    const gd_mf_object *sch = &mf->schema;
+    const char *sobj = sch->object;
     if (repo->raw && repo->encrypted) {
-        job_add(jobs, nj, cap, gd_repo_object_name(repo, id, sobj), sobj,
-                gd_json_str(sch, "sha256", ""));
+        job_add(jobs, nj, cap, gd_manifest_object_name(repo, id, sch), sobj, sch->sha256);
         return;
     }
     gd_err e;
     gd_err_clear(&e);
-    char *sname = gd_repo_object_name(repo, id, sobj), *text = NULL;
-    if (gd_obj_read_all(repo, sname, gd_json_str(sch, "sha256", ""), GD_SCHEMA_MAX, &text, NULL,
-                        &e) != 0)
+    char *sname = gd_manifest_object_name(repo, id, sch), *text = NULL;
+    if (gd_obj_read_all(repo, sname, sch->sha256, GD_SCHEMA_MAX, &text, NULL, &e) != 0)
         add_bad(bad, sobj, e.msg);
     else if ((*schema = json_loads(text, 0, NULL)) == NULL)
         add_bad(bad, sobj, "not valid JSON");
@@ -169,7 +162,8 @@ static void schema_check(gd_repo *repo, const char *id, json_t *mf, json_t **sch
 static void verify_set(gd_repo *repo, const char *id, unsigned long long *checked,
                        gd_verify_bads *bad)
 {
-    json_t *mf = NULL, *schema = NULL;
+    gd_manifest *mf = NULL;
+    json_t *schema = NULL;
     gd_err e;
     gd_err_clear(&e);
     if (gd_manifest_read(repo, id, &mf, &e) != 0) {
@@ -184,22 +178,19 @@ static void verify_set(gd_repo *repo, const char *id, unsigned long long *checke
     *checked += nj - (repo->raw && repo->encrypted ? 1 : 0);
     verify_objects(repo, jobs, nj, bad);
     free(jobs);
-    json_t *problems = json_array();
-    gd_set_check(mf, schema, problems);
-    size_t k;
-    json_t *pb;
-    json_array_foreach(problems, k, pb)
-    {
-        char *what = gd_asprintf("table %s", gd_json_str(pb, "table", ""));
-        char *why = gd_asprintf("%s: restore refuses this set, take a new backup",
-                                gd_json_str(pb, "problem", ""));
+    gd_set_problems problems = {0};
+    gd_set_check(mf, schema, &problems);
+    for (size_t k = 0; k < problems.n; k++) {
+        char *what = gd_asprintf("table %s", problems.v[k].table);
+        char *why =
+            gd_asprintf("%s: restore refuses this set, take a new backup", problems.v[k].problem);
         add_bad(bad, what, why);
         free(what);
         free(why);
     }
-    json_decref(problems);
+    gd_set_problems_free(&problems);
     json_decref(schema);
-    json_decref(mf);
+    gd_manifest_free(mf);
 }
 
 int gd_command_verify(const gd_command_ctx *ctx, const char *instance, const char *region,

@@ -334,29 +334,23 @@ static int copy_sets(gd_repo *home, gd_repo *dst, long long since, const gd_copy
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char *mname = gd_repo_object_name(home, ids[i], "manifest");
         bool have = json_object_get(present, mname) != NULL;
-        json_t *mf = NULL;
-        if (!have && (rc = gd_manifest_read(home, ids[i], &mf, err)) == 0 &&
-            gd_json_int(mf, "start_us", 0) < since)
+        gd_manifest *mf = NULL;
+        if (!have && (rc = gd_manifest_read(home, ids[i], &mf, err)) == 0 && mf->start_us < since)
             have = true; /* taken before copies to this region were enabled */
         if (have || rc != 0) {
-            json_decref(mf);
+            gd_manifest_free(mf);
             free(mname);
             continue;
         }
-        json_t *sch = json_object_get(mf, "schema");
-        xfer_add(c, gd_repo_object_name(home, ids[i], gd_json_str(sch, "object", "")),
-                 gd_json_str(sch, "sha256", ""), (uint64_t)gd_json_int(sch, "size", 0));
-        size_t t, k;
-        json_t *tab, *ch;
-        json_array_foreach(json_object_get(mf, "tables"), t, tab)
-        {
-            json_array_foreach(json_object_get(tab, "chunks"), k, ch)
-            {
-                xfer_add(c, gd_repo_object_name(home, ids[i], gd_json_str(ch, "object", "")),
-                         gd_json_str(ch, "sha256", ""), (uint64_t)gd_json_int(ch, "size", 0));
+        xfer_add(c, gd_manifest_object_name(home, ids[i], &mf->schema), mf->schema.sha256,
+                 mf->schema.size);
+        for (size_t t = 0; t < mf->ntables; t++) {
+            for (size_t k = 0; k < mf->tables[t].nchunks; k++) {
+                const gd_mf_object *ch = &mf->tables[t].chunks[k];
+                xfer_add(c, gd_manifest_object_name(home, ids[i], ch), ch->sha256, ch->size);
             }
         }
-        json_decref(mf);
+        gd_manifest_free(mf);
         rc = transfer(c, o->jobs, err);
         xfer_reset(c);
         /* the manifest last: it commits the set in the copy region */
@@ -422,10 +416,12 @@ static int copy_segments(gd_repo *home, gd_repo *dst, long long since, gd_xfer *
     gd_gtid_pos oldest;
     bool have_oldest = false;
     if (gd_repo_list_sets(dst, &ids, &nids, NULL) == 0 && nids > 0) {
-        json_t *mf = NULL;
+        gd_manifest *mf = NULL;
         if (gd_manifest_read(dst, ids[0], &mf, NULL) == 0) {
-            have_oldest = gd_gtid_pos_parse(gd_json_str(mf, "gtid", ""), &oldest, NULL) == 0;
-            json_decref(mf);
+            have_oldest = mf->has_pos;
+            if (mf->has_pos)
+                oldest = mf->pos;
+            gd_manifest_free(mf);
         }
     }
     gd_strv_free(ids, nids);

@@ -30,20 +30,14 @@ static int remove_set(gd_repo *r, gd_set *s, gd_err *err)
     char *mname = gd_repo_object_name(r, s->id, "manifest");
     int rc = gd_storage_remove(r->st, mname, err); /* first: the set is gone for readers */
     free(mname);
-    json_t *sch = json_object_get(s->mf, "schema");
-    char *n = gd_repo_object_name(r, s->id, gd_json_str(sch, "object", ""));
+    char *n = gd_manifest_object_name(r, s->id, &s->mf->schema);
     if (rc == 0)
         rc = gd_storage_remove(r->st, n, err);
     free(n);
-    size_t t, k;
-    json_t *tab, *ch;
-    json_array_foreach(json_object_get(s->mf, "tables"), t, tab)
-    {
-        json_array_foreach(json_object_get(tab, "chunks"), k, ch)
-        {
-            if (rc != 0)
-                break;
-            char *o = gd_repo_object_name(r, s->id, gd_json_str(ch, "object", ""));
+    for (size_t t = 0; rc == 0 && t < s->mf->ntables; t++) {
+        const gd_mf_table *tab = &s->mf->tables[t];
+        for (size_t k = 0; rc == 0 && k < tab->nchunks; k++) {
+            char *o = gd_manifest_object_name(r, s->id, &tab->chunks[k]);
             rc = gd_storage_remove(r->st, o, err);
             free(o);
         }
@@ -331,11 +325,11 @@ int gd_region_expire_set(gd_repo *r, const char *set_id, int retention_days, int
         return gd_err_set(err, GD_E_NOTFOUND, "backup set %s does not exist in region %s", set_id,
                           r->st->name);
     if (!expired) {
-        json_t *mf = NULL;
+        gd_manifest *mf = NULL;
         if ((rc = gd_manifest_read(r, set_id, &mf, err)) != 0)
             return rc;
-        int64_t end = gd_json_int(mf, "end_us", 0) / 1000000;
-        json_decref(mf);
+        int64_t end = mf->end_us / 1000000;
+        gd_manifest_free(mf);
         int64_t when = end + (int64_t)retention_days * 86400;
         char w[32];
         gd_fmt_time(when * 1000000, false, w, sizeof w);

@@ -47,16 +47,13 @@ static int rm_rf(const char *dir)
 /* The databases the chosen objects live in: the chosen databases and those
  * of the chosen tables (looked up in the set, so a database name with a dot
  * is found whole). */
-static json_t *chosen_databases(json_t *manifest, const gd_restore_opts *o)
+static json_t *chosen_databases(const gd_manifest *manifest, const gd_restore_opts *o)
 {
     json_t *dbs = json_object();
     for (size_t i = 0; i < o->ndatabases; i++)
         json_object_set_new(dbs, o->databases[i], json_true());
-    size_t i;
-    json_t *t;
-    json_array_foreach(json_object_get(manifest, "tables"), i, t)
-    {
-        const char *db = gd_json_str(t, "db", ""), *name = gd_json_str(t, "name", "");
+    for (size_t i = 0; i < manifest->ntables; i++) {
+        const char *db = manifest->tables[i].db, *name = manifest->tables[i].name;
         char *full = gd_asprintf("%s.%s", db, name);
         for (size_t k = 0; k < o->ntables; k++)
             if (strcmp(full, o->tables[k]) == 0)
@@ -100,13 +97,12 @@ static char *filter_for(json_t *chosen)
  * scratch instance, so each replayed event finds its table; only the chosen
  * objects are copied out afterwards.  The scratch server itself decides
  * which names are equal. */
-static int scratch_databases(MYSQL *m, json_t *manifest, json_t *chosen, json_t **out, gd_err *err)
+static int scratch_databases(MYSQL *m, const gd_manifest *manifest, json_t *chosen, json_t **out,
+                             gd_err *err)
 {
     json_t *cands = json_object(), *take = json_array();
-    size_t i;
-    json_t *t;
-    json_array_foreach(json_object_get(manifest, "tables"), i, t)
-        json_object_set_new(cands, gd_json_str(t, "db", ""), json_true());
+    for (size_t i = 0; i < manifest->ntables; i++)
+        json_object_set_new(cands, manifest->tables[i].db, json_true());
     const char *db, *y;
     json_t *v, *w;
     json_object_foreach(chosen, db, v) json_object_set_new(cands, db, json_true());
@@ -169,7 +165,8 @@ int gd_replay_subset(gd_repo *repo, const gd_plan *plan, const gd_conn_params *t
     gd_instance_new inst = {0};
     gd_repo *tmprepo = NULL;
     MYSQL *m = NULL;
-    json_t *manifest = NULL, *chosen = NULL, *scratch_dbs = NULL;
+    gd_manifest *manifest = NULL;
+    json_t *chosen = NULL, *scratch_dbs = NULL;
     char *filter = NULL, **dbv = NULL;
     gd_log(GD_LOG_INFO,
            "point-in-time restore of chosen objects: replaying through a scratch "
@@ -254,7 +251,7 @@ int gd_replay_subset(gd_repo *repo, const gd_plan *plan, const gd_conn_params *t
     free(dbv);
     json_decref(scratch_dbs);
     json_decref(chosen);
-    json_decref(manifest);
+    gd_manifest_free(manifest);
     free(instdir);
     free(repodir);
     free(base);

@@ -26,7 +26,7 @@ static int load_sets(gd_repo *r, gd_set **out, size_t *n, gd_err *bad, gd_err *e
             v[k++] = v[i];
         } else {
             free(v[i].id);
-            json_decref(v[i].mf);
+            gd_manifest_free(v[i].mf);
         }
     }
     *n = k;

@@ -23,7 +23,8 @@
  *
  * Where it is defined: descriptor.c (open, close, the instance descriptor,
  * format 1 and 2), record.c (checked JSON records, JSON helpers), object.c
- * (the object pipeline), set.c (sets and manifests), segment_index.c
+ * (the object pipeline), set.c (sets), manifest.c (manifests,
+ * repo/manifest.h), segment_index.c
  * (segment records), plan.c (windows and plans, repo/plan.h); what these
  * files share is in repo_intern.h. */
 #ifndef GD_REPO_REPO_H
@@ -39,6 +40,7 @@
 #include "common/gtid.h"
 #include "io/filter.h"
 #include "io/key.h"
+#include "repo/manifest.h"
 #include "storage/storage.h"
 
 #define GD_REPO_FORMAT_VERSION 2 /* what this geodr writes; it reads 1 and 2 */
@@ -105,7 +107,7 @@ int gd_repo_list_sets(gd_repo *r, char ***ids, size_t *n, gd_err *err);
 /* A committed backup set as retention and the recovery windows see it. */
 typedef struct gd_set {
     char *id;
-    json_t *mf;      /* its manifest */
+    gd_manifest *mf; /* its manifest, decoded (repo/manifest.h) */
     gd_gtid_pos pos; /* its GTID position ("gtid"), when has_pos */
     bool has_pos;
     long long end_s; /* when it ended ("end_us" / 1e6) */
@@ -176,14 +178,6 @@ int gd_repo_put_record(gd_repo *r, const char *name, json_t *j, gd_err *err);
 int gd_repo_get_record(gd_repo *r, const char *name, const char *format, json_t **out, gd_err *err);
 
 /* ---- binlog segments: repo/segment.h ---- */
-
-/* ---- manifests ---- */
-/* Writes <set>/manifest: the JSON text followed by a trailer line
- * "sha256 <hex of every byte before the trailer>\n".  This commits the set. */
-int gd_manifest_write(gd_repo *r, const char *set_id, json_t *manifest, gd_err *err);
-/* Reads and checks a manifest; GD_E_NOTFOUND when the set has none,
- * GD_E_CORRUPT when the trailer does not match. Caller json_decref()s. */
-int gd_manifest_read(gd_repo *r, const char *set_id, json_t **out, gd_err *err);
 
 /* JSON helpers tolerant of missing fields. */
 const char *gd_json_str(json_t *o, const char *key, const char *dflt);

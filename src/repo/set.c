@@ -1,5 +1,5 @@
 /* Backup sets (repo.h): listing committed sets, loading their manifests,
- * set object names, and writing and reading manifests. */
+ * and set object names (manifests: manifest.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,15 +71,17 @@ static int read_set(gd_pool *pool, void *wv, size_t i, gd_err *err)
     (void)pool;
     (void)err; /* a set that cannot be read is reported, not fatal */
     set_reader *sr = wv;
-    json_t *mf = NULL;
+    gd_manifest *mf = NULL;
     gd_err_clear(&sr->errs[i]);
     if (gd_manifest_read(sr->r, sr->ids[i], &mf, &sr->errs[i]) != 0)
         return 0;
     gd_set *s = &sr->v[i];
     s->id = gd_strdup(sr->ids[i]);
     s->mf = mf;
-    s->end_s = gd_json_int(mf, "end_us", 0) / 1000000;
-    s->has_pos = gd_gtid_pos_parse(gd_json_str(mf, "gtid", ""), &s->pos, NULL) == 0;
+    s->end_s = mf->end_us / 1000000;
+    s->has_pos = mf->has_pos;
+    if (mf->has_pos)
+        s->pos = mf->pos;
     return 0;
 }
 
@@ -87,7 +89,7 @@ void gd_repo_sets_free(gd_set *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(v[i].id);
-        json_decref(v[i].mf);
+        gd_manifest_free(v[i].mf);
     }
     free(v);
 }
@@ -137,37 +139,4 @@ char *gd_repo_set_prefix(const gd_repo *r, const char *set_id)
 char *gd_repo_object_name(const gd_repo *r, const char *set_id, const char *rel)
 {
     return gd_asprintf("%s/backup/%s/%s", r->instance, set_id, rel);
-}
-
-int gd_manifest_write(gd_repo *r, const char *set_id, json_t *manifest, gd_err *err)
-{
-    char *name = gd_repo_object_name(r, set_id, "manifest");
-    int rc = gd_repo_put_record(r, name, manifest, err);
-    free(name);
-    return rc;
-}
-
-int gd_manifest_read(gd_repo *r, const char *set_id, json_t **out, gd_err *err)
-{
-    char *name = gd_repo_object_name(r, set_id, "manifest");
-    int rc = gd_repo_get_record(r, name, "geodr-manifest", out, err);
-    if (rc == 0 && (strcmp(gd_json_str(*out, "set", set_id), set_id) != 0 ||
-                    strcmp(gd_json_str(*out, "instance", r->instance), r->instance) != 0)) {
-        rc = gd_err_set(err, GD_E_CORRUPT,
-                        "%s in region %s is the manifest of set %s of instance %s, not of this "
-                        "set: it was moved; restore from another set or region",
-                        name, r->st->name, gd_json_str(*out, "set", "?"),
-                        gd_json_str(*out, "instance", "?"));
-        json_decref(*out);
-        *out = NULL;
-    }
-    if (rc == GD_E_NOTFOUND) {
-        gd_err_clear(err);
-        rc = gd_err_set(err, GD_E_NOTFOUND,
-                        "backup set %s of instance %s does not exist in region %s (see 'geodr "
-                        "info %s')",
-                        set_id, r->instance, r->st->name, r->instance);
-    }
-    free(name);
-    return rc;
 }

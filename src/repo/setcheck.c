@@ -132,116 +132,115 @@ bad:
     return NULL;
 }
 
-static size_t problem(json_t *problems, const char *db, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static size_t problem(gd_set_problems *problems, const gd_mf_table *t, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static size_t problem(json_t *problems, const char *db, const char *name, const char *fmt, ...)
+static size_t problem(gd_set_problems *problems, const gd_mf_table *t, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    char *qd = gd_ident(db), *qt = gd_ident(name);
-    char *full = gd_asprintf("%s.%s", qd, qt);
-    json_array_append_new(problems, json_pack("{s:s, s:s}", "table", full, "problem", msg));
-    free(full);
+    char *qd = gd_ident(t->db), *qt = gd_ident(t->name);
+    problems->v = gd_realloc(problems->v, (problems->n + 1) * sizeof *problems->v);
+    problems->v[problems->n++] =
+        (gd_set_problem){.table = gd_asprintf("%s.%s", qd, qt), .problem = gd_strdup(msg)};
     free(qd);
     free(qt);
     return 1;
 }
 
-size_t gd_set_check(json_t *manifest, json_t *schema, json_t *problems)
+/* The columns of t against its CREATE TABLE (create). */
+static size_t check_columns(const gd_mf_table *t, const char *create, gd_set_problems *problems)
+{
+    json_t *want = gd_create_table_columns(create, NULL);
+    size_t nbad = 0;
+    if (want == NULL)
+        return 0; /* a layout this check does not know: nothing to compare */
+    if (json_array_size(want) != t->ncolumns) {
+        nbad = problem(problems, t, "the set holds %zu columns for it but its CREATE TABLE has %zu",
+                       t->ncolumns, json_array_size(want));
+    } else {
+        /* both in column order: a name out of place is a shifted value */
+        for (size_t k = 0; k < t->ncolumns; k++) {
+            const char *got = t->columns[k].name;
+            const char *exp = json_string_value(json_array_get(want, k));
+            if (strcmp(got, exp) != 0) {
+                nbad = problem(problems, t,
+                               "column %zu of the set is %s where its CREATE TABLE has %s", k + 1,
+                               got, exp);
+                break;
+            }
+        }
+    }
+    json_decref(want);
+    return nbad;
+}
+
+size_t gd_set_check(const gd_manifest *m, json_t *schema, gd_set_problems *problems)
 {
     size_t nbad = 0, i;
-    json_t *t;
+    json_t *st;
     gd_nameidx ix;
     gd_nameidx_init(&ix);
     json_t *stabs = schema ? json_object_get(schema, "tables") : NULL;
-    json_array_foreach(stabs, i, t)
-        gd_nameidx_add(&ix, gd_json_str(t, "db", ""), gd_json_str(t, "name", ""), i);
+    json_array_foreach(stabs, i, st)
+        gd_nameidx_add(&ix, gd_json_str(st, "db", ""), gd_json_str(st, "name", ""), i);
     gd_nameidx_seal(&ix);
-    json_array_foreach(json_object_get(manifest, "tables"), i, t)
-    {
-        const char *db = gd_json_str(t, "db", ""), *name = gd_json_str(t, "name", "");
-        json_t *cols = json_object_get(t, "columns");
-        size_t nc = json_array_size(cols);
-        if (nc == 0) {
-            nbad += problem(problems, db, name,
+    for (i = 0; i < m->ntables; i++) {
+        const gd_mf_table *t = &m->tables[i];
+        if (t->ncolumns == 0) {
+            nbad += problem(problems, t,
                             "the set holds no columns for it, so its rows cannot be restored");
             continue;
         }
-        for (size_t k = 0; k < nc; k++) {
-            if (!json_is_string(json_array_get(cols, k))) {
-                nbad += problem(problems, db, name, "column %zu of its list is not a name", k + 1);
-                goto next;
-            }
-        }
-        json_t *chunks = json_object_get(t, "chunks");
-        if (!json_is_array(chunks) || json_array_size(chunks) == 0) {
-            nbad += problem(problems, db, name, "the set holds no data object for it");
+        if (t->nchunks == 0) {
+            nbad += problem(problems, t, "the set holds no data object for it");
             continue;
         }
-        {
-            long long sum = 0, rows = gd_json_int(t, "rows", -1);
-            size_t c;
-            json_t *ch;
-            json_array_foreach(chunks, c, ch)
-            {
-                if (!json_is_object(ch) || !json_is_string(json_object_get(ch, "object"))) {
-                    nbad += problem(problems, db, name, "chunk %zu has no data object", c);
-                    goto next;
-                }
-                sum += gd_json_int(ch, "rows", 0);
-            }
-            if (sum != rows) {
-                nbad += problem(problems, db, name,
-                                "its chunks hold %lld rows but the set says %lld", sum, rows);
-                continue;
-            }
+        uint64_t sum = 0;
+        bool over = false;
+        for (size_t c = 0; c < t->nchunks; c++) {
+            over |= t->chunks[c].rows > UINT64_MAX - sum;
+            sum += t->chunks[c].rows;
         }
+        if (over || sum != t->rows) {
+            nbad += problem(problems, t, "its chunks hold %s%llu rows but the set says %llu",
+                            over ? "more than " : "", (unsigned long long)sum,
+                            (unsigned long long)t->rows);
+            continue;
+        }
+        size_t si;
         if (schema == NULL)
             continue;
-        size_t si;
-        if (!gd_nameidx_find(&ix, db, name, &si)) {
-            nbad += problem(problems, db, name, "the set's schema has no CREATE TABLE for it");
-            continue;
-        }
-        json_t *want =
-            gd_create_table_columns(gd_json_str(json_array_get(stabs, si), "create", ""), NULL);
-        if (want == NULL)
-            continue; /* a layout this check does not know: nothing to compare */
-        if (json_array_size(want) != nc) {
-            nbad += problem(problems, db, name,
-                            "the set holds %zu columns for it but its CREATE TABLE has %zu", nc,
-                            json_array_size(want));
-        } else {
-            /* both in column order: a name out of place is a shifted value */
-            for (size_t k = 0; k < nc; k++) {
-                const char *got = json_string_value(json_array_get(cols, k));
-                const char *exp = json_string_value(json_array_get(want, k));
-                if (strcmp(got, exp) != 0) {
-                    nbad += problem(problems, db, name,
-                                    "column %zu of the set is %s where its CREATE TABLE has %s",
-                                    k + 1, got, exp);
-                    break;
-                }
-            }
-        }
-        json_decref(want);
-    next:;
+        if (!gd_nameidx_find(&ix, t->db, t->name, &si))
+            nbad += problem(problems, t, "the set's schema has no CREATE TABLE for it");
+        else
+            nbad +=
+                check_columns(t, gd_json_str(json_array_get(stabs, si), "create", ""), problems);
     }
     gd_nameidx_free(&ix);
     return nbad;
 }
 
-char *gd_set_check_message(json_t *problems)
+void gd_set_problems_free(gd_set_problems *p)
 {
-    json_t *p = json_array_get(problems, 0);
-    size_t n = json_array_size(problems);
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->v[i].table);
+        free(p->v[i].problem);
+    }
+    free(p->v);
+    p->v = NULL;
+    p->n = 0;
+}
+
+char *gd_set_check_message(const gd_set_problems *problems)
+{
+    size_t n = problems->n;
     char more[64] = "";
     if (n > 1)
         snprintf(more, sizeof more, " (and %zu more table%s)", n - 1, n > 2 ? "s" : "");
-    return gd_asprintf("table %s: %s%s", gd_json_str(p, "table", "?"),
-                       gd_json_str(p, "problem", "?"), more);
+    return gd_asprintf("table %s: %s%s", n ? problems->v[0].table : "?",
+                       n ? problems->v[0].problem : "?", more);
 }

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "repo/manifest.h"
+
 /* The columns of a table whose values a logical backup holds, in order,
  * read from its CREATE TABLE statement as SHOW CREATE TABLE prints it:
  * every column definition except generated ones (AS (expr) VIRTUAL /
@@ -28,15 +30,27 @@
  * (may be NULL) is set when the table is system-versioned. */
 json_t *gd_create_table_columns(const char *create, bool *versioned);
 
-/* Checks every base table of a manifest: it has at least one column, its
- * chunks' row counts add up to its row count; and, when schema (the set's
- * schema object) is given, its columns are those of its CREATE TABLE.
- * Appends one {"table": "db.name", "problem": "..."} per bad table to
- * problems (a JSON array); returns how many were appended. */
-size_t gd_set_check(json_t *manifest, json_t *schema, json_t *problems);
+/* One table a set check found wrong. */
+typedef struct gd_set_problem {
+    char *table;   /* "`db`.`name`" */
+    char *problem; /* what is wrong with it */
+} gd_set_problem;
+typedef struct gd_set_problems {
+    gd_set_problem *v;
+    size_t n;
+} gd_set_problems;
+
+/* Checks every base table of a manifest (decoded: its types, names and
+ * bounds were checked by gd_manifest_read): it has at least one column and
+ * one chunk, its chunks' row counts add up to its row count; and, when
+ * schema (the set's schema object, parsed JSON) is given, its columns are
+ * those of its CREATE TABLE.  Appends one problem per bad table to problems
+ * (zero it first); returns how many were appended. */
+size_t gd_set_check(const gd_manifest *m, json_t *schema, gd_set_problems *problems);
+void gd_set_problems_free(gd_set_problems *p);
 
 /* "table `d`.`t`: <problem> (and N more tables)": the first problem and
  * the count of the others, for an error message.  Caller frees. */
-char *gd_set_check_message(json_t *problems);
+char *gd_set_check_message(const gd_set_problems *problems);
 
 #endif

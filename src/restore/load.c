@@ -27,7 +27,7 @@ static int infile_init(void **ptr, const char *filename, void *userdata)
                    "the target asked for a local file outside geodr's LOAD DATA; refused");
         return 1;
     }
-    char *name = gd_repo_object_name(w->c->repo, w->c->set_id, w->job->object);
+    char *name = gd_manifest_object_name(w->c->repo, w->c->set_id, w->job->chunk);
     int rc = gd_obj_open(w->c->repo, name, w->job->sha256, &w->rd, &w->ierr);
     free(name);
     return rc == 0 ? 0 : 1;
@@ -227,14 +227,6 @@ static int restore_job(gd_pool *pool, void *wv, size_t job, gd_err *err)
     return rc;
 }
 
-/* A column written as its ENUM/SET index (backup: "forms") is loaded into
- * a variable and set from it: a bare number would match a member named
- * like it. */
-static bool index_form(const rtable *t, const char *col)
-{
-    return strcmp(gd_json_str(json_object_get(t->jt, "forms"), col, ""), "index") == 0;
-}
-
 char *restore_load_sql(const rtable *t)
 {
     char *qdb = gd_ident(t->tdb), *qt = gd_ident(t->name);
@@ -245,13 +237,13 @@ char *restore_load_sql(const rtable *t)
                    "LOAD DATA LOCAL INFILE 'geodr' INTO TABLE %s.%s CHARACTER SET binary FIELDS "
                    "TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (",
                    qdb, qt);
-    json_t *cols = json_object_get(t->jt, "columns");
-    size_t i;
-    json_t *v;
-    json_array_foreach(cols, i, v)
-    {
-        char *qc = gd_ident(json_string_value(v));
-        if (index_form(t, json_string_value(v))) {
+    for (size_t i = 0; i < t->mt->ncolumns; i++) {
+        const gd_mf_column *col = &t->mt->columns[i];
+        char *qc = gd_ident(col->name);
+        /* A column written as its ENUM/SET index (backup: "forms") is loaded
+         * into a variable and set from it: a bare number would match a
+         * member named like it. */
+        if (col->form == GD_MF_FORM_INDEX) {
             gd_buf_appendf(&b, "%s@gd_%zu", i ? "," : "", i);
             gd_buf_appendf(&set, "%s%s = CAST(@gd_%zu AS UNSIGNED)", set.len ? ", " : " SET ", qc,
                            i);
@@ -274,7 +266,7 @@ int restore_open_loaders(rctx *c, gd_err *err)
     const gd_restore_opts *opts = c->opts;
     bool versioned = false;
     for (size_t k = 0; k < c->nrt; k++)
-        versioned |= json_is_true(json_object_get(c->rts[k].jt, "versioned"));
+        versioned |= c->rts[k].mt->versioned;
     for (int k = 0; k < c->nws; k++) {
         rworker *w = &c->ws[k];
         w->c = c;

@@ -214,7 +214,7 @@ out:
     return rc;
 }
 
-int gd_restore_pick_set(gd_repo *repo, const char *set_id, char **id_out, json_t **manifest,
+int gd_restore_pick_set(gd_repo *repo, const char *set_id, char **id_out, gd_manifest **manifest,
                         gd_err *err)
 {
     char **ids = NULL;
@@ -265,14 +265,13 @@ static int read_set(rctx *c, gd_err *err)
     int rc = gd_restore_pick_set(c->repo, opts->set_id, &c->set_id, &c->manifest, err);
     if (rc != 0)
         return rc;
-    if (strcmp(gd_json_str(c->manifest, "method", ""), "logical") != 0)
+    if (strcmp(c->manifest->method, "logical") != 0)
         return gd_err_set(err, GD_E_STATE,
                           "set %s was taken with method '%s', which this geodr cannot restore",
-                          c->set_id, gd_json_str(c->manifest, "method", "?"));
-    json_t *sch = json_object_get(c->manifest, "schema");
-    char *sname = gd_repo_object_name(c->repo, c->set_id, gd_json_str(sch, "object", ""));
-    rc = gd_obj_read_all(c->repo, sname, gd_json_str(sch, "sha256", ""), GD_SCHEMA_MAX,
-                         &c->schema_text, NULL, err);
+                          c->set_id, c->manifest->method);
+    const gd_mf_object *sch = &c->manifest->schema;
+    char *sname = gd_manifest_object_name(c->repo, c->set_id, sch);
+    rc = gd_obj_read_all(c->repo, sname, sch->sha256, GD_SCHEMA_MAX, &c->schema_text, NULL, err);
     free(sname);
     if (rc != 0)
         return rc;
@@ -281,9 +280,9 @@ static int read_set(rctx *c, gd_err *err)
         return gd_err_set(err, GD_E_CORRUPT, "schema of set %s is not valid JSON", c->set_id);
     /* A set written wrong (no columns for a table, columns that are not its
      * CREATE TABLE's) would load NULLs or shifted values: refuse it whole. */
-    json_t *problems = json_array();
-    if (gd_set_check(c->manifest, c->schema, problems) > 0) {
-        char *msg = gd_set_check_message(problems);
+    gd_set_problems problems = {0};
+    if (gd_set_check(c->manifest, c->schema, &problems) > 0) {
+        char *msg = gd_set_check_message(&problems);
         rc = gd_err_set(err, GD_E_CORRUPT,
                         "set %s cannot be restored as it was taken: %s; nothing was written to "
                         "the target. Restore another set (geodr verify %s names the good ones) "
@@ -291,7 +290,7 @@ static int read_set(rctx *c, gd_err *err)
                         c->set_id, msg, c->repo->instance);
         free(msg);
     }
-    json_decref(problems);
+    gd_set_problems_free(&problems);
     for (size_t i = 0; rc == 0 && i < opts->ndatabases; i++) {
         bool found = false;
         size_t k;
@@ -302,19 +301,18 @@ static int read_set(rctx *c, gd_err *err)
             rc = gd_err_set(err, GD_E_NOTFOUND, "database %s is not in set %s", opts->databases[i],
                             c->set_id);
     }
-    c->legacy = json_object_get(c->manifest, "nontransactional_locked") == NULL;
+    c->legacy = c->manifest->legacy;
     return rc;
 }
 
 /* One table of the manifest that the restore takes: its chunks become jobs. */
-static int add_table(rctx *c, json_t *jt, gd_err *err)
+static int add_table(rctx *c, const gd_mf_table *mt, gd_err *err)
 {
-    const char *db = gd_json_str(jt, "db", ""), *name = gd_json_str(jt, "name", "");
+    const char *db = mt->db, *name = mt->name;
     /* Not as of the set's position: dumped after the lock
      * (--no-lock-nontransactional), or by a geodr before 0.2, which dumped
      * every table but InnoDB's after the lock. */
-    bool inconsistent = json_is_false(json_object_get(jt, "consistent")) ||
-                        (c->legacy && strcasecmp(gd_json_str(jt, "engine", ""), "InnoDB") != 0);
+    bool inconsistent = !mt->consistent || (c->legacy && strcasecmp(mt->engine, "InnoDB") != 0);
     if (c->opts->replay_follows && inconsistent)
         return gd_err_set(err, GD_E_STATE,
                           "table %s.%s (engine %s) of set %s was dumped outside the set's "
@@ -322,32 +320,29 @@ static int add_table(rctx *c, json_t *jt, gd_err *err)
                           "0.2), so binlog cannot be replayed onto it; restore this set without "
                           "replay (--set %s or --fastest), leave the table out, or use a set "
                           "taken with the default lock",
-                          db, name, gd_json_str(jt, "engine", "?"), c->set_id, c->set_id);
+                          db, name, mt->engine, c->set_id, c->set_id);
     rtable *t = &c->rts[c->nrt++];
-    t->jt = jt;
+    t->mt = mt;
     t->db = db;
     t->tdb = target_db(c->opts, db);
     t->name = name;
     t->load_sql = restore_load_sql(t);
-    json_t *chunks = json_object_get(jt, "chunks");
-    atomic_init(&t->chunks_left, (int)json_array_size(chunks));
+    atomic_init(&t->chunks_left, (int)mt->nchunks); /* <= GD_MANIFEST_MAX_CHUNKS */
     t->first_job = c->njobs;
-    t->njobs = json_array_size(chunks);
-    size_t k;
-    json_t *ch;
-    json_array_foreach(chunks, k, ch)
-    {
+    t->njobs = mt->nchunks;
+    for (size_t k = 0; k < mt->nchunks; k++) {
+        const gd_mf_object *ch = &mt->chunks[k];
         c->jobs = gd_realloc(c->jobs, (c->njobs + 1) * sizeof *c->jobs);
         rjob *j = &c->jobs[c->njobs++];
         j->t = t;
-        j->object = gd_json_str(ch, "object", "");
-        j->sha256 = gd_json_str(ch, "sha256", "");
-        j->rows = (unsigned long long)gd_json_int(ch, "rows", 0);
-        j->raw_size = (unsigned long long)gd_json_int(ch, "raw_size", 0);
+        j->chunk = ch;
+        j->object = ch->object;
+        j->sha256 = ch->sha256;
+        j->rows = ch->rows;
+        j->raw_size = ch->raw_size;
         /* Sets before geodr 0.2 held ENUM values as text and did not count
          * error values: their 1265 warnings are accepted as then. */
-        j->enum_errors =
-            c->legacy ? ULLONG_MAX : (unsigned long long)gd_json_int(ch, "enum_errors", 0);
+        j->enum_errors = c->legacy ? ULLONG_MAX : ch->enum_errors;
         c->total_bytes += j->raw_size;
         t->raw_size += j->raw_size;
     }
@@ -359,15 +354,12 @@ static int add_table(rctx *c, json_t *jt, gd_err *err)
 static int plan_tables(rctx *c, gd_err *err)
 {
     const gd_restore_opts *opts = c->opts;
-    json_t *tables = json_object_get(c->manifest, "tables");
-    c->rts = gd_calloc(json_array_size(tables) + 1, sizeof *c->rts);
-    size_t i;
-    json_t *jt;
+    const gd_manifest *mf = c->manifest;
+    c->rts = gd_calloc(mf->ntables + 1, sizeof *c->rts);
     int rc = 0;
-    json_array_foreach(tables, i, jt)
-    {
-        if (rc == 0 && want_table(opts, gd_json_str(jt, "db", ""), gd_json_str(jt, "name", "")))
-            rc = add_table(c, jt, err);
+    for (size_t i = 0; rc == 0 && i < mf->ntables; i++) {
+        if (want_table(opts, mf->tables[i].db, mf->tables[i].name))
+            rc = add_table(c, &mf->tables[i], err);
     }
     if (rc != 0)
         return rc;
@@ -616,7 +608,7 @@ static void rctx_free(rctx *c)
     free(c->jobs);
     free(c->order);
     json_decref(c->schema);
-    json_decref(c->manifest);
+    gd_manifest_free(c->manifest);
     free(c->schema_text);
     free(c->set_id);
 }
@@ -638,7 +630,7 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
     int rc = read_set(&c, err);
     if (rc == 0) {
         gd_strlcpy(res->set_id, c.set_id, sizeof res->set_id);
-        gd_strlcpy(res->gtid, gd_json_str(c.manifest, "gtid", ""), sizeof res->gtid);
+        gd_strlcpy(res->gtid, c.manifest->gtid, sizeof res->gtid);
         rc = plan_tables(&c, err);
     }
     if (rc == 0 && target)

@@ -47,7 +47,7 @@ typedef struct gd_restore_result {
 } gd_restore_result;
 
 /* Picks the set (opts->set_id or the newest) and reads its manifest. */
-int gd_restore_pick_set(gd_repo *repo, const char *set_id, char **id_out, json_t **manifest,
+int gd_restore_pick_set(gd_repo *repo, const char *set_id, char **id_out, gd_manifest **manifest,
                         gd_err *err);
 
 /* target NULL is allowed only with opts->dry_run (plan without a server). */

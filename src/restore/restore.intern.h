@@ -17,9 +17,9 @@
 #define DEFER_KEYS_MIN ((unsigned long long)8 << 20)
 
 typedef struct rtable {
-    json_t *jt;      /* manifest entry */
-    const char *db;  /* source database */
-    const char *tdb; /* target database (after rename) */
+    const gd_mf_table *mt; /* manifest entry */
+    const char *db;        /* source database */
+    const char *tdb;       /* target database (after rename) */
     const char *name;
     char *load_sql;              /* the LOAD DATA LOCAL INFILE statement */
     char *add_keys;              /* "ADD KEY ..., ADD KEY ..." deferred until loaded, or NULL */
@@ -30,6 +30,7 @@ typedef struct rtable {
 
 typedef struct rjob {
     rtable *t;
+    const gd_mf_object *chunk; /* manifest entry */
     const char *object;
     const char *sha256;
     unsigned long long rows, raw_size;
@@ -43,7 +44,8 @@ typedef struct rctx {
     const gd_conn_params *target;
     const gd_cancel *stop;
     char *set_id;
-    json_t *manifest, *schema;
+    gd_manifest *manifest;
+    json_t *schema; /* the set's schema object, parsed */
     char *schema_text;
     bool legacy; /* written before geodr 0.2 (no "nontransactional_locked") */
     rtable *rts; /* the tables restored, in manifest order */

@@ -17,6 +17,7 @@
 
 #include "common/util.h"
 #include "io/key.h"
+#include "manifest_fixture.h"
 #include "repo/repo.h"
 #include "repo/segment.h"
 #include "storage/storage.h"
@@ -78,17 +79,7 @@ static inline int fx_put_object(fx_region *f, const char *name)
  * schema object and one chunk object. */
 static inline int fx_add_set(fx_region *f, const char *id, long long end_s, const char *gtid)
 {
-    char end[32];
-    gd_fmt_time(end_s * 1000000, false, end, sizeof end);
-    json_t *chunk =
-        json_pack("{s:s, s:I, s:I, s:I, s:s}", "object", "data/0-0.tsv.zst", "rows", (json_int_t)1,
-                  "size", (json_int_t)1, "raw_size", (json_int_t)1, "sha256", "00");
-    json_t *mf = json_pack(
-        "{s:s, s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:[{s:s, s:s, s:[o]}], s:{s:s}}",
-        "format", "geodr-manifest", "version", GD_REPO_FORMAT_VERSION, "set", id, "instance",
-        "shop", "method", "logical", "start_us", (json_int_t)((end_s - 1) * 1000000), "end_us",
-        (json_int_t)(end_s * 1000000), "end", end, "gtid", gtid, "cipher", "none", "tables",
-        "schema", "db", "name", "t", "chunks", chunk, "schema", "object", "schema.json.zst");
+    gd_manifest *mf = fx_manifest(id, end_s, gtid, "schema");
     char *schema = gd_repo_object_name(f->r, id, "schema.json.zst");
     char *data = gd_repo_object_name(f->r, id, "data/0-0.tsv.zst");
     int rc = fx_put_object(f, schema);
@@ -98,7 +89,7 @@ static inline int fx_add_set(fx_region *f, const char *id, long long end_s, cons
         rc = gd_manifest_write(f->r, id, mf, NULL);
     free(schema);
     free(data);
-    json_decref(mf);
+    gd_manifest_free(mf);
     return rc;
 }
 

@@ -30,6 +30,7 @@
 #include "storage/storage.h"
 
 #define SET "20261101T000000Z"
+#define SHA "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint32_t rnd(uint32_t n)
@@ -44,17 +45,19 @@ static json_t *seed_manifest(void)
 {
     json_t *chunk = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:s}", "object", "data/0-0.tsv.zst",
                               "rows", (json_int_t)2, "size", (json_int_t)10, "raw_size",
-                              (json_int_t)12, "sha256", "00", "lo", "", "hi", "");
-    json_t *table = json_pack("{s:s, s:s, s:[s,s], s:[o], s:I, s:b, s:[s], s:[b,b], s:o}", "schema",
+                              (json_int_t)12, "sha256", SHA, "lo", "", "hi", "");
+    json_t *table = json_pack("{s:s, s:s, s:[s,s], s:[o], s:I, s:b, s:[s], s:[b,b], s:o}", "db",
                               "shop", "name", "orders", "columns", "id", "v", "chunks", chunk,
                               "rows", (json_int_t)2, "transactional", 1, "pk", "id", "not_null", 1,
-                              0, "forms", json_pack("{s:s}", "v", "enum"));
-    return json_pack("{s:s, s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:[o], s:{s:s, s:I}, s:b}",
+                              0, "forms", json_pack("{s:s}", "v", "index"));
+    return json_pack("{s:s, s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:[o], s:{s:s, s:I, s:I, s:s}, "
+                     "s:b}",
                      "format", "geodr-manifest", "version", GD_REPO_FORMAT_VERSION, "set", SET,
                      "instance", "shop", "method", "logical", "start_us",
                      (json_int_t)1761955200000000, "end_us", (json_int_t)1761955201000000, "gtid",
                      "0-1-10", "cipher", "none", "tables", table, "schema", "object",
-                     "schema.json.zst", "size", (json_int_t)5, "nontransactional_locked", 1);
+                     "schema.json.zst", "size", (json_int_t)5, "raw_size", (json_int_t)7, "sha256",
+                     SHA, "nontransactional_locked", 1);
 }
 
 static json_t *seed_segment(long long seq, const char *prev, const char *pos)
@@ -228,11 +231,11 @@ static void read_everything(const char *dir)
     size_t n = 0;
     if (gd_repo_load_sets(r, &sets, &n, NULL, &e) == 0) {
         for (size_t i = 0; i < n; i++) {
-            json_t *problems = json_array();
-            gd_set_check(sets[i].mf, NULL, problems);
-            char *msg = gd_set_check_message(problems);
+            gd_set_problems problems = {0};
+            gd_set_check(sets[i].mf, NULL, &problems);
+            char *msg = gd_set_check_message(&problems);
             free(msg);
-            json_decref(problems);
+            gd_set_problems_free(&problems);
         }
         gd_repo_sets_free(sets, n);
     }

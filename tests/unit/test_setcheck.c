@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 
 #include "common/nameidx.h"
 #include "repo/repo.h"
+#include "manifest_fixture.h"
 #include "repo/setcheck.h"
 
 /* The names of issue 9: information_schema sorts them by collation
@@ -119,11 +121,34 @@ static void create_table_columns(void **state)
     assert_null(gd_create_table_columns("CREATE TABLE \"t\" (\n  \"a\" int(11)\n)", NULL));
 }
 
-static json_t *manifest_with(json_t *columns, long long rows, long long chunk_rows)
+/* `d`.`orders` with the given columns, rows and rows of its one chunk. */
+static gd_manifest *manifest_with(const char *const *columns, size_t ncolumns, uint64_t rows,
+                                  uint64_t chunk_rows)
 {
-    return json_pack("{s:[{s:s, s:s, s:o, s:I, s:[{s:s, s:I}]}]}", "tables", "db", "d", "name",
-                     "orders", "columns", columns, "rows", (json_int_t)rows, "chunks", "object",
-                     "data/0-0.tsv.zst", "rows", (json_int_t)chunk_rows);
+    gd_manifest *m = fx_manifest("20261101T000000Z", 1761955200, "", "d");
+    gd_mf_table *t = &m->tables[0];
+    free(t->name);
+    t->name = gd_strdup("orders");
+    for (size_t k = 0; k < t->ncolumns; k++)
+        free(t->columns[k].name);
+    t->ncolumns = ncolumns;
+    for (size_t k = 0; k < ncolumns; k++)
+        t->columns[k].name = gd_strdup(columns[k]);
+    t->rows = rows;
+    t->chunks[0].rows = chunk_rows;
+    return m;
+}
+
+/* Runs the check; the first problem's text ("" none). */
+static size_t check(gd_manifest *m, json_t *schema, char *first, size_t size)
+{
+    gd_set_problems problems = {0};
+    size_t n = gd_set_check(m, schema, &problems);
+    assert_int_equal(n, problems.n);
+    snprintf(first, size, "%s", n ? problems.v[0].problem : "");
+    gd_set_problems_free(&problems);
+    gd_manifest_free(m);
+    return n;
 }
 
 static void set_check(void **state)
@@ -133,48 +158,49 @@ static void set_check(void **state)
         json_pack("{s:[{s:s, s:s, s:s}]}", "tables", "db", "d", "name", "orders", "create",
                   "CREATE TABLE `orders` (\n  `id` int(11) NOT NULL,\n  `v` "
                   "varchar(20) NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB");
-    json_t *problems = json_array();
+    static const char *const id_v[] = {"id", "v"}, *const id_w[] = {"id", "w"},
+                             *const v_id[] = {"v", "id"};
+    char first[512];
     /* good, with and without the schema */
-    json_t *m = manifest_with(json_pack("[s,s]", "id", "v"), 2, 2);
-    assert_int_equal(gd_set_check(m, schema, problems), 0);
-    assert_int_equal(gd_set_check(m, NULL, problems), 0);
-    json_decref(m);
+    assert_int_equal(check(manifest_with(id_v, 2, 2, 2), schema, first, sizeof first), 0);
+    assert_int_equal(check(manifest_with(id_v, 2, 2, 2), NULL, first, sizeof first), 0);
     /* the bug of issue 9: no columns */
-    m = manifest_with(json_array(), 2, 2);
-    assert_int_equal(gd_set_check(m, NULL, problems), 1);
-    char *msg = gd_set_check_message(problems);
+    gd_manifest *m = manifest_with(id_v, 0, 2, 2);
+    gd_set_problems problems = {0};
+    assert_int_equal(gd_set_check(m, NULL, &problems), 1);
+    char *msg = gd_set_check_message(&problems);
     assert_non_null(strstr(msg, "table `d`.`orders`: the set holds no columns"));
     free(msg);
-    json_decref(m);
-    json_array_clear(problems);
-    /* a column too few, a wrong name, a non-string name */
-    m = manifest_with(json_pack("[s]", "id"), 2, 2);
-    assert_int_equal(gd_set_check(m, schema, problems), 1);
-    assert_non_null(strstr(gd_json_str(json_array_get(problems, 0), "problem", ""),
-                           "holds 1 columns for it but its CREATE TABLE has 2"));
-    json_decref(m);
-    m = manifest_with(json_pack("[s,s]", "id", "w"), 2, 2);
-    assert_int_equal(gd_set_check(m, schema, problems), 1);
-    json_decref(m);
+    gd_set_problems_free(&problems);
+    gd_manifest_free(m);
+    /* a column too few, a wrong name */
+    assert_int_equal(check(manifest_with(id_v, 1, 2, 2), schema, first, sizeof first), 1);
+    assert_non_null(strstr(first, "holds 1 columns for it but its CREATE TABLE has 2"));
+    assert_int_equal(check(manifest_with(id_w, 2, 2, 2), schema, first, sizeof first), 1);
     /* the right names in the wrong order would load shifted values */
-    m = manifest_with(json_pack("[s,s]", "v", "id"), 2, 2);
-    assert_int_equal(gd_set_check(m, schema, problems), 1);
-    json_decref(m);
-    m = manifest_with(json_pack("[s,i]", "id", 5), 2, 2);
-    assert_int_equal(gd_set_check(m, NULL, problems), 1);
-    json_decref(m);
-    /* rows that do not add up */
-    m = manifest_with(json_pack("[s,s]", "id", "v"), 3, 2);
-    assert_int_equal(gd_set_check(m, NULL, problems), 1);
-    json_decref(m);
+    assert_int_equal(check(manifest_with(v_id, 2, 2, 2), schema, first, sizeof first), 1);
+    /* rows that do not add up, or overflow when added */
+    assert_int_equal(check(manifest_with(id_v, 2, 3, 2), NULL, first, sizeof first), 1);
+    assert_string_equal(first, "its chunks hold 2 rows but the set says 3");
+    m = manifest_with(id_v, 2, 5, UINT64_MAX);
+    m->tables[0].chunks = gd_realloc(m->tables[0].chunks, 3 * sizeof *m->tables[0].chunks);
+    m->tables[0].chunks[1] = m->tables[0].chunks[0];
+    m->tables[0].chunks[1].object = gd_strdup("data/0-1.tsv.zst");
+    m->tables[0].chunks[1].rows = 6;
+    m->tables[0].nchunks = 2;
+    assert_int_equal(check(m, NULL, first, sizeof first), 1);
+    assert_non_null(strstr(first, "hold more than"));
+    /* no chunk at all */
+    m = manifest_with(id_v, 2, 0, 0);
+    m->tables[0].nchunks = 0;
+    free(m->tables[0].chunks[0].object);
+    assert_int_equal(check(m, NULL, first, sizeof first), 1);
+    assert_string_equal(first, "the set holds no data object for it");
     /* a table the schema does not have */
     json_t *other = json_pack("{s:[{s:s, s:s, s:s}]}", "tables", "db", "d", "name", "Orders",
                               "create", "CREATE TABLE `Orders` (\n  `id` int\n)");
-    m = manifest_with(json_pack("[s,s]", "id", "v"), 2, 2);
-    assert_int_equal(gd_set_check(m, other, problems), 1);
-    json_decref(m);
+    assert_int_equal(check(manifest_with(id_v, 2, 2, 2), other, first, sizeof first), 1);
     json_decref(other);
-    json_decref(problems);
     json_decref(schema);
 }
 
