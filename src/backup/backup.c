@@ -2,6 +2,7 @@
 
 #include "backup/backup.intern.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -5,6 +5,7 @@
 #ifndef GD_BACKUP_INTERN_H
 #define GD_BACKUP_INTERN_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/json.h"
 #include "backup/backup.intern.h"
 #include "common/log.h"
 #include "common/nameidx.h"

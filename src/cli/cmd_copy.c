@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "cli/cli.h"
 #include "command/copy.h"
 #include "command/expire.h"

@@ -1,3 +1,4 @@
+#include "common/json.h"
 #include "command/info.h"
 
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+#include "common/json.h"
 #include "region/copy.h"
 #include "region/copy_intern.h"
 

@@ -1,5 +1,6 @@
 #include "region/retention.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,5 +1,6 @@
 #include "region/ship.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -1,5 +1,6 @@
 #include "replay/subset.h"
 
+#include <jansson.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sys/wait.h>

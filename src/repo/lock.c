@@ -1,6 +1,7 @@
 /* Locks and leases in a region: see lock.h and docs/locks.md.  Only writes,
  * listings and removals of whole objects are used, so the one mechanism
  * works on every storage driver. */
+#include "common/json.h"
 #include "repo/lock.h"
 
 #include <errno.h>

@@ -1,7 +1,9 @@
 /* Manifests (repo/manifest.h): decoded and validated once, encoded from the
  * struct, read and written as checked records (record.c). */
+#include "repo/repo_intern.h"
 #include "repo/manifest.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

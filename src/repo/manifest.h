@@ -23,7 +23,6 @@
 #ifndef GD_REPO_MANIFEST_H
 #define GD_REPO_MANIFEST_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,15 +92,6 @@ typedef struct gd_manifest {
     gd_mf_totals totals; /* zeros when absent */
 } gd_manifest;
 
-/* Decodes and validates a manifest's JSON; name and region are for the
- * message.  0 and a new *out, or GD_E_CORRUPT.  Does not check "format",
- * "version" or the trailer (gd_repo_get_record did). */
-int gd_manifest_decode(json_t *j, const char *name, const char *region, gd_manifest **out,
-                       gd_err *err);
-/* The JSON of m as the backup writes it (format "geodr-manifest", this
- * geodr's version; "start"/"end" formatted from start_us/end_us).  Caller
- * json_decref()s. */
-json_t *gd_manifest_encode(const gd_manifest *m);
 void gd_manifest_free(gd_manifest *m);
 
 /* Writes <set>/manifest (gd_repo_put_record): this commits the set. */

@@ -6,22 +6,11 @@
 
 #include <openssl/crypto.h>
 
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "repo/repo.h"
 #include "repo/repo_intern.h"
-
-const char *gd_json_str(json_t *o, const char *key, const char *dflt)
-{
-    json_t *v = o ? json_object_get(o, key) : NULL;
-    return json_is_string(v) ? json_string_value(v) : dflt;
-}
-
-long long gd_json_int(json_t *o, const char *key, long long dflt)
-{
-    json_t *v = o ? json_object_get(o, key) : NULL;
-    return json_is_integer(v) ? (long long)json_integer_value(v) : dflt;
-}
 
 /* ---- record trailers (docs/repository-format.md, "Checked records") ---- */
 

@@ -30,7 +30,6 @@
 #ifndef GD_REPO_REPO_H
 #define GD_REPO_REPO_H
 
-#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -165,22 +164,9 @@ int gd_obj_verify(gd_repo *r, const char *name, const char *expect_sha256, gd_er
 int gd_obj_read_all(gd_repo *r, const char *name, const char *expect_sha256, size_t max, char **out,
                     size_t *len, gd_err *err);
 
-/* ---- checked JSON records ----
- * The instance descriptor (format 2), manifests and segment indexes are UTF-8
- * JSON and a newline, followed by a trailer line: in an encrypted instance
- * "hmac-sha256 <hex of gd_key_record_mac(name, every byte before it)>\n",
- * else "sha256 <hex of every byte before it>\n".  put writes it (refusing
- * on a raw handle of an encrypted instance: records move verbatim); get
- * checks the trailer, the rules in the header comment above, that "format"
- * equals the given one and "version" is one this geodr reads.  A MAC that
- * fails, or a record without one where one is required, is GD_E_AUTH. */
-int gd_repo_put_record(gd_repo *r, const char *name, json_t *j, gd_err *err);
-int gd_repo_get_record(gd_repo *r, const char *name, const char *format, json_t **out, gd_err *err);
+/* ---- checked records: repo_intern.h (the record codec behind manifests,
+ * segment records and the descriptor) ---- */
 
 /* ---- binlog segments: repo/segment.h ---- */
-
-/* JSON helpers tolerant of missing fields. */
-const char *gd_json_str(json_t *o, const char *key, const char *dflt);
-long long gd_json_int(json_t *o, const char *key, long long dflt);
 
 #endif

@@ -1,3 +1,4 @@
+#include "common/json.h"
 #include "repo/setcheck.h"
 
 #include <stdarg.h>

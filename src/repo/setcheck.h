@@ -12,6 +12,12 @@
 #ifndef GD_REPO_SETCHECK_H
 #define GD_REPO_SETCHECK_H
 
+/* The one json_t left in src/repo's public headers, on purpose: a set's
+ * schema object is a document of SQL statements (databases, CREATE TABLE,
+ * views, routines, users) that the restore engine walks as parsed JSON; it
+ * is integrity-checked as an object (its SHA-256 and MAC), and what is
+ * taken from it is checked where it is used.  Manifests and segment records
+ * are typed (repo/manifest.h, repo/segment.h). */
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>

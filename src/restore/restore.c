@@ -1,3 +1,4 @@
+#include "common/json.h"
 #include "restore/restore.h"
 
 #include <limits.h>

@@ -4,6 +4,7 @@
 #ifndef GD_RESTORE_INTERN_H
 #define GD_RESTORE_INTERN_H
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdatomic.h>
 

@@ -9,6 +9,7 @@
 #ifndef GD_TEST_REGION_FIXTURE_H
 #define GD_TEST_REGION_FIXTURE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,6 +8,7 @@
  * (scripts/test runs the unit suite under ASan and UBSan) any crash, leak
  * or undefined behaviour fails the test.  The seed is fixed, so a failure
  * reproduces; GEODR_FUZZ_ITERS runs longer. */
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,7 @@
 #include "common/util.h"
 #include "io/key.h"
 #include "region/retention.h"
+#include "repo/repo_intern.h"
 #include "repo/plan.h"
 #include "repo/repo.h"
 #include "repo/segment.h"

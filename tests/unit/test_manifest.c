@@ -2,6 +2,7 @@
  * writes reads back equal, manifests of earlier geodr versions read, and
  * hostile content is refused at the door with a message naming the
  * manifest, the region and what is wrong. */
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "region_fixture.h"
+#include "repo/repo_intern.h"
 #include "repo/manifest.h"
 #include "repo/setcheck.h"
 

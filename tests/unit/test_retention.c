@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "common/json.h"
 #include "region/retention.h"
 #include "region_fixture.h"
 #include "repo/lock.h"

@@ -1,6 +1,7 @@
 /* Unit tests of binlog segment records (repo/segment.h): decoding and
  * validating them where they enter the repository, writing and reading them
  * back, hostile records, and their commit-time lists. */
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "region_fixture.h"
+#include "repo/repo_intern.h"
 #include "repo/segment.h"
 
 /* The deltas of transactions 0..n-1 of a record with the given list. */

@@ -1,5 +1,6 @@
 /* Unit tests of exact-identity lookup (common/nameidx.h) and of the backup
  * set check (repo/setcheck.h). */
+#include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
