@@ -490,17 +490,21 @@ int gd_http_start(const gd_http_opts *o, gd_http **out, unsigned *port, gd_err *
         goto out;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
                      (h->cert_pem ? MHD_USE_TLS : 0) | (a.v6 ? MHD_USE_IPv6 : 0);
+    /* TLS 1.2 and 1.3 only; libmicrohttpd copies nothing: the PEM strings
+     * live in h until gd_http_stop */
     struct MHD_OptionItem tls[] = {
         {MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert_pem},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, h->key_pem},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
         {MHD_OPTION_END, 0, NULL},
     };
+    unsigned pool = o->threads ? o->threads : 8u; /* 1: the polling thread alone */
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, o->threads ? o->threads : 8u,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, pool > 1 ? pool : 0u,
         MHD_OPTION_CONNECTION_LIMIT, o->max_connections ? o->max_connections : 256u,
         MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s ? o->timeout_s : 30u,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_ARRAY, h->cert_pem ? tls : tls + 2,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_ARRAY, h->cert_pem ? tls : tls + 3,
         MHD_OPTION_END);
     if (!h->daemon) {
         close(fd);

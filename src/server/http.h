@@ -41,7 +41,7 @@ typedef struct gd_http_opts {
     const char *tls_key_file;
     size_t max_body;          /* 0: 1 MiB */
     unsigned threads;         /* polling threads, each serving many connections; 0: 8 */
-    unsigned max_connections; /* connections open at once; 0: 256 */
+    unsigned max_connections; /* served at once, more wait in the listen queue; 0: 256 */
     unsigned timeout_s;       /* an idle connection is closed after this; 0: 30 */
     gd_http_api_fn api;
     void *api_ctx;

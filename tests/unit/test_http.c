@@ -190,34 +190,46 @@ static void body_limit(void **state)
     gd_http_stop(h);
 }
 
-/* Bodies being read share a budget of 16 max_body: beyond it, 503; as
- * their connections end the budget comes back. */
+/* Bodies being read share a budget of 16 max_body: of 20 requests that
+ * announce max_body bytes and send none, 16 hold the budget and 4 get a
+ * 503; then any other body gets a 503 too, until their connections end. */
 static void body_budget(void **state)
 {
     (void)state;
+    enum { N = 20 };
     unsigned port;
     gd_http_opts o = opts("127.0.0.1:0");
     o.max_body = 100;
     gd_http *h = start(&o, &port);
     const char *head = "POST /api/Echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
                        "\r\nContent-Length: 100\r\n\r\n";
-    int fds[16];
-    for (int i = 0; i < 16; i++)
+    int fds[N], busy = 0;
+    struct pollfd p[N];
+    for (int i = 0; i < N; i++) {
         fds[i] = open_with(port, head);
-    /* the server reserves on its first call of each: wait until all are in */
-    call c = {.path = "/api/Echo", .token = TOKEN, .body = "{}", .len = 2};
-    reply r;
-    for (int tries = 0;; tries++) {
-        do_call(port, &c, &r);
-        if (r.status == 503 || tries == 100)
-            break;
-        reply_free(&r);
-        usleep(20 * 1000);
+        p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
     }
-    assert_error(&r, 503, "ServerBusy", "try again");
-    reply_free(&r);
-    for (int i = 0; i < 16; i++)
+    double t0 = gd_mono();
+    while (busy < N - 16 && gd_mono() - t0 < 10.0) {
+        assert_true(poll(p, N, 100) >= 0);
+        for (int i = 0; i < N; i++) {
+            char buf[1024];
+            ssize_t n;
+            if (!(p[i].revents & POLLIN) || (n = recv(fds[i], buf, sizeof buf - 1, 0)) <= 0)
+                continue;
+            buf[n] = '\0';
+            assert_non_null(strstr(buf, "HTTP/1.1 503"));
+            assert_non_null(strstr(buf, "\"Code\":\"ServerBusy\""));
+            p[i].fd = -1;
+            busy++;
+        }
+    }
+    assert_int_equal(busy, N - 16);
+    call c = {.path = "/api/Echo", .token = TOKEN, .body = "{}", .len = 2};
+    expect_error(port, &c, 503, "ServerBusy", "try again");
+    for (int i = 0; i < N; i++)
         close(fds[i]);
+    reply r;
     for (int tries = 0;; tries++) {
         do_call(port, &c, &r);
         if (r.status == 200 || tries == 100)
@@ -317,13 +329,14 @@ static void start_errors(void **state)
 }
 
 /* 200 requests at once (curl multi: one connection each), every answer
- * the right one. */
-static void parallel_requests(void **state)
+ * the right one, with at most max_connections served at once (0: the
+ * default). */
+static void parallel_with(unsigned max_connections)
 {
-    (void)state;
     enum { N = 200 };
     unsigned port;
     gd_http_opts o = opts("127.0.0.1:0");
+    o.max_connections = max_connections;
     gd_http *h = start(&o, &port);
     CURLM *m = curl_multi_init();
     curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
@@ -367,6 +380,14 @@ static void parallel_requests(void **state)
     gd_http_stop(h);
 }
 
+static void parallel_requests(void **state)
+{
+    (void)state;
+    parallel_with(0);
+    /* connections over the limit wait in the listen queue: not refused */
+    parallel_with(16);
+}
+
 static int run(const char *cmd)
 {
     int rc = system(cmd);
@@ -408,10 +429,20 @@ static void tls(void **state)
     assert_int_equal(json_integer_value(json_object_get(json_object_get(r.json, "Params"), "a")),
                      1);
     reply_free(&r);
+    /* TLS 1.2 as well as 1.3 */
+    CURL *e = curl_easy_init();
+    struct curl_slist *hdrs;
+    setup(e, port, &c, &r, &hdrs);
+    curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_MAX_TLSv1_2);
+    assert_int_equal(curl_easy_perform(e), CURLE_OK);
+    finish(e, &r);
+    assert_int_equal(r.status, 200);
+    reply_free(&r);
+    curl_slist_free_all(hdrs);
+    curl_easy_reset(e);
     c.token = "wrong";
     expect_error(port, &c, 401, "Unauthorized", NULL);
     /* plain HTTP to the TLS port gets no answer */
-    CURL *e = curl_easy_init();
     c.tls = false;
     assert_int_not_equal(do_call_on(e, port, &c, &r), CURLE_OK);
     reply_free(&r);
