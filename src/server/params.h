@@ -53,9 +53,12 @@ int gd_param_enum(gd_params *p, const char *name, bool required, int dflt,
 /* A time "yyyy-MM-ddTHH:mm:ssZ" (UTC, years 1970-9999, no leap second)
  * as Unix seconds; gd_params_time_parse is the same check alone. */
 long long gd_param_time(gd_params *p, const char *name, bool required, long long dflt);
-/* An array of strings (borrowed; *n entries); NULL when absent. */
+/* An array of non-empty strings: *n entries and a NULL; NULL when absent
+ * or wrong.  The array is freed by gd_params_free, the strings borrowed. */
 const char **gd_param_strv(gd_params *p, const char *name, bool required, size_t *n);
-/* An object of string values {"old": "new"} as two parallel arrays. */
+/* An object of non-empty string values {"old": "new"} as two parallel
+ * arrays in the request's order; false when absent or wrong.  Freed by
+ * gd_params_free (one block: free nothing yourself). */
 bool gd_param_map(gd_params *p, const char *name, bool required, const char ***keys,
                   const char ***values, size_t *n);
 /* 0, or the status of the first error (an answer was set); refuses
