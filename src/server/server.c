@@ -1,0 +1,584 @@
+/* geodr server: lifecycle, the per-instance archivers, the scheduler
+ * (server.h, docs/server.md). */
+#include "server/server.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "command/archive.h"
+#include "command/backup.h"
+#include "command/expire.h"
+#include "command/open.h"
+#include "common/log.h"
+#include "common/periodic.h"
+#include "common/retry.h"
+#include "common/util.h"
+#include "repo/repo.h"
+#include "server/http.h"
+#include "server/server_intern.h"
+
+#define ARCHIVE_COMPACT_S 600 /* compaction passes of the server's archivers */
+#define TICK_S 1.0            /* the scheduler looks this often */
+#define STOP_WAIT_S 10.0      /* jobs get this long to stop at SIGTERM */
+
+/* ---- log lines ---- */
+
+/* Appends value to b, quoted when it holds a space, a quote or '='. */
+static void kv_value(gd_buf *b, const char *v)
+{
+    if (v[0] != '\0' && strpbrk(v, " \"=\t") == NULL) {
+        gd_buf_appendf(b, "%s", v);
+        return;
+    }
+    gd_buf_appendf(b, "\"");
+    for (const char *p = v; *p; p++)
+        gd_buf_appendf(b, "%s%c", *p == '"' || *p == '\\' ? "\\" : "", *p == '\n' ? ' ' : *p);
+    gd_buf_appendf(b, "\"");
+}
+
+void gd_server_log(int level, const char *event, const char *instance, const char *fmt, ...)
+{
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    gd_buf_appendf(&b, "event=%s", event);
+    if (instance) {
+        gd_buf_appendf(&b, " instance=");
+        kv_value(&b, instance);
+    }
+    if (fmt && *fmt) {
+        char *rest = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&rest, fmt, ap) < 0)
+            rest = NULL;
+        va_end(ap);
+        if (rest)
+            gd_buf_appendf(&b, " %s", rest);
+        free(rest);
+    }
+    gd_log((enum gd_log_level)level, "%s", b.data);
+    gd_buf_free(&b);
+}
+
+/* ---- the config, shared ---- */
+
+gd_cfg_ref *gd_server_cfg_get(gd_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    gd_cfg_ref *c = s->cfg;
+    atomic_fetch_add(&c->refs, 1);
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+void gd_cfg_put(gd_cfg_ref *c)
+{
+    if (c && atomic_fetch_sub(&c->refs, 1) == 1) {
+        gd_config_free(c->cfg);
+        free(c);
+    }
+}
+
+static gd_cfg_ref *cfg_ref_new(gd_config *cfg)
+{
+    gd_cfg_ref *c = gd_calloc(1, sizeof *c);
+    c->cfg = cfg;
+    atomic_init(&c->refs, 1);
+    return c;
+}
+
+gd_inst_rt *gd_server_inst(gd_server *s, const char *name)
+{
+    for (size_t i = 0; i < s->ninst; i++)
+        if (s->inst[i]->configured && strcmp(s->inst[i]->name, name) == 0)
+            return s->inst[i];
+    return NULL;
+}
+
+/* ---- the archivers ---- */
+
+static void log_event(void *ctx, const gd_cmd_event *ev)
+{
+    const char *instance = ctx;
+    if (ev->kind == GD_EVENT_WARNING)
+        gd_server_log(GD_LOG_WARN, "warning", instance, "op=%s message=\"%s\"", ev->op,
+                      ev->msg ? ev->msg : "");
+}
+
+/* Keeps one instance's archiver running until arch_stop: a run that ends
+ * (the source went away for longer than the archiver rides out, a lost
+ * lock, another archiver holding the instance) is started again after a
+ * pause that grows from 1 s to 5 min, and from 1 s again after a run that
+ * lasted a minute. */
+static void *archiver_main(void *arg)
+{
+    gd_inst_rt *ir = arg;
+    gd_retry rt;
+    gd_retry_start(&rt, &(gd_retry_policy){.first_ms = 1000, .max_ms = 300000, .jitter = true});
+    while (!gd_cancel_requested(&ir->arch_stop)) {
+        gd_cfg_ref *c = gd_server_cfg_get(ir->srv);
+        gd_command_ctx ctx = {
+            .cfg = c->cfg, .cancel = &ir->arch_stop, .on_event = log_event, .event_ctx = ir->name};
+        gd_archive_request rq = {.instance = ir->name, .compact_every_s = ARCHIVE_COMPACT_S};
+        gd_archive_outcome out = {0};
+        gd_err e;
+        gd_err_clear(&e);
+        double t0 = gd_mono();
+        atomic_store(&ir->arch_running, true);
+        gd_server_log(GD_LOG_INFO, "archive_start", ir->name, NULL);
+        int rc = gd_command_archive(&ctx, &rq, &out, &e);
+        atomic_store(&ir->arch_running, false);
+        gd_archive_outcome_free(&out);
+        gd_cfg_put(c);
+        if (gd_cancel_requested(&ir->arch_stop))
+            break;
+        atomic_fetch_add(&ir->arch_restarts, 1);
+        if (gd_mono() - t0 > 60)
+            gd_retry_restart(&rt);
+        long ms = gd_retry_next(&rt);
+        gd_server_log(GD_LOG_WARN, "archive_stopped", ir->name, "retry_in_s=%ld error=\"%s\"",
+                      ms / 1000, rc != 0 ? e.msg : "the archiver returned");
+        if (gd_retry_sleep(ms, &ir->arch_stop))
+            break;
+    }
+    gd_server_log(GD_LOG_INFO, "archive_end", ir->name, NULL);
+    return NULL;
+}
+
+static void archiver_start(gd_inst_rt *ir)
+{
+    atomic_store(&ir->arch_stop.flag, false);
+    ir->arch_started = pthread_create(&ir->arch_thread, NULL, archiver_main, ir) == 0;
+    if (!ir->arch_started)
+        gd_server_log(GD_LOG_ERROR, "archive_not_started", ir->name,
+                      "error=\"no thread could be started\"");
+}
+
+static void archiver_stop(gd_inst_rt *ir)
+{
+    if (!ir->arch_started)
+        return;
+    gd_cancel_request(&ir->arch_stop);
+    pthread_join(ir->arch_thread, NULL);
+    ir->arch_started = false;
+}
+
+/* ---- backups ---- */
+
+typedef struct backup_arg {
+    gd_server *srv;
+    gd_inst_rt *ir;
+    bool on_demand;
+    int64_t started_s;
+} backup_arg;
+
+static void state_put_int(gd_server *s, const char *instance, const char *key, int64_t v)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%lld", (long long)v);
+    gd_err e;
+    gd_err_clear(&e);
+    if (gd_state_set(s->state, instance, key, text, &e) != 0)
+        gd_server_log(GD_LOG_WARN, "state_not_written", instance, "key=%s error=\"%s\"", key,
+                      e.msg);
+}
+
+/* After a backup attempt: the history the schedule reads, kept in memory
+ * and in the state database. */
+static void backup_ended(backup_arg *a, int rc, const gd_backup_outcome *out, const gd_err *e)
+{
+    gd_server *s = a->srv;
+    gd_inst_rt *ir = a->ir;
+    int64_t now = gd_clock_now_s();
+    pthread_mutex_lock(&s->mu);
+    ir->backup_job[0] = '\0';
+    ir->hist.last_attempt_s = a->started_s;
+    ir->hist.last_failed = rc != 0;
+    free(ir->last_error);
+    ir->last_error = rc != 0 ? gd_strdup(e->msg) : NULL;
+    if (rc == 0) {
+        ir->hist.last_success_s = now;
+        ir->last_duration_s = out->set.seconds;
+        ir->next_expire_s = now + GD_EXPIRE_EVERY_S; /* the backup ran retention */
+    } else {
+        ir->failures++;
+    }
+    gd_backup_history h = ir->hist;
+    pthread_mutex_unlock(&s->mu);
+    state_put_int(s, ir->name, "backup.last_attempt_s", h.last_attempt_s);
+    state_put_int(s, ir->name, "backup.last_failed", h.last_failed);
+    state_put_int(s, ir->name, "backup.last_success_s", h.last_success_s);
+    if (rc == 0)
+        gd_server_log(GD_LOG_INFO, "backup_done", ir->name,
+                      "set=%s seconds=%.1f rows=%llu stored_bytes=%llu copies_failed=%d",
+                      out->set.set_id, out->set.seconds, out->set.rows, out->set.stored_bytes,
+                      out->copies.failed);
+    else
+        gd_server_log(GD_LOG_ERROR, "backup_failed", ir->name, "retry_in_s=%lld error=\"%s\"",
+                      (long long)s->retry_s, e->msg);
+}
+
+static int backup_job(void *arg, gd_job *job, json_t **result, gd_err *err)
+{
+    backup_arg *a = arg;
+    gd_cfg_ref *c = gd_server_cfg_get(a->srv);
+    gd_command_ctx ctx = {.cfg = c->cfg,
+                          .cancel = gd_job_cancel_token(job),
+                          .on_event = gd_job_on_event,
+                          .event_ctx = job};
+    gd_backup_request rq = {.instance = a->ir->name};
+    gd_backup_outcome out = {0};
+    gd_server_log(GD_LOG_INFO, "backup_start", a->ir->name, "on_demand=%s",
+                  a->on_demand ? "yes" : "no");
+    int rc = gd_command_backup(&ctx, &rq, &out, err);
+    backup_ended(a, rc, &out, err);
+    if (rc == 0)
+        *result =
+            json_pack("{s:s, s:s, s:I, s:I, s:f, s:i}", "BackupSetId", out.set.set_id, "RegionId",
+                      out.region ? out.region : "", "Rows", (json_int_t)out.set.rows, "StoredBytes",
+                      (json_int_t)out.set.stored_bytes, "Seconds", out.set.seconds, "CopiesFailed",
+                      out.copies.failed);
+    gd_backup_outcome_free(&out);
+    gd_cfg_put(c);
+    return rc;
+}
+
+int gd_server_start_backup(gd_server *s, gd_inst_rt *ir, bool on_demand, char id[40], gd_err *err)
+{
+    pthread_mutex_lock(&s->mu);
+    if (ir->backup_job[0] != '\0') {
+        int rc = gd_err_set(err, GD_E_BUSY,
+                            "a backup of instance %s runs already (job %s): wait for it "
+                            "(DescribeJobs) or cancel it (CancelJob)",
+                            ir->name, ir->backup_job);
+        pthread_mutex_unlock(&s->mu);
+        return rc;
+    }
+    backup_arg *a = gd_calloc(1, sizeof *a);
+    *a = (backup_arg){.srv = s, .ir = ir, .on_demand = on_demand, .started_s = gd_clock_now_s()};
+    /* marked before the thread starts, so that it cannot end first */
+    snprintf(ir->backup_job, sizeof ir->backup_job, "starting");
+    pthread_mutex_unlock(&s->mu);
+    int rc = gd_jobs_start(s->jobs, "CreateBackup", ir->name, backup_job, a, free, id, err);
+    pthread_mutex_lock(&s->mu);
+    if (rc == 0 && strcmp(ir->backup_job, "starting") == 0)
+        snprintf(ir->backup_job, sizeof ir->backup_job, "%s", id);
+    else if (rc != 0)
+        ir->backup_job[0] = '\0';
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- retention ---- */
+
+static int expire_job(void *arg, gd_job *job, json_t **result, gd_err *err)
+{
+    gd_inst_rt *ir = arg;
+    gd_cfg_ref *c = gd_server_cfg_get(ir->srv);
+    const gd_instance_cfg *ic = NULL;
+    int rc = gd_command_instance(c->cfg, ir->name, &ic, err);
+    if (rc == 0) {
+        gd_command_ctx ctx = {.cfg = c->cfg,
+                              .cancel = gd_job_cancel_token(job),
+                              .on_event = gd_job_on_event,
+                              .event_ctx = job};
+        json_t *report = json_array();
+        int failed = gd_command_expire_instance(&ctx, ic, false, false, report);
+        *result = json_pack("{s:o}", "Regions", report);
+        if (failed > 0)
+            rc = gd_err_set(err, GD_E_IO, "retention failed in %d region(s) of instance %s", failed,
+                            ir->name);
+    }
+    gd_cfg_put(c);
+    return rc;
+}
+
+/* ---- the scheduler ---- */
+
+static int64_t state_get_int(gd_server *s, const char *instance, const char *key)
+{
+    char *v = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    int64_t out = 0;
+    if (gd_state_get(s->state, instance, key, &v, &e) == 0 && v)
+        out = strtoll(v, NULL, 10);
+    free(v);
+    return out;
+}
+
+/* The newest set's end in the home region: the region, not the state
+ * database, says whether an instance has a backup (the database is a cache
+ * that may have been deleted). */
+static int64_t newest_set_end(const gd_config *cfg, const char *instance)
+{
+    const gd_instance_cfg *ic = NULL;
+    gd_repo *repo = NULL;
+    gd_set *sets = NULL;
+    size_t n = 0;
+    int64_t end = 0;
+    gd_err e;
+    gd_err_clear(&e);
+    if (gd_command_instance(cfg, instance, &ic, &e) == 0 &&
+        gd_command_open_repo(cfg, ic, NULL, false, &repo, &e) == 0 &&
+        gd_repo_load_sets(repo, &sets, &n, NULL, &e) == 0 && n > 0)
+        end = sets[n - 1].end_s;
+    if (e.code != GD_OK && e.code != GD_E_NOTFOUND)
+        gd_server_log(GD_LOG_WARN, "home_region_unreadable", instance, "error=\"%s\"", e.msg);
+    gd_repo_sets_free(sets, n);
+    gd_repo_close(repo);
+    return end;
+}
+
+/* What an instance's history is at start: the state database's memory of
+ * attempts, and the region's newest set. */
+static void load_history(gd_server *s, gd_inst_rt *ir, const gd_config *cfg)
+{
+    gd_backup_history h = {
+        .last_attempt_s = state_get_int(s, ir->name, "backup.last_attempt_s"),
+        .last_failed = state_get_int(s, ir->name, "backup.last_failed") != 0,
+        .last_success_s = newest_set_end(cfg, ir->name),
+    };
+    if (h.last_success_s > h.last_attempt_s)
+        h.last_failed = false; /* a backup made elsewhere (the CLI) since */
+    pthread_mutex_lock(&s->mu);
+    ir->hist = h;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Applies an instance's config to its runtime (window). */
+static void apply_config(gd_inst_rt *ir, const gd_instance_cfg *ic)
+{
+    if (ic->backup_window_set)
+        ir->window = ic->backup_window;
+    else
+        gd_backup_window_default(ir->name, &ir->window);
+}
+
+static void tick_instance(gd_server *s, gd_inst_rt *ir, int64_t now)
+{
+    pthread_mutex_lock(&s->mu);
+    bool busy = ir->backup_job[0] != '\0';
+    int64_t due = gd_backup_next(&ir->window, &ir->hist, now, s->retry_s);
+    /* a backup due now runs retention itself */
+    bool expire = !busy && due > now && now >= ir->next_expire_s;
+    if (expire)
+        ir->next_expire_s = now + GD_EXPIRE_EVERY_S;
+    pthread_mutex_unlock(&s->mu);
+    char id[40];
+    gd_err e;
+    gd_err_clear(&e);
+    if (!busy && due <= now && gd_server_start_backup(s, ir, false, id, &e) != 0 &&
+        e.code != GD_E_BUSY)
+        gd_server_log(GD_LOG_ERROR, "backup_not_started", ir->name, "error=\"%s\"", e.msg);
+    gd_err_clear(&e);
+    if (expire && gd_jobs_start(s->jobs, "Expire", ir->name, expire_job, ir, NULL, id, &e) != 0)
+        gd_server_log(GD_LOG_WARN, "expire_not_started", ir->name, "error=\"%s\"", e.msg);
+}
+
+static void tick(void *ctx, gd_periodic_call *call)
+{
+    (void)call;
+    gd_server *s = ctx;
+    int64_t now = gd_clock_now_s();
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->ninst;
+    gd_inst_rt **v = s->inst;
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < n; i++)
+        if (v[i]->configured)
+            tick_instance(s, v[i], now);
+}
+
+/* ---- instances, the config, reloads ---- */
+
+static gd_inst_rt *inst_new(gd_server *s, const char *name)
+{
+    gd_inst_rt *ir = gd_calloc(1, sizeof *ir);
+    ir->name = gd_strdup(name);
+    ir->srv = s;
+    s->inst = gd_realloc(s->inst, (s->ninst + 1) * sizeof *s->inst);
+    s->inst[s->ninst++] = ir;
+    return ir;
+}
+
+static void inst_free(gd_inst_rt *ir)
+{
+    free(ir->name);
+    free(ir->last_error);
+    free(ir);
+}
+
+/* Makes the runtimes match cfg: new instances get one (history loaded,
+ * archiver started), removed ones stop, and every archiver restarts under
+ * the new config.  Called with the scheduler stopped. */
+static void apply_instances(gd_server *s, const gd_config *cfg)
+{
+    for (size_t i = 0; i < s->ninst; i++)
+        archiver_stop(s->inst[i]);
+    for (size_t i = 0; i < s->ninst; i++)
+        s->inst[i]->configured = false;
+    for (size_t k = 0; k < cfg->n_instances; k++) {
+        const gd_instance_cfg *ic = &cfg->instances[k];
+        gd_inst_rt *ir = NULL;
+        for (size_t i = 0; i < s->ninst && ir == NULL; i++)
+            if (strcmp(s->inst[i]->name, ic->name) == 0)
+                ir = s->inst[i];
+        bool fresh = ir == NULL;
+        if (fresh)
+            ir = inst_new(s, ic->name);
+        ir->configured = true;
+        apply_config(ir, ic);
+        if (fresh)
+            load_history(s, ir, cfg);
+        archiver_start(ir);
+        char w[16];
+        gd_backup_window_format(&ir->window, w, sizeof w);
+        gd_server_log(GD_LOG_INFO, "instance", ir->name, "backup_window=%s home_region=%s", w,
+                      ic->home_region);
+    }
+    for (size_t i = 0; i < s->ninst; i++)
+        if (!s->inst[i]->configured)
+            gd_server_log(GD_LOG_INFO, "instance_removed", s->inst[i]->name,
+                          "note=\"no longer in the config: not backed up; its backups stay\"");
+}
+
+static void reload(gd_server *s, gd_periodic **sched)
+{
+    gd_config *cfg = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    if (gd_config_load(s->config_path, &cfg, &e) != 0) {
+        gd_server_log(GD_LOG_ERROR, "reload_failed", NULL,
+                      "error=\"%s\" note=\"the previous config stays in effect\"", e.msg);
+        return;
+    }
+    gd_periodic_stop(*sched);
+    *sched = NULL;
+    gd_cfg_ref *old;
+    pthread_mutex_lock(&s->mu);
+    old = s->cfg;
+    s->cfg = cfg_ref_new(cfg);
+    pthread_mutex_unlock(&s->mu);
+    gd_cfg_put(old);
+    apply_instances(s, cfg);
+    gd_server_log(GD_LOG_INFO, "reloaded", NULL, "config=%s instances=%zu", s->config_path,
+                  cfg->n_instances);
+    if (gd_periodic_start(TICK_S, 0, tick, s, sched) != 0)
+        gd_server_log(GD_LOG_ERROR, "scheduler_not_started", NULL, NULL);
+}
+
+/* ---- start and stop ---- */
+
+/* The API token: the first line of the token file, at least 16 characters. */
+static int read_token(const char *file, char **out, gd_err *err)
+{
+    char *text = NULL;
+    int rc = gd_read_secret_file(file, &text, err);
+    if (rc != 0) {
+        gd_err_prefix(err, "cannot read the API token ([server] token-file)");
+        return rc;
+    }
+    if (strlen(text) < 16) {
+        gd_wipe(text, strlen(text));
+        free(text);
+        return gd_err_set(err, GD_E_INVALID,
+                          "the API token in %s is shorter than 16 characters: write a long "
+                          "random one, e.g. 'openssl rand -hex 32 > %s'",
+                          file, file);
+    }
+    *out = text;
+    return 0;
+}
+
+static int server_open(gd_server *s, const char *config_path, gd_err *err)
+{
+    pthread_mutex_init(&s->mu, NULL);
+    s->config_path = gd_strdup(config_path);
+    s->started_s = gd_clock_now_s();
+    gd_config *cfg = NULL;
+    int rc = gd_config_load(config_path, &cfg, err);
+    if (rc != 0)
+        return rc;
+    s->cfg = cfg_ref_new(cfg);
+    const gd_server_cfg *sc = &cfg->server;
+    if (sc->token_file == NULL)
+        return gd_err_set(err, GD_E_INVALID,
+                          "%s: geodr server needs a [server] section with token-file = FILE (a "
+                          "file holding the API token; docs/server.md)",
+                          config_path);
+    s->retry_s = sc->backup_retry_s;
+    char *token = NULL;
+    if ((rc = read_token(sc->token_file, &token, err)) != 0)
+        return rc;
+    /* opening marks the jobs an earlier run left running as interrupted */
+    if ((rc = gd_state_open(sc->state_dir, &s->state, err)) == 0) {
+        s->jobs = gd_jobs_new(s->state, (size_t)sc->max_jobs);
+        gd_http_opts ho = {.listen = sc->listen,
+                           .token = token,
+                           .tls_cert_file = sc->tls_cert_file,
+                           .tls_key_file = sc->tls_key_file,
+                           .api = gd_server_api,
+                           .api_ctx = s,
+                           .metrics = gd_server_metrics,
+                           .metrics_ctx = s};
+        unsigned port = 0;
+        rc = gd_http_start(&ho, &s->http, &port, err);
+        if (rc == 0)
+            gd_server_log(GD_LOG_INFO, "listening", NULL, "address=%s port=%u tls=%s", sc->listen,
+                          port, sc->tls_cert_file ? "yes" : "no");
+    }
+    gd_wipe(token, strlen(token));
+    free(token);
+    return rc;
+}
+
+static void server_close(gd_server *s)
+{
+    gd_http_stop(s->http); /* no new calls, no new jobs from the API */
+    s->http = NULL;
+    /* archivers and jobs are told at once, then waited for */
+    for (size_t i = 0; i < s->ninst; i++)
+        if (s->inst[i]->arch_started)
+            gd_cancel_request(&s->inst[i]->arch_stop);
+    gd_jobs_free(s->jobs, STOP_WAIT_S);
+    for (size_t i = 0; i < s->ninst; i++) {
+        archiver_stop(s->inst[i]);
+        inst_free(s->inst[i]);
+    }
+    free(s->inst);
+    gd_state_close(s->state);
+    gd_cfg_put(s->cfg);
+    free(s->config_path);
+    pthread_mutex_destroy(&s->mu);
+}
+
+int gd_server_run(const char *config_path, gd_cancel *stop, atomic_bool *reload_flag, gd_err *err)
+{
+    gd_server s = {0};
+    int rc = server_open(&s, config_path, err);
+    gd_periodic *sched = NULL;
+    if (rc == 0) {
+        gd_server_log(GD_LOG_INFO, "started", NULL, "config=%s instances=%zu", config_path,
+                      s.cfg->cfg->n_instances);
+        apply_instances(&s, s.cfg->cfg);
+        if (gd_periodic_start(TICK_S, 0, tick, &s, &sched) != 0)
+            rc = gd_err_set(err, GD_E_NOMEM, "cannot start the scheduler thread");
+    }
+    while (rc == 0 && !gd_cancel_requested(stop)) {
+        if (reload_flag && atomic_exchange(reload_flag, false))
+            reload(&s, &sched);
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (rc == 0)
+        gd_server_log(GD_LOG_INFO, "stopping", NULL, NULL);
+    gd_periodic_stop(sched);
+    server_close(&s);
+    if (rc == 0)
+        gd_server_log(GD_LOG_INFO, "stopped", NULL, NULL);
+    return rc;
+}

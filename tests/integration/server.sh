@@ -1,0 +1,171 @@
+#!/bin/bash
+# geodr server (docs/server.md, docs/api.md): started on a config with one
+# instance, it takes the first backup at once and keeps the binlog archived;
+# the API reports the recovery window, and a CreateDdrInstance job restores
+# a new instance at a chosen second with the source's data of that second.
+# On-demand backups are jobs; a backup that fails while the source is down
+# is recorded, shown in the API and /metrics, and retried until it works.
+# Tokens, malformed requests and unknown operations get JSON errors. SIGHUP
+# reloads, SIGTERM stops within 15 s, and a deleted state database loses
+# nothing the regions hold.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+require_geodr
+require_cmd curl
+tmpdir_new
+
+mdb_start src
+mdb_sql src "CREATE DATABASE shop;
+CREATE TABLE shop.orders (id INT PRIMARY KEY, v VARCHAR(64), n BIGINT) ENGINE=InnoDB;
+CREATE TABLE shop.order_items (id INT PRIMARY KEY, o INT, q INT) ENGINE=InnoDB;
+INSERT INTO shop.orders SELECT seq, MD5(seq), seq FROM shop.seq_1_to_2000;
+INSERT INTO shop.order_items SELECT seq, seq % 2000 + 1, seq FROM shop.seq_1_to_5000;" >/dev/null
+
+cfg="$WORK/geodr.conf"
+key="$WORK/key"
+tokf="$WORK/api-token"
+write_key "$key"
+(umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tokf")
+TOKEN="$(cat "$tokf")"
+PORT="$(free_port)"
+write_config "$cfg" shop src "$WORK/region" "$key"
+# the window is twelve hours away: every backup below is the first one,
+# an on-demand one, or a retry
+now_h=$(date -u +%H)
+wh=$(( (10#$now_h + 12) % 24 ))
+geodr_config_add "$cfg" "archive-interval = 0.5" "backup-window = $(printf '%02d:00-%02d:30' $wh $wh)"
+geodr_config_add "$cfg" "" "[server]" "listen = 127.0.0.1:$PORT" "token-file = $tokf" \
+    "state-dir = $WORK/state" "backup-retry-interval = 5"
+
+URL="http://127.0.0.1:$PORT"
+# api OP JSON: the answer's body in API_BODY, its status in API_STATUS
+api() {
+    local out
+    out="$(curl -s -m 60 -o "$WORK/api.body" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/json' --data-binary "$2" "$URL/api/$1")" || out=000
+    API_STATUS="$out"
+    API_BODY="$(cat "$WORK/api.body" 2>/dev/null || true)"
+}
+# jq_ EXPR: a value of API_BODY (python: j is the document)
+jq_() { python3 -c "import json,sys; j=json.loads(sys.argv[1]); print($1)" "$API_BODY"; }
+start_server() {
+    "$GEODR" --config "$cfg" server >>"$WORK/server.log" 2>&1 &
+    SRV_PID=$!
+    wait_for 20 curl -sf "$URL/health"
+}
+on_exit 'kill -9 $SRV_PID 2>/dev/null || true'
+# job_wait ID: waits for a job to end; its status in JOB_STATUS
+job_wait() {
+    local t0=$SECONDS
+    JOB_STATUS=Running
+    while ((SECONDS - t0 < 180)); do
+        api DescribeJobs "{\"JobId\": \"$1\"}"
+        JOB_STATUS="$(jq_ 'j["Jobs"][0]["Status"]' 2>/dev/null || echo '?')"
+        [[ $JOB_STATUS == Running ]] || return 0
+        sleep 0.5
+    done
+}
+backups() {
+    api DescribeBackups '{"DBInstanceId": "shop"}'
+    jq_ 'j["TotalRecordCount"]' 2>/dev/null || echo 0
+}
+# has_backups N: the home region lists at least N sets
+has_backups() { [[ $(backups) -ge $1 ]]; }
+metric_is() { # metric_is TEXT: /metrics holds TEXT
+    curl -s "$URL/metrics" | grep -qF "$1"
+}
+
+tap_plan 34
+rc=0; start_server || rc=$?
+is "server starts and answers /health" "$rc" 0
+is "/health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" 200
+
+# ---- the first backup at once, and the archive ----
+wait_for 120 has_backups 1 || true
+is "the first backup is taken at once (no backup yet)" "$(backups)" 1
+mdb_sql src "INSERT INTO shop.orders VALUES (99999, 'first', 1);" >/dev/null
+check "the archiver runs (the archive holds the source's position)" \
+    wait_for 60 archive_holds "$cfg" shop src
+
+# ---- errors ----
+is "no token: 401" "$(curl -s -o /dev/null -w '%{http_code}' -d '{}' "$URL/api/DescribeJobs")" 401
+is "wrong token: 401" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' \
+    -d '{}' "$URL/api/DescribeJobs")" 401
+api NoSuchThing '{}'
+is "unknown operation: 404" "$API_STATUS" 404
+like "... with a JSON error naming it" "$API_BODY" '"Code": *"UnknownOperation"'
+api DescribeBackups '{"DBInstanceId": '
+is "malformed JSON: 400" "$API_STATUS" 400
+api DescribeBackups '{"DBInstanceId": "shop", "Colour": "red"}'
+is "unknown parameter: 400" "$API_STATUS" 400
+like "... naming it" "$API_BODY" 'Colour'
+api DescribeBackups '{"DBInstanceId": 7}'
+is "wrong type: 400" "$API_STATUS" 400
+api DescribeBackups '{"DBInstanceId": "nosuch"}'
+is "unknown instance: 404" "$API_STATUS" 404
+
+# ---- a point in time, restored by a job into a new instance ----
+mdb_sql src "UPDATE shop.orders SET n = n + 1 WHERE id <= 500; DELETE FROM shop.order_items WHERE id % 7 = 0;" >/dev/null
+check "archived" wait_for 60 archive_holds "$cfg" shop src
+sleep 1.2
+T="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+want="$(checksum_all src shop)"
+sleep 1.2
+mdb_sql src "UPDATE shop.orders SET v = 'after' WHERE id <= 100; INSERT INTO shop.order_items VALUES (90001, 1, 1);" >/dev/null
+check "archived after T" wait_for 60 archive_holds "$cfg" shop src
+api DescribeAvailableRecoveryTime '{"DBInstanceId": "shop"}'
+is "DescribeAvailableRecoveryTime answers" "$API_STATUS" 200
+in_window="$(python3 -c "
+import json,sys
+j=json.loads(sys.argv[1]); t=sys.argv[2]
+print(any(w['RecoveryBeginTime'] <= t <= w['RecoveryEndTime'] for w in j['RecoveryWindows']))" "$API_BODY" "$T")"
+is "T lies in the reported recovery window" "$in_window" True
+api CreateDdrInstance "{\"DBInstanceId\": \"shop\", \"RestoreType\": \"BackupTime\", \"RestoreTime\": \"$T\", \"TargetDirectory\": \"$WORK/ddr\", \"TargetPort\": $(free_port)}"
+is "CreateDdrInstance starts a job" "$API_STATUS" 200
+job="$(jq_ 'j["JobId"]')"
+job_wait "$job"
+is "the restore job succeeded" "$JOB_STATUS" Succeeded
+on_exit "mariadb-admin --defaults-file='$WORK/ddr/client.cnf' shutdown >/dev/null 2>&1 || true"
+got="$(mariadb --defaults-file="$WORK/ddr/client.cnf" --batch -N -e \
+    'CHECKSUM TABLE shop.order_items, shop.orders EXTENDED' 2>/dev/null |
+    while IFS=$'\t' read -r t line; do printf '%s %s\n' "$t" "$line"; done | LC_ALL=C sort)"
+is "the new instance holds the source's data of second T" "$got" "$want"
+mariadb-admin --defaults-file="$WORK/ddr/client.cnf" shutdown >/dev/null 2>&1 || true
+
+# ---- on demand ----
+api CreateBackup '{"DBInstanceId": "shop"}'
+job="$(jq_ 'j["JobId"]')"
+job_wait "$job"
+is "an on-demand backup job succeeds" "$JOB_STATUS" Succeeded
+is "... and its set is listed" "$(backups)" 2
+
+# ---- a failing backup, recorded and retried ----
+mdb_stop src
+api CreateBackup '{"DBInstanceId": "shop"}'
+job="$(jq_ 'j["JobId"]')"
+job_wait "$job"
+is "a backup with the source down fails" "$JOB_STATUS" Failed
+like "... and says why" "$(jq_ 'j["Jobs"][0]["Error"]["Message"]')" 'connect|Connect|server'
+metrics="$(curl -s -H "Authorization: Bearer $TOKEN" "$URL/metrics")"
+like "/metrics shows the failure" "$metrics" 'geodr_backup_last_failed\{instance="shop",region="home"\} 1'
+like "/metrics counts it" "$metrics" 'geodr_backup_failures_total\{instance="shop",region="home"\} [1-9]'
+mdb_restart src
+check "the scheduler retries until a backup works" wait_for 90 has_backups 3
+check "/metrics shows the success" wait_for 30 metric_is 'geodr_backup_last_failed{instance="shop",region="home"} 0'
+
+# ---- reload, stop, a lost state database ----
+kill -HUP "$SRV_PID"
+check "SIGHUP reloads the config" wait_for 10 grep -q 'event=reloaded' "$WORK/server.log"
+t0=$SECONDS
+kill -TERM "$SRV_PID"
+rc=0; wait "$SRV_PID" || rc=$?
+is "SIGTERM: the server exits cleanly" "$rc" 0
+check "... within 15 s" test $((SECONDS - t0)) -le 15
+rm -rf "$WORK/state"
+rc=0; start_server || rc=$?
+is "the server starts without its state database" "$rc" 0
+is "the regions still show every set" "$(backups)" 3
+api DescribeBackups '{"DBInstanceId": "shop"}'
+check "verify: nothing partial in the region" "$GEODR" --config "$cfg" --quiet verify shop
+kill -TERM "$SRV_PID"; wait "$SRV_PID" || true
+tap_done
