@@ -29,6 +29,7 @@ static int fail(json_t **answer, const gd_err *e)
     case GD_E_INVALID:
         return gd_http_error(answer, 400, "InvalidParameter", "%s", e->msg);
     case GD_E_BUSY:
+    case GD_E_STATE:
         return gd_http_error(answer, 409, "OperationConflict", "%s", e->msg);
     case GD_E_AUTH:
         return gd_http_error(answer, 403, "KeyRefused", "%s", e->msg);

@@ -69,13 +69,18 @@ backups() {
     api DescribeBackups '{"DBInstanceId": "shop"}'
     jq_ 'j["TotalRecordCount"]' 2>/dev/null || echo 0
 }
+# no_running_jobs: DescribeJobs lists no running job
+no_running_jobs() {
+    api DescribeJobs '{}'
+    [[ "$(jq_ 'sum(1 for x in j["Jobs"] if x["Status"] == "Running")')" == 0 ]]
+}
 # has_backups N: the home region lists at least N sets
 has_backups() { [[ $(backups) -ge $1 ]]; }
 metric_is() { # metric_is TEXT: /metrics holds TEXT
     curl -s "$URL/metrics" | grep -qF "$1"
 }
 
-tap_plan 34
+tap_plan 36
 rc=0; start_server || rc=$?
 is "server starts and answers /health" "$rc" 0
 is "/health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" 200
@@ -139,7 +144,37 @@ job_wait "$job"
 is "an on-demand backup job succeeds" "$JOB_STATUS" Succeeded
 is "... and its set is listed" "$(backups)" 2
 
+# ---- every example of docs/api.md, as written ----
+python3 - "$GEODR_SRC/docs/api.md" "$WORK/examples" <<'PY'
+import os, re, sys
+text = open(sys.argv[1]).read()
+ops = text[text.index("## Operations"):]
+os.makedirs(sys.argv[2], exist_ok=True)
+for i, m in enumerate(re.finditer(r"```sh\n(curl .*?)```", ops, re.S)):
+    open(os.path.join(sys.argv[2], "%02d.sh" % i), "w").write(m.group(1))
+PY
+api DescribeBackups '{"DBInstanceId": "shop"}'
+export GEODR_URL="$URL" GEODR_TOKEN="$TOKEN" WORK RESTORE_TIME="$T" JOB_ID="$job"
+export SET_ID="$(jq_ 'j["Items"][0]["BackupSetId"]')" NEW_PORT="$(free_port)"
+export TARGET_PORT="$SRC_PORT" TARGET_PASSWORD_FILE="$SRC_PASSFILE"
+bad=""
+n=0
+for f in "$WORK"/examples/*.sh; do
+    n=$((n + 1))
+    # each example's answer: JSON, and 200 (or 409 for one that may meet a busy
+    # instance or an ended job): a 4xx means the example is wrong
+    out="$(bash -c "curl() { command curl -w '\n%{http_code}' \"\$@\"; }; . '$f'" 2>&1)" || true
+    status="${out##*$'\n'}"
+    body="${out%$'\n'*}"
+    if [[ $status != 200 && $status != 409 ]] || ! python3 -c 'import json,sys; json.loads(sys.argv[1])' "$body" 2>/dev/null; then
+        bad+=" $(basename "$f"):$status:${body:0:200}"
+    fi
+done
+is "every curl example of docs/api.md is answered ($n examples)" "${bad:-none}" none
+check "... and the jobs they started end" wait_for 120 no_running_jobs
+mariadb-admin --defaults-file="$WORK/api-example-ddr/client.cnf" shutdown >/dev/null 2>&1 || true
 # ---- a failing backup, recorded and retried ----
+nsets="$(backups)"
 mdb_stop src
 api CreateBackup '{"DBInstanceId": "shop"}'
 job="$(jq_ 'j["JobId"]')"
@@ -150,7 +185,7 @@ metrics="$(curl -s -H "Authorization: Bearer $TOKEN" "$URL/metrics")"
 like "/metrics shows the failure" "$metrics" 'geodr_backup_last_failed\{instance="shop",region="home"\} 1'
 like "/metrics counts it" "$metrics" 'geodr_backup_failures_total\{instance="shop",region="home"\} [1-9]'
 mdb_restart src
-check "the scheduler retries until a backup works" wait_for 90 has_backups 3
+check "the scheduler retries until a backup works" wait_for 90 has_backups $((nsets + 1))
 check "/metrics shows the success" wait_for 30 metric_is 'geodr_backup_last_failed{instance="shop",region="home"} 0'
 
 # ---- reload, stop, a lost state database ----
@@ -164,7 +199,7 @@ check "... within 15 s" test $((SECONDS - t0)) -le 15
 rm -rf "$WORK/state"
 rc=0; start_server || rc=$?
 is "the server starts without its state database" "$rc" 0
-is "the regions still show every set" "$(backups)" 3
+is "the regions still show every set" "$(backups)" $((nsets + 1))
 api DescribeBackups '{"DBInstanceId": "shop"}'
 check "verify: nothing partial in the region" "$GEODR" --config "$cfg" --quiet verify shop
 kill -TERM "$SRV_PID"; wait "$SRV_PID" || true
