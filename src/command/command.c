@@ -23,13 +23,11 @@ void gd_command_say(const gd_command_ctx *ctx, gd_cmd_event_kind kind, const cha
     if (ctx == NULL || ctx->on_event == NULL)
         return;
     /* Whole, however long (a path in a note): no fixed buffer. */
-    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    char *msg = gd_vasprintf(fmt, ap);
     va_end(ap);
-    gd_command_emit(ctx, kind, op, NULL, msg ? msg : fmt, NULL);
+    gd_command_emit(ctx, kind, op, NULL, msg, NULL);
     free(msg);
 }
 

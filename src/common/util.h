@@ -3,6 +3,7 @@
 #ifndef GD_COMMON_UTIL_H
 #define GD_COMMON_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,8 @@ char *gd_strdup(const char *s);
 char *gd_strndup(const char *s, size_t n);
 /* printf into a new string (caller frees). */
 char *gd_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same from a va_list (aborts on OOM like gd_malloc). */
+char *gd_vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Copies at most dstsize-1 bytes and always terminates; returns strlen(src)
  * so truncation is detectable (>= dstsize). */

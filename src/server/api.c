@@ -65,10 +65,14 @@ static gd_inst_rt *instance_of(gd_server *s, const char *name, json_t **answer)
     return ir;
 }
 
-/* The info document of one instance (command/info.h): its home region and
- * copy regions, as geodr info --json shows them. */
-static int instance_doc(gd_server *s, const char *name, json_t **doc, json_t **answer)
+/* Ends the request's parameters, then reads the info document of one
+ * instance (command/info.h): its home region and copy regions, as geodr
+ * info --json shows them. */
+static int instance_doc(gd_server *s, gd_params *p, const char *name, json_t **doc, json_t **answer)
 {
+    int status = gd_params_end(p);
+    if (status != 0)
+        return status;
     gd_cfg_ref *c = gd_server_cfg_get(s);
     gd_command_ctx ctx = {.cfg = c->cfg};
     json_t *all = NULL, *released = NULL;
@@ -204,11 +208,9 @@ static int describe_backups(gd_server *s, gd_params *p, json_t **answer, bool cr
 {
     const char *name = gd_param_str(p, "DBInstanceId", true);
     const char *region = gd_param_str(p, cross ? "CrossBackupRegion" : "RegionId", false);
-    int rc = gd_params_end(p);
-    if (rc != 0)
-        return rc;
     json_t *doc = NULL;
-    if ((rc = instance_doc(s, name, &doc, answer)) != 0)
+    int rc = instance_doc(s, p, name, &doc, answer);
+    if (rc != 0)
         return rc;
     json_t *items = json_array();
     const char *home = gd_json_str(doc, "region", "");
@@ -268,11 +270,9 @@ static int op_describe_recovery_time(gd_server *s, gd_params *p, json_t **answer
 {
     const char *name = gd_param_str(p, "DBInstanceId", true);
     const char *region = gd_param_str(p, "RegionId", false);
-    int rc = gd_params_end(p);
-    if (rc != 0)
-        return rc;
     json_t *doc = NULL;
-    if ((rc = instance_doc(s, name, &doc, answer)) != 0)
+    int rc = instance_doc(s, p, name, &doc, answer);
+    if (rc != 0)
         return rc;
     json_t *r = region_of(doc, region, answer);
     if (r == NULL) {
@@ -332,10 +332,7 @@ static int restore_job(void *arg, gd_job *job, json_t **result, gd_err *err)
 {
     restore_arg *a = arg;
     gd_cfg_ref *c = gd_server_cfg_get(a->srv);
-    gd_command_ctx ctx = {.cfg = c->cfg,
-                          .cancel = gd_job_cancel_token(job),
-                          .on_event = gd_job_on_event,
-                          .event_ctx = job};
+    gd_command_ctx ctx = gd_server_job_ctx(c, job);
     gd_restore_outcome out = {0};
     int rc = gd_command_restore(&ctx, &a->rq, &out, err);
     if (rc == 0) {
@@ -533,11 +530,9 @@ static int op_describe_cross_regions(gd_server *s, gd_params *p, json_t **answer
 static int op_describe_backup_storage(gd_server *s, gd_params *p, json_t **answer)
 {
     const char *name = gd_param_str(p, "DBInstanceId", true);
-    int rc = gd_params_end(p);
-    if (rc != 0)
-        return rc;
     json_t *doc = NULL;
-    if ((rc = instance_doc(s, name, &doc, answer)) != 0)
+    int rc = instance_doc(s, p, name, &doc, answer);
+    if (rc != 0)
         return rc;
     json_t *items = json_array();
     json_t *regions[65];

@@ -19,7 +19,7 @@
 #include "common/config.h"
 #include "common/error.h"
 
-#define GD_EXPIRE_EVERY_S 3600      /* retention runs this often, and after each backup */
+#define GD_EXPIRE_EVERY_S 3600 /* retention runs this often, and after each backup */
 
 /* The default window of an instance: one hour from a start in 01:00-05:00
  * that its name fixes (so instances sharing a server do not all start at

@@ -49,14 +49,11 @@ void gd_server_log(int level, const char *event, const char *instance, const cha
         kv_value(&b, instance);
     }
     if (fmt && *fmt) {
-        char *rest = NULL;
         va_list ap;
         va_start(ap, fmt);
-        if (vasprintf(&rest, fmt, ap) < 0)
-            rest = NULL;
+        char *rest = gd_vasprintf(fmt, ap);
         va_end(ap);
-        if (rest)
-            gd_buf_appendf(&b, " %s", rest);
+        gd_buf_appendf(&b, " %s", rest);
         free(rest);
     }
     gd_log((enum gd_log_level)level, "%s", b.data);
@@ -96,6 +93,14 @@ gd_inst_rt *gd_server_inst(gd_server *s, const char *name)
         if (s->inst[i]->configured && strcmp(s->inst[i]->name, name) == 0)
             return s->inst[i];
     return NULL;
+}
+
+gd_command_ctx gd_server_job_ctx(gd_cfg_ref *c, gd_job *job)
+{
+    return (gd_command_ctx){.cfg = c->cfg,
+                            .cancel = gd_job_cancel_token(job),
+                            .on_event = gd_job_on_event,
+                            .event_ctx = job};
 }
 
 /* ---- the archivers ---- */
@@ -225,10 +230,7 @@ static int backup_job(void *arg, gd_job *job, json_t **result, gd_err *err)
 {
     backup_arg *a = arg;
     gd_cfg_ref *c = gd_server_cfg_get(a->srv);
-    gd_command_ctx ctx = {.cfg = c->cfg,
-                          .cancel = gd_job_cancel_token(job),
-                          .on_event = gd_job_on_event,
-                          .event_ctx = job};
+    gd_command_ctx ctx = gd_server_job_ctx(c, job);
     gd_backup_request rq = {.instance = a->ir->name};
     gd_backup_outcome out = {0};
     gd_server_log(GD_LOG_INFO, "backup_start", a->ir->name, "on_demand=%s",
@@ -281,10 +283,7 @@ static int expire_job(void *arg, gd_job *job, json_t **result, gd_err *err)
     const gd_instance_cfg *ic = NULL;
     int rc = gd_command_instance(c->cfg, ir->name, &ic, err);
     if (rc == 0) {
-        gd_command_ctx ctx = {.cfg = c->cfg,
-                              .cancel = gd_job_cancel_token(job),
-                              .on_event = gd_job_on_event,
-                              .event_ctx = job};
+        gd_command_ctx ctx = gd_server_job_ctx(c, job);
         json_t *report = json_array();
         int failed = gd_command_expire_instance(&ctx, ic, false, false, report);
         *result = json_pack("{s:o}", "Regions", report);

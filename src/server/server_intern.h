@@ -60,6 +60,9 @@ typedef struct gd_server {
 /* The current config, held until gd_cfg_put. */
 gd_cfg_ref *gd_server_cfg_get(gd_server *s);
 void gd_cfg_put(gd_cfg_ref *c);
+/* The operation context of a job run under config c: the job's cancel
+ * token and event callback. */
+gd_command_ctx gd_server_job_ctx(gd_cfg_ref *c, gd_job *job);
 /* The runtime of a configured instance (NULL: not configured). */
 gd_inst_rt *gd_server_inst(gd_server *s, const char *name);
 
