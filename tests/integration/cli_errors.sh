@@ -1,8 +1,10 @@
 #!/bin/bash
 # Every bad input gives a clear error and changes nothing: a malformed or
-# missing config, unknown names, an unreachable server, a wrong password, a
-# missing privilege, a non-empty target, a wrong or missing key, a missing
-# set, --time, usage errors, keygen over an existing file, --json failures.
+# missing config, unknown names (--region too), a home region lost or
+# unreadable, no geodr server for status (and TLS to it), an unreachable
+# server, a wrong password, a missing privilege, a non-empty target, a wrong
+# or missing key, a missing set, --time, usage errors, keygen over an
+# existing file, --json failures.
 #
 # A failure must print exactly one line on stderr, "geodr: error: ...",
 # saying what went wrong and what to do, nothing on stdout (except the JSON
@@ -198,6 +200,37 @@ fails "status without a server: none answers, with how to start it" \
     "$GEODR" --config "$WORK/status.conf" status
 fails "status without [server] token-file: says what to set" \
     "no \[server\] token-file" "$GEODR" --config "$CFG" status
+if command -v openssl >/dev/null 2>&1; then
+    # over TLS: the server's certificate verifies against tls-cert-file as
+    # the CA, and another one is refused naming that file (the instance of
+    # this server is down: the server only needs to answer)
+    for c in api other; do
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+            -addext "subjectAltName=IP:127.0.0.1" -keyout "$WORK/$c.key" -out "$WORK/$c.crt" >/dev/null 2>&1
+    done
+    TLS_PORT="$(free_port)"
+    geodr_config "$WORK/tls-server.conf" "[region ghost]" "type = posix" "path = $WORK/ghost-region" \
+        "" "[instance ghost]" "host = 127.0.0.1" "port = $(free_port)" "user = root" \
+        "password-file = $SRC_PASSFILE" "home-region = ghost" "" "[server]" \
+        "listen = 127.0.0.1:$TLS_PORT" "token-file = $WORK/api-token" "state-dir = $WORK/ghost-state" \
+        "tls-cert-file = $WORK/api.crt" "tls-key-file = $WORK/api.key"
+    "$GEODR" --config "$WORK/tls-server.conf" server >"$WORK/tls-server.log" 2>&1 &
+    TLS_PID=$!
+    on_exit "kill -9 $TLS_PID 2>/dev/null || true"
+    wait_for 20 curl -sf --cacert "$WORK/api.crt" "https://127.0.0.1:$TLS_PORT/health" ||
+        note "the TLS server did not start: $(tail -n 3 "$WORK/tls-server.log")"
+    run "$GEODR" --config "$WORK/tls-server.conf" status
+    is "status over TLS: exit 0" "$RUN_RC" 0
+    like "... the server's instance" "$RUN_OUT" "instance ghost"
+    sed "s|^tls-cert-file = .*|tls-cert-file = $WORK/other.crt|" "$WORK/tls-server.conf" >"$WORK/tls-other.conf"
+    fails "status over TLS, another certificate: refused, naming tls-cert-file" \
+        "TLS to the geodr server on 127\.0\.0\.1:$TLS_PORT failed .*tls-cert-file $WORK/other\.crt" \
+        "$GEODR" --config "$WORK/tls-other.conf" status
+    kill -TERM "$TLS_PID"
+    wait "$TLS_PID" || true
+else
+    skip "status over TLS" "no openssl"
+fi
 
 # ------------------------------------------------ connection and access --
 
