@@ -73,6 +73,12 @@ int gd_cli_opt(gd_cli_args *a, int argc, char **argv);
 /* The option --jobs N of cmd (1-GD_MAX_JOBS) into *jobs: 0, or a usage
  * error's exit code. */
 int gd_cli_jobs(const char *cmd, const char *arg, int *jobs);
+/* The option --region R of cmd for instance (NULL: any instance): 0 when
+ * region is NULL or a configured region, else a usage error naming it and
+ * the instance's regions (home and copy regions; without an instance the
+ * configured ones) and its exit code.  A config that does not load and an
+ * unknown instance give 0: the command reports them. */
+int gd_cli_region(gd_cli *cli, const char *cmd, const char *instance, const char *region);
 /* Prints a JSON value on stdout (steals the reference). */
 void gd_cli_print_json(json_t *j);
 /* A copy report as --json shows it (backup, copy): a new array. */
@@ -89,4 +95,5 @@ int gd_cmd_compact(gd_cli *cli, int argc, char **argv);
 int gd_cmd_copy(gd_cli *cli, int argc, char **argv);
 int gd_cmd_expire(gd_cli *cli, int argc, char **argv);
 int gd_cmd_server(gd_cli *cli, int argc, char **argv);
+int gd_cmd_status(gd_cli *cli, int argc, char **argv);
 #endif

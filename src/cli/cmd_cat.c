@@ -38,10 +38,13 @@ int gd_cmd_cat(gd_cli *cli, int argc, char **argv)
         return args.exit_code;
     if (optind != argc - 2)
         return gd_cli_usage("cat", "name an instance and an object");
+    int rc = gd_cli_region(cli, "cat", argv[optind], region);
+    if (rc != 0)
+        return rc;
     gd_err err;
     gd_err_clear(&err);
     gd_command_ctx ctx;
-    int rc = gd_cli_ctx(cli, NULL, NULL, &ctx, &err);
+    rc = gd_cli_ctx(cli, NULL, NULL, &ctx, &err);
     if (rc == 0)
         rc = gd_command_cat(&ctx, argv[optind], region, argv[optind + 1], write_stdout, NULL, &err);
     if (fflush(stdout) != 0 && rc == 0)

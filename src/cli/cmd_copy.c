@@ -107,6 +107,9 @@ int gd_cmd_expire(gd_cli *cli, int argc, char **argv)
         return args.exit_code;
     if (optind < argc - 1 || (set && optind != argc - 1))
         return gd_cli_usage("expire", set ? "--set needs the instance" : "at most one instance");
+    int rc = gd_cli_region(cli, "expire", optind < argc ? argv[optind] : NULL, region);
+    if (rc != 0)
+        return rc;
     gd_err err;
     gd_err_clear(&err);
     gd_command_ctx ctx;

@@ -85,15 +85,65 @@ static void print_copies(json_t *inst)
     }
 }
 
+/* The home region holds no repository of the instance: say so, and point
+ * at the copy regions that hold sets. */
+static void print_no_repository(json_t *inst)
+{
+    const char *name = gd_json_str(inst, "name", "");
+    printf("  home region %s holds no repository for instance %s: %s\n",
+           gd_json_str(inst, "region", ""), name, gd_json_str(inst, "note", "nothing there"));
+    size_t i, with_sets = 0;
+    json_t *c;
+    json_array_foreach(json_object_get(inst, "copies"), i, c)
+    {
+        size_t n = json_array_size(json_object_get(c, "sets"));
+        if (n == 0)
+            continue;
+        with_sets++;
+        printf("  copy region %s holds %zu backup sets: see them with 'geodr info %s --region "
+               "%s', restore from them with 'geodr restore %s --region %s ...'\n",
+               gd_json_str(c, "region", ""), n, name, gd_json_str(c, "region", ""), name,
+               gd_json_str(c, "region", ""));
+    }
+    if (with_sets == 0)
+        printf("  no copy region holds a backup set either: if the home region's path or "
+               "bucket is right, run 'geodr backup %s'\n",
+               name);
+}
+
 static void print_human(json_t *inst)
 {
-    printf("instance %s (%s:%d), home region %s, encryption %s\n", gd_json_str(inst, "name", ""),
-           gd_json_str(inst, "host", ""), (int)gd_json_int(inst, "port", 0),
-           gd_json_str(inst, "region", ""),
-           json_is_true(json_object_get(inst, "encrypted")) ? "on" : "off");
+    const char *home = json_string_value(json_object_get(inst, "home_region"));
+    bool at_home = home && strcmp(home, gd_json_str(inst, "region", "")) == 0;
+    if (home) /* --region: one region's view */
+        printf("instance %s (%s:%d), region %s (%s%s), encryption %s\n",
+               gd_json_str(inst, "name", ""), gd_json_str(inst, "host", ""),
+               (int)gd_json_int(inst, "port", 0), gd_json_str(inst, "region", ""),
+               at_home ? "its home region" : "not its home region; home region ",
+               at_home ? "" : home,
+               json_is_true(json_object_get(inst, "encrypted")) ? "on" : "off");
+    else
+        printf("instance %s (%s:%d), home region %s, encryption %s\n",
+               gd_json_str(inst, "name", ""), gd_json_str(inst, "host", ""),
+               (int)gd_json_int(inst, "port", 0), gd_json_str(inst, "region", ""),
+               json_is_true(json_object_get(inst, "encrypted")) ? "on" : "off");
     json_t *sets = json_object_get(inst, "sets");
+    if (home && json_is_false(json_object_get(inst, "repository"))) {
+        printf("  region %s holds no repository for instance %s: %s\n",
+               gd_json_str(inst, "region", ""), gd_json_str(inst, "name", ""),
+               gd_json_str(inst, "note", "nothing there"));
+        return;
+    }
+    if (json_is_false(json_object_get(inst, "repository"))) {
+        print_no_repository(inst);
+        print_copies(inst);
+        return;
+    }
     if (json_array_size(sets) == 0) {
-        printf("  no backup sets yet (run 'geodr backup %s')\n", gd_json_str(inst, "name", ""));
+        if (home)
+            printf("  no backup sets in region %s\n", gd_json_str(inst, "region", ""));
+        else
+            printf("  no backup sets yet (run 'geodr backup %s')\n", gd_json_str(inst, "name", ""));
         print_archive(inst);
         print_copies(inst);
         return;
@@ -131,23 +181,32 @@ static void print_human(json_t *inst)
 }
 
 static const char help[] =
-    "usage: geodr info [INSTANCE] [--all] [--json]\n\nLists configured instances, "
+    "usage: geodr info [INSTANCE] [--region R] [--all] [--json]\n\nLists configured instances, "
     "the committed backup sets in their home region (start and end time, GTID "
     "position, tables, rows, size before and after compression, duration), the "
-    "binlog archive, recovery windows, and each copy region. --all also lists "
-    "released instances: found in a region, no longer in the config.\n";
+    "binlog archive, recovery windows, and each copy region. --region R shows only "
+    "what region R holds of each instance (or of INSTANCE): its sets, binlog archive "
+    "and recovery windows, read with the key when key-file is set (e.g. after losing "
+    "the home region). --all also lists released instances: found in a region, no "
+    "longer in the config.\n";
 
 int gd_cmd_info(gd_cli *cli, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"all", no_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"all", no_argument, NULL, 'a'},
+                                       {"region", required_argument, NULL, 'r'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
     bool all_regions = false;
-    int c;
+    const char *region = NULL;
+    int c, rc;
     gd_cli_args args = {.cmd = "info", .help = help, .lo = lo};
     while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
         switch (c) {
         case 'a':
             all_regions = true;
+            break;
+        case 'r':
+            region = optarg;
             break;
         }
     }
@@ -156,12 +215,21 @@ int gd_cmd_info(gd_cli *cli, int argc, char **argv)
     if (argc - optind > 1)
         return gd_cli_usage("info", "at most one instance");
     const char *instance = optind < argc ? argv[optind] : NULL;
+    if ((rc = gd_cli_region(cli, "info", instance, region)) != 0)
+        return rc;
     gd_err err;
     gd_err_clear(&err);
     gd_command_ctx ctx;
     json_t *all = NULL, *released = NULL;
-    if (gd_cli_ctx(cli, NULL, NULL, &ctx, &err) != 0 ||
-        gd_command_info(&ctx, instance, all_regions, &all, &released, &err) != 0)
+    if (gd_cli_ctx(cli, NULL, NULL, &ctx, &err) != 0)
+        return gd_cli_fail(cli, &err);
+    if (region)
+        rc = gd_command_info_region(&ctx, instance, region, &all, &err);
+    else
+        rc = gd_command_info(&ctx, instance, all_regions, &all, &released, &err);
+    if (rc == 0 && region && all_regions)
+        released = gd_command_released(&ctx);
+    if (rc != 0)
         return gd_cli_fail(cli, &err);
     if (cli->json) {
         json_t *o = json_pack("{s:o}", "instances", all);

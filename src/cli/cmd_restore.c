@@ -355,6 +355,8 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
     gd_err_clear(&err);
     if (rc < 0 && gd_command_restore_check(&ctx, &rq, &err) != 0)
         rc = gd_cli_usage("restore", "%s", err.msg);
+    if (rc < 0 && !rq.reset_target && gd_cli_region(cli, "restore", rq.instance, rq.region) != 0)
+        rc = GD_EXIT_USAGE;
     if (rc < 0 && rq.reset_target)
         rc = reset_target(cli, &rq);
     gd_restore_outcome out;

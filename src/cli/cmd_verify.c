@@ -70,6 +70,9 @@ int gd_cmd_verify(gd_cli *cli, int argc, char **argv)
     if (npos < 1 || npos > 2)
         return gd_cli_usage("verify", "name an instance and optionally a set");
     const char *instance = argv[optind], *set = npos == 2 ? argv[optind + 1] : NULL;
+    int rc = gd_cli_region(cli, "verify", instance, region);
+    if (rc != 0)
+        return rc;
     gd_err err;
     gd_err_clear(&err);
     gd_command_ctx ctx;

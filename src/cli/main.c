@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "common/log.h"
+#include "common/util.h"
 
 static const char usage[] =
     "usage: geodr [--config FILE] [--json] [--quiet] [--verbose] COMMAND [ARGS]\n"
@@ -21,12 +22,13 @@ static const char usage[] =
     "  copy INSTANCE [--jobs N]                    bring the copy regions up to date\n"
     "  restore INSTANCE ...                        restore a backup set (see restore --help)\n"
     "  expire [INSTANCE] [--dry-run]               apply retention in every region\n"
-    "  info [INSTANCE]                             list instances and their backup sets\n"
+    "  info [INSTANCE] [--region R]                list instances and their backup sets\n"
     "  verify INSTANCE [SET]                       read every object back and check it\n"
     "  keygen FILE                                 write a new random key passphrase (0600)\n"
     "  cat INSTANCE OBJECT                         write one stored object, decoded, to stdout\n"
     "  server                                      run everything on a schedule, with an HTTP "
     "API\n"
+    "  status                                      ask the running server for its state\n"
     "  version                                     print the version\n"
     "\n"
     "The config file is --config FILE, else $GEODR_CONFIG, else " GD_DEFAULT_CONFIG ".\n"
@@ -147,6 +149,32 @@ int gd_cli_jobs(const char *cmd, const char *arg, int *jobs)
     return 0;
 }
 
+int gd_cli_region(gd_cli *cli, const char *cmd, const char *instance, const char *region)
+{
+    gd_err err;
+    gd_err_clear(&err);
+    if (region == NULL || gd_cli_config(cli, &err) != 0 ||
+        gd_config_region(cli->cfg, region, NULL) != NULL)
+        return 0;
+    const gd_instance_cfg *ic = instance ? gd_config_instance(cli->cfg, instance, NULL) : NULL;
+    if (instance && ic == NULL)
+        return 0;
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    if (ic) {
+        gd_buf_appendf(&b, "instance %s's regions: %s (home)", ic->name, ic->home_region);
+        for (size_t i = 0; i < ic->n_copy_regions; i++)
+            gd_buf_appendf(&b, ", %s (copy)", ic->copy_regions[i]);
+    } else {
+        gd_buf_appendf(&b, "configured:");
+        for (size_t i = 0; i < cli->cfg->n_regions; i++)
+            gd_buf_appendf(&b, "%s %s", i ? "," : "", cli->cfg->regions[i].name);
+    }
+    int rc = gd_cli_usage(cmd, "unknown region '%s' (%s)", region, b.data);
+    gd_buf_free(&b);
+    return rc;
+}
+
 void gd_cli_print_json(json_t *j)
 {
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -166,7 +194,7 @@ static const struct {
     {"backup", gd_cmd_backup}, {"restore", gd_cmd_restore}, {"info", gd_cmd_info},
     {"verify", gd_cmd_verify}, {"archive", gd_cmd_archive}, {"expire", gd_cmd_expire},
     {"copy", gd_cmd_copy},     {"compact", gd_cmd_compact}, {"cat", gd_cmd_cat},
-    {"keygen", gd_cmd_keygen}, {"server", gd_cmd_server},
+    {"keygen", gd_cmd_keygen}, {"server", gd_cmd_server},   {"status", gd_cmd_status},
 };
 
 static int version(gd_cli *cli)

@@ -83,10 +83,14 @@ static json_t *archive_json(const gd_archive_summary *a)
 }
 
 /* The committed sets and the binlog archive of one instance in one region:
- * {"region", "sets", "archive"}; a region that cannot be read gets "error"
- * (a copy region being down must not hide the others). */
+ * {"region", "repository", "sets", "archive"}.  A region that holds no
+ * repository of the instance (reachable, but no instance.json or no
+ * repo.json) has "repository": false and "note" saying so.  A region that
+ * cannot be read fails the call when must (the home region, or the one
+ * region asked for), with an error naming it; otherwise it gets "error" (a
+ * copy region being down must not hide the others). */
 static int region_info(const gd_config *cfg, const gd_instance_cfg *ic, const char *region,
-                       json_t **out, gd_err *err)
+                       bool must, json_t **out, gd_err *err)
 {
     gd_repo *repo = NULL;
     json_t *j = json_pack("{s:s}", "region", region ? region : ic->home_region);
@@ -101,14 +105,18 @@ static int region_info(const gd_config *cfg, const gd_instance_cfg *ic, const ch
     int rc = authenticated ? gd_command_open_repo(cfg, ic, region, false, &repo, &e)
                            : gd_command_open_repo_raw(cfg, ic, region, &repo, &e);
     json_object_set_new(j, "authenticated", json_boolean(authenticated));
+    json_object_set_new(j, "repository", json_boolean(rc == 0));
     if (rc == GD_E_NOTFOUND) {
+        json_object_set_new(j, "note", json_string(e.msg));
         *out = j;
         return 0;
     }
     if (rc != 0) {
-        if (region == NULL) {
+        if (must) {
             json_decref(j);
             *err = e;
+            gd_err_prefix(err, "cannot read region %s of instance %s",
+                          region ? region : ic->home_region, ic->name);
             return rc;
         }
         json_object_set_new(j, "error", json_string(e.msg));
@@ -180,27 +188,38 @@ static void add_lag(json_t *home, json_t *copy)
                   (json_int_t)(bytes > 0 ? bytes : 0)));
 }
 
+/* An instance's document from one region's part r (region_info): the
+ * configured instance, that region's sets and archive, no copies yet. */
+static json_t *instance_json(const gd_instance_cfg *ic, const char *region, json_t *r)
+{
+    json_t *archive = json_object_get(r, "archive");
+    json_t *j = json_pack("{s:s, s:s, s:i, s:s, s:b, s:O, s:O}", "name", ic->name, "host",
+                          ic->host ? ic->host : "", "port", (int)ic->port, "region", region,
+                          "encrypted", ic->key_file != NULL, "sets", json_object_get(r, "sets"),
+                          "archive", archive ? archive : json_null());
+    json_object_set_new(j, "copies", json_array());
+    json_object_set(j, "authenticated", json_object_get(r, "authenticated"));
+    json_object_set(j, "repository", json_object_get(r, "repository"));
+    if (json_object_get(r, "note"))
+        json_object_set(j, "note", json_object_get(r, "note"));
+    return j;
+}
+
 static int instance_info(const gd_config *cfg, const gd_instance_cfg *ic, json_t **out, gd_err *err)
 {
     json_t *home = NULL;
-    int rc = region_info(cfg, ic, NULL, &home, err);
+    int rc = region_info(cfg, ic, NULL, true, &home, err);
     if (rc != 0)
         return rc;
-    json_t *j = json_pack(
-        "{s:s, s:s, s:i, s:s, s:b, s:O, s:O}", "name", ic->name, "host", ic->host ? ic->host : "",
-        "port", (int)ic->port, "region", ic->home_region, "encrypted", ic->key_file != NULL, "sets",
-        json_object_get(home, "sets"), "archive",
-        json_object_get(home, "archive") ? json_object_get(home, "archive") : json_null());
-    json_t *copies = json_array();
+    json_t *j = instance_json(ic, ic->home_region, home);
+    json_t *copies = json_object_get(j, "copies");
     for (size_t i = 0; i < ic->n_copy_regions; i++) {
         json_t *c = NULL;
-        if ((rc = region_info(cfg, ic, ic->copy_regions[i], &c, err)) != 0)
+        if ((rc = region_info(cfg, ic, ic->copy_regions[i], false, &c, err)) != 0)
             break;
         add_lag(home, c);
         json_array_append_new(copies, c);
     }
-    json_object_set_new(j, "copies", copies);
-    json_object_set(j, "authenticated", json_object_get(home, "authenticated"));
     json_decref(home);
     if (rc != 0) {
         json_decref(j);
@@ -289,6 +308,36 @@ int gd_command_info(const gd_command_ctx *ctx, const char *only, bool released, 
         *released_out = NULL;
         gd_config_instance(cfg, only, err);
         return err->code ? err->code : GD_E_NOTFOUND;
+    }
+    *instances = all;
+    return 0;
+}
+
+int gd_command_info_region(const gd_command_ctx *ctx, const char *only, const char *region,
+                           json_t **instances, gd_err *err)
+{
+    const gd_config *cfg = ctx->cfg;
+    *instances = NULL;
+    if (gd_config_region(cfg, region, err) == NULL)
+        return err && err->code ? err->code : GD_E_NOTFOUND;
+    const gd_instance_cfg *one = NULL;
+    if (only && gd_command_instance(cfg, only, &one, err) != 0)
+        return err && err->code ? err->code : GD_E_NOTFOUND;
+    json_t *all = json_array();
+    for (size_t i = 0; i < cfg->n_instances; i++) {
+        const gd_instance_cfg *ic = &cfg->instances[i];
+        if (one && ic != one)
+            continue;
+        json_t *r = NULL;
+        int rc = region_info(cfg, ic, region, true, &r, err);
+        if (rc != 0) {
+            json_decref(all);
+            return rc;
+        }
+        json_t *j = instance_json(ic, region, r);
+        json_object_set_new(j, "home_region", json_string(ic->home_region));
+        json_decref(r);
+        json_array_append_new(all, j);
     }
     *instances = all;
     return 0;

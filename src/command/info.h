@@ -18,9 +18,22 @@
  * one when only is not NULL: GD_E_NOTFOUND when it is not configured);
  * with released, *released_out: a new array [{name, region, sets}], else
  * NULL.  A copy region that cannot be read is reported in the document; a
- * home region that cannot be read fails the call. */
+ * home region that cannot be read fails the call, naming the region.  A
+ * region that is reachable but holds no repository of the instance has
+ * "repository": false and a "note" saying so (the instance object's own
+ * "repository" is its home region's); one that holds a repository without
+ * sets has "repository": true and no sets. */
 int gd_command_info(const gd_command_ctx *ctx, const char *only, bool released, json_t **instances,
                     json_t **released_out, gd_err *err);
+
+/* The same document seen from one region only (geodr info --region):
+ * "region" is that region, "home_region" the instance's home, "sets",
+ * "archive" and "repository" that region's (read with the key when one is
+ * configured, so authenticated), "copies" empty.  GD_E_NOTFOUND when the
+ * region or the instance (only) is not configured; a region that cannot be
+ * read fails the call, naming it. */
+int gd_command_info_region(const gd_command_ctx *ctx, const char *only, const char *region,
+                           json_t **instances, gd_err *err);
 
 /* The released instances alone: [{name, region, sets}] (a new array; a
  * region that cannot be listed is left out). */

@@ -1,8 +1,10 @@
 #!/bin/bash
 # Every bad input gives a clear error and changes nothing: a malformed or
-# missing config, unknown names, an unreachable server, a wrong password, a
-# missing privilege, a non-empty target, a wrong or missing key, a missing
-# set, --time, usage errors, keygen over an existing file, --json failures.
+# missing config, unknown names (--region too), a home region lost or
+# unreadable, no geodr server for status (and TLS to it), an unreachable
+# server, a wrong password, a missing privilege, a non-empty target, a wrong
+# or missing key, a missing set, --time, usage errors, keygen over an
+# existing file, --json failures.
 #
 # A failure must print exactly one line on stderr, "geodr: error: ...",
 # saying what went wrong and what to do, nothing on stdout (except the JSON
@@ -134,9 +136,101 @@ is "config: a broken config creates no region directory" "$(region_state "$NEVER
 
 fails "unknown instance: named, with the configured ones" \
     "unknown instance 'nope' \(configured: shop\)" "$GEODR" --config "$CFG" backup nope
-fails "unknown region: named, with the configured ones" \
-    "unknown region 'nope' \(configured: home\)" \
+# --region names a region of the config: every command that reads one
+# refuses an unknown name as a usage error listing the instance's regions
+usage_fails "restore --region unknown: named, with the instance's regions" \
+    "^geodr restore: unknown region 'nope' \(instance shop's regions: home \(home\)\)" \
     "$GEODR" --config "$CFG" restore shop --region nope "${TARGET[@]}"
+usage_fails "info --region unknown: named, with the instance's regions" \
+    "^geodr info: unknown region 'nope' \(instance shop's regions: home \(home\)\)" \
+    "$GEODR" --config "$CFG" info shop --region nope
+usage_fails "info --region unknown without an instance: named, with the configured regions" \
+    "^geodr info: unknown region 'nope' \(configured: home\)" \
+    "$GEODR" --config "$CFG" info --region nope
+usage_fails "verify --region unknown" "^geodr verify: unknown region 'nope' \(instance shop's" \
+    "$GEODR" --config "$CFG" verify shop --region nope
+usage_fails "cat --region unknown" "^geodr cat: unknown region 'nope' \(instance shop's" \
+    "$GEODR" --config "$CFG" cat shop repo.json --region nope
+usage_fails "expire --set --region unknown" "^geodr expire: unknown region 'nope' \(instance shop's" \
+    "$GEODR" --config "$CFG" expire shop --set "$SET_ID" --region nope
+
+# ------------------------------------------- the home region lost or empty --
+
+# The home region "lost" is an empty directory (its disk lost, or an empty
+# bucket prefix); the region holding the set is now a copy region.
+sed -e "s/^home-region = home/home-region = lost\ncopy-regions = home/" "$CFG" >"$WORK/lost.conf"
+geodr_config_add "$WORK/lost.conf" "" "[region lost]" "type = posix" "path = $WORK/lost-home"
+run "$GEODR" --config "$WORK/lost.conf" info shop
+is "info, home region empty: exit 0" "$RUN_RC" 0
+like "... says the home region holds no repository for the instance" "$RUN_OUT" \
+    "home region lost holds no repository for instance shop"
+unlike "... not 'no backup sets yet'" "$RUN_OUT" "no backup sets yet"
+like "... and that the copy region holds the set, with --region" "$RUN_OUT" \
+    "copy region home holds 1 backup sets: see them with 'geodr info shop --region home'"
+run "$GEODR" --config "$WORK/lost.conf" --json info shop
+is "info --json, home region empty: \"repository\": false, the copy's true" "$(python3 -c '
+import json, sys
+i = json.loads(sys.stdin.read())["instances"][0]
+print(i["repository"], i["sets"], i["copies"][0]["repository"], len(i["copies"][0]["sets"]))' <<<"$RUN_OUT")" \
+    "False [] True 1"
+run "$GEODR" --config "$WORK/lost.conf" info shop --region home
+is "info --region: the copy region's view, exit 0" "$RUN_RC" 0
+like "... lists its set, the key configured" "$RUN_OUT" \
+    "region home \(not its home region; home region lost\), encryption on.*$SET_ID"
+run "$GEODR" --config "$WORK/lost.conf" --json info shop --region home
+is "info --region --json: that region's sets, authenticated" "$(python3 -c '
+import json, sys
+i = json.loads(sys.stdin.read())["instances"][0]
+print(i["region"], i["home_region"], [s["set"] for s in i["sets"]], i["authenticated"], i["copies"])' <<<"$RUN_OUT")" \
+    "home lost ['$SET_ID'] True []"
+: >"$WORK/not-a-dir"
+sed "s|^path = $WORK/lost-home|path = $WORK/not-a-dir/x|" "$WORK/lost.conf" >"$WORK/unreadable.conf"
+fails "info, home region unreadable: an error naming the region" \
+    "cannot read region lost of instance shop" "$GEODR" --config "$WORK/unreadable.conf" info shop
+
+# ------------------------------------------------------------ geodr status --
+
+STATUS_PORT="$(free_port)"
+(umask 077; echo "status-token-0123456789abcdef" >"$WORK/api-token")
+cp "$CFG" "$WORK/status.conf"
+geodr_config_add "$WORK/status.conf" "" "[server]" "listen = 127.0.0.1:$STATUS_PORT" \
+    "token-file = $WORK/api-token"
+fails "status without a server: none answers, with how to start it" \
+    "no geodr server answers on 127\.0\.0\.1:$STATUS_PORT: start it with 'geodr server' or 'systemctl start geodr'" \
+    "$GEODR" --config "$WORK/status.conf" status
+fails "status without [server] token-file: says what to set" \
+    "no \[server\] token-file" "$GEODR" --config "$CFG" status
+if command -v openssl >/dev/null 2>&1; then
+    # over TLS: the server's certificate verifies against tls-cert-file as
+    # the CA, and another one is refused naming that file (the instance of
+    # this server is down: the server only needs to answer)
+    for c in api other; do
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+            -addext "subjectAltName=IP:127.0.0.1" -keyout "$WORK/$c.key" -out "$WORK/$c.crt" >/dev/null 2>&1
+    done
+    TLS_PORT="$(free_port)"
+    geodr_config "$WORK/tls-server.conf" "[region ghost]" "type = posix" "path = $WORK/ghost-region" \
+        "" "[instance ghost]" "host = 127.0.0.1" "port = $(free_port)" "user = root" \
+        "password-file = $SRC_PASSFILE" "home-region = ghost" "" "[server]" \
+        "listen = 127.0.0.1:$TLS_PORT" "token-file = $WORK/api-token" "state-dir = $WORK/ghost-state" \
+        "tls-cert-file = $WORK/api.crt" "tls-key-file = $WORK/api.key"
+    "$GEODR" --config "$WORK/tls-server.conf" server >"$WORK/tls-server.log" 2>&1 &
+    TLS_PID=$!
+    on_exit "kill -9 $TLS_PID 2>/dev/null || true"
+    wait_for 20 curl -sf --cacert "$WORK/api.crt" "https://127.0.0.1:$TLS_PORT/health" ||
+        note "the TLS server did not start: $(tail -n 3 "$WORK/tls-server.log")"
+    run "$GEODR" --config "$WORK/tls-server.conf" status
+    is "status over TLS: exit 0" "$RUN_RC" 0
+    like "... the server's instance" "$RUN_OUT" "instance ghost"
+    sed "s|^tls-cert-file = .*|tls-cert-file = $WORK/other.crt|" "$WORK/tls-server.conf" >"$WORK/tls-other.conf"
+    fails "status over TLS, another certificate: refused, naming tls-cert-file" \
+        "TLS to the geodr server on 127\.0\.0\.1:$TLS_PORT failed .*tls-cert-file $WORK/other\.crt" \
+        "$GEODR" --config "$WORK/tls-other.conf" status
+    kill -TERM "$TLS_PID"
+    wait "$TLS_PID" || true
+else
+    skip "status over TLS" "no openssl"
+fi
 
 # ------------------------------------------------ connection and access --
 

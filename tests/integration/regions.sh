@@ -112,6 +112,12 @@ check "restore --time from the copy region alone" "$GEODR" --config "$cfg" --qui
     --time "$T" --target "127.0.0.1:$DST_PORT" --target-user root --target-password-file "$WORK/dst.pass"
 is "the state at $T, from the copy region alone" "$(mdb_sql dst 'CHECKSUM TABLE shop.t EXTENDED' | cut -f2)" "$want"
 check "verify reads every object of the copy region" "$GEODR" --config "$cfg" --quiet verify shop --region far
+out="$("$GEODR" --config "$cfg" info shop 2>&1)" || true
+like "info with the home region lost: it holds no repository; the copy region's sets, with --region" \
+    "$out" "home region home holds no repository for instance shop(.|\n)*copy region far holds [0-9]+ backup sets: see them with 'geodr info shop --region far'"
+like "info --region far: the copy region's own view, its sets and recovery window" \
+    "$("$GEODR" --config "$cfg" info shop --region far 2>&1)" \
+    "region far \(not its home region; home region home\)(.|\n)*[0-9]{8}T[0-9]{6}Z(.|\n)*recovery window: "
 
 # A region that holds the instance under another key is refused.
 write_key "$WORK/key2"

@@ -7,7 +7,8 @@
 # is recorded, shown in the API and /metrics, and retried until it works.
 # Tokens, malformed requests and unknown operations get JSON errors. SIGHUP
 # reloads, SIGTERM stops within 15 s, and a deleted state database loses
-# nothing the regions hold.
+# nothing the regions hold. geodr status shows what the server does, and
+# says so when the token is wrong or no server answers.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_geodr
@@ -80,7 +81,7 @@ metric_is() { # metric_is TEXT: /metrics holds TEXT
     curl -s "$URL/metrics" | grep -qF "$1"
 }
 
-tap_plan 36
+tap_plan 45
 rc=0; start_server || rc=$?
 is "server starts and answers /health" "$rc" 0
 is "/health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" 200
@@ -202,5 +203,28 @@ is "the server starts without its state database" "$rc" 0
 is "the regions still show every set" "$(backups)" $((nsets + 1))
 api DescribeBackups '{"DBInstanceId": "shop"}'
 check "verify: nothing partial in the region" "$GEODR" --config "$cfg" --quiet verify shop
+
+# ---- geodr status (DescribeServerStatus) ----
+api DescribeServerStatus '{}'
+is "DescribeServerStatus answers" "$API_STATUS" 200
+is "... the instance, its last backup, next backup and window" "$(jq_ '[(i["DBInstanceId"],
+    i["LastBackupTime"] is not None, i["NextBackupTime"] > j["Time"], i["BackupWindow"])
+    for i in j["Instances"]]')" "[('shop', True, True, '$(printf '%02d:00-%02d:30' $wh $wh)')]"
+api DescribeServerStatus '{"Colour": 1}'
+is "... refuses an unknown parameter" "$API_STATUS" 400
+run "$GEODR" --config "$cfg" status
+is "geodr status: exit 0" "$RUN_RC" 0
+like "... one block per instance: archiver, last and next backup, jobs" "$RUN_OUT" \
+    "instance shop.*binlog archiver: (running|NOT running).*last successful backup: [0-9-]+T.*next backup: [0-9-]+T.* \((a retry; )?daily window [0-9:-]+ UTC\).*running jobs: "
+run "$GEODR" --config "$cfg" --json status
+is "geodr status --json: the server's answer" "$(API_BODY="$RUN_OUT" jq_ 'j["Instances"][0]["DBInstanceId"]')" shop
+(umask 077; echo "wrong-token-0123456789abcdef" >"$WORK/wrong-token")
+sed "s|^token-file = .*|token-file = $WORK/wrong-token|" "$cfg" >"$WORK/wrong-token.conf"
+run "$GEODR" --config "$WORK/wrong-token.conf" status
+is "geodr status with a wrong token: exit 1" "$RUN_RC" 1
+like "... naming token-file" "$RUN_ERR" "refused the API token of $WORK/wrong-token \(\[server\] token-file\)"
 kill -TERM "$SRV_PID"; wait "$SRV_PID" || true
+run "$GEODR" --config "$cfg" status
+like "geodr status without a server: says none answers and how to start it" "$RUN_ERR" \
+    "^geodr: error: no geodr server answers on 127\.0\.0\.1:$PORT: start it with 'geodr server'"
 tap_done
