@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "server/http.h"
 #include "server/params.h"
+#include "server/api_intern.h"
 #include "server/server_intern.h"
 
 typedef int (*op_fn)(gd_server *s, gd_params *p, json_t **answer);
@@ -22,7 +23,7 @@ typedef int (*op_fn)(gd_server *s, gd_params *p, json_t **answer);
 /* ---- answers ---- */
 
 /* The answer for an operation that failed with e. */
-static int fail(json_t **answer, const gd_err *e)
+int gd_api_fail(json_t **answer, const gd_err *e)
 {
     switch (e->code) {
     case GD_E_NOTFOUND:
@@ -42,7 +43,7 @@ static int fail(json_t **answer, const gd_err *e)
 }
 
 /* "yyyy-MM-ddTHH:mm:ssZ" of Unix seconds. */
-static json_t *api_time(int64_t s)
+json_t *gd_api_time(int64_t s)
 {
     char t[32];
     time_t tt = (time_t)s;
@@ -53,7 +54,7 @@ static json_t *api_time(int64_t s)
 }
 
 /* The configured instance a request names (DBInstanceId), or a 404. */
-static gd_inst_rt *instance_of(gd_server *s, const char *name, json_t **answer)
+gd_inst_rt *gd_api_instance(gd_server *s, const char *name, json_t **answer)
 {
     pthread_mutex_lock(&s->mu);
     gd_inst_rt *ir = gd_server_inst(s, name);
@@ -66,31 +67,35 @@ static gd_inst_rt *instance_of(gd_server *s, const char *name, json_t **answer)
     return ir;
 }
 
-/* Ends the request's parameters, then reads the info document of one
- * instance (command/info.h): its home region and copy regions, as geodr
- * info --json shows them. */
-static int instance_doc(gd_server *s, gd_params *p, const char *name, json_t **doc, json_t **answer)
+/* The info document of one instance (command/info.h): its home region and
+ * copy regions, as geodr info --json shows them. */
+int gd_api_doc(gd_server *s, const char *name, json_t **doc, json_t **answer)
 {
-    int status = gd_params_end(p);
-    if (status != 0)
-        return status;
     gd_cfg_ref *c = gd_server_cfg_get(s);
     gd_command_ctx ctx = {.cfg = c->cfg};
     json_t *all = NULL, *released = NULL;
     gd_err e;
     gd_err_clear(&e);
     int rc = gd_command_info(&ctx, name, false, &all, &released, &e);
+    json_decref(released);
     gd_cfg_put(c);
     if (rc != 0)
-        return fail(answer, &e);
+        return gd_api_fail(answer, &e);
     *doc = json_incref(json_array_get(all, 0));
     json_decref(all);
     return 0;
 }
 
+/* Ends the request's parameters, then reads the instance's document. */
+static int instance_doc(gd_server *s, gd_params *p, const char *name, json_t **doc, json_t **answer)
+{
+    int status = gd_params_end(p);
+    return status != 0 ? status : gd_api_doc(s, name, doc, answer);
+}
+
 /* The region object of doc named region (NULL: the home region's part:
  * the document itself), or a 404 naming the regions there are. */
-static json_t *region_of(json_t *doc, const char *region, json_t **answer)
+json_t *gd_api_region(json_t *doc, const char *region, json_t **answer)
 {
     const char *home = json_string_value(json_object_get(doc, "region"));
     if (region == NULL || (home && strcmp(region, home) == 0))
@@ -110,7 +115,7 @@ static json_t *region_of(json_t *doc, const char *region, json_t **answer)
 }
 
 /* "YYYY-MM-DD HH:MM:SS" (UTC, as info writes it) as "yyyy-MM-ddTHH:mm:ssZ". */
-static json_t *api_time_text(const char *s)
+json_t *gd_api_time_text(const char *s)
 {
     if (s == NULL || strlen(s) != 19)
         return json_null();
@@ -134,7 +139,7 @@ static int op_describe_jobs(gd_server *s, gd_params *p, json_t **answer)
     gd_err e;
     gd_err_clear(&e);
     if (gd_jobs_describe(s->jobs, id, (size_t)limit, answer, &e) != 0)
-        return fail(answer, &e);
+        return gd_api_fail(answer, &e);
     return 200;
 }
 
@@ -147,7 +152,7 @@ static int op_cancel_job(gd_server *s, gd_params *p, json_t **answer)
     gd_err e;
     gd_err_clear(&e);
     if (gd_jobs_cancel(s->jobs, id, &e) != 0)
-        return fail(answer, &e);
+        return gd_api_fail(answer, &e);
     *answer = json_pack("{s:s, s:s}", "JobId", id, "Status", "Cancelling");
     return 200;
 }
@@ -160,14 +165,14 @@ static int op_create_backup(gd_server *s, gd_params *p, json_t **answer)
     int rc = gd_params_end(p);
     if (rc != 0)
         return rc;
-    gd_inst_rt *ir = instance_of(s, name, answer);
+    gd_inst_rt *ir = gd_api_instance(s, name, answer);
     if (ir == NULL)
         return 404;
     char id[40];
     gd_err e;
     gd_err_clear(&e);
     if (gd_server_start_backup(s, ir, true, id, &e) != 0)
-        return fail(answer, &e);
+        return gd_api_fail(answer, &e);
     *answer = json_pack("{s:s, s:s}", "JobId", id, "DBInstanceId", name);
     return 200;
 }
@@ -187,8 +192,9 @@ static json_t *backup_items(json_t *region)
             json_object_set_new(it, "Error", json_string(err ? err : bad));
         if (err == NULL) {
             json_object_set_new(it, "BackupStartTime",
-                                api_time_text(gd_json_str(set, "start", NULL)));
-            json_object_set_new(it, "BackupEndTime", api_time_text(gd_json_str(set, "end", NULL)));
+                                gd_api_time_text(gd_json_str(set, "start", NULL)));
+            json_object_set_new(it, "BackupEndTime",
+                                gd_api_time_text(gd_json_str(set, "end", NULL)));
             json_object_set_new(it, "BackupMethod", json_string(gd_json_str(set, "method", "")));
             json_object_set_new(it, "BackupSize",
                                 json_integer(gd_json_int(set, "stored_bytes", 0)));
@@ -229,7 +235,7 @@ static int describe_backups(gd_server *s, gd_params *p, json_t **answer, bool cr
             json_decref(one);
         }
     } else {
-        json_t *r = region_of(doc, region, answer);
+        json_t *r = gd_api_region(doc, region, answer);
         if (r == NULL || (cross && r == doc)) {
             json_decref(items);
             json_decref(doc);
@@ -275,7 +281,7 @@ static int op_describe_recovery_time(gd_server *s, gd_params *p, json_t **answer
     int rc = instance_doc(s, p, name, &doc, answer);
     if (rc != 0)
         return rc;
-    json_t *r = region_of(doc, region, answer);
+    json_t *r = gd_api_region(doc, region, answer);
     if (r == NULL) {
         json_decref(doc);
         return 404;
@@ -286,8 +292,8 @@ static int op_describe_recovery_time(gd_server *s, gd_params *p, json_t **answer
     {
         json_array_append_new(windows,
                               json_pack("{s:o, s:o, s:s}", "RecoveryBeginTime",
-                                        api_time(gd_json_int(w, "from_s", 0)), "RecoveryEndTime",
-                                        api_time(gd_json_int(w, "to_s", 0)), "BackupSetId",
+                                        gd_api_time(gd_json_int(w, "from_s", 0)), "RecoveryEndTime",
+                                        gd_api_time(gd_json_int(w, "to_s", 0)), "BackupSetId",
                                         gd_json_str(w, "set", "")));
     }
     /* Sets restore as they are even without a window (RestoreType Fastest
@@ -296,9 +302,9 @@ static int op_describe_recovery_time(gd_server *s, gd_params *p, json_t **answer
     json_array_foreach(json_object_get(r, "sets"), i, set)
     {
         if (json_object_get(set, "error") == NULL && json_object_get(set, "unusable") == NULL)
-            json_array_append_new(points, json_pack("{s:s, s:o}", "BackupSetId",
-                                                    gd_json_str(set, "set", ""), "Time",
-                                                    api_time_text(gd_json_str(set, "end", NULL))));
+            json_array_append_new(
+                points, json_pack("{s:s, s:o}", "BackupSetId", gd_json_str(set, "set", ""), "Time",
+                                  gd_api_time_text(gd_json_str(set, "end", NULL))));
     }
     *answer =
         json_pack("{s:s, s:s, s:o, s:o}", "DBInstanceId", name, "RegionId",
@@ -309,162 +315,6 @@ static int op_describe_recovery_time(gd_server *s, gd_params *p, json_t **answer
     return 200;
 }
 
-/* ---- restores ---- */
-
-typedef struct restore_arg {
-    gd_server *srv;
-    json_t *params; /* the request: rq's strings point into it */
-    gd_restore_request rq;
-    char time[32];
-    char *target, *renames; /* what rq.target and rq.renames point to */
-} restore_arg;
-
-static void restore_arg_free(void *p)
-{
-    restore_arg *a = p;
-    gd_command_restore_request_free(&a->rq);
-    json_decref(a->params);
-    free(a->target);
-    free(a->renames);
-    free(a);
-}
-
-static int restore_job(void *arg, gd_job *job, json_t **result, gd_err *err)
-{
-    restore_arg *a = arg;
-    gd_cfg_ref *c = gd_server_cfg_get(a->srv);
-    gd_command_ctx ctx = gd_server_job_ctx(c, job);
-    gd_restore_outcome out = {0};
-    int rc = gd_command_restore(&ctx, &a->rq, &out, err);
-    if (rc == 0) {
-        *result = json_pack(
-            "{s:s, s:s, s:s, s:I, s:I, s:b, s:I, s:f}", "RegionId", out.region, "BackupSetId",
-            out.load.set_id, "Gtid", out.replay ? out.replayed.gtid_pos : out.load.gtid, "Rows",
-            (json_int_t)out.load.rows, "Tables", (json_int_t)out.load.tables, "Replayed",
-            out.replay, "Transactions", (json_int_t)out.replayed.transactions, "Seconds",
-            out.load.seconds + out.replayed.seconds);
-        if (out.provisioned)
-            json_object_set_new(*result, "Socket", json_string(out.inst.socket));
-    }
-    gd_server_log(rc == 0 ? GD_LOG_INFO : GD_LOG_ERROR, rc == 0 ? "restore_done" : "restore_failed",
-                  a->rq.instance, "region=%s error=\"%s\"", out.region ? out.region : "-",
-                  rc == 0 ? "" : err->msg);
-    gd_command_restore_outcome_free(&out);
-    gd_cfg_put(c);
-    return rc;
-}
-
-static const char *const restore_types[] = {"Latest", "BackupTime", "BackupSet", "Fastest", NULL};
-
-/* The restore point and source of a CreateDdrInstance / RestoreDdrTable
- * request into a->rq. */
-static void restore_point(gd_params *p, restore_arg *a)
-{
-    gd_restore_request *rq = &a->rq;
-    rq->instance = gd_param_str(p, "DBInstanceId", true);
-    rq->region = gd_param_str(p, "RegionId", false);
-    int type = gd_param_enum(p, "RestoreType", false, 0, restore_types);
-    long long t = gd_param_time(p, "RestoreTime", type == 1, -1);
-    const char *set = gd_param_str(p, "BackupSetId", type == 2);
-    if (type == 1 && t >= 0) {
-        gd_fmt_time(t * 1000000, false, a->time, sizeof a->time);
-        rq->time = a->time;
-        rq->points = 1;
-    } else if (type == 2) {
-        rq->set = set;
-        rq->points = 1;
-    } else if (type == 3) {
-        rq->fastest = true;
-        rq->points = 1;
-    }
-}
-
-/* Checks the request (as the command line's checks do) and starts the job. */
-static int start_restore(gd_server *s, gd_params *p, restore_arg *a, const char *operation,
-                         json_t **answer)
-{
-    int rc = gd_params_end(p);
-    if (rc == 0 && instance_of(s, a->rq.instance, answer) == NULL)
-        rc = 404;
-    gd_err e;
-    gd_err_clear(&e);
-    gd_cfg_ref *c = gd_server_cfg_get(s);
-    gd_command_ctx ctx = {.cfg = c->cfg};
-    if (rc == 0 && gd_command_restore_check(&ctx, &a->rq, &e) != 0)
-        rc = fail(answer, &e);
-    gd_cfg_put(c);
-    if (rc != 0) {
-        restore_arg_free(a);
-        return rc;
-    }
-    char id[40];
-    char *instance = gd_strdup(a->rq.instance);
-    /* the registry owns a from here (it frees it when the start fails too) */
-    if (gd_jobs_start(s->jobs, operation, instance, restore_job, a, restore_arg_free, id, &e) != 0)
-        rc = fail(answer, &e);
-    else
-        *answer = json_pack("{s:s, s:s}", "JobId", id, "DBInstanceId", instance);
-    free(instance);
-    return rc == 0 ? 200 : rc;
-}
-
-static restore_arg *restore_arg_new(gd_server *s, gd_params *p)
-{
-    restore_arg *a = gd_calloc(1, sizeof *a);
-    a->srv = s;
-    a->params = json_incref(p->obj);
-    return a;
-}
-
-/* CreateDdrInstance: a restore into a new instance started in
- * TargetDirectory on TargetPort. */
-static int op_create_ddr_instance(gd_server *s, gd_params *p, json_t **answer)
-{
-    restore_arg *a = restore_arg_new(s, p);
-    restore_point(p, a);
-    a->rq.new_instance = gd_param_str(p, "TargetDirectory", true);
-    a->rq.port = (unsigned)gd_param_int(p, "TargetPort", true, 0, 1, 65535);
-    return start_restore(s, p, a, "CreateDdrInstance", answer);
-}
-
-/* RestoreDdrTable: databases or tables into an existing server. */
-static int op_restore_ddr_table(gd_server *s, gd_params *p, json_t **answer)
-{
-    restore_arg *a = restore_arg_new(s, p);
-    restore_point(p, a);
-    gd_restore_request *rq = &a->rq;
-    const char *host = gd_param_str(p, "TargetHost", true);
-    long long port = gd_param_int(p, "TargetPort", false, 3306, 1, 65535);
-    rq->target_user = gd_param_str(p, "TargetUser", true);
-    rq->target_password_file = gd_param_str(p, "TargetPasswordFile", true);
-    size_t nt = 0, nd = 0, nr = 0;
-    const char **tables = gd_param_strv(p, "Tables", false, &nt);
-    const char **dbs = gd_param_strv(p, "Databases", false, &nd);
-    const char **from = NULL, **to = NULL;
-    gd_param_map(p, "Rename", false, &from, &to, &nr);
-    rq->load.replace_existing = gd_param_bool(p, "ReplaceExisting", false, false);
-    if (host)
-        rq->target = a->target = gd_asprintf("%s:%lld", host, port);
-    for (size_t i = 0; i < nt; i++) {
-        rq->load.tables = gd_realloc(rq->load.tables, (i + 1) * sizeof(char *));
-        rq->load.tables[i] = gd_strdup(tables[i]);
-        rq->load.ntables = i + 1;
-    }
-    for (size_t i = 0; i < nd; i++) {
-        rq->load.databases = gd_realloc(rq->load.databases, (i + 1) * sizeof(char *));
-        rq->load.databases[i] = gd_strdup(dbs[i]);
-        rq->load.ndatabases = i + 1;
-    }
-    if (nr > 0) {
-        gd_buf b;
-        gd_buf_init(&b, 0);
-        for (size_t i = 0; i < nr; i++)
-            gd_buf_appendf(&b, "%s%s=%s", i ? "," : "", from[i], to[i]);
-        rq->renames = a->renames = b.data;
-    }
-    return start_restore(s, p, a, "RestoreDdrTable", answer);
-}
-
 /* ---- policy and regions ---- */
 
 static int op_describe_policy(gd_server *s, gd_params *p, json_t **answer)
@@ -473,7 +323,7 @@ static int op_describe_policy(gd_server *s, gd_params *p, json_t **answer)
     int rc = gd_params_end(p);
     if (rc != 0)
         return rc;
-    gd_inst_rt *ir = instance_of(s, name, answer);
+    gd_inst_rt *ir = gd_api_instance(s, name, answer);
     if (ir == NULL)
         return 404;
     gd_cfg_ref *c = gd_server_cfg_get(s);
@@ -482,7 +332,7 @@ static int op_describe_policy(gd_server *s, gd_params *p, json_t **answer)
     gd_err_clear(&e);
     if (gd_command_instance(c->cfg, name, &ic, &e) != 0) {
         gd_cfg_put(c);
-        return fail(answer, &e);
+        return gd_api_fail(answer, &e);
     }
     json_t *regions = json_array();
     for (size_t i = 0; i < ic->n_copy_regions; i++)
@@ -513,7 +363,7 @@ static int op_describe_cross_regions(gd_server *s, gd_params *p, json_t **answer
     gd_err_clear(&e);
     if (name && gd_command_instance(c->cfg, name, &ic, &e) != 0) {
         gd_cfg_put(c);
-        return fail(answer, &e);
+        return gd_api_fail(answer, &e);
     }
     json_t *regions = json_array();
     for (size_t i = 0; i < c->cfg->n_regions; i++) {
@@ -595,15 +445,13 @@ static int op_describe_instances(gd_server *s, gd_params *p, json_t **answer)
 
 /* ---- dispatch ---- */
 
-static int op_describe_server_status(gd_server *s, gd_params *p, json_t **answer);
-
 static const struct {
     const char *name;
     op_fn fn;
 } ops[] = {
     {"CancelJob", op_cancel_job},
     {"CreateBackup", op_create_backup},
-    {"CreateDdrInstance", op_create_ddr_instance},
+    {"CreateDdrInstance", gd_api_create_ddr_instance},
     {"DescribeAvailableCrossRegion", op_describe_cross_regions},
     {"DescribeAvailableRecoveryTime", op_describe_recovery_time},
     {"DescribeBackupStorage", op_describe_backup_storage},
@@ -612,8 +460,8 @@ static const struct {
     {"DescribeCrossRegionBackups", op_describe_cross_region_backups},
     {"DescribeInstanceCrossBackupPolicy", op_describe_policy},
     {"DescribeJobs", op_describe_jobs},
-    {"DescribeServerStatus", op_describe_server_status},
-    {"RestoreDdrTable", op_restore_ddr_table},
+    {"DescribeServerStatus", gd_api_describe_server_status},
+    {"RestoreDdrTable", gd_api_restore_ddr_table},
 };
 
 int gd_server_api(void *ctx, const char *op, json_t *params, json_t **answer)
@@ -639,162 +487,4 @@ int gd_server_api(void *ctx, const char *op, json_t *params, json_t **answer)
                                "unknown operation '%s'; the operations are: %s", op, b.data);
     gd_buf_free(&b);
     return status;
-}
-
-/* ---- metrics ---- */
-
-/* A label value escaped for the Prometheus text format. */
-static void label(gd_buf *b, const char *v)
-{
-    for (const char *p = v; *p; p++) {
-        if (*p == '\\' || *p == '"')
-            gd_buf_appendf(b, "\\%c", *p);
-        else if (*p == '\n')
-            gd_buf_appendf(b, "\\n");
-        else
-            gd_buf_appendf(b, "%c", *p);
-    }
-}
-
-static void metric_head(gd_buf *b, const char *name, const char *type, const char *help)
-{
-    gd_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void metric_inst(gd_buf *b, const char *name, const gd_inst_rt *ir, const char *region,
-                        double v)
-{
-    gd_buf_appendf(b, "%s{instance=\"", name);
-    label(b, ir->name);
-    gd_buf_appendf(b, "\",region=\"");
-    label(b, region);
-    gd_buf_appendf(b, "\"} %.17g\n", v);
-}
-
-char *gd_server_metrics(void *ctx)
-{
-    gd_server *s = ctx;
-    gd_buf b;
-    gd_buf_init(&b, 0);
-    gd_cfg_ref *c = gd_server_cfg_get(s);
-    static const struct {
-        const char *name, *type, *help;
-    } m[] = {
-        {"geodr_backup_last_success_timestamp_seconds", "gauge",
-         "End of the newest successful backup (Unix seconds; 0: none)"},
-        {"geodr_backup_last_duration_seconds", "gauge", "Duration of the newest successful backup"},
-        {"geodr_backup_failures_total", "counter",
-         "Failed backup attempts since the server started"},
-        {"geodr_backup_last_failed", "gauge", "1 while the newest backup attempt failed"},
-        {"geodr_archive_running", "gauge", "1 while the binlog archiver runs"},
-        {"geodr_archive_restarts_total", "counter",
-         "Times the archiver stopped and was started again"},
-    };
-    pthread_mutex_lock(&s->mu);
-    for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
-        metric_head(&b, m[k].name, m[k].type, m[k].help);
-        for (size_t i = 0; i < s->ninst; i++) {
-            const gd_inst_rt *ir = s->inst[i];
-            const gd_instance_cfg *ic = NULL;
-            if (!ir->configured || gd_command_instance(c->cfg, ir->name, &ic, NULL) != 0)
-                continue;
-            double v[] = {(double)ir->hist.last_success_s,
-                          ir->last_duration_s,
-                          (double)ir->failures,
-                          ir->hist.last_failed ? 1 : 0,
-                          atomic_load(&ir->arch_running) ? 1 : 0,
-                          (double)atomic_load(&ir->arch_restarts)};
-            metric_inst(&b, m[k].name, ir, ic->home_region, v[k]);
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    gd_cfg_put(c);
-    metric_head(&b, "geodr_jobs_running", "gauge", "Jobs running now");
-    gd_buf_appendf(&b, "geodr_jobs_running %zu\n", gd_jobs_running(s->jobs));
-    return b.data;
-}
-
-/* ---- DescribeServerStatus (geodr status) ---- */
-
-/* Into it: "CopyRegions", the instance's copy regions and how far each is
- * behind its home region (the info document's "lag"); when the home region
- * cannot be read, an empty list and "CopyRegionsError". */
-static void status_copies(gd_server *s, json_t *it)
-{
-    json_t *doc = NULL, *err = NULL, *out = json_array();
-    json_object_set_new(it, "CopyRegions", out);
-    if (instance_doc(s, gd_json_str(it, "DBInstanceId", ""), &doc, &err) != 0) {
-        json_object_set(it, "CopyRegionsError", json_object_get(err, "Message"));
-        json_decref(err);
-        return;
-    }
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(doc, "copies"), i, c)
-    {
-        json_t *lag = json_object_get(c, "lag");
-        json_t *r = json_pack("{s:s, s:I}", "RegionId", gd_json_str(c, "region", ""), "Sets",
-                              (json_int_t)json_array_size(json_object_get(c, "sets")));
-        json_object_set(r, "SetsLagSeconds", json_object_get(lag, "sets_seconds"));
-        json_object_set(r, "LogLagSeconds", json_object_get(lag, "log_seconds"));
-        json_object_set(r, "LagBytes", json_object_get(lag, "bytes"));
-        if (json_object_get(c, "error"))
-            json_object_set(r, "Error", json_object_get(c, "error"));
-        json_array_append_new(out, r);
-    }
-    json_decref(doc);
-}
-
-/* What the server does for each configured instance now: its archiver, its
- * newest backup and the next one, its running jobs, its copy regions' lag. */
-static int op_describe_server_status(gd_server *s, gd_params *p, json_t **answer)
-{
-    int rc = gd_params_end(p);
-    if (rc != 0)
-        return rc;
-    json_t *jobs = NULL;
-    gd_err e;
-    gd_err_clear(&e);
-    if (gd_jobs_describe(s->jobs, NULL, 0, &jobs, &e) != 0)
-        return fail(answer, &e);
-    int64_t now = (int64_t)time(NULL);
-    json_t *items = json_array();
-    pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->ninst; i++) {
-        const gd_inst_rt *ir = s->inst[i];
-        if (!ir->configured)
-            continue;
-        char w[16];
-        gd_backup_window_format(&ir->window, w, sizeof w);
-        int64_t next = gd_backup_next(&ir->window, &ir->hist, now, s->retry_s);
-        json_t *it = json_pack(
-            "{s:s, s:b, s:I, s:o, s:b, s:o, s:f, s:I, s:o, s:s}", "DBInstanceId", ir->name,
-            "ArchiverRunning", atomic_load(&ir->arch_running), "ArchiverRestarts",
-            (json_int_t)atomic_load(&ir->arch_restarts), "LastBackupTime",
-            ir->hist.last_success_s ? api_time(ir->hist.last_success_s) : json_null(),
-            "LastBackupFailed", ir->hist.last_failed, "LastError",
-            ir->last_error ? json_string(ir->last_error) : json_null(), "LastBackupDurationSeconds",
-            ir->last_duration_s, "BackupFailures", (json_int_t)ir->failures, "NextBackupTime",
-            api_time(next > now ? next : now), "BackupWindow", w);
-        json_t *running = json_array();
-        size_t k;
-        json_t *j;
-        json_array_foreach(json_object_get(jobs, "Jobs"), k, j)
-        {
-            if (strcmp(gd_json_str(j, "Status", ""), "Running") == 0 &&
-                strcmp(gd_json_str(j, "DBInstanceId", ""), ir->name) == 0)
-                json_array_append(running, j);
-        }
-        json_object_set_new(it, "RunningJobs", running);
-        json_array_append_new(items, it);
-    }
-    pthread_mutex_unlock(&s->mu);
-    json_decref(jobs);
-    /* the regions are read outside the lock: they may be slow */
-    size_t i;
-    json_t *it;
-    json_array_foreach(items, i, it) status_copies(s, it);
-    *answer = json_pack("{s:o, s:I, s:o}", "Time", api_time(now), "JobsRunning",
-                        (json_int_t)gd_jobs_running(s->jobs), "Instances", items);
-    return 200;
 }
