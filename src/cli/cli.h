@@ -89,4 +89,5 @@ int gd_cmd_compact(gd_cli *cli, int argc, char **argv);
 int gd_cmd_copy(gd_cli *cli, int argc, char **argv);
 int gd_cmd_expire(gd_cli *cli, int argc, char **argv);
 int gd_cmd_server(gd_cli *cli, int argc, char **argv);
+int gd_cmd_export(gd_cli *cli, int argc, char **argv);
 #endif

@@ -25,6 +25,8 @@ static const char usage[] =
     "  verify INSTANCE [SET]                       read every object back and check it\n"
     "  keygen FILE                                 write a new random key passphrase (0600)\n"
     "  cat INSTANCE OBJECT                         write one stored object, decoded, to stdout\n"
+    "  export INSTANCE ...                         write a backup set decrypted (see export "
+    "--help)\n"
     "  server                                      run everything on a schedule, with an HTTP "
     "API\n"
     "  version                                     print the version\n"
@@ -166,7 +168,7 @@ static const struct {
     {"backup", gd_cmd_backup}, {"restore", gd_cmd_restore}, {"info", gd_cmd_info},
     {"verify", gd_cmd_verify}, {"archive", gd_cmd_archive}, {"expire", gd_cmd_expire},
     {"copy", gd_cmd_copy},     {"compact", gd_cmd_compact}, {"cat", gd_cmd_cat},
-    {"keygen", gd_cmd_keygen}, {"server", gd_cmd_server},
+    {"keygen", gd_cmd_keygen}, {"server", gd_cmd_server},   {"export", gd_cmd_export},
 };
 
 static int version(gd_cli *cli)
