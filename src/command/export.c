@@ -20,6 +20,7 @@
 
 #include <dirent.h>
 
+#include "command/export_sql.h"
 #include "command/open.h"
 #include "common/json.h"
 #include "common/nameidx.h"
@@ -155,92 +156,6 @@ static char *file_name(const char *name, size_t n)
 
 /* ---- SQL text ---- */
 
-/* A string literal; with_binary: the _binary introducer (bytes as they are,
- * whatever the column's character set). */
-static void put_string(gd_buf *b, const char *p, size_t n, bool with_binary)
-{
-    gd_buf_append(b, with_binary ? "_binary'" : "'", with_binary ? 8 : 1);
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *e = p[i] == '\\'   ? "\\\\"
-                        : p[i] == '\'' ? "\\'"
-                        : p[i] == '\n' ? "\\n"
-                        : p[i] == '\r' ? "\\r"
-                        : p[i] == '\t' ? "\\t"
-                                       : NULL;
-        if (e == NULL)
-            continue;
-        gd_buf_append(b, p + start, i - start);
-        gd_buf_append(b, e, 2);
-        start = i + 1;
-    }
-    gd_buf_append(b, p + start, n - start);
-    gd_buf_append(b, "'", 1);
-}
-
-static void put_hex(gd_buf *b, const char *p, size_t n)
-{
-    static const char hx[] = "0123456789ABCDEF";
-    gd_buf_reserve(b, 2 * n + 3);
-    char *o = b->data + b->len;
-    *o++ = 'X';
-    *o++ = '\'';
-    for (size_t i = 0; i < n; i++) {
-        *o++ = hx[(unsigned char)p[i] >> 4];
-        *o++ = hx[(unsigned char)p[i] & 15];
-    }
-    *o++ = '\'';
-    b->len = (size_t)(o - b->data);
-}
-
-/* Text the mariadb client passes on unchanged: printable ASCII, tab,
- * newline, carriage return (escaped), and well-formed UTF-8. */
-static bool is_text(const unsigned char *p, size_t n, bool *ascii)
-{
-    *ascii = true;
-    for (size_t i = 0; i < n;) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
-                return false;
-            i++;
-            continue;
-        }
-        *ascii = false;
-        size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 0;
-        if (len == 0 || i + len > n)
-            return false;
-        for (size_t k = 1; k < len; k++)
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-        i += len;
-    }
-    return true;
-}
-
-/* One value of a row as an SQL literal (docs/backup-restore.md, "Export"):
- * NULL; an ENUM/SET index as its number; a value written as bytes (INET6,
- * UUID, INET4) and any value that is not text as a hex literal; ASCII text
- * as a plain string; other UTF-8 text as a _binary string (its bytes, in
- * whatever character set the column has).  false: an index that is not a
- * number. */
-static bool put_value(gd_buf *b, const char *p, size_t n, bool null, gd_mf_form form)
-{
-    bool ascii;
-    if (null) {
-        gd_buf_append(b, "NULL", 4);
-    } else if (form == GD_MF_FORM_INDEX) {
-        if (n == 0 || strspn(p, "0123456789") < n)
-            return false;
-        gd_buf_append(b, p, n);
-    } else if (form == GD_MF_FORM_BINARY || !is_text((const unsigned char *)p, n, &ascii)) {
-        put_hex(b, p, n);
-    } else {
-        put_string(b, p, n, !ascii);
-    }
-    return true;
-}
-
 /* Runs sql through the mariadb client: a DELIMITER around a statement with
  * ';' in it (routine bodies), one it does not hold. */
 static int put_statement(xfile *f, const char *sql, gd_err *err)
@@ -273,7 +188,7 @@ static int put_ddl(xfile *f, json_t *o, const char *db, const char *sql, gd_err 
         if (v == NULL)
             continue;
         gd_buf_appendf(&b, "%s%s = ", nset++ ? ", " : "SET SESSION ", vars[i]);
-        put_string(&b, v, strlen(v), false);
+        gd_export_sql_string(&b, v, strlen(v), false);
     }
     if (nset)
         gd_buf_append(&b, ";\n", 2);
@@ -406,14 +321,33 @@ static int put_schema_after(xctx *x, xfile *f, const char *db, gd_err *err)
 
 /* ---- rows ---- */
 
-/* Reads a table's chunks in order, each through the repository (decrypted,
- * decompressed, checked against the manifest), handing the decoded bytes
- * to fn. */
-typedef int (*bytes_fn)(void *ctx, const char *p, size_t n, gd_err *err);
-typedef int (*chunk_end_fn)(void *ctx, const gd_mf_object *ch, gd_err *err);
+/* What reads a table's chunks: begin and end around each chunk's decoded
+ * bytes. */
+typedef struct chunk_sink {
+    void (*begin)(void *ctx, const gd_mf_object *ch);
+    int (*bytes)(void *ctx, const char *p, size_t n, gd_err *err);
+    int (*end)(void *ctx, const gd_mf_object *ch, gd_err *err);
+    void *ctx;
+} chunk_sink;
 
-static int read_chunks(xctx *x, const gd_mf_table *mt, bytes_fn fn, chunk_end_fn end, void *fctx,
-                       gd_err *err)
+/* Appends to err's message (the code stays). */
+static void err_append(gd_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void err_append(gd_err *err, const char *fmt, ...)
+{
+    if (err == NULL)
+        return;
+    char tail[sizeof err->msg], msg[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tail, sizeof tail, fmt, ap);
+    va_end(ap);
+    snprintf(msg, sizeof msg, "%s%s", err->msg, tail);
+    gd_strlcpy(err->msg, msg, sizeof err->msg);
+}
+
+/* Reads a table's chunks in order, each through the repository (decrypted,
+ * decompressed, checked against the manifest), into sink. */
+static int read_chunks(xctx *x, const gd_mf_table *mt, const chunk_sink *sink, gd_err *err)
 {
     char *buf = gd_malloc(READ_BUF);
     int rc = 0;
@@ -421,6 +355,8 @@ static int read_chunks(xctx *x, const gd_mf_table *mt, bytes_fn fn, chunk_end_fn
         const gd_mf_object *ch = &mt->chunks[k];
         char *name = gd_manifest_object_name(x->repo, x->res->set_id, ch);
         gd_obj_reader *rd = NULL;
+        if (sink->begin)
+            sink->begin(sink->ctx, ch);
         rc = gd_obj_open(x->repo, name, ch->sha256, &rd, err);
         while (rc == 0) {
             if (gd_cancel_requested(x->cctx->cancel)) {
@@ -433,181 +369,57 @@ static int read_chunks(xctx *x, const gd_mf_table *mt, bytes_fn fn, chunk_end_fn
                 break;
             }
             gd_progress_add(x->progress, (uint64_t)n, 0);
-            rc = fn(fctx, buf, (size_t)n, err);
+            rc = sink->bytes(sink->ctx, buf, (size_t)n, err);
         }
         gd_obj_close(rd);
         if (rc == 0)
-            rc = end(fctx, ch, err);
+            rc = sink->end(sink->ctx, ch, err);
         free(name);
     }
     free(buf);
-    return rc;
-}
-
-/* The rows of a chunk in LOAD DATA's escaping, parsed back into values
- * (dump.c writes them: \N alone is NULL; \0 \t \n \\ escape bytes). */
-typedef struct sqlrows {
-    xctx *x;
-    xfile *f;
-    const gd_mf_table *mt;
-    const char *object; /* the chunk being read, for errors */
-    char *head;         /* INSERT INTO ... VALUES */
-    gd_buf stmt, row;   /* the statement being built, the row's values */
-    size_t *off, *len;  /* of each field in row */
-    bool *null;
-    size_t nf;      /* fields so far in the row */
-    bool esc;       /* after a backslash */
-    uint64_t rows;  /* of the chunk */
-    uint64_t total; /* of the table */
-} sqlrows;
-
-static int rows_corrupt(sqlrows *s, const char *what, gd_err *err)
-{
-    return gd_err_set(err, GD_E_CORRUPT,
-                      "object %s of set %s (table %s.%s): %s; the export stopped. geodr verify "
-                      "%s names the damaged objects",
-                      s->object, s->x->res->set_id, s->mt->db, s->mt->name, what,
-                      s->x->repo->instance);
-}
-
-static int flush_stmt(sqlrows *s, gd_err *err)
-{
-    if (s->stmt.len == 0)
-        return 0;
-    gd_buf_append(&s->stmt, ";\n", 2);
-    int rc = xf_write(s->f, s->stmt.data, s->stmt.len, err);
-    s->stmt.len = 0;
-    return rc;
-}
-
-static int end_field(sqlrows *s, gd_err *err)
-{
-    if (s->nf >= s->mt->ncolumns)
-        return rows_corrupt(s, "a row has more fields than the table has columns", err);
-    size_t start = s->nf ? s->off[s->nf - 1] + s->len[s->nf - 1] : 0;
-    s->off[s->nf] = start;
-    s->len[s->nf] = s->row.len - start;
-    s->nf++;
-    return 0;
-}
-
-static int end_row(sqlrows *s, gd_err *err)
-{
-    int rc = end_field(s, err);
-    if (rc == 0 && s->nf != s->mt->ncolumns)
-        rc = rows_corrupt(s, "a row has fewer fields than the table has columns", err);
-    if (rc != 0)
-        return rc;
-    gd_buf *b = &s->stmt;
-    if (b->len == 0)
-        gd_buf_append(b, s->head, strlen(s->head));
-    else
-        gd_buf_append(b, ",\n", 2);
-    for (size_t i = 0; i < s->nf; i++) {
-        gd_buf_append(b, i ? "," : "(", 1);
-        if (!put_value(b, s->row.data + s->off[i], s->len[i], s->null[i], s->mt->columns[i].form))
-            return rows_corrupt(s, "an ENUM or SET index is not a number", err);
-        s->null[i] = false;
-    }
-    gd_buf_append(b, ")", 1);
-    s->nf = 0;
-    s->row.len = 0;
-    s->rows++;
-    return b->len >= INSERT_MAX ? flush_stmt(s, err) : 0;
-}
-
-static int sql_bytes(void *ctx, const char *p, size_t n, gd_err *err)
-{
-    sqlrows *s = ctx;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        char c = p[i];
-        if (s->esc) {
-            s->esc = false;
-            size_t start = s->nf ? s->off[s->nf - 1] + s->len[s->nf - 1] : 0;
-            if (c == 'N' && s->row.len == start && s->nf < s->mt->ncolumns) {
-                s->null[s->nf] = true;
-                continue;
-            }
-            c = c == '0' ? '\0' : c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c;
-            gd_buf_append(&s->row, &c, 1);
-        } else if (c == '\\') {
-            s->esc = true;
-        } else if (c == '\t') {
-            rc = end_field(s, err);
-        } else if (c == '\n') {
-            rc = end_row(s, err);
-        } else {
-            size_t run = 1;
-            while (i + run < n && p[i + run] != '\\' && p[i + run] != '\t' && p[i + run] != '\n')
-                run++;
-            gd_buf_append(&s->row, p + i, run);
-            i += run - 1;
-        }
+    if (rc == GD_E_CORRUPT) {
+        gd_err_prefix(err, "set %s", x->res->set_id);
+        err_append(err, "; geodr verify %s names the damaged objects", x->repo->instance);
     }
     return rc;
 }
 
-static int sql_chunk_end(void *ctx, const gd_mf_object *ch, gd_err *err)
+static void ins_begin(void *ctx, const gd_mf_object *ch)
 {
-    sqlrows *s = ctx;
-    if (s->esc || s->nf || s->row.len)
-        return rows_corrupt(s, "it ends inside a row", err);
-    if (s->rows != ch->rows) {
-        char what[128];
-        snprintf(what, sizeof what, "it holds %llu rows, the manifest says %llu",
-                 (unsigned long long)s->rows, (unsigned long long)ch->rows);
-        return rows_corrupt(s, what, err);
-    }
-    s->total += s->rows;
-    s->rows = 0;
-    size_t next = (size_t)(ch - s->mt->chunks) + 1;
-    s->object = next < s->mt->nchunks ? s->mt->chunks[next].object : ch->object;
-    return 0;
+    gd_export_inserts_begin(ctx, ch);
 }
 
-/* A table's rows as INSERT statements of up to INSERT_MAX bytes. */
+static int ins_bytes(void *ctx, const char *p, size_t n, gd_err *err)
+{
+    return gd_export_inserts_feed(ctx, p, n, err);
+}
+
+static int ins_end(void *ctx, const gd_mf_object *ch, gd_err *err)
+{
+    (void)ch;
+    return gd_export_inserts_end(ctx, err);
+}
+
+static int xf_write_fn(void *ctx, const char *p, size_t n, gd_err *err)
+{
+    return xf_write(ctx, p, n, err);
+}
+
+/* sql: a table's rows as INSERT statements. */
 static int put_rows_sql(xctx *x, xfile *f, const gd_mf_table *mt, gd_err *err)
 {
-    size_t nc = mt->ncolumns;
-    sqlrows s = {.x = x,
-                 .f = f,
-                 .mt = mt,
-                 .off = gd_calloc(nc + 1, sizeof(size_t)),
-                 .len = gd_calloc(nc + 1, sizeof(size_t)),
-                 .null = gd_calloc(nc + 1, 1)};
-    s.object = mt->nchunks ? mt->chunks[0].object : "";
-    gd_buf_init(&s.stmt, 0);
-    gd_buf_init(&s.row, 0);
-    gd_buf h;
-    gd_buf_init(&h, 0);
-    char *qd = gd_ident(mt->db), *qt = gd_ident(mt->name);
-    gd_buf_appendf(&h, "INSERT INTO %s.%s (", qd, qt);
-    for (size_t i = 0; i < nc; i++) {
-        char *qc = gd_ident(mt->columns[i].name);
-        gd_buf_appendf(&h, "%s%s", i ? "," : "", qc);
-        free(qc);
-    }
-    gd_buf_appendf(&h, ") VALUES\n");
-    s.head = h.data;
-    int rc = read_chunks(x, mt, sql_bytes, sql_chunk_end, &s, err);
+    gd_export_inserts *s = gd_export_inserts_new(mt, INSERT_MAX, xf_write_fn, f);
+    chunk_sink sink = {ins_begin, ins_bytes, ins_end, s};
+    int rc = read_chunks(x, mt, &sink, err);
     if (rc == 0)
-        rc = flush_stmt(&s, err);
-    x->res->rows += s.total;
-    free(qd);
-    free(qt);
-    gd_buf_free(&h);
-    gd_buf_free(&s.stmt);
-    gd_buf_free(&s.row);
-    free(s.off);
-    free(s.len);
-    free(s.null);
+        rc = gd_export_inserts_finish(s, err);
+    x->res->rows += gd_export_inserts_rows(s);
+    gd_export_inserts_free(s);
     return rc;
 }
 
 /* tsv: the chunks' bytes as they are, rows counted by their newlines. */
 typedef struct tsvrows {
-    xctx *x;
     xfile *f;
     const gd_mf_table *mt;
     uint64_t rows, total;
@@ -626,12 +438,9 @@ static int tsv_chunk_end(void *ctx, const gd_mf_object *ch, gd_err *err)
     tsvrows *t = ctx;
     if (t->rows != ch->rows)
         return gd_err_set(err, GD_E_CORRUPT,
-                          "object %s of set %s (table %s.%s): it holds %llu rows, the manifest "
-                          "says %llu; the export stopped. geodr verify %s names the damaged "
-                          "objects",
-                          ch->object, t->x->res->set_id, t->mt->db, t->mt->name,
-                          (unsigned long long)t->rows, (unsigned long long)ch->rows,
-                          t->x->repo->instance);
+                          "object %s (table %s.%s): it holds %llu rows, the manifest says %llu",
+                          ch->object, t->mt->db, t->mt->name, (unsigned long long)t->rows,
+                          (unsigned long long)ch->rows);
     t->total += t->rows;
     t->rows = 0;
     return 0;
@@ -675,9 +484,10 @@ static int tsv_table(xctx *x, json_t *d, size_t pos, gd_err *err)
         goto out;
     const gd_mf_table *mt = &x->mf->tables[k];
     rel = gd_asprintf("%s/%s.tsv", dir, base);
-    tsvrows t = {.x = x, .f = &f, .mt = mt};
+    tsvrows t = {.f = &f, .mt = mt};
+    chunk_sink sink = {NULL, tsv_bytes, tsv_chunk_end, &t};
     if ((rc = xf_open(x, rel, &f, err)) == 0)
-        rc = read_chunks(x, mt, tsv_bytes, tsv_chunk_end, &t, err);
+        rc = read_chunks(x, mt, &sink, err);
     rc = xf_close(x, &f, rc, err);
     x->res->rows += t.total;
     gd_progress_item_done(x->progress);
@@ -906,14 +716,11 @@ int gd_command_export(const gd_command_ctx *ctx, const gd_export_opts *o, gd_exp
         gd_progress_stop(x.progress);
         if (rc == 0)
             rc = finish(&x, err);
-        if (rc != 0 && err) {
-            char msg[sizeof err->msg];
-            snprintf(msg, sizeof msg,
-                     "%s; the export is incomplete: what was written is in %s (remove it "
-                     "before exporting again)",
-                     err->msg, partial);
-            gd_strlcpy(err->msg, msg, sizeof err->msg);
-        }
+        if (rc != 0)
+            err_append(err,
+                       "; the export is incomplete: what was written is in %s (remove it "
+                       "before exporting again)",
+                       partial);
     }
     res->tables = x.mf ? x.mf->ntables : 0;
     res->seconds = gd_mono() - t0;
