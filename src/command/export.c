@@ -59,7 +59,6 @@ typedef struct xctx {
     json_t *schema;
     char *partial;  /* OUT.partial, once created */
     gd_nameidx tix; /* manifest tables by (db, name) */
-    bool versioned; /* a system-versioned table is exported */
     gd_progress *progress;
 } xctx;
 
@@ -201,7 +200,8 @@ static int put_ddl(xfile *f, json_t *o, const char *db, const char *sql, gd_err 
     return rc;
 }
 
-static int put_header(xctx *x, xfile *f, const char *what, gd_err *err)
+/* The file's header and session; db: the database it loads (NULL: all). */
+static int put_header(xctx *x, xfile *f, const char *db, const char *what, gd_err *err)
 {
     int rc = xf_printf(f, err,
                        "-- geodr export of set %s of instance %s (%s), GTID position '%s'\n"
@@ -209,7 +209,11 @@ static int put_header(xctx *x, xfile *f, const char *what, gd_err *err)
                        "SET NAMES utf8mb4;\n%s",
                        x->res->set_id, x->repo->instance, x->mf->server_version, x->mf->gtid, what,
                        SESSION_SQL);
-    if (rc == 0 && x->versioned)
+    bool versioned = false; /* the history SET fails before 10.11: only when needed */
+    for (size_t i = 0; i < x->mf->ntables; i++)
+        versioned |=
+            x->mf->tables[i].versioned && (db == NULL || strcmp(db, x->mf->tables[i].db) == 0);
+    if (rc == 0 && versioned)
         rc = xf_puts(f,
                      "-- history rows of system-versioned tables keep their times (MariaDB 10.11 "
                      "or later, secure_timestamp = NO or the BINLOG REPLAY privilege)\n"
@@ -377,9 +381,12 @@ static int read_chunks(xctx *x, const gd_mf_table *mt, const chunk_sink *sink, g
         free(name);
     }
     free(buf);
-    if (rc == GD_E_CORRUPT) {
+    /* the key was checked when the repository opened: an object that
+     * fails authentication was changed */
+    if (rc == GD_E_CORRUPT || rc == GD_E_AUTH) {
         gd_err_prefix(err, "set %s", x->res->set_id);
-        err_append(err, "; geodr verify %s names the damaged objects", x->repo->instance);
+        err_append(err, "; geodr verify %s names the damaged objects, export another set",
+                   x->repo->instance);
     }
     return rc;
 }
@@ -453,7 +460,8 @@ static int export_sql(xctx *x, gd_err *err)
     xfile f = {0};
     int rc = xf_open(x, "dump.sql", &f, err);
     if (rc == 0)
-        rc = put_header(x, &f, "load into an empty server: mariadb --comments < dump.sql", err);
+        rc = put_header(x, &f, NULL, "load into an empty server: mariadb --comments < dump.sql",
+                        err);
     if (rc == 0)
         rc = put_schema_before(x, &f, NULL, NULL, err);
     for (size_t i = 0; rc == 0 && i < x->mf->ntables; i++) {
@@ -538,7 +546,7 @@ static int export_tsv(xctx *x, gd_err *err)
         if (rc == 0)
             rc = xf_open(x, rel, &f, err);
         if (rc == 0)
-            rc = put_header(x, &f,
+            rc = put_header(x, &f, db,
                             "load from this directory: mariadb --comments --local-infile=1 "
                             "< load.sql",
                             err);
@@ -633,7 +641,6 @@ static int open_set(xctx *x, gd_err *err)
     gd_set_problems_free(&problems);
     for (size_t i = 0; rc == 0 && i < x->mf->ntables; i++) {
         gd_nameidx_add(&x->tix, x->mf->tables[i].db, x->mf->tables[i].name, i);
-        x->versioned |= x->mf->tables[i].versioned;
     }
     gd_nameidx_seal(&x->tix);
     return rc;

@@ -115,7 +115,7 @@ open(p, 'wb').write(bytes(b))
 PY
 run "$GEODR" --config "$cfg" export shop --set "$set_id" --format tsv --out "$WORK/x4"
 is "a corrupt chunk fails the export" "$RUN_RC" 1
-like "... naming the object" "$RUN_ERR" "$chunk"
+like "... naming the object and geodr verify" "$RUN_ERR" "$chunk.*geodr verify shop"
 like "... and where the partial export is" "$RUN_ERR" "x4.partial"
 check "... which is left as it is" test -d "$WORK/x4.partial"
 check_fails "... and --out is not created" test -e "$WORK/x4"
