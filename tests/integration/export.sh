@@ -7,7 +7,8 @@
 # tables, `orders` beside `order_items`, case twins, accents, spaces,
 # 64-character names, tables without keys, 16 MiB blobs.  Refusals: an
 # existing --out, an unknown set, a wrong key, a corrupt chunk (named, the
-# partial export left marked and the user's files untouched).
+# partial export left marked and the user's files untouched); then the same
+# export from the copy region (--region).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_geodr
@@ -20,7 +21,8 @@ done
 cfg="$WORK/geodr.conf"
 write_key "$WORK/key"
 write_config "$cfg" shop src "$WORK/region" "$WORK/key"
-geodr_config_add "$cfg" "chunk-rows = 1000" "jobs = 3"
+geodr_config_add "$cfg" "chunk-rows = 1000" "jobs = 3" "copy-regions = far" "cross-region-backup = on"
+geodr_config_add "$cfg" "" "[region far]" "type = posix" "path = $WORK/far"
 check "backup (encrypted)" "$GEODR" --config "$cfg" --quiet backup shop
 checksum_all src >"$WORK/src.sum"
 values_all src >"$WORK/src.val"
@@ -122,5 +124,9 @@ check_fails "... and --out is not created" test -e "$WORK/x4"
 run "$GEODR" --config "$cfg" export shop --set "$set_id" --format tsv --out "$WORK/x4"
 is "a partial export in the way is refused" "$RUN_RC" 1
 like "... saying to remove it" "$RUN_ERR" "remove it"
+
+run "$GEODR" --config "$cfg" --quiet export shop --set "$set_id" --format sql --out "$WORK/x5" --region far
+is "--region far: the copy region's set exports" "$RUN_RC" 0
+check "... the same dump as from home before the damage" diff -r "$WORK/out-sql" "$WORK/x5"
 
 tap_done
