@@ -57,6 +57,7 @@ typedef struct xctx {
     gd_repo *repo;
     gd_manifest *mf;
     json_t *schema;
+    char *out;      /* OUT without trailing slashes */
     char *partial;  /* OUT.partial, once created */
     gd_nameidx tix; /* manifest tables by (db, name) */
     gd_progress *progress;
@@ -607,6 +608,13 @@ static int open_set(xctx *x, gd_err *err)
     if (rc != 0)
         return rc;
     gd_strlcpy(x->res->set_id, o->set_id, sizeof x->res->set_id);
+    /* a set id is one name of the repository, never a path */
+    if (o->set_id[0] == '\0' || o->set_id[0] == '.' || strchr(o->set_id, '/') != NULL ||
+        strlen(o->set_id) >= sizeof x->res->set_id)
+        return gd_err_set(err, GD_E_NOTFOUND,
+                          "'%s' is not a backup set id: geodr info %s lists "
+                          "the sets",
+                          o->set_id, o->instance);
     if ((rc = gd_manifest_read(x->repo, o->set_id, &x->mf, err)) == GD_E_NOTFOUND) {
         gd_err_clear(err);
         return gd_err_set(err, GD_E_NOTFOUND,
@@ -672,14 +680,15 @@ static int put_readme(xctx *x, gd_err *err)
                   "which creates and loads the database. Load a database from its directory:\n\n"
                   "    cd <db> && mariadb --comments --local-infile=1 "
                   "--default-character-set=utf8mb4 < load.sql\n\n"
-                  "Load databases whose views or triggers name another database after it.\n");
+                  "Load a database whose views or triggers name another database after that "
+                  "one.\n");
     return xf_close(x, &f, rc, err);
 }
 
 /* The partial directory becomes OUT, made durable. */
 static int finish(xctx *x, gd_err *err)
 {
-    const char *out = x->o->out_dir;
+    const char *out = x->out;
     int rc = put_readme(x, err);
     if (rc == 0 && rename(x->partial, out) != 0)
         return gd_err_sys(err, errno, "cannot rename %s to %s", x->partial, out);
@@ -705,7 +714,11 @@ int gd_command_export(const gd_command_ctx *ctx, const gd_export_opts *o, gd_exp
     xctx x = {.cctx = ctx, .o = o, .res = res};
     gd_nameidx_init(&x.tix);
     char *partial = NULL;
-    int rc = check_out(o->out_dir, &partial, err);
+    /* "DIR/" would make DIR/.partial, inside DIR */
+    x.out = gd_strdup(o->out_dir);
+    for (size_t n = strlen(x.out); n > 1 && x.out[n - 1] == '/'; n--)
+        x.out[n - 1] = '\0';
+    int rc = check_out(x.out, &partial, err);
     if (rc == 0)
         rc = open_set(&x, err);
     if (rc == 0 && mkdir(partial, 0700) != 0)
@@ -713,7 +726,7 @@ int gd_command_export(const gd_command_ctx *ctx, const gd_export_opts *o, gd_exp
     if (rc == 0) {
         x.partial = partial;
         gd_command_say(ctx, GD_EVENT_NOTE, OP, "exporting set %s of %s as %s into %s", res->set_id,
-                       o->instance, o->format == GD_EXPORT_SQL ? "sql" : "tsv", o->out_dir);
+                       o->instance, o->format == GD_EXPORT_SQL ? "sql" : "tsv", x.out);
         uint64_t bytes = 0;
         for (size_t i = 0; i < x.mf->ntables; i++)
             for (size_t k = 0; k < x.mf->tables[i].nchunks; k++)
@@ -732,6 +745,7 @@ int gd_command_export(const gd_command_ctx *ctx, const gd_export_opts *o, gd_exp
     res->tables = x.mf ? x.mf->ntables : 0;
     res->seconds = gd_mono() - t0;
     free(partial);
+    free(x.out);
     gd_nameidx_free(&x.tix);
     json_decref(x.schema);
     gd_manifest_free(x.mf);

@@ -97,6 +97,9 @@ run "$GEODR" --config "$cfg" export shop --set 20000101T000000Z --format sql --o
 is "an unknown set is refused" "$RUN_RC" 1
 like "... saying geodr info lists the sets" "$RUN_ERR" "no backup set 20000101T000000Z.*geodr info shop lists"
 check_fails "... and nothing is written" test -e "$WORK/x1.partial" -o -e "$WORK/x1"
+run "$GEODR" --config "$cfg" export shop --set ../../etc --format sql --out "$WORK/x1"
+is "a path as set id is refused" "$RUN_RC" 1
+like "... as not a set id" "$RUN_ERR" "not a backup set id"
 write_key "$WORK/otherkey"
 sed "s|key-file = .*|key-file = $WORK/otherkey|" "$cfg" >"$WORK/wrong.conf"
 run "$GEODR" --config "$WORK/wrong.conf" export shop --set "$set_id" --format sql --out "$WORK/x2"
@@ -128,5 +131,10 @@ like "... saying to remove it" "$RUN_ERR" "remove it"
 run "$GEODR" --config "$cfg" --quiet export shop --set "$set_id" --format sql --out "$WORK/x5" --region far
 is "--region far: the copy region's set exports" "$RUN_RC" 0
 check "... the same dump as from home before the damage" diff -r "$WORK/out-sql" "$WORK/x5"
+mkdir "$WORK/x6"
+run "$GEODR" --config "$cfg" --quiet export shop --set "$set_id" --format sql --out "$WORK/x6/" --region far
+is "an empty --out (given as DIR/) is used" "$RUN_RC" 0
+check "... and holds the dump" test -f "$WORK/x6/dump.sql" -a ! -e "$WORK/x6/.partial" -a ! -e "$WORK/x6.partial"
+is "... in a 0700 directory" "$(stat -c %a "$WORK/x6")" 700
 
 tap_done
