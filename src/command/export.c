@@ -360,6 +360,7 @@ static int read_chunks(xctx *x, const gd_mf_table *mt, const chunk_sink *sink, g
         const gd_mf_object *ch = &mt->chunks[k];
         char *name = gd_manifest_object_name(x->repo, x->res->set_id, ch);
         gd_obj_reader *rd = NULL;
+        gd_test_pause("export-chunk"); /* export.sh interrupts an export here */
         if (sink->begin)
             sink->begin(sink->ctx, ch);
         rc = gd_obj_open(x->repo, name, ch->sha256, &rd, err);

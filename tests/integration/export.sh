@@ -128,6 +128,19 @@ run "$GEODR" --config "$cfg" export shop --set "$set_id" --format tsv --out "$WO
 is "a partial export in the way is refused" "$RUN_RC" 1
 like "... saying to remove it" "$RUN_ERR" "remove it"
 
+# Ctrl-C part way: the partial export stays, marked, and --out is not made
+GEODR_TEST_PAUSE=export-chunk=200 "$GEODR" --config "$cfg" --quiet export shop --set "$set_id" \
+    --format tsv --out "$WORK/x7" --region far 2>"$WORK/x7.err" &
+pid=$!
+sleep 1.5
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+is "SIGINT stops the export with a failure" "$rc" 1
+like "... saying it was interrupted and where the partial export is" "$(cat "$WORK/x7.err")" "interrupted.*x7.partial"
+check "... which is left" test -d "$WORK/x7.partial"
+check_fails "... and --out is not created" test -e "$WORK/x7"
+
 run "$GEODR" --config "$cfg" --quiet export shop --set "$set_id" --format sql --out "$WORK/x5" --region far
 is "--region far: the copy region's set exports" "$RUN_RC" 0
 check "... the same dump as from home before the damage" diff -r "$WORK/out-sql" "$WORK/x5"
