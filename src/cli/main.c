@@ -26,6 +26,8 @@ static const char usage[] =
     "  verify INSTANCE [SET]                       read every object back and check it\n"
     "  keygen FILE                                 write a new random key passphrase (0600)\n"
     "  cat INSTANCE OBJECT                         write one stored object, decoded, to stdout\n"
+    "  export INSTANCE ...                         write a backup set decrypted (see export "
+    "--help)\n"
     "  server                                      run everything on a schedule, with an HTTP "
     "API\n"
     "  status                                      ask the running server for its state\n"
@@ -195,6 +197,7 @@ static const struct {
     {"verify", gd_cmd_verify}, {"archive", gd_cmd_archive}, {"expire", gd_cmd_expire},
     {"copy", gd_cmd_copy},     {"compact", gd_cmd_compact}, {"cat", gd_cmd_cat},
     {"keygen", gd_cmd_keygen}, {"server", gd_cmd_server},   {"status", gd_cmd_status},
+    {"export", gd_cmd_export},
 };
 
 static int version(gd_cli *cli)

@@ -227,18 +227,18 @@ static int restore_job(gd_pool *pool, void *wv, size_t job, gd_err *err)
     return rc;
 }
 
-char *restore_load_sql(const rtable *t)
+char *gd_restore_load_data_sql(const gd_mf_table *mt, const char *tdb, const char *file)
 {
-    char *qdb = gd_ident(t->tdb), *qt = gd_ident(t->name);
+    char *qdb = gd_ident(tdb), *qt = gd_ident(mt->name);
     gd_buf b, set;
     gd_buf_init(&b, 0);
     gd_buf_init(&set, 0);
     gd_buf_appendf(&b,
-                   "LOAD DATA LOCAL INFILE 'geodr' INTO TABLE %s.%s CHARACTER SET binary FIELDS "
+                   "LOAD DATA LOCAL INFILE '%s' INTO TABLE %s.%s CHARACTER SET binary FIELDS "
                    "TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (",
-                   qdb, qt);
-    for (size_t i = 0; i < t->mt->ncolumns; i++) {
-        const gd_mf_column *col = &t->mt->columns[i];
+                   file, qdb, qt);
+    for (size_t i = 0; i < mt->ncolumns; i++) {
+        const gd_mf_column *col = &mt->columns[i];
         char *qc = gd_ident(col->name);
         /* A column written as its ENUM/SET index (backup: "forms") is loaded
          * into a variable and set from it: a bare number would match a
@@ -259,6 +259,11 @@ char *restore_load_sql(const rtable *t)
     free(qdb);
     free(qt);
     return b.data;
+}
+
+char *restore_load_sql(const rtable *t)
+{
+    return gd_restore_load_data_sql(t->mt, t->tdb, "geodr");
 }
 
 int restore_open_loaders(rctx *c, gd_err *err)

@@ -62,6 +62,15 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
  * Caller frees both strings. */
 int gd_restore_defer_keys(const char *create, char **without, char **add_keys);
 
+/* The LOAD DATA LOCAL INFILE statement that loads a table's rows as the
+ * set's chunks hold them (CHARACTER SET binary, LOAD DATA's default
+ * escaping, a column written as its ENUM/SET index through a variable)
+ * from file into `tdb`.`mt->name`.  file is put between single quotes as
+ * given: it must hold no quote or backslash.  The restore feeds 'geodr' from
+ * the repository; geodr export writes the statement into load.sql.  Caller
+ * frees. */
+char *gd_restore_load_data_sql(const gd_mf_table *mt, const char *tdb, const char *file);
+
 /* Provisioning of new instances moved to restore/provision.h (issue 11);
  * included here for the files that included this header for it. */
 #include "restore/provision.h"
