@@ -99,12 +99,22 @@ int gd_command_archive(const gd_command_ctx *ctx, const gd_archive_request *rq,
                        "archiving the binlog of instance %s into region %s (Ctrl-C or SIGTERM "
                        "stops)",
                        ic->name, repo->st->name);
+        /* the copy regions of the policy in effect when the run starts */
+        gd_instance_cfg eff;
+        gd_policy pol;
+        gd_err pe;
+        gd_err_clear(&pe);
+        gd_command_policy(ctx->cfg, ic, repo, &eff, &pol, &pe);
+        if (pe.code != GD_OK)
+            gd_command_say(ctx, GD_EVENT_WARNING, OP, "%s (the config's copy regions are used)",
+                           pe.msg);
         shippers sh;
-        shippers_start(ctx, ic, repo, &sh);
+        shippers_start(ctx, &eff, repo, &sh);
         o.on_segment = notify_shippers;
         o.on_segment_ctx = &sh;
         rc = gd_archive_run(repo, &src.p, &o, &out->stats, err);
         out->behind = shippers_stop(&sh);
+        gd_policy_free(&pol);
         gd_command_emit(ctx, GD_EVENT_PHASE_END, OP, "archive", NULL, out);
     }
     gd_command_instance_conn_free(&src);

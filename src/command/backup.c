@@ -51,10 +51,21 @@ int gd_command_backup(const gd_command_ctx *ctx, const gd_backup_request *rq,
         gd_repo_close(repo);
         return rc;
     }
+    /* The copies follow the instance's policy (the region's record, else
+     * the config). */
+    gd_instance_cfg eff;
+    gd_policy pol;
+    gd_err pe;
+    gd_err_clear(&pe);
+    gd_command_policy(ctx->cfg, ic, repo, &eff, &pol, &pe);
+    if (pe.code != GD_OK)
+        gd_command_say(ctx, GD_EVENT_WARNING, OP, "%s (the config's copy regions are used)",
+                       pe.msg);
     gd_command_emit(ctx, GD_EVENT_PHASE_BEGIN, OP, "copy", NULL, NULL);
-    if (ic->cross_region_backup)
-        gd_command_copy_regions(ctx, ic, repo, rq->jobs ? rq->jobs : ic->jobs, started_us,
+    if (eff.cross_region_backup)
+        gd_command_copy_regions(ctx, &eff, repo, rq->jobs ? rq->jobs : ic->jobs, started_us,
                                 &out->copies);
+    gd_policy_free(&pol);
     gd_command_emit(ctx, GD_EVENT_PHASE_END, OP, "copy", NULL, out);
     /* Retention after each backup, in every region of the instance. */
     gd_command_emit(ctx, GD_EVENT_PHASE_BEGIN, OP, "retention", NULL, NULL);

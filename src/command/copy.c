@@ -63,8 +63,20 @@ int gd_command_copy(const gd_command_ctx *ctx, const char *instance, int jobs,
     /* Objects move as stored: no key is needed to copy. */
     if (rc == 0)
         rc = gd_command_open_repo_raw(ctx->cfg, ic, NULL, &home, err);
+    /* Where and what to copy: the policy (read with the key when there is
+     * one: an unauthenticated record is never followed), else the config. */
+    gd_instance_cfg eff;
+    gd_policy pol = {0};
+    gd_err pe;
+    gd_err_clear(&pe);
     if (rc == 0)
-        gd_command_copy_regions(ctx, ic, home, jobs ? jobs : ic->jobs, 0, report);
+        gd_command_policy(ctx->cfg, ic, NULL, &eff, &pol, &pe);
+    if (pe.code != GD_OK)
+        gd_command_say(ctx, GD_EVENT_WARNING, "copy", "%s (the config's copy regions are used)",
+                       pe.msg);
+    if (rc == 0)
+        gd_command_copy_regions(ctx, &eff, home, jobs ? jobs : ic->jobs, 0, report);
+    gd_policy_free(&pol);
     gd_repo_close(home);
     return rc;
 }

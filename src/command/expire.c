@@ -1,5 +1,6 @@
 #include "command/expire.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "command/open.h"
@@ -7,14 +8,33 @@
 #include "common/util.h"
 #include "region/retention.h"
 
+/* The instance's settings under its policy (warning when its record cannot
+ * be used: the config's values hold). */
+static void effective(const gd_command_ctx *ctx, const gd_instance_cfg *ic, gd_instance_cfg *eff,
+                      gd_policy *pol)
+{
+    gd_err e;
+    gd_err_clear(&e);
+    gd_command_policy(ctx->cfg, ic, NULL, eff, pol, &e);
+    if (e.code != GD_OK)
+        gd_warn("%s (the config's retention and copy regions are used)", e.msg);
+}
+
 int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg *ic, bool dry_run,
                                bool after_backup, json_t *report)
 {
     int failed = 0;
     int64_t now = gd_clock_now_s();
-    for (size_t i = 0; i <= ic->n_copy_regions; i++) {
-        const char *region = i == 0 ? ic->home_region : ic->copy_regions[i - 1];
-        int days = i == 0 ? ic->retention_days : ic->copy_retention_days;
+    gd_instance_cfg eff;
+    gd_policy pol;
+    effective(ctx, ic, &eff, &pol);
+    /* every region that may hold copies: one dropped from the policy keeps
+     * its copies until they expire */
+    size_t ncopies = 0;
+    const char **copies = gd_command_copy_regions_all(ic, &eff, &ncopies);
+    for (size_t i = 0; i <= ncopies; i++) {
+        const char *region = i == 0 ? ic->home_region : copies[i - 1];
+        int days = i == 0 ? eff.retention_days : eff.copy_retention_days;
         gd_err err;
         gd_err_clear(&err);
         gd_repo *repo = NULL;
@@ -40,6 +60,8 @@ int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg 
         json_object_set_new(rep, "instance", json_string(ic->name));
         json_array_append_new(report, rep);
     }
+    free(copies);
+    gd_policy_free(&pol);
     return failed;
 }
 
@@ -68,7 +90,11 @@ int gd_command_expire_set(const gd_command_ctx *ctx, const char *instance, const
     if (rc != 0)
         return rc;
     const char *rname = region ? region : ic->home_region;
-    int days = strcmp(rname, ic->home_region) == 0 ? ic->retention_days : ic->copy_retention_days;
+    gd_instance_cfg eff;
+    gd_policy pol;
+    effective(ctx, ic, &eff, &pol);
+    int days = strcmp(rname, ic->home_region) == 0 ? eff.retention_days : eff.copy_retention_days;
+    gd_policy_free(&pol);
     gd_repo *repo = NULL;
     rc = gd_command_open_repo(ctx->cfg, ic, rname, false, &repo, err);
     if (rc == 0)

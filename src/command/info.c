@@ -205,6 +205,23 @@ static json_t *instance_json(const gd_instance_cfg *ic, const char *region, json
     return j;
 }
 
+/* The policy in effect (docs/regions.md "Policy"): where it comes from and
+ * its values. */
+static json_t *policy_json(const gd_instance_cfg *eff, const gd_policy *pol, const gd_err *pe)
+{
+    json_t *regions = json_array();
+    for (size_t i = 0; i < eff->n_copy_regions; i++)
+        json_array_append_new(regions, json_string(eff->copy_regions[i]));
+    json_t *j =
+        json_pack("{s:s, s:b, s:b, s:o, s:i, s:i}", "source", pol->recorded ? "region" : "config",
+                  "cross_region_backup", eff->cross_region_backup, "cross_region_log_backup",
+                  eff->cross_region_log_backup, "copy_regions", regions, "retention_days",
+                  eff->retention_days, "copy_retention_days", eff->copy_retention_days);
+    if (pe->code != GD_OK)
+        json_object_set_new(j, "error", json_string(pe->msg));
+    return j;
+}
+
 static int instance_info(const gd_config *cfg, const gd_instance_cfg *ic, json_t **out, gd_err *err)
 {
     json_t *home = NULL;
@@ -213,13 +230,25 @@ static int instance_info(const gd_config *cfg, const gd_instance_cfg *ic, json_t
         return rc;
     json_t *j = instance_json(ic, ic->home_region, home);
     json_t *copies = json_object_get(j, "copies");
-    for (size_t i = 0; i < ic->n_copy_regions; i++) {
+    /* the copy regions of the policy in effect, and those of the config
+     * (copies made before the policy changed stay until they expire) */
+    gd_instance_cfg eff;
+    gd_policy pol;
+    gd_err pe;
+    gd_err_clear(&pe);
+    gd_command_policy(cfg, ic, NULL, &eff, &pol, &pe);
+    json_object_set_new(j, "policy", policy_json(&eff, &pol, &pe));
+    size_t nall = 0;
+    const char **all = gd_command_copy_regions_all(ic, &eff, &nall);
+    for (size_t i = 0; i < nall; i++) {
         json_t *c = NULL;
-        if ((rc = region_info(cfg, ic, ic->copy_regions[i], false, &c, err)) != 0)
+        if ((rc = region_info(cfg, ic, all[i], false, &c, err)) != 0)
             break;
         add_lag(home, c);
         json_array_append_new(copies, c);
     }
+    free(all);
+    gd_policy_free(&pol);
     json_decref(home);
     if (rc != 0) {
         json_decref(j);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "region/copy.h"
 #include "region/ship.h"
@@ -105,4 +106,62 @@ void gd_command_free_password(char *pw)
         gd_wipe(pw, strlen(pw));
         free(pw);
     }
+}
+
+int gd_command_policy(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
+                      gd_instance_cfg *eff, gd_policy *pol, gd_err *err)
+{
+    *eff = *ic;
+    memset(pol, 0, sizeof *pol);
+    gd_repo *own = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    int rc = home ? 0 : gd_command_open_repo(cfg, ic, NULL, false, &own, &e);
+    if (rc == 0)
+        rc = gd_policy_read(home ? home : own, pol, &e);
+    gd_repo_close(own);
+    if (rc != 0) {
+        if (rc != GD_E_NOTFOUND && err)
+            *err = e; /* not used: the config holds */
+        gd_policy_free(pol);
+        return 0;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < pol->n_copy_regions; i++) {
+        if (gd_config_region(cfg, pol->copy_regions[i], NULL) == NULL) {
+            gd_log(GD_LOG_WARN,
+                   "the policy of instance %s names copy region %s, which the config does not "
+                   "have: no copies go there until it is configured again",
+                   ic->name, pol->copy_regions[i]);
+            free(pol->copy_regions[i]);
+            continue;
+        }
+        pol->copy_regions[k++] = pol->copy_regions[i];
+    }
+    pol->n_copy_regions = k;
+    eff->cross_region_backup = pol->backup_enabled && k > 0;
+    eff->cross_region_log_backup = pol->log_backup_enabled && k > 0;
+    eff->copy_regions = pol->copy_regions;
+    eff->n_copy_regions = k;
+    eff->copy_retention_days = pol->copy_retention_days;
+    eff->retention_days = pol->retention_days;
+    return 0;
+}
+
+const char **gd_command_copy_regions_all(const gd_instance_cfg *ic, const gd_instance_cfg *eff,
+                                         size_t *n)
+{
+    const char **v = gd_calloc(ic->n_copy_regions + eff->n_copy_regions + 1, sizeof *v);
+    *n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const gd_instance_cfg *c = pass == 0 ? eff : ic;
+        for (size_t i = 0; i < c->n_copy_regions; i++) {
+            bool seen = false;
+            for (size_t k = 0; k < *n; k++)
+                seen |= strcmp(v[k], c->copy_regions[i]) == 0;
+            if (!seen)
+                v[(*n)++] = c->copy_regions[i];
+        }
+    }
+    return v;
 }

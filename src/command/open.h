@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "mysql/conn.h"
+#include "repo/policy.h"
 #include "repo/repo.h"
 #include "storage/storage.h"
 
@@ -34,6 +35,23 @@ int gd_command_open_repo_raw(const gd_config *cfg, const gd_instance_cfg *ic, co
 /* Finds an instance of the config by name. */
 int gd_command_instance(const gd_config *cfg, const char *name, const gd_instance_cfg **ic,
                         gd_err *err);
+/* An instance's settings with its cross-region policy applied (repo/policy.h,
+ * docs/regions.md "Policy"): *eff is *ic, with the values of the policy
+ * record of its home region when there is one (pol->recorded; eff's
+ * copy_regions then point into pol: keep pol as long as eff is used, and
+ * gd_policy_free it).  home (may be NULL: opened here) is the instance's
+ * home repository.  A region the record names that the config does not
+ * have is left out with a warning (it cannot be reached); a record that
+ * cannot be read or does not authenticate is not used: the config's values
+ * hold and *err says why (the return is still 0, so the caller can warn and
+ * go on). */
+int gd_command_policy(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
+                      gd_instance_cfg *eff, gd_policy *pol, gd_err *err);
+/* Regions where copies of the instance may lie: its copy regions now (eff)
+ * and those of the config (copies made before the policy changed stay until
+ * they expire), without repeats; borrowed strings, caller frees the array. */
+const char **gd_command_copy_regions_all(const gd_instance_cfg *ic, const gd_instance_cfg *eff,
+                                         size_t *n);
 /* Connection parameters of a configured instance with the strings they
  * point to (p's descriptions and password point into the struct: it must not
  * be copied or moved once filled). */

@@ -14,6 +14,7 @@
 #include "common/pool.h"
 #include "common/util.h"
 #include "repo/lock.h"
+#include "repo/policy.h"
 
 #define SMALL_MAX (64u * 1024 * 1024)
 #define COPY_GRACE_S GD_DEFAULT_COMPACT_GRACE_S /* merged-away segments stay as long as at home */
@@ -237,6 +238,29 @@ static int copy_small(gd_repo *src, gd_repo *dst, const char *name, gd_err *err)
     if (rc == 0)
         rc = gd_storage_put_all(dst->st, name, text, len, err);
     free(text);
+    return rc;
+}
+
+/* Copies the instance's policy record when home has one and dst's differs. */
+static int copy_policy(gd_repo *home, gd_repo *dst, gd_err *err)
+{
+    char *name = gd_policy_name(home->instance), *mine = NULL, *theirs = NULL;
+    size_t lm = 0, lt = 0;
+    gd_err e;
+    gd_err_clear(&e);
+    int rc = gd_storage_get_all(home->st, name, SMALL_MAX, &mine, &lm, &e);
+    if (rc == GD_E_NOTFOUND) {
+        rc = 0; /* none: the config's policy */
+    } else if (rc != 0) {
+        if (err)
+            *err = e;
+    } else if (gd_storage_get_all(dst->st, name, SMALL_MAX, &theirs, &lt, NULL) != 0 || lt != lm ||
+               memcmp(mine, theirs, lm) != 0) {
+        rc = gd_storage_put_all(dst->st, name, mine, lm, err);
+    }
+    free(mine);
+    free(theirs);
+    free(name);
     return rc;
 }
 
@@ -473,6 +497,11 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
     gd_lock_release(lk);
     if (rc == 0 && o->segments)
         rc = copy_segments(home, dst, since, &c, st, err);
+    /* The instance's policy record goes with its copies, verbatim: a copy
+     * region knows its retention when the home region or the config is gone
+     * (repo/policy.h). */
+    if (rc == 0 && o->sets)
+        rc = copy_policy(home, dst, err);
     xfer_reset(&c);
     st->objects = atomic_load(&c.copied);
     st->skipped = atomic_load(&c.skipped);

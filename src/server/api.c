@@ -317,40 +317,6 @@ static int op_describe_recovery_time(gd_server *s, gd_params *p, json_t **answer
 
 /* ---- policy and regions ---- */
 
-static int op_describe_policy(gd_server *s, gd_params *p, json_t **answer)
-{
-    const char *name = gd_param_str(p, "DBInstanceId", true);
-    int rc = gd_params_end(p);
-    if (rc != 0)
-        return rc;
-    gd_inst_rt *ir = gd_api_instance(s, name, answer);
-    if (ir == NULL)
-        return 404;
-    gd_cfg_ref *c = gd_server_cfg_get(s);
-    const gd_instance_cfg *ic = NULL;
-    gd_err e;
-    gd_err_clear(&e);
-    if (gd_command_instance(c->cfg, name, &ic, &e) != 0) {
-        gd_cfg_put(c);
-        return gd_api_fail(answer, &e);
-    }
-    json_t *regions = json_array();
-    for (size_t i = 0; i < ic->n_copy_regions; i++)
-        json_array_append_new(regions, json_string(ic->copy_regions[i]));
-    char w[16];
-    pthread_mutex_lock(&s->mu);
-    gd_backup_window_format(&ir->window, w, sizeof w);
-    pthread_mutex_unlock(&s->mu);
-    *answer = json_pack("{s:s, s:s, s:b, s:b, s:s, s:o, s:i, s:i, s:s}", "DBInstanceId", name,
-                        "RegionId", ic->home_region, "BackupEnabled", ic->cross_region_backup,
-                        "LogBackupEnabled", ic->cross_region_log_backup, "CrossBackupRegion",
-                        ic->n_copy_regions ? ic->copy_regions[0] : "", "CrossBackupRegions",
-                        regions, "Retention", ic->copy_retention_days, "BackupRetentionPeriod",
-                        ic->retention_days, "PreferredBackupTime", w);
-    gd_cfg_put(c);
-    return 200;
-}
-
 static int op_describe_cross_regions(gd_server *s, gd_params *p, json_t **answer)
 {
     const char *name = gd_param_str(p, "DBInstanceId", false);
@@ -458,7 +424,8 @@ static const struct {
     {"DescribeBackups", op_describe_backups},
     {"DescribeCrossRegionBackupDBInstance", op_describe_instances},
     {"DescribeCrossRegionBackups", op_describe_cross_region_backups},
-    {"DescribeInstanceCrossBackupPolicy", op_describe_policy},
+    {"DescribeInstanceCrossBackupPolicy", gd_api_describe_policy},
+    {"ModifyInstanceCrossBackupPolicy", gd_api_modify_policy},
     {"DescribeJobs", op_describe_jobs},
     {"DescribeServerStatus", gd_api_describe_server_status},
     {"RestoreDdrTable", gd_api_restore_ddr_table},

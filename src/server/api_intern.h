@@ -28,6 +28,8 @@ json_t *gd_api_region(json_t *doc, const char *region, json_t **answer);
 
 int gd_api_create_ddr_instance(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_restore_ddr_table(gd_server *s, gd_params *p, json_t **answer);
+int gd_api_describe_policy(gd_server *s, gd_params *p, json_t **answer);
+int gd_api_modify_policy(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_describe_server_status(gd_server *s, gd_params *p, json_t **answer);
 
 #endif

@@ -171,6 +171,16 @@ static void archiver_stop(gd_inst_rt *ir)
     ir->arch_started = false;
 }
 
+void gd_server_restart_archiver(gd_inst_rt *ir)
+{
+    pthread_mutex_lock(&ir->srv->arch_mu);
+    if (ir->arch_started && ir->configured) {
+        archiver_stop(ir);
+        archiver_start(ir);
+    }
+    pthread_mutex_unlock(&ir->srv->arch_mu);
+}
+
 /* ---- backups ---- */
 
 typedef struct backup_arg {
@@ -416,6 +426,7 @@ static void inst_free(gd_inst_rt *ir)
  * the new config.  Called with the scheduler stopped. */
 static void apply_instances(gd_server *s, const gd_config *cfg)
 {
+    pthread_mutex_lock(&s->arch_mu);
     for (size_t i = 0; i < s->ninst; i++)
         archiver_stop(s->inst[i]);
     for (size_t i = 0; i < s->ninst; i++)
@@ -443,6 +454,7 @@ static void apply_instances(gd_server *s, const gd_config *cfg)
         if (!s->inst[i]->configured)
             gd_server_log(GD_LOG_INFO, "instance_removed", s->inst[i]->name,
                           "note=\"no longer in the config: not backed up; its backups stay\"");
+    pthread_mutex_unlock(&s->arch_mu);
 }
 
 static void reload(gd_server *s, gd_periodic **sched)
@@ -496,6 +508,7 @@ static int read_token(const char *file, char **out, gd_err *err)
 static int server_open(gd_server *s, const char *config_path, gd_err *err)
 {
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->arch_mu, NULL);
     s->config_path = gd_strdup(config_path);
     s->started_s = gd_clock_now_s();
     gd_config *cfg = NULL;
@@ -544,14 +557,17 @@ static void server_close(gd_server *s)
         if (s->inst[i]->arch_started)
             gd_cancel_request(&s->inst[i]->arch_stop);
     gd_jobs_free(s->jobs, STOP_WAIT_S);
+    pthread_mutex_lock(&s->arch_mu);
     for (size_t i = 0; i < s->ninst; i++) {
         archiver_stop(s->inst[i]);
         inst_free(s->inst[i]);
     }
+    pthread_mutex_unlock(&s->arch_mu);
     free(s->inst);
     gd_state_close(s->state);
     gd_cfg_put(s->cfg);
     free(s->config_path);
+    pthread_mutex_destroy(&s->arch_mu);
     pthread_mutex_destroy(&s->mu);
 }
 

@@ -46,6 +46,7 @@ typedef struct gd_inst_rt {
 
 typedef struct gd_server {
     pthread_mutex_t mu;
+    pthread_mutex_t arch_mu; /* starting and stopping archivers (reload, policy changes) */
     gd_cfg_ref *cfg; /* the current config (under mu) */
     char *config_path;
     gd_state *state;
@@ -69,6 +70,10 @@ gd_inst_rt *gd_server_inst(gd_server *s, const char *name);
 /* Starts a backup job of ir (on_demand: asked through the API).  The job
  * id goes to id.  GD_E_BUSY when one runs for the instance. */
 int gd_server_start_backup(gd_server *s, gd_inst_rt *ir, bool on_demand, char id[40], gd_err *err);
+
+/* Stops the instance's archiver (it commits what it holds) and starts it
+ * again: its shippers then follow the policy in effect. */
+void gd_server_restart_archiver(gd_inst_rt *ir);
 
 /* The HTTP API's operations (api.c): the gd_http_api_fn, and /metrics. */
 int gd_server_api(void *ctx, const char *op, json_t *params, json_t **answer);

@@ -35,6 +35,8 @@ write_config "$cfg" shop src "$WORK/region" "$key"
 now_h=$(date -u +%H)
 wh=$(( (10#$now_h + 12) % 24 ))
 geodr_config_add "$cfg" "archive-interval = 0.5" "backup-window = $(printf '%02d:00-%02d:30' $wh $wh)"
+mkdir -p "$WORK/far"
+geodr_config_add "$cfg" "" "[region far]" "type = posix" "path = $WORK/far"
 geodr_config_add "$cfg" "" "[server]" "listen = 127.0.0.1:$PORT" "token-file = $tokf" \
     "state-dir = $WORK/state" "backup-retry-interval = 5"
 
@@ -81,7 +83,7 @@ metric_is() { # metric_is TEXT: /metrics holds TEXT
     curl -s "$URL/metrics" | grep -qF "$1"
 }
 
-tap_plan 45
+tap_plan 53
 rc=0; start_server || rc=$?
 is "server starts and answers /health" "$rc" 0
 is "/health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" 200
@@ -145,6 +147,20 @@ job_wait "$job"
 is "an on-demand backup job succeeds" "$JOB_STATUS" Succeeded
 is "... and its set is listed" "$(backups)" 2
 
+# ---- the cross-region policy: live, recorded in the region ----
+api DescribeInstanceCrossBackupPolicy '{"DBInstanceId": "shop"}'
+is "the policy comes from the config at first" "$(jq_ '(j["PolicySource"], j["BackupEnabled"], j["Retention"])')" "('Config', False, 7)"
+api ModifyInstanceCrossBackupPolicy '{"DBInstanceId": "shop", "Retention": 3}'
+is "a copy retention out of range: 400" "$API_STATUS" 400
+like "... naming the parameter and the range" "$API_BODY" "Retention.*7.*1825"
+api ModifyInstanceCrossBackupPolicy '{"DBInstanceId": "shop", "BackupEnabled": true}'
+is "copying without a copy region: 400" "$API_STATUS" 400
+api ModifyInstanceCrossBackupPolicy '{"DBInstanceId": "shop", "BackupEnabled": true, "LogBackupEnabled": true, "CrossBackupRegion": "far", "Retention": 30}'
+is "ModifyInstanceCrossBackupPolicy: copies to region far, kept 30 days" \
+    "$API_STATUS $(jq_ '(j["PolicySource"], j["BackupEnabled"], j["CrossBackupRegion"], j["Retention"])')" \
+    "200 ('Region', True, 'far', 30)"
+like "... and the CLI follows the same policy (recorded in the home region)" \
+    "$("$GEODR" --config "$cfg" --json info shop)" '"source": *"region"'
 # ---- every example of docs/api.md, as written ----
 python3 - "$GEODR_SRC/docs/api.md" "$WORK/examples" <<'PY'
 import os, re, sys
@@ -173,6 +189,8 @@ for f in "$WORK"/examples/*.sh; do
 done
 is "every curl example of docs/api.md is answered ($n examples)" "${bad:-none}" none
 check "... and the jobs they started end" wait_for 120 no_running_jobs
+api DescribeCrossRegionBackups '{"DBInstanceId": "shop", "CrossBackupRegion": "far"}'
+check "the backup after the change was copied to region far (no restart)" test "$(jq_ 'j["TotalRecordCount"]')" -ge 1
 mariadb-admin --defaults-file="$WORK/api-example-ddr/client.cnf" shutdown >/dev/null 2>&1 || true
 # ---- a failing backup, recorded and retried ----
 nsets="$(backups)"
@@ -201,6 +219,9 @@ rm -rf "$WORK/state"
 rc=0; start_server || rc=$?
 is "the server starts without its state database" "$rc" 0
 is "the regions still show every set" "$(backups)" $((nsets + 1))
+api DescribeInstanceCrossBackupPolicy '{"DBInstanceId": "shop"}'
+is "the changed policy survives a restart and a lost state database" \
+    "$(jq_ '(j["PolicySource"], j["CrossBackupRegion"], j["Retention"])')" "('Region', 'far', 30)"
 api DescribeBackups '{"DBInstanceId": "shop"}'
 check "verify: nothing partial in the region" "$GEODR" --config "$cfg" --quiet verify shop
 
