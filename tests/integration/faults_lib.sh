@@ -1,0 +1,151 @@
+# shellcheck shell=bash
+# tests/integration/faults_lib.sh — the storage-fault loop shared by
+# faults.sh, faults_s3.sh and faults_restore.sh (sourced after lib.sh; see
+# docs/testing.md, "Storage faults").  The instance is always "shop".
+#
+# faults NAME CONFIG REGION PREP ARGS...
+#     runs `geodr --config CONFIG ARGS` (after PREP) once to count the calls
+#     to REGION, then once per call index of each kind with that call
+#     failing (GEODR_FAULT), each followed by a run without faults.  After
+#     the failing run: it completed, or exited 1 with an error naming the
+#     fault; $CHECK_FAILED passes.  After the next run (it must complete):
+#     $CHECK_NEXT and every function in $AFTER pass.  One TAP line per kind.
+#     Settings (shell variables, all optional):
+#       KINDS         the kinds to fail (default $ALL_KINDS; KIND+lost: the
+#                     call is carried out and only its reply is lost)
+#       CHECK_FAILED  command run as `CMD CONFIG REGION` after the failing
+#                     run (default consistent); it finds the run's exit
+#                     status and output in FAULT_RC and FAULT_OUT
+#       BEFORE_NEXT   a command run before the next run (default none)
+#       CHECK_NEXT    the same after the next run (default consistent)
+#       AFTER         more functions (no arguments) after the next run
+#       MAX_RUNS      at most about this many indexes per kind, spread
+#                     evenly, the first and the last included (default: all)
+#       RUN_TIMEOUT   seconds a run may take (default 60)
+#     Every index of the calls that change or list a region is tried, and
+#     every $READ_STEP-th of those that only read (open_read, read, stat;
+#     FAULT_READ_STEP, default 2), unless MAX_RUNS spreads them wider.
+# consistent CONFIG REGION
+#     every region of CONFIG shows no error, no set that fails and no gap in
+#     its archive, and verify reads all of REGION when it holds a set.
+# archive_pos CONFIG REGION
+#     the GTID position REGION's archive reaches.
+
+READ_STEP="${FAULT_READ_STEP:-2}"
+ALL_KINDS="open_read read open_write write commit stat list remove commit+lost remove+lost"
+
+consistent() {
+    local cfg="$1" region="$2" nsets
+    nsets="$("$GEODR" --config "$cfg" --json info shop | python3 -c '
+import json, sys
+i = json.load(sys.stdin)["instances"][0]
+bad = []
+nsets = 0
+for r in [dict(i, region="home")] + i.get("copies", []):
+    if "error" in r:
+        bad.append("region %s: %s" % (r["region"], r["error"]))
+    for s in r.get("sets", []):
+        if "error" in s or "unusable" in s:
+            bad.append("region %s: set %s: %s" % (r["region"], s["set"], s.get("error") or s.get("unusable")))
+    a = r.get("archive") or {}
+    if a.get("gaps"):
+        bad.append("region %s: archive gaps %s" % (r["region"], a["gaps"]))
+    if r["region"] == sys.argv[1]:
+        nsets = len(r.get("sets", []))
+if bad:
+    sys.exit("\n".join(bad))
+print(nsets)
+' "$region")" || return 1
+    ((nsets == 0)) || "$GEODR" --config "$cfg" --quiet verify shop --region "$region" >/dev/null
+}
+
+archive_pos() {
+    "$GEODR" --config "$1" --json info shop | python3 -c '
+import json, sys
+i = json.load(sys.stdin)["instances"][0]
+r = i if sys.argv[1] == "home" else [c for c in i["copies"] if c["region"] == sys.argv[1]][0]
+print((r.get("archive") or {}).get("gtid_pos", ""))
+' "$2"
+}
+
+# _fault_indexes N STEP: the call indexes to fail, one a line.
+_fault_indexes() {
+    local n="$1" step="$2" i last=0
+    if ((${MAX_RUNS:-0} >= 2)) && (((n + step - 1) / step > MAX_RUNS)); then
+        step=$(((n - 1 + MAX_RUNS - 2) / (MAX_RUNS - 1)))
+        ((step > 0)) || step=1
+    fi
+    for ((i = 1; i <= n; i += step)); do
+        echo "$i"
+        last="$i"
+    done
+    # A spread-out sample always ends with the last call.
+    ((${MAX_RUNS:-0} < 2 || last == n)) || echo "$n"
+}
+
+faults() {
+    local name="$1" cfg="$2" region="$3" prep="$4" kind spec n i step err out out2 rc fired problems runs failed after
+    local check_failed="${CHECK_FAILED:-consistent}" check_next="${CHECK_NEXT:-consistent}" tmo="${RUN_TIMEOUT:-60}"
+    local -a kinds
+    read -ra kinds <<<"${KINDS:-$ALL_KINDS}"
+    shift 4
+    "$prep"
+    if GEODR_FAULT="count=$WORK/counts,region=$region" "$GEODR" --config "$cfg" --quiet "$@" >"$WORK/out" 2>&1 &&
+        $check_next "$cfg" "$region" >>"$WORK/out" 2>&1; then
+        ok "$name without faults: $(grep -v '^fired' "$WORK/counts" | tr '\n' ' ')"
+    else
+        not_ok "$name without faults" "$(cat "$WORK/out")"
+        return 0
+    fi
+    cp "$WORK/counts" "$WORK/counts.$name"
+    for kind in "${kinds[@]}"; do
+        n="$(awk -v k="${kind%+lost}" '$1 == k { print $2 }' "$WORK/counts.$name")"
+        if ((n == 0)); then
+            skip "$name: no $kind call to fail" "the run makes none"
+            continue
+        fi
+        problems=""
+        runs=0
+        failed=0
+        step=1
+        [[ "$kind" != open_read && "$kind" != read && "$kind" != stat ]] || step="$READ_STEP"
+        for i in $(_fault_indexes "$n" "$step"); do
+            err=net
+            ((runs % 2 == 0)) || err=io
+            spec="${kind%+lost}=$i,error=$err"
+            [[ "$kind" != *+lost ]] || spec+=",lost"
+            "$prep"
+            rc=0
+            out="$(GEODR_FAULT="$spec,region=$region,count=$WORK/fired" \
+                timeout -k 5 "$tmo" "$GEODR" --config "$cfg" --quiet "$@" 2>&1)" || rc=$?
+            fired="$(awk '$1 == "fired" { print $2 }' "$WORK/fired" 2>/dev/null || echo '?')"
+            runs=$((runs + 1))
+            # (a) completed, or failed with a clear error (no crash, no hang).
+            if ((rc == 1)) && [[ "$out" == *"error: "* && "$out" == *"injected fault"* ]]; then
+                failed=$((failed + 1))
+            elif ((rc != 0)); then
+                problems+="$kind=$i ($err): exit status $rc, no error naming the fault: $out"$'\n'
+            fi
+            # (b) nothing partial visible.
+            FAULT_RC="$rc" FAULT_OUT="$out"
+            if ! out2="$($check_failed "$cfg" "$region" 2>&1)"; then
+                problems+="$kind=$i ($err, fired $fired, exit $rc): after the failing run: $out2"$'\n'
+            fi
+            # (c) the next run completes, and all of it checks out.
+            ${BEFORE_NEXT:-}
+            if ! out2="$(timeout -k 5 "$tmo" "$GEODR" --config "$cfg" --quiet "$@" 2>&1)"; then
+                problems+="$kind=$i ($err, fired $fired): the next run failed: $out2"$'\n'
+            elif ! out2="$($check_next "$cfg" "$region" 2>&1)"; then
+                problems+="$kind=$i ($err, fired $fired): after the next run: $out2"$'\n'
+            fi
+            for after in ${AFTER:-}; do
+                out2="$("$after" 2>&1)" || problems+="$kind=$i ($err, fired $fired): after the next run: $out2"$'\n'
+            done
+        done
+        if [[ -z "$problems" ]]; then
+            ok "$name: $runs failing $kind calls (of $n) each leave nothing partial ($failed runs failed naming the fault, the others completed), and the next run completes"
+        else
+            not_ok "$name: failing $kind calls leave nothing partial, and the next run completes" "$problems"
+        fi
+    done
+}
