@@ -39,36 +39,6 @@ configs() {
     geodr_config_add "$copy" "" "[region far]" "type = posix" "path = $WORK/$1-far"
 }
 
-# Nothing lost: the home archive holds every transaction of the source, and
-# the copy region every segment of the home archive.
-home_has_all() {
-    local want got
-    want="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
-    got="$(archive_pos "$home" home)"
-    [[ "$got" == "$want" ]] || { echo "the home archive reaches '$got', the source '$want'"; return 1; }
-}
-far_has_all() {
-    local want got
-    want="$(archive_pos "$copy" home)"
-    got="$(archive_pos "$copy" far)"
-    [[ "$got" == "$want" ]] || { echo "the copy region's archive reaches '$got', the home's '$want'"; return 1; }
-}
-
-# A new transaction and a new segment of it in the home region.
-new_segment() {
-    mdb_sql src "INSERT INTO shop.t VALUES ($((RANDOM + 1000)), 'new') ON DUPLICATE KEY UPDATE v = 'again'" >/dev/null
-    "$GEODR" --config "$home" --quiet archive shop --idle-exit 0.2 --compact-every 0 >/dev/null 2>&1
-}
-# What copy has to copy: a new set and a new segment in the home region.
-new_set_and_segment() {
-    "$GEODR" --config "$home" --quiet backup shop >/dev/null 2>&1
-    new_segment
-}
-prep_none() { :; }
-prep_insert() {
-    mdb_sql src "INSERT INTO shop.t VALUES ($((RANDOM + 40000)), 'new') ON DUPLICATE KEY UPDATE v = 'again'" >/dev/null
-}
-
 # Backup into a new region (the repository and instance descriptors are
 # written first; encrypted: the descriptor holds the key check), then into
 # one that holds sets.

@@ -15,32 +15,46 @@
 #                     call is carried out and only its reply is lost)
 #       CHECK_FAILED  command run as `CMD CONFIG REGION` after the failing
 #                     run (default consistent); it finds the run's exit
-#                     status and output in FAULT_RC and FAULT_OUT
+#                     status, output and GEODR_FAULT in FAULT_RC, FAULT_OUT
+#                     and FAULT_SPEC
 #       BEFORE_NEXT   a command run before the next run (default none)
 #       CHECK_NEXT    the same after the next run (default consistent)
 #       AFTER         more functions (no arguments) after the next run
 #       MAX_RUNS      at most about this many indexes per kind, spread
 #                     evenly, the first and the last included (default: all)
+#       INDEXES       command run as `CMD N STEP KIND TRACE` printing the
+#                     indexes to fail, one a line (default _fault_indexes);
+#                     TRACE is the counting run's GEODR_FAULT trace ("geodr:
+#                     GEODR_FAULT: KIND INDEX OBJECT in region REGION" lines)
 #       RUN_TIMEOUT   seconds a run may take (default 60)
 #     Every index of the calls that change or list a region is tried, and
 #     every $READ_STEP-th of those that only read (open_read, read, stat;
 #     FAULT_READ_STEP, default 2), unless MAX_RUNS spreads them wider.
 # consistent CONFIG REGION
 #     every region of CONFIG shows no error, no set that fails and no gap in
-#     its archive, and verify reads all of REGION when it holds a set.
+#     its archive, and verify reads all of REGION when it holds a set (with
+#     VERIFY_LAST=N: only its N newest sets, for regions that gain a large
+#     set with every run).
 # archive_pos CONFIG REGION
 #     the GTID position REGION's archive reaches.
+# home_has_all, far_has_all (for AFTER)
+#     the archive of config $home's home region reaches the GTID position of
+#     server src; that of config $copy's copy region "far" the home's.
+# new_segment, new_set_and_segment, prep_none, prep_insert (for PREP)
+#     a new transaction in shop.t of server src and an archive run of
+#     config $home (a segment); and a backup before it; nothing; a new
+#     transaction only.
 
 READ_STEP="${FAULT_READ_STEP:-2}"
 ALL_KINDS="open_read read open_write write commit stat list remove commit+lost remove+lost"
 
 consistent() {
-    local cfg="$1" region="$2" nsets
-    nsets="$("$GEODR" --config "$cfg" --json info shop | python3 -c '
+    local cfg="$1" region="$2" sets s
+    sets="$("$GEODR" --config "$cfg" --json info shop | python3 -c '
 import json, sys
 i = json.load(sys.stdin)["instances"][0]
 bad = []
-nsets = 0
+sets = []
 for r in [dict(i, region="home")] + i.get("copies", []):
     if "error" in r:
         bad.append("region %s: %s" % (r["region"], r["error"]))
@@ -51,12 +65,19 @@ for r in [dict(i, region="home")] + i.get("copies", []):
     if a.get("gaps"):
         bad.append("region %s: archive gaps %s" % (r["region"], a["gaps"]))
     if r["region"] == sys.argv[1]:
-        nsets = len(r.get("sets", []))
+        sets = [s["set"] for s in r.get("sets", [])]
 if bad:
     sys.exit("\n".join(bad))
-print(nsets)
+print(" ".join(sets))
 ' "$region")" || return 1
-    ((nsets == 0)) || "$GEODR" --config "$cfg" --quiet verify shop --region "$region" >/dev/null
+    [[ -n "$sets" ]] || return 0
+    if [[ -z "${VERIFY_LAST:-}" ]]; then
+        "$GEODR" --config "$cfg" --quiet verify shop --region "$region" >/dev/null
+        return
+    fi
+    for s in $(tr ' ' '\n' <<<"$sets" | tail -n "$VERIFY_LAST"); do
+        "$GEODR" --config "$cfg" --quiet verify shop "$s" --region "$region" >/dev/null || return 1
+    done
 }
 
 archive_pos() {
@@ -80,7 +101,7 @@ _fault_indexes() {
         last="$i"
     done
     # A spread-out sample always ends with the last call.
-    ((${MAX_RUNS:-0} < 2 || last == n)) || echo "$n"
+    ((step == $2 || last == n)) || echo "$n"
 }
 
 faults() {
@@ -90,11 +111,12 @@ faults() {
     read -ra kinds <<<"${KINDS:-$ALL_KINDS}"
     shift 4
     "$prep"
-    if GEODR_FAULT="count=$WORK/counts,region=$region" "$GEODR" --config "$cfg" --quiet "$@" >"$WORK/out" 2>&1 &&
+    if GEODR_FAULT="count=$WORK/counts,trace,region=$region" "$GEODR" --config "$cfg" --quiet "$@" >"$WORK/out" 2>&1 &&
         $check_next "$cfg" "$region" >>"$WORK/out" 2>&1; then
+        grep 'GEODR_FAULT: ' "$WORK/out" >"$WORK/trace.$name" || true
         ok "$name without faults: $(grep -v '^fired' "$WORK/counts" | tr '\n' ' ')"
     else
-        not_ok "$name without faults" "$(cat "$WORK/out")"
+        not_ok "$name without faults" "$(grep -v 'GEODR_FAULT: ' "$WORK/out")"
         return 0
     fi
     cp "$WORK/counts" "$WORK/counts.$name"
@@ -109,7 +131,7 @@ faults() {
         failed=0
         step=1
         [[ "$kind" != open_read && "$kind" != read && "$kind" != stat ]] || step="$READ_STEP"
-        for i in $(_fault_indexes "$n" "$step"); do
+        for i in $(${INDEXES:-_fault_indexes} "$n" "$step" "${kind%+lost}" "$WORK/trace.$name"); do
             err=net
             ((runs % 2 == 0)) || err=io
             spec="${kind%+lost}=$i,error=$err"
@@ -127,7 +149,7 @@ faults() {
                 problems+="$kind=$i ($err): exit status $rc, no error naming the fault: $out"$'\n'
             fi
             # (b) nothing partial visible.
-            FAULT_RC="$rc" FAULT_OUT="$out"
+            FAULT_RC="$rc" FAULT_OUT="$out" FAULT_SPEC="$spec"
             if ! out2="$($check_failed "$cfg" "$region" 2>&1)"; then
                 problems+="$kind=$i ($err, fired $fired, exit $rc): after the failing run: $out2"$'\n'
             fi
@@ -149,3 +171,34 @@ faults() {
         fi
     done
 }
+
+# Nothing lost: the home archive holds every transaction of the source, and
+# the copy region every segment of the home archive.
+home_has_all() {
+    local want got
+    want="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
+    got="$(archive_pos "$home" home)"
+    [[ "$got" == "$want" ]] || { echo "the home archive reaches '$got', the source '$want'"; return 1; }
+}
+far_has_all() {
+    local want got
+    want="$(archive_pos "$copy" home)"
+    got="$(archive_pos "$copy" far)"
+    [[ "$got" == "$want" ]] || { echo "the copy region's archive reaches '$got', the home's '$want'"; return 1; }
+}
+
+# A new transaction and a new segment of it in the home region.
+new_segment() {
+    mdb_sql src "INSERT INTO shop.t VALUES ($((RANDOM + 1000)), 'new') ON DUPLICATE KEY UPDATE v = 'again'" >/dev/null
+    "$GEODR" --config "$home" --quiet archive shop --idle-exit 0.2 --compact-every 0 >/dev/null 2>&1
+}
+# What copy has to copy: a new set and a new segment in the home region.
+new_set_and_segment() {
+    "$GEODR" --config "$home" --quiet backup shop >/dev/null 2>&1
+    new_segment
+}
+prep_none() { :; }
+prep_insert() {
+    mdb_sql src "INSERT INTO shop.t VALUES ($((RANDOM + 40000)), 'new') ON DUPLICATE KEY UPDATE v = 'again'" >/dev/null
+}
+
