@@ -140,10 +140,9 @@ static int remove_leftovers(gd_repo *r, int64_t now_s, bool dry_run, unsigned lo
 
 /* Segment objects whose record is gone: expire removes a segment's record
  * first (readers never see a record without its object), so a failed
- * removal of the object leaves it behind with no record naming it.  The
- * listing is in name order; an object older than a day (never one an
- * archiver or copy is about to name in a record) whose "<stem>.segment" is
- * not listed is removed. */
+ * removal of the object leaves it behind with no record naming it.  An
+ * object older than a day (never one an archiver or copy is about to name
+ * in a record) whose "<stem>.segment" is not listed is removed. */
 struct orphan_ctx {
     char **names;
     int64_t *mtimes;

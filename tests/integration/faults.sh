@@ -20,10 +20,7 @@ set -euo pipefail
 . "$(dirname "$0")/faults_lib.sh"
 require_geodr
 tmpdir_new
-mdb_start src
-mdb_sql src "CREATE DATABASE shop;
-CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;
-INSERT INTO shop.t SELECT seq, MD5(seq) FROM shop.seq_1_to_200;" >/dev/null
+faults_source
 write_key "$WORK/key"
 # configs NAME [KEY_FILE]: a home region of its own for each part of the test
 # (so that verify reads only that part's sets): $home, and $copy with a copy

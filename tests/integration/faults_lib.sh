@@ -30,6 +30,8 @@
 #     Every index of the calls that change or list a region is tried, and
 #     every $READ_STEP-th of those that only read (open_read, read, stat;
 #     FAULT_READ_STEP, default 2), unless MAX_RUNS spreads them wider.
+# faults_source
+#     starts server src with the data of the runs: shop.t, 200 small rows.
 # consistent CONFIG REGION
 #     every region of CONFIG shows no error, no set that fails and no gap in
 #     its archive, and verify reads all of REGION when it holds a set (with
@@ -47,6 +49,13 @@
 
 READ_STEP="${FAULT_READ_STEP:-2}"
 ALL_KINDS="open_read read open_write write commit stat list remove commit+lost remove+lost"
+
+faults_source() {
+    mdb_start src
+    mdb_sql src "CREATE DATABASE shop;
+CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;
+INSERT INTO shop.t SELECT seq, MD5(seq) FROM shop.seq_1_to_200;" >/dev/null
+}
 
 consistent() {
     local cfg="$1" region="$2" sets s

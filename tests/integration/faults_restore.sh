@@ -32,10 +32,7 @@ set -euo pipefail
 require_geodr
 tmpdir_new
 
-mdb_start src
-mdb_sql src "CREATE DATABASE shop;
-CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;
-INSERT INTO shop.t SELECT seq, MD5(seq) FROM shop.seq_1_to_200;" >/dev/null
+faults_source
 mdb_start dst
 cfg="$WORK/geodr.conf"
 regiondir="$WORK/home"

@@ -31,13 +31,9 @@ s3_backend_start geodr
 s3_credentials "$WORK/aws" default
 export GEODR_S3_TIMEOUTS="connect=1,stall=3,attempts=2,backoff-ms=50"
 
-mdb_start src
-# shop.t: small rows; shop.big: ~9 MiB once compressed (random hex), one
-# chunk, one object.
-mdb_sql src "CREATE DATABASE shop;
-CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;
-INSERT INTO shop.t SELECT seq, MD5(seq) FROM shop.seq_1_to_200;
-CREATE TABLE shop.big (id INT PRIMARY KEY, v VARCHAR(1100) NOT NULL) ENGINE=InnoDB;
+faults_source
+# and shop.big: ~9 MiB once compressed (random hex), one chunk, one object.
+mdb_sql src "CREATE TABLE shop.big (id INT PRIMARY KEY, v VARCHAR(1100) NOT NULL) ENGINE=InnoDB;
 INSERT INTO shop.big SELECT seq, CONCAT(SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512),
   SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512), SHA2(RAND(), 512))
   FROM shop.seq_1_to_18000;" >/dev/null
