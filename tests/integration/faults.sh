@@ -14,7 +14,9 @@
 # reaches the source's GTID position, the copy region's the home's).  The data is one small table and the runs
 # make at most a dozen calls of a kind, so every index of the calls that
 # change or list a region is tried, and every 2nd of those that only read
-# (about 210 failing runs, 2.5 minutes on a busy 2-core machine).
+# (about 210 failing runs, 2.5 minutes on a busy 2-core machine).  The loop
+# and the checks are faults_lib.sh's, shared with faults_restore.sh and
+# faults_s3.sh.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/faults_lib.sh"
