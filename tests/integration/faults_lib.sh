@@ -158,6 +158,7 @@ faults() {
                 problems+="$kind=$i ($err): exit status $rc, no error naming the fault: $out"$'\n'
             fi
             # (b) nothing partial visible.
+            # shellcheck disable=SC2034 # read by CHECK_FAILED
             FAULT_RC="$rc" FAULT_OUT="$out" FAULT_SPEC="$spec"
             if ! out2="$($check_failed "$cfg" "$region" 2>&1)"; then
                 problems+="$kind=$i ($err, fired $fired, exit $rc): after the failing run: $out2"$'\n'
@@ -182,13 +183,16 @@ faults() {
 }
 
 # Nothing lost: the home archive holds every transaction of the source, and
-# the copy region every segment of the home archive.
+# the copy region every segment of the home archive ($home and $copy are the
+# calling script's).
+# shellcheck disable=SC2154
 home_has_all() {
     local want got
     want="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
     got="$(archive_pos "$home" home)"
     [[ "$got" == "$want" ]] || { echo "the home archive reaches '$got', the source '$want'"; return 1; }
 }
+# shellcheck disable=SC2154
 far_has_all() {
     local want got
     want="$(archive_pos "$copy" home)"

@@ -38,7 +38,8 @@ cfg="$WORK/geodr.conf"
 regiondir="$WORK/home"
 write_config "$cfg" shop src "$regiondir"
 geodr_config_add "$cfg" "archive-interval = 0.2" "retention-days = 2"
-home="$cfg" # for new_segment
+# shellcheck disable=SC2034 # read by new_segment (faults_lib.sh)
+home="$cfg"
 
 sets() { "$GEODR" --config "$cfg" --json info shop | python3 -c 'import json,sys; print(" ".join(s["set"] for s in json.load(sys.stdin)["instances"][0]["sets"]))'; }
 # instant NAME: a second without writes; records its time and the data.
@@ -60,17 +61,17 @@ back_to() { rm -rf "$regiondir"; cp -a "$WORK/snap.$1" "$regiondir"; }
 # A history: set 1, segments, set 2, segments (with an instant between
 # them, inside what compact merges), set 3, segments.
 check "set 1" "$GEODR" --config "$cfg" --quiet backup shop
-for i in 1 2; do new_segment; done
+for _ in 1 2; do new_segment; done
 sleep 1.1
 check "set 2" "$GEODR" --config "$cfg" --quiet backup shop
-for i in 1 2 3; do new_segment; done
+for _ in 1 2 3; do new_segment; done
 instant mid
-for i in 1 2 3; do new_segment; done
+for _ in 1 2 3; do new_segment; done
 sleep 1.1
 check "set 3" "$GEODR" --config "$cfg" --quiet backup shop
-for i in 1 2; do new_segment; done
+for _ in 1 2; do new_segment; done
 checksum_all src shop >"$WORK/sum.final"
-read -r s1 s2 s3 <<<"$(sets)"
+read -r _ s2 s3 <<<"$(sets)"
 snapshot history
 
 # ---- restore into an existing server ----
