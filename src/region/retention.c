@@ -131,6 +131,69 @@ static int remove_leftovers(gd_repo *r, int64_t now_s, bool dry_run, unsigned lo
     return rc;
 }
 
+/* Segment objects whose record is gone: expire removes a segment's record
+ * first (readers never see a record without its object), so a failed
+ * removal of the object leaves it behind with no record naming it.  An
+ * object older than a day (never one an archiver or copy is about to name
+ * in a record) whose "<stem>.segment" is not listed is removed. */
+struct orphan_ctx {
+    char **names;
+    int64_t *mtimes;
+    size_t n, cap;
+};
+
+static int orphan_cb(void *ctx, const char *name, const gd_stat *st)
+{
+    struct orphan_ctx *c = ctx;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 64;
+        c->names = gd_realloc(c->names, c->cap * sizeof *c->names);
+        c->mtimes = gd_realloc(c->mtimes, c->cap * sizeof *c->mtimes);
+    }
+    c->mtimes[c->n] = st->mtime_us;
+    c->names[c->n++] = gd_strdup(name);
+    return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int remove_orphan_segments(gd_repo *r, int64_t now_s, bool dry_run,
+                                  unsigned long long *removed, gd_err *err)
+{
+    char *prefix = gd_asprintf("%s/binlog/", r->instance);
+    char *tail = gd_asprintf(".binlog%s", gd_repo_suffix(r));
+    size_t tlen = strlen(tail);
+    int64_t cutoff_us = (now_s - LEFTOVER_AGE_S) * 1000000;
+    struct orphan_ctx c = {0};
+    int rc = gd_storage_list(r->st, prefix, orphan_cb, &c, err);
+    char **sorted = gd_calloc(c.n + 1, sizeof *sorted);
+    if (c.n > 0) {
+        memcpy(sorted, c.names, c.n * sizeof *sorted);
+        qsort(sorted, c.n, sizeof *sorted, cmp_name);
+    }
+    for (size_t i = 0; rc == 0 && i < c.n; i++) {
+        size_t len = strlen(c.names[i]);
+        if (len <= tlen || strcmp(c.names[i] + len - tlen, tail) != 0 || c.mtimes[i] > cutoff_us)
+            continue;
+        char *rec = gd_asprintf("%.*s.segment", (int)(len - tlen), c.names[i]);
+        if (bsearch(&rec, sorted, c.n, sizeof *sorted, cmp_name) == NULL) {
+            if (!dry_run)
+                rc = gd_storage_remove(r->st, c.names[i], err);
+            (*removed)++;
+        }
+        free(rec);
+    }
+    free(sorted);
+    gd_strv_free(c.names, c.n);
+    free(c.mtimes);
+    free(tail);
+    free(prefix);
+    return rc;
+}
+
 /* What the live read leases protect: *all when one protects everything
  * (a restore still planning), else the set ids they name. */
 typedef struct leases {
@@ -269,6 +332,8 @@ static int expire_run(gd_repo *r, gd_lock *lk, int retention_days, int64_t now_s
     /* leftovers of killed backups; never while a backup or copy writes */
     if (rc == 0 && whole && !writer)
         rc = remove_leftovers(r, now_s, dry_run, &leftovers, err);
+    if (rc == 0 && whole && !writer)
+        rc = remove_orphan_segments(r, now_s, dry_run, &leftovers, err);
     *report = json_pack("{s:s, s:i, s:s, s:o, s:o, s:o, s:b, s:I, s:I, s:b}", "region", r->st->name,
                         "retention_days", retention_days, "boundary", bstr, "keep", keep, "expire",
                         expire, "held_by_restore", held, "all_held", ls.all, "segments_removed",

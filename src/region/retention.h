@@ -10,7 +10,8 @@
  *   - Binlog segments that lie entirely before the oldest kept set's GTID
  *     position are removed (no kept set needs them).
  *   - Leftovers of killed backups (a set folder without a manifest) older
- *     than a day are removed.
+ *     than a day are removed, and so are segment objects older than a day
+ *     whose record is gone (an expire that failed between the two).
  * Nothing else is ever deleted: there is no way to remove an unexpired set.
  * now_s comes from the caller (tests inject a clock). */
 #ifndef GD_REGION_RETENTION_H

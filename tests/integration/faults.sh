@@ -14,22 +14,15 @@
 # reaches the source's GTID position, the copy region's the home's).  The data is one small table and the runs
 # make at most a dozen calls of a kind, so every index of the calls that
 # change or list a region is tried, and every 2nd of those that only read
-# (about 210 failing runs, 2.5 minutes on a busy 2-core machine).
+# (about 210 failing runs, 2.5 minutes on a busy 2-core machine).  The loop
+# and the checks are faults_lib.sh's, shared with faults_restore.sh and
+# faults_s3.sh.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/faults_lib.sh"
 require_geodr
 tmpdir_new
-# Every index of the calls that change or list a region; every 2nd of those
-# that only read (FAULT_READ_STEP=1: all of them).
-READ_STEP="${FAULT_READ_STEP:-2}"
-# Call kinds to fail; KIND+lost: the call is carried out and only its reply
-# is lost (the object is there, or gone, though the call failed).
-ALL_KINDS="open_read read open_write write commit stat list remove commit+lost remove+lost"
-
-mdb_start src
-mdb_sql src "CREATE DATABASE shop;
-CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB;
-INSERT INTO shop.t SELECT seq, MD5(seq) FROM shop.seq_1_to_200;" >/dev/null
+faults_source
 write_key "$WORK/key"
 # configs NAME [KEY_FILE]: a home region of its own for each part of the test
 # (so that verify reads only that part's sets): $home, and $copy with a copy
@@ -43,142 +36,6 @@ configs() {
     cp "$home" "$copy"
     geodr_config_add "$copy" "copy-regions = far" "cross-region-backup = on" "cross-region-log-backup = on"
     geodr_config_add "$copy" "" "[region far]" "type = posix" "path = $WORK/$1-far"
-}
-
-# consistent CONFIG REGION: every region of CONFIG shows no error, no set
-# that fails and no gap in its archive, and verify reads all of REGION (the
-# one the faults were in) when it holds a set.
-consistent() {
-    local cfg="$1" region="$2" nsets
-    nsets="$("$GEODR" --config "$cfg" --json info shop | python3 -c '
-import json, sys
-i = json.load(sys.stdin)["instances"][0]
-bad = []
-nsets = 0
-for r in [dict(i, region="home")] + i.get("copies", []):
-    if "error" in r:
-        bad.append("region %s: %s" % (r["region"], r["error"]))
-    for s in r.get("sets", []):
-        if "error" in s or "unusable" in s:
-            bad.append("region %s: set %s: %s" % (r["region"], s["set"], s.get("error") or s.get("unusable")))
-    a = r.get("archive") or {}
-    if a.get("gaps"):
-        bad.append("region %s: archive gaps %s" % (r["region"], a["gaps"]))
-    if r["region"] == sys.argv[1]:
-        nsets = len(r.get("sets", []))
-if bad:
-    sys.exit("\n".join(bad))
-print(nsets)
-' "$region")" || return 1
-    ((nsets == 0)) || "$GEODR" --config "$cfg" --quiet verify shop --region "$region" >/dev/null
-}
-
-# archive_pos CONFIG REGION: the GTID position REGION's archive reaches.
-archive_pos() {
-    "$GEODR" --config "$1" --json info shop | python3 -c '
-import json, sys
-i = json.load(sys.stdin)["instances"][0]
-r = i if sys.argv[1] == "home" else [c for c in i["copies"] if c["region"] == sys.argv[1]][0]
-print((r.get("archive") or {}).get("gtid_pos", ""))
-' "$2"
-}
-# Nothing lost: the home archive holds every transaction of the source, and
-# the copy region every segment of the home archive.
-home_has_all() {
-    local want got
-    want="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
-    got="$(archive_pos "$home" home)"
-    [[ "$got" == "$want" ]] || { echo "the home archive reaches '$got', the source '$want'"; return 1; }
-}
-far_has_all() {
-    local want got
-    want="$(archive_pos "$copy" home)"
-    got="$(archive_pos "$copy" far)"
-    [[ "$got" == "$want" ]] || { echo "the copy region's archive reaches '$got', the home's '$want'"; return 1; }
-}
-
-# A new transaction and a new segment of it in the home region.
-new_segment() {
-    mdb_sql src "INSERT INTO shop.t VALUES ($((RANDOM + 1000)), 'new') ON DUPLICATE KEY UPDATE v = 'again'" >/dev/null
-    "$GEODR" --config "$home" --quiet archive shop --idle-exit 0.2 --compact-every 0 >/dev/null 2>&1
-}
-# What copy has to copy: a new set and a new segment in the home region.
-new_set_and_segment() {
-    "$GEODR" --config "$home" --quiet backup shop >/dev/null 2>&1
-    new_segment
-}
-prep_none() { :; }
-prep_insert() {
-    mdb_sql src "INSERT INTO shop.t VALUES ($((RANDOM + 40000)), 'new') ON DUPLICATE KEY UPDATE v = 'again'" >/dev/null
-}
-
-# faults NAME CONFIG REGION PREP ARGS...: runs `geodr --config CONFIG ARGS`
-# (after PREP) once to count the calls to REGION, then once per call index
-# of each kind in $KINDS (default: $ALL_KINDS) with that call failing, each
-# followed by a run without faults and the checks named in $AFTER.  One TAP
-# line per kind.
-faults() {
-    local name="$1" cfg="$2" region="$3" prep="$4" kind spec n i step err out out2 rc fired problems runs failed after
-    local -a kinds
-    read -ra kinds <<<"${KINDS:-$ALL_KINDS}"
-    shift 4
-    "$prep"
-    if GEODR_FAULT="count=$WORK/counts,region=$region" "$GEODR" --config "$cfg" --quiet "$@" >"$WORK/out" 2>&1 &&
-        consistent "$cfg" "$region" >>"$WORK/out" 2>&1; then
-        ok "$name without faults: $(grep -v '^fired' "$WORK/counts" | tr '\n' ' ')"
-    else
-        not_ok "$name without faults" "$(cat "$WORK/out")"
-        return 0
-    fi
-    cp "$WORK/counts" "$WORK/counts.$name"
-    for kind in "${kinds[@]}"; do
-        n="$(awk -v k="${kind%+lost}" '$1 == k { print $2 }' "$WORK/counts.$name")"
-        if ((n == 0)); then
-            skip "$name: no $kind call to fail" "the run makes none"
-            continue
-        fi
-        problems=""
-        runs=0
-        failed=0
-        step=1
-        [[ "$kind" != open_read && "$kind" != read && "$kind" != stat ]] || step="$READ_STEP"
-        for ((i = 1; i <= n; i += step)); do
-            err=net
-            ((runs % 2 == 0)) || err=io
-            spec="${kind%+lost}=$i,error=$err"
-            [[ "$kind" != *+lost ]] || spec+=",lost"
-            "$prep"
-            rc=0
-            out="$(GEODR_FAULT="$spec,region=$region,count=$WORK/fired" \
-                timeout -k 5 60 "$GEODR" --config "$cfg" --quiet "$@" 2>&1)" || rc=$?
-            fired="$(awk '$1 == "fired" { print $2 }' "$WORK/fired" 2>/dev/null || echo '?')"
-            runs=$((runs + 1))
-            # (a) completed, or failed with a clear error (no crash, no hang).
-            if ((rc == 1)) && [[ "$out" == *"error: "* && "$out" == *"injected fault"* ]]; then
-                failed=$((failed + 1))
-            elif ((rc != 0)); then
-                problems+="$kind=$i ($err): exit status $rc, no error naming the fault: $out"$'\n'
-            fi
-            # (b) nothing partial visible.
-            if ! out2="$(consistent "$cfg" "$region" 2>&1)"; then
-                problems+="$kind=$i ($err, fired $fired, exit $rc): after the failing run: $out2"$'\n'
-            fi
-            # (c) the next run completes, and all of it verifies.
-            if ! out2="$(timeout -k 5 60 "$GEODR" --config "$cfg" --quiet "$@" 2>&1)"; then
-                problems+="$kind=$i ($err, fired $fired): the next run failed: $out2"$'\n'
-            elif ! out2="$(consistent "$cfg" "$region" 2>&1)"; then
-                problems+="$kind=$i ($err, fired $fired): after the next run: $out2"$'\n'
-            fi
-            for after in ${AFTER:-}; do
-                out2="$("$after" 2>&1)" || problems+="$kind=$i ($err, fired $fired): after the next run: $out2"$'\n'
-            done
-        done
-        if [[ -z "$problems" ]]; then
-            ok "$name: $runs failing $kind calls (of $n) each leave nothing partial ($failed runs failed naming the fault, the others completed), and the next run completes"
-        else
-            not_ok "$name: failing $kind calls leave nothing partial, and the next run completes" "$problems"
-        fi
-    done
 }
 
 # Backup into a new region (the repository and instance descriptors are

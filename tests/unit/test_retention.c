@@ -3,8 +3,9 @@
  * (region_fixture.h), with an injected clock: which sets expire, that the
  * newest set and the set the recovery window needs are kept, that sets a
  * restore's read lease protects are kept, that segments before the oldest
- * kept set go (record first, then object), that a dry run removes nothing,
- * and when gd_region_expire_set refuses. */
+ * kept set go (record first, then object), that a segment object older than
+ * a day whose record is gone goes too, that a dry run removes nothing, and
+ * when gd_region_expire_set refuses. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <utime.h>
 
 #include "common/json.h"
 #include "region/retention.h"
@@ -206,6 +208,49 @@ static void dry_run_removes_nothing(void **state)
     fx_close(f);
 }
 
+/* Sets the modification time of object name to t (seconds). */
+static void age(fx_region *f, const char *name, long long t)
+{
+    char *path = gd_asprintf("%s/%s", f->dir, name);
+    struct utimbuf ut = {.actime = (time_t)t, .modtime = (time_t)t};
+    assert_int_equal(utime(path, &ut), 0);
+    free(path);
+}
+
+/* An expire that removed a segment's record but failed on its object left
+ * the object with no record naming it: the next expire removes it once it
+ * is older than a day, never a younger one (an archiver may be about to
+ * commit its record) nor one whose record is there. */
+static void orphan_segment_objects_go(void **state)
+{
+    (void)state;
+    fx_region *f = region(true);
+    char *rec1 = fx_segment_record(f, 1, 1);
+    char *obj1 = gd_repo_segment_name(f->r, 1, ".binlog.zst");
+    char *obj3 = gd_repo_segment_name(f->r, 3, ".binlog.zst");
+    char *young = gd_repo_segment_name(f->r, 9, ".binlog.zst");
+    assert_int_equal(gd_storage_remove(f->r->st, rec1, NULL), 0);
+    age(f, obj1, FX_T0);
+    age(f, obj3, FX_T0);
+    assert_int_equal(fx_put_object(f, young), 0);
+    age(f, young, NOW - 3600);
+    json_t *rep = expire(f, true);
+    assert_int_equal(gd_json_int(rep, "leftovers_removed", -1), 1);
+    assert_true(fx_exists(f, obj1)); /* a dry run */
+    json_decref(rep);
+    rep = expire(f, false);
+    assert_int_equal(gd_json_int(rep, "leftovers_removed", -1), 1);
+    assert_false(fx_exists(f, obj1));
+    assert_true(fx_exists(f, young));
+    assert_true(segment_present(f, 3));
+    json_decref(rep);
+    free(rec1);
+    free(obj1);
+    free(obj3);
+    free(young);
+    fx_close(f);
+}
+
 /* gd_region_expire_set removes exactly the named set when retention allows
  * it, and refuses an unexpired set, the window's set and an unknown one. */
 static void expire_one_set(void **state)
@@ -234,9 +279,10 @@ static void expire_one_set(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(expired_sets_go),         cmocka_unit_test(newest_set_kept),
-        cmocka_unit_test(window_set_kept),         cmocka_unit_test(leased_sets_kept),
-        cmocka_unit_test(dry_run_removes_nothing), cmocka_unit_test(expire_one_set),
+        cmocka_unit_test(expired_sets_go),           cmocka_unit_test(newest_set_kept),
+        cmocka_unit_test(window_set_kept),           cmocka_unit_test(leased_sets_kept),
+        cmocka_unit_test(dry_run_removes_nothing),   cmocka_unit_test(expire_one_set),
+        cmocka_unit_test(orphan_segment_objects_go),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
