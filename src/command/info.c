@@ -371,3 +371,39 @@ int gd_command_info_region(const gd_command_ctx *ctx, const char *only, const ch
     *instances = all;
     return 0;
 }
+
+/* The instance's repository in region (NULL: home): with its key when it has
+ * one, else raw (records checksummed only). */
+static int open_for_read(const gd_command_ctx *ctx, const char *instance, const char *region,
+                         gd_repo **repo, gd_err *err)
+{
+    const gd_instance_cfg *ic = NULL;
+    int rc = gd_command_instance(ctx->cfg, instance, &ic, err);
+    if (rc == 0)
+        rc = ic->key_file ? gd_command_open_repo(ctx->cfg, ic, region, false, repo, err)
+                          : gd_command_open_repo_raw(ctx->cfg, ic, region, repo, err);
+    return rc;
+}
+
+int gd_command_set_manifest(const gd_command_ctx *ctx, const char *instance, const char *region,
+                            const char *set, gd_manifest **out, gd_err *err)
+{
+    gd_repo *repo = NULL;
+    int rc = open_for_read(ctx, instance, region, &repo, err);
+    if (rc == 0)
+        rc = gd_manifest_read(repo, set, out, err);
+    gd_repo_close(repo);
+    return rc;
+}
+
+int gd_command_segments(const gd_command_ctx *ctx, const char *instance, const char *region,
+                        gd_segments *out, gd_err *err)
+{
+    gd_repo *repo = NULL;
+    *out = (gd_segments){0};
+    int rc = open_for_read(ctx, instance, region, &repo, err);
+    if (rc == 0)
+        rc = gd_repo_list_segments(repo, out, NULL, err);
+    gd_repo_close(repo);
+    return rc;
+}

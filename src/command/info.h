@@ -12,6 +12,8 @@
 #include <stdbool.h>
 
 #include "command/command.h"
+#include "repo/manifest.h"
+#include "repo/segment.h"
 #include "common/error.h"
 
 /* *instances: a new array, one object per configured instance (only that
@@ -38,5 +40,16 @@ int gd_command_info_region(const gd_command_ctx *ctx, const char *only, const ch
 /* The released instances alone: [{name, region, sets}] (a new array; a
  * region that cannot be listed is left out). */
 json_t *gd_command_released(const gd_command_ctx *ctx);
+
+/* A set's manifest as a region holds it (region NULL: home), read with the
+ * instance's key when it has one (authenticated): the databases and tables
+ * of a set (the server's DescribeCrossBackupMetaList).  Caller frees with
+ * gd_manifest_free. */
+int gd_command_set_manifest(const gd_command_ctx *ctx, const char *instance, const char *region,
+                            const char *set, gd_manifest **out, gd_err *err);
+/* The binlog segments a region holds for the instance (region NULL: home),
+ * in chain order (DescribeCrossRegionLogBackupFiles). */
+int gd_command_segments(const gd_command_ctx *ctx, const char *instance, const char *region,
+                        gd_segments *out, gd_err *err);
 
 #endif
