@@ -136,12 +136,19 @@ int gd_cmd_expire(gd_cli *cli, int argc, char **argv)
         {
             if (json_object_get(r, "error"))
                 continue;
-            printf("%s %s in region %s (retention %lld days, boundary %s UTC): %zu sets "
+            if (json_object_get(r, "note")) {
+                printf("released instance %s in region %s: %s\n", gd_json_str(r, "instance", ""),
+                       gd_json_str(r, "region", ""), gd_json_str(r, "note", ""));
+                continue;
+            }
+            printf("%s%s %s in region %s (retention %lld days, boundary %s UTC): %zu sets "
                    "%s, %zu kept, %lld binlog segments %s\n",
-                   dry ? "would expire" : "expired", gd_json_str(r, "instance", ""),
-                   gd_json_str(r, "region", ""), gd_json_int(r, "retention_days", 0),
-                   gd_json_str(r, "boundary", ""), json_array_size(json_object_get(r, "expire")),
-                   dry ? "to remove" : "removed", json_array_size(json_object_get(r, "keep")),
+                   dry ? "would expire" : "expired",
+                   json_is_true(json_object_get(r, "released")) ? " released instance" : "",
+                   gd_json_str(r, "instance", ""), gd_json_str(r, "region", ""),
+                   gd_json_int(r, "retention_days", 0), gd_json_str(r, "boundary", ""),
+                   json_array_size(json_object_get(r, "expire")), dry ? "to remove" : "removed",
+                   json_array_size(json_object_get(r, "keep")),
                    gd_json_int(r, "segments_removed", 0), dry ? "to remove" : "removed");
         }
         json_decref(report);

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "command/info.h"
 #include "command/open.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "region/retention.h"
@@ -79,7 +81,67 @@ int gd_command_expire(const gd_command_ctx *ctx, const char *only, bool dry_run,
             continue;
         *failed += gd_command_expire_instance(ctx, ic, dry_run, false, *report);
     }
+    if (only == NULL)
+        *failed += gd_command_expire_released(ctx, dry_run, *report);
     return 0;
+}
+
+/* Expires one released instance in one region by the policy record there;
+ * its report (or NULL: nothing to say). */
+static json_t *expire_released(const gd_config *cfg, const char *instance, const char *region,
+                               bool dry_run, int *failed)
+{
+    const gd_region_cfg *rc_ = gd_config_region(cfg, region, NULL);
+    gd_storage *st = NULL;
+    gd_repo *r = NULL;
+    gd_policy pol = {0};
+    json_t *rep = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    int rc = rc_ ? gd_command_open_storage(rc_, &st, &e) : GD_E_NOTFOUND;
+    if (rc == 0)
+        rc = gd_repo_open_raw(st, instance, false, &r, &e); /* frees st on failure */
+    if (rc == 0 && r->encrypted) {
+        rep = json_pack("{s:s, s:s}", "region", region, "note",
+                        "encrypted released instance: kept (without its key its retention "
+                        "cannot be authenticated)");
+    } else if (rc == 0 && (rc = gd_policy_read(r, &pol, &e)) == GD_E_NOTFOUND) {
+        rc = 0;
+        rep = json_pack("{s:s, s:s}", "region", region, "note",
+                        "no recorded policy: kept (its retention was never recorded)");
+    } else if (rc == 0) {
+        bool copy = false;
+        for (size_t i = 0; i < pol.n_copy_regions; i++)
+            copy |= strcmp(pol.copy_regions[i], region) == 0;
+        rc = gd_region_expire(r, copy ? pol.copy_retention_days : pol.retention_days,
+                              gd_clock_now_s(), dry_run, &rep, &e);
+    }
+    if (rc != 0) {
+        gd_error("expire of released instance %s in region %s: %s", instance, region, e.msg);
+        json_decref(rep);
+        rep = json_pack("{s:s, s:s}", "region", region, "error", e.msg);
+        (*failed)++;
+    }
+    gd_policy_free(&pol);
+    gd_repo_close(r);
+    return rep;
+}
+
+int gd_command_expire_released(const gd_command_ctx *ctx, bool dry_run, json_t *report)
+{
+    int failed = 0;
+    json_t *released = gd_command_released(ctx), *x;
+    size_t i;
+    json_array_foreach(released, i, x)
+    {
+        const char *name = gd_json_str(x, "name", ""), *region = gd_json_str(x, "region", "");
+        json_t *rep = expire_released(ctx->cfg, name, region, dry_run, &failed);
+        json_object_set_new(rep, "instance", json_string(name));
+        json_object_set_new(rep, "released", json_true());
+        json_array_append_new(report, rep);
+    }
+    json_decref(released);
+    return failed;
 }
 
 int gd_command_expire_set(const gd_command_ctx *ctx, const char *instance, const char *region,

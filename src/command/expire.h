@@ -17,10 +17,22 @@
  * the backup is committed).  Returns the number of regions that failed. */
 int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg *ic, bool dry_run,
                                bool after_backup, json_t *report);
-/* The same for every configured instance, or only the one named (which
- * must exist).  Fills *report (a new array) and *failed. */
+/* The same for every configured instance (and then the released ones), or
+ * only the one named (which must exist).  Fills *report (a new array) and
+ * *failed. */
 int gd_command_expire(const gd_command_ctx *ctx, const char *only, bool dry_run, json_t **report,
                       int *failed, gd_err *err);
+/* Retention for the released instances (found in a configured region, no
+ * longer configured; docs/regions.md "Released instances"): each region
+ * expires by the policy record it holds (repo/policy.h: the copy retention
+ * in a region the record names as a copy region, else the home retention),
+ * read with its checksum.  An encrypted released instance is kept (without
+ * its key the record cannot be authenticated, and an unauthenticated record
+ * never removes anything), and so is one without a record (its retention
+ * was never recorded): each with a note in the report.  Appends to report
+ * as gd_command_expire_instance does, with "released": true; returns the
+ * number of regions that failed. */
+int gd_command_expire_released(const gd_command_ctx *ctx, bool dry_run, json_t *report);
 /* Removes one set if and only if retention allows it now, from region
  * (NULL: home); the region's name in *region_out (borrowed from the config). */
 int gd_command_expire_set(const gd_command_ctx *ctx, const char *instance, const char *region,

@@ -388,11 +388,35 @@ static void tick_instance(gd_server *s, gd_inst_rt *ir, int64_t now)
         gd_server_log(GD_LOG_WARN, "expire_not_started", ir->name, "error=\"%s\"", e.msg);
 }
 
+/* Retention of the released instances (command/expire.h), hourly. */
+static int expire_released_job(void *arg, gd_job *job, json_t **result, gd_err *err)
+{
+    gd_server *s = arg;
+    gd_cfg_ref *c = gd_server_cfg_get(s);
+    gd_command_ctx ctx = gd_server_job_ctx(c, job);
+    json_t *report = json_array();
+    int failed = gd_command_expire_released(&ctx, false, report);
+    *result = json_pack("{s:o}", "Regions", report);
+    gd_cfg_put(c);
+    return failed > 0 ? gd_err_set(err, GD_E_IO,
+                                   "retention of released instances failed in %d region(s)", failed)
+                      : 0;
+}
+
 static void tick(void *ctx, gd_periodic_call *call)
 {
     (void)call;
     gd_server *s = ctx;
     int64_t now = gd_clock_now_s();
+    if (now >= s->next_released_s) {
+        s->next_released_s = now + GD_EXPIRE_EVERY_S;
+        char id[40];
+        gd_err e;
+        gd_err_clear(&e);
+        if (gd_jobs_start(s->jobs, "ExpireReleased", NULL, expire_released_job, s, NULL, id, &e) !=
+            0)
+            gd_server_log(GD_LOG_WARN, "expire_not_started", NULL, "error=\"%s\"", e.msg);
+    }
     pthread_mutex_lock(&s->mu);
     size_t n = s->ninst;
     gd_inst_rt **v = s->inst;

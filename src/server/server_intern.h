@@ -47,14 +47,15 @@ typedef struct gd_inst_rt {
 typedef struct gd_server {
     pthread_mutex_t mu;
     pthread_mutex_t arch_mu; /* starting and stopping archivers (reload, policy changes) */
-    gd_cfg_ref *cfg; /* the current config (under mu) */
+    gd_cfg_ref *cfg;         /* the current config (under mu) */
     char *config_path;
     gd_state *state;
     gd_jobs *jobs;
     struct gd_http *http;
     gd_inst_rt **inst;
     size_t ninst;
-    int64_t retry_s; /* after a failed backup */
+    int64_t retry_s;         /* after a failed backup */
+    int64_t next_released_s; /* the next retention run for released instances (tick only) */
     int64_t started_s;
 } gd_server;
 

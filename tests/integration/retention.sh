@@ -83,4 +83,30 @@ sed 's/^\[instance shop\]/[instance other]/' "$cfg" >"$WORK/released.conf"
 like "info --all lists the released instance" "$("$GEODR" --config "$WORK/released.conf" info --all)" \
     "released instance shop .* in region home: 1 backup sets"
 is "expire leaves a released instance's sets alone" "$(ls "$WORK/home/shop/backup" | wc -l)" 1
+
+# A released instance's copies expire by the copy retention recorded in the
+# copy region (the policy record the copier takes there), and not before.
+sed -i 's/^cross-region-backup = off/cross-region-backup = on/' "$cfg"
+"$GEODR" --config "$cfg" --quiet backup shop >/dev/null
+sleep 1.1
+"$GEODR" --config "$cfg" --quiet backup shop >/dev/null
+n_far="$(sets far | wc -w)"
+s5="$(sets far | awk '{print $NF}')"
+e5="$(end_s "$s5")"
+python3 - "$WORK/far/shop/policy" <<'PY'
+import hashlib, json, sys
+body = json.dumps({"format": "geodr-policy", "version": 2, "instance": "shop",
+                   "backup_enabled": True, "log_backup_enabled": False, "copy_regions": ["far"],
+                   "copy_retention_days": 10, "retention_days": 2, "updated_us": 1}) + "\n"
+open(sys.argv[1], "w").write(body + "sha256 " + hashlib.sha256(body.encode()).hexdigest() + "\n")
+PY
+sed 's/^\[instance shop\]/[instance other]/' "$cfg" >"$WORK/released.conf"
+GEODR_NOW=$((e5 + 9 * DAY)) "$GEODR" --config "$WORK/released.conf" --quiet expire >/dev/null
+is "a released instance's copies are kept within their recorded retention (10 days)" \
+    "$(ls "$WORK/far/shop/backup" | wc -l)" "$n_far"
+out="$(GEODR_NOW=$((e5 + 11 * DAY)) "$GEODR" --config "$WORK/released.conf" expire 2>&1)"
+is "... and expire after it, the newest kept" "$(ls "$WORK/far/shop/backup" | tr '\n' ' ' | sed 's/ $//')" "$s5"
+like "... saying so" "$out" "expired released instance shop in region far \(retention 10 days"
+like "... while home, with no recorded policy, is kept and said to be" "$out" \
+    "released instance shop in region home: no recorded policy: kept"
 tap_done

@@ -236,7 +236,7 @@ is "... refuses an unknown parameter" "$API_STATUS" 400
 run "$GEODR" --config "$cfg" status
 is "geodr status: exit 0" "$RUN_RC" 0
 like "... one block per instance: archiver, last and next backup, jobs" "$RUN_OUT" \
-    "instance shop.*binlog archiver: (running|NOT running).*last successful backup: [0-9-]+T.*next backup: [0-9-]+T.* \((a retry; )?daily window [0-9:-]+ UTC\).*running jobs: "
+    "instance shop.*binlog archiver: (running|NOT running).*last successful backup: [0-9-]+T.*next backup: [0-9-]+T.* \((a retry; )?daily window [0-9:-]+ UTC\).*running job"
 run "$GEODR" --config "$cfg" --json status
 is "geodr status --json: the server's answer" "$(API_BODY="$RUN_OUT" jq_ 'j["Instances"][0]["DBInstanceId"]')" shop
 (umask 077; echo "wrong-token-0123456789abcdef" >"$WORK/wrong-token")
