@@ -8,7 +8,8 @@
 #   - kill -9 during a copy to the S3 region: the copy region lists nothing
 #     partial, and after a restart the server completes the copy;
 #   - SIGTERM during a backup: exit 0 within 15 s, the job is shown as
-#     interrupted at the next start, and the next backup succeeds.
+#     interrupted at the next start, and the next backup succeeds; SIGTERM
+#     just before a backup commits: the job's outcome and the region agree.
 # GEODR_TEST_PAUSE (src/common/util.h) holds a backup before its manifest
 # (backup-commit) and a set copy before its manifest (copy-commit), so the
 # kills land inside the work, not by luck.
