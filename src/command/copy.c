@@ -55,14 +55,6 @@ int gd_command_copy(const gd_command_ctx *ctx, const char *instance, int jobs,
     gd_repo *home = NULL;
     const gd_instance_cfg *ic = NULL;
     int rc = gd_command_instance(ctx->cfg, instance, &ic, err);
-    if (rc == 0 && ic->n_copy_regions == 0)
-        rc = gd_err_set(err, GD_E_CONFIG,
-                        "instance %s has no copy regions: set copy-regions and "
-                        "cross-region-backup / cross-region-log-backup in its config section",
-                        ic->name);
-    /* Objects move as stored: no key is needed to copy. */
-    if (rc == 0)
-        rc = gd_command_open_repo_raw(ctx->cfg, ic, NULL, &home, err);
     /* Where and what to copy: the policy (read with the key when there is
      * one: an unauthenticated record is never followed), else the config. */
     gd_instance_cfg eff;
@@ -74,6 +66,14 @@ int gd_command_copy(const gd_command_ctx *ctx, const char *instance, int jobs,
     if (pe.code != GD_OK)
         gd_command_say(ctx, GD_EVENT_WARNING, "copy", "%s (the config's copy regions are used)",
                        pe.msg);
+    if (rc == 0 && eff.n_copy_regions == 0)
+        rc = gd_err_set(err, GD_E_CONFIG,
+                        "instance %s has no copy regions: set copy-regions and "
+                        "cross-region-backup / cross-region-log-backup in its config section",
+                        ic->name);
+    /* Objects move as stored: no key is needed to copy. */
+    if (rc == 0)
+        rc = gd_command_open_repo_raw(ctx->cfg, ic, NULL, &home, err);
     if (rc == 0)
         gd_command_copy_regions(ctx, &eff, home, jobs ? jobs : ic->jobs, 0, report);
     gd_policy_free(&pol);

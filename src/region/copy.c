@@ -379,8 +379,10 @@ static int copy_sets(gd_repo *home, gd_repo *dst, long long since, const gd_copy
         rc = transfer(c, o->jobs, err);
         xfer_reset(c);
         /* the manifest last: it commits the set in the copy region */
-        if (rc == 0)
+        if (rc == 0) {
+            gd_test_pause("copy-commit");
             rc = copy_small(home, dst, mname, err);
+        }
         free(mname);
         if (rc == 0)
             st->sets++;

@@ -208,6 +208,15 @@ static json_t *backup_items(json_t *region)
     return items;
 }
 
+/* Names the copy region on each of its items (DescribeCrossRegionBackups). */
+static void items_tag_region(json_t *items, const char *region)
+{
+    size_t k;
+    json_t *it;
+    json_array_foreach(items, k, it)
+        json_object_set_new(it, "CrossBackupRegion", json_string(region));
+}
+
 /* DescribeBackups (RegionId: any region of the instance, default home) and
  * DescribeCrossRegionBackups (CrossBackupRegion: one copy region, default
  * all of them). */
@@ -227,10 +236,7 @@ static int describe_backups(gd_server *s, gd_params *p, json_t **answer, bool cr
         json_array_foreach(json_object_get(doc, "copies"), i, c)
         {
             json_t *one = backup_items(c);
-            size_t k;
-            json_t *it;
-            json_array_foreach(one, k, it) json_object_set_new(
-                it, "CrossBackupRegion", json_string(gd_json_str(c, "region", "")));
+            items_tag_region(one, gd_json_str(c, "region", ""));
             json_array_extend(items, one);
             json_decref(one);
         }
@@ -248,6 +254,8 @@ static int describe_backups(gd_server *s, gd_params *p, json_t **answer, bool cr
         }
         json_decref(items);
         items = backup_items(r);
+        if (cross)
+            items_tag_region(items, region);
         if (json_object_get(r, "error"))
             json_object_set_new(*answer = json_object(), "RegionError",
                                 json_string(gd_json_str(r, "error", "")));

@@ -10,6 +10,7 @@
 
 #include "command/archive.h"
 #include "command/backup.h"
+#include "command/copy.h"
 #include "command/expire.h"
 #include "command/open.h"
 #include "common/log.h"
@@ -284,7 +285,36 @@ int gd_server_start_backup(gd_server *s, gd_inst_rt *ir, bool on_demand, char id
     return rc;
 }
 
-/* ---- retention ---- */
+/* ---- retention, and the copies caught up ---- */
+
+/* The copy regions brought up to date with the home region: a set copy
+ * that a kill, a stop or a region outage cut short completes here (at start
+ * and hourly), not only after the next daily backup.  Returns the number of
+ * regions that failed (each logged). */
+static int copy_catch_up(const gd_command_ctx *ctx, const gd_instance_cfg *ic)
+{
+    gd_instance_cfg eff; /* the policy in effect (repo/policy.h) */
+    gd_policy pol;
+    gd_err pe;
+    gd_err_clear(&pe);
+    gd_command_policy(ctx->cfg, ic, NULL, &eff, &pol, &pe);
+    bool on = eff.cross_region_backup && eff.n_copy_regions > 0;
+    gd_policy_free(&pol);
+    if (!on)
+        return 0;
+    gd_copy_report rep = {0};
+    gd_err e;
+    gd_err_clear(&e);
+    int failed = gd_command_copy(ctx, ic->name, 0, &rep, &e) != 0 ? 1 : rep.failed;
+    for (size_t i = 0; i < rep.n; i++)
+        if (!rep.v[i].ok)
+            gd_server_log(GD_LOG_WARN, "copy_failed", ic->name, "region=%s error=\"%s\"",
+                          rep.v[i].region, rep.v[i].error ? rep.v[i].error : "");
+    if (rep.n == 0 && failed > 0)
+        gd_server_log(GD_LOG_WARN, "copy_failed", ic->name, "error=\"%s\"", e.msg);
+    gd_copy_report_free(&rep);
+    return failed;
+}
 
 static int expire_job(void *arg, gd_job *job, json_t **result, gd_err *err)
 {
@@ -294,12 +324,18 @@ static int expire_job(void *arg, gd_job *job, json_t **result, gd_err *err)
     int rc = gd_command_instance(c->cfg, ir->name, &ic, err);
     if (rc == 0) {
         gd_command_ctx ctx = gd_server_job_ctx(c, job);
+        int copies_failed = copy_catch_up(&ctx, ic);
         json_t *report = json_array();
         int failed = gd_command_expire_instance(&ctx, ic, false, false, report);
-        *result = json_pack("{s:o}", "Regions", report);
+        *result = json_pack("{s:o, s:i}", "Regions", report, "CopiesFailed", copies_failed);
         if (failed > 0)
             rc = gd_err_set(err, GD_E_IO, "retention failed in %d region(s) of instance %s", failed,
                             ir->name);
+        else if (copies_failed > 0)
+            rc = gd_err_set(err, GD_E_IO,
+                            "copying instance %s to %d copy region(s) failed (logged): "
+                            "retried within the hour",
+                            ir->name, copies_failed);
     }
     gd_cfg_put(c);
     return rc;

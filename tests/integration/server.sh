@@ -41,33 +41,7 @@ geodr_config_add "$cfg" "" "[server]" "listen = 127.0.0.1:$PORT" "token-file = $
     "state-dir = $WORK/state" "backup-retry-interval = 5"
 
 URL="http://127.0.0.1:$PORT"
-# api OP JSON: the answer's body in API_BODY, its status in API_STATUS
-api() {
-    local out
-    out="$(curl -s -m 60 -o "$WORK/api.body" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
-        -H 'Content-Type: application/json' --data-binary "$2" "$URL/api/$1")" || out=000
-    API_STATUS="$out"
-    API_BODY="$(cat "$WORK/api.body" 2>/dev/null || true)"
-}
-# jq_ EXPR: a value of API_BODY (python: j is the document)
-jq_() { python3 -c "import json,sys; j=json.loads(sys.argv[1]); print($1)" "$API_BODY"; }
-start_server() {
-    "$GEODR" --config "$cfg" server >>"$WORK/server.log" 2>&1 &
-    SRV_PID=$!
-    wait_for 20 curl -sf "$URL/health"
-}
-on_exit 'kill -9 $SRV_PID 2>/dev/null || true'
-# job_wait ID: waits for a job to end; its status in JOB_STATUS
-job_wait() {
-    local t0=$SECONDS
-    JOB_STATUS=Running
-    while ((SECONDS - t0 < 180)); do
-        api DescribeJobs "{\"JobId\": \"$1\"}"
-        JOB_STATUS="$(jq_ 'j["Jobs"][0]["Status"]' 2>/dev/null || echo '?')"
-        [[ $JOB_STATUS == Running ]] || return 0
-        sleep 0.5
-    done
-}
+. "$(dirname "$0")/server_lib.sh"
 backups() {
     api DescribeBackups '{"DBInstanceId": "shop"}'
     jq_ 'j["TotalRecordCount"]' 2>/dev/null || echo 0
