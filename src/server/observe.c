@@ -36,22 +36,22 @@ static void metric_head(gd_buf *b, const char *name, const char *type, const cha
     gd_buf_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void metric_inst(gd_buf *b, const char *name, const gd_inst_rt *ir, const char *region,
-                        double v)
+/* One sample: name{instance, region[, kind]} v. */
+static void sample(gd_buf *b, const char *name, const char *instance, const char *region,
+                   const char *kind, double v)
 {
     gd_buf_appendf(b, "%s{instance=\"", name);
-    label(b, ir->name);
+    label(b, instance);
     gd_buf_appendf(b, "\",region=\"");
     label(b, region);
+    if (kind)
+        gd_buf_appendf(b, "\",kind=\"%s", kind);
     gd_buf_appendf(b, "\"} %.17g\n", v);
 }
 
-char *gd_server_metrics(void *ctx)
+/* The figures of the server's own runtime (under s->mu). */
+static void runtime_metrics(gd_server *s, const gd_config *cfg, gd_buf *b)
 {
-    gd_server *s = ctx;
-    gd_buf b;
-    gd_buf_init(&b, 0);
-    gd_cfg_ref *c = gd_server_cfg_get(s);
     static const struct {
         const char *name, *type, *help;
     } m[] = {
@@ -65,13 +65,12 @@ char *gd_server_metrics(void *ctx)
         {"geodr_archive_restarts_total", "counter",
          "Times the archiver stopped and was started again"},
     };
-    pthread_mutex_lock(&s->mu);
     for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
-        metric_head(&b, m[k].name, m[k].type, m[k].help);
+        metric_head(b, m[k].name, m[k].type, m[k].help);
         for (size_t i = 0; i < s->ninst; i++) {
             const gd_inst_rt *ir = s->inst[i];
             const gd_instance_cfg *ic = NULL;
-            if (!ir->configured || gd_command_instance(c->cfg, ir->name, &ic, NULL) != 0)
+            if (!ir->configured || gd_command_instance(cfg, ir->name, &ic, NULL) != 0)
                 continue;
             double v[] = {(double)ir->hist.last_success_s,
                           ir->last_duration_s,
@@ -79,11 +78,119 @@ char *gd_server_metrics(void *ctx)
                           ir->hist.last_failed ? 1 : 0,
                           atomic_load(&ir->arch_running) ? 1 : 0,
                           (double)atomic_load(&ir->arch_restarts)};
-            metric_inst(&b, m[k].name, ir, ic->home_region, v[k]);
+            sample(b, m[k].name, ir->name, ic->home_region, NULL, v[k]);
         }
     }
+}
+
+/* The figures of what one region holds (its part of an instance's view). */
+static void region_samples(gd_buf *b, int k, const char *instance, json_t *r, bool copy)
+{
+    const char *region = gd_json_str(r, "region", "");
+    json_t *a = json_object_get(r, "archive"), *w = json_object_get(a, "windows"), *set;
+    json_t *lastw = json_array_get(w, json_array_size(w) - 1);
+    json_t *lag = json_object_get(r, "lag");
+    long long sets = 0;
+    size_t i;
+    json_array_foreach(json_object_get(r, "sets"), i, set) sets +=
+        gd_json_int(set, "stored_bytes", 0);
+    switch (k) {
+    case 0:
+        sample(b, "geodr_region_readable", instance, region, NULL,
+               json_object_get(r, "error") ? 0 : 1);
+        break;
+    case 1:
+        sample(b, "geodr_backup_storage_bytes", instance, region, "backup", (double)sets);
+        sample(b, "geodr_backup_storage_bytes", instance, region, "log",
+               (double)gd_json_int(a, "stored_bytes", 0));
+        break;
+    case 2:
+        if (lastw)
+            sample(b, "geodr_recovery_window_start_timestamp_seconds", instance, region, NULL,
+                   (double)gd_json_int(lastw, "from_s", 0));
+        break;
+    case 3:
+        if (lastw)
+            sample(b, "geodr_recovery_window_end_timestamp_seconds", instance, region, NULL,
+                   (double)gd_json_int(lastw, "to_s", 0));
+        break;
+    case 4:
+        if (gd_json_int(a, "segments", 0) > 0)
+            sample(b, "geodr_archive_last_commit_timestamp_seconds", instance, region, NULL,
+                   (double)gd_json_int(a, "last_time_s", 0));
+        break;
+    case 5:
+        if (copy && json_is_integer(json_object_get(lag, "sets_seconds")))
+            sample(b, "geodr_copy_lag_seconds", instance, region, "sets",
+                   (double)gd_json_int(lag, "sets_seconds", 0));
+        if (copy && lag)
+            sample(b, "geodr_copy_lag_seconds", instance, region, "log",
+                   (double)gd_json_int(lag, "log_seconds", 0));
+        break;
+    case 6:
+        if (copy && lag)
+            sample(b, "geodr_copy_lag_bytes", instance, region, NULL,
+                   (double)gd_json_int(lag, "bytes", 0));
+        break;
+    }
+}
+
+/* The figures of what the regions hold, from each instance's view (read
+ * every minute and after each backup: the scrape reads no region). */
+static void region_metrics(gd_server *s, gd_buf *b)
+{
+    static const struct {
+        const char *name, *help;
+    } m[] = {
+        {"geodr_region_readable", "1 when the region could be read at the last look"},
+        {"geodr_backup_storage_bytes", "Bytes stored in the region (kind: backup sets, log)"},
+        {"geodr_recovery_window_start_timestamp_seconds",
+         "Start of the newest recovery window the region gives (Unix seconds)"},
+        {"geodr_recovery_window_end_timestamp_seconds",
+         "End of the newest recovery window the region gives (Unix seconds)"},
+        {"geodr_archive_last_commit_timestamp_seconds",
+         "Commit time of the newest transaction archived in the region"},
+        {"geodr_copy_lag_seconds", "How far the copy region is behind home (kind: sets, log)"},
+        {"geodr_copy_lag_bytes", "Stored bytes of binlog the copy region does not hold yet"},
+    };
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->ninst;
+    json_t **views = gd_calloc(n + 1, sizeof *views);
+    const char **names = gd_calloc(n + 1, sizeof *names);
+    for (size_t i = 0; i < n; i++) {
+        views[i] = s->inst[i]->configured ? json_incref(s->inst[i]->view) : NULL;
+        names[i] = s->inst[i]->name; /* runtimes live as long as the server */
+    }
+    pthread_mutex_unlock(&s->mu);
+    for (int k = 0; k < (int)(sizeof m / sizeof m[0]); k++) {
+        metric_head(b, m[k].name, "gauge", m[k].help);
+        for (size_t i = 0; i < n; i++) {
+            if (views[i] == NULL)
+                continue;
+            region_samples(b, k, names[i], views[i], false);
+            size_t j;
+            json_t *c;
+            json_array_foreach(json_object_get(views[i], "copies"), j, c)
+                region_samples(b, k, names[i], c, true);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        json_decref(views[i]);
+    free(views);
+    free(names);
+}
+
+char *gd_server_metrics(void *ctx)
+{
+    gd_server *s = ctx;
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    gd_cfg_ref *c = gd_server_cfg_get(s);
+    pthread_mutex_lock(&s->mu);
+    runtime_metrics(s, c->cfg, &b);
     pthread_mutex_unlock(&s->mu);
     gd_cfg_put(c);
+    region_metrics(s, &b);
     metric_head(&b, "geodr_jobs_running", "gauge", "Jobs running now");
     gd_buf_appendf(&b, "geodr_jobs_running %zu\n", gd_jobs_running(s->jobs));
     return b.data;

@@ -12,6 +12,7 @@
 #include "command/backup.h"
 #include "command/copy.h"
 #include "command/expire.h"
+#include "command/info.h"
 #include "command/open.h"
 #include "common/log.h"
 #include "common/periodic.h"
@@ -24,6 +25,7 @@
 #define ARCHIVE_COMPACT_S 600 /* compaction passes of the server's archivers */
 #define TICK_S 1.0            /* the scheduler looks this often */
 #define STOP_WAIT_S 10.0      /* jobs get this long to stop at SIGTERM */
+#define VIEWS_S 60.0          /* what the regions hold, read again for /metrics */
 
 /* ---- log lines ---- */
 
@@ -224,6 +226,8 @@ static void backup_ended(backup_arg *a, int rc, const gd_backup_outcome *out, co
     }
     gd_backup_history h = ir->hist;
     pthread_mutex_unlock(&s->mu);
+    if (s->views)
+        gd_periodic_kick(s->views);
     state_put_int(s, ir->name, "backup.last_attempt_s", h.last_attempt_s);
     state_put_int(s, ir->name, "backup.last_failed", h.last_failed);
     state_put_int(s, ir->name, "backup.last_success_s", h.last_success_s);
@@ -462,6 +466,49 @@ static void tick(void *ctx, gd_periodic_call *call)
             tick_instance(s, v[i], now);
 }
 
+/* ---- what the regions hold, for the metrics ---- */
+
+json_t *gd_server_view(gd_inst_rt *ir)
+{
+    pthread_mutex_lock(&ir->srv->mu);
+    json_t *v = json_incref(ir->view);
+    pthread_mutex_unlock(&ir->srv->mu);
+    return v;
+}
+
+/* Reads every configured instance's regions once (a minute apart, and
+ * after each backup): the info document, kept for /metrics. */
+static void refresh_views(void *ctx, gd_periodic_call *call)
+{
+    (void)call;
+    gd_server *s = ctx;
+    /* the runtimes live as long as the server; the array may grow (reload) */
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->ninst;
+    gd_inst_rt **v = gd_calloc(n + 1, sizeof *v);
+    memcpy(v, s->inst, n * sizeof *v);
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < n; i++) {
+        if (!v[i]->configured)
+            continue;
+        gd_cfg_ref *c = gd_server_cfg_get(s);
+        gd_command_ctx cctx = {.cfg = c->cfg};
+        json_t *all = NULL, *released = NULL;
+        gd_err e;
+        gd_err_clear(&e);
+        if (gd_command_info(&cctx, v[i]->name, false, &all, &released, &e) == 0) {
+            pthread_mutex_lock(&s->mu);
+            json_decref(v[i]->view);
+            v[i]->view = json_incref(json_array_get(all, 0));
+            pthread_mutex_unlock(&s->mu);
+        }
+        json_decref(all);
+        json_decref(released);
+        gd_cfg_put(c);
+    }
+    free(v);
+}
+
 /* ---- instances, the config, reloads ---- */
 
 static gd_inst_rt *inst_new(gd_server *s, const char *name)
@@ -476,6 +523,7 @@ static gd_inst_rt *inst_new(gd_server *s, const char *name)
 
 static void inst_free(gd_inst_rt *ir)
 {
+    json_decref(ir->view);
     free(ir->name);
     free(ir->last_error);
     free(ir);
@@ -617,6 +665,8 @@ static void server_close(gd_server *s)
         if (s->inst[i]->arch_started)
             gd_cancel_request(&s->inst[i]->arch_stop);
     gd_jobs_free(s->jobs, STOP_WAIT_S);
+    gd_periodic_stop(s->views); /* after the jobs: a backup's end kicks it */
+    s->views = NULL;
     pthread_mutex_lock(&s->arch_mu);
     for (size_t i = 0; i < s->ninst; i++) {
         archiver_stop(s->inst[i]);
@@ -640,8 +690,9 @@ int gd_server_run(const char *config_path, gd_cancel *stop, atomic_bool *reload_
         gd_server_log(GD_LOG_INFO, "started", NULL, "config=%s instances=%zu", config_path,
                       s.cfg->cfg->n_instances);
         apply_instances(&s, s.cfg->cfg);
-        if (gd_periodic_start(TICK_S, 0, tick, &s, &sched) != 0)
-            rc = gd_err_set(err, GD_E_NOMEM, "cannot start the scheduler thread");
+        if (gd_periodic_start(TICK_S, 0, tick, &s, &sched) != 0 ||
+            gd_periodic_start(VIEWS_S, GD_PERIODIC_AT_ONCE, refresh_views, &s, &s.views) != 0)
+            rc = gd_err_set(err, GD_E_NOMEM, "cannot start the scheduler threads");
     }
     while (rc == 0 && !gd_cancel_requested(stop)) {
         if (reload_flag && atomic_exchange(reload_flag, false))

@@ -42,6 +42,10 @@ typedef struct gd_inst_rt {
     char *last_error; /* of the newest failed backup (NULL after a success) */
     double last_duration_s;
     unsigned long long failures;
+    /* what its regions hold, refreshed every minute and after each backup
+     * (the info document, command/info.h; NULL before the first read): the
+     * metrics read it instead of the regions */
+    json_t *view;
 } gd_inst_rt;
 
 typedef struct gd_server {
@@ -54,8 +58,9 @@ typedef struct gd_server {
     struct gd_http *http;
     gd_inst_rt **inst;
     size_t ninst;
-    int64_t retry_s;         /* after a failed backup */
-    int64_t next_released_s; /* the next retention run for released instances (tick only) */
+    int64_t retry_s;           /* after a failed backup */
+    int64_t next_released_s;   /* the next retention run for released instances (tick only) */
+    struct gd_periodic *views; /* refreshes every instance's view */
     int64_t started_s;
 } gd_server;
 
@@ -71,6 +76,9 @@ gd_inst_rt *gd_server_inst(gd_server *s, const char *name);
 /* Starts a backup job of ir (on_demand: asked through the API).  The job
  * id goes to id.  GD_E_BUSY when one runs for the instance. */
 int gd_server_start_backup(gd_server *s, gd_inst_rt *ir, bool on_demand, char id[40], gd_err *err);
+
+/* A new reference to the instance's view (NULL before the first read). */
+json_t *gd_server_view(gd_inst_rt *ir);
 
 /* Stops the instance's archiver (it commits what it holds) and starts it
  * again: its shippers then follow the policy in effect. */

@@ -57,7 +57,7 @@ metric_is() { # metric_is TEXT: /metrics holds TEXT
     curl -s "$URL/metrics" | grep -qF "$1"
 }
 
-tap_plan 53
+tap_plan 56
 rc=0; start_server || rc=$?
 is "server starts and answers /health" "$rc" 0
 is "/health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" 200
@@ -166,6 +166,13 @@ check "... and the jobs they started end" wait_for 120 no_running_jobs
 api DescribeCrossRegionBackups '{"DBInstanceId": "shop", "CrossBackupRegion": "far"}'
 check "the backup after the change was copied to region far (no restart)" test "$(jq_ 'j["TotalRecordCount"]')" -ge 1
 mariadb-admin --defaults-file="$WORK/api-example-ddr/client.cnf" shutdown >/dev/null 2>&1 || true
+# ---- what the regions hold, in /metrics ----
+check "/metrics: bytes stored per region and kind" wait_for 30 metric_is \
+    'geodr_backup_storage_bytes{instance="shop",region="home",kind="backup"}'
+check "/metrics: the newest recovery window's end" wait_for 30 metric_is \
+    'geodr_recovery_window_end_timestamp_seconds{instance="shop",region="home"}'
+check "/metrics: how far the copy region is behind" wait_for 30 metric_is \
+    'geodr_copy_lag_seconds{instance="shop",region="far",kind="log"}'
 # ---- a failing backup, recorded and retried ----
 nsets="$(backups)"
 mdb_stop src
