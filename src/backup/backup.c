@@ -282,6 +282,7 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
         .lock_seconds = sp.lock_s,
         .nontransactional_tables = nontx_tables,
         .nontransactional_locked = !opts->no_lock_nontransactional,
+        .on_demand = opts->on_demand,
     };
     manifest->has_pos = gd_gtid_pos_parse(manifest->gtid, &manifest->pos, NULL) == 0;
     manifest_tables(&c, manifest);

@@ -27,6 +27,7 @@ typedef struct gd_backup_opts {
      * is not as of the set's position and is marked "consistent": false
      * (not usable for a point-in-time restore of it). */
     bool no_lock_nontransactional;
+    bool on_demand; /* recorded in the manifest (on-demand sets are counted) */
 } gd_backup_opts;
 
 typedef struct gd_backup_result {

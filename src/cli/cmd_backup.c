@@ -11,6 +11,7 @@
 // clang-format off
 static const char help[] =
     "usage: geodr backup INSTANCE [--jobs N] [--with-users] [--no-lock-nontransactional]\n"
+    "                    [--on-demand]\n"
     "\n"
     "Takes a consistent logical backup of INSTANCE into its home region: N\n"
     "connections share one snapshot (a brief global read lock lines them up and\n"
@@ -22,6 +23,8 @@ static const char help[] =
     "                 dump MyISAM/Aria tables after releasing the global read lock\n"
     "                 (shorter lock; such tables are then not as of the set's position\n"
     "                 and the set cannot be replayed onto them)\n"
+    "  --on-demand    mark the set as taken on demand (kept by the same retention;\n"
+    "                 at most " GD_STR(GD_MAX_ON_DEMAND) " per instance, the next one is refused)\n"
     "  --json         print the result as JSON\n";
 // clang-format on
 
@@ -89,10 +92,11 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
     static const struct option longopts[] = {{"jobs", required_argument, NULL, 'j'},
                                              {"with-users", no_argument, NULL, 'u'},
                                              {"no-lock-nontransactional", no_argument, NULL, 'L'},
+                                             {"on-demand", no_argument, NULL, 'o'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int jobs = 0;
-    bool with_users = false, no_lock_nontx = false;
+    bool with_users = false, no_lock_nontx = false, on_demand = false;
     int c, rc;
     gd_cli_args args = {.cmd = "backup", .help = help, .lo = longopts, .shorts = "j:h"};
     while ((c = gd_cli_opt(&args, argc, argv)) >= 0) {
@@ -107,6 +111,9 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
         case 'L':
             no_lock_nontx = true;
             break;
+        case 'o':
+            on_demand = true;
+            break;
         }
     }
     if (c == GD_CLI_OPT_EXIT)
@@ -116,7 +123,8 @@ int gd_cmd_backup(gd_cli *cli, int argc, char **argv)
     gd_backup_request rq = {.instance = argv[optind],
                             .jobs = jobs,
                             .with_users = with_users,
-                            .no_lock_nontransactional = no_lock_nontx};
+                            .no_lock_nontransactional = no_lock_nontx,
+                            .on_demand = on_demand};
     backup_printer printer = {.cli = cli, .name = rq.instance};
     gd_err err;
     gd_err_clear(&err);

@@ -5,9 +5,33 @@
 
 #include "command/expire.h"
 #include "command/open.h"
+#include "common/defaults.h"
 #include "common/util.h"
 
 static const char OP[] = "backup";
+
+/* An on-demand backup is refused when the home region holds the most
+ * on-demand sets an instance keeps (GD_MAX_ON_DEMAND; tests lower it with
+ * GEODR_TEST_PAUSE=on-demand-max=N). */
+static int on_demand_room(gd_repo *repo, gd_err *err)
+{
+    gd_set *sets = NULL;
+    size_t n = 0, count = 0;
+    int rc = gd_repo_load_sets(repo, &sets, &n, NULL, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        count += sets[i].mf->on_demand;
+    gd_repo_sets_free(sets, n);
+    long max = gd_test_value("on-demand-max");
+    if (max <= 0)
+        max = GD_MAX_ON_DEMAND;
+    if (rc == 0 && count >= (size_t)max)
+        rc = gd_err_set(err, GD_E_STATE,
+                        "instance %s already has %zu on-demand backup sets in region %s, the most "
+                        "it keeps (%ld): the next one can be taken once retention removes one "
+                        "(geodr expire %s --dry-run shows when)",
+                        repo->instance, count, repo->st->name, max, repo->instance);
+    return rc;
+}
 
 /* The set, committed in the home region. */
 static int phase_backup(const gd_command_ctx *ctx, const gd_instance_cfg *ic,
@@ -19,6 +43,7 @@ static int phase_backup(const gd_command_ctx *ctx, const gd_instance_cfg *ic,
                         .chunk_rows = ic->chunk_rows,
                         .with_users = rq->with_users,
                         .no_lock_nontransactional = rq->no_lock_nontransactional,
+                        .on_demand = rq->on_demand,
                         .progress = ctx->progress};
     int rc = gd_backup_run(repo, src, &o, &out->set, err);
     if (rc == 0) {
@@ -44,6 +69,8 @@ int gd_command_backup(const gd_command_ctx *ctx, const gd_backup_request *rq,
      * it is first reached after the backup (nothing waits on a region that
      * is down before the backup starts). */
     int64_t started_us = gd_now_us();
+    if (rc == 0 && rq->on_demand)
+        rc = on_demand_room(repo, err);
     if (rc == 0)
         rc = phase_backup(ctx, ic, rq, repo, &src.p, out, err);
     gd_command_instance_conn_free(&src);

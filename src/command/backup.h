@@ -24,6 +24,10 @@ typedef struct gd_backup_request {
     int jobs; /* 0: the instance's */
     bool with_users;
     bool no_lock_nontransactional;
+    /* An on-demand backup: marked in its manifest, kept by the same
+     * retention; refused when the home region already holds
+     * GD_MAX_ON_DEMAND of them. */
+    bool on_demand;
 } gd_backup_request;
 
 typedef struct gd_backup_outcome {

@@ -24,6 +24,7 @@ static json_t *set_summary(const gd_manifest *mf, const char *id)
     json_object_set_new(sm, "nontransactional_tables",
                         json_integer((json_int_t)mf->nontransactional_tables));
     json_object_set_new(sm, "nontransactional_locked", json_boolean(mf->nontransactional_locked));
+    json_object_set_new(sm, "on_demand", json_boolean(mf->on_demand));
     /* A set written wrong (repo/setcheck.h; the manifest alone, no key
      * needed): restore refuses it, verify names the tables. */
     gd_set_problems problems = {0};

@@ -28,6 +28,7 @@
 #define GD_DEFAULT_STATE_DIR "/var/lib/geodr" /* geodr server's state database */
 #define GD_DEFAULT_BACKUP_RETRY_S 1200        /* after a failed backup: 20 minutes */
 #define GD_DEFAULT_SERVER_JOBS 8              /* server jobs at once */
+#define GD_MAX_ON_DEMAND 50                   /* on-demand sets an instance keeps at most */
 
 /* A number as the config file would write it. */
 #define GD_STR_(x) #x

@@ -249,7 +249,9 @@ static int header_entry(dec *d, json_t *j, gd_manifest *m)
         (rc = num_field(d, j, "lock_seconds", &m->lock_seconds)) != 0 ||
         (rc = count_field(d, j, "nontransactional_tables", false, &m->nontransactional_tables)) !=
             0 ||
-        (rc = bool_field(d, j, "nontransactional_locked", true, &m->nontransactional_locked)) != 0)
+        (rc = bool_field(d, j, "nontransactional_locked", true, &m->nontransactional_locked)) !=
+            0 ||
+        (rc = bool_field(d, j, "on_demand", false, &m->on_demand)) != 0)
         return rc;
     m->binlog_pos = (int64_t)binlog_pos;
     m->legacy = json_object_get(j, "nontransactional_locked") == NULL;
@@ -372,6 +374,8 @@ json_t *gd_manifest_encode(const gd_manifest *m)
                           "nontransactional_tables", (json_int_t)m->nontransactional_tables);
     if (!m->legacy)
         json_object_set_new(j, "nontransactional_locked", json_boolean(m->nontransactional_locked));
+    if (m->on_demand)
+        json_object_set_new(j, "on_demand", json_true());
     json_t *tables = json_array();
     for (size_t i = 0; i < m->ntables; i++)
         json_array_append_new(tables, table_json(&m->tables[i]));

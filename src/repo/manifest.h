@@ -86,6 +86,7 @@ typedef struct gd_manifest {
     uint64_t nontransactional_tables;
     bool nontransactional_locked; /* true when absent */
     bool legacy;                  /* no "nontransactional_locked": a geodr before 0.2 wrote it */
+    bool on_demand;               /* taken on demand (geodr backup --on-demand, CreateBackup) */
     gd_mf_object schema;
     gd_mf_table *tables;
     size_t ntables;

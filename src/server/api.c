@@ -196,6 +196,10 @@ static json_t *backup_items(json_t *region)
             json_object_set_new(it, "BackupEndTime",
                                 gd_api_time_text(gd_json_str(set, "end", NULL)));
             json_object_set_new(it, "BackupMethod", json_string(gd_json_str(set, "method", "")));
+            json_object_set_new(it, "BackupMode",
+                                json_string(json_is_true(json_object_get(set, "on_demand"))
+                                                ? "Manual"
+                                                : "Automated"));
             json_object_set_new(it, "BackupSize",
                                 json_integer(gd_json_int(set, "stored_bytes", 0)));
             json_object_set_new(it, "RawSize", json_integer(gd_json_int(set, "raw_bytes", 0)));

@@ -246,7 +246,7 @@ static int backup_job(void *arg, gd_job *job, json_t **result, gd_err *err)
     backup_arg *a = arg;
     gd_cfg_ref *c = gd_server_cfg_get(a->srv);
     gd_command_ctx ctx = gd_server_job_ctx(c, job);
-    gd_backup_request rq = {.instance = a->ir->name};
+    gd_backup_request rq = {.instance = a->ir->name, .on_demand = a->on_demand};
     gd_backup_outcome out = {0};
     gd_server_log(GD_LOG_INFO, "backup_start", a->ir->name, "on_demand=%s",
                   a->on_demand ? "yes" : "no");

@@ -57,7 +57,7 @@ metric_is() { # metric_is TEXT: /metrics holds TEXT
     curl -s "$URL/metrics" | grep -qF "$1"
 }
 
-tap_plan 56
+tap_plan 59
 rc=0; start_server || rc=$?
 is "server starts and answers /health" "$rc" 0
 is "/health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" 200
@@ -229,4 +229,13 @@ kill -TERM "$SRV_PID"; wait "$SRV_PID" || true
 run "$GEODR" --config "$cfg" status
 like "geodr status without a server: says none answers and how to start it" "$RUN_ERR" \
     "^geodr: error: no geodr server answers on 127\.0\.0\.1:$PORT: start it with 'geodr server'"
+# ---- on-demand sets: marked, counted, at most GD_MAX_ON_DEMAND ----
+n_od="$("$GEODR" --config "$cfg" --json info shop | python3 -c '
+import json, sys
+print(sum(1 for x in json.load(sys.stdin)["instances"][0]["sets"] if x.get("on_demand")))')"
+check "the API's on-demand backups are marked on_demand in their manifests" test "$n_od" -ge 2
+run env GEODR_TEST_PAUSE="on-demand-max=$n_od" "$GEODR" --config "$cfg" backup shop --on-demand
+is "one more on-demand backup than an instance keeps is refused" "$RUN_RC" 1
+like "... saying how many there are and when the next can be taken" "$RUN_ERR" \
+    "already has $n_od on-demand backup sets in region home, the most it keeps \\($n_od\\)"
 tap_done
