@@ -102,12 +102,7 @@ int gd_command_archive(const gd_command_ctx *ctx, const gd_archive_request *rq,
         /* the copy regions of the policy in effect when the run starts */
         gd_instance_cfg eff;
         gd_policy pol;
-        gd_err pe;
-        gd_err_clear(&pe);
-        gd_command_policy(ctx->cfg, ic, repo, &eff, &pol, &pe);
-        if (pe.code != GD_OK)
-            gd_command_say(ctx, GD_EVENT_WARNING, OP, "%s (the config's copy regions are used)",
-                           pe.msg);
+        gd_command_policy_in_effect(ctx, OP, ic, repo, &eff, &pol);
         shippers sh;
         shippers_start(ctx, &eff, repo, &sh);
         o.on_segment = notify_shippers;

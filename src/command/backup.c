@@ -82,12 +82,7 @@ int gd_command_backup(const gd_command_ctx *ctx, const gd_backup_request *rq,
      * the config). */
     gd_instance_cfg eff;
     gd_policy pol;
-    gd_err pe;
-    gd_err_clear(&pe);
-    gd_command_policy(ctx->cfg, ic, repo, &eff, &pol, &pe);
-    if (pe.code != GD_OK)
-        gd_command_say(ctx, GD_EVENT_WARNING, OP, "%s (the config's copy regions are used)",
-                       pe.msg);
+    gd_command_policy_in_effect(ctx, OP, ic, repo, &eff, &pol);
     gd_command_emit(ctx, GD_EVENT_PHASE_BEGIN, OP, "copy", NULL, NULL);
     if (eff.cross_region_backup)
         gd_command_copy_regions(ctx, &eff, repo, rq->jobs ? rq->jobs : ic->jobs, started_us,

@@ -59,13 +59,8 @@ int gd_command_copy(const gd_command_ctx *ctx, const char *instance, int jobs,
      * one: an unauthenticated record is never followed), else the config. */
     gd_instance_cfg eff;
     gd_policy pol = {0};
-    gd_err pe;
-    gd_err_clear(&pe);
     if (rc == 0)
-        gd_command_policy(ctx->cfg, ic, NULL, &eff, &pol, &pe);
-    if (pe.code != GD_OK)
-        gd_command_say(ctx, GD_EVENT_WARNING, "copy", "%s (the config's copy regions are used)",
-                       pe.msg);
+        gd_command_policy_in_effect(ctx, "copy", ic, NULL, &eff, &pol);
     if (rc == 0 && eff.n_copy_regions == 0)
         rc = gd_err_set(err, GD_E_CONFIG,
                         "instance %s has no copy regions: set copy-regions and "

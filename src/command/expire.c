@@ -10,18 +10,6 @@
 #include "common/util.h"
 #include "region/retention.h"
 
-/* The instance's settings under its policy (warning when its record cannot
- * be used: the config's values hold). */
-static void effective(const gd_command_ctx *ctx, const gd_instance_cfg *ic, gd_instance_cfg *eff,
-                      gd_policy *pol)
-{
-    gd_err e;
-    gd_err_clear(&e);
-    gd_command_policy(ctx->cfg, ic, NULL, eff, pol, &e);
-    if (e.code != GD_OK)
-        gd_warn("%s (the config's retention and copy regions are used)", e.msg);
-}
-
 int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg *ic, bool dry_run,
                                bool after_backup, json_t *report)
 {
@@ -29,7 +17,7 @@ int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg 
     int64_t now = gd_clock_now_s();
     gd_instance_cfg eff;
     gd_policy pol;
-    effective(ctx, ic, &eff, &pol);
+    gd_command_policy_in_effect(ctx, "expire", ic, NULL, &eff, &pol);
     /* every region that may hold copies: one dropped from the policy keeps
      * its copies until they expire */
     size_t ncopies = 0;
@@ -154,7 +142,7 @@ int gd_command_expire_set(const gd_command_ctx *ctx, const char *instance, const
     const char *rname = region ? region : ic->home_region;
     gd_instance_cfg eff;
     gd_policy pol;
-    effective(ctx, ic, &eff, &pol);
+    gd_command_policy_in_effect(ctx, "expire", ic, NULL, &eff, &pol);
     int days = strcmp(rname, ic->home_region) == 0 ? eff.retention_days : eff.copy_retention_days;
     gd_policy_free(&pol);
     gd_repo *repo = NULL;

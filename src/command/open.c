@@ -148,6 +148,18 @@ int gd_command_policy(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *
     return 0;
 }
 
+void gd_command_policy_in_effect(const gd_command_ctx *ctx, const char *op,
+                                 const gd_instance_cfg *ic, gd_repo *home, gd_instance_cfg *eff,
+                                 gd_policy *pol)
+{
+    gd_err e;
+    gd_err_clear(&e);
+    gd_command_policy(ctx->cfg, ic, home, eff, pol, &e);
+    if (e.code != GD_OK)
+        gd_command_say(ctx, GD_EVENT_WARNING, op,
+                       "%s (the config's retention and copy regions are used)", e.msg);
+}
+
 const char **gd_command_copy_regions_all(const gd_instance_cfg *ic, const gd_instance_cfg *eff,
                                          size_t *n)
 {

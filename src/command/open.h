@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "command/command.h"
 #include "common/config.h"
 #include "common/error.h"
 #include "mysql/conn.h"
@@ -47,6 +48,12 @@ int gd_command_instance(const gd_config *cfg, const char *name, const gd_instanc
  * go on). */
 int gd_command_policy(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
                       gd_instance_cfg *eff, gd_policy *pol, gd_err *err);
+/* gd_command_policy for an operation that goes on either way: a record
+ * that cannot be used is said as a WARNING event of op (the config's
+ * values hold). */
+void gd_command_policy_in_effect(const gd_command_ctx *ctx, const char *op,
+                                 const gd_instance_cfg *ic, gd_repo *home, gd_instance_cfg *eff,
+                                 gd_policy *pol);
 /* Regions where copies of the instance may lie: its copy regions now (eff)
  * and those of the config (copies made before the policy changed stay until
  * they expire), without repeats; borrowed strings, caller frees the array. */

@@ -136,7 +136,7 @@ static void region_samples(gd_buf *b, int k, const char *instance, json_t *r, bo
 }
 
 /* The figures of what the regions hold, from each instance's view (read
- * every minute and after each backup: the scrape reads no region). */
+ * every five minutes and after each backup: the scrape reads no region). */
 static void region_metrics(gd_server *s, gd_buf *b)
 {
     static const struct {

@@ -25,7 +25,8 @@
 #define ARCHIVE_COMPACT_S 600 /* compaction passes of the server's archivers */
 #define TICK_S 1.0            /* the scheduler looks this often */
 #define STOP_WAIT_S 10.0      /* jobs get this long to stop at SIGTERM */
-#define VIEWS_S 60.0          /* what the regions hold, read again for /metrics */
+#define VIEWS_S                                                                                    \
+    300.0 /* what the regions hold, read again for /metrics (every manifest: not often) */
 
 /* ---- log lines ---- */
 
@@ -299,9 +300,7 @@ static int copy_catch_up(const gd_command_ctx *ctx, const gd_instance_cfg *ic)
 {
     gd_instance_cfg eff; /* the policy in effect (repo/policy.h) */
     gd_policy pol;
-    gd_err pe;
-    gd_err_clear(&pe);
-    gd_command_policy(ctx->cfg, ic, NULL, &eff, &pol, &pe);
+    gd_command_policy_in_effect(ctx, "copy", ic, NULL, &eff, &pol);
     bool on = eff.cross_region_backup && eff.n_copy_regions > 0;
     gd_policy_free(&pol);
     if (!on)

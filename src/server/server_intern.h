@@ -42,7 +42,7 @@ typedef struct gd_inst_rt {
     char *last_error; /* of the newest failed backup (NULL after a success) */
     double last_duration_s;
     unsigned long long failures;
-    /* what its regions hold, refreshed every minute and after each backup
+    /* what its regions hold, refreshed every five minutes and after each backup
      * (the info document, command/info.h; NULL before the first read): the
      * metrics read it instead of the regions */
     json_t *view;

@@ -43,7 +43,8 @@ static void routes_and_methods(void **state)
     path[69] = '\0';
     expect_error(port, &(call){.path = path, .token = TOKEN, .body = "{}", .len = 2}, 404,
                  "UnknownOperation", "no operation AAAA");
-    strcat(path, "A");
+    path[69] = 'A';
+    path[70] = '\0';
     expect_error(port, &(call){.path = path, .token = TOKEN, .body = "{}", .len = 2}, 404,
                  "UnknownOperation", "1 to 64 letters and digits");
     gd_http_stop(h);
