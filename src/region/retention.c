@@ -131,64 +131,39 @@ static int remove_leftovers(gd_repo *r, int64_t now_s, bool dry_run, unsigned lo
     return rc;
 }
 
+static int cmp_listed(const void *a, const void *b)
+{
+    return strcmp(((const gd_listed *)a)->name, ((const gd_listed *)b)->name);
+}
+
 /* Segment objects whose record is gone: expire removes a segment's record
  * first (readers never see a record without its object), so a failed
  * removal of the object leaves it behind with no record naming it.  An
  * object older than a day (never one an archiver or copy is about to name
  * in a record) whose "<stem>.segment" is not listed is removed. */
-struct orphan_ctx {
-    char **names;
-    int64_t *mtimes;
-    size_t n, cap;
-};
-
-static int orphan_cb(void *ctx, const char *name, const gd_stat *st)
-{
-    struct orphan_ctx *c = ctx;
-    if (c->n == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 64;
-        c->names = gd_realloc(c->names, c->cap * sizeof *c->names);
-        c->mtimes = gd_realloc(c->mtimes, c->cap * sizeof *c->mtimes);
-    }
-    c->mtimes[c->n] = st->mtime_us;
-    c->names[c->n++] = gd_strdup(name);
-    return 0;
-}
-
-static int cmp_name(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int remove_orphan_segments(gd_repo *r, int64_t now_s, bool dry_run,
                                   unsigned long long *removed, gd_err *err)
 {
     char *prefix = gd_asprintf("%s/binlog/", r->instance);
     char *tail = gd_asprintf(".binlog%s", gd_repo_suffix(r));
-    size_t tlen = strlen(tail);
+    size_t tlen = strlen(tail), n = 0;
     int64_t cutoff_us = (now_s - LEFTOVER_AGE_S) * 1000000;
-    struct orphan_ctx c = {0};
-    int rc = gd_storage_list(r->st, prefix, orphan_cb, &c, err);
-    char **sorted = gd_calloc(c.n + 1, sizeof *sorted);
-    if (c.n > 0) {
-        memcpy(sorted, c.names, c.n * sizeof *sorted);
-        qsort(sorted, c.n, sizeof *sorted, cmp_name);
-    }
-    for (size_t i = 0; rc == 0 && i < c.n; i++) {
-        size_t len = strlen(c.names[i]);
-        if (len <= tlen || strcmp(c.names[i] + len - tlen, tail) != 0 || c.mtimes[i] > cutoff_us)
+    gd_listed *v = NULL; /* in name order: a record is found by bsearch */
+    int rc = gd_storage_list_all(r->st, prefix, &v, &n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t len = strlen(v[i].name);
+        if (len <= tlen || strcmp(v[i].name + len - tlen, tail) != 0 ||
+            v[i].st.mtime_us > cutoff_us)
             continue;
-        char *rec = gd_asprintf("%.*s.segment", (int)(len - tlen), c.names[i]);
-        if (bsearch(&rec, sorted, c.n, sizeof *sorted, cmp_name) == NULL) {
+        gd_listed key = {.name = gd_asprintf("%.*s.segment", (int)(len - tlen), v[i].name)};
+        if (bsearch(&key, v, n, sizeof *v, cmp_listed) == NULL) {
             if (!dry_run)
-                rc = gd_storage_remove(r->st, c.names[i], err);
+                rc = gd_storage_remove(r->st, v[i].name, err);
             (*removed)++;
         }
-        free(rec);
+        free(key.name);
     }
-    free(sorted);
-    gd_strv_free(c.names, c.n);
-    free(c.mtimes);
+    gd_listed_free(v, n);
     free(tail);
     free(prefix);
     return rc;

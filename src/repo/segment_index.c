@@ -321,26 +321,18 @@ int gd_segment_write(gd_repo *r, const gd_segment *s, gd_err *err)
 
 /* ---- listing ---- */
 
-struct seg_list {
-    char **names;
-    int64_t *mtimes;
-    size_t n, cap;
-};
-
-static int seg_cb(void *ctx, const char *name, const gd_stat *st)
+/* Keeps the ".segment" records of a listing of binlog/ (in place). */
+static size_t only_records(gd_listed *v, size_t n)
 {
-    struct seg_list *l = ctx;
-    size_t len = strlen(name);
-    if (len < 8 || strcmp(name + len - 8, ".segment") != 0)
-        return 0;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 64;
-        l->names = gd_realloc(l->names, l->cap * sizeof *l->names);
-        l->mtimes = gd_realloc(l->mtimes, l->cap * sizeof *l->mtimes);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(v[i].name);
+        if (len >= 8 && strcmp(v[i].name + len - 8, ".segment") == 0)
+            v[k++] = v[i];
+        else
+            free(v[i].name);
     }
-    l->mtimes[l->n] = st ? st->mtime_us : 0;
-    l->names[l->n++] = gd_strdup(name);
-    return 0;
+    return k;
 }
 
 static int cmp_records(const void *a, const void *b)
@@ -353,8 +345,7 @@ static int cmp_records(const void *a, const void *b)
 
 typedef struct rec_reader {
     gd_repo *r;
-    char **names;
-    int64_t *mtimes;
+    const gd_listed *listed;
     gd_segment *recs;
     bool *have;
 } rec_reader;
@@ -365,7 +356,7 @@ static int read_record(gd_pool *pool, void *wv, size_t i, gd_err *err)
     rec_reader *rr = wv;
     gd_err e;
     gd_err_clear(&e);
-    int rc = gd_segment_read(rr->r, rr->names[i], &rr->recs[i], &e);
+    int rc = gd_segment_read(rr->r, rr->listed[i].name, &rr->recs[i], &e);
     if (rc == GD_E_NOTFOUND)
         return 0; /* removed since the listing (compaction): not part of it */
     if (rc != 0) {
@@ -373,25 +364,25 @@ static int read_record(gd_pool *pool, void *wv, size_t i, gd_err *err)
             *err = e;
         return rc;
     }
-    rr->recs[i].mtime_us = rr->mtimes[i];
+    rr->recs[i].mtime_us = rr->listed[i].st.mtime_us;
     rr->have[i] = true;
     return 0;
 }
 
 /* Reads the listed records (several in flight); those that vanished since
  * the listing are left out.  Returns how many are in recs. */
-static int read_records(gd_repo *r, struct seg_list *l, gd_segment *recs, size_t *n, gd_err *err)
+static int read_records(gd_repo *r, const gd_listed *l, size_t nl, gd_segment *recs, size_t *n,
+                        gd_err *err)
 {
-    bool *have = gd_calloc(l->n + 1, sizeof *have);
-    int nw = l->n < GD_REPO_READERS ? (int)l->n : GD_REPO_READERS;
+    bool *have = gd_calloc(nl + 1, sizeof *have);
+    int nw = nl < GD_REPO_READERS ? (int)nl : GD_REPO_READERS;
     rec_reader *ws = gd_calloc((size_t)nw, sizeof *ws);
     for (int i = 0; i < nw; i++)
-        ws[i] = (rec_reader){
-            .r = r, .names = l->names, .mtimes = l->mtimes, .recs = recs, .have = have};
-    int rc = gd_pool_run(ws, sizeof *ws, nw, l->n, read_record, NULL, err);
+        ws[i] = (rec_reader){.r = r, .listed = l, .recs = recs, .have = have};
+    int rc = gd_pool_run(ws, sizeof *ws, nw, nl, read_record, NULL, err);
     free(ws);
     *n = 0;
-    for (size_t i = 0; i < l->n; i++) {
+    for (size_t i = 0; i < nl; i++) {
         if (!have[i])
             continue;
         if (rc == 0)
@@ -404,18 +395,18 @@ static int read_records(gd_repo *r, struct seg_list *l, gd_segment *recs, size_t
 }
 
 /* What the listing alone says of each record. */
-static void listed_records(gd_repo *r, struct seg_list *l, gd_segment *recs, size_t *n)
+static void listed_records(gd_repo *r, const gd_listed *l, size_t nl, gd_segment *recs, size_t *n)
 {
     *n = 0;
-    for (size_t i = 0; i < l->n; i++) {
+    for (size_t i = 0; i < nl; i++) {
         unsigned long long f, s;
-        if (!record_range(l->names[i], &f, &s))
+        if (!record_range(l[i].name, &f, &s))
             continue;
         recs[(*n)++] = (gd_segment){.first_seq = f,
                                     .seq = s,
-                                    .record = gd_strdup(l->names[i]),
-                                    .object = object_of(r, l->names[i]),
-                                    .mtime_us = l->mtimes[i],
+                                    .record = gd_strdup(l[i].name),
+                                    .object = object_of(r, l[i].name),
+                                    .mtime_us = l[i].st.mtime_us,
                                     .listed_only = true};
     }
 }
@@ -451,17 +442,18 @@ static int list_records(gd_repo *r, bool contents, gd_segments *live, gd_segment
     if (covered)
         *covered = (gd_segments){0};
     char *prefix = gd_asprintf("%s/binlog/", r->instance);
-    struct seg_list l = {0};
-    int rc = gd_storage_list(r->st, prefix, seg_cb, &l, err);
+    gd_listed *l = NULL;
+    size_t nl = 0;
+    int rc = gd_storage_list_all(r->st, prefix, &l, &nl, err);
     free(prefix);
-    gd_segment *recs = gd_calloc(l.n + 1, sizeof *recs);
+    nl = only_records(l, nl);
+    gd_segment *recs = gd_calloc(nl + 1, sizeof *recs);
     size_t n = 0;
-    if (rc == 0 && contents && l.n > 0)
-        rc = read_records(r, &l, recs, &n, err);
+    if (rc == 0 && contents && nl > 0)
+        rc = read_records(r, l, nl, recs, &n, err);
     else if (rc == 0)
-        listed_records(r, &l, recs, &n);
-    gd_strv_free(l.names, l.n);
-    free(l.mtimes);
+        listed_records(r, l, nl, recs, &n);
+    gd_listed_free(l, nl);
     if (rc != 0) {
         free(recs);
         return rc;

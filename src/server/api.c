@@ -69,6 +69,14 @@ gd_inst_rt *gd_api_instance(gd_server *s, const char *name, json_t **answer)
 
 /* The info document of one instance (command/info.h): its home region and
  * copy regions, as geodr info --json shows them. */
+int gd_api_begin(gd_server *s, gd_params *p, const char *name, json_t **answer)
+{
+    int status = gd_params_end(p);
+    if (status == 0 && gd_api_instance(s, name, answer) == NULL)
+        status = 404;
+    return status;
+}
+
 int gd_api_doc(gd_server *s, const char *name, json_t **doc, json_t **answer)
 {
     gd_cfg_ref *c = gd_server_cfg_get(s);

@@ -20,6 +20,9 @@ json_t *gd_api_time(int64_t s);
 json_t *gd_api_time_text(const char *s);
 /* The configured instance name, or NULL with a 404 answer. */
 gd_inst_rt *gd_api_instance(gd_server *s, const char *name, json_t **answer);
+/* Ends the request's parameters and checks that name is a configured
+ * instance: 0, or the status of the error answer set. */
+int gd_api_begin(gd_server *s, gd_params *p, const char *name, json_t **answer);
 /* The info document of one instance (command/info.h), or an error answer
  * (its status returned). */
 int gd_api_doc(gd_server *s, const char *name, json_t **doc, json_t **answer);

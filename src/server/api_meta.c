@@ -37,11 +37,9 @@ int gd_api_describe_meta_list(gd_server *s, gd_params *p, json_t **answer)
     const char *name = gd_param_str(p, "DBInstanceId", true);
     const char *set = gd_param_str(p, "BackupSetId", true);
     const char *region = gd_param_str(p, "RegionId", false);
-    int rc = gd_params_end(p);
+    int rc = gd_api_begin(s, p, name, answer);
     if (rc != 0)
         return rc;
-    if (gd_api_instance(s, name, answer) == NULL)
-        return 404;
     gd_cfg_ref *c = gd_server_cfg_get(s);
     gd_command_ctx ctx = {.cfg = c->cfg};
     gd_manifest *m = NULL;
@@ -61,11 +59,9 @@ int gd_api_describe_log_files(gd_server *s, gd_params *p, json_t **answer)
 {
     const char *name = gd_param_str(p, "DBInstanceId", true);
     const char *region = gd_param_str(p, "RegionId", false);
-    int rc = gd_params_end(p);
+    int rc = gd_api_begin(s, p, name, answer);
     if (rc != 0)
         return rc;
-    if (gd_api_instance(s, name, answer) == NULL)
-        return 404;
     gd_cfg_ref *c = gd_server_cfg_get(s);
     gd_command_ctx ctx = {.cfg = c->cfg};
     gd_segments segs;

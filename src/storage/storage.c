@@ -137,3 +137,32 @@ void gd_listed_free(gd_listed *v, size_t n)
         free(v[i].name);
     free(v);
 }
+
+typedef struct listed_all {
+    gd_listed *v;
+    size_t n, cap;
+} listed_all;
+
+static int collect(void *ctx, const char *name, const gd_stat *st)
+{
+    listed_all *a = ctx;
+    if (a->n == a->cap) {
+        a->cap = a->cap ? 2 * a->cap : 64;
+        a->v = gd_realloc(a->v, a->cap * sizeof *a->v);
+    }
+    a->v[a->n++] = (gd_listed){.name = gd_strdup(name), .st = st ? *st : (gd_stat){0}};
+    return 0;
+}
+
+int gd_storage_list_all(gd_storage *s, const char *prefix, gd_listed **out, size_t *n, gd_err *err)
+{
+    listed_all a = {0};
+    int rc = gd_storage_list(s, prefix, collect, &a, err);
+    if (rc != 0) {
+        gd_listed_free(a.v, a.n);
+        a = (listed_all){0};
+    }
+    *out = a.v;
+    *n = a.n;
+    return rc;
+}

@@ -147,6 +147,9 @@ typedef struct gd_listed {
 int gd_storage_list_emit(gd_listed *v, size_t n, gd_list_fn fn, void *ctx);
 /* Frees what a listing gathered when it stops before emitting. */
 void gd_listed_free(gd_listed *v, size_t n);
+/* Every object under prefix with its stat, in name order, into *out (free
+ * with gd_listed_free): for callers that need the whole listing at hand. */
+int gd_storage_list_all(gd_storage *s, const char *prefix, gd_listed **out, size_t *n, gd_err *err);
 
 /* Validates an object name (see above). */
 bool gd_storage_name_ok(const char *name);
