@@ -142,7 +142,10 @@ static int dump_data(ctx *c, MYSQL *m, worker *ws, int jobs, snap_pos *sp, json_
                         "snapshot (--no-lock-nontransactional): the set is not usable for a "
                         "point-in-time restore of it",
                         c->tables[i].db, c->tables[i].name, c->tables[i].engine);
-    if (rc == 0) {
+    if (rc == 0 && c->repo == NULL) { /* digest only: no schema */
+        rc = gd_pool_run(ws, sizeof *ws, jobs, c->nchunks - c->first, backup_dump_chunk,
+                         c->progress, err);
+    } else if (rc == 0) {
         schema_job sj = {.c = c, .m = m};
         gd_err_clear(&sj.err);
         pthread_t th;
@@ -183,6 +186,8 @@ static void manifest_tables(ctx *c, gd_manifest *m)
         t->columns = NULL;
         t->ncolumns = 0;
         mt->rows = atomic_load(&t->rows);
+        mt->digest = atomic_load(&t->digest);
+        mt->has_digest = true;
         mt->versioned = t->versioned; /* rows include history */
         /* Not as of the set's position: a point-in-time restore of it would
          * replay changes it already holds. */
@@ -203,6 +208,21 @@ static void manifest_tables(ctx *c, gd_manifest *m)
         m->totals.raw_bytes += ch->info.raw_size;
         m->totals.stored_bytes += ch->info.size;
     }
+}
+
+/* What a backup and a digest share: the tables, their chunks, the
+ * snapshot, every chunk read (and written when c has a repository). */
+static int read_tables(ctx *c, MYSQL *m, worker *ws, int jobs, snap_pos *sp, json_t **schema,
+                       gd_err *err)
+{
+    int rc;
+    if ((rc = backup_load_tables(c, m, err)) != 0 || (rc = backup_plan_chunks(c, m, err)) != 0)
+        return rc;
+    qsort(c->chunks, c->nchunks, sizeof *c->chunks, backup_cmp_chunk_size);
+    if ((rc = open_workers(c, ws, jobs, err)) != 0 ||
+        (rc = take_snapshot(m, ws, jobs, sp, err)) != 0)
+        return rc;
+    return dump_data(c, m, ws, jobs, sp, schema, err);
 }
 
 static void ctx_free(ctx *c)
@@ -254,12 +274,7 @@ int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts
         (rc = make_set_id(repo, res->set_id, sizeof res->set_id, err)) != 0)
         goto out;
     c.set_id = res->set_id;
-    if ((rc = backup_load_tables(&c, m, err)) != 0 || (rc = backup_plan_chunks(&c, m, err)) != 0)
-        goto out;
-    qsort(c.chunks, c.nchunks, sizeof *c.chunks, backup_cmp_chunk_size);
-    if ((rc = open_workers(&c, ws, jobs, err)) != 0 ||
-        (rc = take_snapshot(m, ws, jobs, &sp, err)) != 0 ||
-        (rc = dump_data(&c, m, ws, jobs, &sp, &schema, err)) != 0)
+    if ((rc = read_tables(&c, m, ws, jobs, &sp, &schema, err)) != 0)
         goto out;
 
     /* Manifest: written last, it commits the set. */
@@ -330,4 +345,48 @@ out:
     free(version);
     gd_lock_release(lk);
     return rc;
+}
+
+int gd_backup_digest(const gd_conn_params *src, const gd_backup_opts *opts, const gd_manifest *only,
+                     gd_table_digest **out, size_t *nout, gd_err *err)
+{
+    ctx c = {.src = src, .opts = opts, .only = only, .set_id = "digest"};
+    int jobs = opts->jobs > 0 ? opts->jobs : 1;
+    worker *ws = gd_calloc((size_t)jobs, sizeof *ws);
+    MYSQL *m = NULL;
+    snap_pos sp = {0};
+    *out = NULL;
+    *nout = 0;
+    int rc = gd_conn_open(src, &m, err);
+    if (rc == 0)
+        rc = read_tables(&c, m, ws, jobs, &sp, NULL, err);
+    if (rc == 0) {
+        *out = gd_calloc(c.ntables + 1, sizeof **out);
+        for (size_t i = 0; i < c.ntables; i++) {
+            table *t = &c.tables[i];
+            (*out)[i] = (gd_table_digest){.db = gd_strdup(t->db),
+                                          .name = gd_strdup(t->name),
+                                          .rows = atomic_load(&t->rows),
+                                          .digest = atomic_load(&t->digest)};
+        }
+        *nout = c.ntables;
+    }
+    for (int i = 0; i < jobs; i++)
+        gd_conn_close(ws[i].m);
+    free(ws);
+    gd_conn_close(m);
+    ctx_free(&c);
+    free(sp.gtid);
+    free(sp.binlog_file);
+    free(sp.binlog_pos);
+    return rc;
+}
+
+void gd_table_digests_free(gd_table_digest *v, size_t n)
+{
+    for (size_t i = 0; i < n && v; i++) {
+        free(v[i].db);
+        free(v[i].name);
+    }
+    free(v);
 }

@@ -12,9 +12,12 @@
 #define GD_BACKUP_BACKUP_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 #include "mysql/conn.h"
+#include "repo/manifest.h"
 #include "repo/repo.h"
 
 typedef struct gd_backup_opts {
@@ -39,5 +42,23 @@ typedef struct gd_backup_result {
 
 int gd_backup_run(gd_repo *repo, const gd_conn_params *src, const gd_backup_opts *opts,
                   gd_backup_result *res, gd_err *err);
+
+/* One table's rows as a backup reads them: their count and their digest
+ * (gd_mf_table.digest). */
+typedef struct gd_table_digest {
+    char *db, *name;
+    uint64_t rows, digest;
+} gd_table_digest;
+
+/* Reads src's tables exactly as gd_backup_run does (same snapshot, same
+ * columns and forms, same chunks) but writes nothing: each table's row
+ * count and digest, for comparing a server with a set's manifest (a
+ * restore's verify, a drill).  only: just the tables it lists (NULL: every
+ * table outside the system schemas).  Takes the global read lock for as
+ * long as gd_backup_run would.  *out (of *n) is freed with
+ * gd_table_digests_free. */
+int gd_backup_digest(const gd_conn_params *src, const gd_backup_opts *opts, const gd_manifest *only,
+                     gd_table_digest **out, size_t *n, gd_err *err);
+void gd_table_digests_free(gd_table_digest *v, size_t n);
 
 #endif

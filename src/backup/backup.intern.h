@@ -39,6 +39,7 @@ typedef struct table {
     bool transactional; /* its engine is covered by the consistent snapshot */
     int nchunks;
     _Atomic unsigned long long rows;
+    _Atomic uint64_t digest; /* of its rows (gd_mf_table.digest) */
 } table;
 
 typedef struct chunk {
@@ -52,7 +53,8 @@ typedef struct chunk {
 } chunk;
 
 typedef struct ctx {
-    gd_repo *repo;
+    gd_repo *repo;           /* NULL: digest only (gd_backup_digest) */
+    const gd_manifest *only; /* digest only these tables (NULL: all) */
     const gd_conn_params *src;
     const gd_backup_opts *opts;
     const char *set_id;

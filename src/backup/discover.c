@@ -89,11 +89,20 @@ int backup_load_tables(ctx *c, MYSQL *m, gd_err *err)
         return rc;
     size_t n = (size_t)mysql_num_rows(res);
     c->tables = gd_calloc(n + 1, sizeof *c->tables);
-    gd_nameidx ix;
+    gd_nameidx ix, only;
     gd_nameidx_init(&ix);
+    gd_nameidx_init(&only);
+    if (c->only) {
+        for (size_t k = 0; k < c->only->ntables; k++)
+            gd_nameidx_add(&only, c->only->tables[k].db, c->only->tables[k].name, k);
+        gd_nameidx_seal(&only);
+    }
     MYSQL_ROW row;
     size_t i = 0;
     while ((row = mysql_fetch_row(res)) != NULL && i < n) {
+        size_t unused;
+        if (c->only && !gd_nameidx_find(&only, row[0], row[1], &unused))
+            continue;
         table *t = &c->tables[i];
         t->idx = (int)i;
         t->db = gd_strdup(row[0]);
@@ -109,6 +118,7 @@ int backup_load_tables(ctx *c, MYSQL *m, gd_err *err)
     }
     c->ntables = i;
     mysql_free_result(res);
+    gd_nameidx_free(&only);
     if (gd_nameidx_seal(&ix) != 0) {
         gd_nameidx_free(&ix);
         return gd_err_set(err, GD_E_STATE,
@@ -193,7 +203,7 @@ int backup_plan_chunks(ctx *c, MYSQL *m, gd_err *err)
     size_t cap = c->ntables + 16;
     c->chunks = gd_calloc(cap, sizeof *c->chunks);
     long long chunk_rows = c->opts->chunk_rows > 0 ? c->opts->chunk_rows : GD_DEFAULT_CHUNK_ROWS;
-    const char *sfx = gd_repo_suffix(c->repo);
+    const char *sfx = c->repo ? gd_repo_suffix(c->repo) : "";
     for (size_t i = 0; i < c->ntables; i++) {
         table *t = &c->tables[i];
         unsigned long long n = t->rows_est / (unsigned long long)chunk_rows;

@@ -16,7 +16,8 @@ static const char help[] =
     "          [--target-ssl-mode M] [--target-ssl-ca F] [--target-ssl-cert F --target-ssl-key F]\n"
     "          | --new-instance DIR --port P)\n"
     "         [--databases A,B] [--tables db.t,...] [--rename old=new,...]\n"
-    "         [--replace-existing] [--with-users] [--write-binlog] [--jobs N] [--dry-run]\n"
+    "         [--replace-existing] [--with-users] [--write-binlog] [--jobs N] [--verify]\n"
+    "         [--dry-run]\n"
     "\n"
     "Restores a backup set of INSTANCE from one region (default: its home region).\n"
     "\n"
@@ -58,6 +59,10 @@ static const char help[] =
     "  --replay-stall-timeout S  fail when the target has not been able to read from\n"
     "                        geodr's binlog server for S seconds (default " GD_STR(GD_DEFAULT_REPLAY_STALL_S) ")\n"
     "  --jobs N              parallel connections (default: the instance's jobs)\n"
+    "  --verify              after loading the set, before any replay, read every\n"
+    "                        table back and compare its rows with the set's (their\n"
+    "                        number and digest); a difference fails the restore\n"
+    "                        (whole restores only: no --databases/--tables/--rename)\n"
     "  --dry-run             check everything and print the plan; write nothing\n"
     "  --reset-target        only undo what a killed geodr left on --target during a\n"
     "                        replay: geodr's replica configuration, the parallel\n"
@@ -73,6 +78,7 @@ enum {
     O_TARGET,
     O_TUSER,
     O_TPASS,
+    O_VERIFY,
     O_TSSL_MODE,
     O_TSSL_CA,
     O_TSSL_CERT,
@@ -201,6 +207,9 @@ static int restore_arg(int c, const char *arg, gd_restore_request *rq, char **re
     case O_DRY:
         rq->load.dry_run = true;
         return 0;
+    case O_VERIFY:
+        rq->verify = true;
+        return 0;
     case O_BINLOG:
         rq->load.write_binlog = true;
         return 0;
@@ -233,6 +242,7 @@ static int restore_args(int argc, char **argv, gd_restore_request *rq, char **re
                                        {"with-users", no_argument, NULL, O_USERS},
                                        {"jobs", required_argument, NULL, O_JOBS},
                                        {"dry-run", no_argument, NULL, O_DRY},
+                                       {"verify", no_argument, NULL, O_VERIFY},
                                        {"write-binlog", no_argument, NULL, O_BINLOG},
                                        {"gtid", required_argument, NULL, O_GTID},
                                        {"replay-host", required_argument, NULL, O_REPLAY_HOST},
@@ -295,6 +305,11 @@ static void print_json(const gd_restore_request *rq, const gd_restore_outcome *o
                                   "segments", (json_int_t)out->segments, "transactions",
                                   (json_int_t)rr->transactions, "gtid_pos", rr->gtid_pos,
                                   "last_commit", rr->last_time, "seconds", rr->seconds));
+    if (rq->verify && !rq->load.dry_run)
+        json_object_set_new(j, "verified",
+                            json_pack("{s:I, s:I, s:I}", "tables", (json_int_t)out->verified.tables,
+                                      "rows", (json_int_t)out->verified.rows, "count_only",
+                                      (json_int_t)out->verified.no_digest));
     if (rq->new_instance && !rq->load.dry_run)
         json_object_set_new(j, "new_instance",
                             json_pack("{s:s, s:i, s:s, s:s, s:i}", "dir", out->inst.dir, "port",
@@ -333,6 +348,10 @@ static void print_text(const gd_restore_request *rq, const gd_restore_outcome *o
            "%.1f s; the data is as of GTID position %s\n",
            res->set_id, rq->instance, out->region, res->tables, res->rows, b, res->seconds,
            res->gtid[0] ? res->gtid : "(none)");
+    if (rq->verify)
+        printf("verified: the %zu tables read back hold the set's rows (%llu)%s\n",
+               out->verified.tables, (unsigned long long)out->verified.rows,
+               out->verified.no_digest ? " (some by count only: see above)" : "");
     if (out->replay)
         printf("replayed %llu transactions from the binlog archive through the target's "
                "replication in %.1f s: last commit %s UTC, GTID position %s\n",

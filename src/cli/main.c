@@ -24,6 +24,8 @@ static const char usage[] =
     "  expire [INSTANCE] [--dry-run]               apply retention in every region\n"
     "  info [INSTANCE] [--region R]                list instances and their backup sets\n"
     "  verify INSTANCE [SET]                       read every object back and check it\n"
+    "  drill INSTANCE [--region R]                 restore into a throwaway instance and check "
+    "it\n"
     "  keygen FILE                                 write a new random key passphrase (0600)\n"
     "  cat INSTANCE OBJECT                         write one stored object, decoded, to stdout\n"
     "  export INSTANCE ...                         write a backup set decrypted (see export "
@@ -197,7 +199,7 @@ static const struct {
     {"verify", gd_cmd_verify}, {"archive", gd_cmd_archive}, {"expire", gd_cmd_expire},
     {"copy", gd_cmd_copy},     {"compact", gd_cmd_compact}, {"cat", gd_cmd_cat},
     {"keygen", gd_cmd_keygen}, {"server", gd_cmd_server},   {"status", gd_cmd_status},
-    {"export", gd_cmd_export},
+    {"export", gd_cmd_export}, {"drill", gd_cmd_drill},
 };
 
 static int version(gd_cli *cli)

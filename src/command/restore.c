@@ -153,6 +153,10 @@ int gd_command_restore_check(const gd_command_ctx *ctx, gd_restore_request *rq, 
                           "--target needs --target-user and --target-password-file");
     if (rq->new_instance && !rq->port)
         return gd_err_set(err, GD_E_INVALID, "--new-instance needs --port P");
+    if (rq->verify && (rq->renames || rq->load.ndatabases || rq->load.ntables))
+        return gd_err_set(err, GD_E_INVALID,
+                          "--verify checks a whole restore: leave out --databases, --tables and "
+                          "--rename (or restore without --verify)");
     if (rq->renames)
         return parse_renames(rq->renames, &rq->load, err);
     return 0;
@@ -233,6 +237,7 @@ static int phase_plan(restore_run *r, gd_err *err)
     if (rc != 0)
         return rc;
     rq->load.set_id = r->plan.set;
+    gd_strlcpy(r->out->load.set_id, r->plan.set, sizeof r->out->load.set_id);
     rc = gd_lock_narrow(r->lease, rq->load.set_id, err);
     gd_test_pause("restore-planned");
     r->out->segments = r->plan.segs.n;
@@ -290,6 +295,25 @@ static int phase_provision(restore_run *r, gd_err *err)
     return rc;
 }
 
+/* The set's tables read back from the target, before any replay changes
+ * them (command/drill.h). */
+static int verify_load(restore_run *r, gd_err *err)
+{
+    gd_command_say(r->ctx, GD_EVENT_NOTE, OP,
+                   "verifying: reading every table back and comparing it with set %s", r->plan.set);
+    gd_manifest *m = NULL;
+    int rc = gd_manifest_read(r->repo, r->plan.set, &m, err);
+    if (rc == 0)
+        rc = gd_command_check_server(m, &r->tp, r->rq->load.jobs, &r->out->verified, err);
+    if (rc == 0 && r->out->verified.no_digest > 0)
+        gd_command_say(r->ctx, GD_EVENT_NOTE, OP,
+                       "%zu of the %zu tables were compared by row count only: set %s was "
+                       "taken by a geodr that recorded no row digests",
+                       r->out->verified.no_digest, r->out->verified.tables, r->plan.set);
+    gd_manifest_free(m);
+    return rc;
+}
+
 /* Load, then replay: the only writes to the target. */
 static int phase_write(restore_run *r, gd_err *err)
 {
@@ -311,6 +335,8 @@ static int phase_write(restore_run *r, gd_err *err)
     else
         rc = gd_restore_run(r->repo, rq->new_instance && o->dry_run ? NULL : &r->tp, o, &out->load,
                             err);
+    if (rc == 0 && rq->verify && !o->dry_run)
+        rc = verify_load(r, err);
     if (rc == 0 && out->replay && !r->subset && !o->dry_run)
         rc = gd_replay_run(r->repo, &r->plan, &r->tp, &ro, &out->replayed, err);
     if (rc != 0 && gd_cancel_requested(r->ctx->cancel)) {
@@ -360,10 +386,11 @@ int gd_command_restore(const gd_command_ctx *ctx, gd_restore_request *rq, gd_res
     /* Nothing geodr started stays running after a failure. */
     if (rc != 0 && out->inst.pid > 0) {
         gd_instance_stop(&out->inst);
-        gd_err_prefix(err,
-                      "the new instance in %s was stopped (its directory is left for "
-                      "inspection: remove it before trying again)",
-                      out->inst.dir);
+        if (!rq->scratch)
+            gd_err_prefix(err,
+                          "the new instance in %s was stopped (its directory is left for "
+                          "inspection: remove it before trying again)",
+                          out->inst.dir);
     }
     rq->load.set_id = NULL; /* it pointed into the plan */
     gd_plan_free(&r.plan);

@@ -22,6 +22,7 @@
 #include <stddef.h>
 
 #include "command/command.h"
+#include "command/drill.h"
 #include "common/gtid.h"
 #include "common/tls.h"
 #include "replay/replay.h"
@@ -48,6 +49,12 @@ typedef struct gd_restore_request {
     const char *replay_host; /* address the binlog server listens on */
     int stall_s;             /* 0: the default */
     bool reset_target;       /* only undo what a killed geodr left on target */
+    /* After the load, before any replay: read every table of the set back
+     * from the target and compare with the set (command/drill.h); a
+     * difference fails the restore.  Whole restores only (no databases,
+     * tables or renames). */
+    bool verify;
+    bool scratch; /* new_instance is throwaway: a failure does not keep it */
     /* What to load and how (databases, tables, replace_existing,
      * with_users, jobs (0: the instance's), dry_run, write_binlog).  The
      * check fills the rename arrays; the run fills set_id (for its length
@@ -61,8 +68,9 @@ typedef struct gd_restore_request {
 } gd_restore_request;
 
 typedef struct gd_restore_outcome {
-    char *region; /* the region restored from */
-    gd_restore_result load;
+    char *region;                    /* the region restored from */
+    gd_restore_result load;          /* set_id as soon as the plan is made */
+    gd_server_check verified;        /* with verify: what the check found */
     bool replay;                     /* a replay was planned */
     size_t segments;                 /* segments the plan replays */
     unsigned long long segment_size; /* their raw bytes */

@@ -425,6 +425,38 @@ static int parse_window(parse_state *st, void *sec, const key_def *d, const char
     return 0;
 }
 
+/* drill = off | daily | weekly | <N>h | <N>d: how often the server runs a
+ * restore drill (docs/drills.md); 0 seconds: off. */
+static int parse_drill(parse_state *st, void *sec, const key_def *d, const char *v, int line,
+                       gd_err *err)
+{
+    long long every = -1, n;
+    size_t len = strlen(v);
+    if (strcmp(v, "off") == 0)
+        every = 0;
+    else if (strcmp(v, "daily") == 0)
+        every = 86400;
+    else if (strcmp(v, "weekly") == 0)
+        every = 7 * 86400;
+    else if (len >= 2 && (v[len - 1] == 'h' || v[len - 1] == 'd')) {
+        char num[24];
+        if (len - 1 < sizeof num) {
+            memcpy(num, v, len - 1);
+            num[len - 1] = '\0';
+            long long unit = v[len - 1] == 'h' ? 3600 : 86400;
+            if (parse_ll(num, 1, 366 * 86400 / unit, &n))
+                every = n * unit;
+        }
+    }
+    if (every < 0)
+        return cfg_err(err, st, line,
+                       "%s = %.64s: must be off, daily, weekly, or an interval like 12h or 3d "
+                       "(1h to 366d)",
+                       d->key, v);
+    *FIELD(sec, d, long long) = every;
+    return 0;
+}
+
 static int parse_listen(parse_state *st, void *sec, const key_def *d, const char *v, int line,
                         gd_err *err)
 {
@@ -491,6 +523,7 @@ static const key_def instance_keys[] = {
     {"ssl-cert", parse_abs_path, IF(ssl_cert)},
     {"ssl-key", parse_abs_path, IF(ssl_key)},
     {"backup-window", parse_window, 0, 0},
+    {"drill", parse_drill, IF(drill_every_s), .dflt = "off"},
 };
 
 #define SF(f) offsetof(gd_server_cfg, f), sizeof(((gd_server_cfg *)0)->f)

@@ -65,6 +65,7 @@ typedef struct gd_instance_cfg {
     char *ssl_ca, *ssl_cert, *ssl_key; /* file names; NULL when not set */
     gd_backup_window backup_window;    /* geodr server's daily backup */
     bool backup_window_set;            /* false: a default fixed per instance */
+    long long drill_every_s;           /* geodr server's restore drills; 0: off (default) */
     int line;
 } gd_instance_cfg;
 

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -350,4 +352,36 @@ char *gd_ident(const char *name)
     }
     gd_buf_append(&b, "`", 1);
     return b.data;
+}
+
+static int remove_tree_errno;
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if ((type == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT &&
+        remove_tree_errno == 0)
+        remove_tree_errno = errno;
+    return 0;
+}
+
+int gd_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    /* nftw's callback has no argument: the first error goes through a
+     * static, so removals are serialised */
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&mu);
+    remove_tree_errno = 0;
+    int rc = nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    int e = rc != 0 ? errno : remove_tree_errno;
+    pthread_mutex_unlock(&mu);
+    if (e != 0) {
+        errno = e;
+        return -1;
+    }
+    return 0;
 }

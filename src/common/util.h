@@ -83,6 +83,11 @@ void gd_fmt_time_compact(int64_t us, char *buf, size_t size);
 void gd_fmt_bytes(uint64_t n, char *buf, size_t size);
 
 /* Reads a whole small file (max bytes) into a new NUL-terminated string. */
+/* Removes path and everything under it (symbolic links are removed, not
+ * followed); a missing path is success.  0, or -1 with errno set by the
+ * first removal that failed (the walk goes on past it). */
+int gd_remove_tree(const char *path);
+
 int gd_read_small_file(const char *path, size_t max, char **out, size_t *len, gd_err *err);
 /* Reads the first line of a file (secret files: passwords, passphrases);
  * strips the trailing newline / CR.  The content never appears in errors. */

@@ -1,49 +1,15 @@
 #include "replay/subset.h"
 
 #include <jansson.h>
-#include <arpa/inet.h>
-#include <errno.h>
-#include <sys/wait.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "backup/backup.h"
 #include "common/defaults.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "restore/provision.h"
-
-/* A free loopback port for the scratch instance. */
-static unsigned free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    unsigned port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &al) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static int rm_rf(const char *dir)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("rm", "rm", "-rf", "--", dir, (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-}
 
 /* The databases the chosen objects live in: the chosen databases and those
  * of the chosen tables (looked up in the set, so a database name with a dot
@@ -146,21 +112,11 @@ int gd_replay_subset(gd_repo *repo, const gd_plan *plan, const gd_conn_params *t
                      const gd_restore_opts *ropts, const gd_replay_opts *popts,
                      gd_restore_result *res, gd_replay_result *rres, gd_err *err)
 {
-    const char *tmp = getenv("TMPDIR");
-    char *base = gd_asprintf("%s/geodr-scratch.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (mkdtemp(base) == NULL) {
-        int rc = gd_err_sys(err, errno, "cannot create a scratch directory under %s",
-                            tmp && *tmp ? tmp : "/tmp");
-        free(base);
+    char *base = NULL;
+    unsigned port = 0;
+    int rc = gd_instance_scratch(NULL, "geodr-scratch", &base, &port, err);
+    if (rc != 0)
         return rc;
-    }
-    /* Passable, not listable: the scratch server may run as another user
-     * (provision.c) and must reach its folder; the repo folder stays 0700. */
-    if (chmod(base, 0711) != 0) {
-        int rc = gd_err_sys(err, errno, "cannot set the mode of %s", base);
-        free(base);
-        return rc;
-    }
     char *instdir = gd_asprintf("%s/instance", base);
     char *repodir = gd_asprintf("%s/repo", base);
     gd_instance_new inst = {0};
@@ -173,7 +129,7 @@ int gd_replay_subset(gd_repo *repo, const gd_plan *plan, const gd_conn_params *t
            "point-in-time restore of chosen objects: replaying through a scratch "
            "instance in %s",
            base);
-    int rc = gd_instance_provision(instdir, free_port(), &inst, err);
+    rc = gd_instance_provision(instdir, port, &inst, err);
     gd_conn_params sp = {.what = "the scratch instance",
                          .socket = inst.socket,
                          .user = inst.admin_user,
@@ -246,7 +202,7 @@ int gd_replay_subset(gd_repo *repo, const gd_plan *plan, const gd_conn_params *t
     gd_repo_close(tmprepo);
     gd_instance_stop(&inst);
     gd_instance_new_free(&inst);
-    if (rm_rf(base) != 0)
+    if (gd_remove_tree(base) != 0)
         gd_warn("could not remove the scratch directory %s", base);
     free(filter);
     free(dbv);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,6 +174,23 @@ static int columns_entry(dec *d, json_t *jt, gd_mf_table *t)
     return 0;
 }
 
+/* "digest": 16 lower-case hex digits (absent in sets before 0.3). */
+static int digest_field(dec *d, json_t *jt, gd_mf_table *t)
+{
+    char *s = NULL;
+    int rc = str_field(d, jt, "digest", "", &s);
+    if (rc == 0 && *s != '\0') {
+        if (strlen(s) != 16 || strspn(s, "0123456789abcdef") != 16)
+            rc = bad(d, "digest '%s' is not 16 lower-case hex digits", s);
+        else {
+            t->digest = strtoull(s, NULL, 16);
+            t->has_digest = true;
+        }
+    }
+    free(s);
+    return rc;
+}
+
 static int table_entry(dec *d, json_t *jt, size_t i, gd_mf_table *t)
 {
     t->consistent = true;
@@ -192,7 +210,8 @@ static int table_entry(dec *d, json_t *jt, size_t i, gd_mf_table *t)
         (rc = columns_entry(d, jt, t)) != 0 ||
         (rc = count_field(d, jt, "rows", true, &t->rows)) != 0 ||
         (rc = bool_field(d, jt, "versioned", false, &t->versioned)) != 0 ||
-        (rc = bool_field(d, jt, "consistent", true, &t->consistent)) != 0)
+        (rc = bool_field(d, jt, "consistent", true, &t->consistent)) != 0 ||
+        (rc = digest_field(d, jt, t)) != 0)
         return rc;
     json_t *chunks = json_object_get(jt, "chunks");
     if (!json_is_array(chunks))
@@ -355,6 +374,11 @@ static json_t *table_json(const gd_mf_table *t)
         json_object_set_new(j, "forms", forms);
     if (!t->consistent)
         json_object_set_new(j, "consistent", json_false());
+    if (t->has_digest) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016" PRIx64, t->digest);
+        json_object_set_new(j, "digest", json_string(hex));
+    }
     return j;
 }
 

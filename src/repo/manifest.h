@@ -66,6 +66,12 @@ typedef struct gd_mf_table {
     size_t nchunks;
     bool versioned;  /* system-versioned: rows include history */
     bool consistent; /* as of the set's position (false: "consistent": false) */
+    /* The row digest (docs/repository-format.md, "digest"): the sum modulo
+     * 2^64 of the XXH3-64 of each row's line as the data objects hold it
+     * (without its newline).  Order-free, so the same rows read back from a
+     * restored server give the same digest (gd_backup_digest). */
+    uint64_t digest;
+    bool has_digest; /* sets before 0.3 have none */
 } gd_mf_table;
 
 typedef struct gd_mf_totals {

@@ -5,6 +5,7 @@
  * geodr's; the server's account owns only DIR/data and DIR/run. */
 #include "restore/provision.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -397,4 +400,43 @@ void gd_instance_new_free(gd_instance_new *inst)
     free(inst->client_cnf);
     free(inst->admin_user);
     memset(inst, 0, sizeof *inst);
+}
+
+/* A free loopback port (0 when none could be found). */
+static unsigned free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    unsigned port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+int gd_instance_scratch(const char *parent, const char *prefix, char **dir, unsigned *port,
+                        gd_err *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (parent == NULL)
+        parent = tmp && *tmp ? tmp : "/tmp";
+    char *base = gd_asprintf("%s/%s.XXXXXX", parent, prefix);
+    *dir = NULL;
+    if (mkdtemp(base) == NULL) {
+        int rc = gd_err_sys(err, errno, "cannot create a scratch directory under %s", parent);
+        free(base);
+        return rc;
+    }
+    if (chmod(base, 0711) != 0 || (*port = free_port()) == 0) {
+        int rc = gd_err_sys(err, errno, "cannot prepare the scratch directory %s", base);
+        gd_remove_tree(base);
+        free(base);
+        return rc;
+    }
+    *dir = base;
+    return 0;
 }

@@ -32,4 +32,12 @@ int gd_instance_secure(gd_instance_new *inst, gd_err *err);
 void gd_instance_stop(gd_instance_new *inst);
 void gd_instance_new_free(gd_instance_new *inst);
 
+/* A place for a throwaway instance (a subset replay's scratch instance, a
+ * drill): a new directory parent/prefix.XXXXXX (parent NULL: $TMPDIR, else
+ * /tmp), mode 0711 so a server running as another user reaches its own
+ * folder inside, and a free loopback port.  Remove it with
+ * gd_remove_tree (common/util.h).  Caller frees *dir. */
+int gd_instance_scratch(const char *parent, const char *prefix, char **dir, unsigned *port,
+                        gd_err *err);
+
 #endif

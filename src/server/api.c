@@ -438,6 +438,7 @@ static const struct {
     {"CancelJob", op_cancel_job},
     {"CreateBackup", op_create_backup},
     {"CreateDdrInstance", gd_api_create_ddr_instance},
+    {"CreateRestoreDrill", gd_api_create_restore_drill},
     {"DescribeAvailableCrossRegion", op_describe_cross_regions},
     {"DescribeAvailableRecoveryTime", op_describe_recovery_time},
     {"DescribeBackupStorage", op_describe_backup_storage},

@@ -36,5 +36,6 @@ int gd_api_modify_policy(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_describe_meta_list(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_describe_log_files(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_describe_server_status(gd_server *s, gd_params *p, json_t **answer);
+int gd_api_create_restore_drill(gd_server *s, gd_params *p, json_t **answer);
 
 #endif

@@ -64,6 +64,11 @@ static void runtime_metrics(gd_server *s, const gd_config *cfg, gd_buf *b)
         {"geodr_archive_running", "gauge", "1 while the binlog archiver runs"},
         {"geodr_archive_restarts_total", "counter",
          "Times the archiver stopped and was started again"},
+        {"geodr_drill_last_timestamp_seconds", "gauge",
+         "Start of the newest restore drill (Unix seconds; 0: none)"},
+        {"geodr_drill_last_duration_seconds", "gauge", "Duration of the newest restore drill"},
+        {"geodr_drill_last_failed", "gauge", "1 while the newest restore drill failed"},
+        {"geodr_drill_failures_total", "counter", "Failed restore drills since the server started"},
     };
     for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
         metric_head(b, m[k].name, m[k].type, m[k].help);
@@ -77,7 +82,11 @@ static void runtime_metrics(gd_server *s, const gd_config *cfg, gd_buf *b)
                           (double)ir->failures,
                           ir->hist.last_failed ? 1 : 0,
                           atomic_load(&ir->arch_running) ? 1 : 0,
-                          (double)atomic_load(&ir->arch_restarts)};
+                          (double)atomic_load(&ir->arch_restarts),
+                          (double)ir->drill_last_s,
+                          ir->drill_last_seconds,
+                          ir->drill_last_s && !ir->drill_last_ok ? 1 : 0,
+                          (double)ir->drill_failures};
             sample(b, m[k].name, ir->name, ic->home_region, NULL, v[k]);
         }
     }
@@ -258,6 +267,12 @@ int gd_api_describe_server_status(gd_server *s, gd_params *p, json_t **answer)
             ir->last_error ? json_string(ir->last_error) : json_null(), "LastBackupDurationSeconds",
             ir->last_duration_s, "BackupFailures", (json_int_t)ir->failures, "NextBackupTime",
             gd_api_time(next > now ? next : now), "BackupWindow", w);
+        if (ir->drill_last_s)
+            json_object_set_new(
+                it, "LastDrill",
+                json_pack("{s:o, s:b, s:f, s:o}", "Time", gd_api_time(ir->drill_last_s), "Passed",
+                          ir->drill_last_ok, "DurationSeconds", ir->drill_last_seconds, "Error",
+                          ir->drill_last_error ? json_string(ir->drill_last_error) : json_null()));
         json_t *running = json_array();
         size_t k;
         json_t *j;

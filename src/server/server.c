@@ -194,7 +194,7 @@ typedef struct backup_arg {
     int64_t started_s;
 } backup_arg;
 
-static void state_put_int(gd_server *s, const char *instance, const char *key, int64_t v)
+void gd_server_state_put_int(gd_server *s, const char *instance, const char *key, int64_t v)
 {
     char text[32];
     snprintf(text, sizeof text, "%lld", (long long)v);
@@ -229,9 +229,9 @@ static void backup_ended(backup_arg *a, int rc, const gd_backup_outcome *out, co
     pthread_mutex_unlock(&s->mu);
     if (s->views)
         gd_periodic_kick(s->views);
-    state_put_int(s, ir->name, "backup.last_attempt_s", h.last_attempt_s);
-    state_put_int(s, ir->name, "backup.last_failed", h.last_failed);
-    state_put_int(s, ir->name, "backup.last_success_s", h.last_success_s);
+    gd_server_state_put_int(s, ir->name, "backup.last_attempt_s", h.last_attempt_s);
+    gd_server_state_put_int(s, ir->name, "backup.last_failed", h.last_failed);
+    gd_server_state_put_int(s, ir->name, "backup.last_success_s", h.last_success_s);
     if (rc == 0)
         gd_server_log(GD_LOG_INFO, "backup_done", ir->name,
                       "set=%s seconds=%.1f rows=%llu stored_bytes=%llu copies_failed=%d",
@@ -346,7 +346,7 @@ static int expire_job(void *arg, gd_job *job, json_t **result, gd_err *err)
 
 /* ---- the scheduler ---- */
 
-static int64_t state_get_int(gd_server *s, const char *instance, const char *key)
+int64_t gd_server_state_get_int(gd_server *s, const char *instance, const char *key)
 {
     char *v = NULL;
     gd_err e;
@@ -386,8 +386,8 @@ static int64_t newest_set_end(const gd_config *cfg, const char *instance)
 static void load_history(gd_server *s, gd_inst_rt *ir, const gd_config *cfg)
 {
     gd_backup_history h = {
-        .last_attempt_s = state_get_int(s, ir->name, "backup.last_attempt_s"),
-        .last_failed = state_get_int(s, ir->name, "backup.last_failed") != 0,
+        .last_attempt_s = gd_server_state_get_int(s, ir->name, "backup.last_attempt_s"),
+        .last_failed = gd_server_state_get_int(s, ir->name, "backup.last_failed") != 0,
         .last_success_s = newest_set_end(cfg, ir->name),
     };
     if (h.last_success_s > h.last_attempt_s)
@@ -395,6 +395,7 @@ static void load_history(gd_server *s, gd_inst_rt *ir, const gd_config *cfg)
     pthread_mutex_lock(&s->mu);
     ir->hist = h;
     pthread_mutex_unlock(&s->mu);
+    gd_server_drill_load(s, ir);
 }
 
 /* Applies an instance's config to its runtime (window). */
@@ -404,6 +405,7 @@ static void apply_config(gd_inst_rt *ir, const gd_instance_cfg *ic)
         ir->window = ic->backup_window;
     else
         gd_backup_window_default(ir->name, &ir->window);
+    ir->drill_every_s = ic->drill_every_s;
 }
 
 static void tick_instance(gd_server *s, gd_inst_rt *ir, int64_t now)
@@ -425,6 +427,8 @@ static void tick_instance(gd_server *s, gd_inst_rt *ir, int64_t now)
     gd_err_clear(&e);
     if (expire && gd_jobs_start(s->jobs, "Expire", ir->name, expire_job, ir, NULL, id, &e) != 0)
         gd_server_log(GD_LOG_WARN, "expire_not_started", ir->name, "error=\"%s\"", e.msg);
+    if (!busy && due > now)
+        gd_server_drill_tick(s, ir, now);
 }
 
 /* Retention of the released instances (command/expire.h), hourly. */
@@ -525,6 +529,7 @@ static void inst_free(gd_inst_rt *ir)
     json_decref(ir->view);
     free(ir->name);
     free(ir->last_error);
+    free(ir->drill_last_error);
     free(ir);
 }
 

@@ -12,6 +12,7 @@
 #include "command/command.h"
 #include "common/cancel.h"
 #include "common/config.h"
+#include "common/util.h"
 #include "server/jobs.h"
 #include "server/schedule.h"
 #include "server/state.h"
@@ -42,6 +43,14 @@ typedef struct gd_inst_rt {
     char *last_error; /* of the newest failed backup (NULL after a success) */
     double last_duration_s;
     unsigned long long failures;
+    /* restore drills (server/drill.c; under srv->mu) */
+    int64_t drill_every_s;     /* drill = ...; 0: off */
+    char drill_job[40];        /* the running drill's job ("" none) */
+    int64_t drill_last_s;      /* start of the newest drill (0: none) */
+    bool drill_last_ok;        /* it passed */
+    double drill_last_seconds; /* how long it took */
+    char *drill_last_error;    /* what failed (NULL after a pass) */
+    unsigned long long drill_failures;
     /* what its regions hold, refreshed every five minutes and after each backup
      * (the info document, command/info.h; NULL before the first read): the
      * metrics read it instead of the regions */
@@ -76,6 +85,22 @@ gd_inst_rt *gd_server_inst(gd_server *s, const char *name);
 /* Starts a backup job of ir (on_demand: asked through the API).  The job
  * id goes to id.  GD_E_BUSY when one runs for the instance. */
 int gd_server_start_backup(gd_server *s, gd_inst_rt *ir, bool on_demand, char id[40], gd_err *err);
+
+/* A whole number kept in the state database under (instance, key): a
+ * failed write is logged; a missing or unreadable one reads 0. */
+void gd_server_state_put_int(gd_server *s, const char *instance, const char *key, int64_t v);
+int64_t gd_server_state_get_int(gd_server *s, const char *instance, const char *key);
+
+/* Restore drills (server/drill.c, docs/drills.md).  Starts one of ir from
+ * region (NULL: home); GD_E_BUSY while a drill runs anywhere in the server
+ * (one at a time: each provisions and loads a whole instance). */
+int gd_server_start_drill(gd_server *s, gd_inst_rt *ir, const char *region, char id[40],
+                          gd_err *err);
+/* From the scheduler: starts ir's drill when drill = ... says one is due
+ * and no backup of it runs. */
+void gd_server_drill_tick(gd_server *s, gd_inst_rt *ir, int64_t now);
+/* The newest drill's outcome from the state database, at start. */
+void gd_server_drill_load(gd_server *s, gd_inst_rt *ir);
 
 /* A new reference to the instance's view (NULL before the first read). */
 json_t *gd_server_view(gd_inst_rt *ir);

@@ -26,8 +26,8 @@ set_id="$("$GEODR" --config "$cfg" --json info shop | python3 -c 'import json,sy
 check "verify" "$GEODR" --config "$cfg" verify shop
 
 mdb_start dst
-check "restore into an empty server" "$GEODR" --config "$cfg" --quiet restore shop --latest \
-    --target "127.0.0.1:$DST_PORT" --target-user root --target-password-file "$WORK/dst.pass"
+check "restore into an empty server, verified against the set's row digests" \
+    "$GEODR" --config "$cfg" --quiet restore shop --latest --verify --target "127.0.0.1:$DST_PORT" --target-user root --target-password-file "$WORK/dst.pass"
 checksum_all dst >"$WORK/dst.sum"
 check "CHECKSUM TABLE equal for every table" diff "$WORK/src.sum" "$WORK/dst.sum"
 is "the repro's orders come back" "$(mdb_sql dst "SELECT GROUP_CONCAT(id, v ORDER BY id) FROM d.orders")" "1o1,2o2"

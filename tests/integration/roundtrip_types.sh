@@ -50,8 +50,9 @@ PY
 
     mdb_start "dst$mode"
     eval "port=\$DST${mode^^}_PORT"
-    check "$mode: restore into an empty server" "$GEODR" --config "$cfg" --quiet restore shop \
-        --latest --target "127.0.0.1:$port" --target-user root \
+    check "$mode: restore into an empty server, verified against the set's row digests" \
+        "$GEODR" --config "$cfg" --quiet restore shop --latest --verify \
+        --target "127.0.0.1:$port" --target-user root \
         --target-password-file "$WORK/dst$mode.pass" --jobs 3
     checksum_all "dst$mode" >"$WORK/dst$mode.sum"
     values_all "dst$mode" >"$WORK/dst$mode.val"
