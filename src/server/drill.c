@@ -70,7 +70,7 @@ static int drill_job(void *arg, gd_job *job, json_t **result, gd_err *err)
      * there and nowhere else (contrib/geodr.service) */
     char *parent = gd_asprintf("%s/drills", c->cfg->server.state_dir);
     int rc = 0;
-    if (mkdir(parent, 0711) != 0 && errno != EEXIST)
+    if ((mkdir(parent, 0711) != 0 && errno != EEXIST) || chmod(parent, 0711) != 0)
         rc = gd_err_sys(err, errno, "cannot create the drills directory %s", parent);
     gd_drill_request rq = {.instance = a->ir->name, .region = a->region, .parent = parent};
     gd_drill_outcome out = {0};

@@ -198,9 +198,12 @@ static int move_aside(const char *path, gd_err *err)
     return rc;
 }
 
+/* Traversable, not listable: a restore drill's instance (drills/ under it)
+ * runs as user mysql when the server runs as root, and must reach its
+ * folder; the files here are 0600. */
 static int make_dir(const char *dir, gd_err *err)
 {
-    if (mkdir(dir, 0700) == 0)
+    if (mkdir(dir, 0711) == 0)
         return 0;
     struct stat st;
     if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
