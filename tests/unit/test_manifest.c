@@ -37,6 +37,8 @@ static gd_manifest *full_manifest(void)
     t->columns[1].form = GD_MF_FORM_INDEX;
     t->versioned = true;
     t->consistent = false;
+    t->digest = 0xfedcba9876543210ULL; /* every bit of the hex form */
+    t->has_digest = true;
     t->chunks[0].enum_errors = 3;
     return m;
 }
@@ -79,6 +81,8 @@ static void assert_manifest_equal(const gd_manifest *a, const gd_manifest *b)
         assert_true(x->rows == y->rows);
         assert_int_equal(x->versioned, y->versioned);
         assert_int_equal(x->consistent, y->consistent);
+        assert_int_equal(x->has_digest, y->has_digest);
+        assert_true(x->digest == y->digest);
         assert_int_equal(x->ncolumns, y->ncolumns);
         for (size_t k = 0; k < x->ncolumns; k++) {
             assert_string_equal(x->columns[k].name, y->columns[k].name);
@@ -329,6 +333,12 @@ static const char *hostile_edit(int k, json_t *j)
     case 24:
         json_object_set_new(j, "totals", json_integer(1));
         return "\"totals\" is not an object";
+    case 25:
+        json_object_set_new(table0(j), "digest", json_string("FEDCBA9876543210"));
+        return "table `d`.`t`: digest 'FEDCBA9876543210' is not 16 lower-case hex digits";
+    case 26:
+        json_object_set_new(table0(j), "digest", json_string("0123"));
+        return "digest '0123' is not 16 lower-case hex digits";
     default:
         return NULL;
     }

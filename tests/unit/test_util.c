@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -430,6 +431,44 @@ static void test_periodic_calls(void **state)
     assert_int_equal(atomic_load(&t.calls), before);
 }
 
+/* gd_remove_tree: everything under a folder goes; a link is removed, not
+ * followed; a missing path is success. */
+static void test_remove_tree(void **state)
+{
+    (void)state;
+    char base[] = "/tmp/geodr-test-rmtree.XXXXXX";
+    assert_non_null(mkdtemp(base));
+    char *tree = gd_asprintf("%s/tree", base), *deep = gd_asprintf("%s/tree/a/b c/d", base);
+    char *outside = gd_asprintf("%s/outside", base), *link = gd_asprintf("%s/tree/a/link", base);
+    char *file = gd_asprintf("%s/tree/a/b c/file", base);
+    assert_int_equal(mkdir(tree, 0700), 0);
+    char *a = gd_asprintf("%s/tree/a", base), *b = gd_asprintf("%s/tree/a/b c", base);
+    assert_int_equal(mkdir(a, 0700), 0);
+    assert_int_equal(mkdir(b, 0700), 0);
+    assert_int_equal(mkdir(deep, 0500), 0); /* not writable: still removed (empty) */
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    f = fopen(outside, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(symlink(outside, link), 0);
+    assert_int_equal(gd_remove_tree(tree), 0);
+    struct stat st;
+    assert_int_not_equal(lstat(tree, &st), 0);
+    assert_int_equal(stat(outside, &st), 0);   /* the link's target stays */
+    assert_int_equal(gd_remove_tree(tree), 0); /* missing: success */
+    assert_int_equal(gd_remove_tree(base), 0);
+    assert_int_not_equal(lstat(base, &st), 0);
+    free(tree);
+    free(deep);
+    free(outside);
+    free(link);
+    free(file);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_err_redact),
         cmocka_unit_test(test_code_names),
         cmocka_unit_test(test_strings_and_files),
+        cmocka_unit_test(test_remove_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
