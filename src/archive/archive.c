@@ -54,9 +54,18 @@ typedef struct arch {
     gd_gtid_pos live_at; /* the source's @@gtid_binlog_pos at connect */
     double clock_off;
     uint32_t ts_max;
-    uint32_t gtid_ts; /* timestamp of the current transaction's GTID event */
-    gd_lock *lk;      /* the instance's archive lock in the home region */
+    uint32_t gtid_ts;       /* timestamp of the current transaction's GTID event */
+    gd_lock *lk;            /* the instance's archive lock in the home region */
+    gd_archive_live *shown; /* opts->live, or the run's own */
 } arch;
+
+double gd_archive_lag_s(const gd_archive_live *l, int64_t now_us)
+{
+    int64_t down = atomic_load(&l->down_since_us), pending = atomic_load(&l->pending_since_us);
+    int64_t behind = atomic_load(&l->behind_us);
+    int64_t lag = down ? now_us - down : behind ? behind : pending ? now_us - pending : 0;
+    return lag > 0 ? (double)lag / 1e6 : 0;
+}
 
 uint32_t gd_archive_default_server_id(const char *instance)
 {
@@ -158,6 +167,8 @@ static int seg_commit(arch *a, gd_err *err)
              last);
     a->pos = a->s.pos;
     a->next_seq++;
+    /* what is received now is the open transaction's, if any */
+    atomic_store(&a->shown->pending_since_us, a->grp.open ? gd_now_us() : 0);
     a->stats->segments++;
     a->stats->transactions += a->s.txns;
     a->stats->events += a->s.events;
@@ -276,6 +287,15 @@ static int on_event(arch *a, const gd_event *ev, gd_err *err)
         return 0; /* an event outside any transaction (none in a ROW binlog) */
     if (a->skipping)
         return 0;
+    if (atomic_load(&a->shown->pending_since_us) == 0)
+        atomic_store(&a->shown->pending_since_us, gd_now_us());
+    if (!a->live) {
+        /* catching up: the newest event's age, on the source's clock */
+        double age = gd_boottime() + a->clock_off - (double)ev->timestamp;
+        atomic_store(&a->shown->behind_us, age > 0 ? (int64_t)(age * 1e6) : 0);
+    } else {
+        atomic_store(&a->shown->behind_us, 0);
+    }
     if ((rc = gd_obj_write(a->s.w, ev->data, ev->size, err)) != 0)
         return rc;
     a->s.raw += ev->size;
@@ -376,6 +396,7 @@ static int session(arch *a, const gd_conn_params *src, bool *progressed, gd_err 
     }
     gd_info("archiving from GTID position '%s' (server id %u)", pos, a->o->server_id);
     a->last_event = gd_mono();
+    atomic_store(&a->shown->down_since_us, 0);
     for (;;) {
         if (gd_cancel_requested(a->o->stop))
             break;
@@ -420,6 +441,12 @@ out:
         seg_abort(a);
         gd_group_init(&a->grp);
     }
+    /* the stream ends: from now on the source may commit what the region
+     * does not get (what was received and not committed is lost with it) */
+    if (atomic_load(&a->shown->down_since_us) == 0)
+        atomic_store(&a->shown->down_since_us, gd_now_us());
+    atomic_store(&a->shown->pending_since_us, 0);
+    atomic_store(&a->shown->behind_us, 0);
     if (rpl)
         mariadb_rpl_close(rpl);
     gd_conn_close(m);
@@ -514,8 +541,11 @@ static gd_periodic *compactor_start(compactor *c, gd_repo *repo, const gd_archiv
 int gd_archive_run(gd_repo *repo, const gd_conn_params *src, const gd_archive_opts *opts,
                    gd_archive_stats *stats, gd_err *err)
 {
-    arch a = {.repo = repo, .o = opts, .stats = stats};
+    gd_archive_live own = {0};
+    arch a = {.repo = repo, .o = opts, .stats = stats, .shown = opts->live ? opts->live : &own};
     memset(stats, 0, sizeof *stats);
+    if (atomic_load(&a.shown->down_since_us) == 0)
+        atomic_store(&a.shown->down_since_us, gd_now_us()); /* until the stream starts */
     gd_group_init(&a.grp);
     /* One archiver per instance: two would write the same segment names. */
     int rc = gd_lock_take(repo->st, repo->instance, "archive", "archive", 0, &a.lk, err);

@@ -14,6 +14,7 @@
 #ifndef GD_ARCHIVE_ARCHIVE_H
 #define GD_ARCHIVE_ARCHIVE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,6 +23,21 @@
 #include "mysql/conn.h"
 #include "repo/repo.h"
 #include "repo/segment.h"
+
+/* What a running archiver shows another thread (all atomics; zeroed by its
+ * owner once, then kept across runs so a restart does not hide an outage). */
+typedef struct gd_archive_live {
+    _Atomic int64_t down_since_us;    /* no stream since then (0: streaming) */
+    _Atomic int64_t pending_since_us; /* oldest received event not yet committed (0: none) */
+    _Atomic int64_t behind_us;        /* catching up: how old the newest event received is */
+} gd_archive_live;
+
+/* The archive's lag in seconds at now_us: how much of what the source has
+ * committed the region may not hold.  Streaming and caught up: the age of
+ * the oldest event received and not yet committed (0 when none); catching
+ * up: the age of the newest event received; no stream (source down, not
+ * started): the time since the stream was lost. */
+double gd_archive_lag_s(const gd_archive_live *l, int64_t now_us);
 
 typedef struct gd_archive_opts {
     uint32_t server_id;     /* replica server id (must be unique in the topology) */
@@ -35,6 +51,7 @@ typedef struct gd_archive_opts {
      * its name under "record" (the shippers of the copy regions). */
     void (*on_segment)(void *ctx, const gd_segment *record);
     void *on_segment_ctx;
+    gd_archive_live *live; /* may be NULL */
 } gd_archive_opts;
 
 typedef struct gd_archive_stats {

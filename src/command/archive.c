@@ -94,6 +94,7 @@ int gd_command_archive(const gd_command_ctx *ctx, const gd_archive_request *rq,
             .idle_exit_s = rq->idle_exit_s,
             .compact_every_s = rq->compact_every_s,
             .stop = ctx->cancel,
+            .live = rq->live,
         };
         gd_command_say(ctx, GD_EVENT_NOTE, OP,
                        "archiving the binlog of instance %s into region %s (Ctrl-C or SIGTERM "

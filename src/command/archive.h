@@ -18,6 +18,7 @@ typedef struct gd_archive_request {
     double interval_s;      /* 0: archive-interval */
     double idle_exit_s;     /* > 0: stop after this long without a transaction */
     double compact_every_s; /* 0: never */
+    gd_archive_live *live;  /* what the run shows another thread (may be NULL) */
 } gd_archive_request;
 
 typedef struct gd_archive_outcome {

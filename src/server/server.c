@@ -131,7 +131,8 @@ static void *archiver_main(void *arg)
         gd_cfg_ref *c = gd_server_cfg_get(ir->srv);
         gd_command_ctx ctx = {
             .cfg = c->cfg, .cancel = &ir->arch_stop, .on_event = log_event, .event_ctx = ir->name};
-        gd_archive_request rq = {.instance = ir->name, .compact_every_s = ARCHIVE_COMPACT_S};
+        gd_archive_request rq = {
+            .instance = ir->name, .compact_every_s = ARCHIVE_COMPACT_S, .live = &ir->arch_live};
         gd_archive_outcome out = {0};
         gd_err e;
         gd_err_clear(&e);

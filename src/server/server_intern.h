@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "archive/archive.h"
 #include "command/command.h"
 #include "common/cancel.h"
 #include "common/config.h"
@@ -35,6 +36,7 @@ typedef struct gd_inst_rt {
     gd_cancel arch_stop;
     atomic_bool arch_running;   /* connected and archiving */
     atomic_llong arch_restarts; /* times it stopped and was started again */
+    gd_archive_live arch_live;  /* its lag (archive/archive.h) */
     /* the schedule (under srv->mu) */
     gd_backup_window window;
     gd_backup_history hist;

@@ -57,7 +57,7 @@ metric_is() { # metric_is TEXT: /metrics holds TEXT
     curl -s "$URL/metrics" | grep -qF "$1"
 }
 
-tap_plan 59
+tap_plan 61
 rc=0; start_server || rc=$?
 is "server starts and answers /health" "$rc" 0
 is "/health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" 200
@@ -173,6 +173,8 @@ check "/metrics: the newest recovery window's end" wait_for 30 metric_is \
     'geodr_recovery_window_end_timestamp_seconds{instance="shop",region="home"}'
 check "/metrics: how far the copy region is behind" wait_for 30 metric_is \
     'geodr_copy_lag_seconds{instance="shop",region="far",kind="log"}'
+check "/metrics: the archive's lag is 0 while the source is idle" wait_for 30 metric_is \
+    'geodr_archive_lag_seconds{instance="shop",region="home"} 0'
 # ---- a failing backup, recorded and retried ----
 nsets="$(backups)"
 mdb_stop src
@@ -184,6 +186,8 @@ like "... and says why" "$(jq_ 'j["Jobs"][0]["Error"]["Message"]')" 'connect|Con
 metrics="$(curl -s -H "Authorization: Bearer $TOKEN" "$URL/metrics")"
 like "/metrics shows the failure" "$metrics" 'geodr_backup_last_failed\{instance="shop",region="home"\} 1'
 like "/metrics counts it" "$metrics" 'geodr_backup_failures_total\{instance="shop",region="home"\} [1-9]'
+like "/metrics: the archive's lag grows while the source is down" "$metrics" \
+    'geodr_archive_lag_seconds\{instance="shop",region="home"\} [0-9.]*[1-9]'
 mdb_restart src
 check "the scheduler retries until a backup works" wait_for 90 has_backups $((nsets + 1))
 check "/metrics shows the success" wait_for 30 metric_is 'geodr_backup_last_failed{instance="shop",region="home"} 0'
