@@ -111,17 +111,8 @@ int gd_server_start_drill(gd_server *s, gd_inst_rt *ir, const char *region, char
                      .ir = ir,
                      .region = region ? gd_strdup(region) : NULL,
                      .started_s = gd_clock_now_s()};
-    snprintf(ir->drill_job, sizeof ir->drill_job, "starting");
-    pthread_mutex_unlock(&s->mu);
-    int rc = gd_jobs_start(s->jobs, "CreateRestoreDrill", ir->name, drill_job, a, drill_arg_free,
-                           id, err);
-    pthread_mutex_lock(&s->mu);
-    if (rc == 0 && strcmp(ir->drill_job, "starting") == 0)
-        snprintf(ir->drill_job, sizeof ir->drill_job, "%s", id);
-    else if (rc != 0)
-        ir->drill_job[0] = '\0';
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return gd_server_start_marked(s, ir->drill_job, "CreateRestoreDrill", ir->name, drill_job, a,
+                                  drill_arg_free, id, err);
 }
 
 void gd_server_drill_tick(gd_server *s, gd_inst_rt *ir, int64_t now)

@@ -278,15 +278,23 @@ int gd_server_start_backup(gd_server *s, gd_inst_rt *ir, bool on_demand, char id
     }
     backup_arg *a = gd_calloc(1, sizeof *a);
     *a = (backup_arg){.srv = s, .ir = ir, .on_demand = on_demand, .started_s = gd_clock_now_s()};
+    return gd_server_start_marked(s, ir->backup_job, "CreateBackup", ir->name, backup_job, a, free,
+                                  id, err);
+}
+
+int gd_server_start_marked(gd_server *s, char mark[40], const char *operation, const char *instance,
+                           gd_job_fn fn, void *arg, void (*arg_free)(void *), char id[40],
+                           gd_err *err)
+{
     /* marked before the thread starts, so that it cannot end first */
-    snprintf(ir->backup_job, sizeof ir->backup_job, "starting");
+    snprintf(mark, 40, "starting");
     pthread_mutex_unlock(&s->mu);
-    int rc = gd_jobs_start(s->jobs, "CreateBackup", ir->name, backup_job, a, free, id, err);
+    int rc = gd_jobs_start(s->jobs, operation, instance, fn, arg, arg_free, id, err);
     pthread_mutex_lock(&s->mu);
-    if (rc == 0 && strcmp(ir->backup_job, "starting") == 0)
-        snprintf(ir->backup_job, sizeof ir->backup_job, "%s", id);
+    if (rc == 0 && strcmp(mark, "starting") == 0)
+        snprintf(mark, 40, "%s", id);
     else if (rc != 0)
-        ir->backup_job[0] = '\0';
+        mark[0] = '\0';
     pthread_mutex_unlock(&s->mu);
     return rc;
 }

@@ -84,6 +84,14 @@ gd_command_ctx gd_server_job_ctx(gd_cfg_ref *c, gd_job *job);
 /* The runtime of a configured instance (NULL: not configured). */
 gd_inst_rt *gd_server_inst(gd_server *s, const char *name);
 
+/* Starts a job whose id is kept in mark (an instance's backup_job,
+ * drill_job: "" when none runs) while it runs; the job clears mark itself
+ * when it ends.  Called with s->mu held, after the caller found mark empty;
+ * returns with it released. */
+int gd_server_start_marked(gd_server *s, char mark[40], const char *operation, const char *instance,
+                           gd_job_fn fn, void *arg, void (*arg_free)(void *), char id[40],
+                           gd_err *err);
+
 /* Starts a backup job of ir (on_demand: asked through the API).  The job
  * id goes to id.  GD_E_BUSY when one runs for the instance. */
 int gd_server_start_backup(gd_server *s, gd_inst_rt *ir, bool on_demand, char id[40], gd_err *err);
