@@ -9,7 +9,6 @@
 #include <xxhash.h>
 
 #include "backup/backup.intern.h"
-
 #include "common/log.h"
 #include "common/nameidx.h"
 #include "common/util.h"
