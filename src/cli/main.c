@@ -23,6 +23,7 @@ static const char usage[] =
     "  restore INSTANCE ...                        restore a backup set (see restore --help)\n"
     "  expire [INSTANCE] [--dry-run]               apply retention in every region\n"
     "  info [INSTANCE] [--region R]                list instances and their backup sets\n"
+    "  release INSTANCE [--undo]                   stop protecting an instance, keep its backups\n"
     "  verify INSTANCE [SET]                       read every object back and check it\n"
     "  keygen FILE                                 write a new random key passphrase (0600)\n"
     "  cat INSTANCE OBJECT                         write one stored object, decoded, to stdout\n"
@@ -197,7 +198,7 @@ static const struct {
     {"verify", gd_cmd_verify}, {"archive", gd_cmd_archive}, {"expire", gd_cmd_expire},
     {"copy", gd_cmd_copy},     {"compact", gd_cmd_compact}, {"cat", gd_cmd_cat},
     {"keygen", gd_cmd_keygen}, {"server", gd_cmd_server},   {"status", gd_cmd_status},
-    {"export", gd_cmd_export},
+    {"export", gd_cmd_export}, {"release", gd_cmd_release},
 };
 
 static int version(gd_cli *cli)

@@ -99,28 +99,28 @@ out:
     return rc;
 }
 
-bool gd_command_is_released(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
-                            int64_t *released_us)
+int gd_command_released_at(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
+                           int64_t *at, gd_err *err)
 {
     gd_repo *own = NULL;
     gd_policy pol = {0};
-    int rc = home ? 0 : gd_command_open_repo(cfg, ic, NULL, false, &own, NULL);
-    int64_t at = 0;
-    if (rc == 0 && gd_policy_read(home ? home : own, &pol, NULL) == 0)
-        at = pol.released_us;
+    *at = 0;
+    int rc = home ? 0 : gd_command_open_repo(cfg, ic, NULL, false, &own, err);
+    if (rc == 0)
+        rc = gd_policy_read(home ? home : own, &pol, err);
+    if (rc == 0)
+        *at = pol.released_us;
     gd_policy_free(&pol);
     gd_repo_close(own);
-    if (released_us)
-        *released_us = at;
-    return at > 0;
+    return rc == GD_E_NOTFOUND ? 0 : rc; /* no repository or no record: not released */
 }
 
 int gd_command_refuse_released(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
                                gd_err *err)
 {
     int64_t at = 0;
-    if (!gd_command_is_released(cfg, ic, home, &at))
-        return 0;
+    if (gd_command_released_at(cfg, ic, home, &at, NULL) != 0 || at == 0)
+        return 0; /* unreadable: the config holds, as for every policy value */
     char when[32];
     gd_fmt_time(at, false, when, sizeof when);
     return gd_err_set(err, GD_E_STATE,

@@ -59,9 +59,10 @@ int gd_command_policy_push(const gd_command_ctx *ctx, const char *op, const gd_i
 int gd_command_refuse_released(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
                                gd_err *err);
 
-/* Whether the instance's policy record says it is released (when, in
- * *released_us; may be NULL).  A region or record that cannot be read: no. */
-bool gd_command_is_released(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
-                            int64_t *released_us);
+/* When the instance's policy record says it was released: 0 with *at (0:
+ * it is not released, or no record), or the error when the home region or
+ * the record cannot be read (home: NULL, opened here). */
+int gd_command_released_at(const gd_config *cfg, const gd_instance_cfg *ic, gd_repo *home,
+                           int64_t *at, gd_err *err);
 
 #endif
