@@ -224,7 +224,7 @@ int gd_api_modify_policy(gd_server *s, gd_params *p, json_t **answer)
 int gd_api_release_instance(gd_server *s, gd_params *p, json_t **answer)
 {
     const char *name = gd_param_str(p, "DBInstanceId", true);
-    int rc = gd_api_begin(s, p, name, answer);
+    int rc = gd_params_end(p);
     if (rc != 0)
         return rc;
     gd_inst_rt *ir = gd_api_instance(s, name, answer);

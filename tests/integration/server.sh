@@ -65,7 +65,7 @@ metric_is() { # metric_is TEXT: /metrics holds TEXT
     curl -s "$URL/metrics" | grep -qF "$1"
 }
 
-tap_plan 77
+tap_plan 78
 rc=0; start_server || rc=$?
 is "server starts and answers /health" "$rc" 0
 is "/health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" 200
@@ -297,4 +297,6 @@ like "geodr release --undo takes the release back" "$RUN_RC $RUN_OUT" "^0 instan
 run "$GEODR" --config "$cfg" release legacy
 like "geodr release releases it again, deleting nothing" "$RUN_RC $RUN_OUT $(ls "$WORK/far/legacy/backup")" \
     "^0 instance legacy is released at .*10 days in copy regions.* $newest\$"
+like "... and geodr info says so, its set still listed" "$("$GEODR" --config "$cfg" info legacy)" \
+    "RELEASED at [0-9-]+ [0-9:]+ UTC(.|\n)*$newest"
 tap_done
