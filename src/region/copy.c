@@ -87,8 +87,8 @@ int gd_copy_since_claim(gd_repo *home, const char *region, int64_t at_us, int64_
     for (int tries = 0; tries < 3; tries++) {
         gd_err_clear(&e);
         rc = read_since(home->st, name, &have, &e);
-        if (rc == GD_E_NOTFOUND)
-            have = 0;
+        if (rc == GD_E_NOTFOUND || rc == GD_E_CORRUPT)
+            have = 0; /* none, or one without a moment: this claim's is written */
         else if (rc != 0)
             break;
         if (have > 0 && have <= at_us)
