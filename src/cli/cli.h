@@ -98,4 +98,5 @@ int gd_cmd_server(gd_cli *cli, int argc, char **argv);
 int gd_cmd_status(gd_cli *cli, int argc, char **argv);
 int gd_cmd_export(gd_cli *cli, int argc, char **argv);
 int gd_cmd_drill(gd_cli *cli, int argc, char **argv);
+int gd_cmd_release(gd_cli *cli, int argc, char **argv);
 #endif

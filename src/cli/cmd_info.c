@@ -127,6 +127,11 @@ static void print_human(json_t *inst)
                gd_json_str(inst, "name", ""), gd_json_str(inst, "host", ""),
                (int)gd_json_int(inst, "port", 0), gd_json_str(inst, "region", ""),
                json_is_true(json_object_get(inst, "encrypted")) ? "on" : "off");
+    const char *released = gd_json_str(json_object_get(inst, "policy"), "released_at", NULL);
+    if (released)
+        printf("  RELEASED at %s UTC: not backed up or archived; its backups stay until they "
+               "expire ('geodr release %s --undo' takes it back)\n",
+               released, gd_json_str(inst, "name", ""));
     json_t *sets = json_object_get(inst, "sets");
     if (home && json_is_false(json_object_get(inst, "repository"))) {
         printf("  region %s holds no repository for instance %s: %s\n",

@@ -200,9 +200,15 @@ static void print_status(json_t *a)
                    json_real_value(json_object_get(it, "LastBackupDurationSeconds")));
         else
             printf("  last successful backup: none yet\n");
-        printf("  next backup: %s (%sdaily window %s UTC)\n", gd_json_str(it, "NextBackupTime", ""),
-               json_is_true(json_object_get(it, "LastBackupFailed")) ? "a retry; " : "",
-               gd_json_str(it, "BackupWindow", ""));
+        if (json_is_string(json_object_get(it, "ReleaseTime")))
+            printf("  RELEASED at %s: not backed up or archived; its backups stay until they "
+                   "expire\n",
+                   gd_json_str(it, "ReleaseTime", ""));
+        else
+            printf("  next backup: %s (%sdaily window %s UTC)\n",
+                   gd_json_str(it, "NextBackupTime", ""),
+                   json_is_true(json_object_get(it, "LastBackupFailed")) ? "a retry; " : "",
+                   gd_json_str(it, "BackupWindow", ""));
         print_jobs(it);
         print_copies(it);
     }

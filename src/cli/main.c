@@ -23,6 +23,7 @@ static const char usage[] =
     "  restore INSTANCE ...                        restore a backup set (see restore --help)\n"
     "  expire [INSTANCE] [--dry-run]               apply retention in every region\n"
     "  info [INSTANCE] [--region R]                list instances and their backup sets\n"
+    "  release INSTANCE [--undo]                   stop protecting an instance, keep its backups\n"
     "  verify INSTANCE [SET]                       read every object back and check it\n"
     "  drill INSTANCE [--region R]                 restore into a throwaway instance and check "
     "it\n"
@@ -199,7 +200,7 @@ static const struct {
     {"verify", gd_cmd_verify}, {"archive", gd_cmd_archive}, {"expire", gd_cmd_expire},
     {"copy", gd_cmd_copy},     {"compact", gd_cmd_compact}, {"cat", gd_cmd_cat},
     {"keygen", gd_cmd_keygen}, {"server", gd_cmd_server},   {"status", gd_cmd_status},
-    {"export", gd_cmd_export}, {"drill", gd_cmd_drill},
+    {"export", gd_cmd_export}, {"drill", gd_cmd_drill}, {"release", gd_cmd_release},
 };
 
 static int version(gd_cli *cli)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "command/open.h"
+#include "command/release.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "region/copy.h"
@@ -81,6 +82,8 @@ int gd_command_archive(const gd_command_ctx *ctx, const gd_archive_request *rq,
         rc = gd_command_instance_conn(ic, &src, err);
     if (rc == 0)
         rc = gd_command_open_repo(ctx->cfg, ic, NULL, true, &repo, err);
+    if (rc == 0) /* a released instance is no longer archived (command/release.h) */
+        rc = gd_command_refuse_released(ctx->cfg, ic, repo, err);
     if (rc == 0) {
         out->region = gd_strdup(repo->st->name);
         gd_command_emit(ctx, GD_EVENT_PHASE_BEGIN, OP, "archive", NULL, NULL);

@@ -5,6 +5,7 @@
 
 #include "command/expire.h"
 #include "command/open.h"
+#include "command/release.h"
 #include "common/defaults.h"
 #include "common/util.h"
 
@@ -65,6 +66,8 @@ int gd_command_backup(const gd_command_ctx *ctx, const gd_backup_request *rq,
         rc = gd_command_instance_conn(ic, &src, err);
     if (rc == 0)
         rc = gd_command_open_repo(ctx->cfg, ic, NULL, true, &repo, err);
+    if (rc == 0) /* a released instance is no longer backed up (command/release.h) */
+        rc = gd_command_refuse_released(ctx->cfg, ic, repo, err);
     /* A copy region enabled before this backup started copies it, even when
      * it is first reached after the backup (nothing waits on a region that
      * is down before the backup starts). */

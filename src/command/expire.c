@@ -5,6 +5,7 @@
 
 #include "command/info.h"
 #include "command/open.h"
+#include "command/release.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -18,6 +19,15 @@ int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg 
     gd_instance_cfg eff;
     gd_policy pol;
     gd_command_policy_in_effect(ctx, "expire", ic, NULL, &eff, &pol);
+    /* A released instance's record goes to each region that holds it before
+     * retention runs there (command/release.h): each region then knows its
+     * retention, also once the config no longer names the instance. */
+    if (pol.released_us > 0 && !dry_run) {
+        gd_repo *home = NULL;
+        if (gd_command_open_repo(ctx->cfg, ic, NULL, false, &home, NULL) == 0)
+            gd_command_policy_push(ctx, "expire", ic, &eff, home);
+        gd_repo_close(home);
+    }
     /* every region that may hold copies: one dropped from the policy keeps
      * its copies until they expire */
     size_t ncopies = 0;
@@ -48,6 +58,8 @@ int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg 
             failed++;
         }
         json_object_set_new(rep, "instance", json_string(ic->name));
+        if (pol.released_us > 0)
+            json_object_set_new(rep, "released", json_true());
         json_array_append_new(report, rep);
     }
     free(copies);

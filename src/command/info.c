@@ -220,6 +220,11 @@ static json_t *policy_json(const gd_instance_cfg *eff, const gd_policy *pol, con
                   eff->retention_days, "copy_retention_days", eff->copy_retention_days);
     if (pe->code != GD_OK)
         json_object_set_new(j, "error", json_string(pe->msg));
+    if (pol->released_us > 0) { /* command/release.h */
+        char at[32];
+        gd_fmt_time(pol->released_us, false, at, sizeof at);
+        json_object_set_new(j, "released_at", json_string(at));
+    }
     return j;
 }
 

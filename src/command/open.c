@@ -42,12 +42,25 @@ int gd_command_open_copy_region(const gd_config *cfg, const gd_instance_cfg *ic,
                                 const char *region, int64_t since_us, int64_t *since_out,
                                 const gd_cancel *cancel, gd_repo **out, gd_err *err)
 {
+    /* When copies to the region started, recorded at home before the region
+     * is contacted: a region down now still gets, once reached, the sets
+     * taken since copies to it were enabled (region/copy.h). */
+    int64_t since = since_us > 0 ? since_us : gd_now_us();
+    gd_err ce;
+    gd_err_clear(&ce);
+    if (gd_copy_since_claim(home, region, since, &since, &ce) != 0) {
+        gd_log(GD_LOG_WARN,
+               "cannot record in region %s when copies of instance %s to region %s started "
+               "(%s): copy.json in region %s alone says it",
+               home->st->name, ic->name, region, ce.msg, region);
+        since = since_us;
+    }
     gd_storage *st = NULL;
     int r = instance_storage(cfg, ic, region, &st, err);
     if (r != 0)
         return r;
     st->cancel = cancel;
-    return gd_copy_region_open(home, st, since_us, since_out, out, err);
+    return gd_copy_region_open(home, st, since, since_out, out, err);
 }
 
 int gd_command_open_repo_raw(const gd_config *cfg, const gd_instance_cfg *ic, const char *region,

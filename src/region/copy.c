@@ -39,12 +39,78 @@ static int same_descriptor(gd_repo *home, const char *region, const char *mine, 
                       region, home->instance, home->st->name);
 }
 
+/* Reads "since_us" of a small JSON file: 0 with *since filled, GD_E_NOTFOUND
+ * when there is none, another error when it cannot be read or holds no
+ * positive since_us (a guess would copy all history, or nothing). */
+static int read_since(gd_storage *st, const char *name, int64_t *since, gd_err *err)
+{
+    char *text = NULL;
+    int rc = gd_storage_get_all(st, name, SMALL_MAX, &text, NULL, err);
+    if (rc == 0) {
+        json_t *j = json_loads(text, 0, NULL);
+        *since = gd_json_int(j, "since_us", 0);
+        json_decref(j);
+        if (*since <= 0)
+            rc = gd_err_set(err, GD_E_CORRUPT,
+                            "%s in region %s holds no since_us: remove it (the next copy writes "
+                            "it again)",
+                            name, st->name);
+    }
+    free(text);
+    return rc;
+}
+
+static int write_since(gd_storage *st, const char *name, const char *format, const char *key,
+                       const char *value, int64_t since, gd_err *err)
+{
+    char at[32];
+    gd_fmt_time(since, false, at, sizeof at);
+    json_t *j = json_pack("{s:s, s:i, s:s, s:I, s:s}", "format", format, "version", 1, "since", at,
+                          "since_us", (json_int_t)since, key, value);
+    char *text = json_dumps(j, JSON_SORT_KEYS);
+    int rc = gd_storage_put_all(st, name, text, strlen(text), err);
+    free(text);
+    json_decref(j);
+    return rc;
+}
+
+int gd_copy_since_claim(gd_repo *home, const char *region, int64_t at_us, int64_t *since,
+                        gd_err *err)
+{
+    char *name = gd_asprintf("%s/copy-since/%s.json", home->instance, region);
+    int64_t have = 0;
+    gd_err e;
+    int rc = 0;
+    /* two claims at once (a backup's end, an archiver's start): the later
+     * writer checks what is there after its write and writes again while
+     * its moment is earlier, so the earliest one stays */
+    for (int tries = 0; tries < 3; tries++) {
+        gd_err_clear(&e);
+        rc = read_since(home->st, name, &have, &e);
+        if (rc == GD_E_NOTFOUND || rc == GD_E_CORRUPT)
+            have = 0; /* none, or one without a moment: this claim's is written */
+        else if (rc != 0)
+            break;
+        if (have > 0 && have <= at_us)
+            break;
+        rc = write_since(home->st, name, "geodr-copy-since", "region", region, at_us, &e);
+        if (rc != 0)
+            break;
+        have = at_us;
+    }
+    if (rc != 0 && err)
+        *err = e;
+    *since = have;
+    free(name);
+    return rc;
+}
+
 int gd_copy_region_open(gd_repo *home, gd_storage *dst, int64_t since_us, int64_t *since_out,
                         gd_repo **out, gd_err *err)
 {
     char *dname = gd_asprintf("%s/instance.json", home->instance);
     char *cname = gd_asprintf("%s/copy.json", home->instance);
-    char *mine = NULL, *theirs = NULL, *text = NULL;
+    char *mine = NULL, *theirs = NULL;
     gd_err e;
     gd_err_clear(&e);
     int rc = gd_storage_get_all(home->st, dname, SMALL_MAX, &mine, NULL, err);
@@ -61,21 +127,13 @@ int gd_copy_region_open(gd_repo *home, gd_storage *dst, int64_t since_us, int64_
             *err = e;
     }
     gd_err_clear(&e);
-    int64_t since = 0;
-    g = rc == 0 ? gd_storage_get_all(dst, cname, SMALL_MAX, &text, NULL, &e) : 0;
+    int64_t since = since_us > 0 ? since_us : gd_now_us(), there = 0;
+    g = rc == 0 ? read_since(dst, cname, &there, &e) : 0;
     if (rc == 0 && g == 0) {
-        json_t *cj = json_loads(text, 0, NULL);
-        since = gd_json_int(cj, "since_us", 0);
-        json_decref(cj);
+        if (there < since)
+            since = there;
     } else if (rc == 0 && g == GD_E_NOTFOUND) {
-        char now[32];
-        since = since_us > 0 ? since_us : gd_now_us();
-        gd_fmt_time(since, false, now, sizeof now);
-        char *j = gd_asprintf("{\"format\": \"geodr-copy\", \"version\": 1, \"since\": \"%s\", "
-                              "\"since_us\": %lld, \"from_region\": \"%s\"}\n",
-                              now, (long long)since, home->st->name);
-        rc = gd_storage_put_all(dst, cname, j, strlen(j), err);
-        free(j);
+        rc = write_since(dst, cname, "geodr-copy", "from_region", home->st->name, since, err);
     } else if (rc == 0) {
         rc = g;
         if (err)
@@ -83,7 +141,6 @@ int gd_copy_region_open(gd_repo *home, gd_storage *dst, int64_t since_us, int64_
     }
     free(mine);
     free(theirs);
-    free(text);
     free(dname);
     free(cname);
     if (since_out)
@@ -241,8 +298,7 @@ static int copy_small(gd_repo *src, gd_repo *dst, const char *name, gd_err *err)
     return rc;
 }
 
-/* Copies the instance's policy record when home has one and dst's differs. */
-static int copy_policy(gd_repo *home, gd_repo *dst, gd_err *err)
+int gd_copy_policy(gd_repo *home, gd_repo *dst, gd_err *err)
 {
     char *name = gd_policy_name(home->instance), *mine = NULL, *theirs = NULL;
     size_t lm = 0, lt = 0;
@@ -322,21 +378,16 @@ static int present_cb(void *ctx, const char *name, const gd_stat *st)
  * that fails otherwise fails the pass: guessing 0 would copy all history. */
 static int copy_since_us(gd_repo *dst, long long *since, gd_err *err)
 {
-    char *name = gd_asprintf("%s/copy.json", dst->instance), *text = NULL;
+    char *name = gd_asprintf("%s/copy.json", dst->instance);
+    int64_t v = 0;
     gd_err e;
     gd_err_clear(&e);
-    *since = 0;
-    int rc = gd_storage_get_all(dst->st, name, SMALL_MAX, &text, NULL, &e);
-    if (rc == 0) {
-        json_t *j = json_loads(text, 0, NULL);
-        *since = gd_json_int(j, "since_us", 0);
-        json_decref(j);
-    } else if (rc == GD_E_NOTFOUND) {
+    int rc = read_since(dst->st, name, &v, &e);
+    if (rc == GD_E_NOTFOUND)
         rc = 0;
-    } else if (err) {
+    else if (rc != 0 && err)
         *err = e;
-    }
-    free(text);
+    *since = rc == 0 ? v : 0;
     free(name);
     return rc;
 }
@@ -503,7 +554,7 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
      * region knows its retention when the home region or the config is gone
      * (repo/policy.h). */
     if (rc == 0 && o->sets)
-        rc = copy_policy(home, dst, err);
+        rc = gd_copy_policy(home, dst, err);
     xfer_reset(&c);
     st->objects = atomic_load(&c.copied);
     st->skipped = atomic_load(&c.skipped);

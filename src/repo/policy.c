@@ -74,6 +74,10 @@ static int decode(json_t *j, const char *name, const char *region, gd_policy *p,
     p->backup_enabled = json_is_true(be);
     p->log_backup_enabled = json_is_true(le);
     p->updated_us = gd_json_int(j, "updated_us", 0);
+    /* absent in records written before releases existed: not released */
+    p->released_us = gd_json_int(j, "released_us", 0);
+    if (p->released_us < 0)
+        p->released_us = 0;
     return 0;
 }
 
@@ -100,6 +104,8 @@ int gd_policy_write(gd_repo *r, const gd_policy *p, gd_err *err)
                   p->backup_enabled, "log_backup_enabled", p->log_backup_enabled, "copy_regions",
                   regions, "copy_retention_days", p->copy_retention_days, "retention_days",
                   p->retention_days, "updated_us", (json_int_t)p->updated_us);
+    if (p->released_us > 0)
+        json_object_set_new(j, "released_us", json_integer((json_int_t)p->released_us));
     char *name = gd_policy_name(r->instance);
     int rc = gd_repo_put_record(r, name, j, err);
     free(name);

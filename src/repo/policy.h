@@ -10,7 +10,14 @@
  * takes effect at once, survives restarts, and holds for whoever reads the
  * region.  The record is copied to the copy regions with the sets, so a
  * copy region knows its retention after the home region or the config is
- * gone (released instances). */
+ * gone (released instances).
+ *
+ * A *released* instance (released_us != 0: geodr release, the server's
+ * ReleaseInstance; docs/regions.md "Released instances") is no longer
+ * backed up or archived by any process; its sets stay and expire by the
+ * retention the record holds.  The release lives in the record so that it
+ * survives restarts, holds for every process that reads the region, and
+ * reaches the copy regions with the record. */
 #ifndef GD_REPO_POLICY_H
 #define GD_REPO_POLICY_H
 
@@ -32,6 +39,7 @@ typedef struct gd_policy {
     int copy_retention_days; /* 7-1825 */
     int retention_days;      /* home, 1-35 */
     int64_t updated_us;      /* when it was written */
+    int64_t released_us;     /* when the instance was released; 0: it is not */
 } gd_policy;
 
 /* Reads the record: 0 with *out filled, GD_E_NOTFOUND when the instance has

@@ -408,9 +408,16 @@ static int op_describe_instances(gd_server *s, gd_params *p, json_t **answer)
     json_t *items = json_array();
     for (size_t i = 0; i < c->cfg->n_instances; i++) {
         const gd_instance_cfg *ic = &c->cfg->instances[i];
-        json_array_append_new(items,
-                              json_pack("{s:s, s:s, s:s}", "DBInstanceId", ic->name, "RegionId",
-                                        ic->home_region, "DBInstanceStatus", "Running"));
+        pthread_mutex_lock(&s->mu);
+        gd_inst_rt *ir = gd_server_inst(s, ic->name);
+        int64_t released = ir ? atomic_load(&ir->released_us) : 0; /* command/release.h */
+        pthread_mutex_unlock(&s->mu);
+        json_t *it =
+            json_pack("{s:s, s:s, s:s}", "DBInstanceId", ic->name, "RegionId", ic->home_region,
+                      "DBInstanceStatus", released ? "Released" : "Running");
+        if (released)
+            json_object_set_new(it, "ReleaseTime", gd_api_time(released / 1000000));
+        json_array_append_new(items, it);
     }
     gd_command_ctx ctx = {.cfg = c->cfg};
     json_t *released = gd_command_released(&ctx);
@@ -449,6 +456,7 @@ static const struct {
     {"DescribeCrossRegionLogBackupFiles", gd_api_describe_log_files},
     {"DescribeInstanceCrossBackupPolicy", gd_api_describe_policy},
     {"ModifyInstanceCrossBackupPolicy", gd_api_modify_policy},
+    {"ReleaseInstance", gd_api_release_instance},
     {"DescribeJobs", op_describe_jobs},
     {"DescribeServerStatus", gd_api_describe_server_status},
     {"RestoreDdrTable", gd_api_restore_ddr_table},

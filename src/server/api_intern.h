@@ -33,6 +33,7 @@ int gd_api_create_ddr_instance(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_restore_ddr_table(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_describe_policy(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_modify_policy(gd_server *s, gd_params *p, json_t **answer);
+int gd_api_release_instance(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_describe_meta_list(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_describe_log_files(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_describe_server_status(gd_server *s, gd_params *p, json_t **answer);

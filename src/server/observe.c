@@ -286,6 +286,11 @@ int gd_api_describe_server_status(gd_server *s, gd_params *p, json_t **answer)
                 json_array_append(running, j);
         }
         json_object_set_new(it, "RunningJobs", running);
+        int64_t released = atomic_load(&ir->released_us); /* command/release.h */
+        json_object_set_new(it, "ReleaseTime",
+                            released ? gd_api_time(released / 1000000) : json_null());
+        if (released)
+            json_object_set_new(it, "NextBackupTime", json_null());
         json_array_append_new(items, it);
     }
     pthread_mutex_unlock(&s->mu);

@@ -14,6 +14,7 @@
 #include "command/expire.h"
 #include "command/info.h"
 #include "command/open.h"
+#include "command/release.h"
 #include "common/log.h"
 #include "common/periodic.h"
 #include "common/retry.h"
@@ -109,12 +110,28 @@ gd_command_ctx gd_server_job_ctx(gd_cfg_ref *c, gd_job *job)
 
 /* ---- the archivers ---- */
 
-static void log_event(void *ctx, const gd_cmd_event *ev)
+void gd_server_log_event(void *ctx, const gd_cmd_event *ev)
 {
     const char *instance = ctx;
     if (ev->kind == GD_EVENT_WARNING)
         gd_server_log(GD_LOG_WARN, "warning", instance, "op=%s message=\"%s\"", ev->op,
                       ev->msg ? ev->msg : "");
+}
+
+/* When the region says the instance was released (0: it is not; -1: the
+ * region or its record cannot be read now): how the server learns of a
+ * release or an undo by another process (geodr release). */
+static int64_t region_released_at(gd_inst_rt *ir)
+{
+    gd_cfg_ref *c = gd_server_cfg_get(ir->srv);
+    const gd_instance_cfg *ic = NULL;
+    int64_t at = 0;
+    gd_err e;
+    gd_err_clear(&e);
+    bool read = gd_command_instance(c->cfg, ir->name, &ic, &e) == 0 &&
+                gd_command_released_at(c->cfg, ic, NULL, &at, &e) == 0;
+    gd_cfg_put(c);
+    return read ? at : -1;
 }
 
 /* Keeps one instance's archiver running until arch_stop: a run that ends
@@ -129,8 +146,10 @@ static void *archiver_main(void *arg)
     gd_retry_start(&rt, &(gd_retry_policy){.first_ms = 1000, .max_ms = 300000, .jitter = true});
     while (!gd_cancel_requested(&ir->arch_stop)) {
         gd_cfg_ref *c = gd_server_cfg_get(ir->srv);
-        gd_command_ctx ctx = {
-            .cfg = c->cfg, .cancel = &ir->arch_stop, .on_event = log_event, .event_ctx = ir->name};
+        gd_command_ctx ctx = {.cfg = c->cfg,
+                              .cancel = &ir->arch_stop,
+                              .on_event = gd_server_log_event,
+                              .event_ctx = ir->name};
         gd_archive_request rq = {
             .instance = ir->name, .compact_every_s = ARCHIVE_COMPACT_S, .live = &ir->arch_live};
         gd_archive_outcome out = {0};
@@ -145,6 +164,13 @@ static void *archiver_main(void *arg)
         gd_cfg_put(c);
         if (gd_cancel_requested(&ir->arch_stop))
             break;
+        int64_t released = rc == GD_E_STATE ? region_released_at(ir) : 0;
+        if (released > 0) { /* by another process: this thread ends */
+            atomic_store(&ir->released_us, released);
+            gd_server_log(GD_LOG_INFO, "instance_released", ir->name,
+                          "note=\"released in the region: not archived any more\"");
+            break;
+        }
         atomic_fetch_add(&ir->arch_restarts, 1);
         if (gd_mono() - t0 > 60)
             gd_retry_restart(&rt);
@@ -179,10 +205,29 @@ static void archiver_stop(gd_inst_rt *ir)
 void gd_server_restart_archiver(gd_inst_rt *ir)
 {
     pthread_mutex_lock(&ir->srv->arch_mu);
-    if (ir->arch_started && ir->configured) {
+    if (ir->arch_started && ir->configured && atomic_load(&ir->released_us) == 0) {
         archiver_stop(ir);
         archiver_start(ir);
     }
+    pthread_mutex_unlock(&ir->srv->arch_mu);
+}
+
+void gd_server_set_released(gd_inst_rt *ir, int64_t released_us)
+{
+    pthread_mutex_lock(&ir->srv->arch_mu);
+    int64_t was = atomic_exchange(&ir->released_us, released_us);
+    if (ir->configured && released_us != 0) {
+        archiver_stop(ir); /* nothing when it is not running */
+    } else if (ir->configured && was != 0) {
+        archiver_stop(ir); /* joins one that ended on finding the release */
+        archiver_start(ir);
+    }
+    if ((was != 0) != (released_us != 0))
+        gd_server_log(GD_LOG_INFO, released_us ? "instance_released" : "instance_unreleased",
+                      ir->name, "note=\"%s\"",
+                      released_us ? "not backed up or archived any more; its backups stay and "
+                                    "expire by their retention"
+                                  : "the release was undone: backed up and archived again");
     pthread_mutex_unlock(&ir->srv->arch_mu);
 }
 
@@ -254,6 +299,9 @@ static int backup_job(void *arg, gd_job *job, json_t **result, gd_err *err)
                   a->on_demand ? "yes" : "no");
     int rc = gd_command_backup(&ctx, &rq, &out, err);
     backup_ended(a, rc, &out, err);
+    int64_t released = rc == GD_E_STATE ? region_released_at(a->ir) : 0;
+    if (released > 0) /* by another process */
+        gd_server_set_released(a->ir, released);
     if (rc == 0)
         *result =
             json_pack("{s:s, s:s, s:I, s:I, s:f, s:i}", "BackupSetId", out.set.set_id, "RegionId",
@@ -267,6 +315,16 @@ static int backup_job(void *arg, gd_job *job, json_t **result, gd_err *err)
 
 int gd_server_start_backup(gd_server *s, gd_inst_rt *ir, bool on_demand, char id[40], gd_err *err)
 {
+    int64_t released = atomic_load(&ir->released_us);
+    if (released != 0) {
+        char when[32];
+        gd_fmt_time(released, false, when, sizeof when);
+        return gd_err_set(err, GD_E_STATE,
+                          "instance %s was released at %s UTC (ReleaseInstance): it is no longer "
+                          "backed up; its backups stay restorable until they expire. To protect "
+                          "it again: geodr release %s --undo",
+                          ir->name, when, ir->name);
+    }
     pthread_mutex_lock(&s->mu);
     if (ir->backup_job[0] != '\0') {
         int rc = gd_err_set(err, GD_E_BUSY,
@@ -340,6 +398,10 @@ static int expire_job(void *arg, gd_job *job, json_t **result, gd_err *err)
         json_t *report = json_array();
         int failed = gd_command_expire_instance(&ctx, ic, false, false, report);
         *result = json_pack("{s:o, s:i}", "Regions", report, "CopiesFailed", copies_failed);
+        /* a release (or its undo) by another process, followed hourly */
+        int64_t released = region_released_at(ir);
+        if (released >= 0 && released != atomic_load(&ir->released_us))
+            gd_server_set_released(ir, released);
         if (failed > 0)
             rc = gd_err_set(err, GD_E_IO, "retention failed in %d region(s) of instance %s", failed,
                             ir->name);
@@ -421,7 +483,9 @@ static void tick_instance(gd_server *s, gd_inst_rt *ir, int64_t now)
 {
     pthread_mutex_lock(&s->mu);
     bool busy = ir->backup_job[0] != '\0';
-    int64_t due = gd_backup_next(&ir->window, &ir->hist, now, s->retry_s);
+    int64_t due = atomic_load(&ir->released_us) != 0
+                      ? INT64_MAX /* released: retention only */
+                      : gd_backup_next(&ir->window, &ir->hist, now, s->retry_s);
     /* a backup due now runs retention itself */
     bool expire = !busy && due > now && now >= ir->next_expire_s;
     if (expire)
@@ -436,7 +500,9 @@ static void tick_instance(gd_server *s, gd_inst_rt *ir, int64_t now)
     gd_err_clear(&e);
     if (expire && gd_jobs_start(s->jobs, "Expire", ir->name, expire_job, ir, NULL, id, &e) != 0)
         gd_server_log(GD_LOG_WARN, "expire_not_started", ir->name, "error=\"%s\"", e.msg);
-    if (!busy && due > now)
+    /* scheduled drills for protected instances only (CreateRestoreDrill
+     * still drills a released one's kept backups) */
+    if (!busy && due > now && atomic_load(&ir->released_us) == 0)
         gd_server_drill_tick(s, ir, now);
 }
 
@@ -565,11 +631,17 @@ static void apply_instances(gd_server *s, const gd_config *cfg)
         apply_config(ir, ic);
         if (fresh)
             load_history(s, ir, cfg);
-        archiver_start(ir);
+        /* the region says whether it is released (an unreadable region:
+         * as it was; the archiver itself refuses a released instance) */
+        int64_t released = region_released_at(ir);
+        if (released >= 0)
+            atomic_store(&ir->released_us, released);
+        if (atomic_load(&ir->released_us) == 0)
+            archiver_start(ir);
         char w[16];
         gd_backup_window_format(&ir->window, w, sizeof w);
-        gd_server_log(GD_LOG_INFO, "instance", ir->name, "backup_window=%s home_region=%s", w,
-                      ic->home_region);
+        gd_server_log(GD_LOG_INFO, "instance", ir->name, "backup_window=%s home_region=%s%s", w,
+                      ic->home_region, atomic_load(&ir->released_us) ? " released=yes" : "");
     }
     for (size_t i = 0; i < s->ninst; i++)
         if (!s->inst[i]->configured)

@@ -30,6 +30,9 @@ typedef struct gd_inst_rt {
     char *name;
     struct gd_server *srv;
     bool configured; /* in the current config */
+    /* when it was released (command/release.h; 0: it is not): no backup,
+     * no archiver, retention still runs */
+    atomic_llong released_us;
     /* the archiver's thread */
     pthread_t arch_thread;
     bool arch_started;
@@ -116,8 +119,15 @@ void gd_server_drill_load(gd_server *s, gd_inst_rt *ir);
 json_t *gd_server_view(gd_inst_rt *ir);
 
 /* Stops the instance's archiver (it commits what it holds) and starts it
- * again: its shippers then follow the policy in effect. */
+ * again: its shippers then follow the policy in effect.  A released
+ * instance's archiver stays stopped. */
 void gd_server_restart_archiver(gd_inst_rt *ir);
+
+/* The server follows a release recorded in the region (released_us, 0: the
+ * release was undone): a released instance's archiver stops (it commits
+ * what it holds) and no backup starts; undone, the archiver starts again.
+ * Retention keeps running either way.  Not from the archiver's thread. */
+void gd_server_set_released(gd_inst_rt *ir, int64_t released_us);
 
 /* The HTTP API's operations (api.c): the gd_http_api_fn, and /metrics. */
 int gd_server_api(void *ctx, const char *op, json_t *params, json_t **answer);
@@ -127,5 +137,8 @@ char *gd_server_metrics(void *ctx);
  * (values with spaces or quotes are quoted). */
 void gd_server_log(int level, const char *event, const char *instance, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A gd_cmd_event_fn that logs an operation's warnings (event=warning);
+ * ctx: the instance's name. */
+void gd_server_log_event(void *ctx, const gd_cmd_event *ev);
 
 #endif

@@ -3,7 +3,8 @@
 # ships binlog segments there continuously, and after the home region is
 # lost a point-in-time restore from the copy region alone gives the recorded
 # state.  Copies resume without copying twice; a copy region that holds the
-# instance under another key is refused.
+# instance under another key is refused; a copy region down when a backup
+# ends gets its set when it is reached again.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_geodr
@@ -104,6 +105,20 @@ out="$("$GEODR" --config "$WORK/nokey.conf" verify shop --region far 2>&1)" && r
 is "... and finds a flipped bit without the key" "$rc" 1
 like "... naming the object" "$out" "BAD .*$(basename "$victim")"
 flip "$victim"
+
+# A copy region that cannot be reached when a backup ends still gets that
+# backup's set once it is reached: the moment copies to it started is
+# recorded at home before the region is contacted (not at first contact).
+printf 'not a directory\n' >"$WORK/far3"
+sed 's/^copy-regions = far$/copy-regions = far, far3/' "$cfg" >"$WORK/far3.conf"
+geodr_config_add "$WORK/far3.conf" "" "[region far3]" "type = posix" "path = $WORK/far3"
+run "$GEODR" --config "$WORK/far3.conf" --quiet backup shop
+like "a backup whose copy region cannot be reached says so (the set is committed at home)" "$RUN_ERR" "far3"
+far3set="$(ls "$WORK/home/shop/backup" | tail -n 1)"
+rm "$WORK/far3"
+mkdir "$WORK/far3"
+check "geodr copy once the region is back" "$GEODR" --config "$WORK/far3.conf" --quiet copy shop
+is "... copies the set taken while it could not be reached" "$(ls "$WORK/far3/shop/backup" 2>/dev/null | tr '\n' ' ')" "$far3set "
 
 # The home region is lost.
 rm -rf "$WORK/home"

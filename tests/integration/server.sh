@@ -8,7 +8,11 @@
 # Tokens, malformed requests and unknown operations get JSON errors. SIGHUP
 # reloads, SIGTERM stops within 15 s, and a deleted state database loses
 # nothing the regions hold. geodr status shows what the server does, and
-# says so when the token is wrong or no server answers.
+# says so when the token is wrong or no server answers. A second instance
+# (legacy, encrypted, copied to region far) is released through the API:
+# no archiver, no backup, its sets stay listed, its copy retention can
+# still be changed and its copies expire by it (its key stays in the
+# config), across a restart; geodr release --undo takes it back.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 require_geodr
@@ -37,6 +41,10 @@ wh=$(( (10#$now_h + 12) % 24 ))
 geodr_config_add "$cfg" "archive-interval = 0.5" "backup-window = $(printf '%02d:00-%02d:30' $wh $wh)"
 mkdir -p "$WORK/far"
 geodr_config_add "$cfg" "" "[region far]" "type = posix" "path = $WORK/far"
+geodr_config_add "$cfg" "" "[instance legacy]" "host = 127.0.0.1" "port = $SRC_PORT" "user = root" \
+    "password-file = $WORK/src.pass" "key-file = $key" "home-region = home" \
+    "backup-window = $(printf '%02d:00-%02d:30' $wh $wh)" "copy-regions = far" \
+    "cross-region-backup = on" "copy-retention-days = 7"
 geodr_config_add "$cfg" "" "[server]" "listen = 127.0.0.1:$PORT" "token-file = $tokf" \
     "state-dir = $WORK/state" "backup-retry-interval = 5"
 
@@ -57,7 +65,7 @@ metric_is() { # metric_is TEXT: /metrics holds TEXT
     curl -s "$URL/metrics" | grep -qF "$1"
 }
 
-tap_plan 61
+tap_plan 80
 rc=0; start_server || rc=$?
 is "server starts and answers /health" "$rc" 0
 is "/health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" 200
@@ -135,6 +143,16 @@ is "ModifyInstanceCrossBackupPolicy: copies to region far, kept 30 days" \
     "200 ('Region', True, 'far', 30)"
 like "... and the CLI follows the same policy (recorded in the home region)" \
     "$("$GEODR" --config "$cfg" --json info shop)" '"source": *"region"'
+# ---- instance legacy: two sets, copied; the ReleaseInstance example releases it ----
+legacy_has() { # legacy_has N: its home region lists at least N sets
+    api DescribeBackups '{"DBInstanceId": "legacy"}'
+    [[ "$(jq_ 'j["TotalRecordCount"]' 2>/dev/null || echo 0)" -ge $1 ]]
+}
+check "instance legacy: its first backup at once" wait_for 120 legacy_has 1
+api CreateBackup '{"DBInstanceId": "legacy"}'
+job_wait "$(jq_ 'j["JobId"]')"
+is "... and an on-demand one, both copied to region far" \
+    "$JOB_STATUS $(ls "$WORK/far/legacy/backup" | wc -l)" "Succeeded 2"
 # ---- every example of docs/api.md, as written ----
 python3 - "$GEODR_SRC/docs/api.md" "$WORK/examples" <<'PY'
 import os, re, sys
@@ -166,6 +184,34 @@ check "... and the jobs they started end" wait_for 120 no_running_jobs
 api DescribeCrossRegionBackups '{"DBInstanceId": "shop", "CrossBackupRegion": "far"}'
 check "the backup after the change was copied to region far (no restart)" test "$(jq_ 'j["TotalRecordCount"]')" -ge 1
 mariadb-admin --defaults-file="$WORK/api-example-ddr/client.cnf" shutdown >/dev/null 2>&1 || true
+# ---- the released instance (the ReleaseInstance example: legacy) ----
+api DescribeCrossRegionBackupDBInstance '{}'
+is "DescribeCrossRegionBackupDBInstance: a released instance still configured is Released" \
+    "$(jq_ '[(i["DBInstanceId"], i["DBInstanceStatus"], "ReleaseTime" in i) for i in j["Items"]]')" \
+    "[('shop', 'Running', False), ('legacy', 'Released', True)]"
+check "... its archiver stopped without a restart" grep -q 'event=instance_released instance=legacy' "$WORK/server.log"
+api DescribeServerStatus '{}'
+is "... DescribeServerStatus: no archiver, no next backup, the release time" \
+    "$(jq_ '[(i["ArchiverRunning"], i["NextBackupTime"], i["ReleaseTime"] is not None) for i in j["Instances"] if i["DBInstanceId"] == "legacy"]')" \
+    "[(False, None, True)]"
+api CreateBackup '{"DBInstanceId": "legacy"}'
+is "a backup of the released instance is refused: 409" "$API_STATUS" 409
+like "... saying when it was released and how to take that back" "$API_BODY" "released at .*geodr release legacy --undo"
+api DescribeBackups '{"DBInstanceId": "legacy"}'
+is "its sets stay listed" "$API_STATUS $(jq_ 'j["TotalRecordCount"]')" "200 2"
+api ModifyInstanceCrossBackupPolicy '{"DBInstanceId": "legacy", "Retention": 10}'
+is "its copy retention can still be changed, and it stays released" \
+    "$API_STATUS $(jq_ '(j["Retention"], j["Released"])')" "200 (10, True)"
+far_policy() { grep -q '"copy_retention_days": *10' "$WORK/far/legacy/policy" && grep -q '"released_us"' "$WORK/far/legacy/policy"; }
+check "... the record (released, 10 days) reaches the copy region" wait_for 30 far_policy
+newest="$(ls "$WORK/far/legacy/backup" | tail -n 1)"
+e_new="$(python3 -c 'import json,sys; t=open(sys.argv[1]).read(); print(json.loads(t[:t.rstrip("\n").rindex("\n")])["end_us"] // 1000000)' "$WORK/far/legacy/backup/$newest/manifest")"
+GEODR_NOW=$((e_new + 9 * 86400)) "$GEODR" --config "$cfg" --quiet expire legacy >/dev/null
+is "the released (encrypted) instance's copies are kept within the changed retention (10 days)" \
+    "$(ls "$WORK/far/legacy/backup" | wc -l)" 2
+out="$(GEODR_NOW=$((e_new + 11 * 86400)) "$GEODR" --config "$cfg" expire legacy 2>&1)"
+is "... and expire after it, the newest kept" "$(ls "$WORK/far/legacy/backup")" "$newest"
+like "... saying so" "$out" "expired released instance legacy in region far \(retention 10 days"
 # ---- what the regions hold, in /metrics ----
 check "/metrics: bytes stored per region and kind" wait_for 30 metric_is \
     'geodr_backup_storage_bytes{instance="shop",region="home",kind="backup"}'
@@ -207,6 +253,9 @@ is "the regions still show every set" "$(backups)" $((nsets + 1))
 api DescribeInstanceCrossBackupPolicy '{"DBInstanceId": "shop"}'
 is "the changed policy survives a restart and a lost state database" \
     "$(jq_ '(j["PolicySource"], j["CrossBackupRegion"], j["Retention"])')" "('Region', 'far', 30)"
+api DescribeCrossRegionBackupDBInstance '{}'
+is "the release survives a restart and a lost state database" \
+    "$(jq_ '[i["DBInstanceStatus"] for i in j["Items"] if i["DBInstanceId"] == "legacy"]')" "['Released']"
 api DescribeBackups '{"DBInstanceId": "shop"}'
 check "verify: nothing partial in the region" "$GEODR" --config "$cfg" --quiet verify shop
 
@@ -215,7 +264,7 @@ api DescribeServerStatus '{}'
 is "DescribeServerStatus answers" "$API_STATUS" 200
 is "... the instance, its last backup, next backup and window" "$(jq_ '[(i["DBInstanceId"],
     i["LastBackupTime"] is not None, i["NextBackupTime"] > j["Time"], i["BackupWindow"])
-    for i in j["Instances"]]')" "[('shop', True, True, '$(printf '%02d:00-%02d:30' $wh $wh)')]"
+    for i in j["Instances"] if i["DBInstanceId"] == "shop"]')" "[('shop', True, True, '$(printf '%02d:00-%02d:30' $wh $wh)')]"
 api DescribeServerStatus '{"Colour": 1}'
 is "... refuses an unknown parameter" "$API_STATUS" 400
 run "$GEODR" --config "$cfg" status
@@ -242,4 +291,16 @@ run env GEODR_TEST_PAUSE="on-demand-max=$n_od" "$GEODR" --config "$cfg" backup s
 is "one more on-demand backup than an instance keeps is refused" "$RUN_RC" 1
 like "... saying how many there are and when the next can be taken" "$RUN_ERR" \
     "already has $n_od on-demand backup sets in region home, the most it keeps \\($n_od\\)"
+# ---- geodr release from the command line ----
+run "$GEODR" --config "$cfg" backup legacy
+is "geodr backup of a released instance: exit 1" "$RUN_RC" 1
+like "... saying when it was released and how to take that back" "$RUN_ERR" \
+    "instance legacy was released at .* UTC .*geodr release legacy --undo"
+run "$GEODR" --config "$cfg" release legacy --undo
+like "geodr release --undo takes the release back" "$RUN_RC $RUN_OUT" "^0 instance legacy is no longer released"
+run "$GEODR" --config "$cfg" release legacy
+like "geodr release releases it again, deleting nothing" "$RUN_RC $RUN_OUT $(ls "$WORK/far/legacy/backup")" \
+    "^0 instance legacy is released at .*10 days in copy regions.* $newest\$"
+like "... and geodr info says so, its set still listed" "$("$GEODR" --config "$cfg" info legacy)" \
+    "RELEASED at [0-9-]+ [0-9:]+ UTC(.|\n)*$newest"
 tap_done

@@ -16,9 +16,11 @@
 #include <utime.h>
 
 #include "common/json.h"
+#include "region/copy.h"
 #include "region/retention.h"
 #include "region_fixture.h"
 #include "repo/lock.h"
+#include "repo/policy.h"
 
 #define A "20251101T000000Z"
 #define B "20251102T000000Z"
@@ -276,13 +278,65 @@ static void expire_one_set(void **state)
     fx_close(f);
 }
 
+/* The policy record keeps a release (repo/policy.h): written, read back;
+ * a record without one is not released. */
+static void policy_keeps_release(void **state)
+{
+    (void)state;
+    fx_region *f = fx_open();
+    assert_non_null(f);
+    gd_policy p = {.backup_enabled = true,
+                   .copy_retention_days = 30,
+                   .retention_days = 7,
+                   .updated_us = 5,
+                   .released_us = 1234567};
+    p.copy_regions[p.n_copy_regions++] = gd_strdup("far");
+    assert_int_equal(gd_policy_write(f->r, &p, NULL), 0);
+    gd_policy q;
+    assert_int_equal(gd_policy_read(f->r, &q, NULL), 0);
+    assert_int_equal(q.released_us, 1234567);
+    assert_int_equal(q.copy_retention_days, 30);
+    gd_policy_free(&q);
+    p.released_us = 0; /* undone */
+    assert_int_equal(gd_policy_write(f->r, &p, NULL), 0);
+    assert_int_equal(gd_policy_read(f->r, &q, NULL), 0);
+    assert_int_equal(q.released_us, 0);
+    gd_policy_free(&q);
+    gd_policy_free(&p);
+    fx_close(f);
+}
+
+/* When copies to a region started (region/copy.h): the first claim is
+ * recorded, a later one never replaces it, an earlier one does. */
+static void copy_since_keeps_the_earliest(void **state)
+{
+    (void)state;
+    fx_region *f = fx_open();
+    assert_non_null(f);
+    int64_t since = 0;
+    assert_int_equal(gd_copy_since_claim(f->r, "far", 2000, &since, NULL), 0);
+    assert_int_equal(since, 2000);
+    assert_int_equal(gd_copy_since_claim(f->r, "far", 3000, &since, NULL), 0);
+    assert_int_equal(since, 2000);
+    assert_int_equal(gd_copy_since_claim(f->r, "far", 1000, &since, NULL), 0);
+    assert_int_equal(since, 1000);
+    assert_int_equal(gd_copy_since_claim(f->r, "near", 5000, &since, NULL), 0);
+    assert_int_equal(since, 5000); /* per region */
+    fx_close(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(expired_sets_go),           cmocka_unit_test(newest_set_kept),
-        cmocka_unit_test(window_set_kept),           cmocka_unit_test(leased_sets_kept),
-        cmocka_unit_test(dry_run_removes_nothing),   cmocka_unit_test(expire_one_set),
+        cmocka_unit_test(expired_sets_go),
+        cmocka_unit_test(newest_set_kept),
+        cmocka_unit_test(window_set_kept),
+        cmocka_unit_test(leased_sets_kept),
+        cmocka_unit_test(dry_run_removes_nothing),
+        cmocka_unit_test(expire_one_set),
         cmocka_unit_test(orphan_segment_objects_go),
+        cmocka_unit_test(policy_keeps_release),
+        cmocka_unit_test(copy_since_keeps_the_earliest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
