@@ -3,7 +3,6 @@
 #include <jansson.h>
 #include <arpa/inet.h>
 #include <errno.h>
-#include <sys/wait.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "backup/backup.h"
+#include "common/child.h"
 #include "common/defaults.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -21,7 +21,7 @@
 /* A free loopback port for the scratch instance. */
 static unsigned free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t al = sizeof a;
@@ -36,13 +36,8 @@ static unsigned free_port(void)
 
 static int rm_rf(const char *dir)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("rm", "rm", "-rf", "--", dir, (char *)NULL);
-        _exit(127);
-    }
-    int st = 0;
-    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+    char *argv[] = {"rm", "-rf", "--", (char *)dir, NULL};
+    return gd_child_run(argv, NULL, NULL);
 }
 
 /* The databases the chosen objects live in: the chosen databases and those

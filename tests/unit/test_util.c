@@ -5,7 +5,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <stdio.h>
@@ -13,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/error.h"
 #include "common/periodic.h"
 #include "common/util.h"
@@ -430,6 +435,83 @@ static void test_periodic_calls(void **state)
     assert_int_equal(atomic_load(&t.calls), before);
 }
 
+/* The descriptors of a started child: only 0, 1 and 2, even those of ours
+ * opened without close-on-exec (the server's sockets, its database, region
+ * files); stdin is /dev/null. */
+static void test_child_inherits_no_descriptor(void **state)
+{
+    (void)state;
+    int leaky = open("/dev/null", O_RDONLY); /* no O_CLOEXEC, on purpose */
+    int p[2];
+    assert_true(leaky > 2);
+    assert_int_equal(pipe(p), 0); /* neither */
+    char *argv[] = {"sleep", "30", NULL};
+    pid_t pid = 0;
+    gd_err e;
+    gd_err_clear(&e);
+    assert_int_equal(gd_child_start(argv, NULL, &pid, &e), 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (strcmp(de->d_name, "0") && strcmp(de->d_name, "1") && strcmp(de->d_name, "2"))
+            fail_msg("the child inherited descriptor %s", de->d_name);
+        n++;
+    }
+    closedir(d);
+    assert_int_equal(n, 3);
+    char link[64], target[64] = {0};
+    snprintf(link, sizeof link, "/proc/%d/fd/0", (int)pid);
+    assert_true(readlink(link, target, sizeof target - 1) > 0);
+    assert_string_equal(target, "/dev/null");
+    kill(pid, SIGKILL);
+    int st = 0;
+    assert_int_equal(gd_child_wait(pid, &st), 0);
+    assert_true(WIFSIGNALED(st));
+    close(leaky);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* Its output goes to the file asked for; a failure names the program and
+ * the file; a program that does not exist starts nothing. */
+static void test_child_run(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/geodr-child-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *out = gd_asprintf("%s/out.log", dir);
+    gd_child_opts o = {.output = out, .new_session = true};
+    char *ok[] = {"sh", "-c", "echo to-stdout; echo to-stderr >&2", NULL};
+    gd_err e;
+    gd_err_clear(&e);
+    assert_int_equal(gd_child_run(ok, &o, &e), 0);
+    char *bad[] = {"sh", "-c", "exit 3", NULL};
+    assert_int_equal(gd_child_run(bad, &o, &e), GD_E_STATE);
+    assert_non_null(strstr(e.msg, "sh failed (exit 3): see "));
+    assert_non_null(strstr(e.msg, out));
+    FILE *f = fopen(out, "re");
+    assert_non_null(f);
+    char text[256] = {0};
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    assert_true(len > 0);
+    assert_string_equal(text, "to-stdout\nto-stderr\n");
+    char *none[] = {"geodr-no-such-program", NULL};
+    gd_err_clear(&e);
+    pid_t pid = 0;
+    assert_int_not_equal(gd_child_start(none, NULL, &pid, &e), 0);
+    assert_non_null(strstr(e.msg, "cannot start geodr-no-such-program"));
+    unlink(out);
+    rmdir(dir);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,6 +531,8 @@ int main(void)
         cmocka_unit_test(test_err_redact),
         cmocka_unit_test(test_code_names),
         cmocka_unit_test(test_strings_and_files),
+        cmocka_unit_test(test_child_inherits_no_descriptor),
+        cmocka_unit_test(test_child_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
