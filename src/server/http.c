@@ -368,13 +368,14 @@ static enum MHD_Result finish_api(gd_http *h, struct MHD_Connection *c, request 
     int status = h->api(h->api_ctx, r->op, params, &answer);
     json_decref(params);
     if (!json_is_object(answer) || status < 200 || status > 599) {
-        gd_error("event=api_bug op=%s status=%d error=\"the operation gave no JSON object\"", r->op,
-                 status);
+        gd_log_kv(GD_LOG_ERROR,
+                  "event=api_bug op=%s status=%d error=\"the operation gave no JSON object\"",
+                  r->op, status);
         json_decref(answer);
         status = gd_http_error(&answer, 500, "InternalError",
                                "the operation gave no answer; see the server's log");
     }
-    gd_debug("event=api_call op=%s status=%d", r->op, status);
+    gd_log_kv(GD_LOG_DEBUG, "event=api_call op=%s status=%d", r->op, status);
     return send_json(c, status, answer, NULL, NULL);
 }
 
@@ -445,7 +446,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    gd_debug("event=http_library message=\"%s\"", msg);
+    gd_log_kv(GD_LOG_DEBUG, "event=http_library message=%s", msg);
 }
 
 /* ---- start and stop ----------------------------------------------------- */
@@ -512,8 +513,8 @@ int gd_http_start(const gd_http_opts *o, gd_http **out, unsigned *port, gd_err *
         rc = gd_err_set(err, GD_E_IO, "cannot start the HTTP server on %s", o->listen);
         goto out;
     }
-    gd_info("event=api_listening listen=%s port=%u tls=%s", o->listen, bound,
-            h->cert_pem ? "on" : "off");
+    gd_log_kv(GD_LOG_INFO, "event=api_listening listen=%s port=%u tls=%s", o->listen, bound,
+              h->cert_pem ? "on" : "off");
     if (port)
         *port = bound;
     *out = h;

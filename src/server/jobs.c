@@ -88,7 +88,7 @@ static void load_history(gd_jobs *js)
     gd_err e;
     gd_err_clear(&e);
     if (gd_state_jobs(js->state, NULL, GD_JOBS_KEEP, &a, &e) != 0) {
-        gd_warn("jobs: the history in the state database cannot be read: %s", e.msg);
+        gd_log_kv(GD_LOG_WARN, "event=jobs_history_unreadable error=%s", e.msg);
         return;
     }
     gd_job **tail = &js->jobs;
@@ -178,8 +178,7 @@ void gd_jobs_free(gd_jobs *js, double wait_s)
     js->abandoned = left > 0;
     pthread_mutex_unlock(&js->mu);
     if (left > 0) /* js belongs to the last job now */
-        gd_warn("jobs: %zu job(s) still running after %.1f s: left to end on their own", left,
-                wait_s);
+        gd_log_kv(GD_LOG_WARN, "event=jobs_left_running jobs=%zu waited_s=%.1f", left, wait_s);
     else
         registry_free(js);
 }
@@ -190,7 +189,7 @@ static void record(gd_jobs *js, const gd_state_job *sj)
     gd_err e;
     gd_err_clear(&e);
     if (js->state && gd_state_job_put(js->state, sj, &e) != 0)
-        gd_warn("job %s: not recorded in the state database: %s", sj->id, e.msg);
+        gd_log_kv(GD_LOG_WARN, "event=job_not_recorded job=%s error=%s", sj->id, e.msg);
     pthread_mutex_unlock(&js->state_mu);
 }
 
@@ -253,9 +252,16 @@ static void job_finish(gd_job *j, int rc, json_t *result, const gd_err *err)
                        .error_message = msg,
                        .result_json = result_json};
     record(js, &sj);
-    gd_info("job=%s operation=%s instance=%s status=%s duration_s=%.1f%s%s%s", j->id, j->operation,
-            j->instance ? j->instance : "-", status_name(st), (double)(end_us - j->start_us) / 1e6,
-            msg ? " error=\"" : "", msg ? msg : "", msg ? "\"" : "");
+    double took_s = (double)(end_us - j->start_us) / 1e6;
+    const char *inst = j->instance ? j->instance : "-";
+    if (msg)
+        gd_log_kv(GD_LOG_WARN,
+                  "event=job job=%s operation=%s instance=%s status=%s duration_s=%.1f error=%s",
+                  j->id, j->operation, inst, status_name(st), took_s, msg);
+    else
+        gd_log_kv(GD_LOG_INFO,
+                  "event=job job=%s operation=%s instance=%s status=%s duration_s=%.1f", j->id,
+                  j->operation, inst, status_name(st), took_s);
     free(result_json);
 
     pthread_mutex_lock(&js->mu);
@@ -283,8 +289,8 @@ static void *job_main(void *arg)
                        .status = status_name(GD_JOB_RUNNING),
                        .start_us = j->start_us};
     record(j->js, &sj);
-    gd_info("job=%s operation=%s instance=%s status=Running", j->id, j->operation,
-            j->instance ? j->instance : "-");
+    gd_log_kv(GD_LOG_INFO, "event=job job=%s operation=%s instance=%s status=Running", j->id,
+              j->operation, j->instance ? j->instance : "-");
 
     gd_progress_observe(job_progress, j);
     json_t *result = NULL;

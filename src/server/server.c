@@ -30,37 +30,24 @@
 
 /* ---- log lines ---- */
 
-/* Appends value to b, quoted when it holds a space, a quote or '='. */
-static void kv_value(gd_buf *b, const char *v)
-{
-    if (v[0] != '\0' && strpbrk(v, " \"=\t") == NULL) {
-        gd_buf_appendf(b, "%s", v);
-        return;
-    }
-    gd_buf_appendf(b, "\"");
-    for (const char *p = v; *p; p++)
-        gd_buf_appendf(b, "%s%c", *p == '"' || *p == '\\' ? "\\" : "", *p == '\n' ? ' ' : *p);
-    gd_buf_appendf(b, "\"");
-}
-
 void gd_server_log(int level, const char *event, const char *instance, const char *fmt, ...)
 {
     gd_buf b;
     gd_buf_init(&b, 0);
-    gd_buf_appendf(&b, "event=%s", event);
+    gd_buf_appendf(&b, "event=");
+    gd_log_kv_value(&b, event);
     if (instance) {
         gd_buf_appendf(&b, " instance=");
-        kv_value(&b, instance);
+        gd_log_kv_value(&b, instance);
     }
     if (fmt && *fmt) {
+        gd_buf_appendf(&b, " ");
         va_list ap;
         va_start(ap, fmt);
-        char *rest = gd_vasprintf(fmt, ap);
+        gd_log_kv_vappend(&b, fmt, ap);
         va_end(ap);
-        gd_buf_appendf(&b, " %s", rest);
-        free(rest);
     }
-    gd_log((enum gd_log_level)level, "%s", b.data);
+    gd_log_write((enum gd_log_level)level, b.data);
     gd_buf_free(&b);
 }
 
@@ -113,7 +100,7 @@ static void log_event(void *ctx, const gd_cmd_event *ev)
 {
     const char *instance = ctx;
     if (ev->kind == GD_EVENT_WARNING)
-        gd_server_log(GD_LOG_WARN, "warning", instance, "op=%s message=\"%s\"", ev->op,
+        gd_server_log(GD_LOG_WARN, "warning", instance, "op=%s message=%s", ev->op,
                       ev->msg ? ev->msg : "");
 }
 
@@ -148,7 +135,7 @@ static void *archiver_main(void *arg)
         if (gd_mono() - t0 > 60)
             gd_retry_restart(&rt);
         long ms = gd_retry_next(&rt);
-        gd_server_log(GD_LOG_WARN, "archive_stopped", ir->name, "retry_in_s=%ld error=\"%s\"",
+        gd_server_log(GD_LOG_WARN, "archive_stopped", ir->name, "retry_in_s=%ld error=%s",
                       ms / 1000, rc != 0 ? e.msg : "the archiver returned");
         if (gd_retry_sleep(ms, &ir->arch_stop))
             break;
@@ -201,8 +188,7 @@ static void state_put_int(gd_server *s, const char *instance, const char *key, i
     gd_err e;
     gd_err_clear(&e);
     if (gd_state_set(s->state, instance, key, text, &e) != 0)
-        gd_server_log(GD_LOG_WARN, "state_not_written", instance, "key=%s error=\"%s\"", key,
-                      e.msg);
+        gd_server_log(GD_LOG_WARN, "state_not_written", instance, "key=%s error=%s", key, e.msg);
 }
 
 /* After a backup attempt: the history the schedule reads, kept in memory
@@ -238,7 +224,7 @@ static void backup_ended(backup_arg *a, int rc, const gd_backup_outcome *out, co
                       out->set.set_id, out->set.seconds, out->set.rows, out->set.stored_bytes,
                       out->copies.failed);
     else
-        gd_server_log(GD_LOG_ERROR, "backup_failed", ir->name, "retry_in_s=%lld error=\"%s\"",
+        gd_server_log(GD_LOG_ERROR, "backup_failed", ir->name, "retry_in_s=%lld error=%s",
                       (long long)s->retry_s, e->msg);
 }
 
@@ -311,10 +297,10 @@ static int copy_catch_up(const gd_command_ctx *ctx, const gd_instance_cfg *ic)
     int failed = gd_command_copy(ctx, ic->name, 0, &rep, &e) != 0 ? 1 : rep.failed;
     for (size_t i = 0; i < rep.n; i++)
         if (!rep.v[i].ok)
-            gd_server_log(GD_LOG_WARN, "copy_failed", ic->name, "region=%s error=\"%s\"",
+            gd_server_log(GD_LOG_WARN, "copy_failed", ic->name, "region=%s error=%s",
                           rep.v[i].region, rep.v[i].error ? rep.v[i].error : "");
     if (rep.n == 0 && failed > 0)
-        gd_server_log(GD_LOG_WARN, "copy_failed", ic->name, "error=\"%s\"", e.msg);
+        gd_server_log(GD_LOG_WARN, "copy_failed", ic->name, "error=%s", e.msg);
     gd_copy_report_free(&rep);
     return failed;
 }
@@ -375,7 +361,7 @@ static int64_t newest_set_end(const gd_config *cfg, const char *instance)
         gd_repo_load_sets(repo, &sets, &n, NULL, &e) == 0 && n > 0)
         end = sets[n - 1].end_s;
     if (e.code != GD_OK && e.code != GD_E_NOTFOUND)
-        gd_server_log(GD_LOG_WARN, "home_region_unreadable", instance, "error=\"%s\"", e.msg);
+        gd_server_log(GD_LOG_WARN, "home_region_unreadable", instance, "error=%s", e.msg);
     gd_repo_sets_free(sets, n);
     gd_repo_close(repo);
     return end;
@@ -421,10 +407,10 @@ static void tick_instance(gd_server *s, gd_inst_rt *ir, int64_t now)
     gd_err_clear(&e);
     if (!busy && due <= now && gd_server_start_backup(s, ir, false, id, &e) != 0 &&
         e.code != GD_E_BUSY)
-        gd_server_log(GD_LOG_ERROR, "backup_not_started", ir->name, "error=\"%s\"", e.msg);
+        gd_server_log(GD_LOG_ERROR, "backup_not_started", ir->name, "error=%s", e.msg);
     gd_err_clear(&e);
     if (expire && gd_jobs_start(s->jobs, "Expire", ir->name, expire_job, ir, NULL, id, &e) != 0)
-        gd_server_log(GD_LOG_WARN, "expire_not_started", ir->name, "error=\"%s\"", e.msg);
+        gd_server_log(GD_LOG_WARN, "expire_not_started", ir->name, "error=%s", e.msg);
 }
 
 /* Retention of the released instances (command/expire.h), hourly. */
@@ -454,7 +440,7 @@ static void tick(void *ctx, gd_periodic_call *call)
         gd_err_clear(&e);
         if (gd_jobs_start(s->jobs, "ExpireReleased", NULL, expire_released_job, s, NULL, id, &e) !=
             0)
-            gd_server_log(GD_LOG_WARN, "expire_not_started", NULL, "error=\"%s\"", e.msg);
+            gd_server_log(GD_LOG_WARN, "expire_not_started", NULL, "error=%s", e.msg);
     }
     pthread_mutex_lock(&s->mu);
     size_t n = s->ninst;
@@ -571,7 +557,7 @@ static void reload(gd_server *s, gd_periodic **sched)
     gd_err_clear(&e);
     if (gd_config_load(s->config_path, &cfg, &e) != 0) {
         gd_server_log(GD_LOG_ERROR, "reload_failed", NULL,
-                      "error=\"%s\" note=\"the previous config stays in effect\"", e.msg);
+                      "error=%s note=\"the previous config stays in effect\"", e.msg);
         return;
     }
     gd_periodic_stop(*sched);
