@@ -112,7 +112,7 @@ on_exit "mariadb-admin --defaults-file='$WORK/ddr/client.cnf' shutdown >/dev/nul
 # none of the server's descriptors (its API socket, state database, region
 # files, connections), only its own.
 fd_targets() { for f in /proc/"$1"/fd/*; do readlink "$f"; done 2>/dev/null | grep -v '^/dev/null$' | LC_ALL=C sort -u; }
-ddr_pid="$(cat "$WORK/ddr/run/mariadbd.pid" 2>/dev/null)"
+ddr_pid="$(cat "$WORK/ddr/run/mariadbd.pid" 2>/dev/null || true)"
 leaked="cannot read the descriptors of the new instance's server (pid '$ddr_pid')"
 if [ -n "$ddr_pid" ] && [ -n "$(fd_targets "$ddr_pid")" ]; then
     leaked="$(LC_ALL=C comm -12 <(fd_targets "$SRV_PID") <(fd_targets "$ddr_pid") | tr '\n' ' ')"
