@@ -4,9 +4,10 @@
  * anything slow.  The state database is written outside mu, under
  * state_mu, which only guards the borrowed pointer against gd_jobs_free.
  *
- * Job threads are detached: gd_jobs_free waits for them with a deadline
- * and, when some are still running, leaves the registry to the last one to
- * free (abandoned). */
+ * Job threads are detached: gd_jobs_stop waits for them with a deadline
+ * and gd_jobs_free, when some are still running, leaves the registry, and
+ * the caller's release, to the last one to end (abandoned): a job never
+ * outlives what it uses. */
 #include "server/jobs.h"
 
 #include <pthread.h>
@@ -49,9 +50,11 @@ struct gd_jobs {
     pthread_cond_t ended; /* CLOCK_MONOTONIC; signalled when a job ends */
     gd_job *jobs;
     size_t max_running, running;
-    bool trimmed;   /* the state has ended jobs older than the list's */
-    bool closing;   /* gd_jobs_free began: no new job */
-    bool abandoned; /* gd_jobs_free returned: the last job frees js */
+    bool trimmed;               /* the state has ended jobs older than the list's */
+    bool closing;               /* gd_jobs_free began: no new job */
+    bool abandoned;             /* gd_jobs_free returned: the last job frees js */
+    void (*release)(void *ctx); /* called once js is freed (gd_jobs_free) */
+    void *release_ctx;
     pthread_mutex_t state_mu;
     gd_state *state; /* NULL once gd_jobs_free is past its wait */
 };
@@ -137,8 +140,11 @@ static void job_free(gd_job *j)
     free(j);
 }
 
+/* Frees js, then calls its release: what the jobs used goes last. */
 static void registry_free(gd_jobs *js)
 {
+    void (*release)(void *) = js->release;
+    void *release_ctx = js->release_ctx;
     for (gd_job *j = js->jobs, *next; j; j = next) {
         next = j->next;
         job_free(j);
@@ -147,12 +153,12 @@ static void registry_free(gd_jobs *js)
     pthread_mutex_destroy(&js->mu);
     pthread_mutex_destroy(&js->state_mu);
     free(js);
+    if (release)
+        release(release_ctx);
 }
 
-void gd_jobs_free(gd_jobs *js, double wait_s)
+static size_t stop_jobs(gd_jobs *js, double wait_s)
 {
-    if (js == NULL)
-        return;
     pthread_mutex_lock(&js->mu);
     js->closing = true;
     for (gd_job *j = js->jobs; j; j = j->next)
@@ -166,23 +172,42 @@ void gd_jobs_free(gd_jobs *js, double wait_s)
     while (js->running > 0)
         if (pthread_cond_timedwait(&js->ended, &js->mu, &ts) != 0)
             break;
+    size_t left = js->running;
     pthread_mutex_unlock(&js->mu);
 
-    /* The caller closes the state next: no job may write to it after. */
+    /* The caller may close the state next: no job writes to it after. */
     pthread_mutex_lock(&js->state_mu);
     js->state = NULL;
     pthread_mutex_unlock(&js->state_mu);
+    return left;
+}
 
+size_t gd_jobs_stop(gd_jobs *js, double wait_s)
+{
+    size_t left = stop_jobs(js, wait_s);
+    if (left > 0)
+        gd_log_kv(GD_LOG_WARN, "event=jobs_left_running jobs=%zu waited_s=%.1f", left, wait_s);
+    return left;
+}
+
+size_t gd_jobs_free(gd_jobs *js, void (*release)(void *ctx), void *ctx)
+{
+    if (js == NULL) {
+        if (release)
+            release(ctx);
+        return 0;
+    }
+    stop_jobs(js, 0);
     pthread_mutex_lock(&js->mu);
     size_t left = js->running;
     js->abandoned = left > 0;
+    js->release = release;
+    js->release_ctx = ctx;
     pthread_mutex_unlock(&js->mu);
-    if (left > 0) /* js belongs to the last job now */
-        gd_log_kv(GD_LOG_WARN, "event=jobs_left_running jobs=%zu waited_s=%.1f", left, wait_s);
-    else
+    if (left == 0) /* else js, and what release frees, belong to the last job now */
         registry_free(js);
+    return left;
 }
-
 static void record(gd_jobs *js, const gd_state_job *sj)
 {
     pthread_mutex_lock(&js->state_mu);

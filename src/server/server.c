@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "command/archive.h"
 #include "command/backup.h"
@@ -641,7 +642,27 @@ static int server_open(gd_server *s, const char *config_path, gd_err *err)
     return rc;
 }
 
-static void server_close(gd_server *s)
+/* Frees everything the server owns, what its jobs use included.  Run by
+ * the job registry (server/jobs.h) once the last job has ended: a job that
+ * outlived the stop wait never sees any of it freed. */
+static void server_free(void *ctx)
+{
+    gd_server *s = ctx;
+    gd_periodic_stop(s->views);
+    for (size_t i = 0; i < s->ninst; i++)
+        inst_free(s->inst[i]);
+    free(s->inst);
+    gd_state_close(s->state);
+    gd_cfg_put(s->cfg);
+    free(s->config_path);
+    pthread_mutex_destroy(&s->arch_mu);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* Stops the API, the archivers and the jobs, and hands s to the job
+ * registry to free.  Returns how many jobs still run: they own s now. */
+static size_t server_close(gd_server *s)
 {
     gd_http_stop(s->http); /* no new calls, no new jobs from the API */
     s->http = NULL;
@@ -649,47 +670,50 @@ static void server_close(gd_server *s)
     for (size_t i = 0; i < s->ninst; i++)
         if (s->inst[i]->arch_started)
             gd_cancel_request(&s->inst[i]->arch_stop);
-    gd_jobs_free(s->jobs, STOP_WAIT_S);
-    gd_periodic_stop(s->views); /* after the jobs: a backup's end kicks it */
-    s->views = NULL;
+    if (s->views) /* no refresh starts; a backup's end may still kick it */
+        gd_periodic_request_stop(s->views);
+    if (s->jobs)
+        gd_jobs_stop(s->jobs, STOP_WAIT_S);
     pthread_mutex_lock(&s->arch_mu);
-    for (size_t i = 0; i < s->ninst; i++) {
+    for (size_t i = 0; i < s->ninst; i++)
         archiver_stop(s->inst[i]);
-        inst_free(s->inst[i]);
-    }
     pthread_mutex_unlock(&s->arch_mu);
-    free(s->inst);
-    gd_state_close(s->state);
-    gd_cfg_put(s->cfg);
-    free(s->config_path);
-    pthread_mutex_destroy(&s->arch_mu);
-    pthread_mutex_destroy(&s->mu);
+    return gd_jobs_free(s->jobs, server_free, s);
 }
 
 int gd_server_run(const char *config_path, gd_cancel *stop, atomic_bool *reload_flag, gd_err *err)
 {
-    gd_server s = {0};
-    int rc = server_open(&s, config_path, err);
+    /* on the heap: jobs left running when this returns keep using it */
+    gd_server *s = gd_calloc(1, sizeof *s);
+    int rc = server_open(s, config_path, err);
     gd_periodic *sched = NULL;
     if (rc == 0) {
         gd_server_log(GD_LOG_INFO, "started", NULL, "config=%s instances=%zu", config_path,
-                      s.cfg->cfg->n_instances);
-        apply_instances(&s, s.cfg->cfg);
-        if (gd_periodic_start(TICK_S, 0, tick, &s, &sched) != 0 ||
-            gd_periodic_start(VIEWS_S, GD_PERIODIC_AT_ONCE, refresh_views, &s, &s.views) != 0)
+                      s->cfg->cfg->n_instances);
+        apply_instances(s, s->cfg->cfg);
+        if (gd_periodic_start(TICK_S, 0, tick, s, &sched) != 0 ||
+            gd_periodic_start(VIEWS_S, GD_PERIODIC_AT_ONCE, refresh_views, s, &s->views) != 0)
             rc = gd_err_set(err, GD_E_NOMEM, "cannot start the scheduler threads");
     }
     while (rc == 0 && !gd_cancel_requested(stop)) {
         if (reload_flag && atomic_exchange(reload_flag, false))
-            reload(&s, &sched);
+            reload(s, &sched);
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     if (rc == 0)
         gd_server_log(GD_LOG_INFO, "stopping", NULL, NULL);
     gd_periodic_stop(sched);
-    server_close(&s);
+    size_t left = server_close(s);
     if (rc == 0)
-        gd_server_log(GD_LOG_INFO, "stopped", NULL, NULL);
+        gd_server_log(GD_LOG_INFO, "stopped", NULL, "jobs_left_running=%zu", left);
+    if (left > 0) {
+        /* The jobs still hold the server and the libraries they call: no
+         * exit handler (OpenSSL's cleanup, the sanitizers') may run under
+         * them.  What they did not commit does not exist (commit-last); the
+         * next start marks them interrupted. */
+        fflush(NULL);
+        _exit(rc == 0 ? 0 : 1);
+    }
     return rc;
 }
