@@ -95,7 +95,7 @@ static int tls_options(MYSQL *m, const gd_conn_params *p, gd_err *err)
     const char *const files[] = {t->ca, t->cert, t->key};
     const char *const names[] = {"ca", "cert", "key"};
     for (size_t i = 0; i < 3; i++) {
-        FILE *f = files[i] ? fopen(files[i], "r") : NULL;
+        FILE *f = files[i] ? fopen(files[i], "re") : NULL;
         if (files[i] && f == NULL)
             return gd_err_sys(err, errno, "cannot read %s%s %s (for %s)", pre, names[i], files[i],
                               p->what);

@@ -361,7 +361,7 @@ static void *accept_loop(void *arg)
         struct pollfd pf = {s->lfd, POLLIN, 0};
         if (poll(&pf, 1, 200) <= 0)
             continue;
-        int fd = accept(s->lfd, NULL, NULL);
+        int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             continue;
         if (gd_test_value("binlog-refuse") > 0) {

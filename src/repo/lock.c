@@ -182,7 +182,7 @@ static void renew(void *arg, gd_periodic_call *call)
 static void boot_id(char *out, size_t size)
 {
     gd_strlcpy(out, "", size);
-    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
     if (f == NULL)
         return;
     if (fgets(out, (int)size, f) == NULL)

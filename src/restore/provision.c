@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/util.h"
 #include "io/key.h"
 #include "mysql/conn.h"
@@ -44,30 +45,6 @@ static int dir_is_empty_or_missing(const char *dir, gd_err *err)
     }
     closedir(d);
     return rc;
-}
-
-/* Runs argv with stdout/stderr to log; returns its exit status. */
-static int run_to_log(char *const argv[], const char *log, gd_err *err)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return gd_err_sys(err, errno, "cannot start %s", argv[0]);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        return gd_err_set(err, GD_E_STATE, "%s failed (exit %d): see %s", argv[0],
-                          WIFEXITED(st) ? WEXITSTATUS(st) : -1, log);
-    return 0;
 }
 
 static const char *find_mariadbd(void)
@@ -171,26 +148,14 @@ static int server_account(const char *abs, pw_entry *e, struct passwd **out, gd_
  * its output to /dev/null; its pid in inst->pid. */
 static int start_server(gd_instance_new *inst, gd_err *err)
 {
-    pid_t pid = fork();
-    if (pid < 0)
-        return gd_err_sys(err, errno, "cannot start mariadbd");
-    if (pid == 0) {
-        setsid();
-        int fd = open("/dev/null", O_RDWR);
-        if (fd >= 0) {
-            dup2(fd, 0);
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        char *a1 = gd_asprintf("--defaults-file=%s", inst->cnf);
-        const char *bin = find_mariadbd();
-        char *argv[] = {(char *)bin, a1, NULL};
-        execv(bin, argv);
-        execvp("mariadbd", argv);
-        _exit(127);
-    }
+    char *a1 = gd_asprintf("--defaults-file=%s", inst->cnf);
+    char *argv[] = {(char *)find_mariadbd(), a1, NULL};
+    gd_child_opts o = {.output = "/dev/null", .new_session = true};
+    pid_t pid = 0;
+    int rc = gd_child_start(argv, &o, &pid, err);
+    free(a1);
     inst->pid = pid;
-    return 0;
+    return rc;
 }
 
 /* Waits (at most 60 s) until the new server answers on its socket, then
@@ -296,7 +261,7 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
         char *argv[] = {
             "mariadb-install-db", a1,       a2,  "--auth-root-authentication-method=socket", a3,
             "--skip-test-db",     user_opt, NULL};
-        rc = run_to_log(argv, log, err);
+        rc = gd_child_run(argv, &(gd_child_opts){.output = log}, err);
         free(a1);
         free(a2);
         free(a3);

@@ -148,7 +148,7 @@ static int write_policy(const gd_config *cfg, const gd_instance_cfg *ic, const g
         if (!copies_to(eff, np->copy_regions[i]) &&
             gd_copy_since_claim(home, np->copy_regions[i], np->updated_us, &since, &ce) != 0)
             gd_server_log(GD_LOG_WARN, "copy_start_not_recorded", ic->name,
-                          "region=%s error=\"%s\"", np->copy_regions[i], ce.msg);
+                          "region=%s error=%s", np->copy_regions[i], ce.msg);
     }
     gd_repo_close(home);
     return rc;

@@ -54,7 +54,7 @@ static int restore_job(void *arg, gd_job *job, json_t **result, gd_err *err)
             json_object_set_new(*result, "Socket", json_string(out.inst.socket));
     }
     gd_server_log(rc == 0 ? GD_LOG_INFO : GD_LOG_ERROR, rc == 0 ? "restore_done" : "restore_failed",
-                  a->rq.instance, "region=%s error=\"%s\"", out.region ? out.region : "-",
+                  a->rq.instance, "region=%s error=%s", out.region ? out.region : "-",
                   rc == 0 ? "" : err->msg);
     gd_command_restore_outcome_free(&out);
     gd_cfg_put(c);

@@ -56,7 +56,7 @@ static void drill_ended(drill_arg *a, int rc, const gd_drill_outcome *out, const
                       out->seconds);
     else
         gd_server_log(GD_LOG_ERROR, "drill_failed", ir->name,
-                      "region=%s set=%s seconds=%.1f error=\"%s\"",
+                      "region=%s set=%s seconds=%.1f error=%s",
                       out->region ? out->region : (a->region ? a->region : ""), out->set_id,
                       out->seconds, e->msg);
 }
@@ -129,7 +129,7 @@ void gd_server_drill_tick(gd_server *s, gd_inst_rt *ir, int64_t now)
     gd_err e;
     gd_err_clear(&e);
     if (gd_server_start_drill(s, ir, NULL, id, &e) != 0 && e.code != GD_E_BUSY)
-        gd_server_log(GD_LOG_ERROR, "drill_not_started", ir->name, "error=\"%s\"", e.msg);
+        gd_server_log(GD_LOG_ERROR, "drill_not_started", ir->name, "error=%s", e.msg);
 }
 
 void gd_server_drill_load(gd_server *s, gd_inst_rt *ir)

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/periodic.h"
 #include "common/util.h"
 
 #define GD_HTTP_OP_MAX 64
@@ -48,7 +50,22 @@ struct gd_http {
     size_t max_buffered;      /* all bodies being read, together */
     atomic_size_t buffered;   /* bytes reserved for them now */
     char *cert_pem, *key_pem; /* kept while serving, wiped at stop */
+    /* The request deadline (slowloris): every connection, and under
+     * conns_mu its deadline; the reaper cuts those past it. */
+    double request_timeout_s;
+    pthread_mutex_t conns_mu;
+    struct conn *conns;
+    struct gd_periodic *reaper;
 };
+
+/* One connection, from its accept to its close (MHD_OPTION_NOTIFY_CONNECTION).
+ * deadline: when the request being received must be whole (gd_mono()); 0
+ * while one is answered (the api callback runs, the answer is sent). */
+typedef struct conn {
+    struct conn *prev, *next;
+    int fd;
+    double deadline;
+} conn;
 
 /* One request between libmicrohttpd's calls of the handler. */
 typedef struct request {
@@ -368,14 +385,98 @@ static enum MHD_Result finish_api(gd_http *h, struct MHD_Connection *c, request 
     int status = h->api(h->api_ctx, r->op, params, &answer);
     json_decref(params);
     if (!json_is_object(answer) || status < 200 || status > 599) {
-        gd_error("event=api_bug op=%s status=%d error=\"the operation gave no JSON object\"", r->op,
-                 status);
+        gd_log_kv(GD_LOG_ERROR,
+                  "event=api_bug op=%s status=%d error=\"the operation gave no JSON object\"",
+                  r->op, status);
         json_decref(answer);
         status = gd_http_error(&answer, 500, "InternalError",
                                "the operation gave no answer; see the server's log");
     }
-    gd_debug("event=api_call op=%s status=%d", r->op, status);
+    gd_log_kv(GD_LOG_DEBUG, "event=api_call op=%s status=%d", r->op, status);
     return send_json(c, status, answer, NULL, NULL);
+}
+
+/* ---- the request deadline ---------------------------------------------- */
+
+static conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* receiving: a request is being received, due whole by now + the request
+ * timeout; else one is answered (no deadline). */
+static void set_deadline(gd_http *h, struct MHD_Connection *c, bool receiving)
+{
+    conn *k = conn_of(c);
+    if (!k)
+        return;
+    pthread_mutex_lock(&h->conns_mu);
+    k->deadline = receiving ? gd_mono() + h->request_timeout_s : 0;
+    pthread_mutex_unlock(&h->conns_mu);
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    gd_http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn *k = gd_calloc(1, sizeof *k);
+        k->fd = ci ? ci->connect_fd : -1;
+        pthread_mutex_lock(&h->conns_mu);
+        k->deadline = gd_mono() + h->request_timeout_s;
+        k->next = h->conns;
+        if (h->conns)
+            h->conns->prev = k;
+        h->conns = k;
+        pthread_mutex_unlock(&h->conns_mu);
+        *socket_context = k;
+        return;
+    }
+    conn *k = *socket_context;
+    if (!k)
+        return;
+    /* libmicrohttpd closes the socket after this returns: once unlinked
+     * (under conns_mu), the reaper cannot shut down a descriptor that a
+     * new connection reuses. */
+    pthread_mutex_lock(&h->conns_mu);
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        h->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    pthread_mutex_unlock(&h->conns_mu);
+    free(k);
+    *socket_context = NULL;
+}
+
+/* Cuts the connections whose request is not whole by its deadline (a
+ * client sending a byte now and then, which the idle timeout never
+ * catches): shutdown() makes libmicrohttpd see the stream end and close
+ * the connection on its own thread. */
+static void reap(void *ctx, gd_periodic_call *call)
+{
+    (void)call;
+    gd_http *h = ctx;
+    double now = gd_mono();
+    unsigned cut = 0;
+    pthread_mutex_lock(&h->conns_mu);
+    for (conn *k = h->conns; k; k = k->next)
+        if (k->deadline > 0 && now > k->deadline && k->fd >= 0) {
+            shutdown(k->fd, SHUT_RDWR);
+            k->deadline = 0;
+            cut++;
+        }
+    pthread_mutex_unlock(&h->conns_mu);
+    if (cut > 0)
+        gd_log_kv(GD_LOG_WARN,
+                  "event=api_connections_cut connections=%u reason=\"a request not received "
+                  "whole within %.0f s\"",
+                  cut, h->request_timeout_s);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -390,6 +491,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *con_cls = r;
         if (strncmp(url, "/api/", 5) == 0)
             return begin_api(h, c, url + 5, method, r);
+        set_deadline(h, c, false); /* received whole: no body comes */
         bool health = strcmp(url, "/health") == 0;
         if (!health && !(h->metrics && strcmp(url, "/metrics") == 0))
             return send_error(c, 404, "NotFound",
@@ -413,6 +515,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *data_size = 0;
         return MHD_YES;
     }
+    set_deadline(h, c, false);
     enum MHD_Result ret = finish_api(h, c, r);
     r->op[0] = '\0';
     return ret;
@@ -421,9 +524,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     (void)toe;
     gd_http *h = cls;
+    set_deadline(h, c, true); /* the next request on this connection */
     request *r = *con_cls;
     if (!r)
         return;
@@ -445,7 +548,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    gd_debug("event=http_library message=\"%s\"", msg);
+    gd_log_kv(GD_LOG_DEBUG, "event=http_library message=%s", msg);
 }
 
 /* ---- start and stop ----------------------------------------------------- */
@@ -476,6 +579,8 @@ int gd_http_start(const gd_http_opts *o, gd_http **out, unsigned *port, gd_err *
     if (rc != 0)
         return rc;
     gd_http *h = gd_calloc(1, sizeof *h);
+    pthread_mutex_init(&h->conns_mu, NULL);
+    h->request_timeout_s = o->request_timeout_s ? o->request_timeout_s : 30u;
     h->api = o->api;
     h->api_ctx = o->api_ctx;
     h->metrics = o->metrics;
@@ -505,15 +610,20 @@ int gd_http_start(const gd_http_opts *o, gd_http **out, unsigned *port, gd_err *
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, pool > 1 ? pool : 0u,
         MHD_OPTION_CONNECTION_LIMIT, o->max_connections ? o->max_connections : 256u,
         MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s ? o->timeout_s : 30u,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_ARRAY, h->cert_pem ? tls : tls + 3,
-        MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_address ? o->max_per_address : 64u,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_connection,
+        h, MHD_OPTION_ARRAY, h->cert_pem ? tls : tls + 3, MHD_OPTION_END);
     if (!h->daemon) {
         close(fd);
         rc = gd_err_set(err, GD_E_IO, "cannot start the HTTP server on %s", o->listen);
         goto out;
     }
-    gd_info("event=api_listening listen=%s port=%u tls=%s", o->listen, bound,
-            h->cert_pem ? "on" : "off");
+    if (gd_periodic_start(0.5, 0, reap, h, &h->reaper) != 0) {
+        rc = gd_err_set(err, GD_E_NOMEM, "cannot start the HTTP server's request timer");
+        goto out;
+    }
+    gd_log_kv(GD_LOG_INFO, "event=api_listening listen=%s port=%u tls=%s", o->listen, bound,
+              h->cert_pem ? "on" : "off");
     if (port)
         *port = bound;
     *out = h;
@@ -535,8 +645,10 @@ void gd_http_stop(gd_http *h)
 {
     if (!h)
         return;
+    gd_periodic_stop(h->reaper);
     if (h->daemon)
-        MHD_stop_daemon(h->daemon);
+        MHD_stop_daemon(h->daemon); /* every connection closed: conns is empty */
+    pthread_mutex_destroy(&h->conns_mu);
     wipe_free(h->token);
     wipe_free(h->key_pem);
     free(h->cert_pem);

@@ -25,8 +25,12 @@
  * served by a pool of polling threads, each serving many connections; the
  * api and metrics callbacks run on them, must be thread-safe, and should
  * return quickly (long work runs as a job).  An idle connection is closed
- * after timeout_s.  Secrets (the token, request bodies) never reach a log
- * line.  SIGPIPE is suppressed by libmicrohttpd on Linux. */
+ * after timeout_s, and any connection whose request (headers and body) is
+ * not received whole within request_timeout_s of its first byte's turn (the
+ * connection's start, or the end of its previous request) is closed without
+ * an answer: a client sending a byte now and then cannot hold a slot.  At
+ * most max_connections are served, max_per_address from one address.  Secrets (the token, request
+ * bodies) never reach a log line.  SIGPIPE is suppressed by libmicrohttpd on Linux. */
 #ifndef GD_SERVER_HTTP_H
 #define GD_SERVER_HTTP_H
 
@@ -52,10 +56,14 @@ typedef struct gd_http_opts {
     const char *token;         /* the bearer token (not a file name) */
     const char *tls_cert_file; /* PEM; both or neither */
     const char *tls_key_file;
-    size_t max_body;          /* 0: 1 MiB */
-    unsigned threads;         /* polling threads, each serving many connections; 0: 8 */
-    unsigned max_connections; /* served at once, more wait in the listen queue; 0: 256 */
-    unsigned timeout_s;       /* an idle connection is closed after this; 0: 30 */
+    size_t max_body;            /* 0: 1 MiB */
+    unsigned threads;           /* polling threads, each serving many connections; 0: 8 */
+    unsigned max_connections;   /* served at once, more wait in the listen queue; 0: 256 */
+    unsigned timeout_s;         /* an idle connection is closed after this; 0: 30 */
+    unsigned request_timeout_s; /* a request is received whole within this, however busy the
+                                 * client keeps the connection, or it is closed; 0: 30 */
+    unsigned max_per_address;   /* connections from one address at once; more are closed at
+                                 * once; 0: 64 */
     gd_http_api_fn api;
     void *api_ctx;
     gd_http_text_fn metrics; /* NULL: /metrics is 404 */

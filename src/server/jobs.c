@@ -4,9 +4,10 @@
  * anything slow.  The state database is written outside mu, under
  * state_mu, which only guards the borrowed pointer against gd_jobs_free.
  *
- * Job threads are detached: gd_jobs_free waits for them with a deadline
- * and, when some are still running, leaves the registry to the last one to
- * free (abandoned). */
+ * Job threads are detached: gd_jobs_stop waits for them with a deadline
+ * and gd_jobs_free, when some are still running, leaves the registry, and
+ * the caller's release, to the last one to end (abandoned): a job never
+ * outlives what it uses. */
 #include "server/jobs.h"
 
 #include <pthread.h>
@@ -49,9 +50,11 @@ struct gd_jobs {
     pthread_cond_t ended; /* CLOCK_MONOTONIC; signalled when a job ends */
     gd_job *jobs;
     size_t max_running, running;
-    bool trimmed;   /* the state has ended jobs older than the list's */
-    bool closing;   /* gd_jobs_free began: no new job */
-    bool abandoned; /* gd_jobs_free returned: the last job frees js */
+    bool trimmed;               /* the state has ended jobs older than the list's */
+    bool closing;               /* gd_jobs_free began: no new job */
+    bool abandoned;             /* gd_jobs_free returned: the last job frees js */
+    void (*release)(void *ctx); /* called once js is freed (gd_jobs_free) */
+    void *release_ctx;
     pthread_mutex_t state_mu;
     gd_state *state; /* NULL once gd_jobs_free is past its wait */
 };
@@ -88,7 +91,7 @@ static void load_history(gd_jobs *js)
     gd_err e;
     gd_err_clear(&e);
     if (gd_state_jobs(js->state, NULL, GD_JOBS_KEEP, &a, &e) != 0) {
-        gd_warn("jobs: the history in the state database cannot be read: %s", e.msg);
+        gd_log_kv(GD_LOG_WARN, "event=jobs_history_unreadable error=%s", e.msg);
         return;
     }
     gd_job **tail = &js->jobs;
@@ -137,8 +140,11 @@ static void job_free(gd_job *j)
     free(j);
 }
 
+/* Frees js, then calls its release: what the jobs used goes last. */
 static void registry_free(gd_jobs *js)
 {
+    void (*release)(void *) = js->release;
+    void *release_ctx = js->release_ctx;
     for (gd_job *j = js->jobs, *next; j; j = next) {
         next = j->next;
         job_free(j);
@@ -147,12 +153,12 @@ static void registry_free(gd_jobs *js)
     pthread_mutex_destroy(&js->mu);
     pthread_mutex_destroy(&js->state_mu);
     free(js);
+    if (release)
+        release(release_ctx);
 }
 
-void gd_jobs_free(gd_jobs *js, double wait_s)
+static size_t stop_jobs(gd_jobs *js, double wait_s)
 {
-    if (js == NULL)
-        return;
     pthread_mutex_lock(&js->mu);
     js->closing = true;
     for (gd_job *j = js->jobs; j; j = j->next)
@@ -166,31 +172,49 @@ void gd_jobs_free(gd_jobs *js, double wait_s)
     while (js->running > 0)
         if (pthread_cond_timedwait(&js->ended, &js->mu, &ts) != 0)
             break;
+    size_t left = js->running;
     pthread_mutex_unlock(&js->mu);
 
-    /* The caller closes the state next: no job may write to it after. */
+    /* The caller may close the state next: no job writes to it after. */
     pthread_mutex_lock(&js->state_mu);
     js->state = NULL;
     pthread_mutex_unlock(&js->state_mu);
+    return left;
+}
 
+size_t gd_jobs_stop(gd_jobs *js, double wait_s)
+{
+    size_t left = stop_jobs(js, wait_s);
+    if (left > 0)
+        gd_log_kv(GD_LOG_WARN, "event=jobs_left_running jobs=%zu waited_s=%.1f", left, wait_s);
+    return left;
+}
+
+size_t gd_jobs_free(gd_jobs *js, void (*release)(void *ctx), void *ctx)
+{
+    if (js == NULL) {
+        if (release)
+            release(ctx);
+        return 0;
+    }
+    stop_jobs(js, 0);
     pthread_mutex_lock(&js->mu);
     size_t left = js->running;
     js->abandoned = left > 0;
+    js->release = release;
+    js->release_ctx = ctx;
     pthread_mutex_unlock(&js->mu);
-    if (left > 0) /* js belongs to the last job now */
-        gd_warn("jobs: %zu job(s) still running after %.1f s: left to end on their own", left,
-                wait_s);
-    else
+    if (left == 0) /* else js, and what release frees, belong to the last job now */
         registry_free(js);
+    return left;
 }
-
 static void record(gd_jobs *js, const gd_state_job *sj)
 {
     pthread_mutex_lock(&js->state_mu);
     gd_err e;
     gd_err_clear(&e);
     if (js->state && gd_state_job_put(js->state, sj, &e) != 0)
-        gd_warn("job %s: not recorded in the state database: %s", sj->id, e.msg);
+        gd_log_kv(GD_LOG_WARN, "event=job_not_recorded job=%s error=%s", sj->id, e.msg);
     pthread_mutex_unlock(&js->state_mu);
 }
 
@@ -253,9 +277,16 @@ static void job_finish(gd_job *j, int rc, json_t *result, const gd_err *err)
                        .error_message = msg,
                        .result_json = result_json};
     record(js, &sj);
-    gd_info("job=%s operation=%s instance=%s status=%s duration_s=%.1f%s%s%s", j->id, j->operation,
-            j->instance ? j->instance : "-", status_name(st), (double)(end_us - j->start_us) / 1e6,
-            msg ? " error=\"" : "", msg ? msg : "", msg ? "\"" : "");
+    double took_s = (double)(end_us - j->start_us) / 1e6;
+    const char *inst = j->instance ? j->instance : "-";
+    if (msg)
+        gd_log_kv(GD_LOG_WARN,
+                  "event=job job=%s operation=%s instance=%s status=%s duration_s=%.1f error=%s",
+                  j->id, j->operation, inst, status_name(st), took_s, msg);
+    else
+        gd_log_kv(GD_LOG_INFO,
+                  "event=job job=%s operation=%s instance=%s status=%s duration_s=%.1f", j->id,
+                  j->operation, inst, status_name(st), took_s);
     free(result_json);
 
     pthread_mutex_lock(&js->mu);
@@ -283,8 +314,8 @@ static void *job_main(void *arg)
                        .status = status_name(GD_JOB_RUNNING),
                        .start_us = j->start_us};
     record(j->js, &sj);
-    gd_info("job=%s operation=%s instance=%s status=Running", j->id, j->operation,
-            j->instance ? j->instance : "-");
+    gd_log_kv(GD_LOG_INFO, "event=job job=%s operation=%s instance=%s status=Running", j->id,
+              j->operation, j->instance ? j->instance : "-");
 
     gd_progress_observe(job_progress, j);
     json_t *result = NULL;

@@ -40,23 +40,45 @@ typedef int (*gd_job_fn)(void *arg, gd_job *job, json_t **result, gd_err *err);
 #define GD_JOBS_KEEP 200
 
 /* A registry; state may be NULL (nothing remembered past the process) and
- * is borrowed: close it after gd_jobs_free.  max_running: more concurrent
- * jobs are refused with GD_E_BUSY (0: no limit). */
+ * is borrowed: the registry stops writing to it in gd_jobs_stop.
+ * max_running: more concurrent jobs are refused with GD_E_BUSY (0: no
+ * limit). */
 struct gd_state;
 gd_jobs *gd_jobs_new(struct gd_state *state, size_t max_running);
-/* Cancels every running job, waits for them (at most wait_s seconds, then
- * returns anyway: their threads end on their own, free what the registry
- * holds when the last one ends, and no longer write to the state
- * database), frees the registry.  NULL allowed.  No other call on js
- * may run concurrently or follow (stop the API first). */
-void gd_jobs_free(gd_jobs *js, double wait_s);
+
+/* Ending the registry, and what a job may use.
+ *
+ * A job's function, and its arg_free, use only: their arg, the job (its
+ * token, gd_job_on_event), and what the registry's owner hands to
+ * gd_jobs_free's release.  Nothing else a job touches may be freed while
+ * it runs.  release is the one place where the owner frees what its jobs
+ * use (the server: itself, its instances, its state database), and it runs
+ * only after every job has ended: a job that ignores its cancel and
+ * outlives the owner's wait keeps all of it alive, so no deadline can turn
+ * into a use after free.  (The server's process then ends with the job
+ * still running: server/server.h.)
+ *
+ * gd_jobs_stop: no new job starts (GD_E_STATE), every running one is
+ * cancelled, and it waits at most wait_s seconds for them to end; then the
+ * registry no longer writes to the state database (the caller may close
+ * it once no job uses it).  Returns how many still run (logged when any).
+ * Calls other than gd_jobs_free may follow.
+ *
+ * gd_jobs_free: stops as gd_jobs_stop (no wait), then frees the registry
+ * and calls release(ctx) (may be NULL): at once when no job runs, else on
+ * the thread of the last job to end, after its last touch of anything.
+ * Returns how many jobs still ran (0: release has run).  js NULL: release
+ * runs at once.  No other call on js may run concurrently or follow (stop
+ * the API first). */
+size_t gd_jobs_stop(gd_jobs *js, double wait_s);
+size_t gd_jobs_free(gd_jobs *js, void (*release)(void *ctx), void *ctx);
 
 /* Starts a job: operation ("CreateBackup") and instance (may be NULL) name
  * it; fn runs with arg on a new thread; arg_free (may be NULL) frees arg
  * after fn returns, on the job's thread, and also when the start fails.
  * id gets the job's id ("j-<UTC yyyymmddThhmmss>-<8 hex random>", stable
  * across restarts in the state database).  GD_E_BUSY when max_running jobs
- * run, GD_E_STATE once gd_jobs_free began, GD_E_NOMEM when no thread could
+ * run, GD_E_STATE once gd_jobs_stop began, GD_E_NOMEM when no thread could
  * be made. */
 int gd_jobs_start(gd_jobs *js, const char *operation, const char *instance, gd_job_fn fn, void *arg,
                   void (*arg_free)(void *), char id[40], gd_err *err);

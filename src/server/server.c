@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "command/archive.h"
 #include "command/backup.h"
@@ -31,37 +32,24 @@
 
 /* ---- log lines ---- */
 
-/* Appends value to b, quoted when it holds a space, a quote or '='. */
-static void kv_value(gd_buf *b, const char *v)
-{
-    if (v[0] != '\0' && strpbrk(v, " \"=\t") == NULL) {
-        gd_buf_appendf(b, "%s", v);
-        return;
-    }
-    gd_buf_appendf(b, "\"");
-    for (const char *p = v; *p; p++)
-        gd_buf_appendf(b, "%s%c", *p == '"' || *p == '\\' ? "\\" : "", *p == '\n' ? ' ' : *p);
-    gd_buf_appendf(b, "\"");
-}
-
 void gd_server_log(int level, const char *event, const char *instance, const char *fmt, ...)
 {
     gd_buf b;
     gd_buf_init(&b, 0);
-    gd_buf_appendf(&b, "event=%s", event);
+    gd_buf_appendf(&b, "event=");
+    gd_log_kv_value(&b, event);
     if (instance) {
         gd_buf_appendf(&b, " instance=");
-        kv_value(&b, instance);
+        gd_log_kv_value(&b, instance);
     }
     if (fmt && *fmt) {
+        gd_buf_appendf(&b, " ");
         va_list ap;
         va_start(ap, fmt);
-        char *rest = gd_vasprintf(fmt, ap);
+        gd_log_kv_vappend(&b, fmt, ap);
         va_end(ap);
-        gd_buf_appendf(&b, " %s", rest);
-        free(rest);
     }
-    gd_log((enum gd_log_level)level, "%s", b.data);
+    gd_log_write((enum gd_log_level)level, b.data);
     gd_buf_free(&b);
 }
 
@@ -114,7 +102,7 @@ void gd_server_log_event(void *ctx, const gd_cmd_event *ev)
 {
     const char *instance = ctx;
     if (ev->kind == GD_EVENT_WARNING)
-        gd_server_log(GD_LOG_WARN, "warning", instance, "op=%s message=\"%s\"", ev->op,
+        gd_server_log(GD_LOG_WARN, "warning", instance, "op=%s message=%s", ev->op,
                       ev->msg ? ev->msg : "");
 }
 
@@ -175,7 +163,7 @@ static void *archiver_main(void *arg)
         if (gd_mono() - t0 > 60)
             gd_retry_restart(&rt);
         long ms = gd_retry_next(&rt);
-        gd_server_log(GD_LOG_WARN, "archive_stopped", ir->name, "retry_in_s=%ld error=\"%s\"",
+        gd_server_log(GD_LOG_WARN, "archive_stopped", ir->name, "retry_in_s=%ld error=%s",
                       ms / 1000, rc != 0 ? e.msg : "the archiver returned");
         if (gd_retry_sleep(ms, &ir->arch_stop))
             break;
@@ -247,8 +235,7 @@ void gd_server_state_put_int(gd_server *s, const char *instance, const char *key
     gd_err e;
     gd_err_clear(&e);
     if (gd_state_set(s->state, instance, key, text, &e) != 0)
-        gd_server_log(GD_LOG_WARN, "state_not_written", instance, "key=%s error=\"%s\"", key,
-                      e.msg);
+        gd_server_log(GD_LOG_WARN, "state_not_written", instance, "key=%s error=%s", key, e.msg);
 }
 
 /* After a backup attempt: the history the schedule reads, kept in memory
@@ -284,7 +271,7 @@ static void backup_ended(backup_arg *a, int rc, const gd_backup_outcome *out, co
                       out->set.set_id, out->set.seconds, out->set.rows, out->set.stored_bytes,
                       out->copies.failed);
     else
-        gd_server_log(GD_LOG_ERROR, "backup_failed", ir->name, "retry_in_s=%lld error=\"%s\"",
+        gd_server_log(GD_LOG_ERROR, "backup_failed", ir->name, "retry_in_s=%lld error=%s",
                       (long long)s->retry_s, e->msg);
 }
 
@@ -378,10 +365,10 @@ static int copy_catch_up(const gd_command_ctx *ctx, const gd_instance_cfg *ic)
     int failed = gd_command_copy(ctx, ic->name, 0, &rep, &e) != 0 ? 1 : rep.failed;
     for (size_t i = 0; i < rep.n; i++)
         if (!rep.v[i].ok)
-            gd_server_log(GD_LOG_WARN, "copy_failed", ic->name, "region=%s error=\"%s\"",
+            gd_server_log(GD_LOG_WARN, "copy_failed", ic->name, "region=%s error=%s",
                           rep.v[i].region, rep.v[i].error ? rep.v[i].error : "");
     if (rep.n == 0 && failed > 0)
-        gd_server_log(GD_LOG_WARN, "copy_failed", ic->name, "error=\"%s\"", e.msg);
+        gd_server_log(GD_LOG_WARN, "copy_failed", ic->name, "error=%s", e.msg);
     gd_copy_report_free(&rep);
     return failed;
 }
@@ -446,7 +433,7 @@ static int64_t newest_set_end(const gd_config *cfg, const char *instance)
         gd_repo_load_sets(repo, &sets, &n, NULL, &e) == 0 && n > 0)
         end = sets[n - 1].end_s;
     if (e.code != GD_OK && e.code != GD_E_NOTFOUND)
-        gd_server_log(GD_LOG_WARN, "home_region_unreadable", instance, "error=\"%s\"", e.msg);
+        gd_server_log(GD_LOG_WARN, "home_region_unreadable", instance, "error=%s", e.msg);
     gd_repo_sets_free(sets, n);
     gd_repo_close(repo);
     return end;
@@ -496,10 +483,10 @@ static void tick_instance(gd_server *s, gd_inst_rt *ir, int64_t now)
     gd_err_clear(&e);
     if (!busy && due <= now && gd_server_start_backup(s, ir, false, id, &e) != 0 &&
         e.code != GD_E_BUSY)
-        gd_server_log(GD_LOG_ERROR, "backup_not_started", ir->name, "error=\"%s\"", e.msg);
+        gd_server_log(GD_LOG_ERROR, "backup_not_started", ir->name, "error=%s", e.msg);
     gd_err_clear(&e);
     if (expire && gd_jobs_start(s->jobs, "Expire", ir->name, expire_job, ir, NULL, id, &e) != 0)
-        gd_server_log(GD_LOG_WARN, "expire_not_started", ir->name, "error=\"%s\"", e.msg);
+        gd_server_log(GD_LOG_WARN, "expire_not_started", ir->name, "error=%s", e.msg);
     /* scheduled drills for protected instances only (CreateRestoreDrill
      * still drills a released one's kept backups) */
     if (!busy && due > now && atomic_load(&ir->released_us) == 0)
@@ -533,7 +520,7 @@ static void tick(void *ctx, gd_periodic_call *call)
         gd_err_clear(&e);
         if (gd_jobs_start(s->jobs, "ExpireReleased", NULL, expire_released_job, s, NULL, id, &e) !=
             0)
-            gd_server_log(GD_LOG_WARN, "expire_not_started", NULL, "error=\"%s\"", e.msg);
+            gd_server_log(GD_LOG_WARN, "expire_not_started", NULL, "error=%s", e.msg);
     }
     pthread_mutex_lock(&s->mu);
     size_t n = s->ninst;
@@ -657,7 +644,7 @@ static void reload(gd_server *s, gd_periodic **sched)
     gd_err_clear(&e);
     if (gd_config_load(s->config_path, &cfg, &e) != 0) {
         gd_server_log(GD_LOG_ERROR, "reload_failed", NULL,
-                      "error=\"%s\" note=\"the previous config stays in effect\"", e.msg);
+                      "error=%s note=\"the previous config stays in effect\"", e.msg);
         return;
     }
     gd_periodic_stop(*sched);
@@ -741,7 +728,27 @@ static int server_open(gd_server *s, const char *config_path, gd_err *err)
     return rc;
 }
 
-static void server_close(gd_server *s)
+/* Frees everything the server owns, what its jobs use included.  Run by
+ * the job registry (server/jobs.h) once the last job has ended: a job that
+ * outlived the stop wait never sees any of it freed. */
+static void server_free(void *ctx)
+{
+    gd_server *s = ctx;
+    gd_periodic_stop(s->views);
+    for (size_t i = 0; i < s->ninst; i++)
+        inst_free(s->inst[i]);
+    free(s->inst);
+    gd_state_close(s->state);
+    gd_cfg_put(s->cfg);
+    free(s->config_path);
+    pthread_mutex_destroy(&s->arch_mu);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* Stops the API, the archivers and the jobs, and hands s to the job
+ * registry to free.  Returns how many jobs still run: they own s now. */
+static size_t server_close(gd_server *s)
 {
     gd_http_stop(s->http); /* no new calls, no new jobs from the API */
     s->http = NULL;
@@ -749,47 +756,50 @@ static void server_close(gd_server *s)
     for (size_t i = 0; i < s->ninst; i++)
         if (s->inst[i]->arch_started)
             gd_cancel_request(&s->inst[i]->arch_stop);
-    gd_jobs_free(s->jobs, STOP_WAIT_S);
-    gd_periodic_stop(s->views); /* after the jobs: a backup's end kicks it */
-    s->views = NULL;
+    if (s->views) /* no refresh starts; a backup's end may still kick it */
+        gd_periodic_request_stop(s->views);
+    if (s->jobs)
+        gd_jobs_stop(s->jobs, STOP_WAIT_S);
     pthread_mutex_lock(&s->arch_mu);
-    for (size_t i = 0; i < s->ninst; i++) {
+    for (size_t i = 0; i < s->ninst; i++)
         archiver_stop(s->inst[i]);
-        inst_free(s->inst[i]);
-    }
     pthread_mutex_unlock(&s->arch_mu);
-    free(s->inst);
-    gd_state_close(s->state);
-    gd_cfg_put(s->cfg);
-    free(s->config_path);
-    pthread_mutex_destroy(&s->arch_mu);
-    pthread_mutex_destroy(&s->mu);
+    return gd_jobs_free(s->jobs, server_free, s);
 }
 
 int gd_server_run(const char *config_path, gd_cancel *stop, atomic_bool *reload_flag, gd_err *err)
 {
-    gd_server s = {0};
-    int rc = server_open(&s, config_path, err);
+    /* on the heap: jobs left running when this returns keep using it */
+    gd_server *s = gd_calloc(1, sizeof *s);
+    int rc = server_open(s, config_path, err);
     gd_periodic *sched = NULL;
     if (rc == 0) {
         gd_server_log(GD_LOG_INFO, "started", NULL, "config=%s instances=%zu", config_path,
-                      s.cfg->cfg->n_instances);
-        apply_instances(&s, s.cfg->cfg);
-        if (gd_periodic_start(TICK_S, 0, tick, &s, &sched) != 0 ||
-            gd_periodic_start(VIEWS_S, GD_PERIODIC_AT_ONCE, refresh_views, &s, &s.views) != 0)
+                      s->cfg->cfg->n_instances);
+        apply_instances(s, s->cfg->cfg);
+        if (gd_periodic_start(TICK_S, 0, tick, s, &sched) != 0 ||
+            gd_periodic_start(VIEWS_S, GD_PERIODIC_AT_ONCE, refresh_views, s, &s->views) != 0)
             rc = gd_err_set(err, GD_E_NOMEM, "cannot start the scheduler threads");
     }
     while (rc == 0 && !gd_cancel_requested(stop)) {
         if (reload_flag && atomic_exchange(reload_flag, false))
-            reload(&s, &sched);
+            reload(s, &sched);
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     if (rc == 0)
         gd_server_log(GD_LOG_INFO, "stopping", NULL, NULL);
     gd_periodic_stop(sched);
-    server_close(&s);
+    size_t left = server_close(s);
     if (rc == 0)
-        gd_server_log(GD_LOG_INFO, "stopped", NULL, NULL);
+        gd_server_log(GD_LOG_INFO, "stopped", NULL, "jobs_left_running=%zu", left);
+    if (left > 0) {
+        /* The jobs still hold the server and the libraries they call: no
+         * exit handler (OpenSSL's cleanup, the sanitizers') may run under
+         * them.  What they did not commit does not exist (commit-last); the
+         * next start marks them interrupted. */
+        fflush(NULL);
+        _exit(rc == 0 ? 0 : 1);
+    }
     return rc;
 }

@@ -21,7 +21,12 @@
  * to the next run of each task; a config that does not load is logged and
  * the old one kept.  Fails at start on a bad config, a [server] section
  * without token-file, an unreadable token, a state directory it cannot
- * use, or an address it cannot listen on. */
+ * use, or an address it cannot listen on.
+ *
+ * A job still running after the stop's 10 s wait (one that does not heed
+ * its cancel) keeps everything it uses (server/jobs.h), and the process
+ * ends there with _exit(0) instead of returning: no exit handler runs
+ * under the job, and what it had not committed does not exist. */
 int gd_server_run(const char *config_path, gd_cancel *stop, atomic_bool *reload, gd_err *err);
 
 #endif

@@ -133,8 +133,8 @@ void gd_server_set_released(gd_inst_rt *ir, int64_t released_us);
 int gd_server_api(void *ctx, const char *op, json_t *params, json_t **answer);
 char *gd_server_metrics(void *ctx);
 
-/* One log line per event: "event=<event> instance=<name> key=value ..."
- * (values with spaces or quotes are quoted). */
+/* One log line per event: "event=<event> instance=<name> key=value ...":
+ * fmt as gd_log_kv's (common/log.h), every value escaped. */
 void gd_server_log(int level, const char *event, const char *instance, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* A gd_cmd_event_fn that logs an operation's warnings (event=warning);

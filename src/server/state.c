@@ -188,9 +188,11 @@ static int move_aside(const char *path, gd_err *err)
     else if (unlink(shm) != 0 && errno != ENOENT)
         rc = gd_err_sys(err, errno, "state database %s: cannot remove %s", path, shm);
     if (rc == 0)
-        gd_warn("state database %s was corrupt or of an unknown version: moved to %s and a new "
-                "one created (it is only a cache: the backups are in the regions)",
-                path, bad);
+        gd_log_kv(GD_LOG_WARN,
+                  "event=state_database_replaced path=%s moved_to=%s reason=\"corrupt or of an "
+                  "unknown version: a new one was created (it is only a cache: the backups are in "
+                  "the regions)\"",
+                  path, bad);
     free(bad);
     free(wal);
     free(badwal);
@@ -233,7 +235,7 @@ int gd_state_open(const char *dir, gd_state **out, gd_err *err)
         int n = gd_state_jobs_interrupted(s, err);
         rc = n < 0 ? n : 0;
         if (n > 0)
-            gd_warn("state: %d job(s) were running when the server stopped: marked Failed", n);
+            gd_log_kv(GD_LOG_WARN, "event=jobs_interrupted jobs=%d status=Failed", n);
     }
     if (rc == 0) {
         char *sql = gd_asprintf("DELETE FROM jobs WHERE status <> 'Running' AND id NOT IN "

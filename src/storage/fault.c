@@ -406,7 +406,7 @@ static gd_err env_err;
 static void env_report(void)
 {
     FILE *out = stderr;
-    if (env_plan->report_path != NULL && (out = fopen(env_plan->report_path, "w")) == NULL) {
+    if (env_plan->report_path != NULL && (out = fopen(env_plan->report_path, "we")) == NULL) {
         fprintf(stderr, "geodr: GEODR_FAULT: cannot write %s: %s\n", env_plan->report_path,
                 strerror(errno));
         return;

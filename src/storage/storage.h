@@ -155,7 +155,10 @@ int gd_storage_list_all(gd_storage *s, const char *prefix, gd_listed **out, size
 bool gd_storage_name_ok(const char *name);
 
 /* Drivers. */
-/* posix: objects are files under root (created if missing, mode 0700). */
+/* posix: objects are files under root.  Opening creates nothing: a missing
+ * root reads as an empty region (not found, empty listings), and the first
+ * write creates it (mode 0700, with any missing parent).  Fails when root
+ * exists but is not a directory, or cannot be looked up (EACCES, ENOTDIR). */
 int gd_storage_posix_open(const char *region, const char *root, gd_storage **out, gd_err *err);
 
 /* fault (tests only; docs/testing.md): wraps another storage, counts its

@@ -165,6 +165,8 @@ is "info, home region empty: exit 0" "$RUN_RC" 0
 like "... says the home region holds no repository for the instance" "$RUN_OUT" \
     "home region lost holds no repository for instance shop"
 unlike "... not 'no backup sets yet'" "$RUN_OUT" "no backup sets yet"
+is "... and creates nothing where the home region should be" \
+    "$(if [[ -e $WORK/lost-home ]]; then echo "$WORK/lost-home created"; else echo none; fi)" none
 like "... and that the copy region holds the set, with --region" "$RUN_OUT" \
     "copy region home holds 1 backup sets: see them with 'geodr info shop --region home'"
 run "$GEODR" --config "$WORK/lost.conf" --json info shop

@@ -65,7 +65,7 @@ metric_is() { # metric_is TEXT: /metrics holds TEXT
     curl -s "$URL/metrics" | grep -qF "$1"
 }
 
-tap_plan 80
+tap_plan 81
 rc=0; start_server || rc=$?
 is "server starts and answers /health" "$rc" 0
 is "/health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" 200
@@ -116,6 +116,16 @@ job="$(jq_ 'j["JobId"]')"
 job_wait "$job"
 is "the restore job succeeded" "$JOB_STATUS" Succeeded
 on_exit "mariadb-admin --defaults-file='$WORK/ddr/client.cnf' shutdown >/dev/null 2>&1 || true"
+# The provisioned server was started from the threaded server: it must hold
+# none of the server's descriptors (its API socket, state database, region
+# files, connections), only its own.
+fd_targets() { for f in /proc/"$1"/fd/*; do readlink "$f"; done 2>/dev/null | grep -v '^/dev/null$' | LC_ALL=C sort -u; }
+ddr_pid="$(cat "$WORK/ddr/run/mariadbd.pid" 2>/dev/null || true)"
+leaked="cannot read the descriptors of the new instance's server (pid '$ddr_pid')"
+if [ -n "$ddr_pid" ] && [ -n "$(fd_targets "$ddr_pid")" ]; then
+    leaked="$(LC_ALL=C comm -12 <(fd_targets "$SRV_PID") <(fd_targets "$ddr_pid") | tr '\n' ' ')"
+fi
+is "the new instance's server inherited no descriptor of geodr's server" "$leaked" ""
 got="$(mariadb --defaults-file="$WORK/ddr/client.cnf" --batch -N -e \
     'CHECKSUM TABLE shop.order_items, shop.orders EXTENDED' 2>/dev/null |
     while IFS=$'\t' read -r t line; do printf '%s %s\n' "$t" "$line"; done | LC_ALL=C sort)"

@@ -338,6 +338,7 @@ static void parallel_with(unsigned max_connections)
     unsigned port;
     gd_http_opts o = opts("127.0.0.1:0");
     o.max_connections = max_connections;
+    o.max_per_address = N; /* all from 127.0.0.1 */
     gd_http *h = start(&o, &port);
     CURLM *m = curl_multi_init();
     curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
@@ -493,6 +494,87 @@ static void slow_client(void **state)
     gd_http_stop(h);
 }
 
+/* Seconds until fd is closed by the server (recv gives 0 or an error), or
+ * -1 when it stays open for limit_s; sends one byte of more every 0.25 s
+ * meanwhile (more NULL: nothing). */
+static double closed_after(int fd, const char *more, double limit_s)
+{
+    double t0 = gd_mono();
+    size_t sent = 0;
+    while (gd_mono() - t0 < limit_s) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 250) == 1) {
+            char buf[256];
+            if (recv(fd, buf, sizeof buf, 0) <= 0)
+                return gd_mono() - t0;
+            fail_msg("the server answered a request it had not received whole");
+        }
+        if (more && more[sent] && send(fd, more + sent, 1, MSG_NOSIGNAL) == 1)
+            sent++;
+    }
+    return -1;
+}
+
+/* Slowloris: a client sending a byte every 0.25 s is never idle, but its
+ * request must be whole within request_timeout_s, headers or body; a
+ * normal client is served meanwhile by the same single thread. */
+static void slow_request_cut_at_the_deadline(void **state)
+{
+    (void)state;
+    unsigned port;
+    gd_http_opts o = opts("127.0.0.1:0");
+    o.timeout_s = 30; /* idle: never reached */
+    o.request_timeout_s = 2;
+    o.threads = 1;
+    gd_http *h = start(&o, &port);
+    static const char more[] = "X-Slow-Header-That-Never-Ends: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    int heads = open_with(port, "POST /api/Echo HTTP/1.1\r\nHost: x\r\n");
+    expect_health(port);
+    double t = closed_after(heads, more, 6);
+    if (!(t > 1.0 && t < 3.5))
+        fail_msg("slow headers: closed after %.2f s (-1: never), want about 2 s", t);
+    int body = open_with(port, "POST /api/Echo HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN
+                               "\r\nContent-Length: 100\r\n\r\n{");
+    expect_health(port);
+    t = closed_after(body, more, 6);
+    if (!(t > 1.0 && t < 3.5))
+        fail_msg("slow body: closed after %.2f s (-1: never), want about 2 s", t);
+    close(heads);
+    close(body);
+    gd_http_stop(h);
+}
+
+/* More connections from one address than max_per_address are closed at
+ * once; the others, and new ones once those end, are served. */
+static void connections_per_address(void **state)
+{
+    (void)state;
+    unsigned port;
+    gd_http_opts o = opts("127.0.0.1:0");
+    o.max_per_address = 2;
+    gd_http *h = start(&o, &port);
+    int a = open_with(port, "GET /hea");
+    int b = open_with(port, "GET /hea");
+    int c = open_with(port, "GET /hea");
+    double t = closed_after(c, NULL, 2);
+    assert_true(t >= 0 && t < 1.0);
+    assert_int_equal(closed_after(a, NULL, 0.3), -1);
+    close(c);
+    close(a);
+    close(b);
+    for (int i = 0; i < 20; i++) { /* the server notices the closes */
+        reply r;
+        do_call(port, &(call){.path = "/health"}, &r);
+        bool ok = r.status == 200;
+        reply_free(&r);
+        if (ok)
+            break;
+        usleep(100 * 1000);
+    }
+    expect_health(port);
+    gd_http_stop(h);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -508,6 +590,8 @@ int main(void)
         cmocka_unit_test(parallel_requests),
         cmocka_unit_test(tls),
         cmocka_unit_test(slow_client),
+        cmocka_unit_test(slow_request_cut_at_the_deadline),
+        cmocka_unit_test(connections_per_address),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

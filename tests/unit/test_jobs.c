@@ -38,7 +38,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    gd_jobs_free(f->js, 10);
+    gd_jobs_stop(f->js, 10);
+    assert_int_equal(gd_jobs_free(f->js, NULL, NULL), 0);
     gd_state_close(f->state);
     char *cmd = gd_asprintf("rm -rf '%s'", f->dir);
     int rc = system(cmd);
@@ -301,7 +302,9 @@ static void max_running_refusal(void **state)
     atomic_store(&g.open, true);
     json_decref(wait_end(js, a));
     assert_int_equal(gd_jobs_start(js, "CreateBackup", "c", job_wait_gate, &g, NULL, c, NULL), 0);
-    gd_jobs_free(js, 10);
+    atomic_store(&g.open, true);
+    gd_jobs_stop(js, 10);
+    assert_int_equal(gd_jobs_free(js, NULL, NULL), 0);
 }
 
 static int job_short(void *arg, gd_job *job, json_t **result, gd_err *err)
@@ -400,7 +403,8 @@ static void history_after_restart(void **state)
     char old[40], now[40];
     assert_int_equal(gd_jobs_start(f->js, "CreateBackup", "shop", job_ok, &g, NULL, old, NULL), 0);
     json_decref(wait_end(f->js, old));
-    gd_jobs_free(f->js, 10);
+    gd_jobs_stop(f->js, 10);
+    assert_int_equal(gd_jobs_free(f->js, NULL, NULL), 0);
     gd_state_close(f->state);
 
     assert_int_equal(gd_state_open(f->dir, &f->state, NULL), 0);
@@ -461,39 +465,95 @@ static void oldest_ended_jobs_read_from_the_state(void **state)
     free(ids);
 }
 
+/* What a job's owner frees in its release (the server and its instances,
+ * for the server's jobs): on the heap, so that ASan reports a job's touch
+ * after it is freed. */
+typedef struct owner {
+    atomic_bool reached, arg_freed;
+    atomic_int touches;
+} owner;
+
+static atomic_bool g_go, g_released, g_released_early;
+
 static int job_ignores_cancel(void *arg, gd_job *job, json_t **result, gd_err *err)
 {
     (void)job, (void)result, (void)err;
-    gate *g = arg;
-    atomic_store(&g->reached, true);
-    pause_ms(300);
+    owner *o = arg;
+    atomic_store(&o->reached, true);
+    while (!atomic_load(&g_go)) /* past every deadline */
+        pause_ms(5);
+    atomic_fetch_add(&o->touches, 1); /* uses its owner's memory after the wait */
     return 0;
 }
 
-/* gd_jobs_free cancels running jobs and waits for them; one that does not
- * stop in time is left to end on its own, freeing the registry then. */
-static void free_cancels_and_gives_up_at_the_deadline(void **state)
+static void owner_arg_free(void *arg)
+{
+    atomic_store(&((owner *)arg)->arg_freed, true);
+}
+
+static void owner_release(void *ctx)
+{
+    owner *o = ctx;
+    if (!atomic_load(&o->arg_freed) || atomic_load(&o->touches) != 1)
+        atomic_store(&g_released_early, true);
+    free(o);
+    atomic_store(&g_released, true);
+}
+
+/* gd_jobs_stop cancels running jobs and waits for them; one that does not
+ * stop in time keeps running, and gd_jobs_free leaves it the registry and
+ * what its owner releases: release runs once it has ended, never before. */
+static void a_job_outliving_the_wait_keeps_what_it_uses(void **state)
 {
     fixture *f = *state;
     gd_jobs *js = gd_jobs_new(f->state, 0);
-    gate g = {0}, slow = {0};
+    gate g = {0};
+    owner *o = gd_calloc(1, sizeof *o);
     char a[40], b[40];
     assert_int_equal(gd_jobs_start(js, "CreateBackup", "a", job_until_cancelled, &g, NULL, a, NULL),
                      0);
     assert_int_equal(
-        gd_jobs_start(js, "CreateBackup", "b", job_ignores_cancel, &slow, gate_freed, b, NULL), 0);
+        gd_jobs_start(js, "CreateBackup", "b", job_ignores_cancel, o, owner_arg_free, b, NULL), 0);
     wait_flag(&g.reached);
-    wait_flag(&slow.reached);
+    wait_flag(&o->reached);
     double t0 = gd_mono();
-    gd_jobs_free(js, 0.05);
+    assert_int_equal(gd_jobs_stop(js, 0.05), 1);
     assert_true(gd_mono() - t0 < 0.25);
-    wait_flag(&slow.freed);
-    pause_ms(50); /* the job's thread frees the registry */
+    char id[40];
+    gd_err err;
+    gd_err_clear(&err);
+    assert_int_equal(gd_jobs_start(js, "CreateBackup", "c", job_ok, &g, NULL, id, &err),
+                     GD_E_STATE);
+    assert_int_equal(gd_jobs_free(js, owner_release, o), 1);
+    pause_ms(50);
+    assert_false(atomic_load(&g_released)); /* the job still runs: o is alive */
+    atomic_store(&g_go, true);
+    wait_flag(&g_released);
+    assert_false(atomic_load(&g_released_early));
 
     json_t *a_row = NULL;
     assert_int_equal(gd_state_jobs(f->state, a, 1, &a_row, NULL), 0);
     assert_string_equal(str(json_array_get(a_row, 0), "Status"), "Cancelled");
     json_decref(a_row);
+}
+
+/* With no job running, release runs before gd_jobs_free returns. */
+static void release_at_once_without_jobs(void **state)
+{
+    fixture *f = *state;
+    gd_jobs *js = gd_jobs_new(f->state, 0);
+    atomic_store(&g_released, false);
+    owner *o = gd_calloc(1, sizeof *o);
+    atomic_store(&o->arg_freed, true);
+    atomic_store(&o->touches, 1);
+    assert_int_equal(gd_jobs_free(js, owner_release, o), 0);
+    assert_true(atomic_load(&g_released));
+    atomic_store(&g_released, false);
+    o = gd_calloc(1, sizeof *o);
+    atomic_store(&o->arg_freed, true);
+    atomic_store(&o->touches, 1);
+    assert_int_equal(gd_jobs_free(NULL, owner_release, o), 0);
+    assert_true(atomic_load(&g_released));
 }
 
 int main(void)
@@ -507,7 +567,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(fifty_concurrent_described_while_ending, setup, teardown),
         cmocka_unit_test_setup_teardown(history_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(oldest_ended_jobs_read_from_the_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(free_cancels_and_gives_up_at_the_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_job_outliving_the_wait_keeps_what_it_uses, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(release_at_once_without_jobs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

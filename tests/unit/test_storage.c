@@ -40,7 +40,7 @@ static int setup(void **state)
     gd_strlcpy(f->dir, "/tmp/gd_test_storage_XXXXXX", sizeof f->dir);
     if (mkdtemp(f->dir) == NULL)
         return -1;
-    /* The root does not exist yet: open creates it (mkdir -p). */
+    /* The root does not exist yet: the first write creates it (mkdir -p). */
     f->root = gd_asprintf("%s/a/b/root", f->dir);
     gd_err e;
     gd_err_clear(&e);
@@ -95,10 +95,52 @@ static void put(gd_storage *s, const char *name, const char *text)
         fail_msg("put %s: %s", name, e.msg);
 }
 
-static void test_open_creates_root(void **state)
+typedef struct listed {
+    char names[32][128];
+    gd_stat st[32];
+    int n;
+    int stop_at;
+} listed;
+
+static int collect(void *ctx, const char *name, const gd_stat *st)
+{
+    listed *l = ctx;
+    if (l->n >= 32)
+        return -100;
+    gd_strlcpy(l->names[l->n], name, sizeof l->names[0]);
+    l->st[l->n] = *st;
+    l->n++;
+    if (l->stop_at != 0 && l->n == l->stop_at)
+        return 42;
+    return 0;
+}
+
+static void test_open_creates_nothing(void **state)
 {
     fixture *f = *state;
     struct stat st;
+    gd_err e;
+    gd_err_clear(&e);
+    /* Opening, and reading a region that does not exist, create nothing. */
+    char *parent = gd_asprintf("%s/a", f->dir);
+    assert_int_not_equal(stat(parent, &st), 0);
+    gd_stat gs;
+    assert_int_equal(gd_storage_stat(f->s, "repo.json", &gs, &e), GD_E_NOTFOUND);
+    gd_reader *r = NULL;
+    gd_err_clear(&e);
+    assert_int_equal(gd_storage_open_read(f->s, "shop/backup/s1/manifest", &r, &e), GD_E_NOTFOUND);
+    gd_err_clear(&e);
+    listed l = {0};
+    assert_int_equal(gd_storage_list(f->s, "", collect, &l, &e), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(gd_storage_list(f->s, "shop/", collect, &l, &e), 0);
+    assert_int_equal(l.n, 0);
+    assert_int_equal(gd_storage_remove(f->s, "shop/x", &e), 0);
+    assert_int_not_equal(stat(parent, &st), 0);
+    free(parent);
+
+    /* The first write creates the root, parents included, mode 0700. */
+    put(f->s, "shop/repo.json", "{}");
     assert_int_equal(stat(f->root, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(st.st_mode & 0777, 0700);
@@ -107,7 +149,6 @@ static void test_open_creates_root(void **state)
 
     /* Opening an existing root works; a file as root does not. */
     gd_storage *s2 = NULL;
-    gd_err e;
     gd_err_clear(&e);
     char *withslash = gd_asprintf("%s/", f->root);
     assert_int_equal(gd_storage_posix_open("again", withslash, &s2, &e), 0);
@@ -122,6 +163,12 @@ static void test_open_creates_root(void **state)
     assert_int_equal(gd_storage_posix_open("bad", file, &s2, &e), GD_E_IO);
     assert_null(s2);
     assert_non_null(strstr(e.msg, "bad"));
+    /* A root below a file cannot exist: an error, not an empty region. */
+    char *below = gd_asprintf("%s/x", file);
+    gd_err_clear(&e);
+    assert_int_equal(gd_storage_posix_open("below", below, &s2, &e), GD_E_IO);
+    assert_non_null(strstr(e.msg, "region below: cannot use"));
+    free(below);
     free(file);
     gd_storage_free(NULL);
 }
@@ -258,26 +305,6 @@ static void test_abort_leaves_nothing(void **state)
     assert_int_equal(gd_storage_get_all(f->s, "keep", 10, &all, NULL, NULL), 0);
     assert_string_equal(all, "old");
     free(all);
-}
-
-typedef struct listed {
-    char names[32][128];
-    gd_stat st[32];
-    int n;
-    int stop_at;
-} listed;
-
-static int collect(void *ctx, const char *name, const gd_stat *st)
-{
-    listed *l = ctx;
-    if (l->n >= 32)
-        return -100;
-    gd_strlcpy(l->names[l->n], name, sizeof l->names[0]);
-    l->st[l->n] = *st;
-    l->n++;
-    if (l->stop_at != 0 && l->n == l->stop_at)
-        return 42;
-    return 0;
 }
 
 static void test_uncommitted_invisible(void **state)
@@ -677,7 +704,7 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_creates_root, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_creates_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_commit_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_leaves_nothing, setup, teardown),

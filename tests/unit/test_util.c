@@ -5,7 +5,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <stdio.h>
@@ -14,7 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/periodic.h"
 #include "common/util.h"
 
@@ -469,6 +475,174 @@ static void test_remove_tree(void **state)
     free(b);
 }
 
+/* The descriptors of a started child: only 0, 1 and 2, even those of ours
+ * opened without close-on-exec (the server's sockets, its database, region
+ * files); stdin is /dev/null. */
+static void test_child_inherits_no_descriptor(void **state)
+{
+    (void)state;
+    int leaky = open("/dev/null", O_RDONLY); /* no O_CLOEXEC, on purpose */
+    int p[2];
+    assert_true(leaky > 2);
+    assert_int_equal(pipe(p), 0); /* neither */
+    char *argv[] = {"sleep", "30", NULL};
+    pid_t pid = 0;
+    gd_err e;
+    gd_err_clear(&e);
+    assert_int_equal(gd_child_start(argv, NULL, &pid, &e), 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (strcmp(de->d_name, "0") && strcmp(de->d_name, "1") && strcmp(de->d_name, "2"))
+            fail_msg("the child inherited descriptor %s", de->d_name);
+        n++;
+    }
+    closedir(d);
+    assert_int_equal(n, 3);
+    char link[64], target[64] = {0};
+    snprintf(link, sizeof link, "/proc/%d/fd/0", (int)pid);
+    assert_true(readlink(link, target, sizeof target - 1) > 0);
+    assert_string_equal(target, "/dev/null");
+    kill(pid, SIGKILL);
+    int st = 0;
+    assert_int_equal(gd_child_wait(pid, &st), 0);
+    assert_true(WIFSIGNALED(st));
+    close(leaky);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* Its output goes to the file asked for; a failure names the program and
+ * the file; a program that does not exist starts nothing. */
+static void test_child_run(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/geodr-child-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *out = gd_asprintf("%s/out.log", dir);
+    gd_child_opts o = {.output = out, .new_session = true};
+    char *ok[] = {"sh", "-c", "echo to-stdout; echo to-stderr >&2", NULL};
+    gd_err e;
+    gd_err_clear(&e);
+    assert_int_equal(gd_child_run(ok, &o, &e), 0);
+    char *bad[] = {"sh", "-c", "exit 3", NULL};
+    assert_int_equal(gd_child_run(bad, &o, &e), GD_E_STATE);
+    assert_non_null(strstr(e.msg, "sh failed (exit 3): see "));
+    assert_non_null(strstr(e.msg, out));
+    FILE *f = fopen(out, "re");
+    assert_non_null(f);
+    char text[256] = {0};
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    assert_true(len > 0);
+    assert_string_equal(text, "to-stdout\nto-stderr\n");
+    char *none[] = {"geodr-no-such-program", NULL};
+    gd_err_clear(&e);
+    pid_t pid = 0;
+    assert_int_not_equal(gd_child_start(none, NULL, &pid, &e), 0);
+    assert_non_null(strstr(e.msg, "cannot start geodr-no-such-program"));
+    unlink(out);
+    rmdir(dir);
+    free(out);
+}
+
+static char *kv(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *kv(const char *fmt, ...)
+{
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    va_list ap;
+    va_start(ap, fmt);
+    gd_log_kv_vappend(&b, fmt, ap);
+    va_end(ap);
+    char *out = gd_strdup(b.data ? b.data : "");
+    gd_buf_free(&b);
+    return out;
+}
+
+static void value_is(const char *v, const char *want)
+{
+    gd_buf b;
+    gd_buf_init(&b, 0);
+    gd_log_kv_value(&b, v);
+    assert_string_equal(b.data, want);
+    gd_buf_free(&b);
+}
+
+/* No value can break a key=value line: quotes, backslashes, newlines and
+ * control bytes are escaped, values with spaces or '=' quoted. */
+static void test_log_kv_escapes(void **state)
+{
+    (void)state;
+    value_is("plain-1.2", "plain-1.2");
+    value_is("", "\"\"");
+    value_is("two words", "\"two words\"");
+    value_is("k=v", "\"k=v\"");
+    value_is("say \"hi\"", "\"say \\\"hi\\\"\"");
+    value_is("C:\\dir", "\"C:\\\\dir\"");
+    value_is("line1\nline2\r\tend", "\"line1\\nline2\\r\\tend\"");
+    value_is("bell\a del\x7f", "\"bell\\x07 del\\x7f\"");
+    value_is("caf\xc3\xa9", "caf\xc3\xa9");
+
+    char *l = kv("event=%s n=%d big=%lld u=%u z=%zu t=%.1f pct=100%% c=%c", "backup_done", -3,
+                 (long long)1 << 40, 7u, (size_t)12, 41.25, 'x');
+    assert_string_equal(l, "event=backup_done n=-3 big=1099511627776 u=7 z=12 t=41.2 pct=100% c=x");
+    free(l);
+    /* A message that tries to forge a field or a second line stays one value. */
+    l = kv("event=backup_failed error=%s retry_in_s=%d", "bad\" forged=1\ngeodr: event=fake", 5);
+    assert_string_equal(l, "event=backup_failed error=\"bad\\\" forged=1\\ngeodr: event=fake\" "
+                           "retry_in_s=5");
+    free(l);
+    /* Quotes written around a conversion are not doubled. */
+    l = kv("error=\"%s\" note=\"%s\" x=\"literal\"", "a \"b\"", "plain");
+    assert_string_equal(l, "error=\"a \\\"b\\\"\" note=plain x=\"literal\"");
+    free(l);
+    l = kv("w=%5s p=%.3s", "ab", "abcdef");
+    assert_string_equal(l, "w=\"   ab\" p=abc");
+    free(l);
+}
+
+/* gd_log_kv writes the whole line in one write, however long. */
+static void test_log_kv_line(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/geodr-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    char longv[3000];
+    memset(longv, 'a', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    longv[10] = '"';
+    gd_log_kv(GD_LOG_WARN, "event=x error=%s", "one\ntwo");
+    gd_log_kv(GD_LOG_INFO, "event=long v=%s end=1", longv);
+    gd_log_kv(GD_LOG_DEBUG, "event=not_shown"); /* below the level */
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(gd_read_small_file(path, 1 << 20, &text, &len, NULL), 0);
+    const char *want1 = "geodr: warning: event=x error=\"one\\ntwo\"\n";
+    assert_memory_equal(text, want1, strlen(want1));
+    const char *l2 = text + strlen(want1);
+    assert_int_equal(strncmp(l2, "geodr: event=long v=\"aaaaaaaaaa\\\"", 33), 0);
+    assert_non_null(strstr(l2, "a\" end=1\n"));
+    /* 2999 bytes, one of them a quote written as two */
+    assert_int_equal(len, strlen(want1) + strlen("geodr: event=long v=\"") + 3000 +
+                              strlen("\" end=1\n"));
+    free(text);
+    close(fd);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -489,6 +663,10 @@ int main(void)
         cmocka_unit_test(test_code_names),
         cmocka_unit_test(test_strings_and_files),
         cmocka_unit_test(test_remove_tree),
+        cmocka_unit_test(test_child_inherits_no_descriptor),
+        cmocka_unit_test(test_child_run),
+        cmocka_unit_test(test_log_kv_escapes),
+        cmocka_unit_test(test_log_kv_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,9 @@
  * name and fsyncs the directory.  Names starting with '.' are never valid
  * object names, so temp files can never be mistaken for objects and list()
  * skips them.  Directories are created on demand and pruned when they become
- * empty, so the tree mirrors the object names and nothing else.
+ * empty, so the tree mirrors the object names and nothing else.  The root
+ * too is created by the first write, never by opening the region: reading
+ * a region that does not exist finds nothing and creates nothing.
  *
  * No state is shared between calls except the immutable root, so different
  * objects can be used from several threads at once. */
@@ -104,14 +106,13 @@ static int px_fsync_dir(const char *dir)
 }
 
 /* mkdir -p with mode 0700; each directory created is made durable in its
- * parent.  The first `known` bytes of path name a directory that exists (the
- * root), so the walk starts below it.  Returns 0 or an errno. */
-static int px_mkdir_p(const char *path, size_t known)
+ * parent.  Returns 0 or an errno. */
+static int px_mkdir_p(const char *path)
 {
     char *p = gd_strdup(path);
     size_t len = strlen(p);
     int e = 0;
-    for (size_t i = known > 0 ? known : 1; i <= len; i++) {
+    for (size_t i = 1; i <= len; i++) {
         if (p[i] != '/' && p[i] != '\0')
             continue;
         if (p[i - 1] == '/')
@@ -258,11 +259,11 @@ static int px_open_write(gd_storage *s, const char *name, gd_writer **out, gd_er
         int e = errno;
         if (attempt + 1 < PX_OPEN_ATTEMPTS && e == EEXIST)
             continue;
-        /* Missing directory (new prefix, or pruned by a concurrent remove of
-         * the last object in it): create it and try again. */
+        /* Missing directory (new prefix, pruned by a concurrent remove of
+         * the last object in it, or the root itself before the region's
+         * first write): create it and try again. */
         if (attempt + 1 < PX_OPEN_ATTEMPTS && e == ENOENT) {
-            const px_storage *ps = s->self;
-            int me = px_mkdir_p(pw->dir, strlen(ps->root));
+            int me = px_mkdir_p(pw->dir);
             if (me == 0 || me == ENOENT)
                 continue; /* ENOENT: a parent was pruned meanwhile */
             e = me;
@@ -609,19 +610,16 @@ int gd_storage_posix_open(const char *region, const char *root, gd_storage **out
         len--;
     char *r = gd_strndup(root, len);
     int rc = 0;
+    /* Nothing is created here: a read of a region that does not exist
+     * (info on a lost home region) finds nothing and leaves no trace; the
+     * first write creates the root (px_open_write). */
     struct stat st;
     if (stat(r, &st) != 0) {
-        int e = px_mkdir_p(r, 0);
-        if (e != 0) {
-            rc = gd_err_sys(err, e, "region %s: cannot create directory %s", region, r);
+        if (errno != ENOENT) {
+            rc = gd_err_sys(err, errno, "region %s: cannot use %s", region, r);
             goto fail;
         }
-        if (stat(r, &st) != 0) {
-            rc = gd_err_sys(err, errno, "region %s: cannot stat %s", region, r);
-            goto fail;
-        }
-    }
-    if (!S_ISDIR(st.st_mode)) {
+    } else if (!S_ISDIR(st.st_mode)) {
         rc = gd_err_set(err, GD_E_IO, "region %s: %s exists but is not a directory", region, r);
         goto fail;
     }
