@@ -30,7 +30,7 @@ write_config "$cfg" shop src "$WORK/region" "$WORK/key"
 geodr_config_add "$cfg" "archive-interval = 0.3" "jobs = 2"
 R="$WORK/region/shop"
 
-tap_plan 27
+tap_plan 28
 
 check "backup" "$GEODR" --config "$cfg" --quiet backup shop
 set_id="$("$GEODR" --config "$cfg" --json info shop | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["sets"][-1]["set"])')"
@@ -130,4 +130,7 @@ is "CreateRestoreDrill on a corrupt set: the job fails" "$JOB_STATUS" "Failed"
 metrics="$(curl -s "$URL/metrics")"
 like "/metrics: geodr_drill_last_failed 1" "$metrics" 'geodr_drill_last_failed\{instance="shop",region="[^"]*"\} 1'
 like "the log names the object" "$(cat "$WORK/server.log")" "event=drill_failed instance=shop .*data/$chunk"
+kill -TERM "$SRV_PID"
+wait "$SRV_PID" 2>/dev/null || true
+is "the server stopped, no drill instance is left" "$(ls -A "$WORK/state/drills"; pgrep -f "$WORK/state/drills" | wc -l)" "0"
 tap_done
