@@ -475,6 +475,16 @@ static void precheck_set(restore_run *r)
                 : gd_asprintf("none of the %llu tables exists in %s", res->tables, rq->target));
 }
 
+/* The table a chunk (its name in the set) belongs to. */
+static const gd_mf_table *table_of(const gd_manifest *mf, const char *object)
+{
+    for (size_t k = 0; k < mf->ntables; k++)
+        for (size_t c = 0; c < mf->tables[k].nchunks; c++)
+            if (strcmp(mf->tables[k].chunks[c].object, object) == 0)
+                return &mf->tables[k];
+    return NULL;
+}
+
 /* objects: the chunks the load reads, listed or read back as verify does. */
 static void precheck_objects(restore_run *r)
 {
@@ -493,13 +503,16 @@ static void precheck_objects(restore_run *r)
         gd_command_say(r->ctx, GD_EVENT_NOTE, OP, "reading back the %llu objects of set %s",
                        r->out->load.chunks, set);
     r->out->objects = gd_verify_set_chunks(r->repo, set, mf, &want, rq->verify_objects, &bad);
-    if (bad.n > 0)
+    if (bad.n > 0) {
+        const gd_mf_table *t = table_of(mf, bad.v[0].object);
         gd_err_set(&e, GD_E_CORRUPT,
                    "%zu of the %zu objects of set %s that the restore reads are missing or "
-                   "damaged in region %s: %s: %s%s; restore another set or from another region "
-                   "('geodr verify %s --region %s' lists what is intact)",
-                   bad.n, r->out->objects, set, r->repo->st->name, bad.v[0].object, bad.v[0].error,
+                   "damaged in region %s: table %s.%s, object %s: %s%s; restore another set or "
+                   "from another region ('geodr verify %s --region %s' lists what is intact)",
+                   bad.n, r->out->objects, set, r->repo->st->name, t ? t->db : "?",
+                   t ? t->name : "?", bad.v[0].object, bad.v[0].error,
                    bad.n > 1 ? " (and more)" : "", rq->instance, r->repo->st->name);
+    }
     check_done(r, GD_CHECK_OBJECTS, bad.n ? GD_E_CORRUPT : 0, &e,
                rq->verify_objects
                    ? gd_asprintf("the %zu objects of set %s read back: SHA-256, decryption and "

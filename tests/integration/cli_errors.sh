@@ -356,11 +356,11 @@ run "$GEODR" --config "$WORK/bad.conf" restore shop --dry-run --verify-objects -
 is "--verify-objects: the damaged object fails the precheck" "$(checks)" \
     "ok point ok set FAILED objects ok binlog ok target ok empty - room "
 like "... naming it and what to do" "$RUN_ERR" \
-    "precheck failed \(objects\): 1 of the 1 objects of set $SET_ID .* damaged in region home: shopdb\.orders\.[^:]*: .*restore another set or from another region"
+    "precheck failed \(objects\): 1 of the 1 objects of set $SET_ID .* damaged in region home: table shopdb\.orders, object data/[^:]*: .*restore another set or from another region"
 rm -f "$chunk"
 run "$GEODR" --config "$WORK/bad.conf" restore shop --dry-run --rename shopdb=shopdb_pre "${TARGET[@]}"
 like "a missing object: named without reading anything" "$RUN_ERR" \
-    "precheck failed \(objects\): .*: shopdb\.orders\.[^:]*: missing from region home"
+    "precheck failed \(objects\): .*: table shopdb\.orders, object data/[^:]*: missing from region home"
 
 # a new instance: a directory that holds something, a port in use, room
 mkdir -p "$WORK/notempty" && touch "$WORK/notempty/file"
