@@ -98,7 +98,7 @@ enum {
     O_REPLAY_HOST,
     O_STALL,
     O_RESET,
-    O_VERIFY,
+    O_VERIFY_OBJECTS,
 };
 
 /* One --target-ssl-* option into t; false for a mode that is not one. */
@@ -212,7 +212,7 @@ static int restore_arg(int c, const char *arg, gd_restore_request *rq, char **re
     case O_BINLOG:
         rq->load.write_binlog = true;
         return 0;
-    case O_VERIFY:
+    case O_VERIFY_OBJECTS:
         rq->verify_objects = true;
         return 0;
     default:
@@ -249,7 +249,7 @@ static int restore_args(int argc, char **argv, gd_restore_request *rq, char **re
                                        {"replay-host", required_argument, NULL, O_REPLAY_HOST},
                                        {"replay-stall-timeout", required_argument, NULL, O_STALL},
                                        {"reset-target", no_argument, NULL, O_RESET},
-                                       {"verify-objects", no_argument, NULL, O_VERIFY},
+                                       {"verify-objects", no_argument, NULL, O_VERIFY_OBJECTS},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     int c;

@@ -36,14 +36,19 @@ static void restore_arg_free(void *p)
     free(a);
 }
 
+/* A restore's job, or a precheck's (a dry run): the precheck's answer
+ * (each check) is its Result, passed or not, and a failed check fails it. */
 static int restore_job(void *arg, gd_job *job, json_t **result, gd_err *err)
 {
     restore_arg *a = arg;
+    bool dry = a->rq.load.dry_run;
     gd_cfg_ref *c = gd_server_cfg_get(a->srv);
     gd_command_ctx ctx = gd_server_job_ctx(c, job);
     gd_restore_outcome out = {0};
     int rc = gd_command_restore(&ctx, &a->rq, &out, err);
-    if (rc == 0) {
+    if (dry && out.region) { /* the checks ran */
+        *result = gd_command_restore_precheck_json(&a->rq, &out);
+    } else if (rc == 0) {
         *result = json_pack(
             "{s:s, s:s, s:s, s:I, s:I, s:b, s:I, s:f}", "RegionId", out.region, "BackupSetId",
             out.load.set_id, "Gtid", out.replay ? out.replayed.gtid_pos : out.load.gtid, "Rows",
@@ -53,28 +58,13 @@ static int restore_job(void *arg, gd_job *job, json_t **result, gd_err *err)
         if (out.provisioned)
             json_object_set_new(*result, "Socket", json_string(out.inst.socket));
     }
-    gd_server_log(rc == 0 ? GD_LOG_INFO : GD_LOG_ERROR, rc == 0 ? "restore_done" : "restore_failed",
-                  a->rq.instance, "region=%s error=\"%s\"", out.region ? out.region : "-",
-                  rc == 0 ? "" : err->msg);
-    gd_command_restore_outcome_free(&out);
-    gd_cfg_put(c);
-    return rc;
-}
-
-/* The precheck's job: its answer (each check) is the job's Result, passed
- * or not; a failed check fails the job. */
-static int precheck_job(void *arg, gd_job *job, json_t **result, gd_err *err)
-{
-    restore_arg *a = arg;
-    gd_cfg_ref *c = gd_server_cfg_get(a->srv);
-    gd_command_ctx ctx = gd_server_job_ctx(c, job);
-    gd_restore_outcome out = {0};
-    int rc = gd_command_restore(&ctx, &a->rq, &out, err);
-    if (out.region) /* the checks ran */
-        *result = gd_command_restore_precheck_json(&a->rq, &out);
-    gd_server_log(rc == 0 ? GD_LOG_INFO : GD_LOG_WARN,
-                  rc == 0 ? "precheck_passed" : "precheck_failed", a->rq.instance,
-                  "region=%s error=\"%s\"", out.region ? out.region : "-", rc == 0 ? "" : err->msg);
+    static const char *const events[2][2] = {{"restore_done", "restore_failed"},
+                                             {"precheck_passed", "precheck_failed"}};
+    gd_server_log(rc == 0 ? GD_LOG_INFO
+                  : dry   ? GD_LOG_WARN
+                          : GD_LOG_ERROR,
+                  events[dry][rc != 0], a->rq.instance, "region=%s error=\"%s\"",
+                  out.region ? out.region : "-", rc == 0 ? "" : err->msg);
     gd_command_restore_outcome_free(&out);
     gd_cfg_put(c);
     return rc;
@@ -107,7 +97,7 @@ static void restore_point(gd_params *p, restore_arg *a)
 
 /* Checks the request (as the command line's checks do) and starts the job. */
 static int start_restore(gd_server *s, gd_params *p, restore_arg *a, const char *operation,
-                         gd_job_fn fn, json_t **answer)
+                         json_t **answer)
 {
     int rc = gd_params_end(p);
     if (rc == 0 && gd_api_instance(s, a->rq.instance, answer) == NULL)
@@ -126,7 +116,7 @@ static int start_restore(gd_server *s, gd_params *p, restore_arg *a, const char 
     char id[40];
     char *instance = gd_strdup(a->rq.instance);
     /* the registry owns a from here (it frees it when the start fails too) */
-    if (gd_jobs_start(s->jobs, operation, instance, fn, a, restore_arg_free, id, &e) != 0)
+    if (gd_jobs_start(s->jobs, operation, instance, restore_job, a, restore_arg_free, id, &e) != 0)
         rc = gd_api_fail(answer, &e);
     else
         *answer = json_pack("{s:s, s:s}", "JobId", id, "DBInstanceId", instance);
@@ -150,7 +140,7 @@ int gd_api_create_ddr_instance(gd_server *s, gd_params *p, json_t **answer)
     restore_point(p, a);
     a->rq.new_instance = gd_param_str(p, "TargetDirectory", true);
     a->rq.port = (unsigned)gd_param_int(p, "TargetPort", true, 0, 1, 65535);
-    return start_restore(s, p, a, "CreateDdrInstance", restore_job, answer);
+    return start_restore(s, p, a, "CreateDdrInstance", answer);
 }
 
 /* The target of a RestoreDdrTable or CheckCreateDdrDBInstance request and
@@ -199,7 +189,7 @@ int gd_api_restore_ddr_table(gd_server *s, gd_params *p, json_t **answer)
     restore_point(p, a);
     long long port = 0;
     restore_server(p, a, false, &port);
-    return start_restore(s, p, a, "RestoreDdrTable", restore_job, answer);
+    return start_restore(s, p, a, "RestoreDdrTable", answer);
 }
 
 /* CheckCreateDdrDBInstance: the restore precheck (a dry run, as geodr
@@ -224,5 +214,5 @@ int gd_api_check_create_ddr_db_instance(gd_server *s, gd_params *p, json_t **ans
         a->rq.new_instance = dir;
         a->rq.port = (unsigned)port;
     }
-    return start_restore(s, p, a, "CheckCreateDdrDBInstance", precheck_job, answer);
+    return start_restore(s, p, a, "CheckCreateDdrDBInstance", answer);
 }
