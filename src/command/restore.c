@@ -502,8 +502,11 @@ static void precheck_objects(restore_run *r)
     if (rq->verify_objects)
         gd_command_say(r->ctx, GD_EVENT_NOTE, OP, "reading back the %llu objects of set %s",
                        r->out->load.chunks, set);
-    r->out->objects = gd_verify_set_chunks(r->repo, set, mf, &want, rq->verify_objects, &bad);
-    if (bad.n > 0) {
+    r->out->objects =
+        gd_verify_set_chunks(r->repo, set, mf, &want, rq->verify_objects, r->ctx->cancel, &bad);
+    if (bad.n > 0 && gd_cancel_requested(r->ctx->cancel)) {
+        gd_err_set(&e, GD_E_CANCEL, "interrupted while the objects of set %s were read", set);
+    } else if (bad.n > 0) {
         const gd_mf_table *t = table_of(mf, bad.v[0].object);
         gd_err_set(&e, GD_E_CORRUPT,
                    "%zu of the %zu objects of set %s that the restore reads are missing or "
@@ -513,7 +516,7 @@ static void precheck_objects(restore_run *r)
                    t ? t->name : "?", bad.v[0].object, bad.v[0].error,
                    bad.n > 1 ? " (and more)" : "", rq->instance, r->repo->st->name);
     }
-    check_done(r, GD_CHECK_OBJECTS, bad.n ? GD_E_CORRUPT : 0, &e,
+    check_done(r, GD_CHECK_OBJECTS, bad.n ? e.code : 0, &e,
                rq->verify_objects
                    ? gd_asprintf("the %zu objects of set %s read back: SHA-256, decryption and "
                                  "authentication checked",
@@ -650,6 +653,9 @@ static int run_precheck(restore_run *r, gd_err *err)
         if (r->out->checks[i].state == GD_CHECK_FAILED && nfailed++ == 0)
             first = i;
     }
+    if (gd_cancel_requested(r->ctx->cancel))
+        return gd_err_set(err, GD_E_CANCEL,
+                          "interrupted: the precheck stopped before its end (nothing was written)");
     if (nfailed == 0)
         return 0;
     const gd_restore_check *c = &r->out->checks[first];

@@ -28,6 +28,7 @@ typedef struct verify_job {
 typedef struct verify_worker {
     gd_repo *repo;
     verify_job *jobs;
+    const gd_cancel *stop; /* may be NULL */
 } verify_worker;
 
 static void add_bad(gd_verify_bads *b, const char *object, const char *error)
@@ -58,7 +59,10 @@ static int verify_job_run(gd_pool *pool, void *wv, size_t i, gd_err *err)
     verify_worker *w = wv;
     verify_job *j = &w->jobs[i];
     gd_err_clear(&j->err);
-    j->rc = gd_obj_verify(w->repo, j->name, j->sha, &j->err);
+    if (gd_cancel_requested(w->stop))
+        j->rc = gd_err_set(&j->err, GD_E_CANCEL, "interrupted before it was read");
+    else
+        j->rc = gd_obj_verify(w->repo, j->name, j->sha, &j->err);
     return 0;
 }
 
@@ -88,14 +92,15 @@ static void chunk_jobs(gd_repo *repo, const char *id, const gd_manifest *mf,
 
 /* Reads jobs[0..n) back, VERIFY_READERS at a time; appends the bad ones to
  * bad in job order and returns how many; frees the names. */
-static size_t verify_objects(gd_repo *repo, verify_job *jobs, size_t n, gd_verify_bads *bad)
+static size_t verify_objects(gd_repo *repo, verify_job *jobs, size_t n, const gd_cancel *stop,
+                             gd_verify_bads *bad)
 {
     size_t nbad = 0;
     if (n > 0) {
         int nw = n < VERIFY_READERS ? (int)n : VERIFY_READERS;
         verify_worker *ws = gd_calloc((size_t)nw, sizeof *ws);
         for (int i = 0; i < nw; i++)
-            ws[i] = (verify_worker){.repo = repo, .jobs = jobs};
+            ws[i] = (verify_worker){.repo = repo, .jobs = jobs, .stop = stop};
         gd_err e;
         gd_err_clear(&e);
         (void)gd_pool_run(ws, sizeof *ws, nw, n, verify_job_run, NULL, &e);
@@ -152,13 +157,14 @@ static size_t list_objects(gd_repo *repo, const char *id, verify_job *jobs, size
 }
 
 size_t gd_verify_set_chunks(gd_repo *repo, const char *id, const gd_manifest *mf,
-                            const gd_verify_filter *want, bool read, gd_verify_bads *bad)
+                            const gd_verify_filter *want, bool read, const gd_cancel *stop,
+                            gd_verify_bads *bad)
 {
     size_t nj = 0, cap = 0;
     verify_job *jobs = NULL;
     chunk_jobs(repo, id, mf, want, &jobs, &nj, &cap);
     if (read)
-        verify_objects(repo, jobs, nj, bad);
+        verify_objects(repo, jobs, nj, stop, bad);
     else
         list_objects(repo, id, jobs, nj, bad);
     free(jobs);
@@ -186,7 +192,7 @@ static void verify_segments(gd_repo *repo, gd_verify_outcome *out)
     }
     out->objects += n;
     out->segments = n;
-    out->bad += verify_objects(repo, jobs, n, &out->segs_bad);
+    out->bad += verify_objects(repo, jobs, n, NULL, &out->segs_bad);
     free(jobs);
     gd_segments_free(&segs);
 }
@@ -234,7 +240,7 @@ static void verify_set(gd_repo *repo, const char *id, unsigned long long *checke
     schema_check(repo, id, mf, &schema, &jobs, &nj, &cap, bad);
     chunk_jobs(repo, id, mf, NULL, &jobs, &nj, &cap);
     *checked += nj - (repo->raw && repo->encrypted ? 1 : 0);
-    verify_objects(repo, jobs, nj, bad);
+    verify_objects(repo, jobs, nj, NULL, bad);
     free(jobs);
     gd_set_problems problems = {0};
     gd_set_check(mf, schema, &problems);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "command/command.h"
+#include "common/cancel.h"
 #include "common/error.h"
 #include "repo/manifest.h"
 
@@ -53,9 +54,12 @@ typedef struct gd_verify_filter {
  * authenticated when the repository has the key), several at once; without,
  * one listing of the set's folder: each present with the stored size its
  * manifest records.  Appends the bad ones to bad (labelled by the chunk's
- * name in the set); returns how many chunks were checked. */
+ * name in the set); returns how many chunks were checked.  Once stop (may
+ * be NULL) is requested, the chunks not read yet are bad with GD_E_CANCEL
+ * ("interrupted before it was read"). */
 size_t gd_verify_set_chunks(gd_repo *repo, const char *id, const gd_manifest *mf,
-                            const gd_verify_filter *want, bool read, gd_verify_bads *bad);
+                            const gd_verify_filter *want, bool read, const gd_cancel *stop,
+                            gd_verify_bads *bad);
 void gd_verify_bads_free(gd_verify_bads *b);
 
 /* set NULL: every set and the binlog archive.  Fails when the region holds
