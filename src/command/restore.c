@@ -250,22 +250,26 @@ static int phase_plan(restore_run *r, gd_err *err)
 }
 
 /* Every segment the replay needs is read and checked before anything
- * touches the target: a missing or damaged one stops here. */
-static int check_segments(gd_repo *repo, const gd_plan *plan, gd_err *err)
+ * touches the target (several at once): a missing or damaged one stops
+ * here. */
+static int check_segments(gd_repo *repo, const gd_plan *plan, const gd_cancel *stop, gd_err *err)
 {
-    for (size_t k = 0; k < plan->segs.n; k++) {
-        const gd_segment *sg = &plan->segs.v[k];
-        int rc = gd_obj_verify(repo, sg->object, sg->sha256, err);
-        if (rc == 0)
-            rc = gd_ctimes_check(sg, err); /* what the stop point is read from */
-        if (rc != 0) {
-            gd_err_prefix(err, "the binlog archive cannot be replayed (nothing was written to "
-                               "the target; restore to an earlier point, or from another "
-                               "region)");
-            return rc;
-        }
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < plan->segs.n; k++)
+        rc = gd_ctimes_check(&plan->segs.v[k], err); /* what the stop point is read from */
+    if (rc == 0)
+        rc = gd_verify_segments(repo, plan->segs.v, plan->segs.n, stop, err);
+    if (rc == GD_E_CANCEL) {
+        gd_err_clear(err);
+        rc = gd_err_set(err, GD_E_CANCEL,
+                        "interrupted while the binlog to replay was read: nothing was written "
+                        "to the target");
+    } else if (rc != 0) {
+        gd_err_prefix(err, "the binlog archive cannot be replayed (nothing was written to "
+                           "the target; restore to an earlier point, or from another "
+                           "region)");
     }
-    return 0;
+    return rc;
 }
 
 /* What needs no write: the segments, and that the target can replay. */
@@ -274,7 +278,7 @@ static int phase_check(restore_run *r, gd_err *err)
     const gd_restore_request *rq = r->rq;
     int rc = 0;
     if (r->out->replay)
-        rc = check_segments(r->repo, &r->plan, err);
+        rc = check_segments(r->repo, &r->plan, r->ctx->cancel, err);
     r->subset = rq->load.ndatabases || rq->load.ntables;
     r->rq->load.replay_follows = r->out->replay;
     if (rc == 0 && r->out->replay && !r->subset && rq->target && !rq->load.dry_run)
@@ -534,7 +538,7 @@ static void precheck_binlog(restore_run *r)
 {
     gd_err e;
     gd_err_clear(&e);
-    int rc = r->out->replay ? check_segments(r->repo, &r->plan, &e) : 0;
+    int rc = r->out->replay ? check_segments(r->repo, &r->plan, r->ctx->cancel, &e) : 0;
     char sz[32];
     gd_fmt_bytes(r->out->segment_size, sz, sizeof sz);
     check_done(r, GD_CHECK_BINLOG, rc, &e,

@@ -92,20 +92,25 @@ static void chunk_jobs(gd_repo *repo, const char *id, const gd_manifest *mf,
 
 /* Reads jobs[0..n) back, VERIFY_READERS at a time; appends the bad ones to
  * bad in job order and returns how many; frees the names. */
+static void read_jobs(gd_repo *repo, verify_job *jobs, size_t n, const gd_cancel *stop)
+{
+    if (n == 0)
+        return;
+    int nw = n < VERIFY_READERS ? (int)n : VERIFY_READERS;
+    verify_worker *ws = gd_calloc((size_t)nw, sizeof *ws);
+    for (int i = 0; i < nw; i++)
+        ws[i] = (verify_worker){.repo = repo, .jobs = jobs, .stop = stop};
+    gd_err e;
+    gd_err_clear(&e);
+    (void)gd_pool_run(ws, sizeof *ws, nw, n, verify_job_run, NULL, &e);
+    free(ws);
+}
+
 static size_t verify_objects(gd_repo *repo, verify_job *jobs, size_t n, const gd_cancel *stop,
                              gd_verify_bads *bad)
 {
     size_t nbad = 0;
-    if (n > 0) {
-        int nw = n < VERIFY_READERS ? (int)n : VERIFY_READERS;
-        verify_worker *ws = gd_calloc((size_t)nw, sizeof *ws);
-        for (int i = 0; i < nw; i++)
-            ws[i] = (verify_worker){.repo = repo, .jobs = jobs, .stop = stop};
-        gd_err e;
-        gd_err_clear(&e);
-        (void)gd_pool_run(ws, sizeof *ws, nw, n, verify_job_run, NULL, &e);
-        free(ws);
-    }
+    read_jobs(repo, jobs, n, stop);
     for (size_t i = 0; i < n; i++) {
         if (jobs[i].rc != 0) {
             add_bad(bad, jobs[i].label, jobs[i].err.msg);
@@ -114,6 +119,35 @@ static size_t verify_objects(gd_repo *repo, verify_job *jobs, size_t n, const gd
         free(jobs[i].name);
     }
     return nbad;
+}
+
+/* A job for each of segs[0..n) (names owned by the jobs). */
+static verify_job *segment_jobs(const gd_segment *segs, size_t n)
+{
+    verify_job *jobs = gd_calloc(n + 1, sizeof *jobs);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].name = gd_strdup(segs[i].object);
+        jobs[i].label = jobs[i].name;
+        jobs[i].sha = segs[i].sha256;
+    }
+    return jobs;
+}
+
+int gd_verify_segments(gd_repo *repo, const gd_segment *segs, size_t n, const gd_cancel *stop,
+                       gd_err *err)
+{
+    verify_job *jobs = segment_jobs(segs, n);
+    read_jobs(repo, jobs, n, stop);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && jobs[i].rc != 0) {
+            rc = jobs[i].rc;
+            *err = jobs[i].err;
+        }
+        free(jobs[i].name);
+    }
+    free(jobs);
+    return rc;
 }
 
 static int cmp_listed(const void *key, const void *elem)
@@ -184,12 +218,7 @@ static void verify_segments(gd_repo *repo, gd_verify_outcome *out)
         return;
     }
     size_t n = segs.n;
-    verify_job *jobs = gd_calloc(n + 1, sizeof *jobs);
-    for (size_t i = 0; i < n; i++) {
-        jobs[i].name = gd_strdup(segs.v[i].object);
-        jobs[i].label = jobs[i].name;
-        jobs[i].sha = segs.v[i].sha256;
-    }
+    verify_job *jobs = segment_jobs(segs.v, n);
     out->objects += n;
     out->segments = n;
     out->bad += verify_objects(repo, jobs, n, NULL, &out->segs_bad);

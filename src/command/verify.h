@@ -13,6 +13,7 @@
 #include "common/cancel.h"
 #include "common/error.h"
 #include "repo/manifest.h"
+#include "repo/segment.h"
 
 /* One bad object or table. */
 typedef struct gd_verify_bad {
@@ -61,6 +62,12 @@ size_t gd_verify_set_chunks(gd_repo *repo, const char *id, const gd_manifest *mf
                             const gd_verify_filter *want, bool read, const gd_cancel *stop,
                             gd_verify_bads *bad);
 void gd_verify_bads_free(gd_verify_bads *b);
+/* Reads segs[0..n) back as verify does (several at once, SHA-256 against
+ * their records, decoded and authenticated); 0, or the error of the first
+ * bad one in their order (GD_E_CANCEL for one not read once stop (may be
+ * NULL) was requested). */
+int gd_verify_segments(gd_repo *repo, const gd_segment *segs, size_t n, const gd_cancel *stop,
+                       gd_err *err);
 
 /* set NULL: every set and the binlog archive.  Fails when the region holds
  * no set (nothing to restore from) or cannot be read; bad objects do not
