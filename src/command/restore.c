@@ -395,17 +395,16 @@ static void precheck_point(restore_run *r)
     int rc = run_phase(r, "plan", phase_plan, &e);
     char sz[32];
     gd_fmt_bytes(r->out->segment_size, sz, sizeof sz);
-    char *msg = rc != 0 ? NULL
-                : !r->out->replay
-                    ? gd_asprintf("set %s as it is (no binlog to replay)", r->plan.set)
-                    : gd_asprintf("set %s, then %zu binlog segments (%s) up to %s%s", r->plan.set,
-                                  r->out->segments, sz,
-                                  rq->time   ? rq->time
-                                  : rq->gtid ? "GTID "
-                                             : "",
-                                  rq->time   ? ""
-                                  : rq->gtid ? rq->gtid
-                                             : "the end of the archive");
+    char *upto = rq->time   ? gd_strdup(rq->time)
+                 : rq->gtid ? gd_asprintf("GTID %s", rq->gtid)
+                            : gd_strdup("the end of the archive");
+    char *msg = NULL;
+    if (rc == 0 && r->out->replay)
+        msg = gd_asprintf("set %s, then %zu binlog segments (%s) up to %s", r->plan.set,
+                          r->out->segments, sz, upto);
+    else if (rc == 0)
+        msg = gd_asprintf("set %s as it is (no binlog to replay)", r->plan.set);
+    free(upto);
     check_done(r, GD_CHECK_POINT, rc, &e, msg);
 }
 
@@ -520,14 +519,15 @@ static void precheck_objects(restore_run *r)
                    t ? t->name : "?", bad.v[0].object, bad.v[0].error,
                    bad.n > 1 ? " (and more)" : "", rq->instance, r->repo->st->name);
     }
-    check_done(r, GD_CHECK_OBJECTS, bad.n ? e.code : 0, &e,
-               rq->verify_objects
-                   ? gd_asprintf("the %zu objects of set %s read back: SHA-256, decryption and "
-                                 "authentication checked",
-                                 r->out->objects, set)
-                   : gd_asprintf("the %zu objects of set %s are present with their recorded sizes "
-                                 "(not read: verify objects to read them back)",
-                                 r->out->objects, set));
+    check_done(
+        r, GD_CHECK_OBJECTS, bad.n ? e.code : 0, &e,
+        rq->verify_objects
+            ? gd_asprintf("the %zu objects of set %s read back: SHA-256, decryption and "
+                          "authentication checked",
+                          r->out->objects, set)
+            : gd_asprintf("the %zu objects of set %s are present with their recorded sizes "
+                          "(not read back: --verify-objects, VerifyObjects in the API, reads them)",
+                          r->out->objects, set));
     gd_verify_bads_free(&bad);
     gd_manifest_free(mf);
 }
@@ -561,9 +561,10 @@ static int free_bytes(const char *dir, unsigned long long *out, gd_err *err)
             rc = gd_err_sys(err, errno, "cannot read the free space of %s", p);
             break;
         }
-        if (slash == NULL)
-            gd_strlcpy(p, ".", strlen(p) + 1);
-        else
+        if (slash == NULL) {
+            free(p);
+            p = gd_strdup(".");
+        } else
             slash[slash == p ? 1 : 0] = '\0';
     }
     if (rc == 0)

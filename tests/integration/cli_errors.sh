@@ -408,6 +408,9 @@ usage_fails "usage: compact --grace beyond any sane range (no overflow)" \
 usage_fails "usage: restore --target with a port out of range" \
     "^geodr restore: --target HOST:PORT: the port must be 1-65535" \
     "$GEODR" --config "$CFG" restore shop --target 127.0.0.1:99999 --target-user root --target-password-file /dev/null
+usage_fails "usage: restore --verify-objects without --dry-run" \
+    "^geodr restore: --verify-objects goes with --dry-run" \
+    "$GEODR" --config "$CFG" restore shop --verify-objects "${TARGET[@]}"
 is "usage errors wrote nothing to the region" "$(region_state "$REGION")" "$REGION_STATE"
 is "usage errors wrote nothing to the target" "$(schemata dst)" "$DST_SCHEMATA"
 
