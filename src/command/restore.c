@@ -456,6 +456,8 @@ static void precheck_set(restore_run *r)
     gd_err e;
     gd_err_clear(&e);
     int rc = gd_restore_run(r->repo, target ? &r->tp : NULL, &rq->load, res, &e);
+    if (res->set_id[0] == '\0') /* a set that failed its checks is still the plan's */
+        gd_strlcpy(res->set_id, r->plan.set, sizeof res->set_id);
     char b[32];
     gd_fmt_bytes(res->bytes, b, sizeof b);
     check_done(r, GD_CHECK_SET, res->set_checked ? 0 : rc, &e,
