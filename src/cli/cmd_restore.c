@@ -17,7 +17,7 @@ static const char help[] =
     "          | --new-instance DIR --port P)\n"
     "         [--databases A,B] [--tables db.t,...] [--rename old=new,...]\n"
     "         [--replace-existing] [--with-users] [--write-binlog] [--jobs N] [--verify]\n"
-    "         [--dry-run]\n"
+    "         [--dry-run [--verify-objects]]\n"
     "\n"
     "Restores a backup set of INSTANCE from one region (default: its home region).\n"
     "\n"
@@ -63,7 +63,13 @@ static const char help[] =
     "                        table back and compare its rows with the set's (their\n"
     "                        number and digest); a difference fails the restore\n"
     "                        (whole restores only: no --databases/--tables/--rename)\n"
-    "  --dry-run             check everything and print the plan; write nothing\n"
+    "  --dry-run             the restore precheck: check the restore point, the set,\n"
+    "                        its objects (present, with their recorded sizes), the\n"
+    "                        binlog to replay (read back), the target (answers, holds\n"
+    "                        none of what would be written) and the room a new\n"
+    "                        instance needs; print each check; write nothing\n"
+    "  --verify-objects      with --dry-run: read back every object of the set the\n"
+    "                        restore loads (SHA-256, decryption, authentication)\n"
     "  --reset-target        only undo what a killed geodr left on --target during a\n"
     "                        replay: geodr's replica configuration, the parallel\n"
     "                        replication settings (to the server's defaults)\n";
@@ -97,6 +103,7 @@ enum {
     O_REPLAY_HOST,
     O_STALL,
     O_RESET,
+    O_VERIFY_OBJECTS,
 };
 
 /* One --target-ssl-* option into t; false for a mode that is not one. */
@@ -213,6 +220,9 @@ static int restore_arg(int c, const char *arg, gd_restore_request *rq, char **re
     case O_BINLOG:
         rq->load.write_binlog = true;
         return 0;
+    case O_VERIFY_OBJECTS:
+        rq->verify_objects = true;
+        return 0;
     default:
         return gd_cli_usage("restore", "unknown option");
     }
@@ -248,6 +258,7 @@ static int restore_args(int argc, char **argv, gd_restore_request *rq, char **re
                                        {"replay-host", required_argument, NULL, O_REPLAY_HOST},
                                        {"replay-stall-timeout", required_argument, NULL, O_STALL},
                                        {"reset-target", no_argument, NULL, O_RESET},
+                                       {"verify-objects", no_argument, NULL, O_VERIFY_OBJECTS},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     int c;
@@ -318,8 +329,20 @@ static void print_json(const gd_restore_request *rq, const gd_restore_outcome *o
     gd_cli_print_json(j);
 }
 
-static void print_dry_run(const gd_restore_request *rq, const gd_restore_outcome *out)
+/* The precheck's checks, one a line, then what the restore would do. */
+static void print_dry_run(const gd_restore_request *rq, const gd_restore_outcome *out, bool ok)
 {
+    printf("restore precheck of instance %s (region %s):\n", rq->instance, out->region);
+    for (int i = 0; i < GD_NCHECKS; i++) {
+        const gd_restore_check *c = &out->checks[i];
+        printf("  %-6s %-8s %s\n",
+               c->state == GD_CHECK_PASSED   ? "ok"
+               : c->state == GD_CHECK_FAILED ? "FAILED"
+                                             : "-",
+               gd_command_restore_check_name((gd_check_id)i), c->message ? c->message : "");
+    }
+    if (!ok)
+        return;
     const gd_restore_result *res = &out->load;
     char b[32];
     gd_fmt_bytes(res->bytes, b, sizeof b);
@@ -380,15 +403,24 @@ int gd_cmd_restore(gd_cli *cli, int argc, char **argv)
         rc = reset_target(cli, &rq);
     gd_restore_outcome out;
     memset(&out, 0, sizeof out);
-    if (rc < 0 && gd_cli_ctx(cli, restore_event, cli, &ctx, &err) == 0 &&
-        gd_command_restore(&ctx, &rq, &out, &err) == 0) {
-        if (cli->json)
-            print_json(&rq, &out);
-        else if (rq.load.dry_run)
-            print_dry_run(&rq, &out);
-        else
-            print_text(&rq, &out);
+    int run = -1;
+    if (rc < 0 && gd_cli_ctx(cli, restore_event, cli, &ctx, &err) == 0)
+        run = gd_command_restore(&ctx, &rq, &out, &err);
+    /* A precheck that ran prints its checks, passed or not. */
+    bool checked = rq.load.dry_run && out.region != NULL;
+    if (checked && cli->json)
+        gd_cli_print_json(gd_command_restore_precheck_json(&rq, &out));
+    else if (checked)
+        print_dry_run(&rq, &out, run == 0);
+    else if (run == 0 && cli->json)
+        print_json(&rq, &out);
+    else if (run == 0)
+        print_text(&rq, &out);
+    if (rc < 0 && run == 0) {
         rc = GD_EXIT_OK;
+    } else if (rc < 0 && checked) { /* the checks are the --json answer */
+        fprintf(stderr, "geodr: error: %s\n", err.msg);
+        rc = GD_EXIT_FAIL;
     } else if (rc < 0) {
         rc = gd_cli_fail(cli, &err);
     }

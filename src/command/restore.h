@@ -14,10 +14,18 @@
  *            phase that writes the target and the one that honours the
  *            ctx's cancel token (a cancelled run fails with GD_E_CANCEL and
  *            says the target holds part of the set)
- * A failing run stops the new instance it started. */
+ * A failing run stops the new instance it started.
+ *
+ * A dry run (load.dry_run) is the restore precheck (docs/backup-restore.md
+ * "Dry run: the restore precheck", the API's CheckCreateDdrDBInstance): the
+ * same plan and checks, carried on past a failed check wherever the next
+ * one does not need it, each recorded in the outcome's checks; nothing is
+ * written and no instance is started.  It fails (with the first failed
+ * check's code and message) when any check failed. */
 #ifndef GD_COMMAND_RESTORE_H
 #define GD_COMMAND_RESTORE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -54,7 +62,9 @@ typedef struct gd_restore_request {
      * difference fails the restore.  Whole restores only (no databases,
      * tables or renames). */
     bool verify;
-    bool scratch; /* new_instance is throwaway: a failure does not keep it */
+    bool scratch;        /* new_instance is throwaway: a failure does not keep it */
+    bool verify_objects; /* dry run: read back every object of the set the
+                          * restore loads (else: listed, with their size) */
     /* What to load and how (databases, tables, replace_existing,
      * with_users, jobs (0: the instance's), dry_run, write_binlog).  The
      * check fills the rename arrays; the run fills set_id (for its length
@@ -67,6 +77,26 @@ typedef struct gd_restore_request {
     unsigned target_port;  /* of target (3306 without one) */
 } gd_restore_request;
 
+/* The checks of a dry run, in the order they are reported. */
+typedef enum {
+    GD_CHECK_POINT,   /* the restore point is inside a recovery window of the region */
+    GD_CHECK_SET,     /* manifest, key, schema, the set's own check, the chosen tables */
+    GD_CHECK_OBJECTS, /* every object of the set the restore loads: present (and intact) */
+    GD_CHECK_BINLOG,  /* every segment of the plan read back and checked */
+    GD_CHECK_TARGET,  /* the target answers (and can replay); a new instance's port is free */
+    GD_CHECK_EMPTY,   /* nothing the restore writes exists there */
+    GD_CHECK_ROOM,    /* free space for a new instance */
+    GD_NCHECKS
+} gd_check_id;
+
+typedef enum { GD_CHECK_NOT_RUN = 0, GD_CHECK_PASSED, GD_CHECK_FAILED } gd_check_state;
+
+typedef struct gd_restore_check {
+    gd_check_state state;
+    int code;      /* the failure's gd_code */
+    char *message; /* what passed, what failed and what to do, or why not run */
+} gd_restore_check;
+
 typedef struct gd_restore_outcome {
     char *region;                    /* the region restored from */
     gd_restore_result load;          /* set_id as soon as the plan is made */
@@ -77,7 +107,21 @@ typedef struct gd_restore_outcome {
     gd_replay_result replayed;
     bool provisioned;     /* inst holds the new instance, running */
     gd_instance_new inst; /* with new_instance */
+    /* dry run: */
+    gd_restore_check checks[GD_NCHECKS];
+    size_t objects;                /* objects of the set checked */
+    unsigned long long need, room; /* new instance: bytes estimated, free */
 } gd_restore_outcome;
+
+/* A check's name as the API and --json give it ("point", "objects", ...). */
+const char *gd_command_restore_check_name(gd_check_id id);
+/* The dry run's answer, as the API and geodr restore --dry-run --json give
+ * it: {DBInstanceId, RegionId, BackupSetId, Passed, Checks: [{Name, Passed
+ * (true, false, or null when not run), Message}], Tables, RawBytes,
+ * Segments, SegmentBytes, ObjectsChecked, VerifyObjects, EstimatedBytes,
+ * FreeBytes}.  Caller decrefs. */
+json_t *gd_command_restore_precheck_json(const gd_restore_request *rq,
+                                         const gd_restore_outcome *out);
 
 /* The warning to give about a replay host, or NULL (listening on every
  * network).  A caller gives it as soon as it reads the option. */

@@ -1,5 +1,6 @@
 #include "command/verify.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@ typedef struct verify_job {
     char *name;        /* object name in the region */
     const char *label; /* as reported ("t.c1", or the name) */
     const char *sha;   /* expected SHA-256 (borrowed) */
+    uint64_t size;     /* stored size (for a listing) */
     int rc;
     gd_err err;
 } verify_job;
@@ -26,6 +28,7 @@ typedef struct verify_job {
 typedef struct verify_worker {
     gd_repo *repo;
     verify_job *jobs;
+    const gd_cancel *stop; /* may be NULL */
 } verify_worker;
 
 static void add_bad(gd_verify_bads *b, const char *object, const char *error)
@@ -37,7 +40,7 @@ static void add_bad(gd_verify_bads *b, const char *object, const char *error)
     b->v[b->n++] = (gd_verify_bad){.object = gd_strdup(object), .error = gd_strdup(error)};
 }
 
-static void bads_free(gd_verify_bads *b)
+void gd_verify_bads_free(gd_verify_bads *b)
 {
     for (size_t i = 0; i < b->n; i++) {
         free(b->v[i].object);
@@ -56,47 +59,58 @@ static int verify_job_run(gd_pool *pool, void *wv, size_t i, gd_err *err)
     verify_worker *w = wv;
     verify_job *j = &w->jobs[i];
     gd_err_clear(&j->err);
-    j->rc = gd_obj_verify(w->repo, j->name, j->sha, &j->err);
+    if (gd_cancel_requested(w->stop))
+        j->rc = gd_err_set(&j->err, GD_E_CANCEL, "interrupted before it was read");
+    else
+        j->rc = gd_obj_verify(w->repo, j->name, j->sha, &j->err);
     return 0;
 }
 
-static void job_add(verify_job **jobs, size_t *n, size_t *cap, char *name, const char *label,
-                    const char *sha)
+static void job_add(verify_job **jobs, size_t *n, size_t *cap, char *name, const gd_mf_object *o)
 {
     if (*n == *cap) {
         *cap = *cap ? 2 * *cap : 16;
         *jobs = gd_realloc(*jobs, *cap * sizeof **jobs);
     }
-    (*jobs)[(*n)++] = (verify_job){.name = name, .label = label, .sha = sha};
+    (*jobs)[(*n)++] =
+        (verify_job){.name = name, .label = o->object, .sha = o->sha256, .size = o->size};
 }
 
-/* A job for every chunk of every table of the set's manifest. */
-static void chunk_jobs(gd_repo *repo, const char *id, const gd_manifest *mf, verify_job **jobs,
-                       size_t *n, size_t *cap)
+/* A job for every chunk of every table of the set's manifest that want
+ * takes (want NULL: every table). */
+static void chunk_jobs(gd_repo *repo, const char *id, const gd_manifest *mf,
+                       const gd_verify_filter *want, verify_job **jobs, size_t *n, size_t *cap)
 {
     for (size_t k = 0; k < mf->ntables; k++) {
-        for (size_t c = 0; c < mf->tables[k].nchunks; c++) {
-            const gd_mf_object *ch = &mf->tables[k].chunks[c];
-            job_add(jobs, n, cap, gd_manifest_object_name(repo, id, ch), ch->object, ch->sha256);
-        }
+        const gd_mf_table *t = &mf->tables[k];
+        if (want && !want->fn(want->arg, t->db, t->name))
+            continue;
+        for (size_t c = 0; c < t->nchunks; c++)
+            job_add(jobs, n, cap, gd_manifest_object_name(repo, id, &t->chunks[c]), &t->chunks[c]);
     }
 }
 
 /* Reads jobs[0..n) back, VERIFY_READERS at a time; appends the bad ones to
  * bad in job order and returns how many; frees the names. */
-static size_t verify_objects(gd_repo *repo, verify_job *jobs, size_t n, gd_verify_bads *bad)
+static void read_jobs(gd_repo *repo, verify_job *jobs, size_t n, const gd_cancel *stop)
+{
+    if (n == 0)
+        return;
+    int nw = n < VERIFY_READERS ? (int)n : VERIFY_READERS;
+    verify_worker *ws = gd_calloc((size_t)nw, sizeof *ws);
+    for (int i = 0; i < nw; i++)
+        ws[i] = (verify_worker){.repo = repo, .jobs = jobs, .stop = stop};
+    gd_err e;
+    gd_err_clear(&e);
+    (void)gd_pool_run(ws, sizeof *ws, nw, n, verify_job_run, NULL, &e);
+    free(ws);
+}
+
+static size_t verify_objects(gd_repo *repo, verify_job *jobs, size_t n, const gd_cancel *stop,
+                             gd_verify_bads *bad)
 {
     size_t nbad = 0;
-    if (n > 0) {
-        int nw = n < VERIFY_READERS ? (int)n : VERIFY_READERS;
-        verify_worker *ws = gd_calloc((size_t)nw, sizeof *ws);
-        for (int i = 0; i < nw; i++)
-            ws[i] = (verify_worker){.repo = repo, .jobs = jobs};
-        gd_err e;
-        gd_err_clear(&e);
-        (void)gd_pool_run(ws, sizeof *ws, nw, n, verify_job_run, NULL, &e);
-        free(ws);
-    }
+    read_jobs(repo, jobs, n, stop);
     for (size_t i = 0; i < n; i++) {
         if (jobs[i].rc != 0) {
             add_bad(bad, jobs[i].label, jobs[i].err.msg);
@@ -105,6 +119,90 @@ static size_t verify_objects(gd_repo *repo, verify_job *jobs, size_t n, gd_verif
         free(jobs[i].name);
     }
     return nbad;
+}
+
+/* A job for each of segs[0..n) (names owned by the jobs). */
+static verify_job *segment_jobs(const gd_segment *segs, size_t n)
+{
+    verify_job *jobs = gd_calloc(n + 1, sizeof *jobs);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].name = gd_strdup(segs[i].object);
+        jobs[i].label = jobs[i].name;
+        jobs[i].sha = segs[i].sha256;
+    }
+    return jobs;
+}
+
+int gd_verify_segments(gd_repo *repo, const gd_segment *segs, size_t n, const gd_cancel *stop,
+                       gd_err *err)
+{
+    verify_job *jobs = segment_jobs(segs, n);
+    read_jobs(repo, jobs, n, stop);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0 && jobs[i].rc != 0) {
+            rc = jobs[i].rc;
+            *err = jobs[i].err;
+        }
+        free(jobs[i].name);
+    }
+    free(jobs);
+    return rc;
+}
+
+static int cmp_listed(const void *key, const void *elem)
+{
+    return strcmp(key, ((const gd_listed *)elem)->name);
+}
+
+/* Every job's object in one listing of the set's folder, with its stored
+ * size: a missing or truncated object is found without reading it.  Appends
+ * the bad ones to bad and returns how many; frees the names. */
+static size_t list_objects(gd_repo *repo, const char *id, verify_job *jobs, size_t n,
+                           gd_verify_bads *bad)
+{
+    gd_listed *v = NULL;
+    size_t nv = 0, nbad = 0;
+    gd_err e;
+    gd_err_clear(&e);
+    char *prefix = gd_repo_set_prefix(repo, id);
+    int lrc = gd_storage_list_all(repo->st, prefix, &v, &nv, &e);
+    if (lrc != 0) {
+        add_bad(bad, prefix, e.msg);
+        nbad++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const gd_listed *hit = lrc ? NULL : bsearch(jobs[i].name, v, nv, sizeof *v, cmp_listed);
+        char msg[160] = "";
+        if (lrc == 0 && hit == NULL)
+            snprintf(msg, sizeof msg, "missing from region %s", repo->st->name);
+        else if (hit && hit->st.size != jobs[i].size)
+            snprintf(msg, sizeof msg, "holds %llu bytes where its manifest records %llu",
+                     (unsigned long long)hit->st.size, (unsigned long long)jobs[i].size);
+        if (msg[0]) {
+            add_bad(bad, jobs[i].label, msg);
+            nbad++;
+        }
+        free(jobs[i].name);
+    }
+    free(prefix);
+    gd_listed_free(v, nv);
+    return nbad;
+}
+
+size_t gd_verify_set_chunks(gd_repo *repo, const char *id, const gd_manifest *mf,
+                            const gd_verify_filter *want, bool read, const gd_cancel *stop,
+                            gd_verify_bads *bad)
+{
+    size_t nj = 0, cap = 0;
+    verify_job *jobs = NULL;
+    chunk_jobs(repo, id, mf, want, &jobs, &nj, &cap);
+    if (read)
+        verify_objects(repo, jobs, nj, stop, bad);
+    else
+        list_objects(repo, id, jobs, nj, bad);
+    free(jobs);
+    return nj;
 }
 
 /* Reads every archived binlog segment back. */
@@ -120,15 +218,10 @@ static void verify_segments(gd_repo *repo, gd_verify_outcome *out)
         return;
     }
     size_t n = segs.n;
-    verify_job *jobs = gd_calloc(n + 1, sizeof *jobs);
-    for (size_t i = 0; i < n; i++) {
-        jobs[i].name = gd_strdup(segs.v[i].object);
-        jobs[i].label = jobs[i].name;
-        jobs[i].sha = segs.v[i].sha256;
-    }
+    verify_job *jobs = segment_jobs(segs.v, n);
     out->objects += n;
     out->segments = n;
-    out->bad += verify_objects(repo, jobs, n, &out->segs_bad);
+    out->bad += verify_objects(repo, jobs, n, NULL, &out->segs_bad);
     free(jobs);
     gd_segments_free(&segs);
 }
@@ -143,7 +236,7 @@ static void schema_check(gd_repo *repo, const char *id, const gd_manifest *mf, j
     const gd_mf_object *sch = &mf->schema;
     const char *sobj = sch->object;
     if (repo->raw && repo->encrypted) {
-        job_add(jobs, nj, cap, gd_manifest_object_name(repo, id, sch), sobj, sch->sha256);
+        job_add(jobs, nj, cap, gd_manifest_object_name(repo, id, sch), sch);
         return;
     }
     gd_err e;
@@ -174,9 +267,9 @@ static void verify_set(gd_repo *repo, const char *id, unsigned long long *checke
     size_t nj = 0, cap = 0;
     verify_job *jobs = NULL;
     schema_check(repo, id, mf, &schema, &jobs, &nj, &cap, bad);
-    chunk_jobs(repo, id, mf, &jobs, &nj, &cap);
+    chunk_jobs(repo, id, mf, NULL, &jobs, &nj, &cap);
     *checked += nj - (repo->raw && repo->encrypted ? 1 : 0);
-    verify_objects(repo, jobs, nj, bad);
+    verify_objects(repo, jobs, nj, NULL, bad);
     free(jobs);
     gd_set_problems problems = {0};
     gd_set_check(mf, schema, &problems);
@@ -244,10 +337,10 @@ void gd_verify_outcome_free(gd_verify_outcome *out)
 {
     for (size_t i = 0; i < out->nsets; i++) {
         free(out->sets[i].id);
-        bads_free(&out->sets[i].bad);
+        gd_verify_bads_free(&out->sets[i].bad);
     }
     free(out->sets);
-    bads_free(&out->segs_bad);
+    gd_verify_bads_free(&out->segs_bad);
     free(out->region);
     memset(out, 0, sizeof *out);
 }

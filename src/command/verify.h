@@ -10,7 +10,10 @@
 #include <stddef.h>
 
 #include "command/command.h"
+#include "common/cancel.h"
 #include "common/error.h"
+#include "repo/manifest.h"
+#include "repo/segment.h"
 
 /* One bad object or table. */
 typedef struct gd_verify_bad {
@@ -39,6 +42,32 @@ typedef struct gd_verify_outcome {
     bool hash_only; /* no key: stored bytes hashed, nothing decrypted */
     bool encrypted;
 } gd_verify_outcome;
+
+/* Which tables of a set gd_verify_set_chunks takes: fn(arg, db, name). */
+typedef struct gd_verify_filter {
+    bool (*fn)(const void *arg, const char *db, const char *name);
+    const void *arg;
+} gd_verify_filter;
+
+/* The chunks of set id (mf: its manifest, read and authenticated) of the
+ * tables want takes (NULL: all), checked as verify checks them: with read,
+ * each read back to its end (SHA-256 against the manifest, decoded and
+ * authenticated when the repository has the key), several at once; without,
+ * one listing of the set's folder: each present with the stored size its
+ * manifest records.  Appends the bad ones to bad (labelled by the chunk's
+ * name in the set); returns how many chunks were checked.  Once stop (may
+ * be NULL) is requested, the chunks not read yet are bad with GD_E_CANCEL
+ * ("interrupted before it was read"). */
+size_t gd_verify_set_chunks(gd_repo *repo, const char *id, const gd_manifest *mf,
+                            const gd_verify_filter *want, bool read, const gd_cancel *stop,
+                            gd_verify_bads *bad);
+void gd_verify_bads_free(gd_verify_bads *b);
+/* Reads segs[0..n) back as verify does (several at once, SHA-256 against
+ * their records, decoded and authenticated); 0, or the error of the first
+ * bad one in their order (GD_E_CANCEL for one not read once stop (may be
+ * NULL) was requested). */
+int gd_verify_segments(gd_repo *repo, const gd_segment *segs, size_t n, const gd_cancel *stop,
+                       gd_err *err);
 
 /* set NULL: every set and the binlog archive.  Fails when the region holds
  * no set (nothing to restore from) or cannot be read; bad objects do not

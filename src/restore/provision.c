@@ -9,12 +9,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,7 +26,7 @@
 #include "io/key.h"
 #include "mysql/conn.h"
 
-static int dir_is_empty_or_missing(const char *dir, gd_err *err)
+int gd_instance_check_dir(const char *dir, gd_err *err)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
@@ -39,11 +39,35 @@ static int dir_is_empty_or_missing(const char *dir, gd_err *err)
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
             rc = gd_err_set(err, GD_E_EXISTS,
-                            "%s is not empty: --new-instance needs a new or empty directory", dir);
+                            "%s is not empty: a new instance needs a new or empty directory "
+                            "(remove what it holds, or choose another one)",
+                            dir);
             break;
         }
     }
     closedir(d);
+    return rc;
+}
+
+int gd_instance_check_port(unsigned port, gd_err *err)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return gd_err_sys(err, errno, "cannot check port %u", port);
+    /* as mariadbd binds: a port left in TIME_WAIT is free for it */
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int rc = 0;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        rc = errno == EADDRINUSE
+                 ? gd_err_set(err, GD_E_EXISTS,
+                              "port %u is in use on 127.0.0.1: choose another port for the new "
+                              "instance",
+                              port)
+                 : gd_err_sys(err, errno, "cannot bind 127.0.0.1:%u for the new instance", port);
+    close(fd);
     return rc;
 }
 
@@ -211,7 +235,9 @@ int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, 
                           "as a named user",
                           (unsigned)geteuid());
     out->admin_user = gd_strdup(pw->pw_name);
-    int rc = dir_is_empty_or_missing(dir, err);
+    int rc = gd_instance_check_dir(dir, err);
+    if (rc == 0)
+        rc = gd_instance_check_port(port, err);
     if (rc != 0)
         return rc;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)

@@ -24,6 +24,12 @@ typedef struct gd_instance_new {
  * user running geodr, over inst->socket); no account can log in over TCP
  * until gd_instance_secure() gives root@127.0.0.1 a password. */
 int gd_instance_provision(const char *dir, unsigned port, gd_instance_new *out, gd_err *err);
+/* What provisioning checks first, for a precheck too (command/restore.h):
+ * dir is absent or empty (GD_E_EXISTS when it holds anything); nothing
+ * listens on 127.0.0.1:port (GD_E_EXISTS when something does).  Nothing
+ * is created. */
+int gd_instance_check_dir(const char *dir, gd_err *err);
+int gd_instance_check_port(unsigned port, gd_err *err);
 /* Sets a generated root password (root@localhost and root@127.0.0.1),
  * drops every other root and anonymous account and writes dir/client.cnf. */
 int gd_instance_secure(gd_instance_new *inst, gd_err *err);

@@ -111,7 +111,7 @@ static bool want_whole_db(const gd_restore_opts *o, const char *db)
     return (o->ndatabases == 0 && o->ntables == 0) || in_list(o->databases, o->ndatabases, db);
 }
 
-static bool want_table(const gd_restore_opts *o, const char *db, const char *name)
+bool gd_restore_wants_table(const gd_restore_opts *o, const char *db, const char *name)
 {
     if (want_whole_db(o, db))
         return true;
@@ -359,7 +359,7 @@ static int plan_tables(rctx *c, gd_err *err)
     c->rts = gd_calloc(mf->ntables + 1, sizeof *c->rts);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < mf->ntables; i++) {
-        if (want_table(opts, mf->tables[i].db, mf->tables[i].name))
+        if (gd_restore_wants_table(opts, mf->tables[i].db, mf->tables[i].name))
             rc = add_table(c, &mf->tables[i], err);
     }
     if (rc != 0)
@@ -492,8 +492,8 @@ static int create_tables(rctx *c, gd_err *err)
         json_t *d;
         json_array_foreach(json_object_get(c->schema, kinds[k]), i, d)
         {
-            if (rc != 0 ||
-                !want_table(c->opts, gd_json_str(d, "db", ""), gd_json_str(d, "name", "")))
+            if (rc != 0 || !gd_restore_wants_table(c->opts, gd_json_str(d, "db", ""),
+                                                   gd_json_str(d, "name", "")))
                 continue;
             rc = k == 0 ? create_table(c, d, err) : create_sequence(c, d, err);
         }
@@ -513,7 +513,8 @@ static int create_code(rctx *c, gd_err *err)
         {
             const char *db = gd_json_str(d, "db", "");
             if (!want_whole_db(opts, db) &&
-                (k != 1 || !want_db(opts, db) || !want_table(opts, db, gd_json_str(d, "on", ""))))
+                (k != 1 || !want_db(opts, db) ||
+                 !gd_restore_wants_table(opts, db, gd_json_str(d, "on", ""))))
                 continue;
             int rc = run_ddl(c->m, d, target_db(opts, db), gd_json_str(d, "create", ""), err);
             if (rc != 0)
@@ -633,6 +634,7 @@ int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore
         gd_strlcpy(res->set_id, c.set_id, sizeof res->set_id);
         gd_strlcpy(res->gtid, c.manifest->gtid, sizeof res->gtid);
         rc = plan_tables(&c, err);
+        res->set_checked = rc == 0;
     }
     if (rc == 0 && target)
         rc = check_target(&c, err);

@@ -44,11 +44,15 @@ typedef struct gd_restore_result {
     char gtid[512];
     unsigned long long rows, bytes, tables, chunks;
     double seconds;
+    bool set_checked; /* the set's checks passed: a failure after is the target's */
 } gd_restore_result;
 
 /* Picks the set (opts->set_id or the newest) and reads its manifest. */
 int gd_restore_pick_set(gd_repo *repo, const char *set_id, char **id_out, gd_manifest **manifest,
                         gd_err *err);
+
+/* Whether the options take table db.name (whole databases, --tables). */
+bool gd_restore_wants_table(const gd_restore_opts *o, const char *db, const char *name);
 
 /* target NULL is allowed only with opts->dry_run (plan without a server). */
 int gd_restore_run(gd_repo *repo, const gd_conn_params *target, const gd_restore_opts *opts,

@@ -443,6 +443,7 @@ static const struct {
     op_fn fn;
 } ops[] = {
     {"CancelJob", op_cancel_job},
+    {"CheckCreateDdrDBInstance", gd_api_check_create_ddr_db_instance},
     {"CreateBackup", op_create_backup},
     {"CreateDdrInstance", gd_api_create_ddr_instance},
     {"CreateRestoreDrill", gd_api_create_restore_drill},

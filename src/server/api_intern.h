@@ -30,6 +30,7 @@ int gd_api_doc(gd_server *s, const char *name, json_t **doc, json_t **answer);
 json_t *gd_api_region(json_t *doc, const char *region, json_t **answer);
 
 int gd_api_create_ddr_instance(gd_server *s, gd_params *p, json_t **answer);
+int gd_api_check_create_ddr_db_instance(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_restore_ddr_table(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_describe_policy(gd_server *s, gd_params *p, json_t **answer);
 int gd_api_modify_policy(gd_server *s, gd_params *p, json_t **answer);

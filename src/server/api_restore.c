@@ -36,14 +36,19 @@ static void restore_arg_free(void *p)
     free(a);
 }
 
+/* A restore's job, or a precheck's (a dry run): the precheck's answer
+ * (each check) is its Result, passed or not, and a failed check fails it. */
 static int restore_job(void *arg, gd_job *job, json_t **result, gd_err *err)
 {
     restore_arg *a = arg;
+    bool dry = a->rq.load.dry_run;
     gd_cfg_ref *c = gd_server_cfg_get(a->srv);
     gd_command_ctx ctx = gd_server_job_ctx(c, job);
     gd_restore_outcome out = {0};
     int rc = gd_command_restore(&ctx, &a->rq, &out, err);
-    if (rc == 0) {
+    if (dry && out.region) { /* the checks ran */
+        *result = gd_command_restore_precheck_json(&a->rq, &out);
+    } else if (rc == 0) {
         *result = json_pack(
             "{s:s, s:s, s:s, s:I, s:I, s:b, s:I, s:f}", "RegionId", out.region, "BackupSetId",
             out.load.set_id, "Gtid", out.replay ? out.replayed.gtid_pos : out.load.gtid, "Rows",
@@ -53,9 +58,13 @@ static int restore_job(void *arg, gd_job *job, json_t **result, gd_err *err)
         if (out.provisioned)
             json_object_set_new(*result, "Socket", json_string(out.inst.socket));
     }
-    gd_server_log(rc == 0 ? GD_LOG_INFO : GD_LOG_ERROR, rc == 0 ? "restore_done" : "restore_failed",
-                  a->rq.instance, "region=%s error=%s", out.region ? out.region : "-",
-                  rc == 0 ? "" : err->msg);
+    static const char *const events[2][2] = {{"restore_done", "restore_failed"},
+                                             {"precheck_passed", "precheck_failed"}};
+    gd_server_log(rc == 0 ? GD_LOG_INFO
+                  : dry   ? GD_LOG_WARN
+                          : GD_LOG_ERROR,
+                  events[dry][rc != 0], a->rq.instance, "region=%s error=%s",
+                  out.region ? out.region : "-", rc == 0 ? "" : err->msg);
     gd_command_restore_outcome_free(&out);
     gd_cfg_put(c);
     return rc;
@@ -134,16 +143,17 @@ int gd_api_create_ddr_instance(gd_server *s, gd_params *p, json_t **answer)
     return start_restore(s, p, a, "CreateDdrInstance", answer);
 }
 
-/* RestoreDdrTable: databases or tables into an existing server. */
-int gd_api_restore_ddr_table(gd_server *s, gd_params *p, json_t **answer)
+/* The target of a RestoreDdrTable or CheckCreateDdrDBInstance request and
+ * what to restore there into a->rq: TargetHost (required unless
+ * new_instance: then TargetPort is, into *port, else 3306), its login, the
+ * tables; returns the host given, or NULL. */
+static const char *restore_server(gd_params *p, restore_arg *a, bool new_instance, long long *port)
 {
-    restore_arg *a = restore_arg_new(s, p);
-    restore_point(p, a);
     gd_restore_request *rq = &a->rq;
-    const char *host = gd_param_str(p, "TargetHost", true);
-    long long port = gd_param_int(p, "TargetPort", false, 3306, 1, 65535);
-    rq->target_user = gd_param_str(p, "TargetUser", true);
-    rq->target_password_file = gd_param_str(p, "TargetPasswordFile", true);
+    const char *host = gd_param_str(p, "TargetHost", !new_instance);
+    *port = gd_param_int(p, "TargetPort", new_instance, 3306, 1, 65535);
+    rq->target_user = gd_param_str(p, "TargetUser", host != NULL);
+    rq->target_password_file = gd_param_str(p, "TargetPasswordFile", host != NULL);
     size_t nt = 0, nd = 0, nr = 0;
     const char **tables = gd_param_strv(p, "Tables", false, &nt);
     const char **dbs = gd_param_strv(p, "Databases", false, &nd);
@@ -151,7 +161,7 @@ int gd_api_restore_ddr_table(gd_server *s, gd_params *p, json_t **answer)
     gd_param_map(p, "Rename", false, &from, &to, &nr);
     rq->load.replace_existing = gd_param_bool(p, "ReplaceExisting", false, false);
     if (host)
-        rq->target = a->target = gd_asprintf("%s:%lld", host, port);
+        rq->target = a->target = gd_asprintf("%s:%lld", host, *port);
     for (size_t i = 0; i < nt; i++) {
         rq->load.tables = gd_realloc(rq->load.tables, (i + 1) * sizeof(char *));
         rq->load.tables[i] = gd_strdup(tables[i]);
@@ -169,5 +179,40 @@ int gd_api_restore_ddr_table(gd_server *s, gd_params *p, json_t **answer)
             gd_buf_appendf(&b, "%s%s=%s", i ? "," : "", from[i], to[i]);
         rq->renames = a->renames = b.data;
     }
+    return host;
+}
+
+/* RestoreDdrTable: databases or tables into an existing server. */
+int gd_api_restore_ddr_table(gd_server *s, gd_params *p, json_t **answer)
+{
+    restore_arg *a = restore_arg_new(s, p);
+    restore_point(p, a);
+    long long port = 0;
+    restore_server(p, a, false, &port);
     return start_restore(s, p, a, "RestoreDdrTable", answer);
+}
+
+/* CheckCreateDdrDBInstance: the restore precheck (a dry run, as geodr
+ * restore --dry-run) of either a CreateDdrInstance or a RestoreDdrTable
+ * request, as a job. */
+int gd_api_check_create_ddr_db_instance(gd_server *s, gd_params *p, json_t **answer)
+{
+    restore_arg *a = restore_arg_new(s, p);
+    restore_point(p, a);
+    const char *dir = gd_param_str(p, "TargetDirectory", false);
+    long long port = 0;
+    const char *host = restore_server(p, a, dir != NULL, &port);
+    a->rq.verify_objects = gd_param_bool(p, "VerifyObjects", false, true);
+    a->rq.load.dry_run = true;
+    if (dir && host) {
+        restore_arg_free(a);
+        return gd_http_error(answer, 400, "InvalidParameter",
+                             "give TargetDirectory and TargetPort (a new instance) or TargetHost, "
+                             "TargetUser and TargetPasswordFile (an existing server), not both");
+    }
+    if (dir) {
+        a->rq.new_instance = dir;
+        a->rq.port = (unsigned)port;
+    }
+    return start_restore(s, p, a, "CheckCreateDdrDBInstance", answer);
 }

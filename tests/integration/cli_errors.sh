@@ -317,6 +317,79 @@ is "restore twice: the target's data is unchanged" \
     "$(mdb_sql dst "CHECKSUM TABLE shopdb.orders EXTENDED")" "$DST_SUM"
 is "restore twice: no database created in the target" "$(schemata dst)" "$DST_SCHEMATA"
 
+# ------------------------------------------- the dry run: restore precheck --
+# (docs/backup-restore.md "Dry run: the restore precheck"): every check
+# printed, the failed ones named with what to do, nothing written.
+checks() { # the "state name" of each check printed by the last run
+    awk '/^  (ok|FAILED|-) /{print $1, $2}' <<<"$RUN_OUT" | tr '\n' ' '
+}
+run "$GEODR" --config "$CFG" restore shop --dry-run --verify-objects --rename shopdb=shopdb_pre "${TARGET[@]}"
+is "precheck into a server, renamed: passes" "$RUN_RC" 0
+is "... every check printed (room cannot be known over SQL)" "$(checks)" \
+    "ok point ok set ok objects ok binlog ok target ok empty - room "
+like "... the objects were read back" "$RUN_OUT" "objects +the 1 objects of set $SET_ID read back"
+like "... and what the restore writes there, to check by hand" "$RUN_OUT" "room +not checked: .*writes about"
+run "$GEODR" --config "$CFG" restore shop --dry-run "${TARGET[@]}"
+is "precheck into a server that holds the table: fails" "$RUN_RC" 1
+is "... on the empty check only" "$(checks)" "ok point ok set ok objects ok binlog ok target FAILED empty - room "
+like "... one error line naming the check and what to do" "$RUN_ERR" \
+    "^geodr: error: the restore precheck failed \(empty\): target is not empty: table shopdb\.orders already exists.*--replace-existing"
+run "$GEODR" --config "$CFG" restore shop --dry-run --time '2026-01-01 00:00:00' "${TARGET[@]}"
+is "precheck to a point outside the window: fails" "$RUN_RC" 1
+is "... the point fails; what needs a plan is not run, the target is still checked" "$(checks)" \
+    "FAILED point - set - objects - binlog ok target - empty - room "
+like "... printing the recovery window" "$RUN_OUT" "point +restore time 2026-01-01 00:00:00 UTC is outside the recovery window"
+run "$GEODR" --json --config "$CFG" restore shop --dry-run --time '2026-01-01 00:00:00' "${TARGET[@]}"
+is "--json: the API's answer (Passed, each check's Name and Passed)" "$(python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+print(d["Passed"], [(c["Name"], c["Passed"]) for c in d["Checks"]][:5], d["DBInstanceId"], d["RegionId"])' <<<"$RUN_OUT" 2>&1)" \
+    "False [('point', False), ('set', None), ('objects', None), ('binlog', None), ('target', True)] shop home"
+is "prechecks wrote nothing to the target" "$(schemata dst)" "$DST_SCHEMATA"
+
+# a damaged and a missing object, in a copy of the region
+cp -a "$REGION" "$WORK/region-bad"
+write_config "$WORK/bad.conf" shop src "$WORK/region-bad" "$KEYA"
+chunk="$(find "$WORK/region-bad/shop/backup/$SET_ID" -type f -name '*.zst*' ! -name 'schema*' | head -n 1)"
+printf '\xff' | dd of="$chunk" bs=1 seek=40 conv=notrunc status=none
+run "$GEODR" --config "$WORK/bad.conf" restore shop --dry-run --rename shopdb=shopdb_pre "${TARGET[@]}"
+is "a damaged object of the same size: the listing does not see it" "$RUN_RC" 0
+run "$GEODR" --config "$WORK/bad.conf" restore shop --dry-run --verify-objects --rename shopdb=shopdb_pre "${TARGET[@]}"
+is "--verify-objects: the damaged object fails the precheck" "$(checks)" \
+    "ok point ok set FAILED objects ok binlog ok target ok empty - room "
+like "... naming it and what to do" "$RUN_ERR" \
+    "precheck failed \(objects\): 1 of the 1 objects of set $SET_ID .* damaged in region home: table shopdb\.orders, object data/[^:]*: .*restore another set or from another region"
+rm -f "$chunk"
+run "$GEODR" --config "$WORK/bad.conf" restore shop --dry-run --rename shopdb=shopdb_pre "${TARGET[@]}"
+like "a missing object: named without reading anything" "$RUN_ERR" \
+    "precheck failed \(objects\): .*: table shopdb\.orders, object data/[^:]*: missing from region home"
+
+# a new instance: a directory that holds something, a port in use, room
+mkdir -p "$WORK/notempty" && touch "$WORK/notempty/file"
+run "$GEODR" --config "$CFG" restore shop --dry-run --new-instance "$WORK/notempty" --port "$DST_PORT"
+is "precheck of a new instance in a non-empty directory on a port in use: fails" "$(checks)" \
+    "ok point ok set ok objects ok binlog FAILED target FAILED empty ok room "
+like "... naming the port" "$RUN_OUT" "target +port $DST_PORT is in use on 127\.0\.0\.1: choose another port"
+like "... and the directory" "$RUN_OUT" "empty +$WORK/notempty is not empty: .*remove what it holds"
+run "$GEODR" --config "$CFG" restore shop --dry-run --new-instance "$WORK/fresh/ddr" --port "$(free_port)"
+is "precheck of a new instance: passes" "$(checks)" \
+    "ok point ok set ok objects ok binlog ok target ok empty ok room "
+check "... and created nothing" test ! -e "$WORK/fresh"
+mkdir -p "$WORK/small"
+if [[ $(id -u) == 0 ]] && mount -t tmpfs -o size=16m tmpfs "$WORK/small" 2>/dev/null; then
+    on_exit "umount '$WORK/small' 2>/dev/null || true"
+    run "$GEODR" --config "$CFG" restore shop --dry-run --new-instance "$WORK/small/ddr" --port "$(free_port)"
+    is "precheck of a new instance on a 16 MiB filesystem: the room check fails" "$(checks)" \
+        "ok point ok set ok objects ok binlog ok target ok empty FAILED room "
+    like "... saying how much is free and needed" "$RUN_ERR" \
+        "precheck failed \(room\): only 1[0-9.]+ MiB free in the filesystem of $WORK/small/ddr, and the new instance needs about 5[0-9.]+ MiB"
+    umount "$WORK/small"
+else
+    skip "precheck of a new instance on a 16 MiB filesystem" "needs root and mount -t tmpfs"
+    skip "... saying how much is free and needed" "needs root and mount -t tmpfs"
+fi
+is "prechecks wrote nothing to the region" "$(region_state "$REGION")" "$REGION_STATE"
+
 # --------------------------------------------------------- usage errors --
 
 usage_fails "usage: geodr without a command" '^usage: geodr .*COMMAND' "$GEODR"
@@ -337,6 +410,9 @@ usage_fails "usage: compact --grace beyond any sane range (no overflow)" \
 usage_fails "usage: restore --target with a port out of range" \
     "^geodr restore: --target HOST:PORT: the port must be 1-65535" \
     "$GEODR" --config "$CFG" restore shop --target 127.0.0.1:99999 --target-user root --target-password-file /dev/null
+usage_fails "usage: restore --verify-objects without --dry-run" \
+    "^geodr restore: --verify-objects goes with --dry-run" \
+    "$GEODR" --config "$CFG" restore shop --verify-objects "${TARGET[@]}"
 is "usage errors wrote nothing to the region" "$(region_state "$REGION")" "$REGION_STATE"
 is "usage errors wrote nothing to the target" "$(schemata dst)" "$DST_SCHEMATA"
 

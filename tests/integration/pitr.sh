@@ -160,6 +160,10 @@ out="$("$GEODR" --config "$cfg" restore shop --latest --target "127.0.0.1:$EARLY
     --target-user root --target-password-file "$WORK/early.pass" 2>&1)" && rc=0 || rc=$?
 is "a target with replication configured is refused" "$rc" 1
 like "... saying what to do" "$out" "already has replication configured.*RESET SLAVE ALL"
+out="$("$GEODR" --config "$cfg" restore shop --latest --dry-run --target "127.0.0.1:$EARLY_PORT" \
+    --target-user root --target-password-file "$WORK/early.pass" 2>&1)" && rc=0 || rc=$?
+like "... and the precheck (--dry-run) fails on its target check" "$rc $out" \
+    "^1 .*FAILED target +the target already has replication configured"
 is "... and nothing is written to it" "$(mdb_sql early "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name='alltypes'")" 0
 # A damaged or missing segment stops the restore before the target is touched.
 mdb_start late
@@ -174,6 +178,11 @@ out="$("$GEODR" --config "$cfg" restore shop --latest --target "127.0.0.1:$LATE_
     --target-user root --target-password-file "$WORK/late.pass" 2>&1)" && rc=0 || rc=$?
 is "a corrupt segment: the restore fails" "$rc" 1
 like "... naming the segment and that nothing was written" "$out" "cannot be replayed \(nothing was written.*binlog/[0-9-]+\.binlog"
+out="$("$GEODR" --config "$cfg" restore shop --latest --dry-run --target "127.0.0.1:$LATE_PORT" \
+    --target-user root --target-password-file "$WORK/late.pass" 2>&1)" && rc=0 || rc=$?
+like "... the precheck (--dry-run) fails on its binlog check only, naming the segment" \
+    "$rc $(grep -E '^  (ok|FAILED|-) ' <<<"$out" | awk '{print $1, $2}' | tr '\n' ' ')$out" \
+    "^1 ok point ok set ok objects FAILED binlog ok target ok empty - room .*binlog +the binlog archive cannot be replayed .*binlog/[0-9-]+\.binlog"
 is "... and nothing was written to the target" "$(mdb_sql late "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name='alltypes'")" 0
 rm -rf "$WORK/region/shop/binlog"
 cp -a "$WORK/binlog.bak" "$WORK/region/shop/binlog"

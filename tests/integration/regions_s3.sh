@@ -164,6 +164,12 @@ check "every object in the S3 region verifies (none partial or corrupt)" "$GEODR
 
 rm -rf "$WORK/home"
 mdb_start dst
+check "the precheck from the S3 region alone passes (objects listed, then read back)" \
+    "$GEODR" --config "$cfg" --quiet restore shop --region far --time "$T" --dry-run \
+    --target "127.0.0.1:$DST_PORT" --target-user root --target-password-file "$WORK/dst.pass"
+like "... --verify-objects reads the objects from S3" "$("$GEODR" --config "$cfg" --quiet restore shop \
+    --region far --time "$T" --dry-run --verify-objects --target "127.0.0.1:$DST_PORT" --target-user root \
+    --target-password-file "$WORK/dst.pass" 2>&1)" "objects +the [1-9][0-9]* objects of set .* read back"
 check "restore --time from the S3 region alone" "$GEODR" --config "$cfg" --quiet restore shop --region far --time "$T" \
     --target "127.0.0.1:$DST_PORT" --target-user root --target-password-file "$WORK/dst.pass"
 is "the recorded state at $T" "$(mdb_sql dst 'CHECKSUM TABLE shop.t EXTENDED' | cut -f2)" "$want"

@@ -65,7 +65,7 @@ metric_is() { # metric_is TEXT: /metrics holds TEXT
     curl -s "$URL/metrics" | grep -qF "$1"
 }
 
-tap_plan 81
+tap_plan 88
 rc=0; start_server || rc=$?
 is "server starts and answers /health" "$rc" 0
 is "/health needs no token" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health")" 200
@@ -131,6 +131,27 @@ got="$(mariadb --defaults-file="$WORK/ddr/client.cnf" --batch -N -e \
     while IFS=$'\t' read -r t line; do printf '%s %s\n' "$t" "$line"; done | LC_ALL=C sort)"
 is "the new instance holds the source's data of second T" "$got" "$want"
 mariadb-admin --defaults-file="$WORK/ddr/client.cnf" shutdown >/dev/null 2>&1 || true
+
+# ---- the restore precheck (CheckCreateDdrDBInstance): a job whose Result
+# lists every check; Succeeded only when every check passed ----
+failing() { jq_ '[c["Name"] for c in j["Jobs"][0]["Result"]["Checks"] if c["Passed"] is False]'; }
+api CheckCreateDdrDBInstance "{\"DBInstanceId\": \"shop\", \"RestoreType\": \"BackupTime\", \"RestoreTime\": \"$T\", \"TargetDirectory\": \"$WORK/pre-ddr\", \"TargetPort\": $(free_port)}"
+is "CheckCreateDdrDBInstance starts a job" "$API_STATUS" 200
+job_wait "$(jq_ 'j["JobId"]')"
+is "... a new instance at T passes every check (objects read back)" \
+    "$JOB_STATUS $(jq_ '(j["Jobs"][0]["Result"]["Passed"], [(c["Name"], c["Passed"]) for c in j["Jobs"][0]["Result"]["Checks"]], j["Jobs"][0]["Result"]["VerifyObjects"])')" \
+    "Succeeded (True, [('point', True), ('set', True), ('objects', True), ('binlog', True), ('target', True), ('empty', True), ('room', True)], True)"
+check "... and creates nothing" test ! -e "$WORK/pre-ddr"
+api CheckCreateDdrDBInstance "{\"DBInstanceId\": \"shop\", \"RestoreType\": \"Fastest\", \"TargetHost\": \"127.0.0.1\", \"TargetPort\": $SRC_PORT, \"TargetUser\": \"root\", \"TargetPasswordFile\": \"$SRC_PASSFILE\", \"Tables\": [\"shop.orders\"], \"VerifyObjects\": false}"
+job_wait "$(jq_ 'j["JobId"]')"
+is "a table that exists in the server: the job fails on the empty check" "$JOB_STATUS $(failing)" "Failed ['empty']"
+like "... its error says what to do" "$(jq_ 'j["Jobs"][0]["Error"]["Message"]')" \
+    "restore precheck failed \(empty\): target is not empty: table shop\.orders already exists"
+api CheckCreateDdrDBInstance "{\"DBInstanceId\": \"shop\", \"RestoreType\": \"BackupTime\", \"RestoreTime\": \"2001-01-01T00:00:00Z\", \"TargetDirectory\": \"$WORK/pre-ddr\", \"TargetPort\": $(free_port)}"
+job_wait "$(jq_ 'j["JobId"]')"
+is "a point outside the window: the point check fails" "$JOB_STATUS $(failing)" "Failed ['point']"
+api CheckCreateDdrDBInstance "{\"DBInstanceId\": \"shop\", \"TargetDirectory\": \"$WORK/pre-ddr\", \"TargetPort\": 3306, \"TargetHost\": \"127.0.0.1\", \"TargetUser\": \"root\", \"TargetPasswordFile\": \"$SRC_PASSFILE\"}"
+is "a new instance and a server at once: 400" "$API_STATUS $(jq_ 'j["Code"]')" "400 InvalidParameter"
 
 # ---- on demand ----
 api CreateBackup '{"DBInstanceId": "shop"}'
