@@ -170,12 +170,10 @@ static int op_cancel_job(gd_server *s, gd_params *p, json_t **answer)
 static int op_create_backup(gd_server *s, gd_params *p, json_t **answer)
 {
     const char *name = gd_param_str(p, "DBInstanceId", true);
-    int rc = gd_params_end(p);
+    int rc = gd_api_begin(s, p, name, answer);
     if (rc != 0)
         return rc;
-    gd_inst_rt *ir = gd_api_instance(s, name, answer);
-    if (ir == NULL)
-        return 404;
+    gd_inst_rt *ir = gd_server_inst(s, name);
     char id[40];
     gd_err e;
     gd_err_clear(&e);

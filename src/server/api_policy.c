@@ -224,12 +224,10 @@ int gd_api_modify_policy(gd_server *s, gd_params *p, json_t **answer)
 int gd_api_release_instance(gd_server *s, gd_params *p, json_t **answer)
 {
     const char *name = gd_param_str(p, "DBInstanceId", true);
-    int rc = gd_params_end(p);
+    int rc = gd_api_begin(s, p, name, answer);
     if (rc != 0)
         return rc;
-    gd_inst_rt *ir = gd_api_instance(s, name, answer);
-    if (ir == NULL)
-        return 404;
+    gd_inst_rt *ir = gd_server_inst(s, name);
     gd_cfg_ref *c = gd_server_cfg_get(s);
     gd_command_ctx ctx = {.cfg = c->cfg, .on_event = gd_server_log_event, .event_ctx = ir->name};
     gd_release_result res;
