@@ -7,6 +7,10 @@
 # now                        the wall clock, seconds with nanoseconds
 # calc EXPR                  awk arithmetic, 3 decimals; nan on nan or an error
 # result NAME VALUE UNIT     one `RESULT name value unit` line on stdout
+# json_get EXPR              a value of the JSON document on stdin (python: j)
+# bench_apt_install PKG      installs a Debian package when its command is
+#                            missing (apt-get update only if needed); status 1
+#                            when it could not
 # bench_s3_wan BUCKET...     s3rver (from scripts/setup, in .cache/node) with
 #                            these buckets behind bench/wanproxy.py
 #                            ($DELAY_MS each way, $MBIT Mbit/s); sets
@@ -23,6 +27,12 @@
 #                            server's UNIX_TIMESTAMP(NOW(6)) to OUT
 #                            (bench/lag.py matches them with segment records)
 # bench_sysbench_tps LOG     the transactions/s of a `sysbench run` log (nan)
+# bench_lag KEY T0 MARKERS=LABEL...
+#                            bench/lag.py's report over these markers files
+#                            against $WORK/segments.tsv (bench/lag.py watch):
+#                            R[KEY_name] for each figure (R: a global
+#                            associative array of the caller); p99 and max
+#                            are nan when a marker never appeared
 
 # shellcheck disable=SC2016,SC2034 # on_exit strings are expanded later; PROXY_PID is for the caller
 
@@ -30,6 +40,16 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN { r = $1; if (r != r) print \"nan\"; else printf \"%.3f\n\", r }" 2>/dev/null || echo nan; }
 result() { printf 'RESULT %s %s %s\n' "$1" "$2" "$3"; }
+json_get() { python3 -c 'import json, sys; j = json.load(sys.stdin); print('"$1"')'; }
+
+bench_apt_install() {
+    local f="/tmp/geodr-bench-$1.log"
+    log "$1 missing: apt-get install $1"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$1" >"$f" 2>&1 ||
+        { apt-get update -q >>"$f" 2>&1 &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$1" >>"$f" 2>&1; } ||
+        { log "$1 could not be installed (see $f)"; return 1; }
+}
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -85,4 +105,17 @@ bench_sysbench_tps() {
     local tps
     tps="$(sed -n 's/^ *transactions: *[0-9]* *(\([0-9.]*\) per sec.*/\1/p' "$1" 2>/dev/null)"
     echo "${tps:-nan}"
+}
+
+bench_lag() {
+    local key="$1" t0="$2" k v
+    shift 2
+    python3 "$BENCH_DIR/lag.py" report "$WORK/segments.tsv" "$t0" "$@" >"$WORK/lag-$key.txt" 2>"$LOGS/lag-$key.err" ||
+        log "bench/lag.py report $key failed: $(tail -n 3 "$LOGS/lag-$key.err")"
+    while read -r k v; do R[${key}_$k]="$v"; done <"$WORK/lag-$key.txt"
+    if [[ "${R[${key}_missing]:-nan}" != 0 ]]; then
+        log "$key: ${R[${key}_missing]:-?} of ${R[${key}_markers]:-?} markers never appeared in a segment record"
+        R[${key}_p99]=nan
+        R[${key}_max]=nan
+    fi
 }
