@@ -166,15 +166,24 @@ static size_t utf8_chars(const char *s)
     return n;
 }
 
-/* The last derivation, kept for the process: opening an instance in a
+/* The last derivations, kept for the process: opening an instance in a
  * second region (a copy region holds the same descriptor, so the same salt)
- * would stretch the same passphrase again, a quarter of a second of CPU.
- * Matched by a SHA-256 over the passphrase and the parameters; it holds no
- * more than the derived key the process holds anyway. */
+ * would stretch the same passphrase again, a quarter of a second of CPU and
+ * 32 MiB.  A server opens every instance's regions over and over (each API
+ * call that reads them), each instance with its own key, so one entry per
+ * key up to KCACHE_N, the oldest replaced first: with a single entry two
+ * instances evicted each other and every call stretched again
+ * (bench/server-soak).  Matched by a SHA-256 over the passphrase and the
+ * parameters; it holds no more than the derived keys the process holds
+ * anyway. */
+#define KCACHE_N 16
 static pthread_mutex_t g_kcache_mu = PTHREAD_MUTEX_INITIALIZER;
-static bool g_kcache_valid;
-static uint8_t g_kcache_tag[32];
-static gd_key g_kcache_key;
+static struct {
+    bool valid;
+    uint8_t tag[32];
+    gd_key key;
+} g_kcache[KCACHE_N];
+static size_t g_kcache_next; /* the slot the next new key takes */
 
 static pthread_once_t g_kcache_once = PTHREAD_ONCE_INIT;
 static uint8_t g_kcache_salt[32]; /* per process: the tag is no offline guessing aid */
@@ -200,24 +209,37 @@ static void kcache_tag(const char *pass, size_t len, const gd_kdf_params *kp, ui
     EVP_MD_CTX_free(c);
 }
 
-static bool kcache_get(const uint8_t tag[32], gd_key *out)
+/* The entry of tag, or -1; called with g_kcache_mu held. */
+static int kcache_find(const uint8_t tag[32])
 {
     static const uint8_t zero[32];
+    if (memcmp(tag, zero, 32) == 0)
+        return -1;
+    for (int i = 0; i < KCACHE_N; i++)
+        if (g_kcache[i].valid && CRYPTO_memcmp(tag, g_kcache[i].tag, 32) == 0)
+            return i;
+    return -1;
+}
+
+static bool kcache_get(const uint8_t tag[32], gd_key *out)
+{
     pthread_mutex_lock(&g_kcache_mu);
-    bool hit =
-        g_kcache_valid && memcmp(tag, zero, 32) != 0 && CRYPTO_memcmp(tag, g_kcache_tag, 32) == 0;
-    if (hit)
-        *out = g_kcache_key;
+    int i = kcache_find(tag);
+    if (i >= 0)
+        *out = g_kcache[i].key;
     pthread_mutex_unlock(&g_kcache_mu);
-    return hit;
+    return i >= 0;
 }
 
 static void kcache_put(const uint8_t tag[32], const gd_key *k)
 {
     pthread_mutex_lock(&g_kcache_mu);
-    memcpy(g_kcache_tag, tag, 32);
-    g_kcache_key = *k;
-    g_kcache_valid = true;
+    if (kcache_find(tag) < 0) {
+        size_t i = g_kcache_next++ % KCACHE_N;
+        memcpy(g_kcache[i].tag, tag, 32);
+        g_kcache[i].key = *k;
+        g_kcache[i].valid = true;
+    }
     pthread_mutex_unlock(&g_kcache_mu);
 }
 

@@ -1260,6 +1260,13 @@ static void test_key_derive(void **state)
     assert_int_equal(gd_key_derive(pass, &kp2, &k2, &err), 0);
     assert_true(memcmp(k1.key, k2.key, 32) != 0);
     assert_true(memcmp(k1.id, k2.id, 8) != 0);
+    /* Both stay cached (a server alternates between its instances' keys):
+     * each again gives its own key, whatever the order. */
+    gd_key k3;
+    assert_int_equal(gd_key_derive(pass, &kp, &k3, &err), 0);
+    assert_memory_equal(&k1, &k3, sizeof k1);
+    assert_int_equal(gd_key_derive(pass, &kp2, &k3, &err), 0);
+    assert_memory_equal(&k2, &k3, sizeof k2);
 
     /* Too short. */
     assert_int_equal(gd_key_derive("fifteen chars!!", &kp, &k2, &err), GD_E_INVALID);
