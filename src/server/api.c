@@ -79,11 +79,17 @@ int gd_api_begin(gd_server *s, gd_params *p, const char *name, json_t **answer)
 
 int gd_api_doc(gd_server *s, const char *name, json_t **doc, json_t **answer)
 {
+    gd_err e;
+    gd_err_clear(&e);
+    /* a configured instance: its view, shared by every call (server.c) */
+    gd_inst_rt *ir = gd_server_inst(s, name);
+    if (ir != NULL)
+        return gd_server_view_get(s, ir, GD_API_VIEW_MAX_AGE_S, doc, &e) == 0
+                   ? 0
+                   : gd_api_fail(answer, &e);
     gd_cfg_ref *c = gd_server_cfg_get(s);
     gd_command_ctx ctx = {.cfg = c->cfg};
     json_t *all = NULL, *released = NULL;
-    gd_err e;
-    gd_err_clear(&e);
     int rc = gd_command_info(&ctx, name, false, &all, &released, &e);
     json_decref(released);
     gd_cfg_put(c);

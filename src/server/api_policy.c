@@ -147,8 +147,8 @@ static int write_policy(const gd_config *cfg, const gd_instance_cfg *ic, const g
         gd_err_clear(&ce);
         if (!copies_to(eff, np->copy_regions[i]) &&
             gd_copy_since_claim(home, np->copy_regions[i], np->updated_us, &since, &ce) != 0)
-            gd_server_log(GD_LOG_WARN, "copy_start_not_recorded", ic->name,
-                          "region=%s error=%s", np->copy_regions[i], ce.msg);
+            gd_server_log(GD_LOG_WARN, "copy_start_not_recorded", ic->name, "region=%s error=%s",
+                          np->copy_regions[i], ce.msg);
     }
     gd_repo_close(home);
     return rc;
@@ -190,6 +190,7 @@ int gd_api_modify_policy(gd_server *s, gd_params *p, json_t **answer)
     /* the archiver's shippers follow the new regions (a released
      * instance's archiver stays stopped) */
     gd_server_restart_archiver(ir);
+    gd_server_view_invalidate(ir);
     /* a released instance: its retention pass runs now, which takes the
      * new record to its copy regions too */
     if (np.released_us > 0) {

@@ -60,6 +60,9 @@ typedef struct gd_inst_rt {
      * (the info document, command/info.h; NULL before the first read): the
      * metrics read it instead of the regions */
     json_t *view;
+    int64_t view_at_us; /* when the read that made it started */
+    bool view_stale;    /* a change since (a backup, retention, the policy): read again */
+    bool view_building; /* a read runs (others wait for it or take the view) */
 } gd_inst_rt;
 
 typedef struct gd_server {
@@ -75,6 +78,7 @@ typedef struct gd_server {
     int64_t retry_s;           /* after a failed backup */
     int64_t next_released_s;   /* the next retention run for released instances (tick only) */
     struct gd_periodic *views; /* refreshes every instance's view */
+    pthread_cond_t view_cv;    /* a view read ended */
     int64_t started_s;
 } gd_server;
 
@@ -115,8 +119,18 @@ void gd_server_drill_tick(gd_server *s, gd_inst_rt *ir, int64_t now);
 /* The newest drill's outcome from the state database, at start. */
 void gd_server_drill_load(gd_server *s, gd_inst_rt *ir);
 
-/* A new reference to the instance's view (NULL before the first read). */
+/* A new reference to the instance's view as it is (NULL before the first
+ * read): /metrics. */
 json_t *gd_server_view(gd_inst_rt *ir);
+/* The instance's view (the info document, command/info.h) no older than
+ * max_age_s, unless another caller is reading it again right now (then the
+ * one before; several callers never read the regions at once), and never
+ * one from before a gd_server_view_invalidate: the Describe operations
+ * answer from it.  Caller json_decrefs *doc. */
+int gd_server_view_get(gd_server *s, gd_inst_rt *ir, double max_age_s, json_t **doc, gd_err *err);
+/* What the regions hold changed (a backup, retention, a policy change, a
+ * release): the next gd_server_view_get reads them again. */
+void gd_server_view_invalidate(gd_inst_rt *ir);
 
 /* Stops the instance's archiver (it commits what it holds) and starts it
  * again: its shippers then follow the policy in effect.  A released
