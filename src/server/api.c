@@ -82,9 +82,8 @@ int gd_api_doc(gd_server *s, const char *name, json_t **doc, json_t **answer)
     gd_err e;
     gd_err_clear(&e);
     /* a configured instance: its view, shared by every call (server.c) */
-    gd_inst_rt *ir = gd_server_inst(s, name);
-    if (ir != NULL)
-        return gd_server_view_get(s, ir, GD_API_VIEW_MAX_AGE_S, doc, &e) == 0
+    if (gd_server_inst(s, name) != NULL)
+        return gd_server_info_doc(s, name, GD_API_VIEW_MAX_AGE_S, doc, &e) == 0
                    ? 0
                    : gd_api_fail(answer, &e);
     gd_cfg_ref *c = gd_server_cfg_get(s);
@@ -403,6 +402,21 @@ static int op_describe_backup_storage(gd_server *s, gd_params *p, json_t **answe
 
 /* Every instance with backups: the configured ones and the released ones
  * (found in a region, no longer configured). */
+/* The instances released from the config whose backups the regions still
+ * hold (a view: server/view.c). */
+static int released_read(gd_server *s, void *arg, json_t **doc, gd_err *err)
+{
+    (void)arg;
+    (void)err;
+    gd_cfg_ref *c = gd_server_cfg_get(s);
+    gd_command_ctx ctx = {.cfg = c->cfg};
+    *doc = gd_command_released(&ctx);
+    if (*doc == NULL)
+        *doc = json_array();
+    gd_cfg_put(c);
+    return 0;
+}
+
 static int op_describe_instances(gd_server *s, gd_params *p, json_t **answer)
 {
     int rc = gd_params_end(p);
@@ -423,8 +437,12 @@ static int op_describe_instances(gd_server *s, gd_params *p, json_t **answer)
             json_object_set_new(it, "ReleaseTime", gd_api_time(released / 1000000));
         json_array_append_new(items, it);
     }
-    gd_command_ctx ctx = {.cfg = c->cfg};
-    json_t *released = gd_command_released(&ctx);
+    json_t *released = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    if (gd_server_view_get(s, GD_VIEW_RELEASED, GD_API_VIEW_MAX_AGE_S, released_read, NULL,
+                           &released, &e) != 0)
+        released = json_array(); /* gd_command_released gives what it could read */
     size_t i;
     json_t *r;
     json_array_foreach(released, i, r)

@@ -55,22 +55,22 @@ int gd_api_describe_meta_list(gd_server *s, gd_params *p, json_t **answer)
     return 200;
 }
 
-int gd_api_describe_log_files(gd_server *s, gd_params *p, json_t **answer)
+typedef struct log_files_arg {
+    const char *instance, *region;
+} log_files_arg;
+
+/* A region's binlog segments as the answer's items (a view: read once for
+ * every caller, server/view.c). */
+static int log_files_read(gd_server *s, void *argp, json_t **doc, gd_err *err)
 {
-    const char *name = gd_param_str(p, "DBInstanceId", true);
-    const char *region = gd_param_str(p, "RegionId", false);
-    int rc = gd_api_begin(s, p, name, answer);
-    if (rc != 0)
-        return rc;
+    log_files_arg *a = argp;
     gd_cfg_ref *c = gd_server_cfg_get(s);
     gd_command_ctx ctx = {.cfg = c->cfg};
     gd_segments segs;
-    gd_err e;
-    gd_err_clear(&e);
-    rc = gd_command_segments(&ctx, name, region, &segs, &e);
+    int rc = gd_command_segments(&ctx, a->instance, a->region, &segs, err);
     gd_cfg_put(c);
     if (rc != 0)
-        return gd_api_fail(answer, &e);
+        return rc;
     json_t *items = json_array();
     for (size_t i = 0; i < segs.n; i++) {
         const gd_segment *g = &segs.v[i];
@@ -85,8 +85,28 @@ int gd_api_describe_log_files(gd_server *s, gd_params *p, json_t **answer)
                                                (json_int_t)g->raw_size, "Transactions",
                                                (json_int_t)g->transactions, "GtidPosition", pos));
     }
-    *answer = json_pack("{s:s, s:I, s:o}", "DBInstanceId", name, "TotalRecordCount",
-                        (json_int_t)segs.n, "Items", items);
     gd_segments_free(&segs);
+    *doc = items;
+    return 0;
+}
+
+int gd_api_describe_log_files(gd_server *s, gd_params *p, json_t **answer)
+{
+    const char *name = gd_param_str(p, "DBInstanceId", true);
+    const char *region = gd_param_str(p, "RegionId", false);
+    int rc = gd_api_begin(s, p, name, answer);
+    if (rc != 0)
+        return rc;
+    log_files_arg a = {.instance = name, .region = region};
+    char *key = gd_server_view_key("segments", name, region ? region : "");
+    json_t *items = NULL;
+    gd_err e;
+    gd_err_clear(&e);
+    rc = gd_server_view_get(s, key, GD_API_VIEW_MAX_AGE_S, log_files_read, &a, &items, &e);
+    free(key);
+    if (rc != 0)
+        return gd_api_fail(answer, &e);
+    *answer = json_pack("{s:s, s:I, s:o}", "DBInstanceId", name, "TotalRecordCount",
+                        (json_int_t)json_array_size(items), "Items", items);
     return 200;
 }

@@ -190,7 +190,7 @@ int gd_api_modify_policy(gd_server *s, gd_params *p, json_t **answer)
     /* the archiver's shippers follow the new regions (a released
      * instance's archiver stays stopped) */
     gd_server_restart_archiver(ir);
-    gd_server_view_invalidate(ir);
+    gd_server_view_invalidate(s, ir->name);
     /* a released instance: its retention pass runs now, which takes the
      * new record to its copy regions too */
     if (np.released_us > 0) {

@@ -169,11 +169,18 @@ static void region_metrics(gd_server *s, gd_buf *b)
     size_t n = s->ninst;
     json_t **views = gd_calloc(n + 1, sizeof *views);
     const char **names = gd_calloc(n + 1, sizeof *names);
+    bool *configured = gd_calloc(n + 1, sizeof *configured);
     for (size_t i = 0; i < n; i++) {
-        views[i] = s->inst[i]->configured ? json_incref(s->inst[i]->view) : NULL;
+        configured[i] = s->inst[i]->configured;
         names[i] = s->inst[i]->name; /* runtimes live as long as the server */
     }
     pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < n; i++) {
+        char *key = gd_server_view_key("info", names[i], NULL);
+        views[i] = configured[i] ? gd_server_view_peek(s, key) : NULL;
+        free(key);
+    }
+    free(configured);
     for (int k = 0; k < (int)(sizeof m / sizeof m[0]); k++) {
         metric_head(b, m[k].name, "gauge", m[k].help);
         for (size_t i = 0; i < n; i++) {

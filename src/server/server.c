@@ -203,7 +203,7 @@ void gd_server_restart_archiver(gd_inst_rt *ir)
 
 void gd_server_set_released(gd_inst_rt *ir, int64_t released_us)
 {
-    gd_server_view_invalidate(ir);
+    gd_server_view_invalidate(ir->srv, ir->name);
     pthread_mutex_lock(&ir->srv->arch_mu);
     int64_t was = atomic_exchange(&ir->released_us, released_us);
     if (ir->configured && released_us != 0) {
@@ -262,7 +262,7 @@ static void backup_ended(backup_arg *a, int rc, const gd_backup_outcome *out, co
     }
     gd_backup_history h = ir->hist;
     pthread_mutex_unlock(&s->mu);
-    gd_server_view_invalidate(ir); /* the next Describe reads the new set */
+    gd_server_view_invalidate(ir->srv, ir->name); /* the next Describe reads the new set */
     if (s->views)
         gd_periodic_kick(s->views);
     gd_server_state_put_int(s, ir->name, "backup.last_attempt_s", h.last_attempt_s);
@@ -401,7 +401,7 @@ static int expire_job(void *arg, gd_job *job, json_t **result, gd_err *err)
                             "retried within the hour",
                             ir->name, copies_failed);
     }
-    gd_server_view_invalidate(ir); /* sets expired, copies made */
+    gd_server_view_invalidate(ir->srv, ir->name); /* sets expired, copies made */
     gd_cfg_put(c);
     return rc;
 }
@@ -535,30 +535,14 @@ static void tick(void *ctx, gd_periodic_call *call)
             tick_instance(s, v[i], now);
 }
 
-/* ---- what the regions hold: each instance's view ---- */
+/* ---- what the regions hold: each instance's info document ---- */
 
-json_t *gd_server_view(gd_inst_rt *ir)
-{
-    pthread_mutex_lock(&ir->srv->mu);
-    json_t *v = json_incref(ir->view);
-    pthread_mutex_unlock(&ir->srv->mu);
-    return v;
-}
-
-void gd_server_view_invalidate(gd_inst_rt *ir)
-{
-    pthread_mutex_lock(&ir->srv->mu);
-    ir->view_stale = true;
-    pthread_mutex_unlock(&ir->srv->mu);
-}
-
-/* The instance's info document (command/info.h), read from its regions. */
-static int view_read(gd_server *s, const char *name, json_t **doc, gd_err *err)
+static int info_read(gd_server *s, void *arg, json_t **doc, gd_err *err)
 {
     gd_cfg_ref *c = gd_server_cfg_get(s);
     gd_command_ctx ctx = {.cfg = c->cfg};
     json_t *all = NULL, *released = NULL;
-    int rc = gd_command_info(&ctx, name, false, &all, &released, err);
+    int rc = gd_command_info(&ctx, arg, false, &all, &released, err);
     *doc = rc == 0 ? json_incref(json_array_get(all, 0)) : NULL;
     json_decref(all);
     json_decref(released);
@@ -566,38 +550,12 @@ static int view_read(gd_server *s, const char *name, json_t **doc, gd_err *err)
     return rc;
 }
 
-int gd_server_view_get(gd_server *s, gd_inst_rt *ir, double max_age_s, json_t **doc, gd_err *err)
+int gd_server_info_doc(gd_server *s, const char *instance, double max_age_s, json_t **doc,
+                       gd_err *err)
 {
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        bool usable = ir->view != NULL && !ir->view_stale;
-        /* fresh enough, or being read again by another caller meanwhile */
-        if (usable &&
-            (ir->view_building || (double)(gd_now_us() - ir->view_at_us) <= max_age_s * 1e6)) {
-            *doc = json_incref(ir->view);
-            pthread_mutex_unlock(&s->mu);
-            return 0;
-        }
-        if (!ir->view_building)
-            break;
-        pthread_cond_wait(&s->view_cv, &s->mu); /* a change since: wait for the read under way */
-    }
-    ir->view_building = true;
-    ir->view_stale = false; /* a change from now on makes this read stale too */
-    int64_t started = gd_now_us();
-    pthread_mutex_unlock(&s->mu);
-    json_t *v = NULL;
-    int rc = view_read(s, ir->name, &v, err);
-    pthread_mutex_lock(&s->mu);
-    ir->view_building = false;
-    if (rc == 0) {
-        json_decref(ir->view);
-        ir->view = json_incref(v);
-        ir->view_at_us = started;
-    }
-    pthread_cond_broadcast(&s->view_cv);
-    pthread_mutex_unlock(&s->mu);
-    *doc = v;
+    char *key = gd_server_view_key("info", instance, NULL);
+    int rc = gd_server_view_get(s, key, max_age_s, info_read, (void *)instance, doc, err);
+    free(key);
     return rc;
 }
 
@@ -617,7 +575,7 @@ static void refresh_views(void *ctx, gd_periodic_call *call)
         json_t *doc = NULL;
         gd_err e;
         gd_err_clear(&e);
-        if (v[i]->configured && gd_server_view_get(s, v[i], 0, &doc, &e) == 0)
+        if (v[i]->configured && gd_server_info_doc(s, v[i]->name, 0, &doc, &e) == 0)
             json_decref(doc);
     }
     free(v);
@@ -640,7 +598,6 @@ static gd_inst_rt *inst_new(gd_server *s, const char *name)
 
 static void inst_free(gd_inst_rt *ir)
 {
-    json_decref(ir->view);
     free(ir->name);
     free(ir->last_error);
     free(ir->drill_last_error);
@@ -701,6 +658,7 @@ static void reload(gd_server *s, gd_periodic **sched)
     }
     gd_periodic_stop(*sched);
     *sched = NULL;
+    gd_server_view_invalidate(s, NULL); /* regions, keys, instances may have changed */
     gd_cfg_ref *old;
     pthread_mutex_lock(&s->mu);
     old = s->cfg;
@@ -795,6 +753,7 @@ static void server_free(void *ctx)
     gd_cfg_put(s->cfg);
     free(s->config_path);
     pthread_mutex_destroy(&s->arch_mu);
+    gd_server_views_free(s);
     pthread_cond_destroy(&s->view_cv);
     pthread_mutex_destroy(&s->mu);
     free(s);

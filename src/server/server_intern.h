@@ -56,13 +56,6 @@ typedef struct gd_inst_rt {
     double drill_last_seconds; /* how long it took */
     char *drill_last_error;    /* what failed (NULL after a pass) */
     unsigned long long drill_failures;
-    /* what its regions hold, refreshed every five minutes and after each backup
-     * (the info document, command/info.h; NULL before the first read): the
-     * metrics read it instead of the regions */
-    json_t *view;
-    int64_t view_at_us; /* when the read that made it started */
-    bool view_stale;    /* a change since (a backup, retention, the policy): read again */
-    bool view_building; /* a read runs (others wait for it or take the view) */
 } gd_inst_rt;
 
 typedef struct gd_server {
@@ -75,10 +68,11 @@ typedef struct gd_server {
     struct gd_http *http;
     gd_inst_rt **inst;
     size_t ninst;
-    int64_t retry_s;           /* after a failed backup */
-    int64_t next_released_s;   /* the next retention run for released instances (tick only) */
-    struct gd_periodic *views; /* refreshes every instance's view */
-    pthread_cond_t view_cv;    /* a view read ended */
+    int64_t retry_s;            /* after a failed backup */
+    int64_t next_released_s;    /* the next retention run for released instances (tick only) */
+    struct gd_periodic *views;  /* reads every instance's info document again */
+    struct gd_view *views_list; /* what the regions hold, by key (server/view.c; under mu) */
+    pthread_cond_t view_cv;     /* a view's read ended */
     int64_t started_s;
 } gd_server;
 
@@ -119,18 +113,33 @@ void gd_server_drill_tick(gd_server *s, gd_inst_rt *ir, int64_t now);
 /* The newest drill's outcome from the state database, at start. */
 void gd_server_drill_load(gd_server *s, gd_inst_rt *ir);
 
-/* A new reference to the instance's view as it is (NULL before the first
- * read): /metrics. */
-json_t *gd_server_view(gd_inst_rt *ir);
-/* The instance's view (the info document, command/info.h) no older than
- * max_age_s, unless another caller is reading it again right now (then the
- * one before; several callers never read the regions at once), and never
- * one from before a gd_server_view_invalidate: the Describe operations
- * answer from it.  Caller json_decrefs *doc. */
-int gd_server_view_get(gd_server *s, gd_inst_rt *ir, double max_age_s, json_t **doc, gd_err *err);
-/* What the regions hold changed (a backup, retention, a policy change, a
- * release): the next gd_server_view_get reads them again. */
-void gd_server_view_invalidate(gd_inst_rt *ir);
+/* Views (server/view.c): documents read from the regions, kept by key
+ * ("info\t<instance>", "segments\t<instance>\t<region>", GD_VIEW_RELEASED).
+ * A read fills *doc (a new reference) or fails. */
+typedef struct gd_view gd_view;
+typedef int (*gd_view_read_fn)(gd_server *s, void *arg, json_t **doc, gd_err *err);
+#define GD_VIEW_RELEASED "released"
+/* The document of key no older than max_age_s, unless another caller is
+ * reading it again right now (then the one before: several callers never
+ * read the same thing at once), and never one from before a
+ * gd_server_view_invalidate of its instance (read by read(s, arg) when
+ * needed).  Caller json_decrefs *doc. */
+int gd_server_view_get(gd_server *s, const char *key, double max_age_s, gd_view_read_fn read,
+                       void *arg, json_t **doc, gd_err *err);
+/* The key of kind ("info", "segments") for instance (and region). */
+char *gd_server_view_key(const char *kind, const char *instance, const char *region);
+/* The document of key as it is (NULL: never read): /metrics reads no
+ * region. */
+json_t *gd_server_view_peek(gd_server *s, const char *key);
+/* What the regions hold of instance changed (a backup, retention, a policy
+ * change, a release): its documents, and the released list, are read again
+ * when next asked for (NULL: every document, after a reload).  Not under
+ * s->mu. */
+void gd_server_view_invalidate(gd_server *s, const char *instance);
+void gd_server_views_free(gd_server *s);
+/* An instance's info document (command/info.h) through its view. */
+int gd_server_info_doc(gd_server *s, const char *instance, double max_age_s, json_t **doc,
+                       gd_err *err);
 
 /* Stops the instance's archiver (it commits what it holds) and starts it
  * again: its shippers then follow the policy in effect.  A released
