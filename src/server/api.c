@@ -404,9 +404,11 @@ static int op_describe_backup_storage(gd_server *s, gd_params *p, json_t **answe
  * (found in a region, no longer configured). */
 /* The instances released from the config whose backups the regions still
  * hold (a view: server/view.c). */
-static int released_read(gd_server *s, void *arg, json_t **doc, gd_err *err)
+static int released_read(gd_server *s, const char *instance, const char *region, json_t **doc,
+                         gd_err *err)
 {
-    (void)arg;
+    (void)instance;
+    (void)region;
     (void)err;
     gd_cfg_ref *c = gd_server_cfg_get(s);
     gd_command_ctx ctx = {.cfg = c->cfg};
@@ -440,7 +442,7 @@ static int op_describe_instances(gd_server *s, gd_params *p, json_t **answer)
     json_t *released = NULL;
     gd_err e;
     gd_err_clear(&e);
-    if (gd_server_view_get(s, GD_VIEW_RELEASED, GD_API_VIEW_MAX_AGE_S, released_read, NULL,
+    if (gd_server_view_get(s, GD_VIEW_RELEASED, "", NULL, GD_API_VIEW_MAX_AGE_S, released_read,
                            &released, &e) != 0)
         released = json_array(); /* gd_command_released gives what it could read */
     size_t i;

@@ -55,19 +55,15 @@ int gd_api_describe_meta_list(gd_server *s, gd_params *p, json_t **answer)
     return 200;
 }
 
-typedef struct log_files_arg {
-    const char *instance, *region;
-} log_files_arg;
-
 /* A region's binlog segments as the answer's items (a view: read once for
  * every caller, server/view.c). */
-static int log_files_read(gd_server *s, void *argp, json_t **doc, gd_err *err)
+static int log_files_read(gd_server *s, const char *instance, const char *region, json_t **doc,
+                          gd_err *err)
 {
-    log_files_arg *a = argp;
     gd_cfg_ref *c = gd_server_cfg_get(s);
     gd_command_ctx ctx = {.cfg = c->cfg};
     gd_segments segs;
-    int rc = gd_command_segments(&ctx, a->instance, a->region, &segs, err);
+    int rc = gd_command_segments(&ctx, instance, region, &segs, err);
     gd_cfg_put(c);
     if (rc != 0)
         return rc;
@@ -97,13 +93,11 @@ int gd_api_describe_log_files(gd_server *s, gd_params *p, json_t **answer)
     int rc = gd_api_begin(s, p, name, answer);
     if (rc != 0)
         return rc;
-    log_files_arg a = {.instance = name, .region = region};
-    char *key = gd_server_view_key("segments", name, region ? region : "");
     json_t *items = NULL;
     gd_err e;
     gd_err_clear(&e);
-    rc = gd_server_view_get(s, key, GD_API_VIEW_MAX_AGE_S, log_files_read, &a, &items, &e);
-    free(key);
+    rc = gd_server_view_get(s, "segments", name, region, GD_API_VIEW_MAX_AGE_S, log_files_read,
+                            &items, &e);
     if (rc != 0)
         return gd_api_fail(answer, &e);
     *answer = json_pack("{s:s, s:I, s:o}", "DBInstanceId", name, "TotalRecordCount",

@@ -537,12 +537,14 @@ static void tick(void *ctx, gd_periodic_call *call)
 
 /* ---- what the regions hold: each instance's info document ---- */
 
-static int info_read(gd_server *s, void *arg, json_t **doc, gd_err *err)
+static int info_read(gd_server *s, const char *instance, const char *region, json_t **doc,
+                     gd_err *err)
 {
+    (void)region;
     gd_cfg_ref *c = gd_server_cfg_get(s);
     gd_command_ctx ctx = {.cfg = c->cfg};
     json_t *all = NULL, *released = NULL;
-    int rc = gd_command_info(&ctx, arg, false, &all, &released, err);
+    int rc = gd_command_info(&ctx, instance, false, &all, &released, err);
     *doc = rc == 0 ? json_incref(json_array_get(all, 0)) : NULL;
     json_decref(all);
     json_decref(released);
@@ -553,14 +555,12 @@ static int info_read(gd_server *s, void *arg, json_t **doc, gd_err *err)
 int gd_server_info_doc(gd_server *s, const char *instance, double max_age_s, json_t **doc,
                        gd_err *err)
 {
-    char *key = gd_server_view_key("info", instance, NULL);
-    int rc = gd_server_view_get(s, key, max_age_s, info_read, (void *)instance, doc, err);
-    free(key);
-    return rc;
+    return gd_server_view_get(s, "info", instance, NULL, max_age_s, info_read, doc, err);
 }
 
-/* Reads every configured instance's regions again (every five minutes, and
- * after each backup), for /metrics. */
+/* The view thread (server/view.c): every five minutes, every configured
+ * instance's info document read again (for /metrics), and at once, when
+ * kicked, whatever a caller found too old or a change made stale. */
 static void refresh_views(void *ctx, gd_periodic_call *call)
 {
     (void)call;
@@ -571,16 +571,17 @@ static void refresh_views(void *ctx, gd_periodic_call *call)
     gd_inst_rt **v = gd_calloc(n + 1, sizeof *v);
     memcpy(v, s->inst, n * sizeof *v);
     pthread_mutex_unlock(&s->mu);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) { /* one kept for each (read now when none) */
         json_t *doc = NULL;
         gd_err e;
         gd_err_clear(&e);
-        if (v[i]->configured && gd_server_info_doc(s, v[i]->name, 0, &doc, &e) == 0)
+        if (v[i]->configured && gd_server_info_doc(s, v[i]->name, VIEWS_S, &doc, &e) == 0)
             json_decref(doc);
     }
     free(v);
+    gd_server_views_refresh(s, VIEWS_S);
     /* what the reads and the jobs freed goes back to the system, instead of
-     * staying in glibc's per-thread arenas for the server's life */
+     * staying in glibc's arenas for the server's life */
     malloc_trim(0);
 }
 

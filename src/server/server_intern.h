@@ -114,26 +114,33 @@ void gd_server_drill_tick(gd_server *s, gd_inst_rt *ir, int64_t now);
 void gd_server_drill_load(gd_server *s, gd_inst_rt *ir);
 
 /* Views (server/view.c): documents read from the regions, kept by key
- * ("info\t<instance>", "segments\t<instance>\t<region>", GD_VIEW_RELEASED).
- * A read fills *doc (a new reference) or fails. */
+ * (kind, instance, region): "info" (an instance's info document),
+ * "segments" (a region's binlog segments), GD_VIEW_RELEASED (instance "":
+ * the instances released from the config).  A read fills *doc (a new
+ * reference) or fails. */
 typedef struct gd_view gd_view;
-typedef int (*gd_view_read_fn)(gd_server *s, void *arg, json_t **doc, gd_err *err);
+typedef int (*gd_view_read_fn)(gd_server *s, const char *instance, const char *region, json_t **doc,
+                               gd_err *err);
 #define GD_VIEW_RELEASED "released"
-/* The document of key no older than max_age_s, unless another caller is
- * reading it again right now (then the one before: several callers never
- * read the same thing at once), and never one from before a
- * gd_server_view_invalidate of its instance (read by read(s, arg) when
- * needed).  Caller json_decrefs *doc. */
-int gd_server_view_get(gd_server *s, const char *key, double max_age_s, gd_view_read_fn read,
-                       void *arg, json_t **doc, gd_err *err);
-/* The key of kind ("info", "segments") for instance (and region). */
+/* The document kept under (kind, instance, region): at once when there is
+ * one, at most 30 s old, and no change of the server's own came since (the
+ * view thread reads it again when it is older than max_age_s); else read
+ * now by read (one caller at a time, the others wait for it).  Caller
+ * json_decrefs *doc. */
+int gd_server_view_get(gd_server *s, const char *kind, const char *instance, const char *region,
+                       double max_age_s, gd_view_read_fn read, json_t **doc, gd_err *err);
+/* The view thread's pass: reads again, one at a time, every document a
+ * caller found too old or a change made stale, and the info documents
+ * older than older_than_s. */
+void gd_server_views_refresh(gd_server *s, double older_than_s);
+/* The key of kind for instance (and region). */
 char *gd_server_view_key(const char *kind, const char *instance, const char *region);
 /* The document of key as it is (NULL: never read): /metrics reads no
  * region. */
 json_t *gd_server_view_peek(gd_server *s, const char *key);
 /* What the regions hold of instance changed (a backup, retention, a policy
  * change, a release): its documents, and the released list, are read again
- * when next asked for (NULL: every document, after a reload).  Not under
+ * before the next answer (NULL: every document, after a reload).  Not under
  * s->mu. */
 void gd_server_view_invalidate(gd_server *s, const char *instance);
 void gd_server_views_free(gd_server *s);

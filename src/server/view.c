@@ -1,62 +1,64 @@
 /* What the regions hold, as the server answers it (docs/server.md, "Views"):
  * documents read from the regions (an instance's info document, a region's
- * binlog segments, the released instances), each kept under a key and read
- * again when a caller needs one younger than it is.  One caller reads a
- * given document at a time: the others take the one there is meanwhile, or,
- * after a change the server made itself (gd_server_view_invalidate), wait
- * for the new one.  So 50 clients asking at once cost one read of the
- * regions, and an answer never predates the server's own last change. */
+ * binlog segments, the released instances), each kept under a key.
+ *
+ *   - A caller that wants one younger than the one kept gets the one kept at
+ *     once (when it is at most VIEW_SERVE_OLD_S old), and the server's view
+ *     thread (refresh_views, server.c) reads it again: under a steady load
+ *     no API thread waits on a region.
+ *   - Only when there is none yet, or after a change the server made itself
+ *     (gd_server_view_invalidate: a backup, retention, a policy change, a
+ *     release, a reload), does the caller read it, one caller at a time: the
+ *     others wait for that read.  So an answer never predates the server's
+ *     own last change, and 50 clients asking at once cost one read. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/periodic.h"
 #include "common/util.h"
 #include "server/server_intern.h"
 
+/* A document older than this is not answered while a new one is read:
+ * after a quiet spell the first caller reads the regions (and waits). */
+#define VIEW_SERVE_OLD_S 30.0
+
 struct gd_view {
     char *key; /* "<kind>\t<instance>[\t<region>]" */
+    char *instance, *region;
+    gd_view_read_fn read;
     json_t *doc;
-    int64_t at_us; /* when the read that made doc started */
-    bool stale;    /* a change since: read again */
-    bool building; /* a read runs */
+    int64_t at_us;   /* when the read that made doc started */
+    bool stale;      /* a change since: read again before answering */
+    bool building;   /* a read runs */
+    bool wanted;     /* a caller found it too old: the view thread reads it */
+    bool keep_fresh; /* an info document: /metrics reads it, read every pass */
     struct gd_view *next;
 };
 
 /* The entry of key (made when missing), under s->mu. */
-static gd_view *entry(gd_server *s, const char *key)
+static gd_view *entry(gd_server *s, const char *key, const char *kind, const char *instance,
+                      const char *region, gd_view_read_fn read)
 {
     for (gd_view *v = s->views_list; v; v = v->next)
         if (strcmp(v->key, key) == 0)
             return v;
     gd_view *v = gd_calloc(1, sizeof *v);
-    v->key = gd_strdup(key);
-    v->next = s->views_list;
+    *v = (gd_view){.key = gd_strdup(key),
+                   .instance = gd_strdup(instance),
+                   .region = region ? gd_strdup(region) : NULL,
+                   .read = read,
+                   .keep_fresh = strcmp(kind, "info") == 0,
+                   .next = s->views_list};
     s->views_list = v;
     return v;
 }
 
-int gd_server_view_get(gd_server *s, const char *key, double max_age_s, gd_view_read_fn read,
-                       void *arg, json_t **doc, gd_err *err)
+/* Reads v (the caller set v->building under s->mu and released it). */
+static int view_read(gd_server *s, gd_view *v, json_t **doc, gd_err *err)
 {
-    pthread_mutex_lock(&s->mu);
-    gd_view *v = entry(s, key);
-    for (;;) {
-        bool usable = v->doc != NULL && !v->stale;
-        /* young enough, or being read again by another caller meanwhile */
-        if (usable && (v->building || (double)(gd_now_us() - v->at_us) <= max_age_s * 1e6)) {
-            *doc = json_incref(v->doc);
-            pthread_mutex_unlock(&s->mu);
-            return 0;
-        }
-        if (!v->building)
-            break;
-        pthread_cond_wait(&s->view_cv, &s->mu); /* a change since: wait for the read under way */
-    }
-    v->building = true;
-    v->stale = false; /* a change from now on makes this read stale too */
     int64_t started = gd_now_us();
-    pthread_mutex_unlock(&s->mu);
     json_t *d = NULL;
-    int rc = read(s, arg, &d, err);
+    int rc = v->read(s, v->instance, v->region, &d, err);
     pthread_mutex_lock(&s->mu);
     v->building = false;
     if (rc == 0) {
@@ -66,8 +68,74 @@ int gd_server_view_get(gd_server *s, const char *key, double max_age_s, gd_view_
     }
     pthread_cond_broadcast(&s->view_cv);
     pthread_mutex_unlock(&s->mu);
-    *doc = d;
+    if (doc)
+        *doc = d;
+    else
+        json_decref(d);
     return rc;
+}
+
+int gd_server_view_get(gd_server *s, const char *kind, const char *instance, const char *region,
+                       double max_age_s, gd_view_read_fn read, json_t **doc, gd_err *err)
+{
+    char *key = gd_server_view_key(kind, instance, region);
+    pthread_mutex_lock(&s->mu);
+    gd_view *v = entry(s, key, kind, instance, region, read);
+    free(key);
+    for (;;) {
+        double age_s = (double)(gd_now_us() - v->at_us) / 1e6;
+        if (v->doc != NULL && !v->stale && (age_s <= VIEW_SERVE_OLD_S || v->building)) {
+            if (age_s > max_age_s && !v->building && !v->wanted) {
+                v->wanted = true; /* the view thread reads it again */
+                if (s->views)
+                    gd_periodic_kick(s->views);
+            }
+            *doc = json_incref(v->doc);
+            pthread_mutex_unlock(&s->mu);
+            return 0;
+        }
+        if (!v->building)
+            break;
+        /* none, a change since, or too old: wait for the read under way */
+        pthread_cond_wait(&s->view_cv, &s->mu);
+    }
+    v->building = true;
+    v->stale = false; /* a change from now on makes this read stale too */
+    pthread_mutex_unlock(&s->mu);
+    return view_read(s, v, doc, err);
+}
+
+void gd_server_views_refresh(gd_server *s, double older_than_s)
+{
+    for (;;) {
+        /* one at a time, the oldest wanted first; entries are never freed
+         * before the server */
+        pthread_mutex_lock(&s->mu);
+        gd_view *pick = NULL;
+        int64_t now = gd_now_us();
+        for (gd_view *v = s->views_list; v; v = v->next)
+            if (!v->building &&
+                (v->wanted || v->stale ||
+                 (v->keep_fresh && (double)(now - v->at_us) > older_than_s * 1e6)) &&
+                (pick == NULL || v->at_us < pick->at_us))
+                pick = v;
+        if (pick) {
+            pick->building = true;
+            pick->wanted = false;
+            pick->stale = false;
+        }
+        pthread_mutex_unlock(&s->mu);
+        if (pick == NULL)
+            return;
+        gd_err e;
+        gd_err_clear(&e);
+        if (view_read(s, pick, NULL, &e) != 0) {
+            /* kept as it was; tried again when next wanted */
+            pthread_mutex_lock(&s->mu);
+            pick->at_us = now; /* not again in this pass */
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
 }
 
 char *gd_server_view_key(const char *kind, const char *instance, const char *region)
@@ -89,16 +157,12 @@ json_t *gd_server_view_peek(gd_server *s, const char *key)
 
 void gd_server_view_invalidate(gd_server *s, const char *instance)
 {
-    size_t n = instance ? strlen(instance) : 0;
     pthread_mutex_lock(&s->mu);
-    for (gd_view *v = s->views_list; v; v = v->next) {
-        const char *tab = strchr(v->key, '\t');
+    for (gd_view *v = s->views_list; v; v = v->next)
         /* the instance's documents, and the list of released instances */
-        if (instance == NULL || strcmp(v->key, GD_VIEW_RELEASED) == 0 ||
-            (tab && strncmp(tab + 1, instance, n) == 0 &&
-             (tab[1 + n] == '\0' || tab[1 + n] == '\t')))
+        if (instance == NULL || strcmp(v->instance, instance) == 0 ||
+            strncmp(v->key, GD_VIEW_RELEASED "\t", sizeof GD_VIEW_RELEASED) == 0)
             v->stale = true;
-    }
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -108,6 +172,8 @@ void gd_server_views_free(gd_server *s)
         next = v->next;
         json_decref(v->doc);
         free(v->key);
+        free(v->instance);
+        free(v->region);
         free(v);
     }
     s->views_list = NULL;

@@ -11,6 +11,9 @@
 #                         SRV_PID, killed on exit); waits for /health
 # job_wait ID             waits (at most 180 s) for a job to end; its status
 #                         in JOB_STATUS
+# window_has T [REGION]   DescribeAvailableRecoveryTime (of REGION) lists a
+#                         window holding T (the API answers from views a
+#                         few seconds old: use with wait_for, as a user polls)
 
 SRV_PID=""
 on_exit 'kill -9 $SRV_PID 2>/dev/null || true'
@@ -40,4 +43,15 @@ job_wait() {
         [[ $JOB_STATUS == Running ]] || return 0
         sleep 0.5
     done
+}
+
+window_has() {
+    local body='{"DBInstanceId": "shop"}'
+    [[ -n "${2:-}" ]] && body="{\"DBInstanceId\": \"shop\", \"RegionId\": \"$2\"}"
+    api DescribeAvailableRecoveryTime "$body"
+    [[ "$API_STATUS" == 200 ]] || return 1
+    [[ "$(python3 -c "
+import json,sys
+j=json.loads(sys.argv[1]); t=sys.argv[2]
+print(any(w['RecoveryBeginTime'] <= t <= w['RecoveryEndTime'] for w in j['RecoveryWindows']))" "$API_BODY" "$1")" == True ]]
 }
