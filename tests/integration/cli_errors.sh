@@ -351,7 +351,7 @@ is "prechecks wrote nothing to the target" "$(schemata dst)" "$DST_SCHEMATA"
 cp -a "$REGION" "$WORK/region-bad"
 write_config "$WORK/bad.conf" shop src "$WORK/region-bad" "$KEYA"
 chunk="$(find "$WORK/region-bad/shop/backup/$SET_ID" -type f -name '*.zst*' ! -name 'schema*' | head -n 1)"
-printf '\xff' | dd of="$chunk" bs=1 seek=40 conv=notrunc status=none
+python3 -c 'import sys; f = open(sys.argv[1], "r+b"); f.seek(40); b = f.read(1); f.seek(40); f.write(bytes([b[0] ^ 0xff]))' "$chunk" # always a change
 run "$GEODR" --config "$WORK/bad.conf" restore shop --dry-run --rename shopdb=shopdb_pre "${TARGET[@]}"
 is "a damaged object of the same size: the listing does not see it" "$RUN_RC" 0
 run "$GEODR" --config "$WORK/bad.conf" restore shop --dry-run --verify-objects --rename shopdb=shopdb_pre "${TARGET[@]}"
