@@ -69,6 +69,14 @@ gd_inst_rt *gd_api_instance(gd_server *s, const char *name, json_t **answer)
 
 /* The info document of one instance (command/info.h): its home region and
  * copy regions, as geodr info --json shows them. */
+int gd_api_job_started(json_t **answer, int rc, const char *id, const char *name, const gd_err *e)
+{
+    if (rc != 0)
+        return gd_api_fail(answer, e);
+    *answer = json_pack("{s:s, s:s}", "JobId", id, "DBInstanceId", name);
+    return 200;
+}
+
 int gd_api_begin(gd_server *s, gd_params *p, const char *name, json_t **answer)
 {
     int status = gd_params_end(p);
@@ -182,10 +190,7 @@ static int op_create_backup(gd_server *s, gd_params *p, json_t **answer)
     char id[40];
     gd_err e;
     gd_err_clear(&e);
-    if (gd_server_start_backup(s, ir, true, id, &e) != 0)
-        return gd_api_fail(answer, &e);
-    *answer = json_pack("{s:s, s:s}", "JobId", id, "DBInstanceId", name);
-    return 200;
+    return gd_api_job_started(answer, gd_server_start_backup(s, ir, true, id, &e), id, name, &e);
 }
 
 /* The sets of one region of an instance's document as Items. */

@@ -14,6 +14,9 @@
 /* The answer for an operation that failed with e (a status and a code by
  * e's kind: 404, 400, 409, 403, 503, else 500). */
 int gd_api_fail(json_t **answer, const gd_err *e);
+/* The answer of an operation that started a job of instance name: {JobId,
+ * DBInstanceId}, or the error e of a start that failed (rc != 0). */
+int gd_api_job_started(json_t **answer, int rc, const char *id, const char *name, const gd_err *e);
 /* "yyyy-MM-ddTHH:mm:ssZ" of Unix seconds; of info's "YYYY-MM-DD HH:MM:SS"
  * (null when it is not one). */
 json_t *gd_api_time(int64_t s);

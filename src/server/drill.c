@@ -155,8 +155,5 @@ int gd_api_create_restore_drill(gd_server *s, gd_params *p, json_t **answer)
     char id[40];
     gd_err e;
     gd_err_clear(&e);
-    if (gd_server_start_drill(s, ir, region, id, &e) != 0)
-        return gd_api_fail(answer, &e);
-    *answer = json_pack("{s:s, s:s}", "JobId", id, "DBInstanceId", name);
-    return 200;
+    return gd_api_job_started(answer, gd_server_start_drill(s, ir, region, id, &e), id, name, &e);
 }
