@@ -477,7 +477,7 @@ static bool copy_holds(const gd_segments *have, const gd_segments *src, const gd
     return false;
 }
 
-static int copy_segments(gd_repo *home, gd_repo *dst, long long since, gd_xfer *c,
+static int copy_segments(gd_repo *home, gd_repo *dst, long long since, int max_old, gd_xfer *c,
                          gd_copy_stats *st, gd_err *err)
 {
     gd_segments src = {0}, have = {0};
@@ -503,20 +503,35 @@ static int copy_segments(gd_repo *home, gd_repo *dst, long long since, gd_xfer *
         }
     }
     gd_strv_free(ids, nids);
-    long long since_s = since / 1000000;
-    for (size_t i = 0; i < src.n; i++) {
-        const gd_segment *s = &src.v[i];
-        if ((long long)s->seq > st->last_seq)
-            st->last_seq = (long long)s->seq;
-        if (copy_holds(&have, &src, s))
-            continue;
-        gd_gtid_pos gp;
-        gd_segment_pos(s, &gp);
-        if (have_oldest ? gd_gtid_pos_le(&gp, &oldest) : s->last_time_s < since_s)
-            continue;
-        if ((rc = gd_copy_segment(home, dst, s, c, err)) != 0)
-            break;
-        st->segments++;
+    long long since_s = since / 1000000, newest_held = 0;
+    for (size_t k = 0; k < have.n; k++)
+        if ((long long)have.v[k].seq > newest_held)
+            newest_held = (long long)have.v[k].seq;
+    /* What is newer than all the copy region holds goes first (the copy
+     * region's recovery point), then what lies below it: the home's merges
+     * of what it holds already, and holes; at most max_old of those (> 0)
+     * in one pass, so that a big merge does not hold new segments back. */
+    int old_copied = 0;
+    for (int newer = 1; rc == 0 && newer >= 0; newer--) {
+        for (size_t i = 0; i < src.n; i++) {
+            const gd_segment *s = &src.v[i];
+            if ((long long)s->seq > st->last_seq)
+                st->last_seq = (long long)s->seq;
+            if (((long long)s->seq > newest_held) != (newer == 1) || copy_holds(&have, &src, s))
+                continue;
+            gd_gtid_pos gp;
+            gd_segment_pos(s, &gp);
+            if (have_oldest ? gd_gtid_pos_le(&gp, &oldest) : s->last_time_s < since_s)
+                continue;
+            if (!newer && max_old > 0 && old_copied >= max_old) {
+                st->more = true;
+                break;
+            }
+            if ((rc = gd_copy_segment(home, dst, s, c, err)) != 0)
+                break;
+            st->segments++;
+            old_copied += !newer;
+        }
     }
     /* The home region's merges arrive as merged segments (copied above like
      * any other): what they cover goes once they are an hour old, as at
@@ -549,7 +564,7 @@ int gd_copy_run(gd_repo *home, gd_repo *dst, const gd_copy_opts *o, gd_copy_stat
     gd_lock_release(lease);
     gd_lock_release(lk);
     if (rc == 0 && o->segments)
-        rc = copy_segments(home, dst, since, &c, st, err);
+        rc = copy_segments(home, dst, since, o->max_old, &c, st, err);
     /* The instance's policy record goes with its copies, verbatim: a copy
      * region knows its retention when the home region or the config is gone
      * (repo/policy.h). */

@@ -25,11 +25,16 @@ typedef struct gd_copy_opts {
     bool sets;          /* copy backup sets */
     bool segments;      /* copy binlog segments */
     int64_t since_us;   /* when copies to the region started; 0: read its copy.json */
+    /* > 0: at most this many segments below the newest one the copy region
+     * holds (the home's merges, holes) in one pass; what is newer is always
+     * copied, first.  0: no limit. */
+    int max_old;
 } gd_copy_opts;
 
 typedef struct gd_copy_stats {
     unsigned long long sets, objects, skipped, bytes, segments;
     long long last_seq; /* the newest segment of the home region this pass handled */
+    bool more;          /* max_old stopped the pass: more segments to copy */
 } gd_copy_stats;
 
 /* Records in the home region that copying the instance to region was

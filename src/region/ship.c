@@ -37,6 +37,7 @@ struct gd_shipper {
 
 #define SHIP_QUEUE_MAX 4096  /* beyond it, a listing pass catches up instead */
 #define SHIP_TIDY_S 60       /* a listing pass this often, for the home's merges */
+#define SHIP_TIDY_MORE_S 1   /* ... and this soon while merges are left to copy */
 #define SHIP_STOP_GRACE_S 10 /* a stop waits this long for the last shipments */
 
 void gd_shipper_notify(gd_shipper *s, const gd_segment *record)
@@ -83,7 +84,13 @@ static int ship_batch(gd_shipper *s, const gd_segments *batch, gd_err *e)
     if (s->dst == NULL)
         rc = s->open(s->open_ctx, &s->cancel, &s->dst, e);
     if (rc == 0 && !s->synced) {
-        gd_copy_opts o = {.jobs = 1, .bandwidth = s->bandwidth, .sets = false, .segments = true};
+        /* a tidy pass takes the home's merges one at a time, new segments
+         * first: a 64 MiB merge does not hold the recovery point back */
+        gd_copy_opts o = {.jobs = 1,
+                          .bandwidth = s->bandwidth,
+                          .sets = false,
+                          .segments = true,
+                          .max_old = s->tidy ? 1 : 0};
         gd_copy_stats st;
         if ((rc = gd_copy_run(s->home, s->dst, &o, &st, e)) == 0) {
             s->synced = true;
@@ -91,7 +98,7 @@ static int ship_batch(gd_shipper *s, const gd_segments *batch, gd_err *e)
         }
         if (rc == 0 && s->tidy) {
             s->tidy = false;
-            s->tidy_at = gd_mono() + SHIP_TIDY_S;
+            s->tidy_at = gd_mono() + (st.more ? SHIP_TIDY_MORE_S : SHIP_TIDY_S);
         }
     }
     if (rc != 0)
