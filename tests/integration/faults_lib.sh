@@ -37,8 +37,6 @@
 #     its archive, and verify reads all of REGION when it holds a set (with
 #     VERIFY_LAST=N: only its N newest sets, for regions that gain a large
 #     set with every run).
-# archive_pos CONFIG REGION
-#     the GTID position REGION's archive reaches.
 # home_has_all, far_has_all (for AFTER)
 #     the archive of config $home's home region reaches the GTID position of
 #     server src; that of config $copy's copy region "far" the home's.
@@ -59,26 +57,7 @@ INSERT INTO shop.t SELECT seq, MD5(seq) FROM shop.seq_1_to_200;" >/dev/null
 
 consistent() {
     local cfg="$1" region="$2" sets s
-    sets="$("$GEODR" --config "$cfg" --json info shop | python3 -c '
-import json, sys
-i = json.load(sys.stdin)["instances"][0]
-bad = []
-sets = []
-for r in [dict(i, region="home")] + i.get("copies", []):
-    if "error" in r:
-        bad.append("region %s: %s" % (r["region"], r["error"]))
-    for s in r.get("sets", []):
-        if "error" in s or "unusable" in s:
-            bad.append("region %s: set %s: %s" % (r["region"], s["set"], s.get("error") or s.get("unusable")))
-    a = r.get("archive") or {}
-    if a.get("gaps"):
-        bad.append("region %s: archive gaps %s" % (r["region"], a["gaps"]))
-    if r["region"] == sys.argv[1]:
-        sets = [s["set"] for s in r.get("sets", [])]
-if bad:
-    sys.exit("\n".join(bad))
-print(" ".join(sets))
-' "$region")" || return 1
+    sets="$(regions_sound "$cfg" shop "$region")" || return 1
     [[ -n "$sets" ]] || return 0
     if [[ -z "${VERIFY_LAST:-}" ]]; then
         "$GEODR" --config "$cfg" --quiet verify shop --region "$region" >/dev/null
@@ -87,15 +66,6 @@ print(" ".join(sets))
     for s in $(tr ' ' '\n' <<<"$sets" | tail -n "$VERIFY_LAST"); do
         "$GEODR" --config "$cfg" --quiet verify shop "$s" --region "$region" >/dev/null || return 1
     done
-}
-
-archive_pos() {
-    "$GEODR" --config "$1" --json info shop | python3 -c '
-import json, sys
-i = json.load(sys.stdin)["instances"][0]
-r = i if sys.argv[1] == "home" else [c for c in i["copies"] if c["region"] == sys.argv[1]][0]
-print((r.get("archive") or {}).get("gtid_pos", ""))
-' "$2"
 }
 
 # _fault_indexes N STEP: the call indexes to fail, one a line.
@@ -189,14 +159,14 @@ faults() {
 home_has_all() {
     local want got
     want="$(mdb_sql src 'SELECT @@GLOBAL.gtid_binlog_pos')"
-    got="$(archive_pos "$home" home)"
+    got="$(archive_pos "$home" shop)"
     [[ "$got" == "$want" ]] || { echo "the home archive reaches '$got', the source '$want'"; return 1; }
 }
 # shellcheck disable=SC2154
 far_has_all() {
     local want got
-    want="$(archive_pos "$copy" home)"
-    got="$(archive_pos "$copy" far)"
+    want="$(archive_pos "$copy" shop)"
+    got="$(archive_pos "$copy" shop far)"
     [[ "$got" == "$want" ]] || { echo "the copy region's archive reaches '$got', the home's '$want'"; return 1; }
 }
 

@@ -38,7 +38,9 @@
 #          $(...) or a pipeline (they keep state in shell variables).
 # geodr:   $GEODR, $GEODR_SRC, $SQL_DIR, geodr_config FILE [LINE...],
 #          geodr_config_add FILE [LINE...], write_config CFG INSTANCE SERVER
-#          REGION_DIR [KEY_FILE], write_key FILE [PASSPHRASE].
+#          REGION_DIR [KEY_FILE], write_key FILE [PASSPHRASE],
+#          archive_pos CFG INSTANCE [REGION], archive_holds CFG INSTANCE
+#          SERVER [REGION], regions_sound CFG INSTANCE [REGION].
 
 if [[ -n "${_GEODR_LIB_SH:-}" ]]; then
     return 0
@@ -896,14 +898,49 @@ wait_for() {
     done
 }
 
-# archive_holds CONFIG INSTANCE SERVER: true when the home region's binlog
-# archive of INSTANCE holds the server's whole @@gtid_binlog_pos (use with
-# wait_for while `geodr archive` runs).
+# archive_pos CONFIG INSTANCE [REGION]: the GTID position the binlog
+# archive of INSTANCE reaches in REGION (default: its home region).
+archive_pos() {
+    "$GEODR" --config "$1" --json info "$2" | python3 -c '
+import json, sys
+i = json.load(sys.stdin)["instances"][0]
+r = i if sys.argv[1] == "home" else [c for c in i.get("copies", []) if c["region"] == sys.argv[1]][0]
+print((r.get("archive") or {}).get("gtid_pos", ""))' "${3:-home}"
+}
+
+# archive_holds CONFIG INSTANCE SERVER [REGION]: true when REGION's (default:
+# the home region's) binlog archive of INSTANCE holds the server's whole
+# @@gtid_binlog_pos (use with wait_for while the archive runs).
 archive_holds() {
     local pos arch
     pos="$(mdb_sql "$3" 'SELECT @@GLOBAL.gtid_binlog_pos')"
-    arch="$("$GEODR" --config "$1" --json info "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["archive"]["gtid_pos"])')" || return 1
+    arch="$(archive_pos "$1" "$2" "${4:-home}")" || return 1
     [[ "$arch" == "$pos" ]]
+}
+
+# regions_sound CONFIG INSTANCE [REGION]: every region of INSTANCE shows no
+# error, no set that fails and no gap in its archive (else the problems on
+# stderr, status 1); prints the sets REGION (default home) lists.
+regions_sound() {
+    "$GEODR" --config "$1" --json info "$2" | python3 -c '
+import json, sys
+i = json.load(sys.stdin)["instances"][0]
+bad = []
+sets = []
+for r in [dict(i, region="home")] + i.get("copies", []):
+    if "error" in r:
+        bad.append("region %s: %s" % (r["region"], r["error"]))
+    for s in r.get("sets", []):
+        if "error" in s or "unusable" in s:
+            bad.append("region %s: set %s: %s" % (r["region"], s["set"], s.get("error") or s.get("unusable")))
+    a = r.get("archive") or {}
+    if a.get("gaps"):
+        bad.append("region %s: archive gaps %s" % (r["region"], a["gaps"]))
+    if r["region"] == sys.argv[1]:
+        sets = [s["set"] for s in r.get("sets", [])]
+if bad:
+    sys.exit("\n".join(bad))
+print(" ".join(sets))' "${3:-home}"
 }
 
 # require_cmd CMD...: skip the whole script if a command is missing.

@@ -73,19 +73,7 @@ has_sets() { [[ "$(info_sets "$1" "$2")" -ge $3 ]]; }
 # a set (nothing partial is visible anywhere)
 consistent() {
     local r
-    "$GEODR" --config "$cfg" --json info "$1" | python3 -c '
-import json, sys
-i = json.load(sys.stdin)["instances"][0]
-bad = []
-for r in [dict(i, region="home")] + i.get("copies", []):
-    if "error" in r:
-        bad.append("region %s: %s" % (r["region"], r["error"]))
-    for s in r.get("sets", []):
-        if "error" in s or "unusable" in s:
-            bad.append("region %s: set %s: %s" % (r["region"], s["set"], s.get("error") or s.get("unusable")))
-    if (r.get("archive") or {}).get("gaps"):
-        bad.append("region %s: archive gaps %s" % (r["region"], r["archive"]["gaps"]))
-sys.exit("\n".join(bad) or None)' || return 1
+    regions_sound "$cfg" "$1" >/dev/null || return 1
     for r in home far; do
         [[ "$(info_sets "$1" "$r")" == 0 ]] ||
             "$GEODR" --config "$cfg" --quiet verify "$1" --region "$r" >/dev/null || return 1
@@ -93,16 +81,7 @@ sys.exit("\n".join(bad) or None)' || return 1
 }
 # region_holds INSTANCE SERVER REGION: REGION's binlog archive of INSTANCE
 # holds the server's whole @@gtid_binlog_pos
-region_holds() {
-    local pos arch
-    pos="$(mdb_sql "$2" 'SELECT @@GLOBAL.gtid_binlog_pos')"
-    arch="$("$GEODR" --config "$cfg" --json info "$1" | python3 -c '
-import json, sys
-i = json.load(sys.stdin)["instances"][0]
-r = i if sys.argv[1] == "home" else [c for c in i.get("copies", []) if c["region"] == sys.argv[1]][0]
-print((r.get("archive") or {}).get("gtid_pos", ""))' "$3")" || return 1
-    [[ "$arch" == "$pos" ]]
-}
+region_holds() { archive_holds "$cfg" "$1" "$2" "$3"; }
 # at_commit INSTANCE: a backup of INSTANCE waits before its manifest (its
 # schema, written last before it, is there; its manifest is not)
 at_commit() {
