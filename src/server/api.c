@@ -89,22 +89,9 @@ int gd_api_doc(gd_server *s, const char *name, json_t **doc, json_t **answer)
 {
     gd_err e;
     gd_err_clear(&e);
-    /* a configured instance: its view, shared by every call (server.c) */
-    if (gd_server_inst(s, name) != NULL)
-        return gd_server_info_doc(s, name, GD_API_VIEW_MAX_AGE_S, doc, &e) == 0
-                   ? 0
-                   : gd_api_fail(answer, &e);
-    gd_cfg_ref *c = gd_server_cfg_get(s);
-    gd_command_ctx ctx = {.cfg = c->cfg};
-    json_t *all = NULL, *released = NULL;
-    int rc = gd_command_info(&ctx, name, false, &all, &released, &e);
-    json_decref(released);
-    gd_cfg_put(c);
-    if (rc != 0)
-        return gd_api_fail(answer, &e);
-    *doc = json_incref(json_array_get(all, 0));
-    json_decref(all);
-    return 0;
+    return gd_server_info_doc(s, name, GD_API_VIEW_MAX_AGE_S, doc, &e) == 0
+               ? 0
+               : gd_api_fail(answer, &e);
 }
 
 /* Ends the request's parameters, then reads the instance's document. */

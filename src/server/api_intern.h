@@ -26,12 +26,11 @@ gd_inst_rt *gd_api_instance(gd_server *s, const char *name, json_t **answer);
 /* Ends the request's parameters and checks that name is a configured
  * instance: 0, or the status of the error answer set. */
 int gd_api_begin(gd_server *s, gd_params *p, const char *name, json_t **answer);
-/* How old the regions' state a Describe answers from may be (seconds). */
+/* After how long a Describe's view is read again (seconds; server/view.c). */
 #define GD_API_VIEW_MAX_AGE_S 2.0
 /* The info document of one instance (command/info.h), or an error answer
- * (its status returned): a configured instance's from its view
- * (gd_server_view_get: no older than GD_API_VIEW_MAX_AGE_S, nor than the
- * last change the server made), a released one's read now. */
+ * (its status returned): gd_server_info_doc (a configured instance's from
+ * its view, server/view.c; a released one's read now). */
 int gd_api_doc(gd_server *s, const char *name, json_t **doc, json_t **answer);
 /* The part of doc for region (NULL: home), or NULL with a 404 answer. */
 json_t *gd_api_region(json_t *doc, const char *region, json_t **answer);

@@ -555,6 +555,10 @@ static int info_read(gd_server *s, const char *instance, const char *region, jso
 int gd_server_info_doc(gd_server *s, const char *instance, double max_age_s, json_t **doc,
                        gd_err *err)
 {
+    /* a configured instance's through its view; any other name (a released
+     * instance, or none) read now: a view for every name asked would grow */
+    if (gd_server_inst(s, instance) == NULL)
+        return info_read(s, instance, NULL, doc, err);
     return gd_server_view_get(s, "info", instance, NULL, max_age_s, info_read, doc, err);
 }
 

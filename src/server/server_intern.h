@@ -144,7 +144,8 @@ json_t *gd_server_view_peek(gd_server *s, const char *key);
  * s->mu. */
 void gd_server_view_invalidate(gd_server *s, const char *instance);
 void gd_server_views_free(gd_server *s);
-/* An instance's info document (command/info.h) through its view. */
+/* An instance's info document (command/info.h): a configured instance's
+ * through its view, another's (released from the config) read now. */
 int gd_server_info_doc(gd_server *s, const char *instance, double max_age_s, json_t **doc,
                        gd_err *err);
 
