@@ -575,7 +575,7 @@ static void refresh_views(void *ctx, gd_periodic_call *call)
     gd_inst_rt **v = gd_calloc(n + 1, sizeof *v);
     memcpy(v, s->inst, n * sizeof *v);
     pthread_mutex_unlock(&s->mu);
-    for (size_t i = 0; i < n; i++) { /* one kept for each (read now when none) */
+    for (size_t i = 0; i < n; i++) { /* each read again, unless younger than 30 s */
         json_t *doc = NULL;
         gd_err e;
         gd_err_clear(&e);
@@ -583,7 +583,7 @@ static void refresh_views(void *ctx, gd_periodic_call *call)
             json_decref(doc);
     }
     free(v);
-    gd_server_views_refresh(s, VIEWS_S);
+    gd_server_views_refresh(s);
     /* what the reads and the jobs freed goes back to the system, instead of
      * staying in glibc's arenas for the server's life */
     malloc_trim(0);

@@ -130,9 +130,8 @@ typedef int (*gd_view_read_fn)(gd_server *s, const char *instance, const char *r
 int gd_server_view_get(gd_server *s, const char *kind, const char *instance, const char *region,
                        double max_age_s, gd_view_read_fn read, json_t **doc, gd_err *err);
 /* The view thread's pass: reads again, one at a time, every document a
- * caller found too old or a change made stale, and the info documents
- * older than older_than_s. */
-void gd_server_views_refresh(gd_server *s, double older_than_s);
+ * caller found too old or a change made stale. */
+void gd_server_views_refresh(gd_server *s);
 /* The key of kind for instance (and region). */
 char *gd_server_view_key(const char *kind, const char *instance, const char *region);
 /* The document of key as it is (NULL: never read): /metrics reads no

@@ -27,17 +27,16 @@ struct gd_view {
     char *instance, *region;
     gd_view_read_fn read;
     json_t *doc;
-    int64_t at_us;   /* when the read that made doc started */
-    bool stale;      /* a change since: read again before answering */
-    bool building;   /* a read runs */
-    bool wanted;     /* a caller found it too old: the view thread reads it */
-    bool keep_fresh; /* an info document: /metrics reads it, read every pass */
+    int64_t at_us; /* when the read that made doc started */
+    bool stale;    /* a change since: read again before answering */
+    bool building; /* a read runs */
+    bool wanted;   /* a caller found it too old: the view thread reads it */
     struct gd_view *next;
 };
 
 /* The entry of key (made when missing), under s->mu. */
-static gd_view *entry(gd_server *s, const char *key, const char *kind, const char *instance,
-                      const char *region, gd_view_read_fn read)
+static gd_view *entry(gd_server *s, const char *key, const char *instance, const char *region,
+                      gd_view_read_fn read)
 {
     for (gd_view *v = s->views_list; v; v = v->next)
         if (strcmp(v->key, key) == 0)
@@ -47,14 +46,25 @@ static gd_view *entry(gd_server *s, const char *key, const char *kind, const cha
                    .instance = gd_strdup(instance),
                    .region = region ? gd_strdup(region) : NULL,
                    .read = read,
-                   .keep_fresh = strcmp(kind, "info") == 0,
                    .next = s->views_list};
     s->views_list = v;
     return v;
 }
 
-/* Reads v (the caller set v->building under s->mu and released it). */
-static int view_read(gd_server *s, gd_view *v, json_t **doc, gd_err *err)
+/* Starts a read of v, under s->mu: a change from now on makes this read
+ * stale too.  Returns whether v was stale (view_read keeps it so when the
+ * read fails: what a change made old is never handed out again). */
+static bool read_begin(gd_view *v)
+{
+    bool was_stale = v->stale;
+    v->building = true;
+    v->wanted = false;
+    v->stale = false;
+    return was_stale;
+}
+
+/* Reads v (read_begin under s->mu, then released). */
+static int view_read(gd_server *s, gd_view *v, bool was_stale, json_t **doc, gd_err *err)
 {
     int64_t started = gd_now_us();
     json_t *d = NULL;
@@ -65,6 +75,8 @@ static int view_read(gd_server *s, gd_view *v, json_t **doc, gd_err *err)
         json_decref(v->doc);
         v->doc = json_incref(d);
         v->at_us = started;
+    } else if (was_stale) {
+        v->stale = true;
     }
     pthread_cond_broadcast(&s->view_cv);
     pthread_mutex_unlock(&s->mu);
@@ -80,7 +92,7 @@ int gd_server_view_get(gd_server *s, const char *kind, const char *instance, con
 {
     char *key = gd_server_view_key(kind, instance, region);
     pthread_mutex_lock(&s->mu);
-    gd_view *v = entry(s, key, kind, instance, region, read);
+    gd_view *v = entry(s, key, instance, region, read);
     free(key);
     for (;;) {
         double age_s = (double)(gd_now_us() - v->at_us) / 1e6;
@@ -99,43 +111,34 @@ int gd_server_view_get(gd_server *s, const char *kind, const char *instance, con
         /* none, a change since, or too old: wait for the read under way */
         pthread_cond_wait(&s->view_cv, &s->mu);
     }
-    v->building = true;
-    v->stale = false; /* a change from now on makes this read stale too */
+    bool was_stale = read_begin(v);
     pthread_mutex_unlock(&s->mu);
-    return view_read(s, v, doc, err);
+    return view_read(s, v, was_stale, doc, err);
 }
 
-void gd_server_views_refresh(gd_server *s, double older_than_s)
+void gd_server_views_refresh(gd_server *s)
 {
-    for (;;) {
-        /* one at a time, the oldest wanted first; entries are never freed
-         * before the server */
-        pthread_mutex_lock(&s->mu);
-        gd_view *pick = NULL;
-        int64_t now = gd_now_us();
-        for (gd_view *v = s->views_list; v; v = v->next)
-            if (!v->building &&
-                (v->wanted || v->stale ||
-                 (v->keep_fresh && (double)(now - v->at_us) > older_than_s * 1e6)) &&
-                (pick == NULL || v->at_us < pick->at_us))
-                pick = v;
-        if (pick) {
-            pick->building = true;
-            pick->wanted = false;
-            pick->stale = false;
+    /* what is due now, each taken at once (entries live as long as the
+     * server); read one after the other */
+    pthread_mutex_lock(&s->mu);
+    size_t n = 0, k = 0;
+    for (gd_view *v = s->views_list; v; v = v->next)
+        n++;
+    gd_view **due = gd_calloc(n + 1, sizeof *due);
+    bool *was_stale = gd_calloc(n + 1, sizeof *was_stale);
+    for (gd_view *v = s->views_list; v; v = v->next)
+        if (!v->building && (v->wanted || v->stale)) {
+            due[k] = v;
+            was_stale[k++] = read_begin(v);
         }
-        pthread_mutex_unlock(&s->mu);
-        if (pick == NULL)
-            return;
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < k; i++) {
         gd_err e;
         gd_err_clear(&e);
-        if (view_read(s, pick, NULL, &e) != 0) {
-            /* kept as it was; tried again when next wanted */
-            pthread_mutex_lock(&s->mu);
-            pick->at_us = now; /* not again in this pass */
-            pthread_mutex_unlock(&s->mu);
-        }
+        view_read(s, due[i], was_stale[i], NULL, &e); /* a failure: kept as it was */
     }
+    free(due);
+    free(was_stale);
 }
 
 char *gd_server_view_key(const char *kind, const char *instance, const char *region)
