@@ -90,13 +90,14 @@ int gd_command_backup(const gd_command_ctx *ctx, const gd_backup_request *rq,
     if (eff.cross_region_backup)
         gd_command_copy_regions(ctx, &eff, repo, rq->jobs ? rq->jobs : ic->jobs, started_us,
                                 &out->copies);
-    gd_policy_free(&pol);
     gd_command_emit(ctx, GD_EVENT_PHASE_END, OP, "copy", NULL, out);
-    /* Retention after each backup, in every region of the instance. */
+    /* Retention after each backup, in every region of the instance, under
+     * the same policy. */
     gd_command_emit(ctx, GD_EVENT_PHASE_BEGIN, OP, "retention", NULL, NULL);
     json_t *exp = json_array();
-    gd_command_expire_instance(ctx, ic, false, true, exp);
+    gd_command_expire_instance_as(ctx, ic, &eff, &pol, false, true, exp);
     json_decref(exp);
+    gd_policy_free(&pol);
     gd_command_emit(ctx, GD_EVENT_PHASE_END, OP, "retention", NULL, out);
     gd_repo_close(repo);
     return 0;

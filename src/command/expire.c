@@ -14,27 +14,36 @@
 int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg *ic, bool dry_run,
                                bool after_backup, json_t *report)
 {
-    int failed = 0;
-    int64_t now = gd_clock_now_s();
     gd_instance_cfg eff;
     gd_policy pol;
     gd_command_policy_in_effect(ctx, "expire", ic, NULL, &eff, &pol);
+    int failed = gd_command_expire_instance_as(ctx, ic, &eff, &pol, dry_run, after_backup, report);
+    gd_policy_free(&pol);
+    return failed;
+}
+
+int gd_command_expire_instance_as(const gd_command_ctx *ctx, const gd_instance_cfg *ic,
+                                  const gd_instance_cfg *eff, const gd_policy *pol, bool dry_run,
+                                  bool after_backup, json_t *report)
+{
+    int failed = 0;
+    int64_t now = gd_clock_now_s();
     /* A released instance's record goes to each region that holds it before
      * retention runs there (command/release.h): each region then knows its
      * retention, also once the config no longer names the instance. */
-    if (pol.released_us > 0 && !dry_run) {
+    if (pol->released_us > 0 && !dry_run) {
         gd_repo *home = NULL;
         if (gd_command_open_repo(ctx->cfg, ic, NULL, false, &home, NULL) == 0)
-            gd_command_policy_push(ctx, "expire", ic, &eff, home);
+            gd_command_policy_push(ctx, "expire", ic, eff, home);
         gd_repo_close(home);
     }
     /* every region that may hold copies: one dropped from the policy keeps
      * its copies until they expire */
     size_t ncopies = 0;
-    const char **copies = gd_command_copy_regions_all(ic, &eff, &ncopies);
+    const char **copies = gd_command_copy_regions_all(ic, eff, &ncopies);
     for (size_t i = 0; i <= ncopies; i++) {
         const char *region = i == 0 ? ic->home_region : copies[i - 1];
-        int days = i == 0 ? eff.retention_days : eff.copy_retention_days;
+        int days = i == 0 ? eff->retention_days : eff->copy_retention_days;
         gd_err err;
         gd_err_clear(&err);
         gd_repo *repo = NULL;
@@ -58,12 +67,11 @@ int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg 
             failed++;
         }
         json_object_set_new(rep, "instance", json_string(ic->name));
-        if (pol.released_us > 0)
+        if (pol->released_us > 0)
             json_object_set_new(rep, "released", json_true());
         json_array_append_new(report, rep);
     }
     free(copies);
-    gd_policy_free(&pol);
     return failed;
 }
 

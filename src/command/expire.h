@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "command/command.h"
+#include "repo/policy.h"
 #include "common/error.h"
 
 /* Retention in the home region and every copy region of one instance;
@@ -17,6 +18,11 @@
  * the backup is committed).  Returns the number of regions that failed. */
 int gd_command_expire_instance(const gd_command_ctx *ctx, const gd_instance_cfg *ic, bool dry_run,
                                bool after_backup, json_t *report);
+/* The same with the policy in effect the caller has just read
+ * (gd_command_policy_in_effect: eff and pol), so it is not read again. */
+int gd_command_expire_instance_as(const gd_command_ctx *ctx, const gd_instance_cfg *ic,
+                                  const gd_instance_cfg *eff, const gd_policy *pol, bool dry_run,
+                                  bool after_backup, json_t *report);
 /* The same for every configured instance (and then the released ones), or
  * only the one named (which must exist).  Fills *report (a new array) and
  * *failed. */

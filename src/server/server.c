@@ -353,14 +353,10 @@ int gd_server_start_marked(gd_server *s, char mark[40], const char *operation, c
  * that a kill, a stop or a region outage cut short completes here (at start
  * and hourly), not only after the next daily backup.  Returns the number of
  * regions that failed (each logged). */
-static int copy_catch_up(const gd_command_ctx *ctx, const gd_instance_cfg *ic)
+static int copy_catch_up(const gd_command_ctx *ctx, const gd_instance_cfg *ic,
+                         const gd_instance_cfg *eff)
 {
-    gd_instance_cfg eff; /* the policy in effect (repo/policy.h) */
-    gd_policy pol;
-    gd_command_policy_in_effect(ctx, "copy", ic, NULL, &eff, &pol);
-    bool on = eff.cross_region_backup && eff.n_copy_regions > 0;
-    gd_policy_free(&pol);
-    if (!on)
+    if (!eff->cross_region_backup || eff->n_copy_regions == 0)
         return 0;
     gd_copy_report rep = {0};
     gd_err e;
@@ -384,9 +380,13 @@ static int expire_job(void *arg, gd_job *job, json_t **result, gd_err *err)
     int rc = gd_command_instance(c->cfg, ir->name, &ic, err);
     if (rc == 0) {
         gd_command_ctx ctx = gd_server_job_ctx(c, job);
-        int copies_failed = copy_catch_up(&ctx, ic);
+        gd_instance_cfg eff; /* the policy in effect (repo/policy.h), read once */
+        gd_policy pol;
+        gd_command_policy_in_effect(&ctx, "expire", ic, NULL, &eff, &pol);
+        int copies_failed = copy_catch_up(&ctx, ic, &eff);
         json_t *report = json_array();
-        int failed = gd_command_expire_instance(&ctx, ic, false, false, report);
+        int failed = gd_command_expire_instance_as(&ctx, ic, &eff, &pol, false, false, report);
+        gd_policy_free(&pol);
         *result = json_pack("{s:o, s:i}", "Regions", report, "CopiesFailed", copies_failed);
         /* a release (or its undo) by another process, followed hourly */
         int64_t released = region_released_at(ir);
